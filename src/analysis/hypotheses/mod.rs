@@ -1,0 +1,1 @@
+//! One module per hypothesis kind; each is a pure function from evidence to findings.

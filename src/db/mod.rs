@@ -1,0 +1,14 @@
+//! The only module that speaks sqlx. Everything here is read-only by construction: the session
+//! sets `default_transaction_read_only=on`, every query runs inside a READ ONLY transaction, with
+//! `statement_timeout`, `lock_timeout` and `application_name=pgtriage`.
+//!
+//! The rest of pgtriage sees a synchronous API returning plain `evidence` types.
+
+/// How to connect; see `commands::DbArgs` for the precedence of URL, `DATABASE_URL` and `PG*`.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    pub url: Option<String>,
+    pub statement_timeout_ms: u64,
+    pub lock_timeout_ms: u64,
+    pub connect_timeout_s: u64,
+}

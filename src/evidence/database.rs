@@ -1,0 +1,185 @@
+//! What the database itself shows: per-table statistics and catalog facts, foreign keys, and the
+//! cluster-level facts (timeline, system identifier, postmaster start, stats resets, archiver,
+//! settings) that tell a real loss from a statistics artefact. See ../shared/pg-forensics.md.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A read-only snapshot of one database, taken in one READ ONLY transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseSnapshot {
+    pub server: ServerInfo,
+    /// `pg_stat_database` row of the connected database.
+    #[serde(default)]
+    pub database_stats: Option<DatabaseStats>,
+    /// `pg_stat_archiver`.
+    #[serde(default)]
+    pub archiver: Option<ArchiverStats>,
+    /// `stats_reset` of `pg_stat_bgwriter`: set by crash recovery and PITR (and at initdb).
+    #[serde(default)]
+    pub bgwriter_stats_reset: Option<DateTime<Utc>>,
+    /// The settings that decide what the logs can show (`log_statement`, `log_line_prefix`,
+    /// `log_destination`, `log_timezone`, `track_commit_timestamp`, `archive_mode`, `wal_level`, …).
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// Every table of every user schema, partitions included; sorted by (schema, name).
+    pub tables: Vec<TableStats>,
+    /// Sorted by (schema, table, name).
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Sequences with their last value and the column they feed (for `verify`).
+    #[serde(default)]
+    pub sequences: Vec<SequenceState>,
+    /// What the role could not read, and why (a role with only `pg_monitor`, say).
+    #[serde(default)]
+    pub not_visible: Vec<NotVisible>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// `server_version_num`, e.g. 150018.
+    pub version_num: i32,
+    /// `version()` text.
+    pub version: String,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    /// The database's oid (`pg_database.oid`): a new one means the database was dropped and
+    /// re-created (a dump/restore).
+    #[serde(default)]
+    pub datid: Option<u32>,
+    /// `pg_control_system().system_identifier`, as a decimal string (it is a u64).
+    #[serde(default)]
+    pub system_identifier: Option<String>,
+    /// `pg_control_checkpoint().timeline_id`.
+    #[serde(default)]
+    pub timeline_id: Option<i64>,
+    #[serde(default)]
+    pub checkpoint_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub postmaster_start_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub in_recovery: Option<bool>,
+    /// `now()` on the server when the snapshot was taken.
+    pub server_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseStats {
+    pub xact_commit: i64,
+    pub xact_rollback: i64,
+    pub tup_returned: i64,
+    pub tup_fetched: i64,
+    pub tup_inserted: i64,
+    pub tup_updated: i64,
+    pub tup_deleted: i64,
+    /// Set by `pg_stat_reset()` and `pg_stat_reset_single_table_counters()`; NOT by a crash or PITR.
+    #[serde(default)]
+    pub stats_reset: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiverStats {
+    pub archived_count: i64,
+    #[serde(default)]
+    pub last_archived_wal: Option<String>,
+    #[serde(default)]
+    pub last_archived_time: Option<DateTime<Utc>>,
+    pub failed_count: i64,
+    #[serde(default)]
+    pub last_failed_wal: Option<String>,
+    #[serde(default)]
+    pub last_failed_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub stats_reset: Option<DateTime<Utc>>,
+}
+
+/// One table (relkind `r` or `p`) with its cumulative statistics and catalog facts.
+/// Counters are `None` where the server version lacks them or the role may not see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableStats {
+    pub schema: String,
+    pub name: String,
+    pub oid: u32,
+    pub relfilenode: u32,
+    /// `r` (table) or `p` (partitioned table).
+    pub relkind: String,
+    /// `schema.name` of the parent when this table is a partition.
+    #[serde(default)]
+    pub partition_parent: Option<String>,
+    pub n_tup_ins: Option<i64>,
+    pub n_tup_upd: Option<i64>,
+    pub n_tup_del: Option<i64>,
+    pub n_tup_hot_upd: Option<i64>,
+    pub n_live_tup: Option<i64>,
+    pub n_dead_tup: Option<i64>,
+    pub n_mod_since_analyze: Option<i64>,
+    /// PostgreSQL 13+.
+    pub n_ins_since_vacuum: Option<i64>,
+    pub last_vacuum: Option<DateTime<Utc>>,
+    pub last_autovacuum: Option<DateTime<Utc>>,
+    pub last_analyze: Option<DateTime<Utc>>,
+    pub last_autoanalyze: Option<DateTime<Utc>>,
+    pub vacuum_count: Option<i64>,
+    pub autovacuum_count: Option<i64>,
+    pub analyze_count: Option<i64>,
+    pub autoanalyze_count: Option<i64>,
+    /// `pg_class.reltuples`: -1 means never vacuumed/analyzed since creation or TRUNCATE.
+    pub reltuples: f64,
+    pub relpages: i64,
+    /// `pg_relation_size()` of the main fork, bytes.
+    pub size_bytes: Option<i64>,
+    /// `age(pg_class.xmin)`: how many transactions ago the table's catalog row was last written
+    /// (TRUNCATE, DROP+CREATE, VACUUM FULL rewrite it).
+    pub catalog_xmin_age: Option<i64>,
+    /// `pg_xact_commit_timestamp(pg_class.xmin)` when `track_commit_timestamp` is on.
+    pub catalog_commit_time: Option<DateTime<Utc>>,
+}
+
+impl TableStats {
+    /// `schema.name`, the way every other part of pgtriage names a table.
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+}
+
+/// A foreign key, child → parent, with its referential actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    /// The referencing (child) table.
+    pub schema: String,
+    pub table: String,
+    pub columns: Vec<String>,
+    /// The referenced (parent) table.
+    pub ref_schema: String,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    /// `cascade`, `restrict`, `no_action`, `set_null`, `set_default`.
+    pub on_delete: String,
+    pub on_update: String,
+}
+
+/// A sequence and, when it is owned by a column (serial/identity), that column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceState {
+    pub schema: String,
+    pub name: String,
+    /// `pg_sequences.last_value`; `None` before the first nextval or when not visible.
+    pub last_value: Option<i64>,
+    #[serde(default)]
+    pub owned_by_table: Option<String>,
+    #[serde(default)]
+    pub owned_by_column: Option<String>,
+}
+
+/// Something the role could not read, and why: a gap, not a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotVisible {
+    /// What was not visible, e.g. `pg_control_system()` or `settings.archive_command`.
+    pub what: String,
+    pub reason: String,
+}

@@ -1,0 +1,137 @@
+//! The evidence model: plain Rust types that every gatherer fills and every analysis reads.
+//!
+//! This module owns the on-disk evidence file (`"format": "pgtriage-evidence/1"`). It must not
+//! speak to a database, a log file or git: gatherers in `db/`, `logs/` and `migrations/` produce
+//! these values, `analysis/` and `report/` consume them. Field names are a public contract: add
+//! fields (with `#[serde(default)]` so older files still load), never rename or remove them.
+
+pub mod database;
+pub mod migrations;
+pub mod timeline;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use database::*;
+pub use migrations::*;
+pub use timeline::*;
+
+use crate::error::UserError;
+
+/// The value of the `format` field of every evidence file this version writes and reads.
+pub const EVIDENCE_FORMAT: &str = "pgtriage-evidence/1";
+
+/// Everything pgtriage gathered about one incident. Each source is optional: the analysis says
+/// what it could not see instead of failing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub format: String,
+    pub tool_version: String,
+    pub collected_at: DateTime<Utc>,
+    /// What was read, in the order given: chain of custody.
+    pub inputs: Vec<Input>,
+    #[serde(default)]
+    pub database: Option<DatabaseSnapshot>,
+    #[serde(default)]
+    pub timeline: Option<Timeline>,
+    #[serde(default)]
+    pub migrations: Option<MigrationHistory>,
+    /// The database snapshot of an earlier evidence file (`--baseline`): makes "expected rows"
+    /// exact arithmetic.
+    #[serde(default)]
+    pub baseline: Option<DatabaseSnapshot>,
+    /// Problems met while gathering that did not stop it (a source that could not be read, a
+    /// view the role may not see). Shown as forensic gaps.
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+/// One input of the evidence: a database, a log file, a repository, a baseline file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// `database`, `log`, `repository`, `baseline`.
+    pub kind: String,
+    /// For a database `user@host:port/dbname` (never a password); for files their path.
+    pub name: String,
+    /// SHA-256 (hex) of a file's bytes as read; `None` for a database or a directory.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// For a repository: the commit HEAD pointed at.
+    #[serde(default)]
+    pub revision: Option<String>,
+}
+
+impl Evidence {
+    /// An empty evidence value stamped with this tool's version and the given time.
+    pub fn new(collected_at: DateTime<Utc>) -> Self {
+        Evidence {
+            format: EVIDENCE_FORMAT.to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            collected_at,
+            inputs: Vec::new(),
+            database: None,
+            timeline: None,
+            migrations: None,
+            baseline: None,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Serialises deterministically: struct fields in declaration order, collections sorted by
+    /// their gatherers, pretty-printed with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
+            // Serialising plain data with string keys cannot fail; keep the reason if it ever does.
+            format!("{{\"error\": \"{e}\"}}")
+        });
+        s.push('\n');
+        s
+    }
+
+    pub fn from_json(text: &str, origin: &Path) -> Result<Self, UserError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            UserError::new(format!(
+                "{}: not an evidence file ({e}); create one with `pgtriage collect -o FILE`",
+                origin.display()
+            ))
+        })?;
+        match value.get("format").and_then(|f| f.as_str()) {
+            Some(EVIDENCE_FORMAT) => {}
+            Some(other) => {
+                return Err(UserError::new(format!(
+                    "{}: evidence format `{other}` is not supported by this pgtriage (it reads `{EVIDENCE_FORMAT}`)",
+                    origin.display()
+                )));
+            }
+            None => {
+                return Err(UserError::new(format!(
+                    "{}: no `format` field; is this a pgtriage evidence file? Create one with `pgtriage collect -o FILE`",
+                    origin.display()
+                )));
+            }
+        }
+        serde_json::from_value(value).map_err(|e| {
+            UserError::new(format!(
+                "{}: evidence file does not match {EVIDENCE_FORMAT}: {e}",
+                origin.display()
+            ))
+        })
+    }
+
+    /// Reads an evidence file, with errors that name the file.
+    pub fn load(path: &Path) -> Result<Self, UserError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UserError::new(format!("{}: cannot read evidence file: {e}", path.display()))
+        })?;
+        Self::from_json(&text, path)
+    }
+
+    /// Writes the evidence file (whole or not at all: through a temporary file and a rename).
+    pub fn save(&self, path: &Path) -> Result<(), UserError> {
+        crate::io::write_atomically(path, self.to_json().as_bytes())
+    }
+}

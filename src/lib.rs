@@ -1,0 +1,17 @@
+//! pgtriage: triage for the hour after data went missing from a PostgreSQL database.
+//!
+//! Data flows one way: gatherers (`db`, `logs`, `migrations`) fill the plain types of
+//! `evidence`; `analysis` turns evidence into ranked findings; `report` renders them. Only
+//! `db/` speaks sqlx, only `migrations/history.rs` speaks git2, only `report/` speaks minijinja
+//! and comfy-table.
+
+pub mod analysis;
+pub mod cli;
+pub mod commands;
+pub mod db;
+pub mod error;
+pub mod evidence;
+pub mod io;
+pub mod logs;
+pub mod migrations;
+pub mod report;

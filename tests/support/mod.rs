@@ -1,0 +1,470 @@
+//! A real, throwaway PostgreSQL for the tests: no mock anywhere.
+//!
+//! `PgCluster::shared()` gives every test in one test binary the same cluster (each test makes
+//! its own database with `fresh_database`), started on first use and stopped when the last test
+//! holding it is done. `PgCluster::start(ClusterOptions)` gives a private one for tests that
+//! crash, restore or reconfigure a server. Either way: a temp data dir, a free port, the socket in
+//! the temp dir, logging switched on the way a forensic user would (stderr + csvlog + jsonlog,
+//! `log_statement=all`), and a watchdog process that stops the server and removes the directory
+//! even if the test process dies, so no stray server is ever left behind.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// The password of the superuser `postgres` over TCP (the socket trusts).
+pub const SUPERUSER_PASSWORD: &str = "triage-secret-pw";
+
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Extra `postgresql.conf` lines, appended after the forensic defaults.
+    pub extra_conf: Vec<String>,
+    /// Turn WAL archiving on into `<dir>/archive` (for PITR tests).
+    pub archive: bool,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            extra_conf: Vec::new(),
+            archive: true,
+        }
+    }
+}
+
+pub struct PgCluster {
+    pub bindir: PathBuf,
+    /// Temp directory holding `data/`, the socket, and `archive/`.
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub port: u16,
+    /// The process whose exit the watchdog waits for (kept to kill it when we stop cleanly).
+    watchdog: Option<std::process::Child>,
+    stopped: bool,
+}
+
+static SHARED: Mutex<Weak<PgCluster>> = Mutex::new(Weak::new());
+static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn running_as_root() -> bool {
+    // SAFETY-free check: `id -u` avoids a libc dependency in tests.
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// initdb/pg_ctl refuse to run as root: run them as `postgres` then.
+fn as_server_user(program: &Path) -> Command {
+    if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Finds the server binaries: `PGTRIAGE_PG_BINDIR`, `pg_config --bindir`, `PATH`, then the
+/// highest `/usr/lib/postgresql/*/bin`.
+pub fn find_bindir() -> PathBuf {
+    if let Ok(dir) = std::env::var("PGTRIAGE_PG_BINDIR") {
+        return PathBuf::from(dir);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return dir;
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").exists() && dir.join("pg_ctl").exists() {
+                return dir;
+            }
+        }
+    }
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    candidates.sort();
+    match candidates.pop() {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "no PostgreSQL server binaries found (initdb, pg_ctl): install postgresql (12-17) \
+             or set PGTRIAGE_PG_BINDIR"
+        ),
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free TCP port on 127.0.0.1")
+}
+
+fn check(output: std::io::Result<Output>, what: &str) -> Output {
+    let out = output.unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{what} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+impl PgCluster {
+    /// The cluster shared by the tests of this test binary.
+    pub fn shared() -> Arc<PgCluster> {
+        let mut slot = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = slot.upgrade() {
+            return c;
+        }
+        let c = Arc::new(PgCluster::start(ClusterOptions::default()));
+        *slot = Arc::downgrade(&c);
+        c
+    }
+
+    /// A private cluster.
+    pub fn start(options: ClusterOptions) -> PgCluster {
+        let bindir = find_bindir();
+        let dir = tempfile::Builder::new()
+            .prefix("pgtriage-test-")
+            .tempdir_in(std::env::temp_dir())
+            .expect("temp dir")
+            .keep();
+        let data = dir.join("data");
+        std::fs::create_dir_all(dir.join("archive")).expect("archive dir");
+        if running_as_root() {
+            check(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir)
+                    .output(),
+                "chown test dir to postgres",
+            );
+            check(
+                Command::new("chmod").arg("0755").arg(&dir).output(),
+                "chmod test dir",
+            );
+        }
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, SUPERUSER_PASSWORD).expect("pwfile");
+        if running_as_root() {
+            let _ = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&pwfile)
+                .output();
+        }
+        check(
+            as_server_user(&bindir.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ])
+                .arg(format!("--pwfile={}", pwfile.display()))
+                .output(),
+            "initdb",
+        );
+        let mut conf = vec![
+            "listen_addresses = '127.0.0.1'".to_string(),
+            format!("unix_socket_directories = '{}'", dir.display()),
+            "fsync = off".into(),
+            "synchronous_commit = off".into(),
+            "full_page_writes = off".into(),
+            "shared_buffers = '32MB'".into(),
+            "max_connections = 60".into(),
+            "logging_collector = on".into(),
+            "log_destination = 'stderr,csvlog,jsonlog'".into(),
+            "log_directory = 'log'".into(),
+            "log_filename = 'postgresql.log'".into(),
+            "log_rotation_age = 0".into(),
+            "log_rotation_size = 0".into(),
+            "log_statement = 'all'".into(),
+            "log_line_prefix = '%m [%p] %q%u@%d '".into(),
+            "log_connections = on".into(),
+            "log_disconnections = on".into(),
+            "log_checkpoints = on".into(),
+            "log_autovacuum_min_duration = 0".into(),
+            "log_timezone = 'UTC'".into(),
+            "timezone = 'UTC'".into(),
+            "track_commit_timestamp = on".into(),
+            "wal_level = replica".into(),
+        ];
+        if options.archive {
+            let archive = dir.join("archive");
+            conf.push("archive_mode = on".into());
+            conf.push(format!(
+                "archive_command = 'test ! -f {a}/%f && cp %p {a}/%f'",
+                a = archive.display()
+            ));
+        }
+        conf.extend(options.extra_conf.iter().cloned());
+        let conf_path = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
+        text.push_str("\n# pgtriage test harness\n");
+        for line in &conf {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::write(&conf_path, text).expect("write postgresql.conf");
+
+        let mut cluster = PgCluster {
+            bindir,
+            dir,
+            data,
+            port: 0,
+            watchdog: None,
+            stopped: false,
+        };
+        cluster.start_server();
+        cluster.spawn_watchdog();
+        cluster
+    }
+
+    /// Starts (or restarts) the server on a fresh free port, retrying if another process took it.
+    pub fn start_server(&mut self) {
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = if self.port == 0 { free_port() } else { self.port };
+            let out = as_server_user(&self.bindir.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-w", "-t", "60", "-l"])
+                .arg(self.dir.join("startup.log"))
+                .arg("-o")
+                .arg(format!("-p {port}"))
+                .arg("start")
+                .stdin(Stdio::null())
+                .output()
+                .expect("pg_ctl start");
+            if out.status.success() {
+                self.port = port;
+                self.stopped = false;
+                return;
+            }
+            last_err = format!(
+                "{}{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(self.dir.join("startup.log")).unwrap_or_default()
+            );
+            self.port = 0;
+        }
+        panic!("pg_ctl start failed 5 times: {last_err}");
+    }
+
+    /// `pg_ctl stop -m MODE` (`fast`, `smart`, or `immediate` to simulate a crash).
+    pub fn stop_server(&mut self, mode: &str) {
+        let _ = as_server_user(&self.bindir.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-t", "60", "-m", mode, "stop"])
+            .stdin(Stdio::null())
+            .output();
+        self.stopped = true;
+    }
+
+    /// A background shell that waits for this test process to exit, however it exits, then
+    /// stops the server and removes the directory.
+    fn spawn_watchdog(&mut self) {
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             {ctl} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            ctl = self.bindir.join("pg_ctl").display(),
+            data = self.data.display(),
+            dir = self.dir.display(),
+        );
+        let mut cmd = if running_as_root() {
+            // pg_ctl must run as postgres; rm needs root for files we created: do both.
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!(
+                "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+                 runuser -u postgres -- {ctl} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+                pid = std::process::id(),
+                ctl = self.bindir.join("pg_ctl").display(),
+                data = self.data.display(),
+                dir = self.dir.display(),
+            ));
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(script);
+            c
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.watchdog = cmd.spawn().ok();
+    }
+
+    /// A URL over the unix socket (trust), as the superuser.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres:///{database}?host={}&port={}&user=postgres",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    /// A URL over TCP with a password.
+    pub fn tcp_url(&self, database: &str, user: &str, password: &str) -> String {
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the server writes `postgresql.log`, `postgresql.csv` and `postgresql.json`.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data.join("log")
+    }
+
+    pub fn archive_dir(&self) -> PathBuf {
+        self.dir.join("archive")
+    }
+
+    /// A new empty database with a name unique to this test process.
+    pub fn fresh_database(&self, hint: &str) -> String {
+        let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let clean: String = hint
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let name = format!("t_{clean}_{}_{n}", std::process::id());
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        name
+    }
+
+    fn psql_command(&self, database: &str) -> Command {
+        let mut c = Command::new(self.bindir.join("psql"));
+        c.arg("-X")
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-A", "-t"])
+            .arg("-h")
+            .arg(&self.dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(["-U", "postgres", "-d", database])
+            .env_remove("PGPASSWORD")
+            .env("PGAPPNAME", "psql")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs SQL with psql (one session); panics on error. Returns stdout (unaligned, tuples only).
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let out = check(
+            self.psql_command(database).arg("-c").arg(sql).output(),
+            &format!("psql {database}: {sql}"),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs a whole script in one psql session (BEGIN/ROLLBACK keep their meaning); panics on error
+    /// unless `allow_errors`, in which case psql carries on after an error as a user's would.
+    pub fn psql_script(&self, database: &str, script: &str, allow_errors: bool) -> Output {
+        let path = self
+            .dir
+            .join(format!("script-{}.sql", DB_COUNTER.fetch_add(1, Ordering::SeqCst)));
+        std::fs::write(&path, script).expect("write script");
+        let mut c = self.psql_command(database);
+        if allow_errors {
+            c.args(["-v", "ON_ERROR_STOP=0"]);
+        }
+        c.arg("-f").arg(&path);
+        let out = c.output().expect("psql -f");
+        if !allow_errors && !out.status.success() {
+            panic!(
+                "psql script failed: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                script
+            );
+        }
+        out
+    }
+
+    /// Makes the statistics of the work done so far visible to other sessions
+    /// (pgstat flushes at most once a second otherwise).
+    pub fn flush_stats(&self, database: &str) {
+        // pg_stat_force_next_flush() exists from 15; on older servers wait for the flush interval.
+        let _ = self.psql_command(database)
+            .arg("-c")
+            .arg("SELECT pg_stat_force_next_flush()")
+            .output();
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+
+    /// Waits until `predicate` holds for the server log text (stderr format), up to `timeout`.
+    pub fn wait_for_log(&self, predicate: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(self.log_dir().join("postgresql.log"))
+                .unwrap_or_default();
+            if predicate(&text) || start.elapsed() > timeout {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The server's major version number (e.g. 15).
+    pub fn major_version(&self) -> u32 {
+        self.psql("postgres", "SHOW server_version_num")
+            .parse::<u32>()
+            .map(|n| n / 10000)
+            .unwrap_or(0)
+    }
+
+    /// Run a server binary (pg_dump, pg_restore, pg_basebackup, …) as the server user.
+    pub fn server_tool(&self, name: &str) -> Command {
+        as_server_user(&self.bindir.join(name))
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.stop_server("fast");
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
