@@ -8,14 +8,27 @@ use support::PgCluster;
 fn throwaway_cluster_runs_sql_and_logs_every_format() {
     let cluster = PgCluster::shared();
     let db = cluster.fresh_database("harness");
-    cluster.psql(&db, "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)");
+    cluster.psql(
+        &db,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)",
+    );
     assert_eq!(cluster.psql(&db, "SELECT count(*) FROM t"), "2");
-    let text = cluster.wait_for_log(|t| t.contains("INSERT INTO t VALUES"), std::time::Duration::from_secs(5));
-    assert!(text.contains("LOG:  statement: CREATE TABLE t (id int)"), "{text}");
+    let text = cluster.wait_for_log(
+        |t| t.contains("INSERT INTO t VALUES"),
+        std::time::Duration::from_secs(5),
+    );
+    assert!(
+        text.contains("LOG:  statement: CREATE TABLE t (id int)"),
+        "{text}"
+    );
     for ext in ["csv", "json"] {
         let path = cluster.log_dir().join(format!("postgresql.{ext}"));
         let body = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(body.contains("INSERT INTO t VALUES"), "{} lacks the statement", path.display());
+        assert!(
+            body.contains("INSERT INTO t VALUES"),
+            "{} lacks the statement",
+            path.display()
+        );
     }
 }
 

@@ -125,7 +125,10 @@ impl Evidence {
     /// Reads an evidence file, with errors that name the file.
     pub fn load(path: &Path) -> Result<Self, UserError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            UserError::new(format!("{}: cannot read evidence file: {e}", path.display()))
+            UserError::new(format!(
+                "{}: cannot read evidence file: {e}",
+                path.display()
+            ))
         })?;
         Self::from_json(&text, path)
     }

@@ -249,7 +249,11 @@ impl PgCluster {
     pub fn start_server(&mut self) {
         let mut last_err = String::new();
         for _ in 0..5 {
-            let port = if self.port == 0 { free_port() } else { self.port };
+            let port = if self.port == 0 {
+                free_port()
+            } else {
+                self.port
+            };
             let out = as_server_user(&self.bindir.join("pg_ctl"))
                 .arg("-D")
                 .arg(&self.data)
@@ -398,9 +402,10 @@ impl PgCluster {
     /// Runs a whole script in one psql session (BEGIN/ROLLBACK keep their meaning); panics on error
     /// unless `allow_errors`, in which case psql carries on after an error as a user's would.
     pub fn psql_script(&self, database: &str, script: &str, allow_errors: bool) -> Output {
-        let path = self
-            .dir
-            .join(format!("script-{}.sql", DB_COUNTER.fetch_add(1, Ordering::SeqCst)));
+        let path = self.dir.join(format!(
+            "script-{}.sql",
+            DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::write(&path, script).expect("write script");
         let mut c = self.psql_command(database);
         if allow_errors {
@@ -422,7 +427,8 @@ impl PgCluster {
     /// (pgstat flushes at most once a second otherwise).
     pub fn flush_stats(&self, database: &str) {
         // pg_stat_force_next_flush() exists from 15; on older servers wait for the flush interval.
-        let _ = self.psql_command(database)
+        let _ = self
+            .psql_command(database)
             .arg("-c")
             .arg("SELECT pg_stat_force_next_flush()")
             .output();
@@ -433,8 +439,8 @@ impl PgCluster {
     pub fn wait_for_log(&self, predicate: impl Fn(&str) -> bool, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
-            let text = std::fs::read_to_string(self.log_dir().join("postgresql.log"))
-                .unwrap_or_default();
+            let text =
+                std::fs::read_to_string(self.log_dir().join("postgresql.log")).unwrap_or_default();
             if predicate(&text) || start.elapsed() > timeout {
                 return text;
             }
