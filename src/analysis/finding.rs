@@ -109,6 +109,8 @@ pub struct Finding {
     pub rank: usize,
     /// 0–1, from the score lines (see `scoring`).
     pub confidence: f64,
+    /// The unclamped sum of the score lines: ranks findings that both reach confidence 1.
+    pub points: i32,
     /// `schema.name`, sorted.
     pub tables: Vec<String>,
     /// One sentence: what happened, in the reader's terms.
@@ -147,6 +149,7 @@ impl Finding {
             kind,
             rank: 0,
             confidence: 0.0,
+            points: 0,
             tables,
             summary: summary.into(),
             loss: kind.is_loss(),
@@ -180,9 +183,29 @@ impl Finding {
         self.evidence.push(fact);
     }
 
-    /// Sums the score lines into the confidence.
+    /// Sums the score lines into the confidence. Each reason counts once per finding, however
+    /// many tables show it (a group of five tables is not five times as likely); the facts of the
+    /// other tables stay in the evidence list.
     pub fn finish(mut self) -> Self {
+        let mut kept: Vec<ScoreLine> = Vec::new();
+        let mut extra: Vec<usize> = Vec::new();
+        for line in std::mem::take(&mut self.score) {
+            match kept.iter().position(|k| k.reason == line.reason) {
+                Some(i) => extra[i] += 1,
+                None => {
+                    kept.push(line);
+                    extra.push(0);
+                }
+            }
+        }
+        for (line, n) in kept.iter_mut().zip(extra) {
+            if n > 0 {
+                line.text = format!("{} (and {n} more like it)", line.text);
+            }
+        }
+        self.score = kept;
         self.confidence = crate::analysis::scoring::confidence(&self.score);
+        self.points = self.score.iter().map(|l| l.points).sum();
         self
     }
 }

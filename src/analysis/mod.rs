@@ -2,6 +2,7 @@
 //! no git. One hypothesis per file under `hypotheses/`; `facts` derives what they share;
 //! `scoring` is the documented points table; this module ranks.
 
+pub mod advice;
 pub mod facts;
 pub mod finding;
 pub mod hypotheses;
@@ -29,6 +30,14 @@ impl Analysis {
         self.findings
             .iter()
             .find(|f| f.tables.iter().any(|t| t == table))
+    }
+
+    /// Whether `finding` is the explanation of at least one of its tables.
+    pub fn explains_any(&self, finding: &Finding) -> bool {
+        finding
+            .tables
+            .iter()
+            .any(|t| self.explanation(t).map(|e| e.rank) == Some(finding.rank))
     }
 }
 
@@ -77,13 +86,14 @@ pub fn analyze(evidence: &Evidence) -> Analysis {
     }
 }
 
-/// Confidence first; at equal confidence a finding that explains a loss before one that says
+/// Points first (the confidence is the same sum, clamped), then confidence; at equal points a finding that explains a loss before one that says
 /// nothing was lost (the cautious reading), then kind and tables for a stable order. Findings
 /// sharing a table at equal confidence are marked as ties: the report says both fit equally.
 fn rank(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
+        b.points
+            .cmp(&a.points)
+            .then(b.confidence.total_cmp(&a.confidence))
             .then(b.loss.cmp(&a.loss))
             .then(kind_order(a.kind).cmp(&kind_order(b.kind)))
             .then(a.tables.cmp(&b.tables))
@@ -94,7 +104,7 @@ fn rank(findings: &mut [Finding]) {
     for i in 0..findings.len() {
         for j in 0..findings.len() {
             if i != j
-                && findings[i].confidence == findings[j].confidence
+                && findings[i].points == findings[j].points
                 && findings[i]
                     .tables
                     .iter()
@@ -108,7 +118,10 @@ fn rank(findings: &mut [Finding]) {
 }
 
 fn kind_order(kind: Kind) -> usize {
-    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(usize::MAX)
+    Kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]
@@ -189,7 +202,11 @@ mod tests {
         }
         let a = analyze(&ev);
         assert_eq!(a.findings[0].kind, Kind::StatsReset);
-        assert!(a.findings.iter().all(|f| !f.loss || f.confidence < a.findings[0].confidence));
+        assert!(
+            a.findings
+                .iter()
+                .all(|f| !f.loss || f.confidence < a.findings[0].confidence)
+        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! How a finding's confidence is computed: a sum of named reasons, each worth a fixed number of
-//! points from the table below, clamped to 0–100 and divided by 100. Every line is shown in the
+//! points from the table below (each reason counts once per finding), clamped to 0–100 and
+//! divided by 100. Findings are ranked by the unclamped sum, so two that both reach 1.00 are
+//! still ordered by how much evidence they have; equal sums on the same tables are reported as
+//! a tie. Every line is shown in the
 //! report with the fact behind it, so a reader can redo the arithmetic.
 //!
 //! | reason | points | meaning |

@@ -1,4 +1,7 @@
 //! The only module that speaks minijinja and comfy-table: Markdown reports from templates,
 //! JSON, and terminal tables for every command.
 
+pub mod markdown;
+pub mod model;
+pub mod summary_view;
 pub mod term;

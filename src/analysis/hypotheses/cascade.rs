@@ -25,7 +25,9 @@ use crate::evidence::{EventKind, ForeignKey};
 /// table a logged statement names.
 fn root(facts: &Facts, members: &[usize], edges: &[&ForeignKey], named: &[usize]) -> usize {
     let child_of = |i: usize| {
-        edges.iter().any(|fk| facts.resolve(&format!("{}.{}", fk.schema, fk.table)) == Some(i))
+        edges
+            .iter()
+            .any(|fk| facts.resolve(&format!("{}.{}", fk.schema, fk.table)) == Some(i))
     };
     let roots: Vec<usize> = members.iter().copied().filter(|i| !child_of(*i)).collect();
     roots
@@ -48,6 +50,24 @@ fn describe(fk: &ForeignKey) -> String {
     )
 }
 
+/// Members reachable from `root` through referencing tables over `edges`.
+fn reachable(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for fk in edges {
+            if facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(p)
+                && let Some(c) = facts.resolve(&format!("{}.{}", fk.schema, fk.table))
+                && c != root
+                && seen.insert(c)
+            {
+                frontier.push(c);
+            }
+        }
+    }
+    seen
+}
+
 /// The FK path from `root` outwards over `edges` (breadth first), as text.
 fn path(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> Vec<String> {
     let mut seen = BTreeSet::from([root]);
@@ -57,7 +77,11 @@ fn path(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> Vec<String> {
         let mut next: Vec<(&ForeignKey, usize)> = edges
             .iter()
             .filter(|fk| facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(p))
-            .filter_map(|fk| facts.resolve(&format!("{}.{}", fk.schema, fk.table)).map(|c| (*fk, c)))
+            .filter_map(|fk| {
+                facts
+                    .resolve(&format!("{}.{}", fk.schema, fk.table))
+                    .map(|c| (*fk, c))
+            })
             .collect();
         next.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         for (fk, c) in next {
@@ -86,7 +110,14 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
             .flat_map(|e| e.tables.iter().filter_map(|t| facts.resolve(t)))
             .collect();
         let parent = root(facts, &members, &edges, &named);
-        let names: Vec<String> = members.iter().map(|i| facts.tables[*i].name.clone()).collect();
+        // A cascade reaches every member from the parent through referencing tables.
+        if reachable(facts, parent, &edges).len() + 1 < members.len() {
+            continue;
+        }
+        let names: Vec<String> = members
+            .iter()
+            .map(|i| facts.tables[*i].name.clone())
+            .collect();
         let lost: i64 = members.iter().map(|i| facts.tables[*i].missing()).sum();
         let mut f = Finding::new(
             Kind::Cascade,
@@ -105,7 +136,11 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
             f.scored(
                 Reason::FkLinked,
                 format!("catalog:pg_constraint.{}", edges[0].name),
-                format!("foreign keys join them to {}: {}", facts.tables[parent].name, f.fk_path.join("; ")),
+                format!(
+                    "foreign keys join them to {}: {}",
+                    facts.tables[parent].name,
+                    f.fk_path.join("; ")
+                ),
             );
             let no_action: Vec<String> = edges
                 .iter()
@@ -123,13 +158,32 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
             }
         }
         truncate::score_log(facts, &members, &mut f);
+        if let Some(stmt) = f.statement.clone() {
+            let upper = stmt.to_uppercase();
+            if !upper.contains("CASCADE") {
+                f.scored(
+                    Reason::Contradicted,
+                    f.evidence
+                        .iter()
+                        .rev()
+                        .find(|e| e.source.starts_with("log:"))
+                        .map(|e| e.source.clone())
+                        .unwrap_or_default(),
+                    format!(
+                        "the logged `{}` has no CASCADE: the tables were truncated by name",
+                        stmt.trim()
+                    ),
+                );
+            }
+        }
         truncate::score_migrations(facts, &members, &["truncate"], &mut f);
         f.confirm.push(format!(
             "SELECT relname, pg_xact_commit_timestamp(xmin) FROM pg_class WHERE relname IN ({}) — one shared time confirms one TRUNCATE … CASCADE",
             members.iter().map(|i| format!("'{}'", facts.tables[*i].stats.name)).collect::<Vec<_>>().join(", ")
         ));
         f.confirm.push("the client output of the session had `NOTICE: truncate cascades to table …` for each child".into());
-        f.refute.push("different pg_class commit times per table mean separate TRUNCATEs".into());
+        f.refute
+            .push("different pg_class commit times per table mean separate TRUNCATEs".into());
         verdict.findings.push(f.finish());
     }
 }
@@ -163,12 +217,13 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
                 if fk.on_delete != "cascade" {
                     continue;
                 }
-                if let Some(c) = facts.resolve(&format!("{}.{}", fk.schema, fk.table)) {
-                    if deleting.contains(&c) && !members.contains(&c) {
-                        members.push(c);
-                        frontier.push(c);
-                        edges.push(fk);
-                    }
+                if let Some(c) = facts.resolve(&format!("{}.{}", fk.schema, fk.table))
+                    && deleting.contains(&c)
+                    && !members.contains(&c)
+                {
+                    members.push(c);
+                    frontier.push(c);
+                    edges.push(fk);
                 }
             }
         }
@@ -177,7 +232,10 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
         }
         used.extend(members.iter().copied());
         members.sort_by(|a, b| facts.tables[*a].name.cmp(&facts.tables[*b].name));
-        let names: Vec<String> = members.iter().map(|i| facts.tables[*i].name.clone()).collect();
+        let names: Vec<String> = members
+            .iter()
+            .map(|i| facts.tables[*i].name.clone())
+            .collect();
         let mut f = Finding::new(
             Kind::Cascade,
             names,
@@ -208,16 +266,32 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
             format!("ON DELETE CASCADE path: {}", f.fk_path.join("; ")),
         );
         let parent_events = facts.events_for(p, &[EventKind::Delete, EventKind::DeleteAll]);
-        if let Some(e) = parent_events.iter().rev().find(|e| committed(e) != Some(false)) {
-            f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+        if let Some(e) = parent_events
+            .iter()
+            .rev()
+            .find(|e| committed(e) != Some(false))
+        {
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
             if committed(e) == Some(true) {
-                f.scored(Reason::LogCommitted, e.source.clone(), "its transaction committed");
+                f.scored(
+                    Reason::LogCommitted,
+                    e.source.clone(),
+                    "its transaction committed",
+                );
             }
             f.pin(e);
             let child_logged: Vec<String> = members
                 .iter()
                 .filter(|i| **i != p)
-                .filter(|i| !facts.events_for(**i, &[EventKind::Delete, EventKind::DeleteAll]).is_empty())
+                .filter(|i| {
+                    !facts
+                        .events_for(**i, &[EventKind::Delete, EventKind::DeleteAll])
+                        .is_empty()
+                })
                 .map(|i| facts.tables[*i].name.clone())
                 .collect();
             if child_logged.is_empty() {
@@ -246,13 +320,24 @@ fn drop_cascades(facts: &Facts, verdict: &mut Verdict) {
         let mut tables: Vec<String> = e
             .tables
             .iter()
-            .map(|t| facts.table(t).map(|v| v.name.clone()).unwrap_or_else(|| t.clone()))
+            .map(|t| {
+                facts
+                    .table(t)
+                    .map(|v| v.name.clone())
+                    .unwrap_or_else(|| t.clone())
+            })
             .collect();
         tables.sort();
         let reason = if e.kind == EventKind::DropType {
-            format!("`{}` drops the columns of that type and their indexes, not rows: the rows of the tables that used it are still there (look for pg_attribute.attisdropped)", e.text)
+            format!(
+                "`{}` drops the columns of that type and their indexes, not rows: the rows of the tables that used it are still there (look for pg_attribute.attisdropped)",
+                e.text
+            )
         } else {
-            format!("`{}` drops the dependent foreign-key constraints of the referencing tables, not their rows (which remain, as orphans): the dropped table itself is the drop_recreate hypothesis", e.text)
+            format!(
+                "`{}` drops the dependent foreign-key constraints of the referencing tables, not their rows (which remain, as orphans): the dropped table itself is the drop_recreate hypothesis",
+                e.text
+            )
         };
         verdict.ruled_out.push(RuledOut {
             kind: Kind::Cascade,
@@ -268,7 +353,11 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     truncate_cascades(facts, &mut verdict);
     delete_cascades(facts, &mut verdict);
     drop_cascades(facts, &mut verdict);
-    let claimed: BTreeSet<&String> = verdict.findings.iter().flat_map(|f| f.tables.iter()).collect();
+    let claimed: BTreeSet<&String> = verdict
+        .findings
+        .iter()
+        .flat_map(|f| f.tables.iter())
+        .collect();
     for i in facts.affected() {
         let t = &facts.tables[i];
         if claimed.contains(&t.name) {
@@ -314,7 +403,13 @@ mod tests {
             .collect();
         let ev = with_log(
             evidence(tables, fks),
-            vec![event(EventKind::Truncate, when, 12, "TRUNCATE parent CASCADE;", &["parent"])],
+            vec![event(
+                EventKind::Truncate,
+                when,
+                12,
+                "TRUNCATE parent CASCADE;",
+                &["parent"],
+            )],
         );
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
@@ -322,7 +417,11 @@ mod tests {
         assert_eq!(f.tables.len(), 4);
         assert_eq!(f.parent.as_deref(), Some("public.parent"));
         assert_eq!(f.fk_path.len(), 3);
-        assert!(f.fk_path.iter().any(|p| p.contains("child_restrict") && p.contains("NO ACTION")));
+        assert!(
+            f.fk_path
+                .iter()
+                .any(|p| p.contains("child_restrict") && p.contains("NO ACTION"))
+        );
         assert_eq!(f.confidence, 1.0);
         assert_eq!(f.statement.as_deref(), Some("TRUNCATE parent CASCADE;"));
     }
@@ -336,12 +435,21 @@ mod tests {
         tables[2] = deleted(tables[2].clone(), 1000);
         let ev = with_log(
             evidence(tables, fks),
-            vec![event(EventKind::Delete, at(12, 10, 2), 20, "DELETE FROM parent WHERE id <= 500;", &["parent"])],
+            vec![event(
+                EventKind::Delete,
+                at(12, 10, 2),
+                20,
+                "DELETE FROM parent WHERE id <= 500;",
+                &["parent"],
+            )],
         );
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings.len(), 1);
         let f = &v.findings[0];
-        assert_eq!(f.tables, vec!["public.child_cascade", "public.grandchild", "public.parent"]);
+        assert_eq!(
+            f.tables,
+            vec!["public.child_cascade", "public.grandchild", "public.parent"]
+        );
         assert_eq!(f.parent.as_deref(), Some("public.parent"));
         assert!(!f.tables.contains(&"public.child_restrict".to_string()));
     }
@@ -350,7 +458,13 @@ mod tests {
     fn drop_type_cascade_is_ruled_out_as_row_loss() {
         let ev = with_log(
             evidence(vec![table("orders", 17065, 1000)], vec![]),
-            vec![event(EventKind::DropType, at(12, 10, 59), 30, "DROP TYPE order_status CASCADE;", &[])],
+            vec![event(
+                EventKind::DropType,
+                at(12, 10, 59),
+                30,
+                "DROP TYPE order_status CASCADE;",
+                &[],
+            )],
         );
         let v = hypothesize(&Facts::new(&ev));
         assert!(v.findings.is_empty());

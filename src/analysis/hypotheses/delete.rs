@@ -47,7 +47,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             continue;
         }
         let k = committed_deletes(t);
-        let dropped_since_baseline = t.baseline.is_some_and(|b| b.n_live_tup.unwrap_or(0) > t.live());
+        let dropped_since_baseline = t
+            .baseline
+            .is_some_and(|b| b.n_live_tup.unwrap_or(0) > t.live());
         let recent = t.dead() >= k && t.stats.n_mod_since_analyze.unwrap_or(0) >= k;
         let relevant = !events.is_empty()
             || t.live() == 0
@@ -81,7 +83,10 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         let mut f = Finding::new(
             Kind::Delete,
             vec![t.name.clone()],
-            format!("{}: {} rows removed by committed DELETE statements", t.name, k),
+            format!(
+                "{}: {} rows removed by committed DELETE statements",
+                t.name, k
+            ),
         );
         f.scored(
             Reason::StatsSignature,
@@ -104,7 +109,10 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             f.scored(
                 Reason::PartialFit,
                 t.cite("n_live_tup"),
-                format!("explains {k} rows, but {} more vanished without a DELETE to account for them", t.missing()),
+                format!(
+                    "explains {k} rows, but {} more vanished without a DELETE to account for them",
+                    t.missing()
+                ),
             );
         }
         if t.dead() > 0 {
@@ -114,25 +122,40 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     "n_dead_tup {}: the deleted rows are still on disk{}",
                     t.dead(),
                     match t.last_vacuum_any() {
-                        Some(v) => format!(" (last vacuum {} — before the delete)", v.format("%Y-%m-%d %H:%M:%S UTC")),
+                        Some(v) => format!(
+                            " (last vacuum {} — before the delete)",
+                            v.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
                         None => " (never vacuumed)".into(),
                     }
                 ),
             ));
         }
-        if let Some(b) = t.baseline {
-            if b.n_live_tup.unwrap_or(0) > t.live() {
-                f.scored(
-                    Reason::BaselineConfirms,
-                    t.cite_baseline("n_live_tup"),
-                    format!("the baseline counted {} rows, now {}", b.n_live_tup.unwrap_or(0), t.live()),
-                );
-            }
+        if let Some(b) = t.baseline
+            && b.n_live_tup.unwrap_or(0) > t.live()
+        {
+            f.scored(
+                Reason::BaselineConfirms,
+                t.cite_baseline("n_live_tup"),
+                format!(
+                    "the baseline counted {} rows, now {}",
+                    b.n_live_tup.unwrap_or(0),
+                    t.live()
+                ),
+            );
         }
         if let Some(e) = events.iter().rev().find(|e| committed(e) != Some(false)) {
-            f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
             if committed(e) == Some(true) {
-                f.scored(Reason::LogCommitted, e.source.clone(), "its transaction committed");
+                f.scored(
+                    Reason::LogCommitted,
+                    e.source.clone(),
+                    "its transaction committed",
+                );
             }
             f.pin(e);
         } else if let Some(e) = events.last() {
@@ -168,7 +191,10 @@ mod tests {
 
     #[test]
     fn a_committed_delete_of_everything_is_found() {
-        let ev = evidence(vec![deleted(table("child_restrict", 16423, 1000), 1000)], vec![]);
+        let ev = evidence(
+            vec![deleted(table("child_restrict", 16423, 1000), 1000)],
+            vec![],
+        );
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings.len(), 1);
         assert!(v.findings[0].summary.contains("1000 rows"));
@@ -183,15 +209,29 @@ mod tests {
         let ev = with_log(
             evidence(vec![t], vec![]),
             vec![{
-                let mut e = event(EventKind::DeleteAll, at(12, 10, 30), 40, "DELETE FROM child_restrict;", &["child_restrict"]);
+                let mut e = event(
+                    EventKind::DeleteAll,
+                    at(12, 10, 30),
+                    40,
+                    "DELETE FROM child_restrict;",
+                    &["child_restrict"],
+                );
                 e.outcome = Some(TxOutcome::RolledBack);
                 e
             }],
         );
         let v = hypothesize(&Facts::new(&ev));
         assert!(v.findings.is_empty(), "{:?}", v.findings);
-        assert!(v.ruled_out.iter().any(|r| r.reason.contains("aborted work")));
-        assert!(v.ruled_out.iter().any(|r| r.source == "log:postgresql.log:40"));
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.reason.contains("aborted work"))
+        );
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.source == "log:postgresql.log:40")
+        );
     }
 
     #[test]
@@ -201,15 +241,28 @@ mod tests {
         t.n_live_tup = Some(0);
         let ev = evidence(vec![t], vec![]);
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
-        assert!(f.score.iter().any(|s| s.reason == Reason::PartialFit && s.text.contains("48")));
+        assert!(
+            f.score
+                .iter()
+                .any(|s| s.reason == Reason::PartialFit && s.text.contains("48"))
+        );
         assert!(f.confidence < 0.35);
     }
 
     #[test]
     fn a_logged_committed_delete_pins_the_session() {
         let ev = with_log(
-            evidence(vec![deleted(table("child_restrict", 16476, 1000), 300)], vec![]),
-            vec![event(EventKind::Delete, at(12, 9, 33), 9, "DELETE FROM child_restrict WHERE id <= 300;", &["child_restrict"])],
+            evidence(
+                vec![deleted(table("child_restrict", 16476, 1000), 300)],
+                vec![],
+            ),
+            vec![event(
+                EventKind::Delete,
+                at(12, 9, 33),
+                9,
+                "DELETE FROM child_restrict WHERE id <= 300;",
+                &["child_restrict"],
+            )],
         );
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
         assert_eq!(f.at, Some(at(12, 9, 33)));

@@ -39,13 +39,13 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         d.baseline_oid = Some(t.oid);
     }
     for (i, t) in facts.tables.iter().enumerate() {
-        if let Some(b) = t.baseline {
-            if b.oid != t.stats.oid {
-                let d = dropped.entry(t.name.clone()).or_default();
-                d.now = Some(i);
-                d.baseline_rows = b.n_live_tup;
-                d.baseline_oid = Some(b.oid);
-            }
+        if let Some(b) = t.baseline
+            && b.oid != t.stats.oid
+        {
+            let d = dropped.entry(t.name.clone()).or_default();
+            d.now = Some(i);
+            d.baseline_rows = b.n_live_tup;
+            d.baseline_oid = Some(b.oid);
         }
         let events: Vec<_> = facts.events_for(i, &[EventKind::DropTable]);
         let ops = facts.migration_ops_for(i, &["drop_table"]);
@@ -58,22 +58,38 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     }
     // Logged drops of tables that do not exist any more.
     for (name, events) in &facts.unknown_table_events {
-        let drops: Vec<_> = events.iter().copied().filter(|e| e.kind == EventKind::DropTable).collect();
+        let drops: Vec<_> = events
+            .iter()
+            .copied()
+            .filter(|e| e.kind == EventKind::DropTable)
+            .collect();
         if drops.is_empty() {
             continue;
         }
-        let key = if name.contains('.') { name.clone() } else { format!("public.{name}") };
+        let key = if name.contains('.') {
+            name.clone()
+        } else {
+            format!("public.{name}")
+        };
         let d = dropped.entry(key).or_default();
         d.gone = true;
         d.events.extend(drops);
     }
     // Migration drops of tables that do not exist any more.
     if let Some(h) = &facts.evidence.migrations {
-        for op in h.operations.iter().filter(|o| o.active && o.kind == "drop_table") {
+        for op in h
+            .operations
+            .iter()
+            .filter(|o| o.active && o.kind == "drop_table")
+        {
             for o in &op.objects {
                 if facts.resolve(o).is_none() {
                     let n = fold_name(o);
-                    let key = if n.contains('.') { n } else { format!("public.{n}") };
+                    let key = if n.contains('.') {
+                        n
+                    } else {
+                        format!("public.{n}")
+                    };
                     let d = dropped.entry(key).or_default();
                     d.gone = true;
                     d.ops.push(op);
@@ -100,27 +116,57 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             Kind::DropRecreate,
             names.clone(),
             if recreated == names.len() {
-                format!("{} dropped and created again: the old rows went with the old table", names.join(", "))
+                format!(
+                    "{} dropped and created again: the old rows went with the old table",
+                    names.join(", ")
+                )
             } else if recreated == 0 {
                 format!("{} dropped (not re-created)", names.join(", "))
             } else {
-                format!("{} dropped; {} of them created again since", names.join(", "), recreated)
+                format!(
+                    "{} dropped; {} of them created again since",
+                    names.join(", "),
+                    recreated
+                )
             },
         );
         for n in &names {
             let d = &dropped[n];
             if let (Some(i), Some(boid)) = (d.now, d.baseline_oid) {
                 let t = &facts.tables[i];
-                f.scored(Reason::CatalogSignature, t.cite_catalog("oid"), format!("{n}: oid {} ≠ baseline oid {boid}: a new relation under the old name", t.stats.oid));
+                f.scored(
+                    Reason::CatalogSignature,
+                    t.cite_catalog("oid"),
+                    format!(
+                        "{n}: oid {} ≠ baseline oid {boid}: a new relation under the old name",
+                        t.stats.oid
+                    ),
+                );
             } else if d.gone && d.baseline_oid.is_some() {
-                f.scored(Reason::CatalogSignature, format!("baseline:{n}.oid"), format!("{n}: in the baseline (oid {}), absent now", d.baseline_oid.unwrap_or(0)));
+                f.scored(
+                    Reason::CatalogSignature,
+                    format!("baseline:{n}.oid"),
+                    format!(
+                        "{n}: in the baseline (oid {}), absent now",
+                        d.baseline_oid.unwrap_or(0)
+                    ),
+                );
             }
             if let Some(rows) = d.baseline_rows.filter(|r| *r > 0) {
-                f.scored(Reason::BaselineConfirms, format!("baseline:{n}.n_live_tup"), format!("{n}: the baseline counted {rows} rows"));
+                f.scored(
+                    Reason::BaselineConfirms,
+                    format!("baseline:{n}.n_live_tup"),
+                    format!("{n}: the baseline counted {rows} rows"),
+                );
             }
             if let Some(i) = d.now {
                 let t = &facts.tables[i];
-                if t.never_maintained() && t.del() == 0 && t.upd() == 0 && t.live() == t.ins() && !t.rewritten() {
+                if t.never_maintained()
+                    && t.del() == 0
+                    && t.upd() == 0
+                    && t.live() == t.ins()
+                    && !t.rewritten()
+                {
                     f.scored(
                         Reason::StatsSignature,
                         t.cite("n_tup_ins"),
@@ -135,40 +181,77 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 }
             }
         }
-        let mut events: Vec<_> = names.iter().flat_map(|n| dropped[n].events.iter().copied()).collect();
+        let mut events: Vec<_> = names
+            .iter()
+            .flat_map(|n| dropped[n].events.iter().copied())
+            .collect();
         events.sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
         events.dedup_by(|a, b| a.source == b.source);
         if let Some(e) = events.iter().find(|e| committed(e) != Some(false)) {
-            f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
             if committed(e) == Some(true) {
-                f.scored(Reason::LogCommitted, e.source.clone(), "its transaction committed");
+                f.scored(
+                    Reason::LogCommitted,
+                    e.source.clone(),
+                    "its transaction committed",
+                );
             }
             f.pin(e);
             if e.cascade {
                 f.note(Fact::for_(e.source.clone(), "DROP … CASCADE also dropped the foreign keys of the tables referencing it: their rows stay, now orphans"));
             }
         } else if let Some(e) = events.first() {
-            f.scored(Reason::LogFailed, e.source.clone(), format!("`{}` failed", e.text));
+            f.scored(
+                Reason::LogFailed,
+                e.source.clone(),
+                format!("`{}` failed", e.text),
+            );
         }
-        let mut ops: Vec<_> = names.iter().flat_map(|n| dropped[n].ops.iter().copied()).collect();
+        let mut ops: Vec<_> = names
+            .iter()
+            .flat_map(|n| dropped[n].ops.iter().copied())
+            .collect();
         ops.sort_by(|a, b| a.source.cmp(&b.source));
         ops.dedup_by(|a, b| a.source == b.source);
         if let Some(op) = ops.first() {
             f.scored(
                 Reason::MigrationOperation,
                 op.source.clone(),
-                format!("migration {} ({}, {}): `{}`", op.path, &op.commit[..op.commit.len().min(8)], op.author, op.statement),
+                format!(
+                    "migration {} ({}, {}): `{}`",
+                    op.path,
+                    &op.commit[..op.commit.len().min(8)],
+                    op.author,
+                    op.statement
+                ),
             );
             if f.at.is_none() {
-                f.note(Fact::for_(op.source.clone(), format!("committed {}", op.committed_at.format("%Y-%m-%d %H:%M:%S UTC"))));
+                f.note(Fact::for_(
+                    op.source.clone(),
+                    format!(
+                        "committed {}",
+                        op.committed_at.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                ));
             }
-            if facts.evidence.migrations.as_ref().is_some_and(|h| names.iter().any(|n| h.unmanaged_tables.iter().any(|u| fold_name(u) == *n || format!("public.{}", fold_name(u)) == *n))) {
+            if facts.evidence.migrations.as_ref().is_some_and(|h| {
+                names.iter().any(|n| {
+                    h.unmanaged_tables
+                        .iter()
+                        .any(|u| fold_name(u) == *n || format!("public.{}", fold_name(u)) == *n)
+                })
+            }) {
                 f.note(Fact::for_(op.source.clone(), "the dropped tables are not created by any migration: the ORM did not know them, so an autogenerated migration dropped them"));
             }
         }
         f.confirm.push("the CREATE time: SELECT relname, oid, pg_xact_commit_timestamp(xmin) FROM pg_class WHERE relname = … (later than the sibling tables')".into());
         f.confirm.push("orphans: SELECT count(*) FROM child c WHERE NOT EXISTS (SELECT 1 FROM parent p WHERE p.id = c.parent_id)".into());
-        f.refute.push("the same oid as a baseline taken before the loss".into());
+        f.refute
+            .push("the same oid as a baseline taken before the loss".into());
         claimed.extend(names);
         verdict.findings.push(f.finish());
     }
@@ -178,13 +261,29 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             continue;
         }
         let (reason, source) = match t.baseline {
-            Some(b) => (format!("oid {} is the baseline's: the table was never dropped", b.oid), t.cite_catalog("oid")),
+            Some(b) => (
+                format!(
+                    "oid {} is the baseline's: the table was never dropped",
+                    b.oid
+                ),
+                t.cite_catalog("oid"),
+            ),
             None => (
-                format!("n_tup_ins {} − n_tup_del {} > n_live_tup {}: the counters outlived the loss, and no DROP is logged or in a migration", t.ins(), t.del(), t.live()),
+                format!(
+                    "n_tup_ins {} − n_tup_del {} > n_live_tup {}: the counters outlived the loss, and no DROP is logged or in a migration",
+                    t.ins(),
+                    t.del(),
+                    t.live()
+                ),
                 t.cite("n_tup_ins"),
             ),
         };
-        verdict.ruled_out.push(RuledOut { kind: Kind::DropRecreate, tables: vec![t.name.clone()], reason, source });
+        verdict.ruled_out.push(RuledOut {
+            kind: Kind::DropRecreate,
+            tables: vec![t.name.clone()],
+            reason,
+            source,
+        });
     }
     verdict
 }
@@ -211,14 +310,26 @@ mod tests {
 
     #[test]
     fn seed_003_logged_drops_of_missing_tables_group_into_one_finding() {
-        let mut e = event(EventKind::DropTable, at(22, 1, 13), 5, "DROP TABLE session, account, verification", &["session", "account", "verification"]);
+        let mut e = event(
+            EventKind::DropTable,
+            at(22, 1, 13),
+            5,
+            "DROP TABLE session, account, verification",
+            &["session", "account", "verification"],
+        );
         e.session.application = Some("alembic".into());
         let ev = with_log(evidence(vec![table("users", 16400, 11)], vec![]), vec![e]);
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings.len(), 1);
         let f = &v.findings[0];
-        assert_eq!(f.tables, vec!["public.account", "public.session", "public.verification"]);
-        assert_eq!(f.session.as_ref().and_then(|s| s.application.as_deref()), Some("alembic"));
+        assert_eq!(
+            f.tables,
+            vec!["public.account", "public.session", "public.verification"]
+        );
+        assert_eq!(
+            f.session.as_ref().and_then(|s| s.application.as_deref()),
+            Some("alembic")
+        );
     }
 
     #[test]

@@ -23,14 +23,23 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     if members.is_empty() {
         return verdict;
     }
-    let names: Vec<String> = members.iter().map(|i| facts.tables[*i].name.clone()).collect();
+    let names: Vec<String> = members
+        .iter()
+        .map(|i| facts.tables[*i].name.clone())
+        .collect();
     let mut f = Finding::new(
         Kind::NeverPopulated,
         names.clone(),
         if names.len() == 1 {
-            format!("{} is empty because nothing was ever inserted into it: nothing was lost", names[0])
+            format!(
+                "{} is empty because nothing was ever inserted into it: nothing was lost",
+                names[0]
+            )
         } else {
-            format!("{} tables are empty because nothing was ever inserted into them: nothing was lost", names.len())
+            format!(
+                "{} tables are empty because nothing was ever inserted into them: nothing was lost",
+                names.len()
+            )
         },
     );
     let first = &facts.tables[members[0]];
@@ -39,7 +48,11 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         first.cite("n_tup_ins"),
         format!(
             "n_tup_ins, n_tup_upd, n_tup_del, n_live_tup and n_dead_tup are all 0 on {}",
-            if names.len() == 1 { names[0].clone() } else { format!("all {} tables", names.len()) }
+            if names.len() == 1 {
+                names[0].clone()
+            } else {
+                format!("all {} tables", names.len())
+            }
         ),
     );
     let unrewritten = members.iter().all(|i| !facts.tables[*i].rewritten());
@@ -52,31 +65,46 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     }
     for &i in &members {
         let t = &facts.tables[i];
-        if let Some(b) = t.baseline {
-            if b.n_live_tup.unwrap_or(0) > 0 || b.reltuples > 0.0 {
-                f.scored(
-                    Reason::Contradicted,
-                    t.cite_baseline("n_live_tup"),
-                    format!("{}: the baseline counted {} rows", t.name, b.n_live_tup.unwrap_or(0)),
-                );
-            }
+        if let Some(b) = t.baseline
+            && (b.n_live_tup.unwrap_or(0) > 0 || b.reltuples > 0.0)
+        {
+            f.scored(
+                Reason::Contradicted,
+                t.cite_baseline("n_live_tup"),
+                format!(
+                    "{}: the baseline counted {} rows",
+                    t.name,
+                    b.n_live_tup.unwrap_or(0)
+                ),
+            );
         }
         for e in facts.events_for(i, &[EventKind::DropTable, EventKind::Truncate]) {
             f.scored(
                 Reason::Contradicted,
                 e.source.clone(),
-                format!("{}: `{}` — the table existed before and its counters restarted", t.name, e.text),
+                format!(
+                    "{}: `{}` — the table existed before and its counters restarted",
+                    t.name, e.text
+                ),
             );
         }
         for op in facts.migration_ops_for(i, &["drop_table", "truncate"]) {
-            f.note(Fact::against(op.source.clone(), format!("{}: migration {} has `{}`", t.name, op.path, op.statement)));
+            f.note(Fact::against(
+                op.source.clone(),
+                format!("{}: migration {} has `{}`", t.name, op.path, op.statement),
+            ));
         }
         if t.status != Status::NeverPopulated {
-            f.note(Fact::against(t.cite("n_live_tup"), format!("{}: status {}", t.name, t.status.as_str())));
+            f.note(Fact::against(
+                t.cite("n_live_tup"),
+                format!("{}: status {}", t.name, t.status.as_str()),
+            ));
         }
     }
     f.confirm.push("find the job or import that should fill it, and whether it ever ran (application logs, scheduler)".into());
-    f.refute.push("a baseline or backup holding rows for the table, or a DROP/TRUNCATE in the log".into());
+    f.refute.push(
+        "a baseline or backup holding rows for the table, or a DROP/TRUNCATE in the log".into(),
+    );
     verdict.findings.push(f.finish());
     verdict
 }
@@ -88,7 +116,10 @@ mod tests {
 
     #[test]
     fn an_empty_new_table_is_not_a_loss() {
-        let ev = evidence(vec![empty_new("ticker_info", 17242), table("users", 16400, 11)], vec![]);
+        let ev = evidence(
+            vec![empty_new("ticker_info", 17242), table("users", 16400, 11)],
+            vec![],
+        );
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings.len(), 1);
         let f = &v.findings[0];
@@ -107,7 +138,13 @@ mod tests {
     fn a_logged_drop_contradicts_it() {
         let ev = with_log(
             evidence(vec![empty_new("session", 17300)], vec![]),
-            vec![event(EventKind::DropTable, at(22, 1, 13), 3, "DROP TABLE session;", &["session"])],
+            vec![event(
+                EventKind::DropTable,
+                at(22, 1, 13),
+                3,
+                "DROP TABLE session;",
+                &["session"],
+            )],
         );
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
         assert!(f.confidence <= 0.2);

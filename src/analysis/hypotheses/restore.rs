@@ -37,16 +37,22 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         .into_iter()
         .filter(|e| {
             e.kind == EventKind::DropDatabase
-                || e.session.application.as_deref().is_some_and(|a| a == "pg_restore")
+                || e.session
+                    .application
+                    .as_deref()
+                    .is_some_and(|a| a == "pg_restore")
                 || e.text.contains("pg_restore")
         })
         .collect();
     let zeroed = facts.stats_zeroed_tables();
-    let populated: Vec<usize> = (0..facts.tables.len()).filter(|i| facts.tables[*i].live() > 0).collect();
-    let dump_signature = !populated.is_empty()
-        && facts.tables.iter().filter(|t| t.has_counters()).all(|t| {
-            t.never_maintained() && t.upd() == 0 && t.del() == 0 && t.ins() == t.live()
-        });
+    let populated: Vec<usize> = (0..facts.tables.len())
+        .filter(|i| facts.tables[*i].live() > 0)
+        .collect();
+    let dump_signature =
+        !populated.is_empty()
+            && facts.tables.iter().filter(|t| t.has_counters()).all(|t| {
+                t.never_maintained() && t.upd() == 0 && t.del() == 0 && t.ins() == t.live()
+            });
     let mut f = Finding::new(Kind::Restore, Vec::new(), String::new());
     let mut signals = 0;
     if c.timeline_advanced() {
@@ -75,17 +81,33 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     }
     if let Some(e) = recovery_log.first() {
         signals += 1;
-        f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+        f.scored(
+            Reason::LogStatement,
+            e.source.clone(),
+            format!("`{}`", e.text),
+        );
         for e in recovery_log.iter().skip(1) {
             f.note(Fact::for_(e.source.clone(), format!("`{}`", e.text)));
         }
-        let stop = recovery_log.iter().find(|e| e.kind == EventKind::RecoveryStop).copied().or(recovery_log.last().copied());
+        let stop = recovery_log
+            .iter()
+            .find(|e| e.kind == EventKind::RecoveryStop)
+            .copied()
+            .or(recovery_log.last().copied());
         if let Some(e) = stop {
             f.pin(e);
         }
     } else if let Some(e) = restore_tools.first() {
         signals += 1;
-        f.scored(Reason::LogStatement, e.source.clone(), format!("`{}` ({})", e.text, e.session.application.clone().unwrap_or_default()));
+        f.scored(
+            Reason::LogStatement,
+            e.source.clone(),
+            format!(
+                "`{}` ({})",
+                e.text,
+                e.session.application.clone().unwrap_or_default()
+            ),
+        );
         f.pin(e);
     }
     if dump_signature && (c.datid_changed() || !restore_tools.is_empty()) {
@@ -94,7 +116,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             "stats:pg_stat_user_tables",
             "every table's counters start fresh with n_tup_ins = n_live_tup, no updates, no deletes and no vacuum or analyze: tables loaded in one go",
         );
-    } else if !zeroed.is_empty() && (signals > 0 || (c.reset_at_start() && c.timeline_id.unwrap_or(1) > 1)) {
+    } else if !zeroed.is_empty()
+        && (signals > 0 || (c.reset_at_start() && c.timeline_id.unwrap_or(1) > 1))
+    {
         if signals == 0 {
             signals += 1;
             f.scored(
@@ -113,12 +137,27 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         if !facts.affected().is_empty() && facts.evidence.database.is_some() {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::Restore,
-                tables: facts.affected().iter().map(|i| facts.tables[*i].name.clone()).collect(),
+                tables: facts
+                    .affected()
+                    .iter()
+                    .map(|i| facts.tables[*i].name.clone())
+                    .collect(),
                 reason: format!(
                     "timeline {}{}, no recovery in the log{}: no restore happened",
-                    c.timeline_id.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()),
-                    if c.baseline_system_identifier.is_some() { ", same system identifier and database oid as the baseline" } else { "" },
-                    c.postmaster_start.map(|s| format!(", postmaster up since {}", s.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default()
+                    c.timeline_id
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                    if c.baseline_system_identifier.is_some() {
+                        ", same system identifier and database oid as the baseline"
+                    } else {
+                        ""
+                    },
+                    c.postmaster_start
+                        .map(|s| format!(
+                            ", postmaster up since {}",
+                            s.format("%Y-%m-%d %H:%M:%S UTC")
+                        ))
+                        .unwrap_or_default()
                 ),
                 source: "catalog:pg_control_checkpoint.timeline_id".into(),
             });
@@ -133,14 +172,19 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     }
     members.sort_unstable();
     members.dedup();
-    f.tables = members.iter().map(|i| facts.tables[*i].name.clone()).collect();
+    f.tables = members
+        .iter()
+        .map(|i| facts.tables[*i].name.clone())
+        .collect();
     f.tables.sort();
     for t in &facts.gone {
         f.tables.push(t.qualified_name());
     }
     let lost: i64 = members.iter().map(|i| facts.tables[*i].missing()).sum();
     f.summary = if lost > 0 {
-        format!("the database was restored to an earlier point: {lost} rows committed after it are gone")
+        format!(
+            "the database was restored to an earlier point: {lost} rows committed after it are gone"
+        )
     } else {
         "the database was restored to an earlier point: rows committed after the restore point are gone (how many cannot be told without a baseline)".to_string()
     };
@@ -151,8 +195,12 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         ));
     }
     f.confirm.push("pg_controldata: `Latest checkpoint's TimeLineID` / `PrevTimeLineID`, and the *.history files in pg_wal".into());
-    f.confirm.push("the restore runbook or ticket: who restored which backup, to which target".into());
-    f.refute.push("the same timeline, system identifier and database oid as a baseline taken before the loss".into());
+    f.confirm
+        .push("the restore runbook or ticket: who restored which backup, to which target".into());
+    f.refute.push(
+        "the same timeline, system identifier and database oid as a baseline taken before the loss"
+            .into(),
+    );
     verdict.findings.push(f.finish());
     verdict
 }
@@ -172,7 +220,16 @@ mod tests {
             d.server.postmaster_start_time = Some(at(12, 13, 27));
             d.bgwriter_stats_reset = Some(at(12, 13, 31));
         }
-        let ev = with_log(ev, vec![event(EventKind::RecoveryStop, at(12, 13, 31), 8, "recovery stopping before commit of transaction 779, time 2026-11-23 12:13:24.431043+00", &[])]);
+        let ev = with_log(
+            ev,
+            vec![event(
+                EventKind::RecoveryStop,
+                at(12, 13, 31),
+                8,
+                "recovery stopping before commit of transaction 779, time 2026-11-23 12:13:24.431043+00",
+                &[],
+            )],
+        );
         let v = hypothesize(&Facts::new(&ev));
         let f = &v.findings[0];
         assert_eq!(f.tables, vec!["public.parent"]);
@@ -201,7 +258,11 @@ mod tests {
         let mut ev = evidence(vec![t], vec![]);
         ev.baseline = Some(before);
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
-        assert!(f.score.iter().any(|s| s.source == "catalog:pg_database.oid"));
+        assert!(
+            f.score
+                .iter()
+                .any(|s| s.source == "catalog:pg_database.oid")
+        );
         assert!(f.confidence >= 0.7);
     }
 }

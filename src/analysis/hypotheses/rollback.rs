@@ -16,7 +16,12 @@ use crate::analysis::hypotheses::truncate;
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
-const WRITES: &[EventKind] = &[EventKind::BulkLoad, EventKind::Ddl, EventKind::Error, EventKind::Rollback];
+const WRITES: &[EventKind] = &[
+    EventKind::BulkLoad,
+    EventKind::Ddl,
+    EventKind::Error,
+    EventKind::Rollback,
+];
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
@@ -33,11 +38,17 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         let aborted_log: Vec<_> = facts
             .events_for(i, WRITES)
             .into_iter()
-            .filter(|e| committed(e) == Some(false) || matches!(e.kind, EventKind::Error | EventKind::Rollback))
+            .filter(|e| {
+                committed(e) == Some(false)
+                    || matches!(e.kind, EventKind::Error | EventKind::Rollback)
+            })
             .collect();
         let never_analyzed = t.stats.last_analyze.is_none() && t.stats.last_autoanalyze.is_none();
         let mod_ = t.stats.n_mod_since_analyze.unwrap_or(0);
-        let dead_cover = t.dead() >= missing;
+        // Dead tuples of committed deletes and updates are counted in n_mod_since_analyze;
+        // those of aborted inserts are not.
+        let aborted_dead = (t.dead() - mod_.min(t.dead())).max(0);
+        let dead_cover = aborted_dead >= missing;
         let insv_cover = t.stats.n_ins_since_vacuum.unwrap_or(0) >= missing && mod_ < missing;
         let vacuum_log: Vec<_> = facts
             .events_for(i, &[EventKind::Autovacuum])
@@ -46,21 +57,52 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             .collect();
         let storage = truncate::storage_signature(t);
         let inserts_committed = never_analyzed && mod_ >= t.ins() && t.ins() > 0;
-        if storage || inserts_committed || (!dead_cover && !insv_cover && aborted_log.is_empty() && vacuum_log.is_empty()) {
+        if storage
+            || inserts_committed
+            || (!dead_cover && !insv_cover && aborted_log.is_empty() && vacuum_log.is_empty())
+        {
             let (reason, source) = if storage {
-                (format!("relfilenode {} ≠ oid {} and reltuples {}: the storage was replaced, which aborted inserts never do", t.stats.relfilenode, t.stats.oid, t.stats.reltuples), t.cite_catalog("relfilenode"))
+                (
+                    format!(
+                        "relfilenode {} ≠ oid {} and reltuples {}: the storage was replaced, which aborted inserts never do",
+                        t.stats.relfilenode, t.stats.oid, t.stats.reltuples
+                    ),
+                    t.cite_catalog("relfilenode"),
+                )
             } else if inserts_committed {
-                (format!("n_mod_since_analyze {} ≥ n_tup_ins {} with no analyze since: the inserts committed (aborted ones do not count there)", mod_, t.ins()), t.cite("n_mod_since_analyze"))
+                (
+                    format!(
+                        "n_mod_since_analyze {} ≥ n_tup_ins {} with no analyze since: the inserts committed (aborted ones do not count there)",
+                        mod_,
+                        t.ins()
+                    ),
+                    t.cite("n_mod_since_analyze"),
+                )
             } else {
-                (format!("no dead tuples ({}), no aborted statement in the log and no vacuum removing {} rows: nothing shows inserts that failed", t.dead(), missing), t.cite("n_dead_tup"))
+                (
+                    format!(
+                        "no dead tuples ({}), no aborted statement in the log and no vacuum removing {} rows: nothing shows inserts that failed",
+                        t.dead(),
+                        missing
+                    ),
+                    t.cite("n_dead_tup"),
+                )
             };
-            verdict.ruled_out.push(RuledOut { kind: Kind::Rollback, tables: vec![t.name.clone()], reason, source });
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::Rollback,
+                tables: vec![t.name.clone()],
+                reason,
+                source,
+            });
             continue;
         }
         let mut f = Finding::new(
             Kind::Rollback,
             vec![t.name.clone()],
-            format!("{}: {} rows were inserted by transactions that rolled back or failed — never committed, so not lost", t.name, missing),
+            format!(
+                "{}: {} rows were inserted by transactions that rolled back or failed — never committed, so not lost",
+                t.name, missing
+            ),
         );
         if dead_cover || insv_cover {
             f.scored(
@@ -73,26 +115,55 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             );
         }
         if let Some(e) = vacuum_log.first() {
-            f.scored(Reason::StatsSignature, e.source.clone(), format!("autovacuum removed {} dead tuples: `{}`", e.rows.unwrap_or(0), e.text));
+            f.scored(
+                Reason::StatsSignature,
+                e.source.clone(),
+                format!(
+                    "autovacuum removed {} dead tuples: `{}`",
+                    e.rows.unwrap_or(0),
+                    e.text
+                ),
+            );
         }
         f.scored(
             Reason::CatalogSignature,
             t.cite_catalog("relfilenode"),
-            format!("relfilenode = oid ({}) and reltuples {}: the storage was never replaced", t.stats.oid, t.stats.reltuples),
+            format!(
+                "relfilenode = oid ({}) and reltuples {}: the storage was never replaced",
+                t.stats.oid, t.stats.reltuples
+            ),
         );
         if db_rollbacks > 0 {
             f.note(Fact::for_(
                 "stats:pg_stat_database.xact_rollback",
-                format!("xact_rollback {db_rollbacks}: transactions did roll back in this database"),
+                format!(
+                    "xact_rollback {db_rollbacks}: transactions did roll back in this database"
+                ),
             ));
         }
         if let Some(e) = aborted_log.last() {
-            f.scored(Reason::LogStatement, e.source.clone(), format!("`{}` ({})", e.text, if e.kind == EventKind::Error { "an error aborted the transaction" } else { "rolled back" }));
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!(
+                    "`{}` ({})",
+                    e.text,
+                    if e.kind == EventKind::Error {
+                        "an error aborted the transaction"
+                    } else {
+                        "rolled back"
+                    }
+                ),
+            );
             f.pin(e);
         }
-        f.confirm.push("in WAL: Heap/INSERT records followed by Transaction/ABORT for the same xid".into());
-        f.confirm.push("the application's or migration tool's own log for the failed import".into());
-        f.refute.push("n_mod_since_analyze counting the inserts (committed work) refutes it".into());
+        f.confirm.push(
+            "in WAL: Heap/INSERT records followed by Transaction/ABORT for the same xid".into(),
+        );
+        f.confirm
+            .push("the application's or migration tool's own log for the failed import".into());
+        f.refute
+            .push("n_mod_since_analyze counting the inserts (committed work) refutes it".into());
         verdict.findings.push(f.finish());
     }
     verdict
@@ -124,7 +195,13 @@ mod tests {
 
     #[test]
     fn the_failed_import_in_the_log_is_pinned() {
-        let mut e = event(EventKind::BulkLoad, at(12, 10, 17), 50, "INSERT INTO parent SELECT …", &["parent"]);
+        let mut e = event(
+            EventKind::BulkLoad,
+            at(12, 10, 17),
+            50,
+            "INSERT INTO parent SELECT …",
+            &["parent"],
+        );
         e.outcome = Some(TxOutcome::RolledBack);
         let ev = with_log(evidence(vec![aborted_inserts()], vec![]), vec![e]);
         let f = &hypothesize(&Facts::new(&ev)).findings[0];

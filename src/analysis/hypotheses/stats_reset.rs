@@ -45,18 +45,30 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         }
         return verdict;
     }
-    let names: Vec<String> = members.iter().map(|i| facts.tables[*i].name.clone()).collect();
+    let names: Vec<String> = members
+        .iter()
+        .map(|i| facts.tables[*i].name.clone())
+        .collect();
     let everywhere = facts.stats_zeroed_everywhere();
     let mut f = Finding::new(
         Kind::StatsReset,
         names.clone(),
         format!(
             "the statistics of {} were reset; the rows are still there (pg_class still counts them): nothing was lost",
-            if everywhere { "every table".to_string() } else if names.len() == 1 { names[0].clone() } else { format!("{} tables", names.len()) }
+            if everywhere {
+                "every table".to_string()
+            } else if names.len() == 1 {
+                names[0].clone()
+            } else {
+                format!("{} tables", names.len())
+            }
         ),
     );
     let first = &facts.tables[members[0]];
-    let catalog_rows: f64 = members.iter().map(|i| facts.tables[*i].stats.reltuples.max(0.0)).sum();
+    let catalog_rows: f64 = members
+        .iter()
+        .map(|i| facts.tables[*i].stats.reltuples.max(0.0))
+        .sum();
     f.scored(
         Reason::StatsSignature,
         first.cite("n_live_tup"),
@@ -69,7 +81,11 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     // Which reset.
     let resets = facts.events_of(&[EventKind::StatsReset]);
     let crashes = facts.events_of(&[EventKind::CrashRecovery, EventKind::Crash]);
-    let recoveries = facts.events_of(&[EventKind::RecoveryStart, EventKind::NewTimeline, EventKind::RecoveryStop]);
+    let recoveries = facts.events_of(&[
+        EventKind::RecoveryStart,
+        EventKind::NewTimeline,
+        EventKind::RecoveryStop,
+    ]);
     if let Some(r) = cluster.database_stats_reset {
         f.scored(
             Reason::ClusterSignature,
@@ -78,11 +94,18 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         );
         f.at = Some(r);
         if let Some(e) = resets.last() {
-            f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
             f.pin(e);
         }
     } else if cluster.reset_at_start() && recoveries.is_empty() && !cluster.timeline_advanced() {
-        let (r, s) = (cluster.bgwriter_stats_reset.unwrap_or_default(), cluster.postmaster_start.unwrap_or_default());
+        let (r, s) = (
+            cluster.bgwriter_stats_reset.unwrap_or_default(),
+            cluster.postmaster_start.unwrap_or_default(),
+        );
         f.scored(
             Reason::ClusterSignature,
             "stats:pg_stat_bgwriter.stats_reset",
@@ -95,11 +118,19 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         );
         f.at = Some(r);
         if let Some(e) = crashes.last() {
-            f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
             f.at = Some(e.at);
         }
     } else if let Some(e) = crashes.last() {
-        f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+        f.scored(
+            Reason::LogStatement,
+            e.source.clone(),
+            format!("`{}`", e.text),
+        );
         f.at = Some(e.at);
     }
     if cluster.timeline_advanced() || !recoveries.is_empty() {
@@ -110,15 +141,24 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     }
     for &i in &members {
         let t = &facts.tables[i];
-        if let Some(b) = t.baseline {
-            if b.oid != t.stats.oid {
-                f.scored(Reason::Contradicted, t.cite_baseline("oid"), format!("{}: oid {} ≠ baseline oid {}: a new table, not reset counters", t.name, t.stats.oid, b.oid));
-            }
+        if let Some(b) = t.baseline
+            && b.oid != t.stats.oid
+        {
+            f.scored(
+                Reason::Contradicted,
+                t.cite_baseline("oid"),
+                format!(
+                    "{}: oid {} ≠ baseline oid {}: a new table, not reset counters",
+                    t.name, t.stats.oid, b.oid
+                ),
+            );
         }
     }
-    f.confirm.push("count the rows: SELECT count(*) FROM <table> — they are there".into());
+    f.confirm
+        .push("count the rows: SELECT count(*) FROM <table> — they are there".into());
     f.confirm.push("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database(); SELECT stats_reset FROM pg_stat_bgwriter; SELECT pg_postmaster_start_time();".into());
-    f.refute.push("SELECT count(*) returning fewer rows than pg_class.reltuples".into());
+    f.refute
+        .push("SELECT count(*) returning fewer rows than pg_class.reltuples".into());
     verdict.findings.push(f.finish());
     verdict
 }
@@ -131,7 +171,13 @@ mod tests {
     #[test]
     fn crash_recovery_zeroes_counters_but_loses_nothing() {
         // Scenario 10.
-        let mut ev = evidence(vec![zeroed(table("parent", 16391, 1050)), zeroed(table("child_restrict", 16423, 700))], vec![]);
+        let mut ev = evidence(
+            vec![
+                zeroed(table("parent", 16391, 1050)),
+                zeroed(table("child_restrict", 16423, 700)),
+            ],
+            vec![],
+        );
         if let Some(d) = ev.database.as_mut() {
             d.server.postmaster_start_time = Some(at(12, 13, 7));
             d.bgwriter_stats_reset = Some(at(12, 13, 9));
@@ -147,14 +193,18 @@ mod tests {
     #[test]
     fn pg_stat_reset_is_told_by_the_database_stats_reset() {
         let mut ev = evidence(vec![zeroed(table("parent", 17255, 1000))], vec![]);
-        if let Some(d) = ev.database.as_mut() {
-            if let Some(s) = d.database_stats.as_mut() {
-                s.stats_reset = Some(at(12, 20, 0));
-            }
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 20, 0));
         }
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
         assert_eq!(f.at, Some(at(12, 20, 0)));
-        assert!(f.score.iter().any(|s| s.source == "stats:pg_stat_database.stats_reset"));
+        assert!(
+            f.score
+                .iter()
+                .any(|s| s.source == "stats:pg_stat_database.stats_reset")
+        );
     }
 
     #[test]

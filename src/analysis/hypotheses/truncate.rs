@@ -45,7 +45,8 @@ pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {
 /// New relfilenode and the reset `reltuples` (−1, or 0 with an empty file after a VACUUM).
 pub fn storage_signature(t: &TableView) -> bool {
     t.rewritten()
-        && (t.stats.reltuples < 0.0 || (t.stats.relpages == 0 && t.stats.size_bytes.unwrap_or(0) == 0))
+        && (t.stats.reltuples < 0.0
+            || (t.stats.relpages == 0 && t.stats.size_bytes.unwrap_or(0) == 0))
 }
 
 /// How the expected row count was reached, for the reader.
@@ -109,14 +110,18 @@ pub fn score_tables(facts: &Facts, members: &[usize], f: &mut Finding) {
                 ),
             );
         }
-        if let Some(b) = t.baseline {
-            if b.n_live_tup.unwrap_or(0) > 0 {
-                f.scored(
-                    Reason::BaselineConfirms,
-                    t.cite_baseline("n_live_tup"),
-                    format!("{}: the baseline counted {} rows", t.name, b.n_live_tup.unwrap_or(0)),
-                );
-            }
+        if let Some(b) = t.baseline
+            && b.n_live_tup.unwrap_or(0) > 0
+        {
+            f.scored(
+                Reason::BaselineConfirms,
+                t.cite_baseline("n_live_tup"),
+                format!(
+                    "{}: the baseline counted {} rows",
+                    t.name,
+                    b.n_live_tup.unwrap_or(0)
+                ),
+            );
         }
     }
     // One transaction: the catalog rows share one commit time.
@@ -125,7 +130,10 @@ pub fn score_tables(facts: &Facts, members: &[usize], f: &mut Finding) {
         .filter_map(|i| facts.tables[*i].stats.catalog_commit_time)
         .collect();
     if members.len() > 1 && times.len() == members.len() && times.windows(2).all(|w| w[0] == w[1]) {
-        let names: Vec<&str> = members.iter().map(|i| facts.tables[*i].name.as_str()).collect();
+        let names: Vec<&str> = members
+            .iter()
+            .map(|i| facts.tables[*i].name.as_str())
+            .collect();
         f.scored(
             Reason::OneTransaction,
             facts.tables[members[0]].cite_catalog("catalog_commit_time"),
@@ -153,7 +161,11 @@ pub fn score_log(facts: &Facts, members: &[usize], f: &mut Finding) {
     let chosen = events
         .iter()
         .rev()
-        .find(|e| committed(e) != Some(false) && f.at.is_none_or(|t| e.at <= t + chrono::Duration::seconds(1)))
+        .find(|e| {
+            committed(e) != Some(false)
+                && f.at
+                    .is_none_or(|t| e.at <= t + chrono::Duration::seconds(1))
+        })
         .or(events.last());
     for e in &events {
         if committed(e) == Some(false) {
@@ -171,9 +183,17 @@ pub fn score_log(facts: &Facts, members: &[usize], f: &mut Finding) {
                 format!("the only logged `{}` failed or rolled back", e.text),
             ),
             outcome => {
-                f.scored(Reason::LogStatement, e.source.clone(), format!("`{}`", e.text));
+                f.scored(
+                    Reason::LogStatement,
+                    e.source.clone(),
+                    format!("`{}`", e.text),
+                );
                 if outcome == Some(true) {
-                    f.scored(Reason::LogCommitted, e.source.clone(), "its transaction committed");
+                    f.scored(
+                        Reason::LogCommitted,
+                        e.source.clone(),
+                        "its transaction committed",
+                    );
                 }
                 f.pin(e);
             }
@@ -192,10 +212,18 @@ pub fn score_migrations(facts: &Facts, members: &[usize], kinds: &[&str], f: &mu
         f.scored(
             Reason::MigrationOperation,
             op.source.clone(),
-            format!("migration {} ({}): `{}`", op.path, &op.commit[..op.commit.len().min(8)], op.statement),
+            format!(
+                "migration {} ({}): `{}`",
+                op.path,
+                &op.commit[..op.commit.len().min(8)],
+                op.statement
+            ),
         );
         for op in ops.iter().skip(1) {
-            f.note(Fact::for_(op.source.clone(), format!("migration {}: `{}`", op.path, op.statement)));
+            f.note(Fact::for_(
+                op.source.clone(),
+                format!("migration {}: `{}`", op.path, op.statement),
+            ));
         }
     }
 }
@@ -205,12 +233,19 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     let groups = groups(facts);
     let mut explained = vec![false; facts.tables.len()];
     for members in groups {
-        let names: Vec<String> = members.iter().map(|i| facts.tables[*i].name.clone()).collect();
+        let names: Vec<String> = members
+            .iter()
+            .map(|i| facts.tables[*i].name.clone())
+            .collect();
         let lost: i64 = members.iter().map(|i| facts.tables[*i].missing()).sum();
         let mut f = Finding::new(
             Kind::Truncate,
             names.clone(),
-            format!("{} emptied by TRUNCATE ({} rows gone, none of them counted as deleted)", names.join(", "), lost),
+            format!(
+                "{} emptied by TRUNCATE ({} rows gone, none of them counted as deleted)",
+                names.join(", "),
+                lost
+            ),
         );
         score_tables(facts, &members, &mut f);
         score_log(facts, &members, &mut f);
@@ -219,11 +254,24 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             "with track_commit_timestamp on: SELECT relname, relfilenode, oid, pg_xact_commit_timestamp(xmin) FROM pg_class WHERE relname IN (…) — one shared commit time is the TRUNCATE".into(),
         );
         f.confirm.push("in WAL (pg_walinspect / pg_waldump): a COMMIT whose `rels:` list names the old relfilenodes".into());
-        if !facts.has_log() || facts.evidence.database.as_ref().and_then(|d| d.settings.get("log_statement")).is_some_and(|s| s == "none" || s == "ddl") {
-            f.confirm.push("set log_statement = 'mod' (or 'all'): TRUNCATE is in the mod class, not ddl".into());
+        if !facts.has_log()
+            || facts
+                .evidence
+                .database
+                .as_ref()
+                .and_then(|d| d.settings.get("log_statement"))
+                .is_some_and(|s| s == "none" || s == "ddl")
+        {
+            f.confirm.push(
+                "set log_statement = 'mod' (or 'all'): TRUNCATE is in the mod class, not ddl"
+                    .into(),
+            );
         }
         f.refute.push("a TRUNCATE keeps the oid: a different oid than the baseline's means DROP + CREATE instead".into());
-        f.refute.push("rows counted in n_tup_del / n_dead_tup for the missing rows mean DELETE instead".into());
+        f.refute.push(
+            "rows counted in n_tup_del / n_dead_tup for the missing rows mean DELETE instead"
+                .into(),
+        );
         for &i in &members {
             explained[i] = true;
         }
@@ -234,9 +282,16 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             continue;
         }
         let reason = if oid_changed(t) {
-            format!("oid {} differs from the baseline's {}: TRUNCATE keeps the oid, so the table was dropped and re-created", t.stats.oid, t.baseline.map(|b| b.oid).unwrap_or(0))
+            format!(
+                "oid {} differs from the baseline's {}: TRUNCATE keeps the oid, so the table was dropped and re-created",
+                t.stats.oid,
+                t.baseline.map(|b| b.oid).unwrap_or(0)
+            )
         } else {
-            format!("relfilenode = oid ({}): a TRUNCATE always gives the table new storage", t.stats.oid)
+            format!(
+                "relfilenode = oid ({}): a TRUNCATE always gives the table new storage",
+                t.stats.oid
+            )
         };
         verdict.ruled_out.push(RuledOut {
             kind: Kind::Truncate,
@@ -263,7 +318,11 @@ mod tests {
         assert_eq!(f.tables, vec!["public.child_restrict"]);
         assert!(f.confidence >= 0.6, "{f:?}");
         assert_eq!(f.at, Some(at(12, 9, 40)));
-        assert!(f.evidence.iter().any(|e| e.source == "catalog:public.child_restrict.relfilenode"));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "catalog:public.child_restrict.relfilenode")
+        );
     }
 
     #[test]
@@ -271,7 +330,13 @@ mod tests {
         let t = truncated(table("child_restrict", 16529, 1000), 16549, at(12, 9, 40));
         let ev = with_log(
             evidence(vec![t], vec![]),
-            vec![event(EventKind::Truncate, at(12, 9, 40), 7, "TRUNCATE child_restrict;", &["child_restrict"])],
+            vec![event(
+                EventKind::Truncate,
+                at(12, 9, 40),
+                7,
+                "TRUNCATE child_restrict;",
+                &["child_restrict"],
+            )],
         );
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
         assert_eq!(f.statement.as_deref(), Some("TRUNCATE child_restrict;"));
@@ -282,7 +347,11 @@ mod tests {
     #[test]
     fn seed_002_inserts_without_deletes_and_new_storage_is_truncate_not_cleanup() {
         // raw_import_records: 115 inserts, 0 deletes, 0 live rows.
-        let t = truncated(table("raw_import_records", 17000, 115), 17100, at(18, 25, 0));
+        let t = truncated(
+            table("raw_import_records", 17000, 115),
+            17100,
+            at(18, 25, 0),
+        );
         let ev = evidence(vec![t], vec![]);
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings[0].kind, Kind::Truncate);
