@@ -6,6 +6,7 @@
 //! `db::audit`, rendering lives in `report::verify_view` and `report::audit_view`.
 
 pub mod audit;
+pub mod repo_scan;
 pub mod verify;
 
 /// Quotes an SQL identifier the way `quote_ident()` does: bare when it is a plain lower-case

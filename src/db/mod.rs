@@ -6,9 +6,12 @@
 //! queries put them in their own file here as `impl Session { … }` blocks: see `connect.rs` for
 //! how to run a query (`Session::read_only`).
 
+mod audit;
 mod connect;
+mod verify;
 
 pub use connect::Session;
+pub use verify::ORPHAN_LIMIT;
 #[allow(unused_imports)]
 pub(crate) use connect::{QueryFailure, ReadOnly};
 
