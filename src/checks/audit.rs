@@ -236,7 +236,9 @@ fn settings_findings(
     }
 
     // log_line_prefix: csvlog/jsonlog always carry time, pid and session; stderr needs the prefix.
-    let destinations = get("log_destination").unwrap_or("stderr").to_ascii_lowercase();
+    let destinations = get("log_destination")
+        .unwrap_or("stderr")
+        .to_ascii_lowercase();
     let structured = destinations
         .split(',')
         .any(|d| matches!(d.trim(), "csvlog" | "jsonlog"));
@@ -257,7 +259,11 @@ fn settings_findings(
                 _ => "no process id or session id",
             };
             findings.push(finding(
-                if time { Severity::Medium } else { Severity::High },
+                if time {
+                    Severity::Medium
+                } else {
+                    Severity::High
+                },
                 "logging",
                 "log_line_prefix",
                 &prefix,
@@ -333,7 +339,10 @@ fn settings_findings(
     if pgaudit_loaded && server.pgaudit_installed {
         passed.push(pass(
             "pgaudit",
-            &format!("loaded, pgaudit.log = {}", get("pgaudit.log").unwrap_or("none")),
+            &format!(
+                "loaded, pgaudit.log = {}",
+                get("pgaudit.log").unwrap_or("none")
+            ),
         ));
     } else {
         let visible_anyway = matches!(get("log_statement"), Some("mod") | Some("all"));
@@ -375,8 +384,7 @@ fn archiving_findings(
         .get("archive_library")
         .map(|s| s.trim())
         .unwrap_or("");
-    if server.settings.contains_key("archive_command") && command.is_empty() && library.is_empty()
-    {
+    if server.settings.contains_key("archive_command") && command.is_empty() && library.is_empty() {
         findings.push(finding(
             Severity::High,
             "recovery",
@@ -666,7 +674,10 @@ mod tests {
                 "public.grandchild"
             ]
         );
-        let child = r.iter().find(|b| b.table == "public.child_cascade").unwrap();
+        let child = r
+            .iter()
+            .find(|b| b.table == "public.child_cascade")
+            .unwrap();
         assert_eq!(child.delete_cascades_to, vec!["public.grandchild"]);
     }
 
@@ -679,7 +690,10 @@ mod tests {
             .find(|f| f.category == "blast_radius" && f.subject == "public.parent")
             .unwrap();
         assert_eq!(f.severity, Severity::Medium);
-        assert!(f.problem.contains("public.child_cascade, public.grandchild"));
+        assert!(
+            f.problem
+                .contains("public.child_cascade, public.grandchild")
+        );
         assert!(f.problem.contains("more than one level"));
         assert_eq!(
             f.fix,
@@ -795,7 +809,10 @@ mod tests {
             .find(|f| f.subject == "log_line_prefix")
             .unwrap();
         assert_eq!(f.severity, Severity::High);
-        assert!(f.problem.starts_with("log lines carry neither a time nor a process id"));
+        assert!(
+            f.problem
+                .starts_with("log lines carry neither a time nor a process id")
+        );
     }
 
     #[test]
@@ -819,7 +836,11 @@ mod tests {
             stmt("drop_table", false, "ticker_info", false, false),
         ];
         let r = audit(&ServerFacts::default(), &forensics_schema(), Some(&repo));
-        assert_eq!(r.repository.len(), 2, "commented-out statements are left out");
+        assert_eq!(
+            r.repository.len(),
+            2,
+            "commented-out statements are left out"
+        );
         let repo_findings: Vec<&AuditFinding> = r
             .findings
             .iter()

@@ -290,7 +290,12 @@ mod tests {
                 .filter(|(_, l)| l.starts_with("DROP") || l.starts_with("TRUNCATE"))
                 .map(|(n, l)| SqlHit {
                     line: n as u32 + 1,
-                    kind: if l.starts_with("DROP") { "drop_table" } else { "truncate" }.into(),
+                    kind: if l.starts_with("DROP") {
+                        "drop_table"
+                    } else {
+                        "truncate"
+                    }
+                    .into(),
                     cascade: l.contains("CASCADE"),
                     objects: vec![],
                     statement: l.to_string(),

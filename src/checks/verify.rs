@@ -748,12 +748,7 @@ fn cluster_changes(
                  initdb, then a dump loaded into it or a different server altogether)"
             .to_string();
         verdict.push(m.clone());
-        change(
-            "system_identifier",
-            Some(bs.clone()),
-            Some(ns.clone()),
-            m,
-        );
+        change("system_identifier", Some(bs.clone()), Some(ns.clone()), m);
     }
     if let (Some(bt), Some(nt)) = (b.timeline_id, n.timeline_id)
         && bt != nt
@@ -856,7 +851,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).single().unwrap()
+        Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0)
+            .single()
+            .unwrap()
     }
 
     fn table(name: &str, oid: u32, live: i64, reltuples: f64) -> TableStats {
@@ -1002,11 +999,20 @@ mod tests {
             vec![table("a", 1, 960, 960.0), table("b", 2, 700, 1000.0)],
             vec![],
         );
-        let r = verify(&base, &now, &LiveProbes::default(), &VerifyOptions::default());
+        let r = verify(
+            &base,
+            &now,
+            &LiveProbes::default(),
+            &VerifyOptions::default(),
+        );
         assert_eq!(r.tables[0].status, CheckStatus::Pass, "{:?}", r.tables[0]);
         assert_eq!(r.tables[0].missing_rows, Some(40));
         assert_eq!(r.tables[1].status, CheckStatus::Fail);
-        assert!(r.tables[1].note.starts_with("300 of 1000 rows missing (30.0%"));
+        assert!(
+            r.tables[1]
+                .note
+                .starts_with("300 of 1000 rows missing (30.0%")
+        );
         assert!(!r.passed);
         assert_eq!(r.failures, 1);
     }
@@ -1048,9 +1054,20 @@ mod tests {
 
     #[test]
     fn missing_and_new_tables_are_listed() {
-        let base = snapshot(vec![table("a", 1, 5, 5.0), table("gone", 2, 5, 5.0)], vec![]);
-        let now = snapshot(vec![table("a", 1, 5, 5.0), table("fresh", 9, 0, -1.0)], vec![]);
-        let r = verify(&base, &now, &LiveProbes::default(), &VerifyOptions::default());
+        let base = snapshot(
+            vec![table("a", 1, 5, 5.0), table("gone", 2, 5, 5.0)],
+            vec![],
+        );
+        let now = snapshot(
+            vec![table("a", 1, 5, 5.0), table("fresh", 9, 0, -1.0)],
+            vec![],
+        );
+        let r = verify(
+            &base,
+            &now,
+            &LiveProbes::default(),
+            &VerifyOptions::default(),
+        );
         let gone = r.tables.iter().find(|t| t.name == "gone").unwrap();
         assert_eq!(gone.status, CheckStatus::Fail);
         assert_eq!(gone.note, "table is missing");
@@ -1090,7 +1107,11 @@ mod tests {
              REFERENCES public.parent (id) ON DELETE CASCADE"
         ));
         assert_eq!(f.sample, vec!["parent_id=4", "parent_id=5"]);
-        assert!(r.tables[0].note.contains("re-created since the baseline (oid 1 → 3)"));
+        assert!(
+            r.tables[0]
+                .note
+                .contains("re-created since the baseline (oid 1 → 3)")
+        );
     }
 
     #[test]
@@ -1113,7 +1134,9 @@ mod tests {
         assert_eq!(c.next_value, Some(901));
         assert_eq!(
             c.fix.as_deref(),
-            Some("SELECT setval('public.\"Orders_id_seq\"', (SELECT max(id) FROM public.\"order\"));")
+            Some(
+                "SELECT setval('public.\"Orders_id_seq\"', (SELECT max(id) FROM public.\"order\"));"
+            )
         );
         let ok = sequence_check(&SequenceProbe {
             last_value: Some(1000),
@@ -1133,16 +1156,27 @@ mod tests {
     fn cluster_changes_are_stated_plainly() {
         let base = snapshot(vec![], vec![]);
         let mut now = snapshot(vec![], vec![]);
-        let same = verify(&base, &now, &LiveProbes::default(), &VerifyOptions::default());
+        let same = verify(
+            &base,
+            &now,
+            &LiveProbes::default(),
+            &VerifyOptions::default(),
+        );
         assert!(same.verdict[0].starts_with("same cluster"));
         assert!(same.passed);
         now.server.system_identifier = Some("1".into());
         now.server.postmaster_start_time = Some(at(12, 10));
         now.server.timeline_id = Some(2);
-        let r = verify(&base, &now, &LiveProbes::default(), &VerifyOptions::default());
-        assert!(r.verdict[0].starts_with(
-            "this is a different cluster than the baseline: a restore happened"
-        ));
+        let r = verify(
+            &base,
+            &now,
+            &LiveProbes::default(),
+            &VerifyOptions::default(),
+        );
+        assert!(
+            r.verdict[0]
+                .starts_with("this is a different cluster than the baseline: a restore happened")
+        );
         assert!(r.verdict[1].contains("timeline moved from 1 to 2"));
         assert_eq!(r.cluster.len(), 3);
         assert!(r.passed, "cluster changes are facts, not failures");

@@ -8,12 +8,13 @@
 
 mod audit;
 mod connect;
+mod snapshot;
 mod verify;
 
-pub use connect::Session;
-pub use verify::ORPHAN_LIMIT;
+pub use connect::{Endpoint, Session};
 #[allow(unused_imports)]
 pub(crate) use connect::{QueryFailure, ReadOnly};
+pub use verify::ORPHAN_LIMIT;
 
 /// How to connect; see `commands::DbArgs` for the precedence of URL, `DATABASE_URL` and `PG*`.
 #[derive(Debug, Clone)]

@@ -34,7 +34,11 @@ fn table(schema: &str, name: &str) -> String {
 
 /// Lowers `statement_timeout` for the rest of the transaction (never raises it past the
 /// session's own limit: the smaller wins).
-fn limit_statement_time(tx: &mut ReadOnly<'_>, ms: u64, session_ms: u64) -> Result<(), QueryFailure> {
+fn limit_statement_time(
+    tx: &mut ReadOnly<'_>,
+    ms: u64,
+    session_ms: u64,
+) -> Result<(), QueryFailure> {
     let ms = ms.clamp(1, session_ms.max(1));
     let _: Option<(String,)> = tx.fetch_optional(
         sqlx::query_as("SELECT set_config('statement_timeout', $1, true)").bind(ms.to_string()),
@@ -85,12 +89,12 @@ impl Session {
                 let key = format!("{schema}.{name}");
                 let left = budget.saturating_sub(started.elapsed());
                 if left.is_zero() {
-                    out.not_counted
-                        .insert(key, "time budget spent".to_string());
+                    out.not_counted.insert(key, "time budget spent".to_string());
                     continue;
                 }
-                limit_statement_time(tx, left.as_millis() as u64, session_timeout_ms)
-                    .map_err(|f| f.into_user_error(&format!("{target}: setting the count budget")))?;
+                limit_statement_time(tx, left.as_millis() as u64, session_timeout_ms).map_err(
+                    |f| f.into_user_error(&format!("{target}: setting the count budget")),
+                )?;
                 let sql = format!("SELECT count(*) FROM {}", table(schema, name));
                 match tx.fetch_one::<(i64,)>(sqlx::query_as(sqlx::AssertSqlSafe(sql))) {
                     Ok((n,)) => {
@@ -109,8 +113,9 @@ impl Session {
                 }
             }
             out.spent_ms = started.elapsed().as_millis() as u64;
-            limit_statement_time(tx, session_timeout_ms, session_timeout_ms)
-                .map_err(|f| f.into_user_error(&format!("{target}: restoring statement_timeout")))?;
+            limit_statement_time(tx, session_timeout_ms, session_timeout_ms).map_err(|f| {
+                f.into_user_error(&format!("{target}: restoring statement_timeout"))
+            })?;
             Ok(out)
         })
     }
@@ -213,11 +218,12 @@ impl Session {
                     ident(&r.column_name),
                     table(&r.table_schema, &r.table_name)
                 );
-                let (column_max, error) =
-                    match tx.fetch_one::<(Option<i64>,)>(sqlx::query_as(sqlx::AssertSqlSafe(sql))) {
-                        Ok((m,)) => (m, None),
-                        Err(f) => (None, Some(why(&f))),
-                    };
+                let (column_max, error) = match tx
+                    .fetch_one::<(Option<i64>,)>(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
+                {
+                    Ok((m,)) => (m, None),
+                    Err(f) => (None, Some(why(&f))),
+                };
                 // pg_sequences.last_value is NULL until the first nextval(): the next value is
                 // then start_value (is_called = false).
                 let (last_value, is_called) = match (r.last_value, r.start_value) {

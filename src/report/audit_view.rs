@@ -6,7 +6,8 @@ use crate::report::term::new_table;
 
 /// `--format json`.
 pub fn json(r: &AuditReport) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -39,11 +40,7 @@ pub fn terminal(r: &AuditReport) -> String {
     }
     if !r.blast_radius.is_empty() {
         out.push('\n');
-        let mut t = new_table(&[
-            "table",
-            "DELETE cascades to",
-            "TRUNCATE … CASCADE empties",
-        ]);
+        let mut t = new_table(&["table", "DELETE cascades to", "TRUNCATE … CASCADE empties"]);
         for b in &r.blast_radius {
             t.add_row(vec![
                 b.table.clone(),

@@ -34,7 +34,8 @@ pub fn headline(r: &VerifyReport) -> String {
 
 /// `--format json`.
 pub fn json(r: &VerifyReport) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -46,7 +47,14 @@ pub fn terminal(r: &VerifyReport) -> String {
         out.push_str(&format!("* {line}\n"));
     }
     out.push('\n');
-    let mut t = new_table(&["status", "table", "baseline rows", "rows now", "from", "note"]);
+    let mut t = new_table(&[
+        "status",
+        "table",
+        "baseline rows",
+        "rows now",
+        "from",
+        "note",
+    ]);
     for c in &r.tables {
         t.add_row(vec![
             c.status.as_str().to_string(),
@@ -61,7 +69,14 @@ pub fn terminal(r: &VerifyReport) -> String {
     out.push('\n');
     if !r.foreign_keys.is_empty() {
         out.push('\n');
-        let mut t = new_table(&["status", "foreign key", "child → parent", "orphans", "sample", "note"]);
+        let mut t = new_table(&[
+            "status",
+            "foreign key",
+            "child → parent",
+            "orphans",
+            "sample",
+            "note",
+        ]);
         for f in &r.foreign_keys {
             t.add_row(vec![
                 f.status.as_str().to_string(),
@@ -79,7 +94,14 @@ pub fn terminal(r: &VerifyReport) -> String {
     }
     if !r.sequences.is_empty() {
         out.push('\n');
-        let mut t = new_table(&["status", "sequence", "column", "next value", "column max", "fix"]);
+        let mut t = new_table(&[
+            "status",
+            "sequence",
+            "column",
+            "next value",
+            "column max",
+            "fix",
+        ]);
         for s in &r.sequences {
             t.add_row(vec![
                 s.status.as_str().to_string(),
@@ -209,7 +231,10 @@ pub fn markdown_section(r: &VerifyReport) -> String {
     md.push_str(&format!(
         "Passed: {}, {}, {}.\n",
         passed(
-            r.tables.iter().filter(|t| t.status == CheckStatus::Pass).count(),
+            r.tables
+                .iter()
+                .filter(|t| t.status == CheckStatus::Pass)
+                .count(),
             r.tables.len(),
             "tables"
         ),

@@ -469,7 +469,16 @@ impl PgCluster {
                 .arg(&self.dir)
                 .arg("-p")
                 .arg(self.port.to_string())
-                .args(["-U", "postgres", "-X", "stream", "-c", "fast", "--no-sync", "-D"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                    "-D",
+                ])
                 .arg(&target)
                 .stdin(Stdio::null())
                 .output(),
@@ -497,7 +506,11 @@ impl PgCluster {
             .keep();
         let data = dir.join("data");
         check(
-            Command::new("cp").arg("-a").arg(base_backup).arg(&data).output(),
+            Command::new("cp")
+                .arg("-a")
+                .arg(base_backup)
+                .arg(&data)
+                .output(),
             "copy the base backup",
         );
         std::fs::create_dir_all(dir.join("archive")).expect("archive dir");
