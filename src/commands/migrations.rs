@@ -86,7 +86,9 @@ pub fn run(args: MigrationsArgs) -> Result<ExitCode> {
     }
     let text = match args.format {
         MigrationsFormat::Json => crate::report::migrations_view::to_json(&history),
-        MigrationsFormat::Table => crate::report::migrations_view::render_terminal(&history, args.all),
+        MigrationsFormat::Table => {
+            crate::report::migrations_view::render_terminal(&history, args.all)
+        }
     };
     crate::io::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)

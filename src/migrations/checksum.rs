@@ -31,7 +31,9 @@ pub fn for_framework(framework: &str, text: &str) -> Option<String> {
 pub fn alternatives(framework: &str, text: &str) -> Vec<String> {
     match framework {
         "prisma" if text.contains("\r\n") => {
-            vec![hex::encode(Sha256::digest(text.replace("\r\n", "\n").as_bytes()))]
+            vec![hex::encode(Sha256::digest(
+                text.replace("\r\n", "\n").as_bytes(),
+            ))]
         }
         _ => Vec::new(),
     }

@@ -78,7 +78,10 @@ pub fn match_applied(history: &mut MigrationHistory, rows: Vec<AppliedMigration>
         if let Some(sum) = row.checksum.as_deref().map(str::to_ascii_lowercase) {
             'files: for file in history.files.iter().filter(|f| compatible(&f.framework)) {
                 for v in &file.versions {
-                    if v.checksum.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(&sum)) {
+                    if v.checksum
+                        .as_deref()
+                        .is_some_and(|c| c.eq_ignore_ascii_case(&sum))
+                    {
                         row.matched_commit = Some(v.commit.clone());
                         row.path = Some(file.path.clone());
                         row.matched_by = Some("checksum".to_string());
@@ -96,10 +99,10 @@ pub fn match_applied(history: &mut MigrationHistory, rows: Vec<AppliedMigration>
                 .find(|f| version_matches(&row, f));
             if let Some(file) = file {
                 row.path = Some(file.path.clone());
-                let live = file.versions.iter().filter(|v| v.change != "deleted");
+                let mut live = file.versions.iter().filter(|v| v.change != "deleted");
                 let chosen = match row.applied_at {
-                    Some(at) => live.filter(|v| v.committed_at <= at).next_back(),
-                    None => live.last(),
+                    Some(at) => live.rfind(|v| v.committed_at <= at),
+                    None => live.next_back(),
                 };
                 if let Some(v) = chosen {
                     row.matched_commit = Some(v.commit.clone());
@@ -149,10 +152,17 @@ fn version_matches(row: &AppliedMigration, file: &crate::evidence::MigrationFile
         return true;
     }
     // Django rows are `app/name`; files are `…/app/migrations/name.py`.
-    if let Some((app, name)) = row.version.split_once('/') {
+    if let Some((app, name)) = row.version.split_once('/')
+        && file.framework == "django"
+    {
         return file.path.ends_with(&format!("{app}/migrations/{name}.py"));
     }
-    false
+    // Knex, Sequelize and Liquibase record the file name (Liquibase the changelog path).
+    let file_name = file.path.rsplit('/').next().unwrap_or(&file.path);
+    !row.version.is_empty()
+        && (file_name == row.version
+            || file.path.ends_with(&format!("/{}", row.version))
+            || file.path == row.version)
 }
 
 fn strip_zeros(v: &str) -> &str {
@@ -216,9 +226,14 @@ pub fn cross_check(history: &mut MigrationHistory, db: &DatabaseSnapshot) {
         };
         for object in &op.objects {
             let written = normalise_table(object);
-            let Some(table) = exists(&written) else { continue };
+            let Some(table) = exists(&written) else {
+                continue;
+            };
             recreated.insert(table.clone());
-            by_table.entry((table, kind)).or_default().push(op.source.clone());
+            by_table
+                .entry((table, kind))
+                .or_default()
+                .push(op.source.clone());
         }
     }
     let mut notes = Vec::new();
@@ -242,7 +257,9 @@ pub fn cross_check(history: &mut MigrationHistory, db: &DatabaseSnapshot) {
             ),
             _ => (
                 "truncated_table_exists",
-                format!("{table}: truncated by {first}; the table exists, its rows from before were removed."),
+                format!(
+                    "{table}: truncated by {first}; the table exists, its rows from before were removed."
+                ),
             ),
         };
         notes.push(CrossCheckNote {
@@ -262,7 +279,10 @@ pub fn cross_check(history: &mut MigrationHistory, db: &DatabaseSnapshot) {
         );
     } else {
         for (schema, name) in &tables {
-            if TRACKING_TABLES.contains(name) || *schema == "supabase_migrations" || created(schema, name) {
+            if TRACKING_TABLES.contains(name)
+                || *schema == "supabase_migrations"
+                || created(schema, name)
+            {
                 continue;
             }
             let table = format!("{schema}.{name}");
@@ -281,7 +301,9 @@ pub fn cross_check(history: &mut MigrationHistory, db: &DatabaseSnapshot) {
     }
     history.unmanaged_tables = unmanaged;
     history.recreated_tables = recreated.into_iter().collect();
-    history.cross_check.retain(|n| n.kind == "checksum_mismatch");
+    history
+        .cross_check
+        .retain(|n| n.kind == "checksum_mismatch");
     history.cross_check.extend(notes);
     sort_notes(history);
 }

@@ -77,7 +77,11 @@ pub fn framework_of(path: &str) -> Option<&'static str> {
         return None;
     }
     let parent = dirs.last().copied().unwrap_or("");
-    let grandparent = if dirs.len() >= 2 { dirs[dirs.len() - 2] } else { "" };
+    let grandparent = if dirs.len() >= 2 {
+        dirs[dirs.len() - 2]
+    } else {
+        ""
+    };
     let ext = file.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     let stem_digits = file.split(['_', '-']).next().is_some_and(is_digits);
     let under = |name: &str| dirs.contains(&name);
@@ -92,13 +96,11 @@ pub fn framework_of(path: &str) -> Option<&'static str> {
             return Some("django");
         }
     }
-    if ext == "rb"
-        && (parent == "migrate" && grandparent == "db"
-            || parent.ends_with("_migrate") && grandparent == "db")
-    {
+    if ext == "rb" && grandparent == "db" && (parent == "migrate" || parent.ends_with("_migrate")) {
         return Some("rails");
     }
-    if ext == "sql" && parent != "" && grandparent == "migrations" && file == "migration.sql" {
+    if ext == "sql" && !parent.is_empty() && grandparent == "migrations" && file == "migration.sql"
+    {
         if dirs.contains(&"prisma") {
             return Some("prisma");
         }
@@ -141,7 +143,10 @@ pub fn framework_of(path: &str) -> Option<&'static str> {
     if ext == "sql" && (dirs.iter().any(|d| migration_dir(d)) || under("db") || under("sql")) {
         return Some("sql");
     }
-    if matches!(ext, "js" | "ts" | "cjs" | "mjs") && stem_digits && dirs.iter().any(|d| migration_dir(d)) {
+    if matches!(ext, "js" | "ts" | "cjs" | "mjs")
+        && stem_digits
+        && dirs.iter().any(|d| migration_dir(d))
+    {
         return Some("knex");
     }
     if ext == "go" && stem_digits && dirs.iter().any(|d| migration_dir(d)) {
@@ -165,7 +170,10 @@ fn is_flyway_name(file: &str) -> bool {
         Some('R') => head.len() == 1,
         Some('V' | 'U' | 'B') => {
             let rest = chars.as_str();
-            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '_')
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == '_')
         }
         _ => false,
     }
@@ -210,13 +218,26 @@ pub fn version_of(framework: &str, path: &str) -> Option<String> {
     let parts: Vec<&str> = path.split('/').collect();
     let file = *parts.last()?;
     let stem = file.split('.').next().unwrap_or(file);
-    let dir = if parts.len() >= 2 { parts[parts.len() - 2] } else { "" };
+    let dir = if parts.len() >= 2 {
+        parts[parts.len() - 2]
+    } else {
+        ""
+    };
     let leading_number = |s: &str| -> Option<String> {
         let n: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
         (!n.is_empty()).then_some(n)
     };
     match framework {
-        "prisma" | "diesel" => Some(dir.to_string()),
+        "prisma" => Some(dir.to_string()),
+        // Diesel records the directory's leading timestamp without separators.
+        "diesel" => Some(
+            dir.split('_')
+                .next()
+                .unwrap_or(dir)
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .collect(),
+        ),
         "drizzle" if file == "migration.sql" => Some(dir.to_string()),
         "drizzle" | "django" | "knex" | "sequelize" | "typeorm" | "laravel" => {
             Some(stem.to_string())
@@ -224,13 +245,22 @@ pub fn version_of(framework: &str, path: &str) -> Option<String> {
         "flyway" => {
             let head = file.split_once("__")?.0;
             if head == "R" {
-                Some(file.split_once("__")?.1.trim_end_matches(".sql").to_string())
+                Some(
+                    file.split_once("__")?
+                        .1
+                        .trim_end_matches(".sql")
+                        .to_string(),
+                )
             } else {
                 Some(head[1..].replace('_', "."))
             }
         }
         // Alembic's default file template is `<revision>_<slug>.py`.
-        "alembic" => stem.split('_').next().filter(|r| r.len() >= 6).map(str::to_string),
+        "alembic" => stem
+            .split('_')
+            .next()
+            .filter(|r| r.len() >= 6)
+            .map(str::to_string),
         "liquibase" | "script" => None,
         _ => leading_number(stem),
     }
@@ -243,23 +273,41 @@ mod tests {
     #[test]
     fn known_layouts_are_recognised() {
         let cases = [
-            ("backend/alembic/versions/82233f5589d3_add_fields.py", Some("alembic")),
-            ("shop/orders/migrations/0003_remove_field.py", Some("django")),
+            (
+                "backend/alembic/versions/82233f5589d3_add_fields.py",
+                Some("alembic"),
+            ),
+            (
+                "shop/orders/migrations/0003_remove_field.py",
+                Some("django"),
+            ),
             ("shop/orders/migrations/__init__.py", None),
             ("db/migrate/20240101000000_drop_users.rb", Some("rails")),
-            ("src/main/resources/db/migration/V1_2__init.sql", Some("flyway")),
+            (
+                "src/main/resources/db/migration/V1_2__init.sql",
+                Some("flyway"),
+            ),
             ("sql/R__views.sql", Some("flyway")),
-            ("prisma/migrations/20240101_init/migration.sql", Some("prisma")),
+            (
+                "prisma/migrations/20240101_init/migration.sql",
+                Some("prisma"),
+            ),
             ("migrations/2024-01-01-000000_init/up.sql", Some("diesel")),
             ("migrations/001_init.up.sql", Some("golang-migrate")),
             ("supabase/migrations/20240101_x.sql", Some("supabase")),
             ("priv/repo/migrations/20240101_x.exs", Some("ecto")),
-            ("database/migrations/2024_01_01_000000_x.php", Some("laravel")),
+            (
+                "database/migrations/2024_01_01_000000_x.php",
+                Some("laravel"),
+            ),
             ("drizzle/0001_brave_hulk.sql", Some("drizzle")),
             ("db/changelog/db.changelog-master.yaml", Some("liquibase")),
             ("migrations/20240101_init.js", Some("knex")),
             ("db/migrations/001_complete_schema.sql", Some("sql")),
-            ("scripts/aurora_ticker_unification_migration.py", Some("script")),
+            (
+                "scripts/aurora_ticker_unification_migration.py",
+                Some("script"),
+            ),
             ("node_modules/x/migrations/001_x.sql", None),
             ("src/main.rs", None),
             ("docs/readme.md", None),
@@ -271,17 +319,46 @@ mod tests {
 
     #[test]
     fn content_refines_ambiguous_sql() {
-        assert_eq!(refine("sql", "migrations/1_a.sql", "-- +goose Up\n", false), "goose");
-        assert_eq!(refine("sql", "db/migrations/1_a.sql", "-- migrate:up\n", false), "dbmate");
-        assert_eq!(refine("sql", "migrations/1_a.sql", "CREATE TABLE a();", true), "sqlx");
-        assert_eq!(refine("knex", "src/migrations/1700000000000-A.ts", "queryRunner.query(", false), "typeorm");
+        assert_eq!(
+            refine("sql", "migrations/1_a.sql", "-- +goose Up\n", false),
+            "goose"
+        );
+        assert_eq!(
+            refine("sql", "db/migrations/1_a.sql", "-- migrate:up\n", false),
+            "dbmate"
+        );
+        assert_eq!(
+            refine("sql", "migrations/1_a.sql", "CREATE TABLE a();", true),
+            "sqlx"
+        );
+        assert_eq!(
+            refine(
+                "knex",
+                "src/migrations/1700000000000-A.ts",
+                "queryRunner.query(",
+                false
+            ),
+            "typeorm"
+        );
     }
 
     #[test]
     fn versions_follow_each_framework() {
-        assert_eq!(version_of("flyway", "db/migration/V1_2__init.sql").as_deref(), Some("1.2"));
-        assert_eq!(version_of("sqlx", "migrations/20240101000000_init.sql").as_deref(), Some("20240101000000"));
-        assert_eq!(version_of("prisma", "prisma/migrations/20240101_init/migration.sql").as_deref(), Some("20240101_init"));
-        assert_eq!(version_of("django", "app/migrations/0002_remove.py").as_deref(), Some("0002_remove"));
+        assert_eq!(
+            version_of("flyway", "db/migration/V1_2__init.sql").as_deref(),
+            Some("1.2")
+        );
+        assert_eq!(
+            version_of("sqlx", "migrations/20240101000000_init.sql").as_deref(),
+            Some("20240101000000")
+        );
+        assert_eq!(
+            version_of("prisma", "prisma/migrations/20240101_init/migration.sql").as_deref(),
+            Some("20240101_init")
+        );
+        assert_eq!(
+            version_of("django", "app/migrations/0002_remove.py").as_deref(),
+            Some("0002_remove")
+        );
     }
 }

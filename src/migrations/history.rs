@@ -102,14 +102,19 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         .map_err(|e| e.message().to_string())?;
     match opts.rev {
         Some(spec) if spec.contains("..") => revwalk.push_range(spec).map_err(|e| {
-            format!("--rev {spec}: {}; give a range like v1.0..main", e.message())
+            format!(
+                "--rev {spec}: {}; give a range like v1.0..main",
+                e.message()
+            )
         })?,
         Some(spec) => {
             let commit = repo
                 .revparse_single(spec)
                 .and_then(|o| o.peel_to_commit())
                 .map_err(|e| format!("--rev {spec}: {}", e.message()))?;
-            revwalk.push(commit.id()).map_err(|e| e.message().to_string())?;
+            revwalk
+                .push(commit.id())
+                .map_err(|e| e.message().to_string())?;
         }
         None => {
             let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| {
@@ -119,7 +124,9 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
                     e.message()
                 )
             })?;
-            revwalk.push(head.id()).map_err(|e| e.message().to_string())?;
+            revwalk
+                .push(head.id())
+                .map_err(|e| e.message().to_string())?;
         }
     }
     if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
@@ -139,7 +146,8 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         let oid = match oid {
             Ok(o) => o,
             Err(e) => {
-                out.problems.push(format!("history walk stopped early: {}", e.message()));
+                out.problems
+                    .push(format!("history walk stopped early: {}", e.message()));
                 break;
             }
         };
@@ -331,17 +339,17 @@ impl DiffContext<'_> {
         let len = prefix.len();
         prefix.extend_from_slice(&name);
 
-        if ok == Some(ObjectType::Tree) || nk == Some(ObjectType::Tree) {
-            if !detect::prune_dir(&name) {
-                let old_tree = old
-                    .filter(|_| ok == Some(ObjectType::Tree))
-                    .and_then(|e| self.repo.find_tree(e.id()).ok());
-                let new_tree = new
-                    .filter(|_| nk == Some(ObjectType::Tree))
-                    .and_then(|e| self.repo.find_tree(e.id()).ok());
-                prefix.push(b'/');
-                self.diff(old_tree.as_ref(), new_tree.as_ref(), prefix, out);
-            }
+        if (ok == Some(ObjectType::Tree) || nk == Some(ObjectType::Tree))
+            && !detect::prune_dir(&name)
+        {
+            let old_tree = old
+                .filter(|_| ok == Some(ObjectType::Tree))
+                .and_then(|e| self.repo.find_tree(e.id()).ok());
+            let new_tree = new
+                .filter(|_| nk == Some(ObjectType::Tree))
+                .and_then(|e| self.repo.find_tree(e.id()).ok());
+            prefix.push(b'/');
+            self.diff(old_tree.as_ref(), new_tree.as_ref(), prefix, out);
         }
         let blob = |e: Option<&git2::TreeEntry>, k: Option<ObjectType>| {
             // Symlinks (mode 120000) are blobs too but hold a target path, not SQL.

@@ -176,8 +176,18 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
                     Tok::Word(w)
                         if !matches!(
                             w.as_str(),
-                            "IF" | "EXISTS" | "ONLY" | "CASCADE" | "RESTRICT" | "TABLE" | "RESTART"
-                                | "IDENTITY" | "CONTINUE" | "FROM" | "BY" | "WITH" | "FORCE"
+                            "IF" | "EXISTS"
+                                | "ONLY"
+                                | "CASCADE"
+                                | "RESTRICT"
+                                | "TABLE"
+                                | "RESTART"
+                                | "IDENTITY"
+                                | "CONTINUE"
+                                | "FROM"
+                                | "BY"
+                                | "WITH"
+                                | "FORCE"
                         ) =>
                     {
                         Some(text[t.start..t.end].to_string())
@@ -202,9 +212,9 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
                 Some(("update_all", names_after(1).into_iter().take(1).collect()))
             }
             ("ALTER", "TABLE") => {
-                let drop_col = stmt
-                    .windows(2)
-                    .any(|w| w[0].tok == Tok::Word("DROP".into()) && w[1].tok == Tok::Word("COLUMN".into()));
+                let drop_col = stmt.windows(2).any(|w| {
+                    w[0].tok == Tok::Word("DROP".into()) && w[1].tok == Tok::Word("COLUMN".into())
+                });
                 drop_col.then(|| ("drop_column", names_after(2).into_iter().take(1).collect()))
             }
             _ => None,
@@ -215,7 +225,10 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
-            let objects = if matches!(kind, "drop_table" | "drop_schema" | "drop_type" | "truncate") {
+            let objects = if matches!(
+                kind,
+                "drop_table" | "drop_schema" | "drop_type" | "truncate"
+            ) {
                 objects
             } else {
                 objects.into_iter().take(1).collect()
@@ -257,15 +270,23 @@ mod tests {
 
     #[test]
     fn trigger_and_foreign_key_words_are_not_commands() {
-        assert!(kinds("CREATE TRIGGER trg BEFORE DELETE ON users FOR EACH ROW EXECUTE FUNCTION a();").is_empty());
-        assert!(kinds("ALTER TABLE a ADD FOREIGN KEY (b) REFERENCES c ON DELETE CASCADE;").is_empty());
+        assert!(
+            kinds("CREATE TRIGGER trg BEFORE DELETE ON users FOR EACH ROW EXECUTE FUNCTION a();")
+                .is_empty()
+        );
+        assert!(
+            kinds("ALTER TABLE a ADD FOREIGN KEY (b) REFERENCES c ON DELETE CASCADE;").is_empty()
+        );
         assert!(kinds("INSERT INTO t VALUES (1) ON CONFLICT DO UPDATE SET a = 1;").is_empty());
     }
 
     #[test]
     fn comments_and_strings_are_skipped() {
         assert!(kinds("-- DROP TABLE x;\n/* TRUNCATE y; */ SELECT 'DELETE FROM z';").is_empty());
-        assert_eq!(kinds("DO $$ BEGIN DELETE FROM z; END $$;"), vec!["delete_all"]);
+        assert_eq!(
+            kinds("DO $$ BEGIN DELETE FROM z; END $$;"),
+            vec!["delete_all"]
+        );
     }
 
     #[test]

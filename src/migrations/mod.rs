@@ -96,7 +96,10 @@ pub fn scan_text(path: &str, framework: &str, text: &str) -> FileScan {
 /// First line of the down part of an SQL migration, if it has one.
 fn sql_down_start(path: &str, text: &str) -> Option<u32> {
     let file = path.rsplit('/').next().unwrap_or(path);
-    if file.ends_with(".down.sql") || file == "down.sql" || file.starts_with("U") && file.contains("__") {
+    if file.ends_with(".down.sql")
+        || file == "down.sql"
+        || file.starts_with("U") && file.contains("__")
+    {
         return Some(1);
     }
     text.lines()
@@ -114,7 +117,8 @@ pub fn short(commit: &str) -> &str {
 
 /// Walks the repository and reads every version of every migration file.
 pub fn scan_history(opts: &HistoryOptions) -> Result<MigrationHistory, UserError> {
-    let detector = detect::Detector::new(&opts.paths, !opts.no_conventions).map_err(UserError::new)?;
+    let detector =
+        detect::Detector::new(&opts.paths, !opts.no_conventions).map_err(UserError::new)?;
     if opts.no_conventions && opts.paths.is_empty() {
         return Err(UserError::new(
             "--no-conventions needs at least one --path GLOB to say which files are migrations",
@@ -148,15 +152,24 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
         }
         let head = text_of(&walk, c.new_blob.as_ref()).unwrap_or("");
         let head = &head[..floor_char_boundary(head, 4096)];
-        framework_of.insert(&c.path, detect::refine(c.framework, &c.path, head, walk.rust_repo));
+        framework_of.insert(
+            &c.path,
+            detect::refine(c.framework, &c.path, head, walk.rust_repo),
+        );
     }
 
     // Scan every distinct (path, blob) once, in parallel.
     let mut jobs: Vec<(&str, &str, &'static str)> = Vec::new();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for c in &walk.changes {
-        let fw = framework_of.get(c.path.as_str()).copied().unwrap_or(c.framework);
-        for blob in [c.old_blob.as_ref(), c.new_blob.as_ref()].into_iter().flatten() {
+        let fw = framework_of
+            .get(c.path.as_str())
+            .copied()
+            .unwrap_or(c.framework);
+        for blob in [c.old_blob.as_ref(), c.new_blob.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if seen.insert((c.path.as_str(), blob.as_str())) {
                 jobs.push((c.path.as_str(), blob.as_str(), fw));
             }
@@ -173,16 +186,18 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
     // Blob-level notes: huge, binary, not UTF-8 — once per (path, blob).
     let mut noted: HashSet<(&str, &str)> = HashSet::new();
     for c in &walk.changes {
-        let Some(blob) = c.new_blob.as_ref() else { continue };
+        let Some(blob) = c.new_blob.as_ref() else {
+            continue;
+        };
         if !noted.insert((c.path.as_str(), blob.as_str())) {
             continue;
         }
         let at = format!("git:{}:{}", short(&walk.commits[c.commit].id), c.path);
         match walk.blobs.get(blob) {
             Some(history::BlobText::Skipped(why)) => problems.push(format!("{at}: skipped: {why}")),
-            Some(history::BlobText::Text(_, true)) => {
-                problems.push(format!("{at}: not valid UTF-8; read with replacement characters"))
-            }
+            Some(history::BlobText::Text(_, true)) => problems.push(format!(
+                "{at}: not valid UTF-8; read with replacement characters"
+            )),
             _ => {}
         }
         if let Some(scan) = scans.get(&(c.path.as_str(), blob.as_str()))
@@ -203,15 +218,20 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
 
     for c in &walk.changes {
         let meta = &walk.commits[c.commit];
-        let fw = framework_of.get(c.path.as_str()).copied().unwrap_or(c.framework);
+        let fw = framework_of
+            .get(c.path.as_str())
+            .copied()
+            .unwrap_or(c.framework);
         let new_text = text_of(&walk, c.new_blob.as_ref());
         let checksum = new_text.and_then(|t| checksum::for_framework(fw, t));
-        let file = files.entry(c.path.clone()).or_insert_with(|| MigrationFile {
-            path: c.path.clone(),
-            framework: fw.to_string(),
-            version: detect::version_of(fw, &c.path),
-            versions: Vec::new(),
-        });
+        let file = files
+            .entry(c.path.clone())
+            .or_insert_with(|| MigrationFile {
+                path: c.path.clone(),
+                framework: fw.to_string(),
+                version: detect::version_of(fw, &c.path),
+                versions: Vec::new(),
+            });
         file.versions.push(FileVersion {
             commit: meta.id.clone(),
             committed_at: meta.time,
@@ -223,7 +243,9 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
             checksum,
         });
         if c.change == "added" {
-            first_commit.entry(c.path.as_str()).or_insert(meta.id.as_str());
+            first_commit
+                .entry(c.path.as_str())
+                .or_insert(meta.id.as_str());
         }
         if let Some(prev) = &c.previous_path
             && let Some(first) = first_commit.get(prev.as_str()).copied()

@@ -106,11 +106,25 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
         let rest = &b[i..];
         if lang.xml && rest.starts_with(b"<!--") {
             let end = memchr::memmem::find(&rest[4..], b"-->").map_or(b.len(), |n| i + 4 + n + 3);
-            push(&mut segs, &mut code_start, seg(Seg::Comment, i, end, i + 4, end.saturating_sub(3).max(i + 4)));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(
+                    Seg::Comment,
+                    i,
+                    end,
+                    i + 4,
+                    end.saturating_sub(3).max(i + 4),
+                ),
+            );
             i = end;
         } else if lang.xml && rest.starts_with(b"<![CDATA[") {
             let end = memchr::memmem::find(&rest[9..], b"]]>").map_or(b.len(), |n| i + 9 + n + 3);
-            push(&mut segs, &mut code_start, seg(Seg::Str, i, end, i + 9, end.saturating_sub(3).max(i + 9)));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(Seg::Str, i, end, i + 9, end.saturating_sub(3).max(i + 9)),
+            );
             i = end;
         } else if lang.xml {
             i += 1;
@@ -119,25 +133,60 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
         {
             let end = line_end(i);
             let skip = if c == b'#' { 1 } else { 2 };
-            push(&mut segs, &mut code_start, seg(Seg::Comment, i, end, i + skip, end));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(Seg::Comment, i, end, i + skip, end),
+            );
             i = end;
         } else if lang.slash_comment && rest.starts_with(b"/*") {
             let end = memchr::memmem::find(&rest[2..], b"*/").map_or(b.len(), |n| i + 2 + n + 2);
-            push(&mut segs, &mut code_start, seg(Seg::Comment, i, end, i + 2, end.saturating_sub(2).max(i + 2)));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(
+                    Seg::Comment,
+                    i,
+                    end,
+                    i + 2,
+                    end.saturating_sub(2).max(i + 2),
+                ),
+            );
             i = end;
         } else if lang.triple_quotes && (rest.starts_with(b"\"\"\"") || rest.starts_with(b"'''")) {
             let q = &rest[..3];
             let end = memchr::memmem::find(&rest[3..], q).map_or(b.len(), |n| i + 3 + n + 3);
-            push(&mut segs, &mut code_start, seg(Seg::Str, i, end, i + 3, end.saturating_sub(3).max(i + 3)));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(Seg::Str, i, end, i + 3, end.saturating_sub(3).max(i + 3)),
+            );
             i = end;
-        } else if lang.ruby_heredoc && rest.starts_with(b"<<") && heredoc_tag(&rest[2..]).is_some() {
+        } else if lang.ruby_heredoc && rest.starts_with(b"<<") && heredoc_tag(&rest[2..]).is_some()
+        {
             let (tag, taglen) = heredoc_tag(&rest[2..]).unwrap_or_default();
             let body_start = line_end(i) + 1;
             let (content_end, end) = heredoc_end(b, body_start, &tag);
             // The rest of the opening line stays code.
-            push(&mut segs, &mut code_start, seg(Seg::Str, i, i + 2 + taglen, i, i));
-            segs.push(seg(Seg::Code, i + 2 + taglen, body_start.min(b.len()), i, i));
-            segs.push(seg(Seg::Str, body_start.min(b.len()), end, body_start.min(b.len()), content_end));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(Seg::Str, i, i + 2 + taglen, i, i),
+            );
+            segs.push(seg(
+                Seg::Code,
+                i + 2 + taglen,
+                body_start.min(b.len()),
+                i,
+                i,
+            ));
+            segs.push(seg(
+                Seg::Str,
+                body_start.min(b.len()),
+                end,
+                body_start.min(b.len()),
+                content_end,
+            ));
             code_start = end;
             i = end;
         } else if lang.php_heredoc && rest.starts_with(b"<<<") {
@@ -148,7 +197,11 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
             let clean = tag.trim_matches(['\'', '"']).to_string();
             let body_start = line_end(i) + 1;
             let (content_end, end) = heredoc_end(b, body_start, &clean);
-            push(&mut segs, &mut code_start, seg(Seg::Str, i, end, body_start.min(b.len()), content_end));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(Seg::Str, i, end, body_start.min(b.len()), content_end),
+            );
             i = end;
         } else if c == b'"' || c == b'\'' || (lang.backtick && c == b'`') {
             let mut j = i + 1;
@@ -161,7 +214,11 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
                 j += 1;
             }
             let end = (j + 1).min(b.len());
-            push(&mut segs, &mut code_start, seg(Seg::Str, i, end, i + 1, j.min(b.len())));
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(Seg::Str, i, end, i + 1, j.min(b.len())),
+            );
             i = end;
         } else {
             i += 1;
@@ -255,7 +312,13 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let name = r#"[:'"]?([\w.]+)['"]?"#;
     let mut rules = vec![
         // Alembic
-        rule(&format!(r"\bop\.drop_table\(\s*{Q}([\w.]+){Q}"), "drop_table", Some(1), None, None),
+        rule(
+            &format!(r"\bop\.drop_table\(\s*{Q}([\w.]+){Q}"),
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
         rule(
             &format!(r"\bop\.drop_column\(\s*{Q}([\w.]+){Q}\s*,\s*{Q}(\w+){Q}"),
             "drop_column",
@@ -263,7 +326,13 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Some(2),
             None,
         ),
-        rule(&format!(r"\bbatch_op\.drop_column\(\s*{Q}(\w+){Q}"), "drop_column", None, Some(1), None),
+        rule(
+            &format!(r"\bbatch_op\.drop_column\(\s*{Q}(\w+){Q}"),
+            "drop_column",
+            None,
+            Some(1),
+            None,
+        ),
         rule(
             &format!(r"\bop\.alter_column\(\s*{Q}([\w.]+){Q}\s*,\s*{Q}(\w+){Q}[^)]*\btype_\s*="),
             "alter_column_type",
@@ -280,15 +349,29 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Some("Django emits DROP TABLE … CASCADE"),
         ),
         rule(
-            &format!(r"\bRemoveField\(\s*(?:model_name\s*=\s*)?{Q}(\w+){Q}\s*,\s*(?:name\s*=\s*)?{Q}(\w+){Q}"),
+            &format!(
+                r"\bRemoveField\(\s*(?:model_name\s*=\s*)?{Q}(\w+){Q}\s*,\s*(?:name\s*=\s*)?{Q}(\w+){Q}"
+            ),
             "drop_column",
             Some(1),
             Some(2),
             None,
         ),
         // Rails
-        rule(&format!(r"(?m)^\s*drop_table\s*\(?\s*{name}"), "drop_table", Some(1), None, None),
-        rule(&format!(r"(?m)^\s*drop_join_table\s*\(?\s*{name}\s*,\s*{name}"), "drop_table", Some(1), None, None),
+        rule(
+            &format!(r"(?m)^\s*drop_table\s*\(?\s*{name}"),
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            &format!(r"(?m)^\s*drop_join_table\s*\(?\s*{name}\s*,\s*{name}"),
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
         rule(
             &format!(r"(?m)^\s*remove_(?:column|reference|belongs_to)\s*\(?\s*{name}\s*,\s*{name}"),
             "drop_column",
@@ -296,8 +379,20 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Some(2),
             None,
         ),
-        rule(&format!(r"(?m)^\s*remove_columns\s*\(?\s*{name}"), "drop_column", Some(1), None, None),
-        rule(&format!(r"(?m)^\s*remove_timestamps\s*\(?\s*{name}"), "drop_column", Some(1), None, None),
+        rule(
+            &format!(r"(?m)^\s*remove_columns\s*\(?\s*{name}"),
+            "drop_column",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            &format!(r"(?m)^\s*remove_timestamps\s*\(?\s*{name}"),
+            "drop_column",
+            Some(1),
+            None,
+            None,
+        ),
         rule(
             &format!(r"(?m)^\s*change_column\s*\(?\s*{name}\s*,\s*{name}"),
             "alter_column_type",
@@ -312,18 +407,78 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             None,
             Some("create_table with force: drops the existing table first"),
         ),
-        rule(r"\b([A-Z]\w*)\.(?:unscoped\.)?delete_all\b", "delete_all", Some(1), None, Some("ActiveRecord delete_all: every row of the model's table")),
-        rule(r"\b([A-Z]\w*)\.(?:unscoped\.)?destroy_all\b", "delete_all", Some(1), None, Some("ActiveRecord destroy_all: every row of the model's table")),
-        rule(r"\b([A-Z]\w*)\.(?:unscoped\.)?update_all\b", "update_all", Some(1), None, None),
+        rule(
+            r"\b([A-Z]\w*)\.(?:unscoped\.)?delete_all\b",
+            "delete_all",
+            Some(1),
+            None,
+            Some("ActiveRecord delete_all: every row of the model's table"),
+        ),
+        rule(
+            r"\b([A-Z]\w*)\.(?:unscoped\.)?destroy_all\b",
+            "delete_all",
+            Some(1),
+            None,
+            Some("ActiveRecord destroy_all: every row of the model's table"),
+        ),
+        rule(
+            r"\b([A-Z]\w*)\.(?:unscoped\.)?update_all\b",
+            "update_all",
+            Some(1),
+            None,
+            None,
+        ),
         // Laravel
-        rule(&format!(r"Schema::(?:drop|dropIfExists)\(\s*{Q}([\w.]+){Q}"), "drop_table", Some(1), None, None),
-        rule(r"Schema::dropAllTables\(", "drop_table", None, None, Some("drops every table")),
-        rule(&format!(r"->dropColumn\(\s*\[?\s*{Q}(\w+){Q}"), "drop_column", None, Some(1), None),
-        rule(&format!(r"DB::table\(\s*{Q}(\w+){Q}\s*\)\s*->truncate\(\)"), "truncate", Some(1), None, None),
-        rule(&format!(r"DB::table\(\s*{Q}(\w+){Q}\s*\)\s*->delete\(\)"), "delete_all", Some(1), None, None),
+        rule(
+            &format!(r"Schema::(?:drop|dropIfExists)\(\s*{Q}([\w.]+){Q}"),
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            r"Schema::dropAllTables\(",
+            "drop_table",
+            None,
+            None,
+            Some("drops every table"),
+        ),
+        rule(
+            &format!(r"->dropColumn\(\s*\[?\s*{Q}(\w+){Q}"),
+            "drop_column",
+            None,
+            Some(1),
+            None,
+        ),
+        rule(
+            &format!(r"DB::table\(\s*{Q}(\w+){Q}\s*\)\s*->truncate\(\)"),
+            "truncate",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            &format!(r"DB::table\(\s*{Q}(\w+){Q}\s*\)\s*->delete\(\)"),
+            "delete_all",
+            Some(1),
+            None,
+            None,
+        ),
         // Knex / Sequelize / TypeORM
-        rule(&format!(r"\.dropTable(?:IfExists)?\(\s*{Q}([\w.]+){Q}"), "drop_table", Some(1), None, None),
-        rule(r"\.dropAllTables\(", "drop_table", None, None, Some("drops every table")),
+        rule(
+            &format!(r"\.dropTable(?:IfExists)?\(\s*{Q}([\w.]+){Q}"),
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            r"\.dropAllTables\(",
+            "drop_table",
+            None,
+            None,
+            Some("drops every table"),
+        ),
         rule(
             &format!(r"\.(?:removeColumn|dropColumn)\(\s*{Q}([\w.]+){Q}\s*,\s*{Q}(\w+){Q}"),
             "drop_column",
@@ -331,9 +486,27 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Some(2),
             None,
         ),
-        rule(&format!(r"\btable\.dropColumns?\(\s*{Q}(\w+){Q}"), "drop_column", None, Some(1), None),
-        rule(&format!(r"\bknex\(\s*{Q}(\w+){Q}\s*\)\s*\.(?:del|delete)\(\s*\)"), "delete_all", Some(1), None, None),
-        rule(&format!(r"\bknex\(\s*{Q}(\w+){Q}\s*\)\s*\.truncate\(\s*\)"), "truncate", Some(1), None, None),
+        rule(
+            &format!(r"\btable\.dropColumns?\(\s*{Q}(\w+){Q}"),
+            "drop_column",
+            None,
+            Some(1),
+            None,
+        ),
+        rule(
+            &format!(r"\bknex\(\s*{Q}(\w+){Q}\s*\)\s*\.(?:del|delete)\(\s*\)"),
+            "delete_all",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            &format!(r"\bknex\(\s*{Q}(\w+){Q}\s*\)\s*\.truncate\(\s*\)"),
+            "truncate",
+            Some(1),
+            None,
+            None,
+        ),
         rule(
             &format!(r"\.bulkDelete\(\s*{Q}(\w+){Q}\s*,\s*(?:null|\{{\s*\}})"),
             "delete_all",
@@ -341,18 +514,72 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             None,
             None,
         ),
-        rule(&format!(r"\.clearTable\(\s*{Q}([\w.]+){Q}"), "truncate", Some(1), None, Some("TypeORM clearTable is TRUNCATE")),
-        rule(&format!(r"\.changeColumn\(\s*{Q}([\w.]+){Q}\s*,\s*{Q}(\w+){Q}"), "alter_column_type", Some(1), Some(2), Some("column type changed: values that do not fit are lost or the cast fails")),
+        rule(
+            &format!(r"\.clearTable\(\s*{Q}([\w.]+){Q}"),
+            "truncate",
+            Some(1),
+            None,
+            Some("TypeORM clearTable is TRUNCATE"),
+        ),
+        rule(
+            &format!(r"\.changeColumn\(\s*{Q}([\w.]+){Q}\s*,\s*{Q}(\w+){Q}"),
+            "alter_column_type",
+            Some(1),
+            Some(2),
+            Some("column type changed: values that do not fit are lost or the cast fails"),
+        ),
         // Ecto
-        rule(r"\bdrop(?:_if_exists)?\s*\(?\s*table\(\s*:?(\w+)", "drop_table", Some(1), None, None),
-        rule(r"(?m)^\s*remove(?:_if_exists)?\s+:(\w+)", "drop_column", None, Some(1), None),
+        rule(
+            r"\bdrop(?:_if_exists)?\s*\(?\s*table\(\s*:?(\w+)",
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            r"(?m)^\s*remove(?:_if_exists)?\s+:(\w+)",
+            "drop_column",
+            None,
+            Some(1),
+            None,
+        ),
         // Liquibase XML
-        rule(r#"<dropTable\b[^>]*\btableName="([\w.]+)""#, "drop_table", Some(1), None, None),
-        rule(r#"<dropColumn\b[^>]*\btableName="([\w.]+)"[^>]*\bcolumnName="(\w+)""#, "drop_column", Some(1), Some(2), None),
-        rule(r#"<delete\b[^>]*\btableName="([\w.]+)"\s*/>"#, "delete_all", Some(1), None, None),
-        rule(r#"<modifyDataType\b[^>]*\btableName="([\w.]+)"[^>]*\bcolumnName="(\w+)""#, "alter_column_type", Some(1), Some(2), Some("column type changed: values that do not fit are lost or the cast fails")),
+        rule(
+            r#"<dropTable\b[^>]*\btableName="([\w.]+)""#,
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            r#"<dropColumn\b[^>]*\btableName="([\w.]+)"[^>]*\bcolumnName="(\w+)""#,
+            "drop_column",
+            Some(1),
+            Some(2),
+            None,
+        ),
+        rule(
+            r#"<delete\b[^>]*\btableName="([\w.]+)"\s*/>"#,
+            "delete_all",
+            Some(1),
+            None,
+            None,
+        ),
+        rule(
+            r#"<modifyDataType\b[^>]*\btableName="([\w.]+)"[^>]*\bcolumnName="(\w+)""#,
+            "alter_column_type",
+            Some(1),
+            Some(2),
+            Some("column type changed: values that do not fit are lost or the cast fails"),
+        ),
         // Liquibase YAML
-        rule(r"(?s)-\s*dropTable:\s*\n(?:\s+\w+:[^\n]*\n)*?\s+tableName:\s*([\w.]+)", "drop_table", Some(1), None, None),
+        rule(
+            r"(?s)-\s*dropTable:\s*\n(?:\s+\w+:[^\n]*\n)*?\s+tableName:\s*([\w.]+)",
+            "drop_table",
+            Some(1),
+            None,
+            None,
+        ),
     ];
     for r in rules.iter_mut() {
         if r.kind == "drop_table" {
@@ -417,7 +644,10 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
     let in_down = |pos: usize| down.iter().any(|(a, z)| pos >= *a && pos < *z);
     let seg_at = |pos: usize| {
         let i = segs.partition_point(|s| s.end <= pos);
-        segs.get(i).filter(|s| s.start <= pos).map(|s| s.kind).unwrap_or(Seg::Code)
+        segs.get(i)
+            .filter(|s| s.start <= pos)
+            .map(|s| s.kind)
+            .unwrap_or(Seg::Code)
     };
     let state_only = state_operation_ranges(text);
 
@@ -429,7 +659,8 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
             if seg_kind == Seg::Str {
                 continue;
             }
-            let group = |g: Option<usize>| g.and_then(|g| caps.get(g)).map(|c| c.as_str().to_string());
+            let group =
+                |g: Option<usize>| g.and_then(|g| caps.get(g)).map(|c| c.as_str().to_string());
             let mut table = group(rule.table);
             if framework == "django"
                 && let (Some(t), Some(app)) = (&table, app)
@@ -442,21 +673,37 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
                 (None, Some(c)) => vec![c],
                 (None, None) => vec![],
             };
-            let line_end = text[m.end()..].find('\n').map_or(text.len(), |n| m.end() + n);
+            let line_end = text[m.end()..]
+                .find('\n')
+                .map_or(text.len(), |n| m.end() + n);
             let call_line = &text[m.start()..line_end];
-            let cascade = rule.cascade_word.is_some_and(|w| call_line.to_ascii_lowercase().contains(w))
+            let cascade = rule
+                .cascade_word
+                .is_some_and(|w| call_line.to_ascii_lowercase().contains(w))
                 || framework == "django" && rule.kind == "drop_table";
             let mut op = FoundOperation {
-                line: lines.line(m.start() as u32 + (m.as_str().len() - m.as_str().trim_start().len()) as u32),
+                line: lines.line(
+                    m.start() as u32 + (m.as_str().len() - m.as_str().trim_start().len()) as u32,
+                ),
                 kind: rule.kind,
                 cascade,
                 objects,
-                statement: sql::truncate_chars(&call_line.split_whitespace().collect::<Vec<_>>().join(" "), 240),
+                statement: sql::truncate_chars(
+                    &call_line.split_whitespace().collect::<Vec<_>>().join(" "),
+                    240,
+                ),
                 active: true,
                 found_by: "orm",
                 note: rule.note.map(str::to_string),
             };
-            mark_inert(&mut op, seg_kind == Seg::Comment, in_down(m.start()), state_only.iter().any(|(a, z)| m.start() >= *a && m.start() < *z));
+            mark_inert(
+                &mut op,
+                seg_kind == Seg::Comment,
+                in_down(m.start()),
+                state_only
+                    .iter()
+                    .any(|(a, z)| m.start() >= *a && m.start() < *z),
+            );
             out.operations.push(op);
         }
     }
@@ -464,7 +711,9 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
     // SQL in strings, in code and in comments.
     for s in &segs {
         let (a, z) = s.inner;
-        let Some(content) = text.get(a..z) else { continue };
+        let Some(content) = text.get(a..z) else {
+            continue;
+        };
         match s.kind {
             Seg::Str => {
                 if !looks_like_sql(content) {
@@ -475,7 +724,10 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
                 for mut op in scan.operations {
                     op.line += base;
                     if op.found_by == "sql" {
-                        op.note = Some(op.note.map_or("SQL in a string literal".to_string(), |n| format!("SQL in a string literal; {n}")));
+                        op.note =
+                            Some(op.note.map_or("SQL in a string literal".to_string(), |n| {
+                                format!("SQL in a string literal; {n}")
+                            }));
                     }
                     let in_comment = false;
                     mark_inert(&mut op, in_comment, in_down(a), false);
@@ -489,7 +741,11 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
                 // Quoted SQL inside a comment: `# "DROP TABLE IF EXISTS ticker_info",`.
                 let base = lines.line(a as u32) - 1;
                 let quoted = quoted_pieces(content);
-                let pieces: Vec<&str> = if quoted.is_empty() { vec![content] } else { quoted };
+                let pieces: Vec<&str> = if quoted.is_empty() {
+                    vec![content]
+                } else {
+                    quoted
+                };
                 for piece in pieces {
                     let found = if looks_like_sql(piece) && !quoted_pieces(content).is_empty() {
                         sql::scan(piece).operations
@@ -498,7 +754,11 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
                     };
                     for mut op in found {
                         op.line += base;
-                        op.found_by = if op.found_by == "keyword" { "keyword" } else { op.found_by };
+                        op.found_by = if op.found_by == "keyword" {
+                            "keyword"
+                        } else {
+                            op.found_by
+                        };
                         mark_inert(&mut op, true, false, false);
                         out.operations.push(op);
                     }
@@ -524,12 +784,18 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
     {
         let db_tables: Vec<String> = DJANGO_DB_TABLE
             .as_ref()
-            .map(|r| r.captures_iter(text).filter_map(|c| c.get(1)).map(|m| m.as_str().to_string()).collect())
+            .map(|r| {
+                r.captures_iter(text)
+                    .filter_map(|c| c.get(1))
+                    .map(|m| m.as_str().to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         out.creates.extend(db_tables);
         for caps in re.captures_iter(text) {
             if let (Some(app), Some(m)) = (app, caps.get(1)) {
-                out.creates.push(format!("{app}_{}", m.as_str().to_ascii_lowercase()));
+                out.creates
+                    .push(format!("{app}_{}", m.as_str().to_ascii_lowercase()));
             }
         }
     }
@@ -546,7 +812,9 @@ fn mark_inert(op: &mut FoundOperation, commented: bool, down: bool, state_only: 
     let why = if commented {
         Some("commented out: never runs")
     } else if state_only {
-        Some("in SeparateDatabaseAndState(state_operations=…): changes Django's state, not the database")
+        Some(
+            "in SeparateDatabaseAndState(state_operations=…): changes Django's state, not the database",
+        )
     } else if down {
         Some("in the down migration: runs only on rollback")
     } else {
@@ -562,10 +830,17 @@ fn mark_inert(op: &mut FoundOperation, commented: bool, down: bool, state_only: 
 }
 
 fn looks_like_sql(s: &str) -> bool {
-    let upper = s.trim_start().get(..s.trim_start().len().min(4000)).unwrap_or("").to_ascii_uppercase();
-    ["DROP ", "TRUNCATE", "DELETE ", "UPDATE ", "ALTER ", "CREATE ", "DO ", "DO$", "INSERT ", "WITH "]
-        .iter()
-        .any(|k| upper.contains(k))
+    let upper = s
+        .trim_start()
+        .get(..s.trim_start().len().min(4000))
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    [
+        "DROP ", "TRUNCATE", "DELETE ", "UPDATE ", "ALTER ", "CREATE ", "DO ", "DO$", "INSERT ",
+        "WITH ",
+    ]
+    .iter()
+    .any(|k| upper.contains(k))
 }
 
 fn quoted_pieces(s: &str) -> Vec<&str> {
@@ -573,12 +848,12 @@ fn quoted_pieces(s: &str) -> Vec<&str> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'"' || b[i] == b'\'' {
-            if let Some(n) = memchr::memchr(b[i], &b[i + 1..]) {
-                out.push(&s[i + 1..i + 1 + n]);
-                i += n + 2;
-                continue;
-            }
+        if (b[i] == b'"' || b[i] == b'\'')
+            && let Some(n) = memchr::memchr(b[i], &b[i + 1..])
+        {
+            out.push(&s[i + 1..i + 1 + n]);
+            i += n + 2;
+            continue;
         }
         i += 1;
     }
@@ -594,7 +869,11 @@ fn down_ranges(text: &str) -> Vec<(usize, usize)> {
     let ups: Vec<usize> = up.find_iter(text).map(|m| m.start()).collect();
     down.find_iter(text)
         .map(|m| {
-            let end = ups.iter().copied().find(|u| *u > m.start()).unwrap_or(text.len());
+            let end = ups
+                .iter()
+                .copied()
+                .find(|u| *u > m.start())
+                .unwrap_or(text.len());
             (m.start(), end)
         })
         .collect()
@@ -605,7 +884,9 @@ fn state_operation_ranges(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let b = text.as_bytes();
     for (pos, _) in text.match_indices("state_operations") {
-        let Some(open) = text[pos..].find('[').map(|n| pos + n) else { continue };
+        let Some(open) = text[pos..].find('[').map(|n| pos + n) else {
+            continue;
+        };
         let mut depth = 0i32;
         let mut end = b.len();
         for (k, c) in b.iter().enumerate().skip(open) {
@@ -695,40 +976,81 @@ mod tests {
     #[test]
     fn seed_000_commented_out_drop_is_inactive() {
         let text = "PHASE_4_4_CLEANUP_SQL = [\n    # Step 5: Drop old ticker_info table\n    # \"DROP TABLE IF EXISTS ticker_info\",\n]\n";
-        let found = ops("scripts/aurora_ticker_unification_migration.py", "script", text);
-        assert_eq!(found, vec![(3, "drop_table", vec!["ticker_info".to_string()], false)]);
+        let found = ops(
+            "scripts/aurora_ticker_unification_migration.py",
+            "script",
+            text,
+        );
+        assert_eq!(
+            found,
+            vec![(3, "drop_table", vec!["ticker_info".to_string()], false)]
+        );
     }
 
     #[test]
     fn alembic_drops_and_execute_strings() {
         let text = "def upgrade():\n    op.drop_table('session')\n    op.execute(\"TRUNCATE audit CASCADE\")\n    # op.drop_table('user')\n\ndef downgrade():\n    op.drop_column('users', 'email')\n";
         let found = ops("alembic/versions/1_x.py", "alembic", text);
-        assert!(found.contains(&(2, "drop_table", vec!["session".to_string()], true)), "{found:?}");
-        assert!(found.contains(&(3, "truncate", vec!["audit".to_string()], true)), "{found:?}");
-        assert!(found.contains(&(4, "drop_table", vec!["user".to_string()], false)), "{found:?}");
-        assert!(found.contains(&(7, "drop_column", vec!["users.email".to_string()], false)), "{found:?}");
+        assert!(
+            found.contains(&(2, "drop_table", vec!["session".to_string()], true)),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(3, "truncate", vec!["audit".to_string()], true)),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(4, "drop_table", vec!["user".to_string()], false)),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(7, "drop_column", vec!["users.email".to_string()], false)),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn django_delete_model_names_the_table() {
         let text = "class Migration(migrations.Migration):\n    operations = [\n        migrations.DeleteModel(\n            name='Order',\n        ),\n        migrations.RemoveField(model_name='item', name='price'),\n    ]\n";
         let found = ops("shop/migrations/0002_x.py", "django", text);
-        assert!(found.contains(&(3, "drop_table", vec!["shop_order".to_string()], true)), "{found:?}");
-        assert!(found.contains(&(6, "drop_column", vec!["shop_item.price".to_string()], true)), "{found:?}");
+        assert!(
+            found.contains(&(3, "drop_table", vec!["shop_order".to_string()], true)),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(6, "drop_column", vec!["shop_item.price".to_string()], true)),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn rails_heredoc_sql_is_parsed() {
         let text = "class X < ActiveRecord::Migration[7.0]\n  def up\n    execute <<~SQL\n      DELETE FROM sessions;\n    SQL\n    remove_column :users, :email\n  end\nend\n";
         let found = ops("db/migrate/20240101_x.rb", "rails", text);
-        assert!(found.contains(&(4, "delete_all", vec!["sessions".to_string()], true)), "{found:?}");
-        assert!(found.contains(&(6, "drop_column", vec!["users.email".to_string()], true)), "{found:?}");
+        assert!(
+            found.contains(&(4, "delete_all", vec!["sessions".to_string()], true)),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(6, "drop_column", vec!["users.email".to_string()], true)),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn formatter_rewrite_keeps_canonical_form() {
-        let a = scan("a.py", "alembic", "op.drop_table('x')  # old\nop.add_column('t', sa.Column('c', sa.Integer(),))\n", None);
-        let b = scan("a.py", "alembic", "op.drop_table(\"x\")\nop.add_column(\n    \"t\", sa.Column(\"c\", sa.Integer())\n)\n", None);
+        let a = scan(
+            "a.py",
+            "alembic",
+            "op.drop_table('x')  # old\nop.add_column('t', sa.Column('c', sa.Integer(),))\n",
+            None,
+        );
+        let b = scan(
+            "a.py",
+            "alembic",
+            "op.drop_table(\"x\")\nop.add_column(\n    \"t\", sa.Column(\"c\", sa.Integer())\n)\n",
+            None,
+        );
         assert_eq!(a.canonical.concat(), b.canonical.concat());
     }
 }

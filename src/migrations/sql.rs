@@ -216,10 +216,15 @@ impl Walker<'_> {
         let skew = first_token
             .map(|t| u32::from(t.text_range().start()) - u32::from(node.text_range().start()))
             .unwrap_or(0);
-        let pos = if layers.is_empty() { start + skew } else { start };
+        let pos = if layers.is_empty() {
+            start + skew
+        } else {
+            start
+        };
         self.lines.line(pos)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         node: &SyntaxNode,
@@ -281,9 +286,8 @@ impl Walker<'_> {
             SyntaxKind::DROP_TYPE | SyntaxKind::DROP_DOMAIN => {
                 let mut objects = child_texts(node, SyntaxKind::TYPE_NAME_REF);
                 objects.extend(child_texts(node, SyntaxKind::DOMAIN_REF));
-                let note = cascade.then(|| {
-                    "CASCADE drops every column of this type, with its data".to_string()
-                });
+                let note = cascade
+                    .then(|| "CASCADE drops every column of this type, with its data".to_string());
                 self.push(node, layers, ctx, "drop_type", cascade, objects, note);
             }
             SyntaxKind::DROP_DATABASE => {
@@ -302,7 +306,9 @@ impl Walker<'_> {
             SyntaxKind::DROP_EXTENSION if cascade => {
                 let objects = node
                     .children()
-                    .filter(|n| n.kind() != SyntaxKind::IF_EXISTS && n.kind() != SyntaxKind::CASCADE)
+                    .filter(|n| {
+                        n.kind() != SyntaxKind::IF_EXISTS && n.kind() != SyntaxKind::CASCADE
+                    })
                     .map(|n| compact(&n.text().to_string()))
                     .collect();
                 let note = Some(
@@ -383,7 +389,10 @@ impl Walker<'_> {
         let table = node
             .children()
             .find(|n| n.kind() == SyntaxKind::TABLE_RELATION_NAME)
-            .and_then(|n| n.children().find(|c| c.kind() == SyntaxKind::TABLE_NAME_REF))
+            .and_then(|n| {
+                n.children()
+                    .find(|c| c.kind() == SyntaxKind::TABLE_NAME_REF)
+            })
             .map(|n| compact(&n.text().to_string()))
             .unwrap_or_default();
         for action in node.children() {
@@ -395,9 +404,8 @@ impl Walker<'_> {
                     self.push(node, layers, ctx, "drop_column", cascade, objects, None);
                 }
                 SyntaxKind::ALTER_COLUMN => {
-                    let Some(set_type) = action
-                        .children()
-                        .find(|n| n.kind() == SyntaxKind::SET_TYPE)
+                    let Some(set_type) =
+                        action.children().find(|n| n.kind() == SyntaxKind::SET_TYPE)
                     else {
                         continue;
                     };
@@ -414,7 +422,11 @@ impl Walker<'_> {
                     let objects = column.iter().map(|c| format!("{table}.{c}")).collect();
                     let note = Some(format!(
                         "column type changed to {target}{}: values that do not fit are lost or the cast fails",
-                        if has_using { " with a USING expression" } else { "" }
+                        if has_using {
+                            " with a USING expression"
+                        } else {
+                            ""
+                        }
                     ));
                     self.push(node, layers, ctx, "alter_column_type", false, objects, note);
                 }
@@ -430,7 +442,15 @@ impl Walker<'_> {
                         "an unlogged table is emptied by crash recovery and is not replicated"
                             .to_string(),
                     );
-                    self.push(node, layers, ctx, "set_unlogged", false, vec![table.clone()], note);
+                    self.push(
+                        node,
+                        layers,
+                        ctx,
+                        "set_unlogged",
+                        false,
+                        vec![table.clone()],
+                        note,
+                    );
                 }
                 _ => {}
             }
@@ -440,12 +460,17 @@ impl Walker<'_> {
     /// `EXECUTE 'literal'` is re-parsed as SQL; anything computed is opaque dynamic SQL, with the
     /// keywords of its string pieces as a hint.
     fn visit_execute(&mut self, node: &SyntaxNode, layers: &[Layer], _ctx: &'static str) {
-        let Some(expr) = node.children().find(|n| n.kind() == SyntaxKind::PLPGSQL_EXPR) else {
+        let Some(expr) = node
+            .children()
+            .find(|n| n.kind() == SyntaxKind::PLPGSQL_EXPR)
+        else {
             return;
         };
-        let literals: Vec<ast::Literal> = expr.descendants().filter_map(ast::Literal::cast).collect();
+        let literals: Vec<ast::Literal> =
+            expr.descendants().filter_map(ast::Literal::cast).collect();
         let single_literal = literals.len() == 1
-            && compact(&expr.text().to_string()) == compact(&literals[0].syntax().text().to_string());
+            && compact(&expr.text().to_string())
+                == compact(&literals[0].syntax().text().to_string());
         if single_literal && let Some(decoded) = literals[0].decoded_value() {
             let parse = SourceFile::parse(decoded.text());
             let mut inner = layers.to_vec();
@@ -471,7 +496,15 @@ impl Walker<'_> {
                 hints.join(", ")
             )
         };
-        self.push(node, layers, "execute_string", "dynamic_sql", false, Vec::new(), Some(note));
+        self.push(
+            node,
+            layers,
+            "execute_string",
+            "dynamic_sql",
+            false,
+            Vec::new(),
+            Some(note),
+        );
     }
 }
 
@@ -480,8 +513,17 @@ fn widening_type(target: &str) -> bool {
     let t = target.to_ascii_lowercase();
     matches!(
         t.as_str(),
-        "text" | "varchar" | "charactervarying" | "bigint" | "int8" | "numeric" | "decimal"
-            | "doubleprecision" | "float8" | "jsonb" | "timestamptz"
+        "text"
+            | "varchar"
+            | "charactervarying"
+            | "bigint"
+            | "int8"
+            | "numeric"
+            | "decimal"
+            | "doubleprecision"
+            | "float8"
+            | "jsonb"
+            | "timestamptz"
     )
 }
 
@@ -516,7 +558,10 @@ fn compact(text: &str) -> String {
 /// The statement as a reader wants to see it: whitespace collapsed, comments dropped, bounded.
 fn statement_text(node: &SyntaxNode) -> String {
     let mut out = String::new();
-    for token in node.descendants_with_tokens().filter_map(|e| e.into_token()) {
+    for token in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
         match token.kind() {
             SyntaxKind::COMMENT => continue,
             SyntaxKind::WHITESPACE => {
@@ -552,9 +597,15 @@ pub(crate) fn truncate_chars(text: &str, max: usize) -> String {
 /// function bodies too).
 fn canonical_tokens(node: &SyntaxNode) -> String {
     let mut out = String::new();
-    for token in node.descendants_with_tokens().filter_map(|e| e.into_token()) {
+    for token in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
         let kind = token.kind();
-        if matches!(kind, SyntaxKind::WHITESPACE | SyntaxKind::COMMENT | SyntaxKind::SEMICOLON) {
+        if matches!(
+            kind,
+            SyntaxKind::WHITESPACE | SyntaxKind::COMMENT | SyntaxKind::SEMICOLON
+        ) {
             continue;
         }
         let text = token.text();
@@ -625,10 +676,14 @@ mod tests {
 
     #[test]
     fn do_block_execute_literal_is_reparsed() {
-        let sql = "DO $$\nBEGIN\n  EXECUTE 'DROP TABLE old CASCADE';\n  DELETE FROM audit_log;\nEND $$;";
+        let sql =
+            "DO $$\nBEGIN\n  EXECUTE 'DROP TABLE old CASCADE';\n  DELETE FROM audit_log;\nEND $$;";
         let ops = destructive_statements(sql);
         let found: Vec<_> = ops.iter().map(|o| (o.kind, o.found_by, o.line)).collect();
-        assert!(found.contains(&("drop_table", "execute_string", 3)), "{found:?}");
+        assert!(
+            found.contains(&("drop_table", "execute_string", 3)),
+            "{found:?}"
+        );
         assert!(found.contains(&("delete_all", "do_block", 4)), "{found:?}");
     }
 
@@ -642,8 +697,12 @@ mod tests {
 
     #[test]
     fn formatting_does_not_change_the_canonical_form() {
-        let a = scan("drop table users;\nCREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM s; END $$;");
-        let b = scan("DROP   TABLE\n  USERS ;\n-- comment\ncreate function f() returns void language plpgsql as $fn$\nbegin\n  delete from s;\nend\n$fn$;");
+        let a = scan(
+            "drop table users;\nCREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM s; END $$;",
+        );
+        let b = scan(
+            "DROP   TABLE\n  USERS ;\n-- comment\ncreate function f() returns void language plpgsql as $fn$\nbegin\n  delete from s;\nend\n$fn$;",
+        );
         assert_eq!(a.canonical, b.canonical);
         let c = scan("DROP TABLE users CASCADE;");
         assert_ne!(a.canonical[0], c.canonical[0]);

@@ -40,9 +40,8 @@ fn kind_cell(kind: &str, cascade: bool, active: bool) -> Cell {
         return cell.fg(Color::DarkGrey);
     }
     match kind {
-        "drop_table" | "truncate" | "drop_schema" | "drop_database" | "drop_owned" | "delete_all" => {
-            cell.fg(Color::Red)
-        }
+        "drop_table" | "truncate" | "drop_schema" | "drop_database" | "drop_owned"
+        | "delete_all" => cell.fg(Color::Red),
         _ => cell.fg(Color::Yellow),
     }
 }
