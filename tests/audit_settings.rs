@@ -161,7 +161,6 @@ fn a_misconfigured_server_fails_with_each_fix() {
 }
 
 #[test]
-#[ignore = "needs the migrations SQL scanner (src/migrations/sql.rs), landing in parallel"]
 fn repository_statements_are_found_with_file_and_line() {
     let cluster = PgCluster::shared();
     let db = cluster.fresh_database("audit_repo");
@@ -211,7 +210,12 @@ fn a_well_configured_server_passes() {
     );
     let segment = cluster.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
     let start = Instant::now();
-    while !cluster.archive_dir().join(&segment).exists() {
+    // The archiver reports a segment once archive_command has returned: wait for the report.
+    while cluster.psql(
+        "postgres",
+        &format!("SELECT coalesce(last_archived_wal >= '{segment}', false) FROM pg_stat_archiver"),
+    ) != "t"
+    {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "archiving never happened"

@@ -231,7 +231,12 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
 fn archive_everything(cluster: &PgCluster) {
     let segment = cluster.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
     let start = Instant::now();
-    while !cluster.archive_dir().join(&segment).exists() {
+    // The archiver reports a segment once archive_command has returned (the copy is whole).
+    while cluster.psql(
+        "postgres",
+        &format!("SELECT coalesce(last_archived_wal >= '{segment}', false) FROM pg_stat_archiver"),
+    ) != "t"
+    {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "segment {segment} never reached the archive"

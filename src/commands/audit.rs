@@ -31,21 +31,24 @@ pub struct AuditArgs {
     pub format: AuditFormat,
 }
 
-/// The SQL scanner `audit` shares with `migrations` (lands with the migrations work; until
-/// then `--repo` says so instead of pretending the tree is clean).
-fn scan_sql(_text: &str) -> Vec<SqlHit> {
-    Vec::new()
+/// The SQL scanner `audit` shares with `migrations`, so both agree on what is destructive.
+fn scan_sql(text: &str) -> Vec<SqlHit> {
+    crate::migrations::sql::destructive_statements(text)
+        .into_iter()
+        .map(|op| SqlHit {
+            line: op.line,
+            kind: op.kind.to_string(),
+            cascade: op.cascade,
+            objects: op.objects,
+            statement: op.statement,
+            active: op.active,
+            note: op.note,
+        })
+        .collect()
 }
-
-const SCANNER_READY: bool = false;
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
     let repo = match &args.repo {
-        Some(_) if !SCANNER_READY => {
-            return Err(crate::error::UserError::new(
-                "--repo: the SQL scanner is not in this build yet; run `pgtriage migrations --repo PATH` instead",
-            ));
-        }
         Some(root) => Some(repo_scan::scan_repository(root, &scan_sql)?),
         None => None,
     };

@@ -9,6 +9,7 @@
 mod audit;
 mod connect;
 mod snapshot;
+pub mod tracking;
 mod verify;
 
 pub use connect::{Endpoint, Session};

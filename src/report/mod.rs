@@ -2,6 +2,7 @@
 //! JSON, and terminal tables for every command.
 
 pub mod audit_view;
+pub mod migrations_view;
 pub mod tables_view;
 pub mod term;
 pub mod verify_view;
