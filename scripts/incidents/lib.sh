@@ -158,11 +158,18 @@ as_app() {
     [[ "${4:-}" == "--allow-errors" ]] && stop=0
     local from to status=0
     from="$(now_utc)"
-    PGAPPNAME="$app" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=$stop -At -U "$user" -d "$db" -f - \
-        2>"$WORK/session.err" || status=$?
+    # ONE_COMMAND: send stdin to the server verbatim with -c (psql would take `\!` for a
+    # meta-command in a script; a pasted one-liner goes to the server as typed).
+    if [[ -n "${ONE_COMMAND:-}" ]]; then
+        PGAPPNAME="$app" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=$stop -At -U "$user" -d "$db" \
+            -c "$(cat)" 2>"$WORK/session.err" || status=$?
+    else
+        PGAPPNAME="$app" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=$stop -At -U "$user" -d "$db" -f - \
+            2>"$WORK/session.err" || status=$?
+    fi
     to="$(now_utc)"
     [[ -s "$WORK/session.err" ]] && sed 's/^/  client: /' "$WORK/session.err" >&2
-    [[ $status == 0 ]] || return $status
+    [[ $status == 0 || $stop == 0 ]] || return $status
     if [[ -n "${LABEL:-}" ]]; then
         local pid="" try
         for try in 1 2 3 4 5 6 7 8 9 10; do
@@ -281,6 +288,12 @@ with open(out, "w") as f:
     f.write("\n")
 PY
     echo "  wrote expected.json"
+}
+
+# repo_checkout: $OUT/repo re-cloned from repo.bundle, as a reader of the sample would get it.
+repo_checkout() {
+    rm -rf "$OUT/repo"
+    git clone -q "$OUT/repo.bundle" "$OUT/repo"
 }
 
 # finish: drop scratch files; the events file becomes events.txt for expected.json's author.
