@@ -293,7 +293,7 @@ PY
 # repo_checkout: $OUT/repo re-cloned from repo.bundle, as a reader of the sample would get it.
 repo_checkout() {
     rm -rf "$OUT/repo"
-    git clone -q "$OUT/repo.bundle" "$OUT/repo"
+    git -c init.defaultBranch=main clone -q "$OUT/repo.bundle" "$OUT/repo"
 }
 
 # finish: drop scratch files; the events file becomes events.txt for expected.json's author.
