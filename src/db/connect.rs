@@ -58,7 +58,18 @@ pub struct Session {
     runtime: tokio::runtime::Runtime,
     connection: Option<PgConnection>,
     target: String,
+    endpoint: Endpoint,
     server_version_num: i32,
+}
+
+/// Where the session is connected, as the user asked for it (never a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub user: String,
+    /// A host name, an address, or a socket directory.
+    pub host: String,
+    pub port: u16,
+    pub database: String,
 }
 
 /// A query that failed inside a read-only transaction (the transaction itself is still usable).
@@ -251,6 +262,7 @@ impl Session {
             runtime,
             connection: Some(connection),
             target: resolved.target,
+            endpoint: resolved.endpoint,
             server_version_num: check.version_num,
         })
     }
@@ -258,6 +270,11 @@ impl Session {
     /// `user@host:port/db` (a socket directory as the host); never a password.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The parts of [`Session::target`].
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// `server_version_num`, e.g. 150018.
@@ -338,6 +355,7 @@ impl Drop for Session {
 struct Resolved {
     options: PgConnectOptions,
     target: String,
+    endpoint: Endpoint,
     /// Strings that must never appear in a message.
     secrets: Vec<String>,
     /// Where the settings came from, for hints (`--db`, `DATABASE_URL`, `PG* variables`).
@@ -485,8 +503,15 @@ fn resolve(settings: &ConnectionSettings) -> Result<Resolved, UserError> {
     let user = options.get_username().to_string();
     let database = options.get_database().unwrap_or(&user).to_string();
     let target = format!("{user}@{host}:{}/{database}", options.get_port());
+    let endpoint = Endpoint {
+        user: redact(&user, &secrets),
+        host: redact(&host, &secrets),
+        port: options.get_port(),
+        database: redact(&database, &secrets),
+    };
     Ok(Resolved {
         target: redact(&target, &secrets),
+        endpoint,
         options,
         secrets,
         source,
@@ -524,7 +549,17 @@ fn parse_url(url: &str, source: &str, secrets: &mut Vec<String>) -> Result<Strin
             }
         }
         let host_part = &authority[at + 1..];
-        if (host_part.is_empty() || host_part.starts_with(':')) && rest.contains("host=") {
+        if host_part.is_empty() || host_part.starts_with(':') {
+            if !rest.contains("host=") {
+                return Err(UserError::new(redact(
+                    &format!(
+                        "{source}: the URL names a user but no host; write postgres://user@host/db, \
+                         or postgres:///db?host=/socket/dir&user=NAME"
+                    ),
+                    secrets,
+                )));
+            }
+            // libpq's form for a socket with a user; sqlx needs some host there.
             let insert_at = scheme_end + 3 + at + 1;
             text.insert_str(insert_at, "localhost");
         }
@@ -537,18 +572,7 @@ fn parse_url(url: &str, source: &str, secrets: &mut Vec<String>) -> Result<Strin
         }
     }
     match url::Url::parse(&text) {
-        Ok(u) => {
-            if u.host_str().is_none_or(|h| h.is_empty()) && !u.username().is_empty() {
-                return Err(UserError::new(redact(
-                    &format!(
-                        "{source}: the URL names a user but no host; write postgres://user@host/db, \
-                         or postgres:///db?host=/socket/dir&user=NAME"
-                    ),
-                    secrets,
-                )));
-            }
-            Ok(text)
-        }
+        Ok(_) => Ok(text),
         Err(e) => Err(UserError::new(redact(
             &format!("{source}: cannot parse the connection URL ({e}); {usage}"),
             secrets,

@@ -7,8 +7,9 @@
 //! how to run a query (`Session::read_only`).
 
 mod connect;
+mod snapshot;
 
-pub use connect::Session;
+pub use connect::{Endpoint, Session};
 #[allow(unused_imports)]
 pub(crate) use connect::{QueryFailure, ReadOnly};
 

@@ -1,4 +1,5 @@
 //! The only module that speaks minijinja and comfy-table: Markdown reports from templates,
 //! JSON, and terminal tables for every command.
 
+pub mod tables_view;
 pub mod term;
