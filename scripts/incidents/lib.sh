@@ -296,9 +296,8 @@ repo_checkout() {
     git -c init.defaultBranch=main clone -q "$OUT/repo.bundle" "$OUT/repo"
 }
 
-# finish: drop scratch files; the events file becomes events.txt for expected.json's author.
+# finish: drop scratch files (what the events file recorded is in expected.json now).
 finish() {
-    rm -rf "$OUT/repo"
-    mv "$EVENTS_FILE" "$OUT/events.txt"
+    rm -rf "$OUT/repo" "$EVENTS_FILE"
     du -sh "$OUT" | sed 's/^/  size /'
 }
