@@ -160,6 +160,14 @@ fn pending(evidence: &Path) -> Option<String> {
     if !evidence.exists() {
         return Some("evidence.json not generated yet (collect is not on main)".into());
     }
+    let help = Command::cargo_bin("pgtriage")
+        .ok()?
+        .args(["report", "--help"])
+        .output()
+        .ok()?;
+    if !String::from_utf8_lossy(&help.stdout).contains("--format") {
+        return Some("`pgtriage report` does not take an evidence file and --format yet".into());
+    }
     let out = Command::cargo_bin("pgtriage")
         .ok()?
         .arg("report")
