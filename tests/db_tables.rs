@@ -356,3 +356,50 @@ fn pg_monitor_role_and_plain_role_see_what_they_may() {
         assert!(!g.reason.is_empty());
     }
 }
+
+#[test]
+fn a_locked_table_costs_its_size_not_the_snapshot() {
+    // A paused point-in-time recovery holds AccessExclusiveLock on the tables it was truncating
+    // (pg-forensics.md 11b); an open migration does the same. Here a session holds the lock.
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("locked_table");
+    cluster.psql(
+        &db,
+        "CREATE TABLE busy (id int); INSERT INTO busy VALUES (1)",
+    );
+    let mut holder = std::process::Command::new(cluster.bindir.join("psql"))
+        .arg("-X")
+        .arg("-h")
+        .arg(cluster.socket_dir())
+        .args(["-p", &cluster.port.to_string(), "-U", "postgres", "-d", &db])
+        .args([
+            "-c",
+            "BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("psql holding the lock");
+    // Wait until the lock is held.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cluster.psql(
+        &db,
+        "SELECT count(*) FROM pg_locks WHERE relation = 'busy'::regclass AND mode = 'AccessExclusiveLock' AND granted",
+    ) != "1"
+    {
+        assert!(std::time::Instant::now() < deadline, "lock never taken");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let started = std::time::Instant::now();
+    let doc = tables_json(&["--db", &cluster.url(&db), "--lock-timeout", "300"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(row(&doc, "public", "busy")["inserts"].is_number());
+    let gaps = doc["not_visible"].as_array().unwrap();
+    assert!(
+        gaps.iter().any(|g| g["what"] == "tables.size_bytes"
+            && g["reason"].as_str().unwrap_or("").contains("lock timeout")),
+        "{gaps:?}"
+    );
+}

@@ -92,17 +92,35 @@ fn read_baseline(path: &Path) -> Result<(Input, crate::evidence::DatabaseSnapsho
     ))
 }
 
+/// A database is read when one is named (`--db`, `DATABASE_URL`, a `PG*` connection variable),
+/// or, like psql, from the libpq defaults when nothing else is given to collect.
+pub fn database_wanted(db: &DbArgs, other_sources: bool) -> bool {
+    const NAMING: [&str; 5] = [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGDATABASE",
+        "PGPORT",
+    ];
+    db.url.is_some()
+        || NAMING
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+        || !other_sources
+}
+
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
+    // Sources other than the database (logs, a repository) go here as they are added.
+    let other_sources = false;
     let sources = Sources {
-        // Like psql, with no --db the environment decides where to connect.
-        database: Some(args.db.settings()),
+        database: database_wanted(&args.db, other_sources).then(|| args.db.settings()),
         baseline: args.baseline.clone(),
     };
     let evidence = build_evidence(&sources)?;
     evidence.save(&args.output)?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());
     eprintln!(
-        "pgtriage: wrote {} ({} inputs, {tables} tables)",
+        "collect: wrote {} ({} inputs, {tables} tables)",
         args.output.display(),
         evidence.inputs.len()
     );

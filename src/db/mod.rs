@@ -8,6 +8,7 @@
 
 mod connect;
 mod snapshot;
+pub mod tracking;
 
 pub use connect::{Endpoint, Session};
 #[allow(unused_imports)]

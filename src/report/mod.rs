@@ -1,5 +1,6 @@
 //! The only module that speaks minijinja and comfy-table: Markdown reports from templates,
 //! JSON, and terminal tables for every command.
 
+pub mod migrations_view;
 pub mod tables_view;
 pub mod term;
