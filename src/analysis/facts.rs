@@ -30,31 +30,11 @@ impl ExpectedFrom {
     }
 }
 
-/// The table status of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    Wiped,
-    Partial,
-    Unknown,
-    NeverPopulated,
-    Intact,
-}
+pub use crate::analysis::status::TableStatus as Status;
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Wiped => "wiped",
-            Status::Partial => "partial",
-            Status::Unknown => "unknown",
-            Status::NeverPopulated => "never_populated",
-            Status::Intact => "intact",
-        }
-    }
-
-    /// Rows are missing that no DELETE accounts for (or, with a baseline, rows are missing).
-    pub fn is_affected(self) -> bool {
-        matches!(self, Status::Wiped | Status::Partial)
-    }
+/// Rows are missing that no DELETE (or aborted insert) accounts for.
+pub fn is_affected(status: Status) -> bool {
+    matches!(status, Status::Wiped | Status::Partial)
 }
 
 /// One table as the hypotheses see it.
@@ -100,7 +80,12 @@ impl<'a> TableView<'a> {
     pub fn cite_baseline(&self, column: &str) -> String {
         format!("baseline:{}.{column}", self.name)
     }
-    /// Rows expected but not there.
+    /// Wiped or partial.
+    pub fn affected(&self) -> bool {
+        is_affected(self.status)
+    }
+    /// Rows expected but not there (also when the status rule puts the shortfall down to
+    /// inserts that never committed).
     pub fn missing(&self) -> i64 {
         match self.expected {
             Some(e) => (e - self.live()).max(0),
@@ -182,7 +167,14 @@ impl<'a> Facts<'a> {
             .map(|t| {
                 let name = t.qualified_name();
                 let baseline = baseline_by_name.get(&fold_name(&name)).copied();
-                let (status, expected, expected_from) = table_status(t, baseline);
+                let assessment = crate::analysis::status::assess(t, baseline);
+                let expected = assessment.expected_rows;
+                let status = assessment.status;
+                let expected_from = match (expected, baseline) {
+                    (None, _) => ExpectedFrom::None,
+                    (Some(_), Some(b)) if b.n_live_tup.is_some() => ExpectedFrom::Baseline,
+                    (Some(_), _) => ExpectedFrom::Counters,
+                };
                 TableView {
                     stats: t,
                     name,
@@ -327,7 +319,7 @@ impl<'a> Facts<'a> {
     /// Table indices that are affected (wiped or partial).
     pub fn affected(&self) -> Vec<usize> {
         (0..self.tables.len())
-            .filter(|i| self.tables[*i].status.is_affected())
+            .filter(|i| is_affected(self.tables[*i].status))
             .collect()
     }
 
@@ -375,70 +367,6 @@ pub fn committed(event: &LogEvent) -> Option<bool> {
         Some(TxOutcome::RolledBack) | Some(TxOutcome::Aborted) => Some(false),
         Some(TxOutcome::Unknown) | None => None,
     }
-}
-
-/// The status rule of the JSON contract (interim until `analysis::status` lands): expected
-/// rows from the baseline when there is one, else from inserts − deletes, so the status flags
-/// rows that vanished without a DELETE to account for them. Counters zeroed while the catalog
-/// still shows rows (crash, PITR, `pg_stat_reset`) give `unknown`, never `wiped`.
-pub fn table_status(
-    t: &TableStats,
-    baseline: Option<&TableStats>,
-) -> (Status, Option<i64>, ExpectedFrom) {
-    let (Some(live), Some(ins), Some(del)) = (t.n_live_tup, t.n_tup_ins, t.n_tup_del) else {
-        return (Status::Unknown, None, ExpectedFrom::None);
-    };
-    let zeroed = ins == 0
-        && del == 0
-        && live == 0
-        && t.n_tup_upd.unwrap_or(0) == 0
-        && t.n_dead_tup.unwrap_or(0) == 0;
-    let catalog_rows = t.reltuples > 0.0 || t.relpages > 0;
-    if let Some(b) = baseline {
-        let b_live = b
-            .n_live_tup
-            .unwrap_or(0)
-            .max(b.reltuples.max(0.0).round() as i64);
-        let same_relation = b.oid == t.oid;
-        let counters_continue = same_relation
-            && b.n_tup_ins.is_some_and(|bi| bi <= ins)
-            && b.n_tup_del.is_some_and(|bd| bd <= del);
-        let expected = if counters_continue {
-            b_live + (ins - b.n_tup_ins.unwrap_or(0)) - (del - b.n_tup_del.unwrap_or(0))
-        } else {
-            b_live
-        };
-        let expected = expected.max(0);
-        if zeroed && catalog_rows && same_relation {
-            return (Status::Unknown, Some(expected), ExpectedFrom::Baseline);
-        }
-        let status = if expected == 0 && live == 0 {
-            Status::NeverPopulated
-        } else if live == 0 {
-            Status::Wiped
-        } else if live < expected {
-            Status::Partial
-        } else {
-            Status::Intact
-        };
-        return (status, Some(expected), ExpectedFrom::Baseline);
-    }
-    if zeroed {
-        return if catalog_rows {
-            (Status::Unknown, None, ExpectedFrom::None)
-        } else {
-            (Status::NeverPopulated, Some(0), ExpectedFrom::Counters)
-        };
-    }
-    let expected = (ins - del).max(0);
-    let status = if live >= expected {
-        Status::Intact
-    } else if live == 0 {
-        Status::Wiped
-    } else {
-        Status::Partial
-    };
-    (status, Some(expected), ExpectedFrom::Counters)
 }
 
 /// Cluster-level facts, now and (when there is one) in the baseline.

@@ -7,6 +7,7 @@ pub mod facts;
 pub mod finding;
 pub mod hypotheses;
 pub mod scoring;
+pub mod status;
 
 #[cfg(test)]
 pub mod fixtures;

@@ -132,16 +132,26 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
         f.parent = Some(facts.tables[parent].name.clone());
         f.fk_path = path(facts, parent, &edges);
         truncate::score_tables(facts, &members, &mut f);
-        if !edges.is_empty() {
+        // PostgreSQL refuses to TRUNCATE a referenced table without its referencing tables, so
+        // a TRUNCATE naming them all leaves the same picture: only CASCADE in the statement
+        // tells the two apart.
+        if let Some(e) = logged_cascade.first() {
             f.scored(
                 Reason::FkLinked,
-                format!("catalog:pg_constraint.{}", edges[0].name),
+                e.source.clone(),
                 format!(
-                    "foreign keys join them to {}: {}",
+                    "the statement says CASCADE, and foreign keys join the tables to {}: {}",
                     facts.tables[parent].name,
                     f.fk_path.join("; ")
                 ),
             );
+        } else if !edges.is_empty() {
+            f.note(Fact::for_(
+                format!("catalog:pg_constraint.{}", edges[0].name),
+                format!("foreign keys join them to {}: {} — but a TRUNCATE naming every table leaves the same picture", facts.tables[parent].name, f.fk_path.join("; ")),
+            ));
+        }
+        if !edges.is_empty() {
             let no_action: Vec<String> = edges
                 .iter()
                 .filter(|fk| fk.on_delete != "cascade")

@@ -51,11 +51,8 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             .baseline
             .is_some_and(|b| b.n_live_tup.unwrap_or(0) > t.live());
         let recent = t.dead() >= k && t.stats.n_mod_since_analyze.unwrap_or(0) >= k;
-        let relevant = !events.is_empty()
-            || t.live() == 0
-            || t.status.is_affected()
-            || dropped_since_baseline
-            || recent;
+        let relevant =
+            !events.is_empty() || t.live() == 0 || t.affected() || dropped_since_baseline || recent;
         if k == 0 {
             if t.del() > 0 && (relevant || !events.is_empty()) {
                 verdict.ruled_out.push(RuledOut {
@@ -67,7 +64,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     ),
                     source: t.cite("n_tup_del"),
                 });
-            } else if t.status.is_affected() {
+            } else if t.affected() {
                 verdict.ruled_out.push(RuledOut {
                     kind: Kind::Delete,
                     tables: vec![t.name.clone()],

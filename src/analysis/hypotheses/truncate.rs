@@ -21,7 +21,7 @@ use crate::evidence::EventKind;
 pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {
     let mut by_time: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, t) in facts.tables.iter().enumerate() {
-        if !t.status.is_affected() {
+        if !t.affected() {
             continue;
         }
         let storage = storage_signature(t);
@@ -278,7 +278,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         verdict.findings.push(f.finish());
     }
     for (i, t) in facts.tables.iter().enumerate() {
-        if !t.status.is_affected() || explained[i] {
+        if !t.affected() || explained[i] {
             continue;
         }
         let reason = if oid_changed(t) {
