@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use chrono::Utc;
 use clap::Args;
 
-use super::DbArgs;
+use super::{DbArgs, LogArgs};
 use crate::db::{ConnectionSettings, Session};
 use crate::error::{Result, UserError};
 use crate::evidence::{Evidence, Input};
@@ -20,6 +20,11 @@ pub struct CollectArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
+    /// The application's git repository: its migration history.
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
     /// An earlier evidence file: its database snapshot becomes the baseline (exact expected rows).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
@@ -30,25 +35,77 @@ pub struct CollectArgs {
 pub struct Sources {
     /// The database to snapshot (read-only).
     pub database: Option<ConnectionSettings>,
+    /// Server logs to read into the timeline.
+    pub logs: Option<LogArgs>,
+    /// A git repository whose migration history to scan.
+    pub repo: Option<PathBuf>,
     /// An earlier evidence file whose database snapshot is the baseline.
     pub baseline: Option<PathBuf>,
 }
 
+impl Sources {
+    /// The sources named on a command line (`collect` and `report` share them).
+    pub fn from_args(
+        db: &DbArgs,
+        logs: &LogArgs,
+        repo: Option<&Path>,
+        baseline: Option<&Path>,
+    ) -> Self {
+        let other_sources = !logs.paths.is_empty() || repo.is_some();
+        Sources {
+            database: database_wanted(db, other_sources).then(|| db.settings()),
+            logs: (!logs.paths.is_empty()).then(|| logs.clone()),
+            repo: repo.map(Path::to_path_buf),
+            baseline: baseline.map(Path::to_path_buf),
+        }
+    }
+}
+
 /// Gathers `sources` into one evidence value. Inputs are listed in a fixed order: database,
-/// baseline (then whatever sources are added later).
+/// logs, repository, baseline.
 pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let mut evidence = Evidence::new(Utc::now());
+    let mut session = None;
     if let Some(settings) = &sources.database {
-        let mut session = Session::connect(settings)?;
-        let snapshot = session.snapshot()?;
+        let mut s = Session::connect(settings)?;
+        let snapshot = s.snapshot()?;
         evidence.inputs.push(Input {
             kind: "database".to_string(),
-            name: session.target().to_string(),
+            name: s.target().to_string(),
             sha256: None,
             bytes: None,
             revision: None,
         });
         evidence.database = Some(snapshot);
+        session = Some(s);
+    }
+    if let Some(logs) = &sources.logs {
+        read_logs(&mut evidence, logs)?;
+    }
+    if let Some(repo) = &sources.repo {
+        let mut history = crate::migrations::scan_history(&crate::migrations::HistoryOptions {
+            repo: repo.clone(),
+            rev: None,
+            since: None,
+            paths: Vec::new(),
+            no_conventions: false,
+        })?;
+        if let Some(s) = session.as_mut() {
+            let (applied, gaps) = s.migration_tracking()?;
+            history.problems.extend(gaps);
+            crate::migrations::match_applied(&mut history, applied);
+        }
+        if let Some(snapshot) = &evidence.database {
+            crate::migrations::cross_check(&mut history, snapshot);
+        }
+        evidence.inputs.push(Input {
+            kind: "repository".to_string(),
+            name: repo.display().to_string(),
+            sha256: None,
+            bytes: None,
+            revision: history.head.clone(),
+        });
+        evidence.migrations = Some(history);
     }
     if let Some(path) = &sources.baseline {
         let (input, baseline) = read_baseline(path)?;
@@ -58,7 +115,17 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     Ok(evidence)
 }
 
-fn read_baseline(path: &Path) -> Result<(Input, crate::evidence::DatabaseSnapshot)> {
+/// Reads the server logs into the timeline; each file is an input with its SHA-256.
+fn read_logs(evidence: &mut Evidence, logs: &LogArgs) -> Result<()> {
+    let _ = (&evidence, logs);
+    Err(UserError::new(
+        "--log: reading server logs into the evidence needs the log reader, which is not on main yet; use `pgtriage timeline --log …` meanwhile",
+    ))
+}
+
+/// Reads a baseline evidence file: its input record (with the SHA-256 of the bytes parsed) and
+/// its database snapshot.
+pub fn read_baseline(path: &Path) -> Result<(Input, crate::evidence::DatabaseSnapshot)> {
     // Hash the bytes that are parsed: read once, hash and parse the same buffer.
     let bytes = std::fs::read(path).map_err(|e| {
         UserError::new(format!("{}: cannot read the baseline: {e}", path.display()))
@@ -110,12 +177,12 @@ pub fn database_wanted(db: &DbArgs, other_sources: bool) -> bool {
 }
 
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
-    // Sources other than the database (logs, a repository) go here as they are added.
-    let other_sources = false;
-    let sources = Sources {
-        database: database_wanted(&args.db, other_sources).then(|| args.db.settings()),
-        baseline: args.baseline.clone(),
-    };
+    let sources = Sources::from_args(
+        &args.db,
+        &args.logs,
+        args.repo.as_deref(),
+        args.baseline.as_deref(),
+    );
     let evidence = build_evidence(&sources)?;
     evidence.save(&args.output)?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());
