@@ -356,3 +356,46 @@ fn usage_and_connection_errors_exit_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no database snapshot"));
 }
+
+#[test]
+fn a_tables_only_baseline_from_cron_verifies_row_counts() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("verify_cron");
+    let url = cluster.url(&db);
+    load_schema(&cluster, &db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    let out = Command::cargo_bin("pgtriage")
+        .expect("binary")
+        .args(["collect", "--tables-only", "--db", &url, "-o"])
+        .arg(&baseline)
+        .output()
+        .expect("collect --tables-only");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evidence = Evidence::load(&baseline).expect("load");
+    let snapshot = evidence.database.as_ref().expect("snapshot");
+    assert_eq!(snapshot.tables.len(), 4);
+    assert!(snapshot.foreign_keys.is_empty() && snapshot.sequences.is_empty());
+    assert!(snapshot.tables.iter().all(|t| t.n_live_tup.is_some()));
+
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    // The live constraints are still checked for orphans.
+    assert_eq!(report["foreign_keys"].as_array().map(|a| a.len()), Some(3));
+
+    cluster.psql_script(
+        &db,
+        "DELETE FROM child_restrict WHERE parent_id > 900; DELETE FROM parent WHERE id > 900;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(table(&report, "parent")["missing_rows"], 100);
+    assert_eq!(table(&report, "child_cascade")["missing_rows"], 200);
+    assert_eq!(table(&report, "child_restrict")["status"], "fail");
+}
