@@ -28,6 +28,9 @@ INSERT INTO parent (name) SELECT 'p' || g FROM generate_series(1, 1000) g;
 INSERT INTO child_cascade (parent_id, note) SELECT (g % 1000) + 1, 'c' FROM generate_series(1, 2000) g;
 INSERT INTO grandchild (child_id) SELECT g FROM generate_series(1, 2000) g;
 INSERT INTO child_restrict (parent_id) SELECT g FROM generate_series(501, 1000) g;
+CREATE SEQUENCE legacy_ids;
+CREATE TABLE legacy (id int PRIMARY KEY DEFAULT nextval('legacy_ids'), v text);
+INSERT INTO legacy (v) SELECT 'v' FROM generate_series(1, 10);
 ";
 
 /// Loads the schema, then VACUUM ANALYZE in a session of its own: run in the loading session,
@@ -116,7 +119,7 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["passed"], true);
     assert_eq!(report["foreign_keys"].as_array().map(|a| a.len()), Some(3));
-    assert_eq!(report["sequences"].as_array().map(|a| a.len()), Some(4));
+    assert_eq!(report["sequences"].as_array().map(|a| a.len()), Some(5));
 
     // The backup, the incident.
     let dump = cluster.socket_dir().join(format!("{db}.dump"));
@@ -143,11 +146,9 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
         "pg_restore",
         &["--section=pre-data", "-d", &db, &dump_s],
     );
-    server_tool(
-        &cluster,
-        "pg_restore",
-        &["-a", "-t", "child_cascade", "-d", &db, &dump_s],
-    );
+    for t in ["child_cascade", "legacy"] {
+        server_tool(&cluster, "pg_restore", &["-a", "-t", t, "-d", &db, &dump_s]);
+    }
     cluster.flush_stats(&db);
     let (code, report) = verify(&baseline, &url, &[]);
     assert_eq!(code, 1, "{report:#}");
@@ -189,6 +190,13 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
         seq["fix"],
         "SELECT setval('public.child_cascade_id_seq', (SELECT max(id) FROM public.child_cascade));"
     );
+    // A sequence that only feeds a column DEFAULT (not OWNED BY) is checked too.
+    let legacy = report["sequences"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["sequence"] == "public.legacy_ids"))
+        .expect("the legacy sequence");
+    assert_eq!(legacy["kind"], "default");
+    assert_eq!(legacy["status"], "fail", "{legacy:#}");
     // The Markdown section says the same.
     let md = Command::cargo_bin("pgtriage")
         .expect("binary")
@@ -378,7 +386,7 @@ fn a_tables_only_baseline_from_cron_verifies_row_counts() {
     );
     let evidence = Evidence::load(&baseline).expect("load");
     let snapshot = evidence.database.as_ref().expect("snapshot");
-    assert_eq!(snapshot.tables.len(), 4);
+    assert_eq!(snapshot.tables.len(), 5);
     assert!(snapshot.foreign_keys.is_empty() && snapshot.sequences.is_empty());
     assert!(snapshot.tables.iter().all(|t| t.n_live_tup.is_some()));
 
