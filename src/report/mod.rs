@@ -2,3 +2,4 @@
 //! JSON, and terminal tables for every command.
 
 pub mod term;
+pub mod timeline_view;
