@@ -44,17 +44,26 @@ pub struct TimelineArgs {
 pub fn table_matches(wanted: &str, table: &str) -> bool {
     let w = wanted.trim_matches('"');
     table.eq_ignore_ascii_case(w)
-        || (!w.contains('.') && table.rsplit('.').next().is_some_and(|t| t.eq_ignore_ascii_case(w)))
+        || (!w.contains('.')
+            && table
+                .rsplit('.')
+                .next()
+                .is_some_and(|t| t.eq_ignore_ascii_case(w)))
 }
 
 fn parse_kind(k: &str) -> Result<EventKind> {
-    serde_json::from_value(serde_json::Value::String(k.to_string()))
-        .map_err(|_| UserError::new(format!("--kind {k:?}: unknown event kind (see the README's timeline section)")))
+    serde_json::from_value(serde_json::Value::String(k.to_string())).map_err(|_| {
+        UserError::new(format!(
+            "--kind {k:?}: unknown event kind (see the README's timeline section)"
+        ))
+    })
 }
 
 pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     if args.log.paths.is_empty() {
-        return Err(UserError::new("timeline needs --log PATH (a log file, directory, glob, or -)"));
+        return Err(UserError::new(
+            "timeline needs --log PATH (a log file, directory, glob, or -)",
+        ));
     }
     let zone = match &args.log.log_timezone {
         Some(z) => LogZone::parse(z).unwrap_or_default(),
@@ -69,7 +78,11 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
             })
             .transpose()
     };
-    let kinds = args.kinds.iter().map(|k| parse_kind(k)).collect::<Result<Vec<_>>>()?;
+    let kinds = args
+        .kinds
+        .iter()
+        .map(|k| parse_kind(k))
+        .collect::<Result<Vec<_>>>()?;
     let opts = crate::logs::LogOptions {
         paths: args.log.paths.clone(),
         format: args.log.log_format.clone(),
@@ -87,7 +100,10 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
         TimelineFormat::Json => crate::report::timeline_view::render_json(&timeline)?,
         TimelineFormat::Jsonl => {
             for p in &timeline.problems {
-                eprintln!("pgtriage: {}", crate::report::timeline_view::problem_line(p));
+                eprintln!(
+                    "pgtriage: {}",
+                    crate::report::timeline_view::problem_line(p)
+                );
             }
             crate::report::timeline_view::render_jsonl(&timeline)?
         }
@@ -98,8 +114,11 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
 
 fn filter(t: &mut Timeline, tables: &[String], kinds: &[EventKind]) {
     if !tables.is_empty() {
-        t.events
-            .retain(|e| e.tables.iter().any(|x| tables.iter().any(|w| table_matches(w, x))));
+        t.events.retain(|e| {
+            e.tables
+                .iter()
+                .any(|x| tables.iter().any(|w| table_matches(w, x)))
+        });
         t.counts.retain(|c| {
             c.table
                 .as_deref()

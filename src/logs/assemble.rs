@@ -13,8 +13,15 @@ use crate::logs::sessions::{ChunkSessions, End, EndMark, Tracker};
 
 /// Client programs whose sessions belong on the timeline (a dump, a restore, a manual session).
 const TOOLS: [&str; 9] = [
-    "pg_dump", "pg_dumpall", "pg_restore", "psql", "pg_basebackup", "dropdb", "createdb",
-    "pg_upgrade", "vacuumdb",
+    "pg_dump",
+    "pg_dumpall",
+    "pg_restore",
+    "psql",
+    "pg_basebackup",
+    "dropdb",
+    "createdb",
+    "pg_upgrade",
+    "vacuumdb",
 ];
 
 /// A chunk's share of the timeline.
@@ -130,6 +137,10 @@ impl Assembler {
 
     fn push(&mut self, e: &Entry<'_>, at: DateTime<Utc>, key: Option<u64>, c: Classified) -> usize {
         let text = c.text.unwrap_or_else(|| e.message.to_string());
+        let mut session = self.session(e, key);
+        if session.database.is_none() {
+            session.database = c.database;
+        }
         let mut detail_parts: Vec<String> = Vec::new();
         for (label, part) in [
             ("DETAIL", &e.detail),
@@ -151,7 +162,7 @@ impl Assembler {
             at,
             kind: c.kind,
             source: relative_source(e.line),
-            session: self.session(e, key),
+            session,
             severity: (!e.severity.is_empty()).then(|| e.severity.to_string()),
             sqlstate,
             text,
@@ -205,14 +216,16 @@ impl EntrySink for Assembler {
                         StatementVerdict::Count { kind, table } => {
                             self.count(at, kind, table.as_deref());
                             if let Some(k) = key {
-                                let write = kind.is_write().then(|| table.as_deref().unwrap_or("?"));
+                                let write =
+                                    kind.is_write().then(|| table.as_deref().unwrap_or("?"));
                                 self.tracker.statement(k, None, write, &mut self.out.events);
                             }
                         }
                         StatementVerdict::Keep(c) => {
                             let i = self.push(&e, at, key, c);
                             if let Some(k) = key {
-                                self.tracker.statement(k, Some(i), None, &mut self.out.events);
+                                self.tracker
+                                    .statement(k, Some(i), None, &mut self.out.events);
                             }
                         }
                         StatementVerdict::Tx(ctl) => {
@@ -239,7 +252,8 @@ impl EntrySink for Assembler {
                     }
                 }
                 if e.severity == "PANIC" {
-                    self.tracker.reset_all(at, e.line, &mut self.out.events, source);
+                    self.tracker
+                        .reset_all(at, e.line, &mut self.out.events, source);
                 }
             }
             Verdict::Connection {
@@ -247,9 +261,11 @@ impl EntrySink for Assembler {
                 database,
                 application,
             } => {
-                let tool = application
-                    .as_deref()
-                    .is_some_and(|a| TOOLS.iter().any(|t| a == *t || a.starts_with(&format!("{t} "))));
+                let tool = application.as_deref().is_some_and(|a| {
+                    TOOLS
+                        .iter()
+                        .any(|t| a == *t || a.starts_with(&format!("{t} ")))
+                });
                 if let Some(k) = key {
                     self.known.insert(
                         k,
@@ -263,7 +279,11 @@ impl EntrySink for Assembler {
                         },
                     );
                 }
-                let kind = if tool { EventKind::ToolSession } else { EventKind::Connection };
+                let kind = if tool {
+                    EventKind::ToolSession
+                } else {
+                    EventKind::Connection
+                };
                 let mut c = classify_plain(kind);
                 c.text = None;
                 self.push(&e, at, key, c);
@@ -282,8 +302,12 @@ impl EntrySink for Assembler {
                 if e.at.is_none() {
                     self.timeless.push(i);
                 }
-                if matches!(kind, EventKind::Crash | EventKind::ServerShutdown | EventKind::ServerStart) {
-                    self.tracker.reset_all(at, e.line, &mut self.out.events, source);
+                if matches!(
+                    kind,
+                    EventKind::Crash | EventKind::ServerShutdown | EventKind::ServerStart
+                ) {
+                    self.tracker
+                        .reset_all(at, e.line, &mut self.out.events, source);
                 }
             }
         }
@@ -304,5 +328,6 @@ fn classify_plain(kind: EventKind) -> Classified {
         rows: None,
         migration: None,
         text: None,
+        database: None,
     }
 }

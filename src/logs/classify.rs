@@ -39,7 +39,10 @@ impl CountKind {
 
     /// Writes rolled back with their transaction are what a rollback hypothesis needs.
     pub fn is_write(self) -> bool {
-        matches!(self, CountKind::Insert | CountKind::Update | CountKind::Delete)
+        matches!(
+            self,
+            CountKind::Insert | CountKind::Update | CountKind::Delete
+        )
     }
 }
 
@@ -53,6 +56,8 @@ pub struct Classified {
     pub migration: Option<MigrationMark>,
     /// Replaces the entry's message as the event text (the statement rather than `statement: …`).
     pub text: Option<String>,
+    /// The database the event names when its session has none (autovacuum's `db.schema.table`).
+    pub database: Option<String>,
 }
 
 impl Classified {
@@ -64,6 +69,7 @@ impl Classified {
             rows: None,
             migration: None,
             text: None,
+            database: None,
         }
     }
 }
@@ -133,9 +139,9 @@ pub fn classify<'a>(e: &'a Entry<'_>) -> Verdict<'a> {
                 for part in split_statements(stmt) {
                     match classify_statement(part, None) {
                         StatementVerdict::Keep(k) => push_tables(&mut c.tables, k.tables),
-                        StatementVerdict::Count {
-                            table: Some(t), ..
-                        } => push_tables(&mut c.tables, vec![t.into_owned()]),
+                        StatementVerdict::Count { table: Some(t), .. } => {
+                            push_tables(&mut c.tables, vec![t.into_owned()])
+                        }
                         _ => {}
                     }
                 }
@@ -222,28 +228,46 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
 fn lifecycle(msg: &str) -> Option<EventKind> {
     const STARTS: [(&str, EventKind); 34] = [
         ("starting PostgreSQL ", EventKind::ServerStart),
-        ("received smart shutdown request", EventKind::ShutdownRequest),
+        (
+            "received smart shutdown request",
+            EventKind::ShutdownRequest,
+        ),
         ("received fast shutdown request", EventKind::ShutdownRequest),
         ("received immediate shutdown request", EventKind::Crash),
         ("database system is shut down", EventKind::ServerShutdown),
         ("abnormal database system shutdown", EventKind::Crash),
         ("server process (PID ", EventKind::Crash),
-        ("terminating any other active server processes", EventKind::Crash),
-        ("all server processes terminated; reinitializing", EventKind::Crash),
+        (
+            "terminating any other active server processes",
+            EventKind::Crash,
+        ),
+        (
+            "all server processes terminated; reinitializing",
+            EventKind::Crash,
+        ),
         (
             "database system was not properly shut down; automatic recovery in progress",
             EventKind::CrashRecovery,
         ),
-        ("starting point-in-time recovery to ", EventKind::RecoveryStart),
+        (
+            "starting point-in-time recovery to ",
+            EventKind::RecoveryStart,
+        ),
         ("starting archive recovery", EventKind::RecoveryStart),
         ("entering standby mode", EventKind::RecoveryStart),
         ("recovery stopping ", EventKind::RecoveryStop),
-        ("last completed transaction was at log time ", EventKind::LastCompletedTransaction),
+        (
+            "last completed transaction was at log time ",
+            EventKind::LastCompletedTransaction,
+        ),
         ("selected new timeline ID: ", EventKind::NewTimeline),
         ("received promote request", EventKind::Promotion),
         ("promote trigger file found", EventKind::Promotion),
         ("archive recovery complete", EventKind::Promotion),
-        ("database system is ready to accept connections", EventKind::ReadyToAcceptConnections),
+        (
+            "database system is ready to accept connections",
+            EventKind::ReadyToAcceptConnections,
+        ),
         (
             "database system is ready to accept read-only connections",
             EventKind::ReadyToAcceptConnections,
@@ -257,10 +281,19 @@ fn lifecycle(msg: &str) -> Option<EventKind> {
         ("restored log file ", EventKind::Other),
         ("pausing at the end of recovery", EventKind::Other),
         ("recovery has paused", EventKind::Other),
-        ("received SIGHUP, reloading configuration files", EventKind::Other),
+        (
+            "received SIGHUP, reloading configuration files",
+            EventKind::Other,
+        ),
         ("parameter \"", EventKind::Other),
-        ("unexpected EOF on client connection with an open transaction", EventKind::Other),
-        ("shutting down due to startup process failure", EventKind::Crash),
+        (
+            "unexpected EOF on client connection with an open transaction",
+            EventKind::Other,
+        ),
+        (
+            "shutting down due to startup process failure",
+            EventKind::Crash,
+        ),
     ];
     for (start, kind) in STARTS {
         if msg.starts_with(start) {
@@ -297,10 +330,21 @@ fn maintenance(msg: &str) -> Option<Classified> {
         let end = rest.find('"').unwrap_or(rest.len());
         // "db.schema.table": the database is the first part.
         let full = &rest[..end];
-        let table = full.split_once('.').map_or(full, |(_, t)| t);
+        let (db, table) = full.split_once('.').unwrap_or(("", full));
+        // The catalogs' own maintenance is not evidence about the application's data.
+        if ["pg_catalog.", "information_schema.", "pg_toast."]
+            .iter()
+            .any(|s| table.starts_with(s))
+        {
+            return None;
+        }
         c.tables.push(table.to_string());
+        c.database = (!db.is_empty()).then(|| db.to_string());
         if let Some(i) = msg.find("tuples: ") {
-            let n: String = msg[i + 8..].chars().take_while(char::is_ascii_digit).collect();
+            let n: String = msg[i + 8..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
             c.rows = n.parse().ok();
         }
         return Some(c);
@@ -528,7 +572,8 @@ fn insert<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
         let mut c = keep(EventKind::MigrationBookkeeping, stmt);
         c.tables.push(t.to_string());
         let version = if tool == "django" {
-            inserted_value(&stmt[end..], "app", detail).map_or(version.clone(), |app| format!("{app}.{version}"))
+            inserted_value(&stmt[end..], "app", detail)
+                .map_or(version.clone(), |app| format!("{app}.{version}"))
         } else {
             version
         };
@@ -765,7 +810,10 @@ fn alter(stmt: &str) -> StatementVerdict<'_> {
         return StatementVerdict::Keep(keep(EventKind::Ddl, stmt));
     }
     let mut lx = Lexer::new(stmt).skip(2).peekable();
-    while lx.peek().is_some_and(|t| t.is_kw("if") || t.is_kw("exists") || t.is_kw("only")) {
+    while lx
+        .peek()
+        .is_some_and(|t| t.is_kw("if") || t.is_kw("exists") || t.is_kw("only"))
+    {
         lx.next();
     }
     let table = qualified_name(&mut lx);
@@ -778,7 +826,8 @@ fn alter(stmt: &str) -> StatementVerdict<'_> {
             Token::Punct(b')') => depth -= 1,
             t if depth == 0 && t.is_kw("drop") => {
                 let next = rest.get(i + 1);
-                let after_alter_column = i >= 2 && rest[..i].iter().rev().take(3).any(|p| p.is_kw("alter"));
+                let after_alter_column =
+                    i >= 2 && rest[..i].iter().rev().take(3).any(|p| p.is_kw("alter"));
                 let not_column = next.is_none_or(|n| {
                     ["constraint", "default", "not", "identity", "expression"]
                         .iter()
@@ -792,7 +841,14 @@ fn alter(stmt: &str) -> StatementVerdict<'_> {
             _ => {}
         }
     }
-    let mut c = keep(if drops_column { EventKind::DropColumn } else { EventKind::Ddl }, stmt);
+    let mut c = keep(
+        if drops_column {
+            EventKind::DropColumn
+        } else {
+            EventKind::Ddl
+        },
+        stmt,
+    );
     c.cascade = rest.iter().any(|t| t.is_kw("cascade"));
     c.tables.extend(table);
     StatementVerdict::Keep(c)
@@ -891,9 +947,15 @@ mod tests {
     #[test]
     fn destructive_statements() {
         let c = kept("DELETE FROM child_restrict;");
-        assert_eq!((c.kind, c.tables), (EventKind::DeleteAll, vec!["child_restrict".to_string()]));
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::DeleteAll, vec!["child_restrict".to_string()])
+        );
         let c = kept("delete from ONLY public.\"Parent\" p where id <= 500");
-        assert_eq!((c.kind, c.tables), (EventKind::Delete, vec!["public.Parent".to_string()]));
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::Delete, vec!["public.Parent".to_string()])
+        );
         let c = kept("DELETE FROM t USING (SELECT 1 WHERE true) s");
         assert_eq!(c.kind, EventKind::DeleteAll);
         let c = kept("TRUNCATE TABLE ONLY a, s.b * RESTART IDENTITY CASCADE");
@@ -910,21 +972,42 @@ mod tests {
         let c = kept("UPDATE t SET a = (SELECT x FROM y WHERE z)");
         assert_eq!(c.kind, EventKind::UpdateAll);
         let c = kept("DROP TABLE IF EXISTS a, \"B\" CASCADE");
-        assert_eq!((c.kind, c.tables.clone(), c.cascade), (EventKind::DropTable, vec!["a".into(), "B".into()], true));
+        assert_eq!(
+            (c.kind, c.tables.clone(), c.cascade),
+            (EventKind::DropTable, vec!["a".into(), "B".into()], true)
+        );
         assert_eq!(kept("DROP SCHEMA app CASCADE").kind, EventKind::DropSchema);
-        assert_eq!(kept("DROP TYPE order_status CASCADE").kind, EventKind::DropType);
+        assert_eq!(
+            kept("DROP TYPE order_status CASCADE").kind,
+            EventKind::DropType
+        );
         assert_eq!(kept("DROP DATABASE s09").kind, EventKind::DropDatabase);
         assert_eq!(kept("DROP OWNED BY app CASCADE").kind, EventKind::DropOwned);
         assert_eq!(kept("DROP INDEX i").kind, EventKind::Ddl);
         let c = kept("ALTER TABLE public.users DROP COLUMN email");
-        assert_eq!((c.kind, c.tables), (EventKind::DropColumn, vec!["public.users".to_string()]));
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::DropColumn, vec!["public.users".to_string()])
+        );
         assert_eq!(kept("ALTER TABLE u DROP email").kind, EventKind::DropColumn);
         assert_eq!(kept("ALTER TABLE u DROP CONSTRAINT c").kind, EventKind::Ddl);
-        assert_eq!(kept("ALTER TABLE u ALTER COLUMN c DROP DEFAULT").kind, EventKind::Ddl);
-        assert_eq!(kept("ALTER TABLE u ALTER c DROP NOT NULL").kind, EventKind::Ddl);
+        assert_eq!(
+            kept("ALTER TABLE u ALTER COLUMN c DROP DEFAULT").kind,
+            EventKind::Ddl
+        );
+        assert_eq!(
+            kept("ALTER TABLE u ALTER c DROP NOT NULL").kind,
+            EventKind::Ddl
+        );
         let c = kept("CREATE TABLE IF NOT EXISTS s.t (id int)");
-        assert_eq!((c.kind, c.tables), (EventKind::Ddl, vec!["s.t".to_string()]));
-        assert_eq!(kept("WITH d AS (SELECT 1) DELETE FROM t").kind, EventKind::DeleteAll);
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::Ddl, vec!["s.t".to_string()])
+        );
+        assert_eq!(
+            kept("WITH d AS (SELECT 1) DELETE FROM t").kind,
+            EventKind::DeleteAll
+        );
         assert_eq!(kept("/* app */ DELETE FROM t").kind, EventKind::DeleteAll);
     }
 
@@ -932,7 +1015,10 @@ mod tests {
     fn transactions_and_counts() {
         for (s, tx) in [
             ("BEGIN", TxControl::Begin),
-            ("start transaction isolation level serializable", TxControl::Begin),
+            (
+                "start transaction isolation level serializable",
+                TxControl::Begin,
+            ),
             ("COMMIT", TxControl::Commit),
             ("END;", TxControl::Commit),
             ("ROLLBACK", TxControl::Rollback),
@@ -949,9 +1035,18 @@ mod tests {
             counted("INSERT INTO pgbench_history (tid) VALUES (1)"),
             (CountKind::Insert, Some("pgbench_history".into()))
         );
-        assert_eq!(kept("INSERT INTO t SELECT g FROM generate_series(1,10) g").kind, EventKind::BulkLoad);
-        assert_eq!(kept("COPY public.parent (id) FROM stdin").kind, EventKind::BulkLoad);
-        assert_eq!(counted("COPY public.parent (id) TO stdout").0, CountKind::Select);
+        assert_eq!(
+            kept("INSERT INTO t SELECT g FROM generate_series(1,10) g").kind,
+            EventKind::BulkLoad
+        );
+        assert_eq!(
+            kept("COPY public.parent (id) FROM stdin").kind,
+            EventKind::BulkLoad
+        );
+        assert_eq!(
+            counted("COPY public.parent (id) TO stdout").0,
+            CountKind::Select
+        );
         assert_eq!(kept("SELECT pg_stat_reset()").kind, EventKind::StatsReset);
     }
 
@@ -962,39 +1057,66 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            mark("UPDATE alembic_version SET version_num='ae1027a6acf' WHERE alembic_version.version_num = '1975ea83b712'", None),
+            mark(
+                "UPDATE alembic_version SET version_num='ae1027a6acf' WHERE alembic_version.version_num = '1975ea83b712'",
+                None
+            ),
             Some(("alembic".into(), "ae1027a6acf".into()))
         );
         assert_eq!(
-            mark("INSERT INTO alembic_version (version_num) VALUES ('1975ea83b712')", None),
+            mark(
+                "INSERT INTO alembic_version (version_num) VALUES ('1975ea83b712')",
+                None
+            ),
             Some(("alembic".into(), "1975ea83b712".into()))
         );
         assert_eq!(
-            mark("INSERT INTO \"schema_migrations\" (\"version\") VALUES ($1)", Some("parameters: $1 = '20240101000000'")),
+            mark(
+                "INSERT INTO \"schema_migrations\" (\"version\") VALUES ($1)",
+                Some("parameters: $1 = '20240101000000'")
+            ),
             Some(("rails".into(), "20240101000000".into()))
         );
         assert_eq!(
-            mark("INSERT INTO \"flyway_schema_history\" (\"installed_rank\", \"version\", \"description\") VALUES (2, '2', 'drop')", None),
+            mark(
+                "INSERT INTO \"flyway_schema_history\" (\"installed_rank\", \"version\", \"description\") VALUES (2, '2', 'drop')",
+                None
+            ),
             Some(("flyway".into(), "2".into()))
         );
         assert_eq!(
-            mark("INSERT INTO \"django_migrations\" (\"app\", \"name\", \"applied\") VALUES ('shop', '0002_remove', now())", None),
+            mark(
+                "INSERT INTO \"django_migrations\" (\"app\", \"name\", \"applied\") VALUES ('shop', '0002_remove', now())",
+                None
+            ),
             Some(("django".into(), "shop.0002_remove".into()))
         );
         assert_eq!(
-            mark("insert into knex_migrations (name, batch) values ('20240101_drop.js', 2)", None),
+            mark(
+                "insert into knex_migrations (name, batch) values ('20240101_drop.js', 2)",
+                None
+            ),
             Some(("knex".into(), "20240101_drop.js".into()))
         );
         assert_eq!(
-            mark("INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true)", None),
+            mark(
+                "INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true)",
+                None
+            ),
             Some(("goose".into(), "3".into()))
         );
         assert_eq!(
-            mark("INSERT INTO _sqlx_migrations ( version, description, success) VALUES ( 20240101, 'x', TRUE )", None),
+            mark(
+                "INSERT INTO _sqlx_migrations ( version, description, success) VALUES ( 20240101, 'x', TRUE )",
+                None
+            ),
             Some(("sqlx".into(), "20240101".into()))
         );
         assert_eq!(
-            mark("INSERT INTO \"_prisma_migrations\" (\"id\",\"checksum\",\"migration_name\") VALUES ('a','b','20240101_init')", None),
+            mark(
+                "INSERT INTO \"_prisma_migrations\" (\"id\",\"checksum\",\"migration_name\") VALUES ('a','b','20240101_init')",
+                None
+            ),
             Some(("prisma".into(), "20240101_init".into()))
         );
     }
@@ -1010,11 +1132,27 @@ mod tests {
             Verdict::Event(c) => Some(c.kind),
             _ => None,
         };
-        assert_eq!(kind("starting PostgreSQL 15.18 on x86_64"), Some(EventKind::ServerStart));
-        assert_eq!(kind("recovery stopping before commit of transaction 779, time 2026-11-23 12:13:24.431043+00"), Some(EventKind::RecoveryStop));
-        assert_eq!(kind("selected new timeline ID: 2"), Some(EventKind::NewTimeline));
-        assert_eq!(kind("server process (PID 12) was terminated by signal 9: Killed"), Some(EventKind::Crash));
-        let vac = e("automatic vacuum of table \"s06.public.parent\": index scans: 1\npages: 32 removed\ntuples: 5000 removed, 1000 remain");
+        assert_eq!(
+            kind("starting PostgreSQL 15.18 on x86_64"),
+            Some(EventKind::ServerStart)
+        );
+        assert_eq!(
+            kind(
+                "recovery stopping before commit of transaction 779, time 2026-11-23 12:13:24.431043+00"
+            ),
+            Some(EventKind::RecoveryStop)
+        );
+        assert_eq!(
+            kind("selected new timeline ID: 2"),
+            Some(EventKind::NewTimeline)
+        );
+        assert_eq!(
+            kind("server process (PID 12) was terminated by signal 9: Killed"),
+            Some(EventKind::Crash)
+        );
+        let vac = e(
+            "automatic vacuum of table \"s06.public.parent\": index scans: 1\npages: 32 removed\ntuples: 5000 removed, 1000 remain",
+        );
         match classify(&vac) {
             Verdict::Event(c) => {
                 assert_eq!(c.kind, EventKind::Autovacuum);
@@ -1023,18 +1161,35 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match classify(&e("AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.important,DROP TABLE important,<not logged>")) {
-            Verdict::Event(c) => assert_eq!((c.kind, c.tables), (EventKind::Audit, vec!["public.important".to_string(), "important".to_string()])),
+        match classify(&e(
+            "AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.important,DROP TABLE important,<not logged>",
+        )) {
+            Verdict::Event(c) => assert_eq!(
+                (c.kind, c.tables),
+                (
+                    EventKind::Audit,
+                    vec!["public.important".to_string(), "important".to_string()]
+                )
+            ),
             other => panic!("{other:?}"),
         }
-        match classify(&e("connection authorized: user=postgres database=s09 application_name=pg_dump")) {
-            Verdict::Connection { application, .. } => assert_eq!(application.as_deref(), Some("pg_dump")),
+        match classify(&e(
+            "connection authorized: user=postgres database=s09 application_name=pg_dump",
+        )) {
+            Verdict::Connection { application, .. } => {
+                assert_eq!(application.as_deref(), Some("pg_dump"))
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(classify(&e("duration: 0.1 ms")), Verdict::Ignore));
-        assert!(matches!(classify(&e("duration: 0.1 ms  parse <unnamed>: DELETE FROM t")), Verdict::Ignore));
+        assert!(matches!(
+            classify(&e("duration: 0.1 ms  parse <unnamed>: DELETE FROM t")),
+            Verdict::Ignore
+        ));
         match classify(&e("execute <unnamed>: DELETE FROM t")) {
-            Verdict::Statements(v) => assert!(matches!(&v[0], StatementVerdict::Keep(c) if c.kind == EventKind::DeleteAll)),
+            Verdict::Statements(v) => assert!(
+                matches!(&v[0], StatementVerdict::Keep(c) if c.kind == EventKind::DeleteAll)
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -81,7 +81,9 @@ impl ProblemKind {
             ProblemKind::BadTimestamp => {
                 "entries with a timestamp that could not be read (kept without a time; give --log-timezone if the zone is unknown)"
             }
-            ProblemKind::TruncatedLastLine => "last line without a newline (file cut short; read as is)",
+            ProblemKind::TruncatedLastLine => {
+                "last line without a newline (file cut short; read as is)"
+            }
             ProblemKind::Orphan => {
                 "continuation or follow-up lines with no entry before them (kept as raw lines)"
             }

@@ -68,16 +68,26 @@ fn strip_leading_timestamp(line: &[u8], leading: bool) -> &[u8] {
 }
 
 /// Share of head lines the prefix matches, and the first line it does not match.
-fn score(prefix: &LinePrefix, sample: &[u8], leading: bool) -> (usize, usize, Option<(usize, String)>) {
+fn score(
+    prefix: &LinePrefix,
+    sample: &[u8],
+    leading: bool,
+) -> (usize, usize, Option<(usize, String)>) {
     let mut hit = 0;
     let mut total = 0;
     let mut first_miss = None;
     for (n, line) in head_lines(sample) {
         total += 1;
-        if prefix.matches(strip_leading_timestamp(line, leading)).is_some() {
+        if prefix
+            .matches(strip_leading_timestamp(line, leading))
+            .is_some()
+        {
             hit += 1;
         } else if first_miss.is_none() && has_severity(line) {
-            first_miss = Some((n, String::from_utf8_lossy(&line[..line.len().min(160)]).into_owned()));
+            first_miss = Some((
+                n,
+                String::from_utf8_lossy(&line[..line.len().min(160)]).into_owned(),
+            ));
         }
     }
     (hit, total, first_miss)
@@ -88,7 +98,11 @@ fn severity_pos(line: &[u8]) -> Option<usize> {
     let finder = memchr::memmem::Finder::new(b":  ");
     for i in finder.find_iter(line) {
         if SEVERITIES.iter().any(|s| line[..i].ends_with(s)) {
-            let word = SEVERITIES.iter().filter(|s| line[..i].ends_with(s)).map(|s| s.len()).max()?;
+            let word = SEVERITIES
+                .iter()
+                .filter(|s| line[..i].ends_with(s))
+                .map(|s| s.len())
+                .max()?;
             return Some(i - word);
         }
     }
@@ -141,7 +155,11 @@ pub fn detect(
     let (p, warning) = prefix_for(sample, prefix, display, leading, false)?;
     let is_rds = p.text().contains(":%r:%u@%d:[%p]:");
     Ok(Detected {
-        format: if is_rds || format == LogFormat::Rds { LogFormat::Rds } else { LogFormat::Stderr },
+        format: if is_rds || format == LogFormat::Rds {
+            LogFormat::Rds
+        } else {
+            LogFormat::Stderr
+        },
         prefix: Some(p),
         leading_timestamp: leading,
         warning,
@@ -163,10 +181,12 @@ fn syslog_re() -> Regex {
 fn sniff_format(first: &[u8]) -> LogFormat {
     let text = String::from_utf8_lossy(first);
     if text.starts_with('{') {
-        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) {
-            if map.contains_key("textPayload") || map.contains_key("jsonPayload") || map.contains_key("logName") {
-                return LogFormat::CloudSql;
-            }
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text)
+            && ["textPayload", "jsonPayload", "logName"]
+                .iter()
+                .any(|k| map.contains_key(*k))
+        {
+            return LogFormat::CloudSql;
         }
         return LogFormat::Jsonlog;
     }
@@ -231,9 +251,13 @@ fn prefix_for(
     }
     let mut total = 0;
     for c in &candidates {
-        let Ok(p) = LinePrefix::compile(c) else { continue };
+        let Ok(p) = LinePrefix::compile(c) else {
+            continue;
+        };
         // Without a timestamp a stderr log cannot be placed in time: not a reading to guess.
-        let timed = [Escape::Time, Escape::TimeMs, Escape::Epoch].iter().any(|e| p.has(*e));
+        let timed = [Escape::Time, Escape::TimeMs, Escape::Epoch]
+            .iter()
+            .any(|e| p.has(*e));
         if !timed && !allow_empty {
             continue;
         }
@@ -249,7 +273,9 @@ fn prefix_for(
             Ok((p, warning))
         }
         _ => {
-            let line = head_lines(sample).find(|(_, l)| has_severity(l)).or_else(|| head_lines(sample).next());
+            let line = head_lines(sample)
+                .find(|(_, l)| has_severity(l))
+                .or_else(|| head_lines(sample).next());
             match line {
                 Some((n, l)) => Err(UserError::new(format!(
                     "{display}: cannot infer the log_line_prefix: line {n} matches no known prefix: {:?}; {}; give --log-line-prefix with the server's setting (SHOW log_line_prefix) or --log-format",
@@ -280,7 +306,8 @@ fn describe_line(line: &[u8]) -> String {
     };
     let head = &line[..pos];
     let mut missing = Vec::new();
-    let has_ts = (0..head.len().saturating_sub(18)).any(|i| crate::logs::time::parse_civil(&head[i..]).is_some());
+    let has_ts = (0..head.len().saturating_sub(18))
+        .any(|i| crate::logs::time::parse_civil(&head[i..]).is_some());
     if !has_ts {
         missing.push("a timestamp (%m, %t or %n): events cannot be placed in time");
     }
@@ -314,7 +341,10 @@ fn missing_escapes(line: &[u8], p: &LinePrefix) -> String {
     if checks.is_empty() {
         format!("{described}; check the prefix against SHOW log_line_prefix")
     } else {
-        format!("the line seems to lack {} of the prefix ({described})", checks.join(" "))
+        format!(
+            "the line seems to lack {} of the prefix ({described})",
+            checks.join(" ")
+        )
     }
 }
 
@@ -326,7 +356,8 @@ fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
         .filter(|(_, l)| has_severity(l))
         .max_by_key(|(_, l)| severity_pos(l).unwrap_or(0))?;
     let head = String::from_utf8_lossy(&line[..severity_pos(line)?]).into_owned();
-    let ts = Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?( [A-Za-z+\-][A-Za-z0-9+\-:]*)?").ok()?;
+    let ts = Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?( [A-Za-z+\-][A-Za-z0-9+\-:]*)?")
+        .ok()?;
     let mut out = String::new();
     let mut rest = head.as_str();
     if let Some(m) = ts.find(rest) {
@@ -394,9 +425,18 @@ mod tests {
                    2026-11-23 12:09:27 UTC <4243> app=shop user=bob LOG:  statement: SELECT 2\n";
         let d = detect(odd.as_bytes(), "f", None, None).unwrap();
         let p = d.prefix.unwrap();
-        assert!(p.matches(b"2026-11-23 12:09:26 UTC <4242> app=shop user=bob LOG:  x").is_some(), "{}", p.text());
-        let rds = "2026-11-23 12:09:26 UTC:10.0.0.1(5432):app@prod:[77]:LOG:  statement: SELECT 1\n";
-        assert_eq!(detect(rds.as_bytes(), "f", None, None).unwrap().format, LogFormat::Rds);
+        assert!(
+            p.matches(b"2026-11-23 12:09:26 UTC <4242> app=shop user=bob LOG:  x")
+                .is_some(),
+            "{}",
+            p.text()
+        );
+        let rds =
+            "2026-11-23 12:09:26 UTC:10.0.0.1(5432):app@prod:[77]:LOG:  statement: SELECT 1\n";
+        assert_eq!(
+            detect(rds.as_bytes(), "f", None, None).unwrap().format,
+            LogFormat::Rds
+        );
         let cw = "2026-11-23T12:09:26.000Z 2026-11-23 12:09:26 UTC:10.0.0.1(5432):app@prod:[77]:LOG:  statement: SELECT 1\n";
         let d = detect(cw.as_bytes(), "f", None, None).unwrap();
         assert!(d.leading_timestamp);
@@ -408,25 +448,43 @@ mod tests {
         let p = detect(no_pid.as_bytes(), "app.log", None, None);
         // An empty-prefix log is not a known stderr layout: the error says what is missing.
         let err = p.err().map(|e| e.message().to_string()).unwrap_or_default();
-        assert!(err.contains("app.log: cannot infer the log_line_prefix: line 1"), "{err}");
+        assert!(
+            err.contains("app.log: cannot infer the log_line_prefix: line 1"),
+            "{err}"
+        );
         assert!(err.contains("timestamp"), "{err}");
         assert!(err.contains("process id"), "{err}");
         let err = detect(HARNESS.as_bytes(), "f", None, Some("%t [%p]: [%l-1] "))
             .err()
             .map(|e| e.message().to_string())
             .unwrap_or_default();
-        assert!(err.contains("line 1 does not start with log_line_prefix"), "{err}");
+        assert!(
+            err.contains("line 1 does not start with log_line_prefix"),
+            "{err}"
+        );
     }
 
     #[test]
     fn sniffs_formats() {
-        assert_eq!(sniff_format(b"{\"timestamp\":\"2026-11-23 12:00:00.000 UTC\",\"message\":\"x\"}"), LogFormat::Jsonlog);
-        assert_eq!(sniff_format(b"{\"textPayload\":\"x\",\"logName\":\"y\"}"), LogFormat::CloudSql);
+        assert_eq!(
+            sniff_format(b"{\"timestamp\":\"2026-11-23 12:00:00.000 UTC\",\"message\":\"x\"}"),
+            LogFormat::Jsonlog
+        );
+        assert_eq!(
+            sniff_format(b"{\"textPayload\":\"x\",\"logName\":\"y\"}"),
+            LogFormat::CloudSql
+        );
         assert_eq!(
             sniff_format(b"2026-11-23 12:09:26.463 UTC,\"postgres\",\"s01\",23485,\"[local]\",655f3a1b.5bbd,1,\"idle\",2026-11-23 12:09:26 UTC,3/2,0,LOG,00000,\"statement: SELECT 1\",,,,,,,,,\"psql\",\"client backend\",,0"),
             LogFormat::Csvlog
         );
-        assert_eq!(sniff_format(b"Nov 23 12:09:26 db1 postgres[123]: [5-1] LOG:  statement: SELECT 1"), LogFormat::Syslog);
-        assert_eq!(sniff_format(b"<134>1 2026-11-23T12:09:26.463+00:00 db1 postgres[123]: [5-1] LOG:  x"), LogFormat::Syslog);
+        assert_eq!(
+            sniff_format(b"Nov 23 12:09:26 db1 postgres[123]: [5-1] LOG:  statement: SELECT 1"),
+            LogFormat::Syslog
+        );
+        assert_eq!(
+            sniff_format(b"<134>1 2026-11-23T12:09:26.463+00:00 db1 postgres[123]: [5-1] LOG:  x"),
+            LogFormat::Syslog
+        );
     }
 }

@@ -34,7 +34,8 @@ impl Compression {
             Compression::Gzip
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Compression::Zstd
-        } else if head.starts_with(b"BZh") && head.get(3).is_some_and(|c| (b'1'..=b'9').contains(c)) {
+        } else if head.starts_with(b"BZh") && head.get(3).is_some_and(|c| (b'1'..=b'9').contains(c))
+        {
             Compression::Bzip2
         } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
             Compression::Xz
@@ -82,7 +83,10 @@ pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
     let push = |p: PathBuf, out: &mut Vec<InputFile>| {
         let display = p.display().to_string();
         if !out.iter().any(|f| f.display == display) {
-            out.push(InputFile { display, path: Some(p) });
+            out.push(InputFile {
+                display,
+                path: Some(p),
+            });
         }
     };
     for arg in paths {
@@ -97,7 +101,9 @@ pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
         if p.is_dir() {
             let files = files_in(&p)?;
             if files.is_empty() {
-                return Err(UserError::new(format!("{arg}: directory holds no log files")));
+                return Err(UserError::new(format!(
+                    "{arg}: directory holds no log files"
+                )));
             }
             for f in files {
                 push(f, &mut out);
@@ -110,7 +116,9 @@ pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
             let mut found: Vec<PathBuf> = matches.flatten().filter(|p| p.is_file()).collect();
             found.sort();
             if found.is_empty() {
-                return Err(UserError::new(format!("--log {arg}: no file matches the pattern")));
+                return Err(UserError::new(format!(
+                    "--log {arg}: no file matches the pattern"
+                )));
             }
             for f in found {
                 push(f, &mut out);
@@ -122,7 +130,9 @@ pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
         }
     }
     if out.is_empty() {
-        return Err(UserError::new("no log given: use --log PATH (a file, directory, glob, or -)"));
+        return Err(UserError::new(
+            "no log given: use --log PATH (a file, directory, glob, or -)",
+        ));
     }
     Ok(out)
 }
@@ -170,11 +180,18 @@ pub struct Opened {
 pub fn open(file: &InputFile) -> Result<Opened, UserError> {
     let raw: Box<dyn Read + Send> = match &file.path {
         Some(p) => Box::new(File::open(p).map_err(|e| {
-            UserError::new(format!("{}: cannot read: {e}; check the path and its permissions", p.display()))
+            UserError::new(format!(
+                "{}: cannot read: {e}; check the path and its permissions",
+                p.display()
+            ))
         })?),
         None => Box::new(std::io::stdin()),
     };
-    let size = file.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+    let size = file
+        .path
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len());
     let digest = Arc::new(Mutex::new(Digestion::default()));
     let mut hashing = HashingReader {
         inner: raw,
@@ -187,7 +204,12 @@ pub fn open(file: &InputFile) -> Result<Opened, UserError> {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(UserError::new(format!("{}: cannot read: {e}", file.display))),
+            Err(e) => {
+                return Err(UserError::new(format!(
+                    "{}: cannot read: {e}",
+                    file.display
+                )));
+            }
         }
     }
     let compression = Compression::detect(&head[..got]);
@@ -195,10 +217,9 @@ pub fn open(file: &InputFile) -> Result<Opened, UserError> {
     let reader: Box<dyn Read + Send> = match compression {
         Compression::Plain => Box::new(stream),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(stream)
-                .map_err(|e| UserError::new(format!("{}: cannot start zstd decoding: {e}", file.display)))?,
-        ),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(stream).map_err(|e| {
+            UserError::new(format!("{}: cannot start zstd decoding: {e}", file.display))
+        })?),
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(stream)),
         Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(stream)),
     };
@@ -206,7 +227,11 @@ pub fn open(file: &InputFile) -> Result<Opened, UserError> {
         reader,
         compression,
         digest,
-        size: if compression == Compression::Plain { size } else { None },
+        size: if compression == Compression::Plain {
+            size
+        } else {
+            None
+        },
     })
 }
 
@@ -230,9 +255,15 @@ mod tests {
     #[test]
     fn magic_bytes() {
         assert_eq!(Compression::detect(&[0x1f, 0x8b, 8]), Compression::Gzip);
-        assert_eq!(Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
+        assert_eq!(
+            Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
         assert_eq!(Compression::detect(b"BZh9"), Compression::Bzip2);
-        assert_eq!(Compression::detect(&[0xfd, b'7', b'z', b'X', b'Z', 0]), Compression::Xz);
+        assert_eq!(
+            Compression::detect(&[0xfd, b'7', b'z', b'X', b'Z', 0]),
+            Compression::Xz
+        );
         assert_eq!(Compression::detect(b"2026-11-23"), Compression::Plain);
         assert_eq!(Compression::detect(b"BZhx"), Compression::Plain);
     }

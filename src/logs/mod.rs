@@ -122,15 +122,24 @@ fn progress_bar(opts: &LogOptions, files: &[input::InputFile]) -> Option<indicat
         .filter_map(|f| f.path.as_ref().and_then(|p| std::fs::metadata(p).ok()))
         .map(|m| m.len())
         .sum();
-    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}") {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
         bar.set_style(style);
     }
     Some(bar)
 }
 
 fn line_of(source: &str) -> u64 {
-    source.rsplit(':').next().and_then(|l| l.parse().ok()).unwrap_or(0)
+    source
+        .rsplit(':')
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0)
 }
 
 fn combine(files: Vec<FileResult>) -> Timeline {

@@ -103,7 +103,10 @@ impl Escape {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Literal(Vec<u8>),
-    Field { escape: Escape, padded: bool },
+    Field {
+        escape: Escape,
+        padded: bool,
+    },
     /// `%q`: non-session processes stop the prefix here.
     SessionOnly,
 }
@@ -145,9 +148,25 @@ fn trim_spaces(mut v: &[u8]) -> &[u8] {
 
 /// Severity words PostgreSQL writes after the prefix (English `lc_messages`).
 pub const SEVERITIES: [&[u8]; 19] = [
-    b"LOG", b"ERROR", b"STATEMENT", b"DETAIL", b"HINT", b"CONTEXT", b"FATAL", b"WARNING",
-    b"NOTICE", b"INFO", b"PANIC", b"QUERY", b"LOCATION", b"BACKTRACE", b"DEBUG1", b"DEBUG2",
-    b"DEBUG3", b"DEBUG4", b"DEBUG5",
+    b"LOG",
+    b"ERROR",
+    b"STATEMENT",
+    b"DETAIL",
+    b"HINT",
+    b"CONTEXT",
+    b"FATAL",
+    b"WARNING",
+    b"NOTICE",
+    b"INFO",
+    b"PANIC",
+    b"QUERY",
+    b"LOCATION",
+    b"BACKTRACE",
+    b"DEBUG1",
+    b"DEBUG2",
+    b"DEBUG3",
+    b"DEBUG4",
+    b"DEBUG5",
 ];
 
 /// The length of the severity word at the start of `rest` when it is followed by `:  `.
@@ -267,7 +286,13 @@ impl LinePrefix {
         Some(m)
     }
 
-    fn match_from(&self, idx: usize, line: &[u8], pos: usize, m: &mut PrefixMatch) -> Option<usize> {
+    fn match_from(
+        &self,
+        idx: usize,
+        line: &[u8],
+        pos: usize,
+        m: &mut PrefixMatch,
+    ) -> Option<usize> {
         let Some(piece) = self.pieces.get(idx) else {
             return severity_at(&line[pos..]).map(|_| pos);
         };
@@ -451,7 +476,10 @@ mod tests {
         assert_eq!(get(&p, l, Escape::Pid), Some("23485"));
         assert_eq!(get(&p, l, Escape::User), Some("postgres"));
         assert_eq!(get(&p, l, Escape::Database), Some("s01"));
-        assert_eq!(get(&p, l, Escape::TimeMs), Some("2026-11-23 12:09:26.463 UTC"));
+        assert_eq!(
+            get(&p, l, Escape::TimeMs),
+            Some("2026-11-23 12:09:26.463 UTC")
+        );
         // A background process stops at %q.
         let bg = "2026-11-23 12:10:29.615 UTC [26400] LOG:  automatic vacuum of table \"a.b.c\"";
         assert_eq!(get(&p, bg, Escape::Pid), Some("26400"));
@@ -470,10 +498,9 @@ mod tests {
 
     #[test]
     fn every_escape() {
-        let p = LinePrefix::compile(
-            "%t|%m|%n|%s|%p|%P|%l|%x|%v|%c|%e|%Q|%a|%u|%d|%r|%h|%b|%i|100%% ",
-        )
-        .unwrap();
+        let p =
+            LinePrefix::compile("%t|%m|%n|%s|%p|%P|%l|%x|%v|%c|%e|%Q|%a|%u|%d|%r|%h|%b|%i|100%% ")
+                .unwrap();
         let l = "2026-11-23 12:09:26 CET|2026-11-23 12:09:26.463 CET|1700000000.123|\
                  2026-11-23 12:00:00 CET|42|41|7|735|3/12|655f3a1b.a4|23505|-123456789|\
                  my app|alice|shop|10.0.0.1(5432)|10.0.0.1|client backend|INSERT|100% ERROR:  x";

@@ -69,7 +69,13 @@ pub fn make_parser(d: &Detected, s: &ReadSettings) -> Box<dyn FormatParser> {
 }
 
 /// Feeds a stream to a parser in blocks of whole lines. Returns the lines read.
-fn drive(reader: &mut dyn Read, parser: &mut dyn FormatParser, sink: &mut dyn EntrySink, limit: Option<u64>, progress: Option<&indicatif::ProgressBar>) -> u64 {
+fn drive(
+    reader: &mut dyn Read,
+    parser: &mut dyn FormatParser,
+    sink: &mut dyn EntrySink,
+    limit: Option<u64>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> u64 {
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
     let mut line = 1u64;
     let mut lines = 0u64;
@@ -142,7 +148,12 @@ fn first_time_in(bytes: &[u8], d: &Detected, s: &ReadSettings) -> Option<DateTim
 }
 
 /// Offset of the first entry boundary at or after `offset`.
-fn boundary_after(file: &mut File, offset: u64, size: u64, parser: &dyn FormatParser) -> std::io::Result<u64> {
+fn boundary_after(
+    file: &mut File,
+    offset: u64,
+    size: u64,
+    parser: &dyn FormatParser,
+) -> std::io::Result<u64> {
     if offset == 0 {
         return Ok(0);
     }
@@ -176,7 +187,13 @@ fn boundary_after(file: &mut File, offset: u64, size: u64, parser: &dyn FormatPa
 
 /// Bisects a plain file for the first entry at or after `t` (with a margin for the small
 /// disorder of timestamps written by different processes).
-fn bisect(file: &mut File, size: u64, t: DateTime<Utc>, d: &Detected, s: &ReadSettings) -> std::io::Result<u64> {
+fn bisect(
+    file: &mut File,
+    size: u64,
+    t: DateTime<Utc>,
+    d: &Detected,
+    s: &ReadSettings,
+) -> std::io::Result<u64> {
     let target = t - chrono::Duration::seconds(60);
     let (mut lo, mut hi) = (0u64, size);
     while hi - lo > (256 << 10) {
@@ -192,20 +209,34 @@ fn bisect(file: &mut File, size: u64, t: DateTime<Utc>, d: &Detected, s: &ReadSe
 }
 
 /// Reads one input into its share of the timeline.
-pub fn read_file(file: &InputFile, s: &ReadSettings, progress: Option<&indicatif::ProgressBar>) -> Result<FileResult, UserError> {
+pub fn read_file(
+    file: &InputFile,
+    s: &ReadSettings,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<FileResult, UserError> {
     let mut opened = input::open(file)?;
     let compression = opened.compression;
     let mut sample = Vec::with_capacity(SAMPLE);
     let mut problems: Vec<LogProblem> = Vec::new();
-    if let Err(e) = (&mut opened.reader).take(SAMPLE as u64).read_to_end(&mut sample) {
+    if let Err(e) = (&mut opened.reader)
+        .take(SAMPLE as u64)
+        .read_to_end(&mut sample)
+    {
         problems.push(LogProblem {
             path: file.display.clone(),
             line: None,
             count: 1,
-            message: format!("{} stream is corrupt near its start: {e}", opened.compression.name()),
+            message: format!(
+                "{} stream is corrupt near its start: {e}",
+                opened.compression.name()
+            ),
         });
     }
-    let cut = if sample.len() < SAMPLE { sample.len() } else { memchr::memrchr(b'\n', &sample).map_or(sample.len(), |i| i + 1) };
+    let cut = if sample.len() < SAMPLE {
+        sample.len()
+    } else {
+        memchr::memrchr(b'\n', &sample).map_or(sample.len(), |i| i + 1)
+    };
     let detected = infer::detect(&sample[..cut], &file.display, s.format, s.prefix.as_deref())?;
     if let Some(w) = &detected.warning {
         problems.push(LogProblem {
@@ -216,7 +247,12 @@ pub fn read_file(file: &InputFile, s: &ReadSettings, progress: Option<&indicatif
         });
     }
     let split = match (&file.path, opened.size) {
-        (Some(p), Some(size)) if detected.format.splittable() && (size >= SPLIT_MIN || s.since.is_some() || s.until.is_some()) => Some((p.clone(), size)),
+        (Some(p), Some(size))
+            if detected.format.splittable()
+                && (size >= SPLIT_MIN || s.since.is_some() || s.until.is_some()) =>
+        {
+            Some((p.clone(), size))
+        }
         _ => None,
     };
     let (chunks, sha, bytes, lines, line_base) = match split {
@@ -233,11 +269,14 @@ pub fn read_file(file: &InputFile, s: &ReadSettings, progress: Option<&indicatif
                         .collect::<Vec<_>>()
                 },
             );
-            let (sha, bytes) = hash.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?;
+            let (sha, bytes) =
+                hash.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?;
             let lines = total;
             let mut chunks = Vec::new();
             for o in outs {
-                chunks.push(o.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?);
+                chunks.push(
+                    o.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?,
+                );
             }
             (chunks, Some(sha), bytes, lines, before)
         }
@@ -250,7 +289,12 @@ pub fn read_file(file: &InputFile, s: &ReadSettings, progress: Option<&indicatif
             }
             let lines = drive(&mut stream, parser.as_mut(), &mut sink, None, progress);
             let out = sink.finish();
-            let digest = std::mem::take(&mut *opened.digest.lock().map_err(|_| UserError::new("digest lock poisoned"))?);
+            let digest = std::mem::take(
+                &mut *opened
+                    .digest
+                    .lock()
+                    .map_err(|_| UserError::new("digest lock poisoned"))?,
+            );
             let bytes = digest.bytes;
             (vec![(out, lines)], Some(digest.hex()), bytes, lines, 0)
         }
@@ -265,7 +309,12 @@ pub fn read_file(file: &InputFile, s: &ReadSettings, progress: Option<&indicatif
 }
 
 /// Byte ranges to parse: the `--since/--until` window, cut at entry boundaries.
-fn plan_parts(path: &Path, size: u64, d: &Detected, s: &ReadSettings) -> Result<Vec<(u64, u64)>, UserError> {
+fn plan_parts(
+    path: &Path,
+    size: u64,
+    d: &Detected,
+    s: &ReadSettings,
+) -> Result<Vec<(u64, u64)>, UserError> {
     let err = |e: std::io::Error| UserError::new(format!("{}: cannot read: {e}", path.display()));
     let mut f = File::open(path).map_err(err)?;
     let parser = make_parser(d, s);
@@ -295,13 +344,26 @@ fn plan_parts(path: &Path, size: u64, d: &Detected, s: &ReadSettings) -> Result<
     Ok(cuts.windows(2).map(|w| (w[0], w[1])).collect())
 }
 
-fn parse_part(path: &Path, start: u64, end: u64, d: &Detected, s: &ReadSettings, progress: Option<&indicatif::ProgressBar>) -> std::io::Result<(ChunkOutput, u64)> {
+fn parse_part(
+    path: &Path,
+    start: u64,
+    end: u64,
+    d: &Detected,
+    s: &ReadSettings,
+    progress: Option<&indicatif::ProgressBar>,
+) -> std::io::Result<(ChunkOutput, u64)> {
     use std::io::{Seek, SeekFrom};
     let mut f = File::open(path)?;
     f.seek(SeekFrom::Start(start))?;
     let mut parser = make_parser(d, s);
     let mut sink = Assembler::new(s.since, s.until);
-    let lines = drive(&mut f, parser.as_mut(), &mut sink, Some(end - start), progress);
+    let lines = drive(
+        &mut f,
+        parser.as_mut(),
+        &mut sink,
+        Some(end - start),
+        progress,
+    );
     Ok((sink.finish(), lines))
 }
 
@@ -342,7 +404,13 @@ fn hash_and_count(path: &Path, mark: u64) -> (std::io::Result<(String, u64)>, u6
 
 /// Puts a file's parts together: absolute `log:FILE:LINE` sources, transactions settled across
 /// parts, counts and problems summed.
-fn assemble_file(file: &InputFile, d: &Detected, compression: Compression, chunks: Vec<(ChunkOutput, u64)>, line_base: u64) -> FileResult {
+fn assemble_file(
+    file: &InputFile,
+    d: &Detected,
+    compression: Compression,
+    chunks: Vec<(ChunkOutput, u64)>,
+    line_base: u64,
+) -> FileResult {
     let display = file.display.clone();
     let mut events: Vec<LogEvent> = Vec::new();
     let mut counts: HashMap<(i64, CountKind), HashMap<String, u64>> = HashMap::new();
@@ -383,7 +451,11 @@ fn assemble_file(file: &InputFile, d: &Detected, compression: Compression, chunk
             }
         }
         let name = display.clone();
-        session_parts.push((off, sess, Box::new(move |l: u64| format!("log:{name}:{l}")) as Box<dyn Fn(u64) -> String>));
+        session_parts.push((
+            off,
+            sess,
+            Box::new(move |l: u64| format!("log:{name}:{l}")) as Box<dyn Fn(u64) -> String>,
+        ));
         first_at = match (first_at, out.first_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

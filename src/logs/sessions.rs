@@ -100,7 +100,13 @@ pub struct ChunkSessions {
 
 impl Tracker {
     /// A statement ran; `kept` is its event (if kept), `write` the table it wrote (if counted).
-    pub fn statement(&mut self, key: u64, kept: Option<usize>, write: Option<&str>, events: &mut [LogEvent]) {
+    pub fn statement(
+        &mut self,
+        key: u64,
+        kept: Option<usize>,
+        write: Option<&str>,
+        events: &mut [LogEvent],
+    ) {
         let s = self.sessions.entry(key).or_default();
         s.last_statement = kept;
         let group = if !s.known {
@@ -139,7 +145,13 @@ impl Tracker {
     }
 
     /// BEGIN, COMMIT, ROLLBACK or the end of the session.
-    pub fn control(&mut self, key: u64, mark: EndMark, events: &mut Vec<LogEvent>, source: &dyn Fn(u64) -> String) {
+    pub fn control(
+        &mut self,
+        key: u64,
+        mark: EndMark,
+        events: &mut Vec<LogEvent>,
+        source: &dyn Fn(u64) -> String,
+    ) {
         let s = self.sessions.entry(key).or_default();
         s.last_statement = None;
         let end = mark.end;
@@ -179,7 +191,13 @@ impl Tracker {
     }
 
     /// The server stopped or crashed: every session ends.
-    pub fn reset_all(&mut self, at: DateTime<Utc>, line: u64, events: &mut Vec<LogEvent>, source: &dyn Fn(u64) -> String) {
+    pub fn reset_all(
+        &mut self,
+        at: DateTime<Utc>,
+        line: u64,
+        events: &mut Vec<LogEvent>,
+        source: &dyn Fn(u64) -> String,
+    ) {
         self.reset = true;
         let mut keys: Vec<u64> = self.sessions.keys().copied().collect();
         keys.sort_unstable();
@@ -199,7 +217,9 @@ impl Tracker {
         let mut keys: Vec<u64> = self.sessions.keys().copied().collect();
         keys.sort_unstable();
         for key in keys {
-            let Some(s) = self.sessions.remove(&key) else { continue };
+            let Some(s) = self.sessions.remove(&key) else {
+                continue;
+            };
             self.heads.push((
                 key,
                 Head {
@@ -221,7 +241,12 @@ impl Tracker {
 
 /// Settles a transaction: its statements' outcome, and BEGIN/COMMIT/ROLLBACK events when it
 /// holds something worth seeing (kept statements, or writes that a rollback undid).
-pub fn resolve(group: Group, mark: &EndMark, events: &mut Vec<LogEvent>, source: &dyn Fn(u64) -> String) {
+pub fn resolve(
+    group: Group,
+    mark: &EndMark,
+    events: &mut Vec<LogEvent>,
+    source: &dyn Fn(u64) -> String,
+) {
     let outcome = match mark.end {
         End::Commit if group.aborted => TxOutcome::Aborted,
         End::Commit => TxOutcome::Committed,
@@ -274,8 +299,14 @@ pub fn resolve(group: Group, mark: &EndMark, events: &mut Vec<LogEvent>, source:
         });
     }
     let (kind, text) = match (mark.end, outcome) {
-        (End::Disconnect, _) => (EventKind::Rollback, "session ended with its transaction open: rolled back".to_string()),
-        (End::Commit, TxOutcome::Aborted) => (EventKind::Rollback, "COMMIT of a transaction aborted by an error: rolled back".to_string()),
+        (End::Disconnect, _) => (
+            EventKind::Rollback,
+            "session ended with its transaction open: rolled back".to_string(),
+        ),
+        (End::Commit, TxOutcome::Aborted) => (
+            EventKind::Rollback,
+            "COMMIT of a transaction aborted by an error: rolled back".to_string(),
+        ),
         (End::Commit, _) => (EventKind::Commit, "COMMIT".to_string()),
         _ => (EventKind::Rollback, "ROLLBACK".to_string()),
     };
@@ -283,7 +314,11 @@ pub fn resolve(group: Group, mark: &EndMark, events: &mut Vec<LogEvent>, source:
         format!(
             "{} write statement(s) not kept one by one on {}",
             group.writes,
-            if group.write_tables.is_empty() { "unknown tables".to_string() } else { group.write_tables.join(", ") }
+            if group.write_tables.is_empty() {
+                "unknown tables".to_string()
+            } else {
+                group.write_tables.join(", ")
+            }
         )
     });
     events.push(LogEvent {
@@ -303,6 +338,9 @@ pub fn resolve(group: Group, mark: &EndMark, events: &mut Vec<LogEvent>, source:
     });
 }
 
+/// Names a line of a chunk's file as `log:FILE:LINE`.
+pub type SourceName = Box<dyn Fn(u64) -> String>;
+
 /// Autocommit: what was not aborted committed.
 fn autocommit(group: &Group, events: &mut [LogEvent]) {
     for &i in &group.events {
@@ -314,7 +352,7 @@ fn autocommit(group: &Group, events: &mut [LogEvent]) {
 
 /// Settles, in file order, what chunks left open. `chunks` holds each chunk's event offset in
 /// `events`, its session report and a function naming a line of its file.
-pub fn merge(chunks: Vec<(usize, ChunkSessions, Box<dyn Fn(u64) -> String>)>, events: &mut Vec<LogEvent>) {
+pub fn merge(chunks: Vec<(usize, ChunkSessions, SourceName)>, events: &mut Vec<LogEvent>) {
     let mut carry: HashMap<u64, (Group, usize)> = HashMap::new();
     let shift = |g: &mut Group, off: usize| g.events.iter_mut().for_each(|i| *i += off);
     for (off, chunk, source) in chunks {
@@ -333,7 +371,10 @@ pub fn merge(chunks: Vec<(usize, ChunkSessions, Box<dyn Fn(u64) -> String>)>, ev
                         // BEGIN inside a transaction is ignored by the server; what the chunk
                         // resolved after it shares the fate we cannot see from here.
                         autocommit(&head.group, events);
-                        let unknown = EndMark { end: End::Begin, ..mark };
+                        let unknown = EndMark {
+                            end: End::Begin,
+                            ..mark
+                        };
                         resolve(open, &unknown, events, &*source);
                     } else {
                         open.absorb(head.group);
@@ -343,7 +384,11 @@ pub fn merge(chunks: Vec<(usize, ChunkSessions, Box<dyn Fn(u64) -> String>)>, ev
             }
         }
         if chunk.reset {
-            let mut keys: Vec<u64> = carry.keys().copied().filter(|k| !seen.contains(k)).collect();
+            let mut keys: Vec<u64> = carry
+                .keys()
+                .copied()
+                .filter(|k| !seen.contains(k))
+                .collect();
             keys.sort_unstable();
             for key in keys {
                 if let Some((open, _)) = carry.remove(&key) {

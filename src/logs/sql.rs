@@ -155,7 +155,10 @@ impl<'a> Iterator for Lexer<'a> {
             return Some(Token::Quoted(self.quoted(b'"', false)));
         }
         if c == b'$' {
-            let digits = b[start + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+            let digits = b[start + 1..]
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
             if digits > 0 {
                 self.pos += 1 + digits;
                 return Some(Token::Param(&self.s[start..self.pos]));
@@ -170,7 +173,9 @@ impl<'a> Iterator for Lexer<'a> {
                 let body = start + tag_len + 2;
                 let end = memchr::memmem::find(&b[body..], tag).map_or(b.len(), |i| body + i);
                 self.pos = (end + tag.len()).min(b.len());
-                return Some(Token::Str(String::from_utf8_lossy(&b[body..end]).into_owned()));
+                return Some(Token::Str(
+                    String::from_utf8_lossy(&b[body..end]).into_owned(),
+                ));
             }
             self.pos += 1;
             return Some(Token::Punct(c));
@@ -203,7 +208,9 @@ pub fn name_part(t: &Token<'_>) -> Option<String> {
 }
 
 /// Reads a qualified name (`a`, `s.a`, `"S"."A b"`, `db.s.a`) from the tokens.
-pub fn qualified_name<'a>(tokens: &mut std::iter::Peekable<impl Iterator<Item = Token<'a>>>) -> Option<String> {
+pub fn qualified_name<'a>(
+    tokens: &mut std::iter::Peekable<impl Iterator<Item = Token<'a>>>,
+) -> Option<String> {
     let first = tokens.next()?;
     let mut name = name_part(&first)?;
     while tokens.peek() == Some(&Token::Punct(b'.')) {

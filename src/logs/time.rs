@@ -120,8 +120,16 @@ pub fn parse_civil(b: &[u8]) -> Option<NaiveDateTime> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)?;
-    date.and_hms_opt(digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?)
+    let date = NaiveDate::from_ymd_opt(
+        digits(&b[0..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )?;
+    date.and_hms_opt(
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    )
 }
 
 /// Fractional seconds `.fff…` at the start of `b`, as nanoseconds, and the bytes used.
@@ -162,7 +170,9 @@ pub fn parse_timestamp(b: &[u8], zone: LogZone) -> Option<(DateTime<Utc>, usize)
         offset = Some(zone_offset(&rest[..end])?);
         used += end;
     } else if rest.first() == Some(&b' ')
-        && rest.get(1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'+' || *c == b'-')
+        && rest
+            .get(1)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'+' || *c == b'-')
     {
         let token = &rest[1..];
         let end = token.iter().position(|c| *c == b' ').unwrap_or(token.len());
@@ -175,7 +185,10 @@ pub fn parse_timestamp(b: &[u8], zone: LogZone) -> Option<(DateTime<Utc>, usize)
     let at = match offset {
         Some(secs) => {
             let fixed = FixedOffset::east_opt(secs)?;
-            fixed.from_local_datetime(&local).single()?.with_timezone(&Utc)
+            fixed
+                .from_local_datetime(&local)
+                .single()?
+                .with_timezone(&Utc)
         }
         None => zone.to_utc(local)?,
     };

@@ -61,7 +61,9 @@ pub fn problem_line(p: &LogProblem) -> String {
 
 /// The terminal table, then what was read and what went wrong.
 pub fn render_table(t: &Timeline) -> String {
-    let mut table = new_table(&["at (UTC)", "kind", "tables", "outcome", "session", "text", "source"]);
+    let mut table = new_table(&[
+        "at (UTC)", "kind", "tables", "outcome", "session", "text", "source",
+    ]);
     for e in &t.events {
         let mut kind = kind_name(&e.kind);
         if e.cascade {
@@ -100,7 +102,10 @@ pub fn render_table(t: &Timeline) -> String {
             s.path,
             s.format,
             s.compression,
-            s.line_prefix.as_deref().map(|p| format!(", prefix {p:?}")).unwrap_or_default(),
+            s.line_prefix
+                .as_deref()
+                .map(|p| format!(", prefix {p:?}"))
+                .unwrap_or_default(),
             s.lines,
             s.bytes,
             s.sha256.as_deref().unwrap_or("-")
@@ -132,7 +137,10 @@ pub fn render_json(t: &Timeline) -> Result<String, UserError> {
 pub fn render_jsonl(t: &Timeline) -> Result<String, UserError> {
     let mut out = String::new();
     for e in &t.events {
-        out.push_str(&serde_json::to_string(e).map_err(|e| UserError::new(format!("cannot write JSON: {e}")))?);
+        out.push_str(
+            &serde_json::to_string(e)
+                .map_err(|e| UserError::new(format!("cannot write JSON: {e}")))?,
+        );
         out.push('\n');
     }
     Ok(out)

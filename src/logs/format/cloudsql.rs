@@ -5,9 +5,9 @@
 use serde::Deserialize;
 
 use crate::logs::entry::{EntrySink, ProblemKind, trim_cr};
-use crate::logs::format::{FormatParser, LogFormat};
 use crate::logs::format::stderr::StderrParser;
 use crate::logs::format::synthetic::Rewritten;
+use crate::logs::format::{FormatParser, LogFormat};
 use crate::logs::infer;
 use crate::logs::prefix::LinePrefix;
 use crate::logs::time::LogZone;
@@ -38,13 +38,24 @@ impl CloudSqlParser {
         }
     }
 
-    fn parse_payloads(&mut self, out: Rewritten, block_len: usize, last: bool, sink: &mut dyn EntrySink) -> usize {
+    fn parse_payloads(
+        &mut self,
+        out: Rewritten,
+        block_len: usize,
+        last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize {
         if self.inner.is_none() {
-            let prefix = infer::detect(&out.text, "textPayload", Some(LogFormat::Stderr), self.given_prefix.as_deref())
-                .ok()
-                .and_then(|d| d.prefix)
-                .or_else(|| LinePrefix::compile("%m [%p]: [%l-1] db=%d,user=%u ").ok())
-                .unwrap_or_else(LinePrefix::empty);
+            let prefix = infer::detect(
+                &out.text,
+                "textPayload",
+                Some(LogFormat::Stderr),
+                self.given_prefix.as_deref(),
+            )
+            .ok()
+            .and_then(|d| d.prefix)
+            .or_else(|| LinePrefix::compile("%m [%p]: [%l-1] db=%d,user=%u ").ok())
+            .unwrap_or_else(LinePrefix::empty);
             self.inner = Some(StderrParser::new(prefix, self.zone, false));
         }
         match self.inner.as_mut() {
@@ -66,7 +77,13 @@ fn push_payload(out: &mut Rewritten, offset: usize, line: u64, payload: &str) {
 }
 
 impl FormatParser for CloudSqlParser {
-    fn parse(&mut self, block: &[u8], first_line: u64, last: bool, sink: &mut dyn EntrySink) -> usize {
+    fn parse(
+        &mut self,
+        block: &[u8],
+        first_line: u64,
+        last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize {
         let starts_array = block.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[');
         if self.array.is_some() || (starts_array && first_line == 1) {
             let buf = self.array.get_or_insert_with(Vec::new);
@@ -98,7 +115,9 @@ impl FormatParser for CloudSqlParser {
             let line = trim_cr(&block[pos..end]);
             if !line.iter().all(u8::is_ascii_whitespace) {
                 match serde_json::from_slice::<Record>(line) {
-                    Ok(Record { text_payload: Some(p) }) => push_payload(&mut out, pos, n, &p),
+                    Ok(Record {
+                        text_payload: Some(p),
+                    }) => push_payload(&mut out, pos, n, &p),
                     Ok(_) => {}
                     Err(_) => sink.problem(ProblemKind::BadRecord, n),
                 }

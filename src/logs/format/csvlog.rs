@@ -44,8 +44,18 @@ fn owned(rec: &csv::ByteRecord, i: usize) -> Option<Cow<'static, str>> {
 }
 
 impl FormatParser for CsvParser {
-    fn parse(&mut self, block: &[u8], first_line: u64, last: bool, sink: &mut dyn EntrySink) -> usize {
-        let upto = if last { block.len() } else { last_record_end(block) };
+    fn parse(
+        &mut self,
+        block: &[u8],
+        first_line: u64,
+        last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize {
+        let upto = if last {
+            block.len()
+        } else {
+            last_record_end(block)
+        };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -76,13 +86,17 @@ impl FormatParser for CsvParser {
                 sink.problem(ProblemKind::BadTimestamp, line);
             }
             let host = owned(&rec, 4).map(|h| match h.rsplit_once(':') {
-                Some((host, port)) if port.bytes().all(|c| c.is_ascii_digit()) => Cow::Owned(host.to_string()),
+                Some((host, port)) if port.bytes().all(|c| c.is_ascii_digit()) => {
+                    Cow::Owned(host.to_string())
+                }
                 _ => h,
             });
             sink.entry(Entry {
                 line,
                 at,
-                pid: rec.get(3).and_then(|p| std::str::from_utf8(p).ok()?.parse().ok()),
+                pid: rec
+                    .get(3)
+                    .and_then(|p| std::str::from_utf8(p).ok()?.parse().ok()),
                 session_id: owned(&rec, 5),
                 user: owned(&rec, 1),
                 database: owned(&rec, 2),

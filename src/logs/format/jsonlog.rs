@@ -64,7 +64,13 @@ fn nonempty(v: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
 }
 
 impl FormatParser for JsonParser {
-    fn parse(&mut self, block: &[u8], first_line: u64, _last: bool, sink: &mut dyn EntrySink) -> usize {
+    fn parse(
+        &mut self,
+        block: &[u8],
+        first_line: u64,
+        _last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize {
         for (i, raw) in block.split(|c| *c == b'\n').enumerate() {
             let line = trim_cr(raw);
             let n = first_line + i as u64;
@@ -74,12 +80,19 @@ impl FormatParser for JsonParser {
             let rec: Record<'_> = match serde_json::from_slice(line) {
                 Ok(r) => r,
                 Err(_) => {
-                    let kind = if std::str::from_utf8(line).is_err() { ProblemKind::NotUtf8 } else { ProblemKind::BadRecord };
+                    let kind = if std::str::from_utf8(line).is_err() {
+                        ProblemKind::NotUtf8
+                    } else {
+                        ProblemKind::BadRecord
+                    };
                     sink.problem(kind, n);
                     continue;
                 }
             };
-            let at = rec.timestamp.as_deref().and_then(|t| self.times.parse(t.as_bytes(), self.zone));
+            let at = rec
+                .timestamp
+                .as_deref()
+                .and_then(|t| self.times.parse(t.as_bytes(), self.zone));
             if at.is_none() {
                 sink.problem(ProblemKind::BadTimestamp, n);
             }

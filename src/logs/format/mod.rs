@@ -50,7 +50,10 @@ impl LogFormat {
     /// Whether a file of this format can be cut at any line that starts an entry (for parallel
     /// reading and bisecting on time).
     pub fn splittable(self) -> bool {
-        matches!(self, LogFormat::Stderr | LogFormat::Rds | LogFormat::Jsonlog)
+        matches!(
+            self,
+            LogFormat::Stderr | LogFormat::Rds | LogFormat::Jsonlog
+        )
     }
 }
 
@@ -59,8 +62,13 @@ pub trait FormatParser: Send {
     /// Parses `block` (whole lines; its first line is number `first_line`), handing complete
     /// entries to `sink`. Returns how many bytes were used: an entry whose follow-up lines may be
     /// in the next block is left for the next call, unless `last`.
-    fn parse(&mut self, block: &[u8], first_line: u64, last: bool, sink: &mut dyn EntrySink)
-    -> usize;
+    fn parse(
+        &mut self,
+        block: &[u8],
+        first_line: u64,
+        last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize;
 
     /// Whether a line can begin an entry (a place to cut a file for parallel reading).
     fn starts_entry(&self, line: &[u8]) -> bool {

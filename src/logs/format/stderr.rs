@@ -266,9 +266,11 @@ mod tests {
     use super::*;
     use crate::logs::entry::ProblemKind;
 
+    type Row = (u64, String, String, Option<String>, Option<String>, bool);
+
     #[derive(Default)]
     struct Collect {
-        entries: Vec<(u64, String, String, Option<String>, Option<String>, bool)>,
+        entries: Vec<Row>,
         problems: Vec<(ProblemKind, u64)>,
     }
     impl EntrySink for Collect {

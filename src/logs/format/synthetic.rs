@@ -19,7 +19,13 @@ impl Rewritten {
 
     /// Parses the rewritten text with `inner`, reporting original line numbers; returns how much
     /// of the original block was used.
-    pub fn parse_with(&self, inner: &mut dyn FormatParser, block_len: usize, last: bool, sink: &mut dyn EntrySink) -> usize {
+    pub fn parse_with(
+        &self,
+        inner: &mut dyn FormatParser,
+        block_len: usize,
+        last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize {
         struct Remap<'a> {
             origin: &'a [(usize, u64)],
             sink: &'a mut dyn EntrySink,

@@ -47,7 +47,13 @@ impl SyslogParser {
 }
 
 impl FormatParser for SyslogParser {
-    fn parse(&mut self, block: &[u8], first_line: u64, last: bool, sink: &mut dyn EntrySink) -> usize {
+    fn parse(
+        &mut self,
+        block: &[u8],
+        first_line: u64,
+        last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize {
         let mut out = Rewritten::default();
         let mut pos = 0;
         let mut n = first_line;
@@ -56,7 +62,12 @@ impl FormatParser for SyslogParser {
             let line = trim_cr(&block[pos..end]);
             if let Some(c) = self.header.captures(line) {
                 let rest = &line[c.get(0).map_or(0, |m| m.end())..];
-                let chunk = c.name("chunk").map_or(1, |m| std::str::from_utf8(m.as_bytes()).ok().and_then(|s| s.parse().ok()).unwrap_or(1));
+                let chunk = c.name("chunk").map_or(1, |m| {
+                    std::str::from_utf8(m.as_bytes())
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(1)
+                });
                 let (tab, body) = if let Some(b) = rest.strip_prefix(b"#011") {
                     (true, b)
                 } else if let Some(b) = rest.strip_prefix(b"\t") {
@@ -76,11 +87,23 @@ impl FormatParser for SyslogParser {
                     out.text.extend_from_slice(&body);
                     out.text.push(b'\n');
                 } else {
-                    let ts = c.name("ts").or(c.name("ts5424")).map(|m| m.as_bytes()).unwrap_or(b"");
-                    let pid = c.name("pid").or(c.name("pid5424")).map(|m| m.as_bytes()).unwrap_or(b"0");
+                    let ts = c
+                        .name("ts")
+                        .or(c.name("ts5424"))
+                        .map(|m| m.as_bytes())
+                        .unwrap_or(b"");
+                    let pid = c
+                        .name("pid")
+                        .or(c.name("pid5424"))
+                        .map(|m| m.as_bytes())
+                        .unwrap_or(b"0");
                     out.start_line(pos, n);
                     match self.time(ts) {
-                        Some(at) => out.text.extend_from_slice(at.format("%Y-%m-%d %H:%M:%S%.6f UTC").to_string().as_bytes()),
+                        Some(at) => out.text.extend_from_slice(
+                            at.format("%Y-%m-%d %H:%M:%S%.6f UTC")
+                                .to_string()
+                                .as_bytes(),
+                        ),
                         None => {
                             sink.problem(ProblemKind::BadTimestamp, n);
                             out.text.extend_from_slice(b"1970-01-01 00:00:00 UTC");
@@ -95,7 +118,8 @@ impl FormatParser for SyslogParser {
             } else if !line.is_empty() {
                 // Not from PostgreSQL (another program's syslog line): kept raw.
                 out.start_line(pos, n);
-                out.text.extend_from_slice(line.strip_prefix(b"\t").unwrap_or(line));
+                out.text
+                    .extend_from_slice(line.strip_prefix(b"\t").unwrap_or(line));
                 out.text.push(b'\n');
             }
             pos = end + 1;
