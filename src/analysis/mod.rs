@@ -2,3 +2,4 @@
 //! no git. One hypothesis per file under `hypotheses/`.
 
 pub mod hypotheses;
+pub mod status;

@@ -2,7 +2,20 @@
 //! sets `default_transaction_read_only=on`, every query runs inside a READ ONLY transaction, with
 //! `statement_timeout`, `lock_timeout` and `application_name=pgtriage`.
 //!
-//! The rest of pgtriage sees a synchronous API returning plain `evidence` types.
+//! The rest of pgtriage sees a synchronous API returning plain `evidence` types. Helpers adding
+//! queries put them in their own file here as `impl Session { … }` blocks: see `connect.rs` for
+//! how to run a query (`Session::read_only`).
+
+mod audit;
+mod connect;
+mod snapshot;
+pub mod tracking;
+mod verify;
+
+pub use connect::{Endpoint, Session};
+#[allow(unused_imports)]
+pub(crate) use connect::{QueryFailure, ReadOnly};
+pub use verify::ORPHAN_LIMIT;
 
 /// How to connect; see `commands::DbArgs` for the precedence of URL, `DATABASE_URL` and `PG*`.
 #[derive(Debug, Clone)]

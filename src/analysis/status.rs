@@ -1,0 +1,386 @@
+//! The per-table status: did rows vanish without a DELETE to account for them? A pure function
+//! of one table's statistics (and, when there is one, the same table in a baseline snapshot).
+//!
+//! # The rule
+//!
+//! *Expected rows* are, with a baseline, `baseline live + (inserts − baseline inserts) −
+//! (deletes − baseline deletes)` (a table re-created since the baseline — new oid — counts from
+//! zero, so everything the baseline held is expected); without one, `inserts − deletes`. Rows
+//! removed by a DELETE are counted in `deletes`, so they are *not* missing here: the
+//! `delete`/`cascade` hypotheses explain them. The status is the first of these that holds:
+//!
+//! 1. `unknown` — the counters are not visible.
+//! 2. `never_populated` — no insert, no delete, no live row, and the catalog shows no rows either
+//!    (`reltuples ≤ 0`, `relpages = 0`): pg-forensics.md scenario 12.
+//! 3. `unknown` — every counter is zero but the catalog still shows rows (`reltuples > 0`,
+//!    `relpages > 0` or a non-empty file): the statistics were zeroed by a crash, a point-in-time
+//!    restore or `pg_stat_reset()` (scenarios 10, 11, 13), which says nothing about the rows.
+//! 4. `intact` — live rows ≥ expected rows.
+//! 5. `intact` — the shortfall is inserts that never committed: `n_tup_ins` counts aborted
+//!    inserts too (scenario 6). Either their dead tuples are still there (`n_dead_tup ≥
+//!    shortfall`), or the table file was never swapped (`relfilenode = oid`, and unchanged since
+//!    the baseline) and the catalog's own row estimate agrees with the live count (`reltuples`
+//!    within 10 % or 1 row of `n_live_tup`). Rows cannot vanish from a table without a DELETE
+//!    unless its file is swapped (TRUNCATE, scenario 3) or the table is re-created.
+//! 6. `wiped` — no live row left.
+//! 7. `partial` — some live rows left.
+
+use serde::{Deserialize, Serialize};
+
+use chrono::{DateTime, Utc};
+
+use crate::evidence::{DatabaseSnapshot, TableStats};
+
+/// The JSON spelling is part of the public report contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableStatus {
+    Wiped,
+    Partial,
+    Intact,
+    NeverPopulated,
+    Unknown,
+}
+
+impl TableStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableStatus::Wiped => "wiped",
+            TableStatus::Partial => "partial",
+            TableStatus::Intact => "intact",
+            TableStatus::NeverPopulated => "never_populated",
+            TableStatus::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for TableStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A table's status and the expected-rows figure it was judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableAssessment {
+    /// `None` when the counters are not visible.
+    pub expected_rows: Option<i64>,
+    pub status: TableStatus,
+}
+
+/// Judges one table; `baseline` is the same table (by schema and name) in an earlier snapshot.
+pub fn assess(table: &TableStats, baseline: Option<&TableStats>) -> TableAssessment {
+    let (Some(ins), Some(del), Some(live)) = (table.n_tup_ins, table.n_tup_del, table.n_live_tup)
+    else {
+        return TableAssessment {
+            expected_rows: None,
+            status: TableStatus::Unknown,
+        };
+    };
+    let expected = expected_rows(table, baseline, ins, del);
+    let status = status_of(table, baseline, ins, del, live, expected);
+    TableAssessment {
+        expected_rows: Some(expected),
+        status,
+    }
+}
+
+fn expected_rows(table: &TableStats, baseline: Option<&TableStats>, ins: i64, del: i64) -> i64 {
+    let from_counters = (ins - del).max(0);
+    let Some(base) = baseline else {
+        return from_counters;
+    };
+    let Some(base_live) = base.n_live_tup else {
+        return from_counters;
+    };
+    if base.oid != table.oid {
+        // Re-created since the baseline: its counters start at zero.
+        return (base_live + ins - del).max(0);
+    }
+    match (base.n_tup_ins, base.n_tup_del) {
+        (Some(bi), Some(bd)) if ins >= bi && del >= bd => {
+            (base_live + (ins - bi) - (del - bd)).max(0)
+        }
+        // Counters went backwards: reset since the baseline; only the counters are left.
+        _ => from_counters,
+    }
+}
+
+fn catalog_shows_rows(t: &TableStats) -> bool {
+    t.reltuples > 0.0 || t.relpages > 0 || t.size_bytes.unwrap_or(0) > 0
+}
+
+fn status_of(
+    table: &TableStats,
+    baseline: Option<&TableStats>,
+    ins: i64,
+    del: i64,
+    live: i64,
+    expected: i64,
+) -> TableStatus {
+    let counters_zero = ins == 0 && del == 0 && live == 0;
+    let baseline_rows = baseline.and_then(|b| b.n_live_tup).unwrap_or(0);
+    if counters_zero && !catalog_shows_rows(table) && baseline_rows == 0 {
+        return TableStatus::NeverPopulated;
+    }
+    if counters_zero && catalog_shows_rows(table) {
+        return TableStatus::Unknown;
+    }
+    let shortfall = expected - live;
+    if shortfall <= 0 {
+        return TableStatus::Intact;
+    }
+    if aborted_inserts_explain(table, baseline, live, shortfall) {
+        return TableStatus::Intact;
+    }
+    if live == 0 {
+        TableStatus::Wiped
+    } else {
+        TableStatus::Partial
+    }
+}
+
+fn aborted_inserts_explain(
+    table: &TableStats,
+    baseline: Option<&TableStats>,
+    live: i64,
+    shortfall: i64,
+) -> bool {
+    if table.n_dead_tup.unwrap_or(0) >= shortfall {
+        return true;
+    }
+    let file_swapped = table.relfilenode != table.oid
+        || baseline.is_some_and(|b| b.oid != table.oid || b.relfilenode != table.relfilenode);
+    if file_swapped || table.reltuples < 0.0 {
+        return false;
+    }
+    let tolerance = ((live as f64) * 0.1).max(1.0);
+    (table.reltuples - live as f64).abs() <= tolerance
+}
+
+/// One line of `pgtriage tables` and of the report's `tables[]`: the counters a person reads
+/// first, and the status. Field names are the public JSON contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableRow {
+    pub schema: String,
+    pub name: String,
+    pub inserts: Option<i64>,
+    pub updates: Option<i64>,
+    pub deletes: Option<i64>,
+    pub live_rows: Option<i64>,
+    pub dead_rows: Option<i64>,
+    pub expected_rows: Option<i64>,
+    pub status: TableStatus,
+    /// The later of `last_vacuum` and `last_autovacuum`.
+    pub last_vacuum: Option<DateTime<Utc>>,
+    /// The later of `last_analyze` and `last_autoanalyze`.
+    pub last_analyze: Option<DateTime<Utc>>,
+}
+
+/// Every table of `snapshot`, in its (schema, name) order, judged against the same table in
+/// `baseline` when there is one.
+pub fn table_rows(
+    snapshot: &DatabaseSnapshot,
+    baseline: Option<&DatabaseSnapshot>,
+) -> Vec<TableRow> {
+    let base_index: std::collections::HashMap<(&str, &str), &TableStats> = baseline
+        .map(|b| {
+            b.tables
+                .iter()
+                .map(|t| ((t.schema.as_str(), t.name.as_str()), t))
+                .collect()
+        })
+        .unwrap_or_default();
+    snapshot
+        .tables
+        .iter()
+        .map(|t| {
+            let base = base_index
+                .get(&(t.schema.as_str(), t.name.as_str()))
+                .copied();
+            let a = assess(t, base);
+            TableRow {
+                schema: t.schema.clone(),
+                name: t.name.clone(),
+                inserts: t.n_tup_ins,
+                updates: t.n_tup_upd,
+                deletes: t.n_tup_del,
+                live_rows: t.n_live_tup,
+                dead_rows: t.n_dead_tup,
+                expected_rows: a.expected_rows,
+                status: a.status,
+                last_vacuum: t.last_vacuum.max(t.last_autovacuum),
+                last_analyze: t.last_analyze.max(t.last_autoanalyze),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table as `VACUUM ANALYZE` leaves it: file never swapped, catalog agrees with live.
+    fn table(name: &str, ins: i64, del: i64, live: i64) -> TableStats {
+        TableStats {
+            schema: "public".into(),
+            name: name.into(),
+            oid: 16423,
+            relfilenode: 16423,
+            relkind: "r".into(),
+            partition_parent: None,
+            n_tup_ins: Some(ins),
+            n_tup_upd: Some(0),
+            n_tup_del: Some(del),
+            n_tup_hot_upd: Some(0),
+            n_live_tup: Some(live),
+            n_dead_tup: Some(0),
+            n_mod_since_analyze: Some(0),
+            n_ins_since_vacuum: Some(0),
+            last_vacuum: None,
+            last_autovacuum: None,
+            last_analyze: None,
+            last_autoanalyze: None,
+            vacuum_count: Some(1),
+            autovacuum_count: Some(0),
+            analyze_count: Some(1),
+            autoanalyze_count: Some(0),
+            reltuples: live as f64,
+            relpages: if live > 0 { 6 } else { 0 },
+            size_bytes: Some(if live > 0 { 49152 } else { 0 }),
+            catalog_xmin_age: Some(10),
+            catalog_commit_time: None,
+        }
+    }
+
+    /// What TRUNCATE leaves: new file, reltuples -1, empty (pg-forensics.md scenario 3).
+    fn truncated(mut t: TableStats) -> TableStats {
+        t.relfilenode = t.oid + 20;
+        t.reltuples = -1.0;
+        t.relpages = 0;
+        t.size_bytes = Some(0);
+        t.n_live_tup = Some(0);
+        t
+    }
+
+    fn status(t: &TableStats) -> TableStatus {
+        assess(t, None).status
+    }
+
+    #[test]
+    fn seed_002_raw_import_records_truncated_is_wiped() {
+        // 115 inserts, 0 deletes, 0 live rows: nothing accounts for the 115 rows.
+        let t = truncated(table("raw_import_records", 115, 0, 115));
+        let a = assess(&t, None);
+        assert_eq!(a.expected_rows, Some(115));
+        assert_eq!(a.status, TableStatus::Wiped);
+    }
+
+    #[test]
+    fn truncate_then_vacuum_is_still_wiped() {
+        // After VACUUM, reltuples goes from -1 to 0: the swapped file is what remains.
+        let mut t = truncated(table("child_restrict", 1000, 0, 1000));
+        t.reltuples = 0.0;
+        assert_eq!(status(&t), TableStatus::Wiped);
+    }
+
+    #[test]
+    fn truncate_then_some_new_rows_is_partial() {
+        // Seed 002's collection_flows: 143 inserts, 101 deletes, 2 live; 40 unaccounted for.
+        let mut t = truncated(table("collection_flows", 143, 101, 2));
+        t.n_live_tup = Some(2);
+        t.reltuples = 2.0;
+        let a = assess(&t, None);
+        assert_eq!(a.expected_rows, Some(42));
+        assert_eq!(a.status, TableStatus::Partial);
+    }
+
+    #[test]
+    fn committed_delete_all_is_accounted_for() {
+        // Scenario 1: del 0→1000, live 1000→0; the rows are in `deletes`, not vanished.
+        let mut t = table("child_restrict", 1000, 1000, 0);
+        t.n_dead_tup = Some(1000);
+        t.reltuples = 1000.0;
+        let a = assess(&t, None);
+        assert_eq!(a.expected_rows, Some(0));
+        assert_eq!(a.status, TableStatus::Intact);
+    }
+
+    #[test]
+    fn users_with_every_row_present_are_intact() {
+        assert_eq!(status(&table("users", 11, 0, 11)), TableStatus::Intact);
+    }
+
+    #[test]
+    fn rolled_back_bulk_insert_is_not_a_loss() {
+        // Scenario 6, before autovacuum: ins 1000→6000, dead 0→5000, live 1000.
+        let mut t = table("parent", 6000, 0, 1000);
+        t.n_dead_tup = Some(5000);
+        assert_eq!(status(&t), TableStatus::Intact);
+        // After autovacuum: dead 0, but the file was never swapped and reltuples = live.
+        t.n_dead_tup = Some(0);
+        assert_eq!(status(&t), TableStatus::Intact);
+    }
+
+    #[test]
+    fn rolled_back_delete_is_intact() {
+        // Scenario 6c: del +1000 but live unchanged.
+        assert_eq!(
+            status(&table("child_restrict", 1000, 1000, 1000)),
+            TableStatus::Intact
+        );
+    }
+
+    #[test]
+    fn never_populated_table() {
+        // Scenario 12: all zero, reltuples -1, relpages 0.
+        let mut t = table("never_populated", 0, 0, 0);
+        t.reltuples = -1.0;
+        t.vacuum_count = Some(0);
+        assert_eq!(status(&t), TableStatus::NeverPopulated);
+    }
+
+    #[test]
+    fn counters_zeroed_by_crash_with_rows_in_catalog_is_unknown() {
+        // Scenario 10/13: every counter 0, reltuples 1000, relpages 7.
+        let mut t = table("parent", 0, 0, 0);
+        t.reltuples = 1000.0;
+        t.relpages = 7;
+        t.size_bytes = Some(57344);
+        assert_eq!(status(&t), TableStatus::Unknown);
+    }
+
+    #[test]
+    fn invisible_counters_are_unknown() {
+        let mut t = table("secret", 10, 0, 10);
+        t.n_live_tup = None;
+        let a = assess(&t, None);
+        assert_eq!(a.status, TableStatus::Unknown);
+        assert_eq!(a.expected_rows, None);
+    }
+
+    #[test]
+    fn baseline_makes_expected_rows_exact() {
+        // Baseline: 1000 rows after 1200 inserts and 200 deletes. Since: 50 inserts, 30 deletes.
+        let base = table("orders", 1200, 200, 1000);
+        let now = table("orders", 1250, 230, 1020);
+        let a = assess(&now, Some(&base));
+        assert_eq!(a.expected_rows, Some(1020));
+        assert_eq!(a.status, TableStatus::Intact);
+        // Same counters, but the file was swapped and emptied: TRUNCATE since the baseline.
+        let emptied = truncated(now.clone());
+        assert_eq!(assess(&emptied, Some(&base)).status, TableStatus::Wiped);
+    }
+
+    #[test]
+    fn table_recreated_since_baseline_expects_the_baseline_rows() {
+        // Scenario 7a: DROP + CREATE + 3 rows; the baseline had 1000.
+        let base = table("child_restrict", 1000, 0, 1000);
+        let mut now = table("child_restrict", 3, 0, 3);
+        now.oid = 16940;
+        now.relfilenode = 16940;
+        let a = assess(&now, Some(&base));
+        assert_eq!(a.expected_rows, Some(1003));
+        assert_eq!(a.status, TableStatus::Partial);
+    }
+}

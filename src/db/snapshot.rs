@@ -1,0 +1,562 @@
+//! The database side of the evidence: one READ ONLY transaction, a fixed number of catalog and
+//! statistics queries whatever the table count (never one per table), adapted to the server
+//! version (PostgreSQL 12–17). Whatever the role may not read is recorded in `not_visible` with
+//! the reason instead of failing; see ../shared/pg-forensics.md for why each field matters.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::Session;
+use super::connect::{QueryFailure, ReadOnly};
+use crate::error::UserError;
+use crate::evidence::{
+    ArchiverStats, DatabaseSnapshot, DatabaseStats, ForeignKey, NotVisible, SequenceState,
+    ServerInfo, TableStats,
+};
+
+/// Settings that decide what the logs and the catalog can show, with the first major version
+/// that has them. A setting the version has but the role cannot see goes to `not_visible`.
+const SETTINGS: &[(&str, i32)] = &[
+    ("archive_command", 12),
+    ("archive_library", 15),
+    ("archive_mode", 12),
+    ("autovacuum", 12),
+    ("data_directory", 12),
+    ("log_autovacuum_min_duration", 12),
+    ("log_checkpoints", 12),
+    ("log_connections", 12),
+    ("log_destination", 12),
+    ("log_directory", 12),
+    ("log_disconnections", 12),
+    ("log_filename", 12),
+    ("log_line_prefix", 12),
+    ("log_min_duration_statement", 12),
+    ("log_min_messages", 12),
+    ("log_statement", 12),
+    ("log_timezone", 12),
+    ("logging_collector", 12),
+    ("server_version", 12),
+    ("server_version_num", 12),
+    ("stats_fetch_consistency", 15),
+    ("TimeZone", 12),
+    ("track_commit_timestamp", 12),
+    ("track_counts", 12),
+    ("wal_level", 12),
+];
+
+#[derive(FromRow)]
+struct ServerRow {
+    version: String,
+    version_num: i32,
+    datid: Option<i64>,
+    postmaster_start_time: Option<DateTime<Utc>>,
+    in_recovery: Option<bool>,
+    server_time: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct ControlRow {
+    system_identifier: Option<String>,
+    timeline_id: Option<i64>,
+    checkpoint_time: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct DatabaseStatsRow {
+    xact_commit: Option<i64>,
+    xact_rollback: Option<i64>,
+    tup_returned: Option<i64>,
+    tup_fetched: Option<i64>,
+    tup_inserted: Option<i64>,
+    tup_updated: Option<i64>,
+    tup_deleted: Option<i64>,
+    stats_reset: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct ArchiverRow {
+    archived_count: Option<i64>,
+    last_archived_wal: Option<String>,
+    last_archived_time: Option<DateTime<Utc>>,
+    failed_count: Option<i64>,
+    last_failed_wal: Option<String>,
+    last_failed_time: Option<DateTime<Utc>>,
+    stats_reset: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct TableRow {
+    schema: String,
+    name: String,
+    oid: i64,
+    relfilenode: i64,
+    relkind: String,
+    partition_parent: Option<String>,
+    n_tup_ins: Option<i64>,
+    n_tup_upd: Option<i64>,
+    n_tup_del: Option<i64>,
+    n_tup_hot_upd: Option<i64>,
+    n_live_tup: Option<i64>,
+    n_dead_tup: Option<i64>,
+    n_mod_since_analyze: Option<i64>,
+    n_ins_since_vacuum: Option<i64>,
+    last_vacuum: Option<DateTime<Utc>>,
+    last_autovacuum: Option<DateTime<Utc>>,
+    last_analyze: Option<DateTime<Utc>>,
+    last_autoanalyze: Option<DateTime<Utc>>,
+    vacuum_count: Option<i64>,
+    autovacuum_count: Option<i64>,
+    analyze_count: Option<i64>,
+    autoanalyze_count: Option<i64>,
+    reltuples: f64,
+    relpages: i64,
+    size_bytes: Option<i64>,
+    catalog_xmin_age: Option<i64>,
+    catalog_commit_time: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct ForeignKeyRow {
+    name: String,
+    schema: String,
+    table: String,
+    columns: Vec<String>,
+    ref_schema: String,
+    ref_table: String,
+    ref_columns: Vec<String>,
+    on_delete: String,
+    on_update: String,
+}
+
+#[derive(FromRow)]
+struct SequenceRow {
+    schema: String,
+    name: String,
+    last_value: Option<i64>,
+    readable: bool,
+    owned_by_table: Option<String>,
+    owned_by_column: Option<String>,
+}
+
+/// The per-table query. `{ins_since_vacuum}`, `{size}` and `{commit_time}` are filled from
+/// fixed fragments chosen by version and settings, never from input.
+const TABLES_SQL: &str = "\
+SELECT n.nspname::text AS schema,
+       c.relname::text AS name,
+       c.oid::bigint AS oid,
+       c.relfilenode::bigint AS relfilenode,
+       c.relkind::text AS relkind,
+       (SELECT pn.nspname || '.' || pc.relname
+          FROM pg_inherits i
+          JOIN pg_class pc ON pc.oid = i.inhparent
+          JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_parent,
+       s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd,
+       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+       {ins_since_vacuum} AS n_ins_since_vacuum,
+       s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+       s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
+       c.reltuples::float8 AS reltuples,
+       c.relpages::bigint AS relpages,
+       {size} AS size_bytes,
+       age(c.xmin)::bigint AS catalog_xmin_age,
+       {commit_time} AS catalog_commit_time
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname <> 'information_schema'
+   AND n.nspname !~ '^pg_'
+ ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"";
+
+/// Top-level foreign keys only (`conparentid = 0`): the copies PostgreSQL makes on each
+/// partition would repeat the same rule once per partition.
+const FOREIGN_KEYS_SQL: &str = "\
+SELECT con.conname::text AS name,
+       cn.nspname::text AS schema,
+       cc.relname::text AS \"table\",
+       ARRAY(SELECT a.attname::text
+               FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+              ORDER BY k.ord) AS columns,
+       rn.nspname::text AS ref_schema,
+       rc.relname::text AS ref_table,
+       ARRAY(SELECT a.attname::text
+               FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+              ORDER BY k.ord) AS ref_columns,
+       CASE con.confdeltype WHEN 'a' THEN 'no_action' WHEN 'r' THEN 'restrict'
+            WHEN 'c' THEN 'cascade' WHEN 'n' THEN 'set_null' WHEN 'd' THEN 'set_default'
+            ELSE con.confdeltype::text END AS on_delete,
+       CASE con.confupdtype WHEN 'a' THEN 'no_action' WHEN 'r' THEN 'restrict'
+            WHEN 'c' THEN 'cascade' WHEN 'n' THEN 'set_null' WHEN 'd' THEN 'set_default'
+            ELSE con.confupdtype::text END AS on_update
+  FROM pg_constraint con
+  JOIN pg_class cc ON cc.oid = con.conrelid
+  JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+  JOIN pg_class rc ON rc.oid = con.confrelid
+  JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+ WHERE con.contype = 'f'
+   AND con.conparentid = 0
+   AND cn.nspname <> 'information_schema' AND cn.nspname !~ '^pg_'
+ ORDER BY cn.nspname COLLATE \"C\", cc.relname COLLATE \"C\", con.conname COLLATE \"C\"";
+
+/// `pg_sequences.last_value` is NULL both before the first nextval and when the role lacks
+/// USAGE/SELECT: `readable` tells the two apart. The owning column comes from pg_depend
+/// (`a` = serial's OWNED BY, `i` = identity).
+const SEQUENCES_SQL: &str = "\
+SELECT s.schemaname::text AS schema,
+       s.sequencename::text AS name,
+       s.last_value,
+       has_sequence_privilege(c.oid, 'SELECT,USAGE') AS readable,
+       (SELECT tn.nspname || '.' || t.relname
+          FROM pg_depend d
+          JOIN pg_class t ON t.oid = d.refobjid
+          JOIN pg_namespace tn ON tn.oid = t.relnamespace
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+           AND d.deptype IN ('a', 'i')
+         LIMIT 1) AS owned_by_table,
+       (SELECT a.attname::text
+          FROM pg_depend d
+          JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+           AND d.deptype IN ('a', 'i')
+         LIMIT 1) AS owned_by_column
+  FROM pg_sequences s
+  JOIN pg_namespace n ON n.nspname = s.schemaname
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
+ WHERE s.schemaname <> 'information_schema' AND s.schemaname !~ '^pg_'
+ ORDER BY s.schemaname COLLATE \"C\", s.sequencename COLLATE \"C\"";
+
+fn as_u32(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or_default()
+}
+
+/// Records a failed optional query as a gap.
+fn gap(not_visible: &mut Vec<NotVisible>, what: &str, failure: &QueryFailure) {
+    let hint = if failure.is_not_permitted() {
+        " (grant pg_monitor, or connect as a superuser, to see it)"
+    } else {
+        ""
+    };
+    not_visible.push(NotVisible {
+        what: what.to_string(),
+        reason: format!("{}{hint}", failure.message),
+    });
+}
+
+impl Session {
+    /// Takes the database snapshot of the evidence (one READ ONLY transaction, about ten
+    /// queries whatever the number of tables).
+    pub fn snapshot(&mut self) -> Result<DatabaseSnapshot, UserError> {
+        let target = self.target().to_string();
+        let endpoint = self.endpoint().clone();
+        let major = self.server_version_num() / 10000;
+        self.read_only(|tx| {
+            let mut not_visible = Vec::new();
+            let fail = |doing: &str| {
+                let doing = format!("{target}: {doing}");
+                move |f: QueryFailure| f.into_user_error(&doing)
+            };
+
+            let server: ServerRow = tx
+                .fetch_one(sqlx::query_as(
+                    "SELECT version() AS version,
+                            current_setting('server_version_num')::int AS version_num,
+                            (SELECT oid::bigint FROM pg_database WHERE datname = current_database()) AS datid,
+                            pg_postmaster_start_time() AS postmaster_start_time,
+                            pg_is_in_recovery() AS in_recovery,
+                            now() AS server_time",
+                ))
+                .map_err(fail("reading the server facts"))?;
+
+            let control = match tx.fetch_one::<ControlRow>(sqlx::query_as(
+                "SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+                        (SELECT timeline_id::bigint FROM pg_control_checkpoint()) AS timeline_id,
+                        (SELECT checkpoint_time FROM pg_control_checkpoint()) AS checkpoint_time",
+            )) {
+                Ok(row) => Some(row),
+                Err(f) => {
+                    gap(&mut not_visible, "pg_control_system(), pg_control_checkpoint()", &f);
+                    None
+                }
+            };
+
+            let database_stats = match tx.fetch_optional::<DatabaseStatsRow>(sqlx::query_as(
+                "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched,
+                        tup_inserted, tup_updated, tup_deleted, stats_reset
+                   FROM pg_stat_database WHERE datname = current_database()",
+            )) {
+                Ok(row) => row.map(|r| DatabaseStats {
+                    xact_commit: r.xact_commit.unwrap_or(0),
+                    xact_rollback: r.xact_rollback.unwrap_or(0),
+                    tup_returned: r.tup_returned.unwrap_or(0),
+                    tup_fetched: r.tup_fetched.unwrap_or(0),
+                    tup_inserted: r.tup_inserted.unwrap_or(0),
+                    tup_updated: r.tup_updated.unwrap_or(0),
+                    tup_deleted: r.tup_deleted.unwrap_or(0),
+                    stats_reset: r.stats_reset,
+                }),
+                Err(f) => {
+                    gap(&mut not_visible, "pg_stat_database", &f);
+                    None
+                }
+            };
+
+            let archiver = match tx.fetch_optional::<ArchiverRow>(sqlx::query_as(
+                "SELECT archived_count, last_archived_wal, last_archived_time,
+                        failed_count, last_failed_wal, last_failed_time, stats_reset
+                   FROM pg_stat_archiver",
+            )) {
+                Ok(row) => row.map(|r| ArchiverStats {
+                    archived_count: r.archived_count.unwrap_or(0),
+                    last_archived_wal: r.last_archived_wal,
+                    last_archived_time: r.last_archived_time,
+                    failed_count: r.failed_count.unwrap_or(0),
+                    last_failed_wal: r.last_failed_wal,
+                    last_failed_time: r.last_failed_time,
+                    stats_reset: r.stats_reset,
+                }),
+                Err(f) => {
+                    gap(&mut not_visible, "pg_stat_archiver", &f);
+                    None
+                }
+            };
+
+            // pg_stat_bgwriter keeps its own stats_reset in every version 12–17 (17 moved the
+            // checkpoint counters to pg_stat_checkpointer, not this column).
+            let bgwriter_stats_reset = match tx.fetch_optional::<(Option<DateTime<Utc>>,)>(
+                sqlx::query_as("SELECT stats_reset FROM pg_stat_bgwriter"),
+            ) {
+                Ok(row) => row.and_then(|r| r.0),
+                Err(f) => {
+                    gap(&mut not_visible, "pg_stat_bgwriter", &f);
+                    None
+                }
+            };
+
+            let names: Vec<String> = SETTINGS
+                .iter()
+                .filter(|(_, since)| major >= *since)
+                .map(|(n, _)| n.to_string())
+                .collect();
+            let mut settings = BTreeMap::new();
+            match tx.fetch_all::<(String, String)>(
+                sqlx::query_as(
+                    "SELECT name::text, setting::text FROM pg_settings WHERE name = ANY($1) ORDER BY 1",
+                )
+                .bind(&names),
+            ) {
+                Ok(rows) => {
+                    settings.extend(rows);
+                    let hidden: Vec<&str> = names
+                        .iter()
+                        .filter(|n| !settings.contains_key(n.as_str()))
+                        .map(|n| n.as_str())
+                        .collect();
+                    for name in hidden {
+                        not_visible.push(NotVisible {
+                            what: format!("settings.{name}"),
+                            reason: "not shown to this role (pg_read_all_settings or pg_monitor shows it)"
+                                .to_string(),
+                        });
+                    }
+                }
+                Err(f) => gap(&mut not_visible, "pg_settings", &f),
+            }
+
+            let commit_ts_on = settings.get("track_commit_timestamp").map(String::as_str) == Some("on");
+            let tables = read_tables(tx, major, commit_ts_on, &mut not_visible)
+                .map_err(fail("reading the table statistics"))?;
+
+            let foreign_keys = match tx.fetch_all::<ForeignKeyRow>(sqlx::query_as(FOREIGN_KEYS_SQL)) {
+                Ok(rows) => rows
+                    .into_iter()
+                    .map(|r| ForeignKey {
+                        name: r.name,
+                        schema: r.schema,
+                        table: r.table,
+                        columns: r.columns,
+                        ref_schema: r.ref_schema,
+                        ref_table: r.ref_table,
+                        ref_columns: r.ref_columns,
+                        on_delete: r.on_delete,
+                        on_update: r.on_update,
+                    })
+                    .collect(),
+                Err(f) => {
+                    gap(&mut not_visible, "foreign keys (pg_constraint)", &f);
+                    Vec::new()
+                }
+            };
+
+            let sequences = match tx.fetch_all::<SequenceRow>(sqlx::query_as(SEQUENCES_SQL)) {
+                Ok(rows) => {
+                    let unreadable: Vec<String> = rows
+                        .iter()
+                        .filter(|r| !r.readable)
+                        .map(|r| format!("{}.{}", r.schema, r.name))
+                        .collect();
+                    if !unreadable.is_empty() {
+                        not_visible.push(NotVisible {
+                            what: format!("sequences.last_value of {}", unreadable.join(", ")),
+                            reason: "the role has no SELECT or USAGE on them".to_string(),
+                        });
+                    }
+                    rows.into_iter()
+                        .map(|r| SequenceState {
+                            schema: r.schema,
+                            name: r.name,
+                            last_value: r.last_value,
+                            owned_by_table: r.owned_by_table,
+                            owned_by_column: r.owned_by_column,
+                        })
+                        .collect()
+                }
+                Err(f) => {
+                    gap(&mut not_visible, "sequences (pg_sequences)", &f);
+                    Vec::new()
+                }
+            };
+
+            let (system_identifier, timeline_id, checkpoint_time) = match control {
+                Some(c) => (c.system_identifier, c.timeline_id, c.checkpoint_time),
+                None => (None, None, None),
+            };
+            let mut snapshot = DatabaseSnapshot {
+                server: ServerInfo {
+                    version_num: server.version_num,
+                    version: server.version,
+                    host: endpoint.host.clone(),
+                    port: endpoint.port,
+                    database: endpoint.database.clone(),
+                    user: endpoint.user.clone(),
+                    datid: server.datid.map(as_u32),
+                    system_identifier,
+                    timeline_id,
+                    checkpoint_time,
+                    postmaster_start_time: server.postmaster_start_time,
+                    in_recovery: server.in_recovery,
+                    server_time: server.server_time,
+                },
+                database_stats,
+                archiver,
+                bgwriter_stats_reset,
+                settings,
+                tables,
+                foreign_keys,
+                sequences,
+                not_visible,
+            };
+            sort_snapshot(&mut snapshot);
+            Ok(snapshot)
+        })
+    }
+}
+
+/// Same input, same bytes: the SQL orders by "C" collation already; sort again in Rust so the
+/// order never depends on the server.
+fn sort_snapshot(s: &mut DatabaseSnapshot) {
+    s.tables
+        .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    s.foreign_keys
+        .sort_by(|a, b| (&a.schema, &a.table, &a.name).cmp(&(&b.schema, &b.table, &b.name)));
+    s.sequences
+        .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    s.not_visible.sort_by(|a, b| a.what.cmp(&b.what));
+}
+
+/// The per-table query, with two fallbacks that keep the rest: without `pg_relation_size()`
+/// when a table is locked (a paused recovery holds AccessExclusiveLock on tables it was
+/// truncating: pg-forensics.md 11b), and without the commit time when it cannot be read.
+fn read_tables(
+    tx: &mut ReadOnly<'_>,
+    major: i32,
+    commit_ts_on: bool,
+    not_visible: &mut Vec<NotVisible>,
+) -> Result<Vec<TableStats>, QueryFailure> {
+    let ins_since_vacuum = if major >= 13 {
+        "s.n_ins_since_vacuum"
+    } else {
+        "NULL::bigint"
+    };
+    let mut with_size = true;
+    let mut with_commit_time = commit_ts_on;
+    loop {
+        let sql = TABLES_SQL
+            .replace("{ins_since_vacuum}", ins_since_vacuum)
+            .replace(
+                "{size}",
+                if with_size {
+                    "pg_relation_size(c.oid)"
+                } else {
+                    "NULL::bigint"
+                },
+            )
+            .replace(
+                "{commit_time}",
+                if with_commit_time {
+                    "pg_xact_commit_timestamp(c.xmin)"
+                } else {
+                    "NULL::timestamptz"
+                },
+            );
+        match tx.fetch_all::<TableRow>(sqlx::query_as(sqlx::AssertSqlSafe(sql))) {
+            Ok(rows) => return Ok(rows.into_iter().map(table_stats).collect()),
+            Err(f) if with_size && f.is_lock_timeout() => {
+                not_visible.push(NotVisible {
+                    what: "tables.size_bytes".to_string(),
+                    reason: format!(
+                        "{} (a table is locked, e.g. by a paused recovery; sizes left out)",
+                        f.message
+                    ),
+                });
+                with_size = false;
+            }
+            Err(f) if with_commit_time => {
+                not_visible.push(NotVisible {
+                    what: "tables.catalog_commit_time".to_string(),
+                    reason: f.message.clone(),
+                });
+                with_commit_time = false;
+            }
+            Err(f) => return Err(f),
+        }
+    }
+}
+
+fn table_stats(r: TableRow) -> TableStats {
+    TableStats {
+        schema: r.schema,
+        name: r.name,
+        oid: as_u32(r.oid),
+        relfilenode: as_u32(r.relfilenode),
+        relkind: r.relkind,
+        partition_parent: r.partition_parent,
+        n_tup_ins: r.n_tup_ins,
+        n_tup_upd: r.n_tup_upd,
+        n_tup_del: r.n_tup_del,
+        n_tup_hot_upd: r.n_tup_hot_upd,
+        n_live_tup: r.n_live_tup,
+        n_dead_tup: r.n_dead_tup,
+        n_mod_since_analyze: r.n_mod_since_analyze,
+        n_ins_since_vacuum: r.n_ins_since_vacuum,
+        last_vacuum: r.last_vacuum,
+        last_autovacuum: r.last_autovacuum,
+        last_analyze: r.last_analyze,
+        last_autoanalyze: r.last_autoanalyze,
+        vacuum_count: r.vacuum_count,
+        autovacuum_count: r.autovacuum_count,
+        analyze_count: r.analyze_count,
+        autoanalyze_count: r.autoanalyze_count,
+        reltuples: r.reltuples,
+        relpages: r.relpages,
+        size_bytes: r.size_bytes,
+        catalog_xmin_age: r.catalog_xmin_age,
+        catalog_commit_time: r.catalog_commit_time,
+    }
+}
