@@ -13,7 +13,7 @@ runs=${2:-5}
 cargo build --release -q
 bin=target/release/pgtriage
 
-pg_throwaway_start "log_line_prefix = '%m [%p] app=%a %q%u@%d '" "max_locks_per_transaction = 256"
+pg_throwaway_start "log_line_prefix = '%m [%p] app=%a %q%u@%d '"
 pg_psql postgres -c "CREATE DATABASE bench"
 echo "creating $tables tables ($((tables / 2)) foreign keys)…"
 # Odd tables are parents, each even table references the one before it. Batches keep the lock
