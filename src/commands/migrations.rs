@@ -1,14 +1,95 @@
-//! `pgtriage migrations`.
+//! `pgtriage migrations`: destructive operations in every version of every migration in git,
+//! migrations edited after commit, and — with `--db` — which version ran and the cross-check
+//! with the tables that exist now.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, ValueEnum};
 
 use crate::error::{Result, UserError};
+use crate::migrations::{self, HistoryOptions};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrationsFormat {
+    Table,
+    Json,
+}
 
 #[derive(Debug, Args)]
-pub struct MigrationsArgs {}
+pub struct MigrationsArgs {
+    /// The application's git repository (a checkout, a bare or a shallow clone).
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo: PathBuf,
+    /// Database to read the migration tracking tables from, and to cross-check tables with.
+    #[arg(long = "db", value_name = "URL")]
+    pub db: Option<String>,
+    /// Only versions committed at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// A revision or range to walk (`v1.0..main`); default HEAD.
+    #[arg(long, value_name = "RANGE")]
+    pub rev: Option<String>,
+    /// Also treat paths matching this glob as migrations (repeatable), e.g. 'ops/sql/**/*.sql'.
+    #[arg(long = "path", value_name = "GLOB")]
+    pub paths: Vec<String>,
+    /// Use only --path globs, not the built-in framework conventions.
+    #[arg(long)]
+    pub no_conventions: bool,
+    /// List inactive operations too (commented out, down migrations).
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value_t = MigrationsFormat::Table)]
+    pub format: MigrationsFormat,
+    /// Cancel any single query after this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub statement_timeout: u64,
+}
 
-pub fn run(_args: MigrationsArgs) -> Result<ExitCode> {
-    Err(UserError::new("`pgtriage migrations` is not built yet"))
+/// `--since` as a UTC instant.
+pub fn parse_since(text: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
+    }
+    Err(UserError::new(format!(
+        "--since {text}: not a time; use RFC 3339 (2025-10-18T22:00:00Z) or a date (2025-10-18)"
+    )))
+}
+
+pub fn run(args: MigrationsArgs) -> Result<ExitCode> {
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let opts = HistoryOptions {
+        repo: args.repo.clone(),
+        rev: args.rev.clone(),
+        since,
+        paths: args.paths.clone(),
+        no_conventions: args.no_conventions,
+    };
+    let mut history = migrations::scan_history(&opts)?;
+    if let Some(url) = &args.db {
+        let settings = crate::db::ConnectionSettings {
+            url: Some(url.clone()),
+            statement_timeout_ms: args.statement_timeout,
+            lock_timeout_ms: 2_000,
+            connect_timeout_s: 10,
+        };
+        let (applied, snapshot, gaps) = crate::db::tracking::read_for_migrations(&settings)?;
+        history.problems.extend(gaps);
+        migrations::match_applied(&mut history, applied);
+        migrations::cross_check(&mut history, &snapshot);
+    }
+    let text = match args.format {
+        MigrationsFormat::Json => crate::report::migrations_view::to_json(&history),
+        MigrationsFormat::Table => {
+            crate::report::migrations_view::render_terminal(&history, args.all)
+        }
+    };
+    crate::io::print_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
 }

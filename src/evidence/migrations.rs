@@ -32,6 +32,29 @@ pub struct MigrationHistory {
     pub recreated_tables: Vec<String>,
     #[serde(default)]
     pub problems: Vec<String>,
+    /// Tables some version of some migration creates (normalised: lower-case unless quoted,
+    /// quotes removed, `schema.name` when qualified); sorted. Used to find unmanaged tables.
+    #[serde(default)]
+    pub created_tables: Vec<String>,
+    /// What the cross-check with the database found, explained; sorted by (table, kind).
+    #[serde(default)]
+    pub cross_check: Vec<CrossCheckNote>,
+}
+
+/// One finding of the cross-check between the migration history and the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossCheckNote {
+    /// `drops_unmanaged_table` (a migration drops or truncates a table no migration creates: the
+    /// seed 003 trap), `dropped_and_recreated` (a migration drops a table that exists now),
+    /// `truncated_table_exists`, `unmanaged_table` (the database has it, no migration creates it),
+    /// `checksum_mismatch` (the tracking table recorded a version git never had).
+    pub kind: String,
+    /// `schema.name` as the database names it (or as the migration wrote it).
+    pub table: String,
+    pub text: String,
+    /// Citations (`git:SHORTSHA:PATH:LINE`, `db:TABLE`).
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,13 +84,19 @@ pub struct FileVersion {
     /// Git blob id of this version (absent for a deletion).
     #[serde(default)]
     pub blob: Option<String>,
+    /// The checksum the framework would record for this version (sqlx SHA-384 hex, Prisma and
+    /// Drizzle SHA-256 hex, Flyway CRC32 as a signed integer); absent when it records none.
+    #[serde(default)]
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestructiveOperation {
-    /// `drop_table`, `drop_schema`, `drop_type`, `drop_database`, `drop_owned`, `truncate`,
-    /// `delete_all`, `update_all`, `drop_column`, `alter_column_type`, `detach_partition`,
-    /// `set_unlogged`, `dynamic_sql`.
+    /// `drop_table`, `drop_schema`, `drop_type` (also `DROP DOMAIN`), `drop_database`,
+    /// `drop_owned`, `drop_extension` (only with CASCADE), `truncate`, `delete_all`,
+    /// `update_all`, `merge_delete`, `drop_column`, `alter_column_type`, `detach_partition`,
+    /// `set_unlogged`, `dynamic_sql`. An operation is listed at the version that introduced it;
+    /// later versions that keep it unchanged do not repeat it.
     pub kind: String,
     pub cascade: bool,
     /// Tables (or the type/schema) it names, as written (`schema.name` when qualified).
@@ -119,4 +148,10 @@ pub struct AppliedMigration {
     pub path: Option<String>,
     #[serde(default)]
     pub success: Option<bool>,
+    /// How the git version was matched: `checksum`, `version_and_time` (the last version
+    /// committed before the recorded apply time), `version` (no checksum, no time).
+    #[serde(default)]
+    pub matched_by: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
 }

@@ -1,3 +1,388 @@
 //! Migration history: finds migration files of the common frameworks in git, every version of
 //! each, what each version would destroy, and (with a database) which version actually ran.
-//! Only `history.rs` speaks git2.
+//! Only `history.rs` speaks git2; `sql.rs` reads SQL, `orm.rs` the frameworks' own languages,
+//! `keywords.rs` what neither can; `crosscheck.rs` lines the history up with the database.
+//!
+//! Public API: [`scan_history`] (git, no database), [`match_applied`] (tracking-table rows from
+//! `db::tracking`), [`cross_check`] (a `DatabaseSnapshot`), and [`sql::destructive_statements`]
+//! / [`scan_text`] for a single text.
+
+pub mod checksum;
+pub mod crosscheck;
+pub mod detect;
+pub mod history;
+pub mod keywords;
+pub mod orm;
+pub mod sql;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+pub use crosscheck::{cross_check, match_applied, normalise_table};
+
+use crate::error::UserError;
+use crate::evidence::{
+    DestructiveOperation, FileVersion, MeaningfulEdit, MigrationFile, MigrationHistory,
+};
+use sql::FoundOperation;
+
+/// What to walk and which files count as migrations.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryOptions {
+    pub repo: PathBuf,
+    /// A revision or a range (`A..B`); default HEAD.
+    pub rev: Option<String>,
+    /// Only versions committed at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Extra globs (`--path`), matched against repository paths.
+    pub paths: Vec<String>,
+    /// When false, only `paths` select files (the built-in conventions are off).
+    pub no_conventions: bool,
+}
+
+/// What one version of one file says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileScan {
+    pub operations: Vec<FoundOperation>,
+    pub creates: Vec<String>,
+    /// Meaning units: equal concatenations mean the same migration, whatever the formatting.
+    pub canonical: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+/// Scans one file's text as its framework writes it: SQL files with the SQL scanner, everything
+/// else with the ORM scanner (which parses the SQL in its strings). SQL down-migrations (goose
+/// `-- +goose Down`, dbmate `-- migrate:down`, `*.down.sql`, Diesel `down.sql`) are marked inert.
+pub fn scan_text(path: &str, framework: &str, text: &str) -> FileScan {
+    let is_sql = path.ends_with(".sql") || path.ends_with(".sql.postgres");
+    if is_sql {
+        let scan = sql::scan(text);
+        let mut operations = scan.operations;
+        let down_from = sql_down_start(path, text);
+        for op in operations.iter_mut() {
+            if down_from.is_some_and(|l| op.line >= l) {
+                op.active = false;
+                op.note = Some(match op.note.take() {
+                    Some(n) => format!("in the down migration: runs only on rollback; {n}"),
+                    None => "in the down migration: runs only on rollback".to_string(),
+                });
+            }
+        }
+        FileScan {
+            operations,
+            creates: scan.creates,
+            canonical: scan.canonical,
+            problems: scan.problems,
+        }
+    } else {
+        let app = path
+            .rsplit('/')
+            .skip_while(|p| *p != "migrations")
+            .nth(1)
+            .map(str::to_string);
+        let scan = orm::scan(path, framework, text, app.as_deref());
+        FileScan {
+            operations: scan.operations,
+            creates: scan.creates,
+            canonical: scan.canonical,
+            problems: scan.problems,
+        }
+    }
+}
+
+/// First line of the down part of an SQL migration, if it has one.
+fn sql_down_start(path: &str, text: &str) -> Option<u32> {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    if file.ends_with(".down.sql")
+        || file == "down.sql"
+        || file.starts_with("U") && file.contains("__")
+    {
+        return Some(1);
+    }
+    text.lines()
+        .position(|l| {
+            let t = l.trim();
+            t.starts_with("-- +goose Down") || t.starts_with("-- migrate:down")
+        })
+        .map(|i| i as u32 + 1)
+}
+
+/// Short commit id used in citations.
+pub fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
+/// Walks the repository and reads every version of every migration file.
+pub fn scan_history(opts: &HistoryOptions) -> Result<MigrationHistory, UserError> {
+    let detector =
+        detect::Detector::new(&opts.paths, !opts.no_conventions).map_err(UserError::new)?;
+    if opts.no_conventions && opts.paths.is_empty() {
+        return Err(UserError::new(
+            "--no-conventions needs at least one --path GLOB to say which files are migrations",
+        ));
+    }
+    let walk = history::walk(&history::WalkOptions {
+        repo: &opts.repo,
+        rev: opts.rev.as_deref(),
+        since: opts.since,
+        detector: &detector,
+    })
+    .map_err(UserError::new)?;
+    Ok(assemble(&opts.repo.display().to_string(), walk))
+}
+
+fn text_of<'w>(walk: &'w history::Walk, blob: Option<&String>) -> Option<&'w str> {
+    match walk.blobs.get(blob?)? {
+        history::BlobText::Text(t, _) => Some(t.as_str()),
+        history::BlobText::Skipped(_) => None,
+    }
+}
+
+fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
+    let mut problems = walk.problems.clone();
+
+    // Decide each path's framework once, from the path and its first readable version.
+    let mut framework_of: BTreeMap<&str, &'static str> = BTreeMap::new();
+    for c in &walk.changes {
+        if framework_of.contains_key(c.path.as_str()) {
+            continue;
+        }
+        let head = text_of(&walk, c.new_blob.as_ref()).unwrap_or("");
+        let head = &head[..floor_char_boundary(head, 4096)];
+        framework_of.insert(
+            &c.path,
+            detect::refine(c.framework, &c.path, head, walk.rust_repo),
+        );
+    }
+
+    // Scan every distinct (path, blob) once, in parallel.
+    let mut jobs: Vec<(&str, &str, &'static str)> = Vec::new();
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    for c in &walk.changes {
+        let fw = framework_of
+            .get(c.path.as_str())
+            .copied()
+            .unwrap_or(c.framework);
+        for blob in [c.old_blob.as_ref(), c.new_blob.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if seen.insert((c.path.as_str(), blob.as_str())) {
+                jobs.push((c.path.as_str(), blob.as_str(), fw));
+            }
+        }
+    }
+    let scans: HashMap<(&str, &str), FileScan> = jobs
+        .par_iter()
+        .filter_map(|(path, blob, fw)| {
+            let text = text_of(&walk, Some(&blob.to_string()))?;
+            Some(((*path, *blob), scan_text(path, fw, text)))
+        })
+        .collect();
+
+    // Blob-level notes: huge, binary, not UTF-8 — once per (path, blob).
+    let mut noted: HashSet<(&str, &str)> = HashSet::new();
+    for c in &walk.changes {
+        let Some(blob) = c.new_blob.as_ref() else {
+            continue;
+        };
+        if !noted.insert((c.path.as_str(), blob.as_str())) {
+            continue;
+        }
+        let at = format!("git:{}:{}", short(&walk.commits[c.commit].id), c.path);
+        match walk.blobs.get(blob) {
+            Some(history::BlobText::Skipped(why)) => problems.push(format!("{at}: skipped: {why}")),
+            Some(history::BlobText::Text(_, true)) => problems.push(format!(
+                "{at}: not valid UTF-8; read with replacement characters"
+            )),
+            _ => {}
+        }
+        if let Some(scan) = scans.get(&(c.path.as_str(), blob.as_str()))
+            && !scan.problems.is_empty()
+        {
+            problems.push(format!(
+                "{at}: not fully parsed ({}); the keyword scanner read the rest",
+                scan.problems.join("; ")
+            ));
+        }
+    }
+
+    let mut files: BTreeMap<String, MigrationFile> = BTreeMap::new();
+    let mut operations: Vec<DestructiveOperation> = Vec::new();
+    let mut edits: Vec<MeaningfulEdit> = Vec::new();
+    let mut created: HashSet<String> = HashSet::new();
+    let mut first_commit: HashMap<&str, &str> = HashMap::new();
+
+    for c in &walk.changes {
+        let meta = &walk.commits[c.commit];
+        let fw = framework_of
+            .get(c.path.as_str())
+            .copied()
+            .unwrap_or(c.framework);
+        let new_text = text_of(&walk, c.new_blob.as_ref());
+        let checksum = new_text.and_then(|t| checksum::for_framework(fw, t));
+        let file = files
+            .entry(c.path.clone())
+            .or_insert_with(|| MigrationFile {
+                path: c.path.clone(),
+                framework: fw.to_string(),
+                version: detect::version_of(fw, &c.path),
+                versions: Vec::new(),
+            });
+        file.versions.push(FileVersion {
+            commit: meta.id.clone(),
+            committed_at: meta.time,
+            author: meta.author.clone(),
+            message: meta.message.clone(),
+            change: c.change.to_string(),
+            previous_path: c.previous_path.clone(),
+            blob: c.new_blob.clone(),
+            checksum,
+        });
+        if c.change == "added" {
+            first_commit
+                .entry(c.path.as_str())
+                .or_insert(meta.id.as_str());
+        }
+        if let Some(prev) = &c.previous_path
+            && let Some(first) = first_commit.get(prev.as_str()).copied()
+        {
+            first_commit.entry(c.path.as_str()).or_insert(first);
+        }
+
+        let new_scan = c
+            .new_blob
+            .as_ref()
+            .and_then(|b| scans.get(&(c.path.as_str(), b.as_str())));
+        let old_scan = c
+            .old_blob
+            .as_ref()
+            .and_then(|b| scans.get(&(c.path.as_str(), b.as_str())));
+        let Some(new_scan) = new_scan else { continue };
+        for t in &new_scan.creates {
+            created.insert(normalise_table(t));
+        }
+
+        // Operations this version introduces.
+        let key = |o: &FoundOperation| (o.kind, o.objects.clone(), o.active, o.cascade);
+        let before: HashSet<_> = old_scan
+            .map(|s| s.operations.iter().map(key).collect())
+            .unwrap_or_default();
+        for op in &new_scan.operations {
+            if c.change != "added" && before.contains(&key(op)) {
+                continue;
+            }
+            operations.push(DestructiveOperation {
+                kind: op.kind.to_string(),
+                cascade: op.cascade,
+                objects: op.objects.clone(),
+                statement: op.statement.clone(),
+                path: c.path.clone(),
+                line: op.line,
+                commit: meta.id.clone(),
+                committed_at: meta.time,
+                author: meta.author.clone(),
+                framework: fw.to_string(),
+                active: op.active,
+                found_by: op.found_by.to_string(),
+                note: op.note.clone(),
+                source: format!("git:{}:{}:{}", short(&meta.id), c.path, op.line),
+            });
+        }
+
+        // Edited after commit: only a change of meaning counts.
+        if c.change == "modified"
+            && let Some(old_scan) = old_scan
+            && old_scan.canonical.concat() != new_scan.canonical.concat()
+        {
+            let old_units: HashSet<&String> = old_scan.canonical.iter().collect();
+            let new_units: HashSet<&String> = new_scan.canonical.iter().collect();
+            let shorten = |s: &String| sql::truncate_chars(s, 200);
+            let before: Vec<String> = old_scan
+                .canonical
+                .iter()
+                .filter(|u| !new_units.contains(u))
+                .take(10)
+                .map(shorten)
+                .collect();
+            let after: Vec<String> = new_scan
+                .canonical
+                .iter()
+                .filter(|u| !old_units.contains(u))
+                .take(10)
+                .map(shorten)
+                .collect();
+            let line = first_changed_line(
+                text_of(&walk, c.old_blob.as_ref()).unwrap_or(""),
+                new_text.unwrap_or(""),
+            );
+            edits.push(MeaningfulEdit {
+                path: c.path.clone(),
+                first_commit: first_commit
+                    .get(c.path.as_str())
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+                edit_commit: meta.id.clone(),
+                edited_at: meta.time,
+                before,
+                after,
+                source: format!("git:{}:{}:{}", short(&meta.id), c.path, line),
+            });
+        }
+    }
+
+    operations.sort_by(|a, b| {
+        (a.committed_at, &a.path, a.line, &a.kind, &a.objects).cmp(&(
+            b.committed_at,
+            &b.path,
+            b.line,
+            &b.kind,
+            &b.objects,
+        ))
+    });
+    operations.dedup();
+    edits.sort_by(|a, b| (a.edited_at, &a.path).cmp(&(b.edited_at, &b.path)));
+    let mut created_tables: Vec<String> = created.into_iter().collect();
+    created_tables.sort();
+    problems.sort();
+    problems.dedup();
+
+    MigrationHistory {
+        repo: repo.to_string(),
+        head: walk.head.clone(),
+        shallow: walk.shallow.clone(),
+        commits_walked: walk.commits_walked,
+        files: files.into_values().collect(),
+        operations,
+        edits,
+        applied: Vec::new(),
+        unmanaged_tables: Vec::new(),
+        recreated_tables: Vec::new(),
+        problems,
+        created_tables,
+        cross_check: Vec::new(),
+    }
+}
+
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    let mut i = max.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The first line (1-based, in the new text) where the two texts differ.
+fn first_changed_line(old: &str, new: &str) -> u32 {
+    let mut n = 1;
+    for (a, b) in old.lines().zip(new.lines()) {
+        if a != b {
+            return n;
+        }
+        n += 1;
+    }
+    n.min(new.lines().count().max(1) as u32)
+}

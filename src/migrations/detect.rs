@@ -1,0 +1,364 @@
+//! Which paths are migration files, and of which framework — from the path alone, so that the
+//! history walk can decide without reading a blob; `refine` then uses the first bytes of the
+//! content where the path is ambiguous (goose/dbmate/sqlx/golang-migrate, Knex/Sequelize/TypeORM).
+//! Conventions: ../shared/migrations.md §2. Paths are `/`-separated, as git stores them.
+
+/// Directories that hold other people's code: their migrations are not the application's.
+const VENDORED: &[&str] = &[
+    "node_modules",
+    "vendor",
+    ".venv",
+    "venv",
+    "site-packages",
+    "dist-packages",
+    "target",
+    ".git",
+    "bower_components",
+];
+
+/// True when a directory of this name can never hold the application's migrations, so the walk
+/// need not descend into it.
+pub fn prune_dir(name: &[u8]) -> bool {
+    VENDORED.iter().any(|v| v.as_bytes() == name)
+}
+
+/// Options for detection: globs given with `--path`, and whether the built-in conventions apply.
+#[derive(Debug, Clone, Default)]
+pub struct Detector {
+    pub globs: Vec<glob::Pattern>,
+    pub conventions: bool,
+}
+
+impl Detector {
+    pub fn new(globs: &[String], conventions: bool) -> Result<Self, String> {
+        let globs = globs
+            .iter()
+            .map(|g| glob::Pattern::new(g).map_err(|e| format!("--path {g}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Detector { globs, conventions })
+    }
+
+    /// The framework of a migration path, or `None` when the path is not a migration.
+    pub fn classify(&self, path: &str) -> Option<&'static str> {
+        if self.conventions
+            && let Some(f) = framework_of(path)
+        {
+            return Some(f);
+        }
+        let opts = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: false,
+            require_literal_leading_dot: false,
+        };
+        if self.globs.iter().any(|g| g.matches_with(path, opts)) {
+            return Some(framework_of(path).unwrap_or_else(|| by_extension(path)));
+        }
+        None
+    }
+}
+
+fn by_extension(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("sql") => "sql",
+        _ => "script",
+    }
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Built-in conventions of the common frameworks.
+pub fn framework_of(path: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let file = *parts.last()?;
+    let dirs = &parts[..parts.len() - 1];
+    if dirs.iter().any(|d| VENDORED.contains(d)) {
+        return None;
+    }
+    let parent = dirs.last().copied().unwrap_or("");
+    let grandparent = if dirs.len() >= 2 {
+        dirs[dirs.len() - 2]
+    } else {
+        ""
+    };
+    let ext = file.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    let stem_digits = file.split(['_', '-']).next().is_some_and(is_digits);
+    let under = |name: &str| dirs.contains(&name);
+
+    // Framework-specific layouts first: they are unambiguous.
+    if ext == "py" && parent == "versions" && matches!(grandparent, "alembic" | "migrations") {
+        return Some("alembic");
+    }
+    if ext == "py" && parent == "migrations" {
+        let prefix = file.split('_').next().unwrap_or("");
+        if prefix.len() == 4 && is_digits(prefix) {
+            return Some("django");
+        }
+    }
+    if ext == "rb" && grandparent == "db" && (parent == "migrate" || parent.ends_with("_migrate")) {
+        return Some("rails");
+    }
+    if ext == "sql" && !parent.is_empty() && grandparent == "migrations" && file == "migration.sql"
+    {
+        if dirs.contains(&"prisma") {
+            return Some("prisma");
+        }
+        return Some("drizzle");
+    }
+    if ext == "sql" && under("supabase") && parent == "migrations" {
+        return Some("supabase");
+    }
+    if ext == "exs" && parent == "migrations" && under("priv") {
+        return Some("ecto");
+    }
+    if ext == "php" && parent == "migrations" && grandparent == "database" {
+        return Some("laravel");
+    }
+    if matches!(file, "up.sql" | "down.sql") && grandparent == "migrations" {
+        return Some("diesel");
+    }
+    if under("changelog") && matches!(ext, "xml" | "yaml" | "yml" | "json" | "sql")
+        || file.starts_with("db.changelog")
+    {
+        return Some("liquibase");
+    }
+    if ext == "sql" && parent == "drizzle" {
+        return Some("drizzle");
+    }
+    if ext == "sql" && is_flyway_name(file) {
+        return Some("flyway");
+    }
+    if ext == "sql" && parent == "migration" && grandparent == "db" {
+        return Some("flyway");
+    }
+    let migration_dir = |d: &str| {
+        matches!(d, "migrations" | "migration" | "migrate" | "schema")
+            || d.ends_with("_migrations")
+            || d.ends_with("-migrations")
+    };
+    if ext == "sql" && (file.ends_with(".up.sql") || file.ends_with(".down.sql")) {
+        return Some("golang-migrate");
+    }
+    if ext == "sql" && (dirs.iter().any(|d| migration_dir(d)) || under("db") || under("sql")) {
+        return Some("sql");
+    }
+    if matches!(ext, "js" | "ts" | "cjs" | "mjs")
+        && stem_digits
+        && dirs.iter().any(|d| migration_dir(d))
+    {
+        return Some("knex");
+    }
+    if ext == "go" && stem_digits && dirs.iter().any(|d| migration_dir(d)) {
+        return Some("goose");
+    }
+    // Hand-written migration scripts (seed 000's `aurora_ticker_unification_migration.py`).
+    let lower = file.to_ascii_lowercase();
+    if lower.contains("migrat") && matches!(ext, "py" | "rb" | "js" | "ts" | "sql" | "sh" | "php") {
+        return Some(if ext == "sql" { "sql" } else { "script" });
+    }
+    None
+}
+
+/// `V1__x.sql`, `V1.1__x.sql`, `U2__x.sql`, `B3__x.sql`, `R__x.sql`.
+fn is_flyway_name(file: &str) -> bool {
+    let Some((head, _)) = file.split_once("__") else {
+        return false;
+    };
+    let mut chars = head.chars();
+    match chars.next() {
+        Some('R') => head.len() == 1,
+        Some('V' | 'U' | 'B') => {
+            let rest = chars.as_str();
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == '_')
+        }
+        _ => false,
+    }
+}
+
+/// Where the path leaves the framework open, the content decides: goose and dbmate annotate
+/// their files, sqlx lives in Rust repositories, JS migrations name their tool's API.
+pub fn refine(framework: &'static str, path: &str, head: &str, rust_repo: bool) -> &'static str {
+    match framework {
+        "sql" | "golang-migrate" => {
+            if head.contains("-- +goose") {
+                "goose"
+            } else if head.contains("-- migrate:up") {
+                "dbmate"
+            } else if head.contains("--liquibase formatted sql") {
+                "liquibase"
+            } else if head.contains("--> statement-breakpoint") {
+                "drizzle"
+            } else if head.contains("atlas:") && head.contains("-- atlas") {
+                "atlas"
+            } else if rust_repo && path.contains("migrations/") {
+                "sqlx"
+            } else {
+                framework
+            }
+        }
+        "knex" => {
+            if head.contains("queryRunner") || head.contains("MigrationInterface") {
+                "typeorm"
+            } else if head.contains("queryInterface") {
+                "sequelize"
+            } else {
+                "knex"
+            }
+        }
+        other => other,
+    }
+}
+
+/// The migration's version as its framework names it (the key of its tracking-table row).
+pub fn version_of(framework: &str, path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let file = *parts.last()?;
+    let stem = file.split('.').next().unwrap_or(file);
+    let dir = if parts.len() >= 2 {
+        parts[parts.len() - 2]
+    } else {
+        ""
+    };
+    let leading_number = |s: &str| -> Option<String> {
+        let n: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+        (!n.is_empty()).then_some(n)
+    };
+    match framework {
+        "prisma" => Some(dir.to_string()),
+        // Diesel records the directory's leading timestamp without separators.
+        "diesel" => Some(
+            dir.split('_')
+                .next()
+                .unwrap_or(dir)
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .collect(),
+        ),
+        "drizzle" if file == "migration.sql" => Some(dir.to_string()),
+        "drizzle" | "django" | "knex" | "sequelize" | "typeorm" | "laravel" => {
+            Some(stem.to_string())
+        }
+        "flyway" => {
+            let head = file.split_once("__")?.0;
+            if head == "R" {
+                Some(
+                    file.split_once("__")?
+                        .1
+                        .trim_end_matches(".sql")
+                        .to_string(),
+                )
+            } else {
+                Some(head[1..].replace('_', "."))
+            }
+        }
+        // Alembic's default file template is `<revision>_<slug>.py`.
+        "alembic" => stem
+            .split('_')
+            .next()
+            .filter(|r| r.len() >= 6)
+            .map(str::to_string),
+        "liquibase" | "script" => None,
+        _ => leading_number(stem),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_layouts_are_recognised() {
+        let cases = [
+            (
+                "backend/alembic/versions/82233f5589d3_add_fields.py",
+                Some("alembic"),
+            ),
+            (
+                "shop/orders/migrations/0003_remove_field.py",
+                Some("django"),
+            ),
+            ("shop/orders/migrations/__init__.py", None),
+            ("db/migrate/20240101000000_drop_users.rb", Some("rails")),
+            (
+                "src/main/resources/db/migration/V1_2__init.sql",
+                Some("flyway"),
+            ),
+            ("sql/R__views.sql", Some("flyway")),
+            (
+                "prisma/migrations/20240101_init/migration.sql",
+                Some("prisma"),
+            ),
+            ("migrations/2024-01-01-000000_init/up.sql", Some("diesel")),
+            ("migrations/001_init.up.sql", Some("golang-migrate")),
+            ("supabase/migrations/20240101_x.sql", Some("supabase")),
+            ("priv/repo/migrations/20240101_x.exs", Some("ecto")),
+            (
+                "database/migrations/2024_01_01_000000_x.php",
+                Some("laravel"),
+            ),
+            ("drizzle/0001_brave_hulk.sql", Some("drizzle")),
+            ("db/changelog/db.changelog-master.yaml", Some("liquibase")),
+            ("migrations/20240101_init.js", Some("knex")),
+            ("db/migrations/001_complete_schema.sql", Some("sql")),
+            (
+                "scripts/aurora_ticker_unification_migration.py",
+                Some("script"),
+            ),
+            ("node_modules/x/migrations/001_x.sql", None),
+            ("src/main.rs", None),
+            ("docs/readme.md", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(framework_of(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn content_refines_ambiguous_sql() {
+        assert_eq!(
+            refine("sql", "migrations/1_a.sql", "-- +goose Up\n", false),
+            "goose"
+        );
+        assert_eq!(
+            refine("sql", "db/migrations/1_a.sql", "-- migrate:up\n", false),
+            "dbmate"
+        );
+        assert_eq!(
+            refine("sql", "migrations/1_a.sql", "CREATE TABLE a();", true),
+            "sqlx"
+        );
+        assert_eq!(
+            refine(
+                "knex",
+                "src/migrations/1700000000000-A.ts",
+                "queryRunner.query(",
+                false
+            ),
+            "typeorm"
+        );
+    }
+
+    #[test]
+    fn versions_follow_each_framework() {
+        assert_eq!(
+            version_of("flyway", "db/migration/V1_2__init.sql").as_deref(),
+            Some("1.2")
+        );
+        assert_eq!(
+            version_of("sqlx", "migrations/20240101000000_init.sql").as_deref(),
+            Some("20240101000000")
+        );
+        assert_eq!(
+            version_of("prisma", "prisma/migrations/20240101_init/migration.sql").as_deref(),
+            Some("20240101_init")
+        );
+        assert_eq!(
+            version_of("django", "app/migrations/0002_remove.py").as_deref(),
+            Some("0002_remove")
+        );
+    }
+}

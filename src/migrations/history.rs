@@ -1,0 +1,443 @@
+//! The only file that speaks git2: walks the whole history and returns every version of every
+//! migration path, with the blobs' text.
+//!
+//! Speed (../shared/rust-stack.md §4): libgit2's pathspec diff is 5–10× slower than `git log`, and
+//! by default it re-hashes every object it reads. So the walk turns hash verification off,
+//! compares tree-entry ids itself and descends only into subtrees whose id changed — a subtree
+//! with the same id holds the same files. `--full-history` semantics: every commit is looked at,
+//! none is simplified away; a merge reports only what differs from every parent (a conflict
+//! resolution or an "evil merge"), since what it brings in was already reported on its branch.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+use git2::{ObjectType, Oid, Repository, Sort, Tree};
+
+use super::detect::{self, Detector};
+
+/// Files bigger than this are not read (a data dump named like a migration).
+pub const MAX_BLOB_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct WalkOptions<'a> {
+    pub repo: &'a Path,
+    /// A revision or range (`v1.2..main`); default HEAD.
+    pub rev: Option<&'a str>,
+    pub since: Option<DateTime<Utc>>,
+    pub detector: &'a Detector,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitMeta {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    pub author: String,
+    /// First line of the message.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathChange {
+    /// Index into `Walk::commits`.
+    pub commit: usize,
+    pub path: String,
+    /// `added`, `modified`, `deleted`, `renamed`.
+    pub change: &'static str,
+    pub previous_path: Option<String>,
+    pub old_blob: Option<String>,
+    pub new_blob: Option<String>,
+    pub framework: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobText {
+    /// The text; `true` when it was not valid UTF-8 and was decoded lossily.
+    Text(String, bool),
+    /// Not read, and why (huge, binary, missing from a partial clone).
+    Skipped(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    pub head: Option<String>,
+    pub shallow: Option<String>,
+    pub commits_walked: u64,
+    /// Commits that changed a migration path, in walk order.
+    pub commits: Vec<CommitMeta>,
+    /// Oldest first.
+    pub changes: Vec<PathChange>,
+    pub blobs: HashMap<String, BlobText>,
+    /// A `Cargo.toml` at the root of HEAD: plain `migrations/*.sql` are sqlx's.
+    pub rust_repo: bool,
+    pub problems: Vec<String>,
+}
+
+/// Opens the repository and walks it. Errors are one line that says what to do.
+pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
+    git2::opts::strict_hash_verification(false);
+    let repo = Repository::open(opts.repo).map_err(|e| {
+        format!(
+            "{}: not a git repository ({}); pass --repo with the application's checkout",
+            opts.repo.display(),
+            e.message()
+        )
+    })?;
+    let mut out = Walk::default();
+    if repo.is_bare() {
+        out.problems
+            .push("bare repository: history read, no working tree".to_string());
+    }
+    if repo.head_detached().unwrap_or(false) {
+        out.problems
+            .push("detached HEAD: walking from the checked-out commit".to_string());
+    }
+    if repo.is_shallow() {
+        out.shallow = Some(shallow_note(&repo));
+    }
+
+    let mut revwalk = repo.revwalk().map_err(|e| e.message().to_string())?;
+    revwalk
+        .set_sorting(Sort::TOPOLOGICAL | Sort::TIME | Sort::REVERSE)
+        .map_err(|e| e.message().to_string())?;
+    match opts.rev {
+        Some(spec) if spec.contains("..") => revwalk.push_range(spec).map_err(|e| {
+            format!(
+                "--rev {spec}: {}; give a range like v1.0..main",
+                e.message()
+            )
+        })?,
+        Some(spec) => {
+            let commit = repo
+                .revparse_single(spec)
+                .and_then(|o| o.peel_to_commit())
+                .map_err(|e| format!("--rev {spec}: {}", e.message()))?;
+            revwalk
+                .push(commit.id())
+                .map_err(|e| e.message().to_string())?;
+        }
+        None => {
+            let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| {
+                format!(
+                    "{}: HEAD names no commit ({}); check out a branch or pass --rev",
+                    opts.repo.display(),
+                    e.message()
+                )
+            })?;
+            revwalk
+                .push(head.id())
+                .map_err(|e| e.message().to_string())?;
+        }
+    }
+    if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
+        out.head = Some(head.id().to_string());
+        out.rust_repo = head
+            .tree()
+            .map(|t| t.get_name("Cargo.toml").is_some())
+            .unwrap_or(false);
+    }
+
+    let mut ctx = DiffContext {
+        repo: &repo,
+        detector: opts.detector,
+        warned: BTreeMap::new(),
+    };
+    for oid in revwalk {
+        let oid = match oid {
+            Ok(o) => o,
+            Err(e) => {
+                out.problems
+                    .push(format!("history walk stopped early: {}", e.message()));
+                break;
+            }
+        };
+        let commit = match repo.find_commit(oid) {
+            Ok(c) => c,
+            Err(e) => {
+                out.problems
+                    .push(format!("commit {oid} unreadable: {}", e.message()));
+                continue;
+            }
+        };
+        out.commits_walked += 1;
+        let time = Utc
+            .timestamp_opt(commit.time().seconds(), 0)
+            .single()
+            .unwrap_or_default();
+        if opts.since.is_some_and(|s| time < s) {
+            continue;
+        }
+        let Ok(tree) = commit.tree() else {
+            out.problems.push(format!("commit {oid}: tree missing"));
+            continue;
+        };
+        let parents: Vec<Tree> = (0..commit.parent_count())
+            .filter_map(|i| commit.parent(i).ok().and_then(|p| p.tree().ok()))
+            .collect();
+        let mut raw = Vec::new();
+        let mut prefix = Vec::new();
+        ctx.diff(parents.first(), Some(&tree), &mut prefix, &mut raw);
+        if parents.len() > 1 {
+            // Keep what differs from every parent: the merge's own changes.
+            raw.retain(|c: &RawChange| {
+                parents[1..].iter().all(|p| {
+                    let theirs = p.get_path(Path::new(&c.path)).ok().map(|e| e.id());
+                    theirs != c.new
+                })
+            });
+        }
+        if raw.is_empty() {
+            continue;
+        }
+        let index = out.commits.len();
+        let author = commit.author();
+        out.commits.push(CommitMeta {
+            id: oid.to_string(),
+            time,
+            author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+            message: commit
+                .summary_bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default(),
+        });
+        out.changes.extend(pair_renames(raw, index));
+    }
+    out.problems.extend(ctx.warned.into_values());
+
+    // Read every distinct blob once.
+    let odb = repo.odb().map_err(|e| e.message().to_string())?;
+    let mut ids: Vec<&String> = out
+        .changes
+        .iter()
+        .flat_map(|c| c.old_blob.iter().chain(c.new_blob.iter()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let mut blobs = HashMap::with_capacity(ids.len());
+    for id in ids {
+        blobs.insert(id.clone(), read_blob(&repo, &odb, id));
+    }
+    out.blobs = blobs;
+    Ok(out)
+}
+
+fn read_blob(repo: &Repository, odb: &git2::Odb, id: &str) -> BlobText {
+    let Ok(oid) = Oid::from_str(id) else {
+        return BlobText::Skipped("bad object id".to_string());
+    };
+    match odb.read_header(oid) {
+        Ok((size, _)) if size > MAX_BLOB_BYTES => {
+            return BlobText::Skipped(format!(
+                "{} MiB, larger than the {} MiB limit",
+                size / (1024 * 1024),
+                MAX_BLOB_BYTES / (1024 * 1024)
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return BlobText::Skipped(format!("object missing ({})", e.message())),
+    }
+    match repo.find_blob(oid) {
+        Ok(blob) => {
+            let bytes = blob.content();
+            let probe = &bytes[..bytes.len().min(8000)];
+            if memchr::memchr(0, probe).is_some() {
+                return BlobText::Skipped("binary content".to_string());
+            }
+            match std::str::from_utf8(bytes) {
+                Ok(s) => BlobText::Text(s.to_string(), false),
+                Err(_) => BlobText::Text(String::from_utf8_lossy(bytes).into_owned(), true),
+            }
+        }
+        Err(e) => BlobText::Skipped(format!("object unreadable ({})", e.message())),
+    }
+}
+
+fn shallow_note(repo: &Repository) -> String {
+    let text = std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default();
+    let mut cuts: Vec<String> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let id = line.trim();
+        let when = Oid::from_str(id)
+            .ok()
+            .and_then(|o| repo.find_commit(o).ok())
+            .and_then(|c| Utc.timestamp_opt(c.time().seconds(), 0).single())
+            .map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_default();
+        cuts.push(format!("{}{when}", &id[..id.len().min(12)]));
+    }
+    format!(
+        "shallow clone: history is cut short at {}; older migration versions are not visible (run `git fetch --unshallow`)",
+        if cuts.is_empty() {
+            "an unknown commit".to_string()
+        } else {
+            cuts.join(", ")
+        }
+    )
+}
+
+struct RawChange {
+    path: String,
+    old: Option<Oid>,
+    new: Option<Oid>,
+    framework: &'static str,
+}
+
+struct DiffContext<'r> {
+    repo: &'r Repository,
+    detector: &'r Detector,
+    /// One note per odd path (submodule, non-UTF-8 name), keyed by path.
+    warned: BTreeMap<String, String>,
+}
+
+impl DiffContext<'_> {
+    /// Compares two trees entry by entry, descending only where ids differ.
+    fn diff(
+        &mut self,
+        old: Option<&Tree>,
+        new: Option<&Tree>,
+        prefix: &mut Vec<u8>,
+        out: &mut Vec<RawChange>,
+    ) {
+        if let (Some(o), Some(n)) = (old, new)
+            && o.id() == n.id()
+        {
+            return;
+        }
+        if let Some(o) = old {
+            for entry in o.iter() {
+                let name = entry.name_bytes();
+                let other = new.and_then(|n| n.get_name_bytes(name));
+                if other.as_ref().is_some_and(|x| x.id() == entry.id()) {
+                    continue;
+                }
+                self.entry_pair(Some(&entry), other.as_ref(), prefix, out);
+            }
+        }
+        if let Some(n) = new {
+            for entry in n.iter() {
+                let name = entry.name_bytes();
+                if old.and_then(|o| o.get_name_bytes(name)).is_some() {
+                    continue;
+                }
+                self.entry_pair(None, Some(&entry), prefix, out);
+            }
+        }
+    }
+
+    fn entry_pair(
+        &mut self,
+        old: Option<&git2::TreeEntry>,
+        new: Option<&git2::TreeEntry>,
+        prefix: &mut Vec<u8>,
+        out: &mut Vec<RawChange>,
+    ) {
+        let Some(name) = new.or(old).map(|e| e.name_bytes().to_vec()) else {
+            return;
+        };
+        let kind = |e: Option<&git2::TreeEntry>| e.and_then(|e| e.kind());
+        let (ok, nk) = (kind(old), kind(new));
+        let len = prefix.len();
+        prefix.extend_from_slice(&name);
+
+        if (ok == Some(ObjectType::Tree) || nk == Some(ObjectType::Tree))
+            && !detect::prune_dir(&name)
+        {
+            let old_tree = old
+                .filter(|_| ok == Some(ObjectType::Tree))
+                .and_then(|e| self.repo.find_tree(e.id()).ok());
+            let new_tree = new
+                .filter(|_| nk == Some(ObjectType::Tree))
+                .and_then(|e| self.repo.find_tree(e.id()).ok());
+            prefix.push(b'/');
+            self.diff(old_tree.as_ref(), new_tree.as_ref(), prefix, out);
+        }
+        let blob = |e: Option<&git2::TreeEntry>, k: Option<ObjectType>| {
+            // Symlinks (mode 120000) are blobs too but hold a target path, not SQL.
+            e.filter(|e| k == Some(ObjectType::Blob) && e.filemode() != 0o120000)
+                .map(|e| e.id())
+        };
+        let (old_blob, new_blob) = (blob(old, ok), blob(new, nk));
+        prefix.truncate(len + name.len());
+        if old_blob.is_some() || new_blob.is_some() {
+            let path = match std::str::from_utf8(prefix) {
+                Ok(p) => p.to_string(),
+                Err(_) => String::from_utf8_lossy(prefix).into_owned(),
+            };
+            if let Some(framework) = self.detector.classify(&path) {
+                if std::str::from_utf8(prefix).is_err() {
+                    self.warned.insert(
+                        path.clone(),
+                        format!("{path}: path is not UTF-8; shown with replacement characters"),
+                    );
+                }
+                out.push(RawChange {
+                    path,
+                    old: old_blob,
+                    new: new_blob,
+                    framework,
+                });
+            }
+        }
+        if nk == Some(ObjectType::Commit) {
+            let path = String::from_utf8_lossy(prefix).into_owned();
+            self.warned.entry(path.clone()).or_insert_with(|| {
+                format!("{path}: submodule, not scanned (run pgtriage on its own checkout)")
+            });
+        }
+        prefix.truncate(len);
+    }
+}
+
+/// Turns raw changes into added/modified/deleted/renamed; a deletion and an addition of the same
+/// blob in one commit are a rename.
+fn pair_renames(raw: Vec<RawChange>, commit: usize) -> Vec<PathChange> {
+    let mut changes: Vec<PathChange> = Vec::with_capacity(raw.len());
+    let mut deleted: HashMap<Oid, Vec<String>> = HashMap::new();
+    for c in &raw {
+        if let (Some(o), None) = (c.old, c.new) {
+            deleted.entry(o).or_default().push(c.path.clone());
+        }
+    }
+    let mut renamed_from: Vec<String> = Vec::new();
+    for c in &raw {
+        if let (None, Some(n)) = (c.old, c.new)
+            && let Some(from) = deleted.get_mut(&n).and_then(|v| v.pop())
+        {
+            renamed_from.push(from.clone());
+            changes.push(PathChange {
+                commit,
+                path: c.path.clone(),
+                change: "renamed",
+                previous_path: Some(from),
+                old_blob: Some(n.to_string()),
+                new_blob: Some(n.to_string()),
+                framework: c.framework,
+            });
+        }
+    }
+    for c in raw {
+        let change = match (c.old, c.new) {
+            (None, Some(_)) => "added",
+            (Some(_), Some(_)) => "modified",
+            (Some(_), None) => "deleted",
+            (None, None) => continue,
+        };
+        if change == "deleted" && renamed_from.contains(&c.path) {
+            continue;
+        }
+        if change == "added" && changes.iter().any(|p| p.path == c.path) {
+            continue;
+        }
+        changes.push(PathChange {
+            commit,
+            path: c.path,
+            change,
+            previous_path: None,
+            old_blob: c.old.map(|o| o.to_string()),
+            new_blob: c.new.map(|o| o.to_string()),
+            framework: c.framework,
+        });
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    changes
+}

@@ -1,0 +1,771 @@
+//! What one SQL text would do to data: the destructive statements in it, with line numbers.
+//!
+//! Parsed with `squawk-syntax` (a pure-Rust, error-tolerant PostgreSQL grammar; see
+//! ../shared/migrations.md §3): it never drops a whole file for one bad statement, and it parses
+//! PL/pgSQL, so `DO $$…$$` blocks, function bodies and `EXECUTE 'literal'` strings are read too —
+//! the blind spot of every linter. Text a parser cannot read is still searched by the tokenised
+//! keyword scanner (`keywords.rs`), whose findings are labelled `keyword`.
+//!
+//! This module owns SQL text only; it knows nothing of git, files or frameworks.
+
+use squawk_syntax::ast::{self, AstNode};
+use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
+
+use super::keywords;
+
+/// One destructive operation found in a text. Line numbers are 1-based in the text given.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FoundOperation {
+    pub line: u32,
+    /// See `evidence::DestructiveOperation::kind`.
+    pub kind: &'static str,
+    pub cascade: bool,
+    pub objects: Vec<String>,
+    /// The statement, whitespace collapsed, at most 240 characters.
+    pub statement: String,
+    /// False when commented out or otherwise inert; `note` says why.
+    pub active: bool,
+    /// `sql`, `do_block`, `function_body`, `execute_string`, `orm`, `keyword`.
+    pub found_by: &'static str,
+    pub note: Option<String>,
+}
+
+/// Everything one SQL text tells: what it destroys, what tables it creates (for the cross-check
+/// with the database), its meaning as canonical statements (for "edited after commit"), and what
+/// could not be parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SqlScan {
+    pub operations: Vec<FoundOperation>,
+    /// Tables created (`CREATE TABLE`, `CREATE TABLE AS`), as written.
+    pub creates: Vec<String>,
+    /// One canonical string per statement: tokens without whitespace or comments, keywords and
+    /// unquoted identifiers lower-cased. Equal lists mean the same SQL, whatever the formatting.
+    pub canonical: Vec<String>,
+    /// Parse problems, `line N: message`, at most a few.
+    pub problems: Vec<String>,
+}
+
+/// The reusable entry point: destructive statements of one SQL text (a migration file, a string
+/// from an ORM migration, a statement from a log).
+pub fn destructive_statements(text: &str) -> Vec<FoundOperation> {
+    scan(text).operations
+}
+
+/// Scans one SQL text. Never fails: what cannot be parsed is reported in `problems` and searched
+/// by the keyword scanner.
+pub fn scan(text: &str) -> SqlScan {
+    let prepared = preprocess(text);
+    let lines = LineIndex::new(&prepared);
+    let parse = SourceFile::parse(&prepared);
+    let root = parse.tree();
+    let mut scan = SqlScan::default();
+    let mut walker = Walker {
+        text: &prepared,
+        lines: &lines,
+        out: &mut scan.operations,
+        creates: &mut scan.creates,
+    };
+    walker.walk(root.syntax(), &[], "sql");
+    for stmt in root.stmts() {
+        let c = canonical_tokens(stmt.syntax());
+        if !c.is_empty() {
+            scan.canonical.push(c);
+        }
+    }
+
+    commented_out(root.syntax(), &lines, &mut scan.operations);
+
+    let errors = parse.errors();
+    if !errors.is_empty() {
+        for e in errors.iter().take(3) {
+            let line = lines.line(u32::from(e.range().start()));
+            scan.problems.push(format!("line {line}: {}", e.message()));
+        }
+        if errors.len() > 3 {
+            scan.problems
+                .push(format!("… {} more parse errors", errors.len() - 3));
+        }
+        // Where the grammar failed, the keywords still speak: add what the parser did not see.
+        let error_lines: Vec<u32> = errors
+            .iter()
+            .map(|e| lines.line(u32::from(e.range().start())))
+            .collect();
+        for found in keywords::scan(&prepared) {
+            let near_error = error_lines
+                .iter()
+                .any(|l| found.line + 2 >= *l && found.line <= l + 2);
+            let already = scan
+                .operations
+                .iter()
+                .any(|o| o.line == found.line && o.kind == found.kind);
+            if near_error && !already {
+                scan.operations.push(found);
+            }
+        }
+    }
+    // Show placeholders as the template wrote them, not as the parser saw them.
+    for op in scan.operations.iter_mut() {
+        op.statement = op.statement.replace(PLACEHOLDER, "${…}");
+        for o in op.objects.iter_mut() {
+            *o = o.replace(PLACEHOLDER, "${…}");
+        }
+    }
+    scan.operations.sort();
+    scan.operations.dedup();
+    scan.creates.sort();
+    scan.creates.dedup();
+    scan
+}
+
+/// Destructive statements in SQL comments (`-- DROP TABLE users;`): listed inactive, because a
+/// reader searching with grep finds them and needs to know they never run.
+fn commented_out(root: &SyntaxNode, lines: &LineIndex, out: &mut Vec<FoundOperation>) {
+    for token in root
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
+        if token.kind() != SyntaxKind::COMMENT {
+            continue;
+        }
+        let text = token.text();
+        let inner = text
+            .strip_prefix("--")
+            .or_else(|| {
+                text.strip_prefix("/*")
+                    .map(|t| t.strip_suffix("*/").unwrap_or(t))
+            })
+            .unwrap_or(text);
+        let trimmed = inner.trim_start();
+        if trimmed.starts_with('+')
+            || trimmed.starts_with("migrate:")
+            || trimmed.starts_with("atlas:")
+        {
+            continue;
+        }
+        let (body, why) = match trimmed.strip_prefix("rollback") {
+            Some(rest) => (rest, "Liquibase --rollback: runs only on rollback"),
+            None => (inner, "commented out: never runs"),
+        };
+        let base = lines.line(u32::from(token.text_range().start())) - 1;
+        for mut op in keywords::scan(body) {
+            op.line += base;
+            op.active = false;
+            op.found_by = "keyword";
+            op.note = Some(why.to_string());
+            out.push(op);
+        }
+    }
+}
+
+/// Makes a migration text parseable without moving any line: psql meta-commands and `COPY …
+/// FROM stdin` data become blank lines, `${…}` and `{{ … }}` placeholders become identifiers.
+/// Drizzle's `--> statement-breakpoint` and goose/dbmate annotations are already SQL comments.
+pub fn preprocess(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_copy_data = false;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let ending = &line[body.len()..];
+        let trimmed = body.trim_start();
+        if in_copy_data {
+            if trimmed.starts_with("\\.") {
+                in_copy_data = false;
+            }
+            out.push_str(ending);
+            continue;
+        }
+        if trimmed.starts_with('\\') {
+            out.push_str(ending);
+            continue;
+        }
+        let upper = trimmed.to_ascii_uppercase();
+        if upper.starts_with("COPY ") && upper.contains("FROM STDIN") {
+            in_copy_data = true;
+        }
+        replace_placeholders(body, &mut out);
+        out.push_str(ending);
+    }
+    out
+}
+
+/// What `${…}` and `{{ … }}` become for the parser: an identifier.
+const PLACEHOLDER: &str = "__placeholder__";
+
+fn replace_placeholders(line: &str, out: &mut String) {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &line[i..];
+        if rest.starts_with("${")
+            && let Some(end) = rest.find('}')
+        {
+            out.push_str(PLACEHOLDER);
+            i += end + 1;
+            continue;
+        }
+        if rest.starts_with("{{")
+            && let Some(end) = rest.find("}}")
+        {
+            out.push_str(PLACEHOLDER);
+            i += end + 2;
+            continue;
+        }
+        let ch = rest.chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+}
+
+/// Byte offset → 1-based line.
+pub struct LineIndex {
+    starts: Vec<u32>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0u32];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1));
+        LineIndex { starts }
+    }
+
+    pub fn line(&self, offset: u32) -> u32 {
+        self.starts.partition_point(|s| *s <= offset) as u32
+    }
+}
+
+/// How positions inside a re-parsed text (a PL/pgSQL body, an EXECUTE string) map back to the
+/// file: innermost last.
+#[derive(Clone, Copy)]
+enum Layer<'a> {
+    Plpgsql(&'a squawk_syntax::plpgsql::Plpgsql),
+    Sql(&'a squawk_syntax::sql_body::SqlBody),
+    Decoded(&'a squawk_syntax::decoded_text::DecodedText),
+}
+
+struct Walker<'a> {
+    text: &'a str,
+    lines: &'a LineIndex,
+    out: &'a mut Vec<FoundOperation>,
+    creates: &'a mut Vec<String>,
+}
+
+impl Walker<'_> {
+    fn line_of(&self, node: &SyntaxNode, layers: &[Layer]) -> u32 {
+        let mut range = node.text_range();
+        for layer in layers.iter().rev() {
+            range = match layer {
+                Layer::Plpgsql(b) => b.source_range(range),
+                Layer::Sql(b) => b.source_range(range),
+                Layer::Decoded(d) => d.source_range(range),
+            };
+        }
+        let start = u32::from(range.start()).min(self.text.len() as u32);
+        // Skip leading whitespace/comments of the node so the line is the keyword's.
+        let first_token = node
+            .descendants_with_tokens()
+            .filter_map(|e| e.into_token())
+            .find(|t| !matches!(t.kind(), SyntaxKind::WHITESPACE | SyntaxKind::COMMENT));
+        let skew = first_token
+            .map(|t| u32::from(t.text_range().start()) - u32::from(node.text_range().start()))
+            .unwrap_or(0);
+        let pos = if layers.is_empty() {
+            start + skew
+        } else {
+            start
+        };
+        self.lines.line(pos)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        node: &SyntaxNode,
+        layers: &[Layer],
+        context: &'static str,
+        kind: &'static str,
+        cascade: bool,
+        objects: Vec<String>,
+        note: Option<String>,
+    ) {
+        let line = self.line_of(node, layers);
+        let note = match (context, note) {
+            ("function_body", None) => Some(
+                "inside a function body: runs when the function is called, not when the migration runs"
+                    .to_string(),
+            ),
+            (_, n) => n,
+        };
+        self.out.push(FoundOperation {
+            line,
+            kind,
+            cascade,
+            objects,
+            statement: statement_text(node),
+            active: true,
+            found_by: context,
+            note,
+        });
+    }
+
+    /// Visits every node under `root`: statements nested in CTEs, ALTER TABLE actions, MERGE
+    /// actions and SQL-standard function bodies are all descendants.
+    fn walk(&mut self, root: &SyntaxNode, layers: &[Layer], context: &'static str) {
+        for node in root.descendants() {
+            let ctx = if context == "sql"
+                && node
+                    .ancestors()
+                    .any(|a| a.kind() == SyntaxKind::ATOMIC_BODY)
+            {
+                "function_body"
+            } else {
+                context
+            };
+            self.visit(&node, layers, ctx);
+        }
+    }
+
+    fn visit(&mut self, node: &SyntaxNode, layers: &[Layer], ctx: &'static str) {
+        let cascade = has_child(node, SyntaxKind::CASCADE);
+        match node.kind() {
+            SyntaxKind::DROP_TABLE => {
+                let objects = child_texts(node, SyntaxKind::TABLE_NAME_REF);
+                self.push(node, layers, ctx, "drop_table", cascade, objects, None);
+            }
+            SyntaxKind::DROP_SCHEMA => {
+                let objects = child_texts(node, SyntaxKind::SCHEMA_REF);
+                self.push(node, layers, ctx, "drop_schema", cascade, objects, None);
+            }
+            SyntaxKind::DROP_TYPE | SyntaxKind::DROP_DOMAIN => {
+                let mut objects = child_texts(node, SyntaxKind::TYPE_NAME_REF);
+                objects.extend(child_texts(node, SyntaxKind::DOMAIN_REF));
+                let note = cascade
+                    .then(|| "CASCADE drops every column of this type, with its data".to_string());
+                self.push(node, layers, ctx, "drop_type", cascade, objects, note);
+            }
+            SyntaxKind::DROP_DATABASE => {
+                let objects = child_texts(node, SyntaxKind::DATABASE_REF);
+                self.push(node, layers, ctx, "drop_database", cascade, objects, None);
+            }
+            SyntaxKind::DROP_OWNED => {
+                let objects = node
+                    .descendants()
+                    .filter(|n| n.kind() == SyntaxKind::ROLE_NAME_REF)
+                    .map(|n| compact(&n.text().to_string()))
+                    .collect();
+                let note = Some("drops every object the role owns in this database".to_string());
+                self.push(node, layers, ctx, "drop_owned", cascade, objects, note);
+            }
+            SyntaxKind::DROP_EXTENSION if cascade => {
+                let objects = node
+                    .children()
+                    .filter(|n| {
+                        n.kind() != SyntaxKind::IF_EXISTS && n.kind() != SyntaxKind::CASCADE
+                    })
+                    .map(|n| compact(&n.text().to_string()))
+                    .collect();
+                let note = Some(
+                    "CASCADE drops every column whose type the extension provides".to_string(),
+                );
+                self.push(node, layers, ctx, "drop_extension", true, objects, note);
+            }
+            SyntaxKind::TRUNCATE => {
+                let objects = node
+                    .descendants()
+                    .filter(|n| n.kind() == SyntaxKind::TABLE_NAME_REF)
+                    .map(|n| compact(&n.text().to_string()))
+                    .collect();
+                self.push(node, layers, ctx, "truncate", cascade, objects, None);
+            }
+            SyntaxKind::DELETE if !has_child(node, SyntaxKind::WHERE_CLAUSE) => {
+                let objects = child_texts(node, SyntaxKind::RELATION_NAME);
+                let note = node
+                    .ancestors()
+                    .skip(1)
+                    .any(|a| a.kind() == SyntaxKind::WITH_TABLE)
+                    .then(|| "DELETE inside a WITH query".to_string());
+                self.push(node, layers, ctx, "delete_all", false, objects, note);
+            }
+            SyntaxKind::UPDATE if !has_child(node, SyntaxKind::WHERE_CLAUSE) => {
+                let objects = child_texts(node, SyntaxKind::RELATION_NAME);
+                self.push(node, layers, ctx, "update_all", false, objects, None);
+            }
+            SyntaxKind::MERGE
+                if node
+                    .descendants()
+                    .any(|n| n.kind() == SyntaxKind::MERGE_DELETE) =>
+            {
+                let objects = child_texts(node, SyntaxKind::TABLE_RELATION_NAME);
+                let note = Some("MERGE … THEN DELETE removes every matched row".to_string());
+                self.push(node, layers, ctx, "merge_delete", false, objects, note);
+            }
+            SyntaxKind::ALTER_TABLE => self.visit_alter_table(node, layers, ctx),
+            SyntaxKind::CREATE_TABLE | SyntaxKind::CREATE_TABLE_AS => {
+                if layers.is_empty()
+                    && let Some(name) = node.children().find(|n| n.kind() == SyntaxKind::TABLE_NAME)
+                {
+                    self.creates.push(compact(&name.text().to_string()));
+                }
+            }
+            SyntaxKind::DO => {
+                if let Some(body) = ast::Do::cast(node.clone()).and_then(|d| d.plpgsql()) {
+                    let mut inner = layers.to_vec();
+                    inner.push(Layer::Plpgsql(&body));
+                    self.walk(&body.syntax(), &inner, "do_block");
+                }
+            }
+            SyntaxKind::CREATE_FUNCTION | SyntaxKind::CREATE_PROCEDURE => {
+                let (plpgsql, sql_body) = match ast::CreateFunction::cast(node.clone()) {
+                    Some(f) => (f.plpgsql(), f.sql_body()),
+                    None => match ast::CreateProcedure::cast(node.clone()) {
+                        Some(p) => (p.plpgsql(), p.sql_body()),
+                        None => (None, None),
+                    },
+                };
+                if let Some(body) = plpgsql {
+                    let mut inner = layers.to_vec();
+                    inner.push(Layer::Plpgsql(&body));
+                    self.walk(&body.syntax(), &inner, "function_body");
+                }
+                if let Some(body) = sql_body {
+                    let mut inner = layers.to_vec();
+                    inner.push(Layer::Sql(&body));
+                    self.walk(&body.syntax(), &inner, "function_body");
+                }
+            }
+            SyntaxKind::PLPGSQL_DYN_EXECUTE_STMT => self.visit_execute(node, layers, ctx),
+            _ => {}
+        }
+    }
+
+    fn visit_alter_table(&mut self, node: &SyntaxNode, layers: &[Layer], ctx: &'static str) {
+        let table = node
+            .children()
+            .find(|n| n.kind() == SyntaxKind::TABLE_RELATION_NAME)
+            .and_then(|n| {
+                n.children()
+                    .find(|c| c.kind() == SyntaxKind::TABLE_NAME_REF)
+            })
+            .map(|n| compact(&n.text().to_string()))
+            .unwrap_or_default();
+        for action in node.children() {
+            match action.kind() {
+                SyntaxKind::DROP_COLUMN => {
+                    let column = child_texts(&action, SyntaxKind::COLUMN_NAME_REF);
+                    let objects = column.iter().map(|c| format!("{table}.{c}")).collect();
+                    let cascade = has_child(&action, SyntaxKind::CASCADE);
+                    self.push(node, layers, ctx, "drop_column", cascade, objects, None);
+                }
+                SyntaxKind::ALTER_COLUMN => {
+                    let Some(set_type) =
+                        action.children().find(|n| n.kind() == SyntaxKind::SET_TYPE)
+                    else {
+                        continue;
+                    };
+                    let column = child_texts(&action, SyntaxKind::COLUMN_NAME_REF);
+                    let has_using = has_child(&set_type, SyntaxKind::USING_EXPR);
+                    let target = set_type
+                        .children()
+                        .find(|n| n.kind() != SyntaxKind::USING_EXPR)
+                        .map(|n| compact(&n.text().to_string()))
+                        .unwrap_or_default();
+                    if !has_using && widening_type(&target) {
+                        continue;
+                    }
+                    let objects = column.iter().map(|c| format!("{table}.{c}")).collect();
+                    let note = Some(format!(
+                        "column type changed to {target}{}: values that do not fit are lost or the cast fails",
+                        if has_using {
+                            " with a USING expression"
+                        } else {
+                            ""
+                        }
+                    ));
+                    self.push(node, layers, ctx, "alter_column_type", false, objects, note);
+                }
+                SyntaxKind::DETACH_PARTITION => {
+                    let objects = child_texts(&action, SyntaxKind::TABLE_NAME_REF);
+                    let note = Some(format!(
+                        "the partition's rows leave {table} (they stay in the detached table)"
+                    ));
+                    self.push(node, layers, ctx, "detach_partition", false, objects, note);
+                }
+                SyntaxKind::SET_UNLOGGED => {
+                    let note = Some(
+                        "an unlogged table is emptied by crash recovery and is not replicated"
+                            .to_string(),
+                    );
+                    self.push(
+                        node,
+                        layers,
+                        ctx,
+                        "set_unlogged",
+                        false,
+                        vec![table.clone()],
+                        note,
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `EXECUTE 'literal'` is re-parsed as SQL; anything computed is opaque dynamic SQL, with the
+    /// keywords of its string pieces as a hint.
+    fn visit_execute(&mut self, node: &SyntaxNode, layers: &[Layer], _ctx: &'static str) {
+        let Some(expr) = node
+            .children()
+            .find(|n| n.kind() == SyntaxKind::PLPGSQL_EXPR)
+        else {
+            return;
+        };
+        let literals: Vec<ast::Literal> =
+            expr.descendants().filter_map(ast::Literal::cast).collect();
+        let single_literal = literals.len() == 1
+            && compact(&expr.text().to_string())
+                == compact(&literals[0].syntax().text().to_string());
+        if single_literal && let Some(decoded) = literals[0].decoded_value() {
+            let parse = SourceFile::parse(decoded.text());
+            let mut inner = layers.to_vec();
+            inner.push(Layer::Decoded(&decoded));
+            self.walk(&parse.syntax_node(), &inner, "execute_string");
+            return;
+        }
+        let mut hints: Vec<&'static str> = Vec::new();
+        for lit in &literals {
+            if let Some(decoded) = lit.decoded_value() {
+                for found in keywords::scan(decoded.text()) {
+                    hints.push(found.kind);
+                }
+            }
+        }
+        hints.sort();
+        hints.dedup();
+        let note = if hints.is_empty() {
+            "EXECUTE of a computed string: what it runs cannot be known from the file".to_string()
+        } else {
+            format!(
+                "EXECUTE of a computed string; its text pieces suggest {}",
+                hints.join(", ")
+            )
+        };
+        self.push(
+            node,
+            layers,
+            "execute_string",
+            "dynamic_sql",
+            false,
+            Vec::new(),
+            Some(note),
+        );
+    }
+}
+
+/// Target types to which any value of the common source types converts without loss.
+fn widening_type(target: &str) -> bool {
+    let t = target.to_ascii_lowercase();
+    matches!(
+        t.as_str(),
+        "text"
+            | "varchar"
+            | "charactervarying"
+            | "bigint"
+            | "int8"
+            | "numeric"
+            | "decimal"
+            | "doubleprecision"
+            | "float8"
+            | "jsonb"
+            | "timestamptz"
+    )
+}
+
+fn has_child(node: &SyntaxNode, kind: SyntaxKind) -> bool {
+    node.children().any(|n| n.kind() == kind)
+}
+
+fn child_texts(node: &SyntaxNode, kind: SyntaxKind) -> Vec<String> {
+    node.children()
+        .filter(|n| n.kind() == kind)
+        .map(|n| {
+            // RELATION_NAME / TABLE_RELATION_NAME carry ONLY: keep the name itself.
+            let name = n
+                .children()
+                .find(|c| {
+                    matches!(
+                        c.kind(),
+                        SyntaxKind::RELATION_NAME_REF | SyntaxKind::TABLE_NAME_REF
+                    )
+                })
+                .unwrap_or_else(|| n.clone());
+            compact(&name.text().to_string())
+        })
+        .collect()
+}
+
+/// Removes all whitespace (names) — `public . users` → `public.users`.
+fn compact(text: &str) -> String {
+    text.split_whitespace().collect()
+}
+
+/// The statement as a reader wants to see it: whitespace collapsed, comments dropped, bounded.
+fn statement_text(node: &SyntaxNode) -> String {
+    let mut out = String::new();
+    for token in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
+        match token.kind() {
+            SyntaxKind::COMMENT => continue,
+            SyntaxKind::WHITESPACE => {
+                if !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            _ => {
+                let t = token.text();
+                if t.contains('\n') {
+                    out.push_str(&t.split_whitespace().collect::<Vec<_>>().join(" "));
+                } else {
+                    out.push_str(t);
+                }
+            }
+        }
+    }
+    let out = out.trim().to_string();
+    truncate_chars(&out, 240)
+}
+
+pub(crate) fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max - 1).collect();
+    s.push('…');
+    s
+}
+
+/// A statement's meaning as tokens: whitespace and comments dropped, keywords and unquoted
+/// identifiers lower-cased, dollar-quoted bodies canonicalised recursively (formatters rewrite
+/// function bodies too).
+fn canonical_tokens(node: &SyntaxNode) -> String {
+    let mut out = String::new();
+    for token in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
+        let kind = token.kind();
+        if matches!(
+            kind,
+            SyntaxKind::WHITESPACE | SyntaxKind::COMMENT | SyntaxKind::SEMICOLON
+        ) {
+            continue;
+        }
+        let text = token.text();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if kind == SyntaxKind::DOLLAR_QUOTED_STRING {
+            let inner = text
+                .find('$')
+                .and_then(|_| {
+                    let tag_end = text[1..].find('$')? + 2;
+                    let tag = &text[..tag_end];
+                    text.get(tag_end..text.len().checked_sub(tag.len())?)
+                })
+                .unwrap_or(text);
+            let parse = SourceFile::parse(inner);
+            let root = parse.syntax_node();
+            out.push_str("$$ ");
+            out.push_str(&canonical_tokens(&root));
+            out.push_str(" $$");
+        } else if kind == SyntaxKind::IDENT && text.starts_with('"')
+            || matches!(kind, SyntaxKind::STRING | SyntaxKind::ESC_STRING)
+        {
+            out.push_str(text);
+        } else {
+            out.push_str(&text.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(sql: &str) -> Vec<(&'static str, bool, Vec<String>, &'static str)> {
+        destructive_statements(sql)
+            .into_iter()
+            .map(|o| (o.kind, o.cascade, o.objects, o.found_by))
+            .collect()
+    }
+
+    #[test]
+    fn drop_table_cascade_names_every_table() {
+        let ops = kinds("DROP TABLE IF EXISTS public.users, \"Orders\" CASCADE;");
+        assert_eq!(
+            ops,
+            vec![(
+                "drop_table",
+                true,
+                vec!["public.users".to_string(), "\"Orders\"".to_string()],
+                "sql"
+            )]
+        );
+    }
+
+    #[test]
+    fn delete_with_where_is_not_destructive_but_without_is() {
+        assert!(kinds("DELETE FROM users WHERE id = 1;").is_empty());
+        assert_eq!(kinds("DELETE FROM users;")[0].0, "delete_all");
+    }
+
+    #[test]
+    fn line_numbers_point_at_the_statement() {
+        let ops = destructive_statements("-- header\n\nSELECT 1;\n  TRUNCATE a;\n");
+        assert_eq!(ops[0].line, 4);
+    }
+
+    #[test]
+    fn do_block_execute_literal_is_reparsed() {
+        let sql =
+            "DO $$\nBEGIN\n  EXECUTE 'DROP TABLE old CASCADE';\n  DELETE FROM audit_log;\nEND $$;";
+        let ops = destructive_statements(sql);
+        let found: Vec<_> = ops.iter().map(|o| (o.kind, o.found_by, o.line)).collect();
+        assert!(
+            found.contains(&("drop_table", "execute_string", 3)),
+            "{found:?}"
+        );
+        assert!(found.contains(&("delete_all", "do_block", 4)), "{found:?}");
+    }
+
+    #[test]
+    fn placeholders_and_meta_commands_keep_lines() {
+        let sql = "\\connect mydb\nDROP TABLE ${schema}.users;\n";
+        let ops = destructive_statements(sql);
+        assert_eq!(ops[0].kind, "drop_table");
+        assert_eq!(ops[0].line, 2);
+    }
+
+    #[test]
+    fn formatting_does_not_change_the_canonical_form() {
+        let a = scan(
+            "drop table users;\nCREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM s; END $$;",
+        );
+        let b = scan(
+            "DROP   TABLE\n  USERS ;\n-- comment\ncreate function f() returns void language plpgsql as $fn$\nbegin\n  delete from s;\nend\n$fn$;",
+        );
+        assert_eq!(a.canonical, b.canonical);
+        let c = scan("DROP TABLE users CASCADE;");
+        assert_ne!(a.canonical[0], c.canonical[0]);
+    }
+
+    #[test]
+    fn widening_type_change_is_not_reported() {
+        assert!(kinds("ALTER TABLE t ALTER COLUMN c TYPE text;").is_empty());
+        assert_eq!(
+            kinds("ALTER TABLE t ALTER COLUMN c TYPE varchar(10);")[0].0,
+            "alter_column_type"
+        );
+    }
+}
