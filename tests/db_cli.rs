@@ -254,16 +254,14 @@ fn a_port_that_is_not_postgres_or_never_answers() {
     let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let http_port = http.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        for stream in http.incoming().take(1) {
-            if let Ok(mut s) = stream {
-                let mut buf = [0u8; 64];
-                let _ = s.read(&mut buf);
-                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-                // Close our side cleanly and drain until the client gives up.
-                let _ = s.shutdown(std::net::Shutdown::Write);
-                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-            }
+        if let Ok((mut s, _)) = http.accept() {
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            // Close our side cleanly and drain until the client gives up.
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
         }
     });
     let (code, _, stderr) = run(pgtriage().args([
