@@ -409,8 +409,14 @@ impl Resolved {
                         "no server socket in that directory ({io}); check the socket directory and port in {source}"
                     )
                 }
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData => format!(
+                    "whatever listens there did not answer like PostgreSQL ({io}); check the port in {source}"
+                ),
                 _ => format!("{io}; check the host and port in {source}"),
             },
+            sqlx::Error::Protocol(p) => format!(
+                "whatever listens there did not answer like PostgreSQL ({p}); check the port in {source}"
+            ),
             sqlx::Error::Tls(t) => format!(
                 "{t}; this pgtriage has no TLS support: use sslmode=prefer or disable, \
                  a unix socket, or an SSH tunnel"
