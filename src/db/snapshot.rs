@@ -256,10 +256,10 @@ impl Session {
         self.take_snapshot(true)
     }
 
-    /// The scheduled-baseline snapshot (`collect --tables-only`): table counters and catalog
-    /// facts plus the cluster facts, without foreign keys, sequences and table sizes.
-    /// `pg_relation_size()` opens (and locks, until the transaction ends) every table: on 10,000
-    /// tables that is 10,000 locks, more than the default lock table holds.
+    /// The scheduled-baseline snapshot (`collect --tables-only`): table counters, catalog facts
+    /// and sizes plus the cluster facts, without foreign keys and sequences, the two most
+    /// expensive catalog queries on a database of many tables (measured in
+    /// `scripts/bench-tables-only.sh`).
     pub fn snapshot_tables_only(&mut self) -> Result<DatabaseSnapshot, UserError> {
         self.take_snapshot(false)
     }
@@ -382,7 +382,7 @@ impl Session {
             }
 
             let commit_ts_on = settings.get("track_commit_timestamp").map(String::as_str) == Some("on");
-            let tables = read_tables(tx, major, commit_ts_on, full, &mut not_visible)
+            let tables = read_tables(tx, major, commit_ts_on, &mut not_visible)
                 .map_err(fail("reading the table statistics"))?;
 
             let foreign_keys = match if full {
@@ -497,7 +497,6 @@ fn read_tables(
     tx: &mut ReadOnly<'_>,
     major: i32,
     commit_ts_on: bool,
-    with_sizes: bool,
     not_visible: &mut Vec<NotVisible>,
 ) -> Result<Vec<TableStats>, QueryFailure> {
     let ins_since_vacuum = if major >= 13 {
@@ -505,7 +504,7 @@ fn read_tables(
     } else {
         "NULL::bigint"
     };
-    let mut with_size = with_sizes;
+    let mut with_size = true;
     let mut with_commit_time = commit_ts_on;
     loop {
         let sql = TABLES_SQL

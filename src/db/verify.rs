@@ -64,6 +64,7 @@ struct SequenceRow {
     column_name: String,
     kind: String,
     last_value: Option<i64>,
+    readable: bool,
     start_value: Option<i64>,
     increment_by: Option<i64>,
 }
@@ -210,15 +211,19 @@ impl Session {
                             sn.nspname::text AS schema, s.relname::text AS name,
                             tn.nspname::text AS table_schema, t.relname::text AS table_name,
                             a.attname::text AS column_name, f.kind,
-                            ps.last_value, ps.start_value, ps.increment_by
+                            -- What the pg_sequences view does, without joining the view by
+                            -- name (quadratic on thousands of sequences).
+                            CASE WHEN has_sequence_privilege(s.oid, 'SELECT,USAGE')
+                                 THEN pg_sequence_last_value(s.oid) END AS last_value,
+                            has_sequence_privilege(s.oid, 'SELECT,USAGE') AS readable,
+                            sq.seqstart AS start_value, sq.seqincrement AS increment_by
                      FROM feeds f
                      JOIN pg_class s ON s.oid = f.seq AND s.relkind = 'S'
+                     JOIN pg_sequence sq ON sq.seqrelid = s.oid
                      JOIN pg_namespace sn ON sn.oid = s.relnamespace
                      JOIN pg_class t ON t.oid = f.rel AND t.relkind IN ('r', 'p')
                      JOIN pg_namespace tn ON tn.oid = t.relnamespace
                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = f.attnum
-                     LEFT JOIN pg_sequences ps
-                            ON ps.schemaname = sn.nspname AND ps.sequencename = s.relname
                      WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
                        AND tn.nspname NOT IN ('pg_catalog', 'information_schema')
                        AND tn.nspname NOT LIKE 'pg\\_toast%'
@@ -232,14 +237,17 @@ impl Session {
                     ident(&r.column_name),
                     table(&r.table_schema, &r.table_name)
                 );
-                let (column_max, error) = match tx
-                    .fetch_one::<(Option<i64>,)>(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
-                {
-                    Ok((m,)) => (m, None),
-                    Err(f) => (None, Some(why(&f))),
+                let (column_max, error) = if !r.readable {
+                    let why = "no SELECT or USAGE privilege on the sequence".to_string();
+                    (None, Some(why))
+                } else {
+                    match tx.fetch_one::<(Option<i64>,)>(sqlx::query_as(sqlx::AssertSqlSafe(sql))) {
+                        Ok((m,)) => (m, None),
+                        Err(f) => (None, Some(why(&f))),
+                    }
                 };
-                // pg_sequences.last_value is NULL until the first nextval(): the next value is
-                // then start_value (is_called = false).
+                // pg_sequence_last_value() is NULL until the first nextval(): the next value
+                // is then start_value (is_called = false).
                 let (last_value, is_called) = match (r.last_value, r.start_value) {
                     (Some(v), _) => (Some(v), true),
                     (None, start) => (start, false),
