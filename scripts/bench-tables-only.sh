@@ -85,5 +85,5 @@ for label in tables-only full; do
   set -e
   t1=$(date +%s.%N)
   printf 'verify against the %s baseline: %.3f s, exit %d, %s\n' "$label" "$(echo "$t1 - $t0" | bc -l)" "$code" \
-    "$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(len(r['tables']), 'tables,', len(r['foreign_keys']), 'foreign keys,', len(r['sequences']), 'sequences checked')" "$PG_DIR/verify-$label.json" 2>/dev/null || cat "$PG_DIR/verify-$label.err")"
+    "$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); bad=[(k, c.get('name') or c.get('sequence'), c['status'], c['note']) for k in ('tables','foreign_keys','sequences') for c in r[k] if c['status'] != 'pass']; print(len(r['tables']), 'tables,', len(r['foreign_keys']), 'foreign keys,', len(r['sequences']), 'sequences checked;', len(bad), 'not passed', bad[:3])" "$PG_DIR/verify-$label.json" 2>/dev/null || cat "$PG_DIR/verify-$label.err")"
 done
