@@ -280,3 +280,33 @@ fn damaged_logs_are_reported_and_the_rest_read() {
     assert!(!t.events.is_empty());
     assert!(!t.problems.is_empty(), "corrupt stream reported");
 }
+
+#[test]
+fn parts_read_in_parallel_give_the_streamed_timeline() {
+    // A log long enough to cut into many parts: the sample, four times over (pids reused, as a
+    // rotated day would), with a transaction cut across part boundaries every time.
+    let text = std::fs::read(sample("postgresql.log")).expect("sample");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("long.log");
+    std::fs::write(&path, text.repeat(4)).expect("write");
+    let streamed = read(&path);
+    for (part, threads) in [(2048u64, 4usize), (777, 2), (50_000, 3), (600, 64)] {
+        let parallel = read_timeline(&LogOptions {
+            paths: vec![path.display().to_string()],
+            part_bytes: Some(part),
+            threads: Some(threads),
+            ..LogOptions::default()
+        })
+        .expect("read");
+        let with_source = |t: &Timeline| {
+            t.events
+                .iter()
+                .map(|e| (e.at, e.kind, e.source.clone(), e.outcome, e.text.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(with_source(&parallel), with_source(&streamed), "parts of {part} bytes");
+        assert_eq!(parallel.counts, streamed.counts);
+        assert_eq!(parallel.sources[0].lines, streamed.sources[0].lines);
+        assert_eq!(parallel.sources[0].sha256, streamed.sources[0].sha256);
+    }
+}
