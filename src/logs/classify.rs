@@ -432,8 +432,17 @@ fn plain_name_at(s: &str) -> Option<&str> {
 /// Classifies one statement. `detail` supplies bind parameters (`parameters: $1 = '…'`).
 pub fn classify_statement<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
     let word = first_word_after_comments(stmt);
-    let lower = word.to_ascii_lowercase();
-    match lower.as_str() {
+    // Lower-cased into a stack buffer: no allocation per statement.
+    let mut buf = [0u8; 16];
+    let n = word.len().min(16);
+    buf[..n].copy_from_slice(&word.as_bytes()[..n]);
+    buf[..n].make_ascii_lowercase();
+    let lower = if word.len() <= 16 {
+        std::str::from_utf8(&buf[..n]).unwrap_or("")
+    } else {
+        ""
+    };
+    match lower {
         "select" => {
             if sql::contains_ignore_case(stmt, "pg_stat_reset") {
                 let mut c = Classified::new(EventKind::StatsReset);

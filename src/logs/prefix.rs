@@ -112,10 +112,30 @@ enum Piece {
 }
 
 /// A compiled `log_line_prefix`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct LinePrefix {
     text: String,
     pieces: Vec<Piece>,
+    /// A searcher for each literal piece (by piece index), built once.
+    finders: Vec<Option<memchr::memmem::Finder<'static>>>,
+}
+
+impl PartialEq for LinePrefix {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for LinePrefix {}
+
+fn finders(pieces: &[Piece]) -> Vec<Option<memchr::memmem::Finder<'static>>> {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Literal(lit) => Some(memchr::memmem::Finder::new(lit).into_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where each escape's value lies in a matched line (byte ranges), and where the severity starts.
@@ -247,6 +267,7 @@ impl LinePrefix {
         }
         Ok(LinePrefix {
             text: text.to_string(),
+            finders: finders(&pieces),
             pieces,
         })
     }
@@ -256,6 +277,7 @@ impl LinePrefix {
         LinePrefix {
             text: String::new(),
             pieces: Vec::new(),
+            finders: Vec::new(),
         }
     }
 
@@ -350,8 +372,10 @@ impl LinePrefix {
     ) -> Option<usize> {
         let limit = line.len().min(pos + 512);
         match self.pieces.get(idx + 1) {
-            Some(Piece::Literal(lit)) => {
-                let finder = memchr::memmem::Finder::new(lit);
+            Some(Piece::Literal(_)) => {
+                let Some(Some(finder)) = self.finders.get(idx + 1) else {
+                    return None;
+                };
                 for found in finder.find_iter(&line[pos..limit]) {
                     let end = pos + found;
                     m.values[escape as usize] = Some((pos as u32, end as u32));

@@ -179,8 +179,6 @@ impl FormatParser for StderrParser {
                 }
             } else if line.is_empty() {
                 // Blank lines carry nothing.
-            } else if entry::looks_binary(line) {
-                sink.problem(ProblemKind::Binary, line_no);
             } else {
                 let skip = self.line_start(line);
                 match self.prefix.matches(&line[skip..]) {
@@ -225,7 +223,12 @@ impl FormatParser for StderrParser {
                         if let Some(p) = cur.take() {
                             self.emit(block, &p, sink);
                         }
-                        cur = Some(raw_pending(pos, line_end, line_no));
+                        // Only a line without the prefix can be garbage worth a look.
+                        if entry::looks_binary(line) {
+                            sink.problem(ProblemKind::Binary, line_no);
+                        } else {
+                            cur = Some(raw_pending(pos, line_end, line_no));
+                        }
                     }
                 }
             }
