@@ -82,7 +82,7 @@ measure() {
   out=$(mktemp)
   /usr/bin/time -v "$@" >/dev/null 2>"$out" || true
   local wall rss
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$out")
+  wall=$(awk '/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$out")
   rss=$(awk -F': ' '/Maximum resident set size/ { print int($2 / 1024) }' "$out")
   awk -v n="$name" -v w="$wall" -v b="$BYTES" -v r="$rss" \
     'BEGIN { printf "%-34s %8.2f s %9.1f MB/s %7d MB peak RSS\n", n, w, (b / 1048576) / (w > 0 ? w : 0.001), r }'

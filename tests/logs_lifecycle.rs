@@ -107,3 +107,67 @@ fn crash_restart_and_open_transactions() {
         assert_eq!(del[0].outcome, Some(TxOutcome::RolledBack), "{:?}", del[0]);
     }
 }
+
+/// pgaudit's `AUDIT:` lines (when the extension is installed here: postgresql-15-pgaudit).
+#[test]
+fn pgaudit_lines_agree_across_formats() {
+    let bindir = support::find_bindir();
+    let share = std::process::Command::new(bindir.join("pg_config"))
+        .arg("--sharedir")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if !std::path::Path::new(&share)
+        .join("extension/pgaudit.control")
+        .exists()
+    {
+        eprintln!("pgaudit is not installed ({share}/extension): skipping the AUDIT line test");
+        return;
+    }
+    let pg = PgCluster::start(ClusterOptions {
+        archive: false,
+        extra_conf: vec![
+            "shared_preload_libraries = 'pgaudit'".into(),
+            "pgaudit.log = 'ddl,write'".into(),
+        ],
+    });
+    let db = pg.fresh_database("audit");
+    pg.psql(&db, "CREATE TABLE important (id int primary key, v text)");
+    pg.psql(
+        &db,
+        "INSERT INTO important SELECT g, 'v,' || g FROM generate_series(1, 20) g",
+    );
+    pg.psql(&db, "DELETE FROM important WHERE id > 10");
+    pg.psql(&db, "DROP TABLE important");
+    pg.psql(&db, "SELECT 'audit-done'");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let dir = pg.log_dir();
+    let audits = |t: &Timeline| {
+        t.events
+            .iter()
+            .filter(|e| e.kind == EventKind::Audit)
+            .map(|e| (e.tables.clone(), e.text.clone(), e.outcome))
+            .collect::<Vec<_>>()
+    };
+    let stderr = audits(&read(&dir.join("postgresql.log")));
+    assert_eq!(stderr, audits(&read(&dir.join("postgresql.csv"))));
+    assert_eq!(stderr, audits(&read(&dir.join("postgresql.json"))));
+    assert!(stderr.len() >= 4, "{stderr:#?}");
+    // Here pgaudit leaves the object columns empty: the tables come from the statement.
+    assert!(
+        stderr
+            .iter()
+            .any(|(tables, text, _)| tables == &vec!["important".to_string()]
+                && text.contains("DDL,CREATE TABLE"))
+    );
+    assert!(
+        stderr
+            .iter()
+            .any(|(tables, text, _)| tables == &vec!["important".to_string()]
+                && text.contains("DDL,DROP TABLE"))
+    );
+    assert!(stderr.iter().any(
+        |(tables, text, _)| tables.contains(&"important".to_string())
+            && text.contains("WRITE,DELETE")
+    ));
+}

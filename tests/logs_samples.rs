@@ -304,7 +304,11 @@ fn parts_read_in_parallel_give_the_streamed_timeline() {
                 .map(|e| (e.at, e.kind, e.source.clone(), e.outcome, e.text.clone()))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(with_source(&parallel), with_source(&streamed), "parts of {part} bytes");
+        assert_eq!(
+            with_source(&parallel),
+            with_source(&streamed),
+            "parts of {part} bytes"
+        );
         assert_eq!(parallel.counts, streamed.counts);
         assert_eq!(parallel.sources[0].lines, streamed.sources[0].lines);
         assert_eq!(parallel.sources[0].sha256, streamed.sources[0].sha256);
