@@ -8,6 +8,7 @@
 pub mod assemble;
 pub mod classify;
 pub mod entry;
+pub mod fasthash;
 pub mod format;
 pub mod infer;
 pub mod input;
