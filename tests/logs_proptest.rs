@@ -95,10 +95,10 @@ proptest! {
 
     #[test]
     fn any_prefix_compiles_or_errs_and_matches_safely(prefix in "[%a-zA-Z0-9 \\[\\]@:.-]{0,20}", line in prop::collection::vec(any::<u8>(), 0..200)) {
-        if let Ok(p) = LinePrefix::compile(&prefix) {
-            if let Some(m) = p.matches(&line) {
-                prop_assert!(m.rest <= line.len());
-            }
+        if let Ok(p) = LinePrefix::compile(&prefix)
+            && let Some(m) = p.matches(&line)
+        {
+            prop_assert!(m.rest <= line.len());
         }
     }
 
