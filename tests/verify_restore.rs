@@ -28,6 +28,9 @@ INSERT INTO parent (name) SELECT 'p' || g FROM generate_series(1, 1000) g;
 INSERT INTO child_cascade (parent_id, note) SELECT (g % 1000) + 1, 'c' FROM generate_series(1, 2000) g;
 INSERT INTO grandchild (child_id) SELECT g FROM generate_series(1, 2000) g;
 INSERT INTO child_restrict (parent_id) SELECT g FROM generate_series(501, 1000) g;
+CREATE SEQUENCE legacy_ids;
+CREATE TABLE legacy (id int PRIMARY KEY DEFAULT nextval('legacy_ids'), v text);
+INSERT INTO legacy (v) SELECT 'v' FROM generate_series(1, 10);
 ";
 
 /// Loads the schema, then VACUUM ANALYZE in a session of its own: run in the loading session,
@@ -116,7 +119,7 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["passed"], true);
     assert_eq!(report["foreign_keys"].as_array().map(|a| a.len()), Some(3));
-    assert_eq!(report["sequences"].as_array().map(|a| a.len()), Some(4));
+    assert_eq!(report["sequences"].as_array().map(|a| a.len()), Some(5));
 
     // The backup, the incident.
     let dump = cluster.socket_dir().join(format!("{db}.dump"));
@@ -143,11 +146,9 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
         "pg_restore",
         &["--section=pre-data", "-d", &db, &dump_s],
     );
-    server_tool(
-        &cluster,
-        "pg_restore",
-        &["-a", "-t", "child_cascade", "-d", &db, &dump_s],
-    );
+    for t in ["child_cascade", "legacy"] {
+        server_tool(&cluster, "pg_restore", &["-a", "-t", t, "-d", &db, &dump_s]);
+    }
     cluster.flush_stats(&db);
     let (code, report) = verify(&baseline, &url, &[]);
     assert_eq!(code, 1, "{report:#}");
@@ -189,6 +190,13 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
         seq["fix"],
         "SELECT setval('public.child_cascade_id_seq', (SELECT max(id) FROM public.child_cascade));"
     );
+    // A sequence that only feeds a column DEFAULT (not OWNED BY) is checked too.
+    let legacy = report["sequences"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["sequence"] == "public.legacy_ids"))
+        .expect("the legacy sequence");
+    assert_eq!(legacy["kind"], "default");
+    assert_eq!(legacy["status"], "fail", "{legacy:#}");
     // The Markdown section says the same.
     let md = Command::cargo_bin("pgtriage")
         .expect("binary")
@@ -355,4 +363,47 @@ fn usage_and_connection_errors_exit_2_with_one_line() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no database snapshot"));
+}
+
+#[test]
+fn a_tables_only_baseline_from_cron_verifies_row_counts() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("verify_cron");
+    let url = cluster.url(&db);
+    load_schema(&cluster, &db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    let out = Command::cargo_bin("pgtriage")
+        .expect("binary")
+        .args(["collect", "--tables-only", "--db", &url, "-o"])
+        .arg(&baseline)
+        .output()
+        .expect("collect --tables-only");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evidence = Evidence::load(&baseline).expect("load");
+    let snapshot = evidence.database.as_ref().expect("snapshot");
+    assert_eq!(snapshot.tables.len(), 5);
+    assert!(snapshot.foreign_keys.is_empty() && snapshot.sequences.is_empty());
+    assert!(snapshot.tables.iter().all(|t| t.n_live_tup.is_some()));
+
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    // The live constraints are still checked for orphans.
+    assert_eq!(report["foreign_keys"].as_array().map(|a| a.len()), Some(3));
+
+    cluster.psql_script(
+        &db,
+        "DELETE FROM child_restrict WHERE parent_id > 900; DELETE FROM parent WHERE id > 900;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(table(&report, "parent")["missing_rows"], 100);
+    assert_eq!(table(&report, "child_cascade")["missing_rows"], 200);
+    assert_eq!(table(&report, "child_restrict")["status"], "fail");
 }

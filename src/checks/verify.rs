@@ -121,7 +121,8 @@ pub struct SequenceProbe {
     pub table_schema: String,
     pub table: String,
     pub column: String,
-    /// `serial` (owned by the column) or `identity`.
+    /// `serial` (owned by the column), `identity`, or `default` (a column DEFAULT nextval() on a
+    /// sequence it does not own).
     pub kind: String,
     pub last_value: Option<i64>,
     pub is_called: bool,

@@ -189,26 +189,40 @@ impl Session {
         self.read_only(|tx| {
             let rows: Vec<SequenceRow> = tx
                 .fetch_all(sqlx::query_as(
-                    "SELECT sn.nspname::text AS schema, s.relname::text AS name,
+                    "WITH feeds AS (
+                         -- serial (OWNED BY) and identity columns
+                         SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum,
+                                CASE d.deptype WHEN 'i' THEN 'identity' ELSE 'serial' END AS kind,
+                                0 AS pref
+                         FROM pg_depend d
+                         WHERE d.classid = 'pg_class'::regclass
+                           AND d.refclassid = 'pg_class'::regclass
+                           AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+                         UNION ALL
+                         -- a column DEFAULT nextval('seq') on a sequence it does not own
+                         SELECT d.refobjid, ad.adrelid, ad.adnum, 'default', 1
+                         FROM pg_attrdef ad
+                         JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass
+                                         AND d.objid = ad.oid
+                                         AND d.refclassid = 'pg_class'::regclass
+                                         AND d.deptype = 'n')
+                     SELECT DISTINCT ON (sn.nspname, s.relname, tn.nspname, t.relname, a.attname)
+                            sn.nspname::text AS schema, s.relname::text AS name,
                             tn.nspname::text AS table_schema, t.relname::text AS table_name,
-                            a.attname::text AS column_name,
-                            CASE d.deptype WHEN 'i' THEN 'identity' ELSE 'serial' END AS kind,
+                            a.attname::text AS column_name, f.kind,
                             ps.last_value, ps.start_value, ps.increment_by
-                     FROM pg_depend d
-                     JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+                     FROM feeds f
+                     JOIN pg_class s ON s.oid = f.seq AND s.relkind = 'S'
                      JOIN pg_namespace sn ON sn.oid = s.relnamespace
-                     JOIN pg_class t ON t.oid = d.refobjid AND t.relkind IN ('r', 'p')
+                     JOIN pg_class t ON t.oid = f.rel AND t.relkind IN ('r', 'p')
                      JOIN pg_namespace tn ON tn.oid = t.relnamespace
-                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = f.attnum
                      LEFT JOIN pg_sequences ps
                             ON ps.schemaname = sn.nspname AND ps.sequencename = s.relname
-                     WHERE d.classid = 'pg_class'::regclass
-                       AND d.refclassid = 'pg_class'::regclass
-                       AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-                       AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+                     WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
                        AND tn.nspname NOT IN ('pg_catalog', 'information_schema')
                        AND tn.nspname NOT LIKE 'pg\\_toast%'
-                     ORDER BY 1, 2, 3, 4, 5",
+                     ORDER BY sn.nspname, s.relname, tn.nspname, t.relname, a.attname, f.pref",
                 ))
                 .map_err(|f| f.into_user_error(&format!("{target}: reading sequences")))?;
             let mut out = Vec::new();
