@@ -293,3 +293,27 @@ fn a_port_that_is_not_postgres_or_never_answers() {
     assert!(stderr.contains("no answer within 1s"), "{stderr}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn without_pguser_the_operating_system_user_connects() {
+    // As with libpq: no user in the URL and no PGUSER means the OS user (here via USER).
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("os_user");
+    let role = format!("osuser_{}", std::process::id());
+    cluster.psql(
+        &db,
+        &format!("CREATE ROLE {role} LOGIN; CREATE TABLE via_os_user (id int)"),
+    );
+    let out = run(pgtriage()
+        .arg("tables")
+        .env("USER", &role)
+        .env("PGHOST", cluster.socket_dir())
+        .env("PGPORT", cluster.port.to_string())
+        .env("PGDATABASE", &db));
+    assert_lists_table(&out, "via_os_user");
+    assert!(
+        out.1.contains(&format!("\"source\": \"{role}@")),
+        "{}",
+        out.1
+    );
+}

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::evidence::{EventKind, LogEvent, SessionInfo};
 use crate::logs::classify::{self, Classified, CountKind, StatementVerdict, TxControl, Verdict};
 use crate::logs::entry::{Entry, EntrySink, ProblemKind};
+use crate::logs::fasthash::FastMap;
 use crate::logs::sessions::{ChunkSessions, End, EndMark, Tracker};
 
 /// Client programs whose sessions belong on the timeline (a dump, a restore, a manual session).
@@ -48,7 +49,7 @@ pub struct Assembler {
     /// Events of raw lines seen before any timestamp: they take the first one that follows.
     timeless: Vec<usize>,
     /// Last minute counted into, to skip the outer hash lookup on the hot path.
-    count_cache: Option<((i64, CountKind), HashMap<String, u64>)>,
+    count_cache: Option<((i64, CountKind), FastMap<String, u64>)>,
 }
 
 fn relative_source(line: u64) -> String {
@@ -105,7 +106,7 @@ impl Assembler {
         let key = (at.timestamp().div_euclid(60), kind);
         if self.count_cache.as_ref().is_none_or(|(k, _)| *k != key) {
             self.flush_count_cache();
-            self.count_cache = Some((key, HashMap::new()));
+            self.count_cache = Some((key, FastMap::default()));
         }
         if let Some((_, tables)) = self.count_cache.as_mut() {
             let t = table.unwrap_or("");
@@ -187,21 +188,38 @@ impl Assembler {
     }
 }
 
-impl EntrySink for Assembler {
-    fn entry(&mut self, e: Entry<'_>) {
+impl Assembler {
+    /// Notes an entry's time; returns the time to file it under (a raw line takes the last one).
+    fn note_time(&mut self, at: Option<DateTime<Utc>>) -> DateTime<Utc> {
         self.out.entries += 1;
-        let at = match e.at {
+        match at {
             Some(at) => {
                 self.last_at = Some(at);
                 self.out.first_at = Some(self.out.first_at.map_or(at, |f| f.min(at)));
                 self.out.last_at = Some(self.out.last_at.map_or(at, |l| l.max(at)));
-                for i in std::mem::take(&mut self.timeless) {
-                    self.out.events[i].at = at;
+                if !self.timeless.is_empty() {
+                    for i in std::mem::take(&mut self.timeless) {
+                        self.out.events[i].at = at;
+                    }
                 }
                 at
             }
             None => self.last_at.unwrap_or(DateTime::UNIX_EPOCH),
-        };
+        }
+    }
+}
+
+impl EntrySink for Assembler {
+    fn wants(&self, severity: &'static str, message: &[u8]) -> bool {
+        !classify::is_noise(severity, message)
+    }
+
+    fn seen(&mut self, at: Option<DateTime<Utc>>) {
+        self.note_time(at);
+    }
+
+    fn entry(&mut self, e: Entry<'_>) {
+        let at = self.note_time(e.at);
         if self.since.is_some_and(|s| at < s) || self.until.is_some_and(|u| at > u) {
             return;
         }

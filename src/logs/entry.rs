@@ -95,6 +95,12 @@ impl ProblemKind {
 pub trait EntrySink {
     fn entry(&mut self, entry: Entry<'_>);
     fn problem(&mut self, kind: ProblemKind, line: u64);
+    /// Whether an entry with this severity and (first line of its) message is worth building;
+    /// when not, the parser only reports its time with `seen`.
+    fn wants(&self, _severity: &'static str, _message: &[u8]) -> bool {
+        true
+    }
+    fn seen(&mut self, _at: Option<DateTime<Utc>>) {}
 }
 
 /// Text from log bytes: borrowed when valid UTF-8, else lossy (and counted).

@@ -8,6 +8,7 @@
 pub mod assemble;
 pub mod classify;
 pub mod entry;
+pub mod fasthash;
 pub mod format;
 pub mod infer;
 pub mod input;
@@ -46,6 +47,8 @@ pub struct LogOptions {
     pub progress: bool,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// Size of the parts a large plain file is cut into for parallel reading (default 8 MiB).
+    pub part_bytes: Option<u64>,
 }
 
 impl LogOptions {
@@ -77,6 +80,7 @@ impl LogOptions {
             until: self.until,
             syslog_year: Utc::now().year(),
             threads: self.threads.unwrap_or_else(rayon::current_num_threads),
+            part_bytes: self.part_bytes.unwrap_or(reader::DEFAULT_PART_BYTES),
         })
     }
 }

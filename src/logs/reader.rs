@@ -23,8 +23,8 @@ use crate::logs::time::LogZone;
 
 const BLOCK: usize = 1 << 20;
 const SAMPLE: usize = 256 << 10;
-/// Below this a plain file is read in one stream.
-const SPLIT_MIN: u64 = 16 << 20;
+/// Below this a plain file is read in one stream; above it, in parts of at least this size.
+pub const DEFAULT_PART_BYTES: u64 = 8 << 20;
 
 /// How to read the inputs (from `LogOptions`).
 #[derive(Debug, Clone)]
@@ -37,6 +37,8 @@ pub struct ReadSettings {
     /// Year for BSD syslog timestamps, which have none.
     pub syslog_year: i32,
     pub threads: usize,
+    /// Size of the parts a plain file is cut into (a file smaller than two parts is streamed).
+    pub part_bytes: u64,
 }
 
 /// One file's share of the timeline.
@@ -249,7 +251,7 @@ pub fn read_file(
     let split = match (&file.path, opened.size) {
         (Some(p), Some(size))
             if detected.format.splittable()
-                && (size >= SPLIT_MIN || s.since.is_some() || s.until.is_some()) =>
+                && (size >= 2 * s.part_bytes || s.since.is_some() || s.until.is_some()) =>
         {
             Some((p.clone(), size))
         }
@@ -331,7 +333,7 @@ fn plan_parts(
         hi = end.max(lo);
     }
     let span = hi - lo;
-    let n = ((span / (8 << 20)) as usize).clamp(1, s.threads.max(1) * 4);
+    let n = ((span / s.part_bytes.max(1)) as usize).clamp(1, s.threads.max(1) * 4);
     let mut cuts = vec![lo];
     for k in 1..n {
         let at = lo + span * k as u64 / n as u64;
