@@ -445,3 +445,41 @@ fn orphans_under_a_valid_constraint_are_found_past_the_first_batch() {
     assert_eq!(failed[0]["in_database"], true);
     assert_eq!(failed[0]["sample"], serde_json::json!(["p_id=7"]));
 }
+
+#[test]
+fn after_a_crash_a_never_analyzed_table_is_unverified_until_counted() {
+    let mut cluster = PgCluster::start(ClusterOptions::default());
+    let db = cluster.fresh_database("verify_crash");
+    // Autovacuum off: the table must stay never analyzed (reltuples = -1) for the test.
+    cluster.psql_script(
+        &db,
+        "CREATE TABLE events (id int, v text) WITH (autovacuum_enabled = false);
+         INSERT INTO events SELECT g, 'v' || g FROM generate_series(1, 5000) g;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    take_baseline(&cluster.url(&db), &baseline);
+
+    // A crash zeroes every table statistic (pg-forensics.md rule 10); the rows are intact.
+    cluster.stop_server("immediate");
+    cluster.start_server();
+    let url = cluster.url(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let events = table(&report, "events");
+    assert_eq!(events["source"], "planner", "{events:#}");
+    assert_eq!(events["status"], "unverified", "{events:#}");
+    assert!(
+        report["verdict"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.starts_with("the server restarted since the baseline")))),
+        "{report:#}"
+    );
+    let (code, report) = verify(&baseline, &url, &["--exact"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(table(&report, "events")["rows"], 5000);
+}
