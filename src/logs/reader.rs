@@ -255,7 +255,7 @@ pub fn read_file(
     let split = match (&file.path, opened.size) {
         (Some(p), Some(size))
             if detected.format.splittable()
-                && (size >= 2 * s.part_bytes || s.since.is_some() || s.until.is_some()) =>
+                && ((size >= 2 * s.part_bytes && s.threads > 1) || s.since.is_some() || s.until.is_some()) =>
         {
             Some((p.clone(), size))
         }
@@ -290,9 +290,6 @@ pub fn read_file(
             let mut parser = make_parser(&detected, s);
             let mut sink = Assembler::new(s.since, s.until);
             let mut stream = std::io::Cursor::new(sample).chain(opened.reader);
-            if let Some(p) = progress {
-                p.inc(0);
-            }
             let lines = drive(&mut stream, parser.as_mut(), &mut sink, None, progress);
             let out = sink.finish();
             let digest = std::mem::take(
