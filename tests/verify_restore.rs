@@ -407,3 +407,41 @@ fn a_tables_only_baseline_from_cron_verifies_row_counts() {
     assert_eq!(table(&report, "child_cascade")["missing_rows"], 200);
     assert_eq!(table(&report, "child_restrict")["status"], "fail");
 }
+
+#[test]
+fn orphans_under_a_valid_constraint_are_found_past_the_first_batch() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("verify_batches");
+    let url = cluster.url(&db);
+    // 60 parent/child pairs: more edges than one probe transaction takes.
+    let mut schema = String::new();
+    for i in 1..=60 {
+        schema.push_str(&format!(
+            "CREATE TABLE p{i} (id int PRIMARY KEY); INSERT INTO p{i} VALUES (1), (2);\n\
+             CREATE TABLE c{i} (id serial PRIMARY KEY, p_id int REFERENCES p{i} (id));\n\
+             INSERT INTO c{i} (p_id) VALUES (1), (2);\n"
+        ));
+    }
+    cluster.psql_script(&db, &schema, false);
+    cluster.flush_stats(&db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    take_baseline(&url, &baseline);
+    // What a data-only restore with triggers disabled can leave: an orphan the constraint never
+    // saw (session_replication_role = replica skips the FK triggers).
+    cluster.psql_script(
+        &db,
+        "SET session_replication_role = replica; INSERT INTO c60 (p_id) VALUES (7);",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let fks = report["foreign_keys"].as_array().expect("foreign keys");
+    assert_eq!(fks.len(), 60);
+    let failed: Vec<&Value> = fks.iter().filter(|f| f["status"] != "pass").collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["name"], "c60_p_id_fkey");
+    assert_eq!(failed[0]["in_database"], true);
+    assert_eq!(failed[0]["sample"], serde_json::json!(["p_id=7"]));
+}

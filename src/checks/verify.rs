@@ -688,7 +688,7 @@ fn sequence_check(p: &SequenceProbe) -> SequenceCheck {
     };
     if let Some(e) = &p.error {
         check.status = CheckStatus::Unverified;
-        check.note = format!("column max not read: {e}");
+        check.note = format!("not checked: {e}");
         return check;
     }
     if p.increment < 0 {

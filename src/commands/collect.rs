@@ -21,7 +21,7 @@ pub struct CollectArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// A cheap scheduled baseline (cron): table counters, catalog and cluster facts only; no
-    /// foreign keys, sequences or table sizes (see the README for its measured cost).
+    /// foreign keys or sequences (see the README for its measured cost).
     #[arg(long)]
     pub tables_only: bool,
     /// An earlier evidence file: its database snapshot becomes the baseline (exact expected rows).
@@ -61,8 +61,8 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         evidence.database = Some(snapshot);
         if sources.tables_only {
             evidence.problems.push(
-                "tables-only snapshot (collect --tables-only): foreign keys, sequences and table \
-                 sizes were not collected"
+                "tables-only snapshot (collect --tables-only): foreign keys and sequences were not \
+                 collected"
                     .to_string(),
             );
         }
