@@ -255,7 +255,9 @@ pub fn read_file(
     let split = match (&file.path, opened.size) {
         (Some(p), Some(size))
             if detected.format.splittable()
-                && ((size >= 2 * s.part_bytes && s.threads > 1) || s.since.is_some() || s.until.is_some()) =>
+                && ((size >= 2 * s.part_bytes && s.threads > 1)
+                    || s.since.is_some()
+                    || s.until.is_some()) =>
         {
             Some((p.clone(), size))
         }
