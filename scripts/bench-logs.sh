@@ -80,7 +80,8 @@ measure() {
   local name=$1; shift
   local out
   out=$(mktemp)
-  /usr/bin/time -v "$@" >/dev/null 2>"$out" || true
+  # Not /dev/null: GNU grep stops at the first match when its output is discarded.
+  /usr/bin/time -v "$@" >/tmp/pgtriage-bench-stdout 2>"$out" || true
   local wall rss
   wall=$(awk '/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$out")
   rss=$(awk -F': ' '/Maximum resident set size/ { print int($2 / 1024) }' "$out")

@@ -314,3 +314,66 @@ fn parts_read_in_parallel_give_the_streamed_timeline() {
         assert_eq!(parallel.sources[0].sha256, streamed.sources[0].sha256);
     }
 }
+
+#[test]
+fn directories_stdin_and_database_settings() {
+    // A directory: every file, each with its own format and compression.
+    let t = read(&sample(""));
+    let mut formats: Vec<(String, String)> = t
+        .sources
+        .iter()
+        .map(|s| (s.format.clone(), s.compression.clone()))
+        .collect();
+    formats.sort();
+    formats.dedup();
+    for want in [
+        ("csvlog", "plain"),
+        ("jsonlog", "plain"),
+        ("rds", "plain"),
+        ("stderr", "gzip"),
+        ("stderr", "xz"),
+        ("syslog", "plain"),
+    ] {
+        assert!(
+            formats.contains(&(want.0.to_string(), want.1.to_string())),
+            "{formats:?}"
+        );
+    }
+    // Standard input, compressed.
+    let out = pgtriage()
+        .args([
+            "timeline",
+            "--format",
+            "jsonl",
+            "--kind",
+            "drop_table",
+            "--log",
+            "-",
+        ])
+        .pipe_stdin(sample("postgresql.log.zst"))
+        .expect("stdin")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"source\":\"log:-:"), "{text}");
+    // The database's own settings stand in for the flags.
+    let mut settings = std::collections::BTreeMap::new();
+    settings.insert(
+        "log_line_prefix".to_string(),
+        "%m [%p] %q%u@%d ".to_string(),
+    );
+    settings.insert("log_timezone".to_string(), "Europe/Berlin".to_string());
+    let opts = LogOptions {
+        paths: vec![sample("postgresql.log").display().to_string()],
+        ..LogOptions::default()
+    }
+    .with_database_settings(&settings);
+    assert_eq!(opts.timezone.as_deref(), Some("Europe/Berlin"));
+    let t = read_timeline(&opts).expect("read");
+    assert_eq!(
+        t.sources[0].line_prefix.as_deref(),
+        Some("%m [%p] %q%u@%d ")
+    );
+    assert_eq!(story(&t), story(&read(&sample("postgresql.log"))));
+}

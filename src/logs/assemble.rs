@@ -274,6 +274,17 @@ impl EntrySink for Assembler {
                         .reset_all(at, e.line, &mut self.out.events, source);
                 }
             }
+            Verdict::ConnectionReceived { host } => {
+                if let Some(k) = key {
+                    self.known.insert(
+                        k,
+                        SessionInfo {
+                            host: Some(host),
+                            ..SessionInfo::default()
+                        },
+                    );
+                }
+            }
             Verdict::Connection {
                 user,
                 database,
@@ -285,6 +296,7 @@ impl EntrySink for Assembler {
                         .any(|t| a == *t || a.starts_with(&format!("{t} ")))
                 });
                 if let Some(k) = key {
+                    let received = self.known.remove(&k).and_then(|s| s.host);
                     self.known.insert(
                         k,
                         SessionInfo {
@@ -293,7 +305,7 @@ impl EntrySink for Assembler {
                             user,
                             database,
                             application,
-                            host: e.host.as_deref().map(str::to_string),
+                            host: e.host.as_deref().map(str::to_string).or(received),
                         },
                     );
                 }

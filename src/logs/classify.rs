@@ -98,6 +98,10 @@ pub enum Verdict<'a> {
         database: Option<String>,
         application: Option<String>,
     },
+    /// `connection received: host=… port=…`: where the session comes from.
+    ConnectionReceived {
+        host: String,
+    },
     /// `disconnection:`: the session ended.
     Disconnection,
     /// Other kept events (lifecycle, maintenance, audit, raw lines).
@@ -208,6 +212,10 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
             database: field("database="),
             application: field("application_name="),
         };
+    }
+    if let Some(rest) = msg.strip_prefix("connection received: host=") {
+        let host = rest.split(' ').next().unwrap_or("").to_string();
+        return Verdict::ConnectionReceived { host };
     }
     if msg.starts_with("replication connection authorized: ") {
         return Verdict::Event(Classified::new(EventKind::Connection));

@@ -70,6 +70,7 @@ pub enum ProblemKind {
     BadTimestamp,
     TruncatedLastLine,
     Orphan,
+    CorruptStream,
 }
 
 impl ProblemKind {
@@ -83,6 +84,9 @@ impl ProblemKind {
             }
             ProblemKind::TruncatedLastLine => {
                 "last line without a newline (file cut short; read as is)"
+            }
+            ProblemKind::CorruptStream => {
+                "the compressed stream is corrupt from this line on: the rest of the file could not be read"
             }
             ProblemKind::Orphan => {
                 "continuation or follow-up lines with no entry before them (kept as raw lines)"

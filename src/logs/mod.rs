@@ -52,6 +52,25 @@ pub struct LogOptions {
 }
 
 impl LogOptions {
+    /// Fills what the user did not give from the database's own settings (`log_line_prefix`,
+    /// `log_timezone`), as `collect`/`report` do when a connection is given too. A prefix given
+    /// on the command line wins; an empty database prefix is left to inference.
+    pub fn with_database_settings(
+        mut self,
+        settings: &std::collections::BTreeMap<String, String>,
+    ) -> LogOptions {
+        if self.line_prefix.is_none() {
+            self.line_prefix = settings
+                .get("log_line_prefix")
+                .filter(|p| !p.is_empty())
+                .cloned();
+        }
+        if self.timezone.is_none() {
+            self.timezone = settings.get("log_timezone").cloned();
+        }
+        self
+    }
+
     fn settings(&self) -> Result<ReadSettings, UserError> {
         let format = match &self.format {
             Some(f) => Some(LogFormat::parse(f).ok_or_else(|| {
