@@ -274,19 +274,56 @@ fn point_in_time_recovery_from_a_base_backup_passes_and_says_what_happened() {
     let target = source.psql("postgres", "SELECT now()::text");
     std::thread::sleep(Duration::from_millis(1100));
     source.psql(&db, "TRUNCATE parent CASCADE");
+    std::thread::sleep(Duration::from_millis(1100));
+    let too_late = source.psql("postgres", "SELECT now()::text");
+    std::thread::sleep(Duration::from_millis(1100));
+    // A commit after the late target, so that recovery has somewhere to stop.
+    source.psql(&db, "CREATE TABLE after_the_incident (id int)");
     archive_everything(&source);
     source.flush_stats(&db);
     let (code, report) = verify(&baseline, &source.url(&db), &[]);
     assert_eq!(code, 1, "the incident fails verification: {report:#}");
     assert_eq!(table(&report, "grandchild")["status"], "fail");
+    let restore_command = format!(
+        "restore_command = 'cp {}/%f %p'",
+        source.archive_dir().display()
+    );
+
+    // A recovery to the wrong point (after the TRUNCATE), paused there as by default: verify
+    // fails and says the server is still in recovery.
+    let late = PgCluster::start_from_base_backup(
+        &base,
+        &[
+            restore_command.clone(),
+            format!("recovery_target_time = '{too_late}'"),
+        ],
+        true,
+    );
+    let start = Instant::now();
+    while late.psql("postgres", "SELECT pg_get_wal_replay_pause_state()") != "paused" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "recovery never paused"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, report) = verify(&baseline, &late.url(&db), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(table(&report, "parent")["status"], "fail", "{report:#}");
+    assert!(
+        report["verdict"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.starts_with("the server is still in recovery")))),
+        "{report:#}"
+    );
+    drop(late);
 
     let restored = PgCluster::start_from_base_backup(
         &base,
         &[
-            format!(
-                "restore_command = 'cp {}/%f %p'",
-                source.archive_dir().display()
-            ),
+            restore_command,
             format!("recovery_target_time = '{target}'"),
             "recovery_target_action = 'promote'".to_string(),
         ],
