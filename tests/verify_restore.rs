@@ -274,19 +274,56 @@ fn point_in_time_recovery_from_a_base_backup_passes_and_says_what_happened() {
     let target = source.psql("postgres", "SELECT now()::text");
     std::thread::sleep(Duration::from_millis(1100));
     source.psql(&db, "TRUNCATE parent CASCADE");
+    std::thread::sleep(Duration::from_millis(1100));
+    let too_late = source.psql("postgres", "SELECT now()::text");
+    std::thread::sleep(Duration::from_millis(1100));
+    // A commit after the late target, so that recovery has somewhere to stop.
+    source.psql(&db, "CREATE TABLE after_the_incident (id int)");
     archive_everything(&source);
     source.flush_stats(&db);
     let (code, report) = verify(&baseline, &source.url(&db), &[]);
     assert_eq!(code, 1, "the incident fails verification: {report:#}");
     assert_eq!(table(&report, "grandchild")["status"], "fail");
+    let restore_command = format!(
+        "restore_command = 'cp {}/%f %p'",
+        source.archive_dir().display()
+    );
+
+    // A recovery to the wrong point (after the TRUNCATE), paused there as by default: verify
+    // fails and says the server is still in recovery.
+    let late = PgCluster::start_from_base_backup(
+        &base,
+        &[
+            restore_command.clone(),
+            format!("recovery_target_time = '{too_late}'"),
+        ],
+        true,
+    );
+    let start = Instant::now();
+    while late.psql("postgres", "SELECT pg_get_wal_replay_pause_state()") != "paused" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "recovery never paused"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, report) = verify(&baseline, &late.url(&db), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(table(&report, "parent")["status"], "fail", "{report:#}");
+    assert!(
+        report["verdict"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.starts_with("the server is still in recovery")))),
+        "{report:#}"
+    );
+    drop(late);
 
     let restored = PgCluster::start_from_base_backup(
         &base,
         &[
-            format!(
-                "restore_command = 'cp {}/%f %p'",
-                source.archive_dir().display()
-            ),
+            restore_command,
             format!("recovery_target_time = '{target}'"),
             "recovery_target_action = 'promote'".to_string(),
         ],
@@ -444,4 +481,42 @@ fn orphans_under_a_valid_constraint_are_found_past_the_first_batch() {
     assert_eq!(failed[0]["name"], "c60_p_id_fkey");
     assert_eq!(failed[0]["in_database"], true);
     assert_eq!(failed[0]["sample"], serde_json::json!(["p_id=7"]));
+}
+
+#[test]
+fn after_a_crash_a_never_analyzed_table_is_unverified_until_counted() {
+    let mut cluster = PgCluster::start(ClusterOptions::default());
+    let db = cluster.fresh_database("verify_crash");
+    // Autovacuum off: the table must stay never analyzed (reltuples = -1) for the test.
+    cluster.psql_script(
+        &db,
+        "CREATE TABLE events (id int, v text) WITH (autovacuum_enabled = false);
+         INSERT INTO events SELECT g, 'v' || g FROM generate_series(1, 5000) g;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    take_baseline(&cluster.url(&db), &baseline);
+
+    // A crash zeroes every table statistic (pg-forensics.md rule 10); the rows are intact.
+    cluster.stop_server("immediate");
+    cluster.start_server();
+    let url = cluster.url(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let events = table(&report, "events");
+    assert_eq!(events["source"], "planner", "{events:#}");
+    assert_eq!(events["status"], "unverified", "{events:#}");
+    assert!(
+        report["verdict"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.starts_with("the server restarted since the baseline")))),
+        "{report:#}"
+    );
+    let (code, report) = verify(&baseline, &url, &["--exact"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(table(&report, "events")["rows"], 5000);
 }

@@ -7,6 +7,7 @@
 //! be sure, bounded by `statement_timeout`, the `--exact` budget and a LIMIT on orphans, and
 //! run in batches of short transactions (see `PROBES_PER_TRANSACTION`).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use sqlx::FromRow;
@@ -305,5 +306,37 @@ fn orphan_probes(tx: &mut ReadOnly<'_>, edges: &[ForeignKeyEdge], out: &mut Vec<
             edge: edge.clone(),
             result,
         });
+    }
+}
+
+impl Session {
+    /// The planner's row estimate of each table (`EXPLAIN`, which plans but never reads rows):
+    /// for a table never vacuumed or analyzed, PostgreSQL estimates from the pages on disk and
+    /// the width of the column types. Tables it cannot plan (a lock, a permission) are left out.
+    pub fn planner_estimates(
+        &mut self,
+        tables: &[(String, String)],
+    ) -> Result<BTreeMap<String, i64>, UserError> {
+        let mut out = BTreeMap::new();
+        for chunk in tables.chunks(PROBES_PER_TRANSACTION) {
+            self.read_only(|tx| {
+                for (schema, name) in chunk {
+                    let sql = format!(
+                        "EXPLAIN (FORMAT JSON) SELECT 1 FROM {}",
+                        table(schema, name)
+                    );
+                    let plan = tx.fetch_one::<(serde_json::Value,)>(sqlx::query_as(
+                        sqlx::AssertSqlSafe(sql),
+                    ));
+                    if let Ok((plan,)) = plan
+                        && let Some(rows) = plan[0]["Plan"]["Plan Rows"].as_f64()
+                    {
+                        out.insert(format!("{schema}.{name}"), rows.round() as i64);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out)
     }
 }
