@@ -520,3 +520,36 @@ fn after_a_crash_a_never_analyzed_table_is_unverified_until_counted() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(table(&report, "events")["rows"], 5000);
 }
+
+#[test]
+fn a_pg_monitor_role_gets_unverified_checks_not_a_failure_to_run() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("verify_monitor");
+    load_schema(&cluster, &db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    take_baseline(&cluster.url(&db), &baseline);
+    let role = format!("monitor_{db}");
+    cluster.psql(
+        &db,
+        &format!("CREATE ROLE {role} LOGIN PASSWORD 'mon-pw' IN ROLE pg_monitor"),
+    );
+    let url = cluster.tcp_url(&db, &role, "mon-pw");
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    // Row estimates need only the statistics views: they pass.
+    assert_eq!(table(&report, "parent")["status"], "pass", "{report:#}");
+    // Reading the tables is not allowed: the orphan checks say so instead of passing.
+    let fk = &report["foreign_keys"][0];
+    assert_eq!(fk["status"], "unverified", "{fk:#}");
+    assert!(
+        fk["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("permission denied")),
+        "{fk:#}"
+    );
+    let seq = &report["sequences"][0];
+    assert_eq!(seq["status"], "unverified", "{seq:#}");
+    // The password never appears in the output.
+    assert!(!report.to_string().contains("mon-pw"));
+}
