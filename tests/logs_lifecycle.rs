@@ -171,3 +171,43 @@ fn pgaudit_lines_agree_across_formats() {
             && text.contains("WRITE,DELETE")
     ));
 }
+
+/// Without log_connections, a pg_dump still shows as a tool session in csvlog and jsonlog (they
+/// carry application_name on every line); stderr with this prefix (no %a) cannot tell.
+#[test]
+fn tool_sessions_without_log_connections() {
+    let pg = PgCluster::start(ClusterOptions {
+        archive: false,
+        extra_conf: vec![
+            "log_connections = off".into(),
+            "log_disconnections = off".into(),
+        ],
+    });
+    let db = pg.fresh_database("nolog");
+    pg.psql(&db, "CREATE TABLE t (id int)");
+    let dump = pg
+        .server_tool("pg_dump")
+        .arg("-h")
+        .arg(pg.socket_dir())
+        .args(["-p", &pg.port.to_string(), "-U", "postgres", &db])
+        .output()
+        .expect("pg_dump");
+    assert!(dump.status.success());
+    pg.psql(&db, "SELECT 'nolog-done'");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for f in ["postgresql.csv", "postgresql.json"] {
+        let t = read(&pg.log_dir().join(f));
+        let tools: Vec<_> = t
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::ToolSession)
+            .filter(|e| e.session.application.as_deref() == Some("pg_dump"))
+            .collect();
+        assert_eq!(tools.len(), 1, "{f}: {tools:#?}");
+        assert_eq!(tools[0].session.database.as_deref(), Some(db.as_str()));
+        assert!(
+            !t.events.iter().any(|e| e.kind == EventKind::Connection),
+            "{f}"
+        );
+    }
+}

@@ -48,6 +48,8 @@ pub struct Assembler {
     last_at: Option<DateTime<Utc>>,
     /// Events of raw lines seen before any timestamp: they take the first one that follows.
     timeless: Vec<usize>,
+    /// Sessions already shown as a `tool_session`.
+    announced: FastMap<u64, ()>,
     /// Last minute counted into, to skip the outer hash lookup on the hot path.
     count_cache: Option<((i64, CountKind), FastMap<String, u64>)>,
 }
@@ -83,6 +85,7 @@ impl Assembler {
             known: HashMap::new(),
             last_at: None,
             timeless: Vec::new(),
+            announced: FastMap::default(),
             count_cache: None,
         }
     }
@@ -224,6 +227,18 @@ impl EntrySink for Assembler {
             return;
         }
         let key = session_key(&e);
+        // Without log_connections, a tool's session shows by its application name (csvlog,
+        // jsonlog, %a) on its first entry.
+        if let (Some(k), Some(app)) = (key, e.application.as_deref())
+            && is_tool(app)
+            && !self.announced.contains_key(&k)
+            && !e.message.starts_with("connection authorized: ")
+        {
+            self.announced.insert(k, ());
+            let mut c = classify_plain(EventKind::ToolSession);
+            c.text = Some(format!("session of {app}"));
+            self.push(&e, at, key, c);
+        }
         let verdict = classify::classify(&e);
         let source = &relative_source;
         match verdict {
@@ -290,11 +305,10 @@ impl EntrySink for Assembler {
                 database,
                 application,
             } => {
-                let tool = application.as_deref().is_some_and(|a| {
-                    TOOLS
-                        .iter()
-                        .any(|t| a == *t || a.starts_with(&format!("{t} ")))
-                });
+                let tool = application.as_deref().is_some_and(is_tool);
+                if let (true, Some(k)) = (tool, key) {
+                    self.announced.insert(k, ());
+                }
                 if let Some(k) = key {
                     let received = self.known.remove(&k).and_then(|s| s.host);
                     self.known.insert(
@@ -324,6 +338,7 @@ impl EntrySink for Assembler {
                     let mark = self.mark(&e, at, key, End::Disconnect);
                     self.tracker.control(k, mark, &mut self.out.events, source);
                     self.known.remove(&k);
+                    self.announced.remove(&k);
                 }
             }
             Verdict::Event(c) => {
@@ -348,6 +363,12 @@ impl EntrySink for Assembler {
         slot.0 = slot.0.min(line);
         slot.1 += 1;
     }
+}
+
+fn is_tool(app: &str) -> bool {
+    TOOLS
+        .iter()
+        .any(|t| app == *t || (app.starts_with(t) && app.as_bytes().get(t.len()) == Some(&b' ')))
 }
 
 fn classify_plain(kind: EventKind) -> Classified {

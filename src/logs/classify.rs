@@ -3,6 +3,9 @@
 //! pgaudit and migration bookkeeping; everything else is only counted. Pure functions over text.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use crate::evidence::{EventKind, MigrationMark};
 use crate::logs::entry::Entry;
@@ -235,15 +238,23 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
 /// Server lifecycle and other LOG messages worth a line on the timeline.
 /// `str::find` builds a searcher per call; for these short needles memchr's is cheaper.
 fn find(hay: &str, needle: &str) -> Option<usize> {
-    memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
+    match needle {
+        " ms  " => MS.find(hay.as_bytes()),
+        ": " => COLON.find(hay.as_bytes()),
+        _ => memchr::memmem::find(hay.as_bytes(), needle.as_bytes()),
+    }
 }
+
+/// Searchers built once (building one per line showed in profiles).
+static MS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" ms  "));
+static COLON: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b": "));
+static FROM_LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" from "));
+static FROM_UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" FROM "));
 
 /// Entries not worth building: a `duration:` line that only times a statement already logged
 /// (half of a log written with log_statement=all + log_min_duration_statement=0).
 pub fn is_noise(severity: &str, message: &[u8]) -> bool {
-    severity == "LOG"
-        && message.starts_with(b"duration: ")
-        && memchr::memmem::find(message, b" ms  ").is_none()
+    severity == "LOG" && message.starts_with(b"duration: ") && MS.find(message).is_none()
 }
 
 fn lifecycle(msg: &str) -> Option<EventKind> {
@@ -542,9 +553,10 @@ fn keep(kind: EventKind, stmt: &str) -> Classified {
 /// `SELECT … FROM name`: the first table, for the per-table counts.
 fn select_table(stmt: &str) -> Option<Cow<'_, str>> {
     let b = stmt.as_bytes();
-    let i = memchr::memmem::find_iter(b, b" from ")
-        .chain(memchr::memmem::find_iter(b, b" FROM "))
-        .min()?;
+    let i = match (FROM_LOWER.find(b), FROM_UPPER.find(b)) {
+        (Some(a), Some(c)) => a.min(c),
+        (a, c) => a.or(c)?,
+    };
     let rest = &stmt[i + 6..];
     if let Some(n) = plain_name_at(rest) {
         return Some(Cow::Borrowed(n));

@@ -380,6 +380,17 @@ impl LinePrefix {
     ) -> Option<usize> {
         let limit = line.len().min(pos + 512);
         match self.pieces.get(idx + 1) {
+            Some(Piece::Literal(lit)) if lit.len() == 1 => {
+                // One-byte separators (`@`, ` `, `:`): memchr is fastest.
+                for found in memchr::memchr_iter(lit[0], &line[pos..limit]) {
+                    let end = pos + found;
+                    m.set(escape, pos, end);
+                    if let Some(r) = self.match_from(idx + 1, line, end, m) {
+                        return Some(r);
+                    }
+                }
+                None
+            }
             Some(Piece::Literal(_)) => {
                 let Some(Some(finder)) = self.finders.get(idx + 1) else {
                     return None;
