@@ -253,3 +253,65 @@ fn truncate_cascade_from_a_migration_is_seen_in_catalog_and_git() {
     ]);
     assert_eq!(json["hypotheses"], again["hypotheses"]);
 }
+
+#[test]
+fn with_the_server_log_truncate_cascade_is_pinned_to_statement_session_and_time() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("report_truncate_cascade_log");
+    cluster.psql_script(&db, SCHEMA, false);
+    cluster.psql(&db, "TRUNCATE parent CASCADE");
+    cluster.flush_stats(&db);
+    cluster.wait_for_log(
+        |t| t.contains("TRUNCATE parent CASCADE"),
+        std::time::Duration::from_secs(10),
+    );
+    let log = cluster.log_dir().join("postgresql.log");
+    let url = cluster.url(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let evidence = dir.path().join("evidence.json");
+    // Collect once, analyse anywhere.
+    let out = Command::cargo_bin("pgtriage")
+        .expect("binary")
+        .args([
+            "collect",
+            "--db",
+            &url,
+            "--log",
+            log.to_str().unwrap_or_default(),
+            "-o",
+        ])
+        .arg(&evidence)
+        .output()
+        .expect("collect");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (json, md) = report(&[evidence.to_str().unwrap_or_default()]);
+
+    let top = &json["hypotheses"][0];
+    assert_eq!(top["kind"], "cascade", "{top}");
+    assert_eq!(top["parent"], "public.parent");
+    assert!(
+        top["ties_with"].as_array().is_none_or(|t| t.is_empty()),
+        "{top}"
+    );
+    assert_eq!(top["statement"], "TRUNCATE parent CASCADE");
+    assert_eq!(top["session"]["database"], db.as_str());
+    let at = top["at"].as_str().unwrap_or_default();
+    assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+    for t in ["parent", "child_cascade", "grandchild", "child_restrict"] {
+        assert_eq!(table(&json, t)["explanation"], "cascade", "{t}");
+    }
+    // The log input is in the chain of custody with its hash.
+    let inputs = json["sources"].as_array().cloned().unwrap_or_default();
+    assert!(
+        inputs
+            .iter()
+            .any(|i| i["kind"] == "log" && i["sha256"].as_str().is_some_and(|h| h.len() == 64)),
+        "{inputs:?}"
+    );
+    assert!(md.contains("`TRUNCATE parent CASCADE`"));
+    assert!(md.contains("### 1. cascade"));
+}

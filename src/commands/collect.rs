@@ -25,6 +25,10 @@ pub struct CollectArgs {
     /// The application's git repository: its migration history.
     #[arg(long, value_name = "PATH")]
     pub repo: Option<PathBuf>,
+    /// A cheap scheduled baseline (cron): table counters, catalog and cluster facts only; no
+    /// foreign keys or sequences (see the README for its measured cost).
+    #[arg(long)]
+    pub tables_only: bool,
     /// An earlier evidence file: its database snapshot becomes the baseline (exact expected rows).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
@@ -41,6 +45,8 @@ pub struct Sources {
     pub repo: Option<PathBuf>,
     /// An earlier evidence file whose database snapshot is the baseline.
     pub baseline: Option<PathBuf>,
+    /// Take the tables-only snapshot (`collect --tables-only`).
+    pub tables_only: bool,
 }
 
 impl Sources {
@@ -57,6 +63,7 @@ impl Sources {
             logs: (!logs.paths.is_empty()).then(|| logs.clone()),
             repo: repo.map(Path::to_path_buf),
             baseline: baseline.map(Path::to_path_buf),
+            tables_only: false,
         }
     }
 }
@@ -68,7 +75,11 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let mut session = None;
     if let Some(settings) = &sources.database {
         let mut s = Session::connect(settings)?;
-        let snapshot = s.snapshot()?;
+        let snapshot = if sources.tables_only {
+            s.snapshot_tables_only()?
+        } else {
+            s.snapshot()?
+        };
         evidence.inputs.push(Input {
             kind: "database".to_string(),
             name: s.target().to_string(),
@@ -77,6 +88,13 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             revision: None,
         });
         evidence.database = Some(snapshot);
+        if sources.tables_only {
+            evidence.problems.push(
+                "tables-only snapshot (collect --tables-only): foreign keys and sequences were not \
+                 collected"
+                    .to_string(),
+            );
+        }
         session = Some(s);
     }
     if let Some(logs) = &sources.logs {
@@ -115,12 +133,45 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     Ok(evidence)
 }
 
-/// Reads the server logs into the timeline; each file is an input with its SHA-256.
+/// Reads the server logs into the timeline; each file is an input with its SHA-256. The
+/// database's `log_line_prefix` and `log_timezone` are used when the flags do not give them.
 fn read_logs(evidence: &mut Evidence, logs: &LogArgs) -> Result<()> {
-    let _ = (&evidence, logs);
-    Err(UserError::new(
-        "--log: reading server logs into the evidence needs the log reader, which is not on main yet; use `pgtriage timeline --log …` meanwhile",
-    ))
+    let setting = |name: &str| {
+        evidence
+            .database
+            .as_ref()
+            .and_then(|d| d.settings.get(name))
+            .cloned()
+    };
+    let opts = crate::logs::LogOptions {
+        paths: logs.paths.clone(),
+        format: logs.log_format.clone(),
+        line_prefix: logs
+            .log_line_prefix
+            .clone()
+            .or_else(|| setting("log_line_prefix")),
+        timezone: logs
+            .log_timezone
+            .clone()
+            .or_else(|| setting("log_timezone")),
+        since: None,
+        until: None,
+        progress: true,
+        threads: None,
+        part_bytes: None,
+    };
+    let timeline = crate::logs::read_timeline(&opts)?;
+    for source in &timeline.sources {
+        evidence.inputs.push(Input {
+            kind: "log".to_string(),
+            name: source.path.clone(),
+            sha256: source.sha256.clone(),
+            bytes: Some(source.bytes),
+            revision: None,
+        });
+    }
+    evidence.timeline = Some(timeline);
+    Ok(())
 }
 
 /// Reads a baseline evidence file: its input record (with the SHA-256 of the bytes parsed) and
@@ -177,12 +228,13 @@ pub fn database_wanted(db: &DbArgs, other_sources: bool) -> bool {
 }
 
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
-    let sources = Sources::from_args(
+    let mut sources = Sources::from_args(
         &args.db,
         &args.logs,
         args.repo.as_deref(),
         args.baseline.as_deref(),
     );
+    sources.tables_only = args.tables_only;
     let evidence = build_evidence(&sources)?;
     evidence.save(&args.output)?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());

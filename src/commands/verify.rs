@@ -90,6 +90,10 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             args.db.statement_timeout,
         )?);
     }
+    let unknown = checks::tables_without_estimate(&baseline, &now, &options);
+    if !unknown.is_empty() {
+        probes.planner_estimates = session.planner_estimates(&unknown)?;
+    }
     let edges = checks::foreign_key_edges(&baseline, &now, &options);
     probes.orphans = session.orphans(&edges)?;
     probes.sequences = session.sequence_probes()?;
