@@ -143,6 +143,10 @@ pub struct Facts<'a> {
     pub foreign_keys: &'a [ForeignKey],
     /// Log events per table index, in log order.
     table_events: HashMap<usize, Vec<&'a LogEvent>>,
+    /// Per foreign key: (child, parent) table indices.
+    fk_ends: Vec<(Option<usize>, Option<usize>)>,
+    /// Parent table index → indices of the foreign keys referencing it.
+    referencing: HashMap<usize, Vec<usize>>,
     /// Log events naming tables that do not exist now, by lower-case name as logged.
     pub unknown_table_events: BTreeMap<String, Vec<&'a LogEvent>>,
 }
@@ -213,7 +217,17 @@ impl<'a> Facts<'a> {
             foreign_keys,
             table_events: HashMap::new(),
             unknown_table_events: BTreeMap::new(),
+            fk_ends: Vec::new(),
+            referencing: HashMap::new(),
         };
+        for (k, fk) in foreign_keys.iter().enumerate() {
+            let child = facts.resolve(&format!("{}.{}", fk.schema, fk.table));
+            let parent = facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table));
+            facts.fk_ends.push((child, parent));
+            if let Some(p) = parent {
+                facts.referencing.entry(p).or_default().push(k);
+            }
+        }
         if let Some(timeline) = &evidence.timeline {
             for event in &timeline.events {
                 if !is_table_event(event.kind) {
@@ -300,20 +314,40 @@ impl<'a> Facts<'a> {
     pub fn fks_within(&self, members: &[usize]) -> Vec<&'a ForeignKey> {
         self.foreign_keys
             .iter()
-            .filter(|fk| {
-                let child = self.resolve(&format!("{}.{}", fk.schema, fk.table));
-                let parent = self.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table));
-                matches!((child, parent), (Some(c), Some(p)) if c != p && members.contains(&c) && members.contains(&p))
+            .zip(&self.fk_ends)
+            .filter(|(_, ends)| {
+                matches!(ends, (Some(c), Some(p)) if c != p && members.contains(c) && members.contains(p))
             })
+            .map(|(fk, _)| fk)
             .collect()
     }
 
     /// Foreign keys referencing table `i` (its children).
     pub fn fks_referencing(&self, i: usize) -> Vec<&'a ForeignKey> {
+        self.referencing
+            .get(&i)
+            .map(|ks| ks.iter().map(|k| &self.foreign_keys[*k]).collect())
+            .unwrap_or_default()
+    }
+
+    /// The child (referencing) table index of a foreign key of this evidence.
+    pub fn fk_child(&self, fk: &ForeignKey) -> Option<usize> {
+        self.resolve(&format!("{}.{}", fk.schema, fk.table))
+    }
+
+    /// Every foreign key with its (child, parent) table indices.
+    pub fn fk_edges(
+        &self,
+    ) -> impl Iterator<Item = (&'a ForeignKey, Option<usize>, Option<usize>)> + '_ {
         self.foreign_keys
             .iter()
-            .filter(|fk| self.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(i))
-            .collect()
+            .zip(&self.fk_ends)
+            .map(|(fk, (c, p))| (fk, *c, *p))
+    }
+
+    /// Foreign keys held by table `i` (its parents).
+    pub fn fks_held(&self, i: usize) -> usize {
+        self.fk_ends.iter().filter(|(c, _)| *c == Some(i)).count()
     }
 
     /// Table indices that are affected (wiped or partial).

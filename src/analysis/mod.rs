@@ -23,14 +23,14 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Sorted by (kind, tables, reason).
     pub ruled_out: Vec<RuledOut>,
+    /// Table → index of its explanation in `findings`.
+    explanations: std::collections::HashMap<String, usize>,
 }
 
 impl Analysis {
     /// A table's explanation: the first finding, in rank order, that lists it.
     pub fn explanation(&self, table: &str) -> Option<&Finding> {
-        self.findings
-            .iter()
-            .find(|f| f.tables.iter().any(|t| t == table))
+        self.explanations.get(table).map(|i| &self.findings[*i])
     }
 
     /// Whether `finding` is the explanation of at least one of its tables.
@@ -72,18 +72,29 @@ pub fn analyze(evidence: &Evidence) -> Analysis {
     }
     rank(&mut findings);
     // An explanation ruled out for a table another finding of the same kind explains is noise.
+    let listed: std::collections::HashSet<(Kind, &str)> = findings
+        .iter()
+        .flat_map(|f| f.tables.iter().map(move |t| (f.kind, t.as_str())))
+        .collect();
     ruled_out.retain(|r| {
-        !findings
+        !r.tables
             .iter()
-            .any(|f| f.kind == r.kind && r.tables.iter().all(|t| f.tables.contains(t)))
+            .all(|t| listed.contains(&(r.kind, t.as_str())))
     });
     ruled_out.sort_by(|a, b| {
         (a.kind, &a.tables, &a.reason, &a.source).cmp(&(b.kind, &b.tables, &b.reason, &b.source))
     });
     ruled_out.dedup();
+    let mut explanations = std::collections::HashMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        for t in &f.tables {
+            explanations.entry(t.clone()).or_insert(i);
+        }
+    }
     Analysis {
         findings,
         ruled_out,
+        explanations,
     }
 }
 
@@ -102,19 +113,26 @@ fn rank(findings: &mut [Finding]) {
     for (i, f) in findings.iter_mut().enumerate() {
         f.rank = i + 1;
     }
-    for i in 0..findings.len() {
-        for j in 0..findings.len() {
-            if i != j
-                && findings[i].points == findings[j].points
-                && findings[i]
-                    .tables
-                    .iter()
-                    .any(|t| findings[j].tables.contains(t))
-            {
-                let r = findings[j].rank;
-                findings[i].ties_with.push(r);
+    // Ties: findings with equal points sharing a table.
+    let mut by_table: std::collections::HashMap<&str, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        for t in &f.tables {
+            by_table.entry(t.as_str()).or_default().push(i);
+        }
+    }
+    let mut ties: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); findings.len()];
+    for group in by_table.values() {
+        for &i in group {
+            for &j in group {
+                if i != j && findings[i].points == findings[j].points {
+                    ties[i].insert(findings[j].rank);
+                }
             }
         }
+    }
+    for (f, t) in findings.iter_mut().zip(ties) {
+        f.ties_with = t.into_iter().collect();
     }
 }
 

@@ -200,7 +200,7 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
 
 fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
     // Parents whose committed deletes are echoed in ON DELETE CASCADE children.
-    let deleting: Vec<usize> = (0..facts.tables.len())
+    let deleting: BTreeSet<usize> = (0..facts.tables.len())
         .filter(|i| delete::committed_deletes(&facts.tables[*i]) > 0)
         .collect();
     let mut used = BTreeSet::new();
@@ -209,12 +209,10 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
             continue;
         }
         // Is p itself a cascaded child of another deleting table? Then start from that one.
-        let is_child = facts.foreign_keys.iter().any(|fk| {
+        let is_child = facts.fk_edges().any(|(fk, child, parent)| {
             fk.on_delete == "cascade"
-                && facts.resolve(&format!("{}.{}", fk.schema, fk.table)) == Some(p)
-                && facts
-                    .resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table))
-                    .is_some_and(|q| deleting.contains(&q) && q != p)
+                && child == Some(p)
+                && parent.is_some_and(|q| deleting.contains(&q) && q != p)
         });
         if is_child {
             continue;
@@ -373,12 +371,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         if claimed.contains(&t.name) {
             continue;
         }
-        let linked = facts.fks_referencing(i).len()
-            + facts
-                .foreign_keys
-                .iter()
-                .filter(|fk| facts.resolve(&format!("{}.{}", fk.schema, fk.table)) == Some(i))
-                .count();
+        let linked = facts.fks_referencing(i).len() + facts.fks_held(i);
         let reason = if linked == 0 {
             "no foreign key joins it to another table: nothing could cascade into it".to_string()
         } else {
