@@ -400,6 +400,7 @@ incident_tests! {
     incident_10_crash => "10-crash",
     incident_11_seed002_multi_cause => "11-seed002-multi-cause",
     incident_12_seed003_autogen_drop => "12-seed003-autogen-drop",
+    incident_13_dump_restore => "13-dump-restore",
 }
 
 /// Every incident directory has a test above, its scenario script, and the materials it needs.
