@@ -6,6 +6,7 @@
 //! and comfy-table.
 
 pub mod analysis;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod db;

@@ -1,14 +1,70 @@
-//! `pgtriage audit`.
+//! `pgtriage audit`: before anything goes wrong, would we be able to tell what happened, and
+//! what would a cascade empty? Exit 1 when any high-severity finding exists (for CI), 2 on usage
+//! or connection errors.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use crate::error::{Result, UserError};
+use crate::checks::audit::{self as checks, Severity};
+use crate::checks::repo_scan::{self, SqlHit};
+use crate::commands::DbArgs;
+use crate::db::Session;
+use crate::error::Result;
+use crate::report::audit_view;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+}
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {}
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The application's working tree: destructive statements in its migrations and code.
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+}
 
-pub fn run(_args: AuditArgs) -> Result<ExitCode> {
-    Err(UserError::new("`pgtriage audit` is not built yet"))
+/// The SQL scanner `audit` shares with `migrations`, so both agree on what is destructive.
+fn scan_sql(text: &str) -> Vec<SqlHit> {
+    crate::migrations::sql::destructive_statements(text)
+        .into_iter()
+        .map(|op| SqlHit {
+            line: op.line,
+            kind: op.kind.to_string(),
+            cascade: op.cascade,
+            objects: op.objects,
+            statement: op.statement,
+            active: op.active,
+            note: op.note,
+        })
+        .collect()
+}
+
+pub fn run(args: AuditArgs) -> Result<ExitCode> {
+    let repo = match &args.repo {
+        Some(root) => Some(repo_scan::scan_repository(root, &scan_sql)?),
+        None => None,
+    };
+    let mut session = Session::connect(&args.db.settings())?;
+    let facts = session.audit_facts()?;
+    let snapshot = session.snapshot()?;
+    drop(session);
+    let report = checks::audit(&facts, &snapshot.foreign_keys, repo.as_deref());
+    let text = match args.format {
+        AuditFormat::Table => audit_view::terminal(&report),
+        AuditFormat::Json => audit_view::json(&report),
+    };
+    crate::io::print_stdout(&text)?;
+    Ok(if report.worst == Some(Severity::High) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

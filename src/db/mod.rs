@@ -6,13 +6,16 @@
 //! queries put them in their own file here as `impl Session { … }` blocks: see `connect.rs` for
 //! how to run a query (`Session::read_only`).
 
+mod audit;
 mod connect;
 mod snapshot;
 pub mod tracking;
+mod verify;
 
 pub use connect::{Endpoint, Session};
 #[allow(unused_imports)]
 pub(crate) use connect::{QueryFailure, ReadOnly};
+pub use verify::ORPHAN_LIMIT;
 
 /// How to connect; see `commands::DbArgs` for the precedence of URL, `DATABASE_URL` and `PG*`.
 #[derive(Debug, Clone)]

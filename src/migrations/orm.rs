@@ -126,6 +126,17 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
                 seg(Seg::Str, i, end, i + 9, end.saturating_sub(3).max(i + 9)),
             );
             i = end;
+        } else if lang.xml && (rest.starts_with(b"<sql>") || rest.starts_with(b"<sql ")) {
+            // Liquibase `<sql>…</sql>`: the element's text is SQL.
+            let open_end = memchr::memchr(b'>', rest).map_or(b.len(), |n| i + n + 1);
+            let close = memchr::memmem::find(&b[open_end.min(b.len())..], b"</sql>")
+                .map_or(b.len(), |n| open_end + n);
+            push(
+                &mut segs,
+                &mut code_start,
+                seg(Seg::Str, i, close, open_end.min(close), close),
+            );
+            i = close.max(i + 1);
         } else if lang.xml {
             i += 1;
         } else if (lang.hash_comment && c == b'#' && !(lang.php_heredoc && rest.starts_with(b"#[")))
@@ -359,42 +370,44 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         // Rails
         rule(
-            &format!(r"(?m)^\s*drop_table\s*\(?\s*{name}"),
+            &format!(r"(?m)^\s*(?:#\s*)?drop_table\s*\(?\s*{name}"),
             "drop_table",
             Some(1),
             None,
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*drop_join_table\s*\(?\s*{name}\s*,\s*{name}"),
+            &format!(r"(?m)^\s*(?:#\s*)?drop_join_table\s*\(?\s*{name}\s*,\s*{name}"),
             "drop_table",
             Some(1),
             None,
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*remove_(?:column|reference|belongs_to)\s*\(?\s*{name}\s*,\s*{name}"),
+            &format!(
+                r"(?m)^\s*(?:#\s*)?remove_(?:column|reference|belongs_to)\s*\(?\s*{name}\s*,\s*{name}"
+            ),
             "drop_column",
             Some(1),
             Some(2),
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*remove_columns\s*\(?\s*{name}"),
+            &format!(r"(?m)^\s*(?:#\s*)?remove_columns\s*\(?\s*{name}"),
             "drop_column",
             Some(1),
             None,
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*remove_timestamps\s*\(?\s*{name}"),
+            &format!(r"(?m)^\s*(?:#\s*)?remove_timestamps\s*\(?\s*{name}"),
             "drop_column",
             Some(1),
             None,
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*change_column\s*\(?\s*{name}\s*,\s*{name}"),
+            &format!(r"(?m)^\s*(?:#\s*)?change_column\s*\(?\s*{name}\s*,\s*{name}"),
             "alter_column_type",
             Some(1),
             Some(2),
@@ -537,7 +550,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             None,
         ),
         rule(
-            r"(?m)^\s*remove(?:_if_exists)?\s+:(\w+)",
+            r"(?m)^\s*(?:#\s*)?remove(?:_if_exists)?\s+:(\w+)",
             "drop_column",
             None,
             Some(1),

@@ -73,6 +73,8 @@ pub fn scan(text: &str) -> SqlScan {
         }
     }
 
+    commented_out(root.syntax(), &lines, &mut scan.operations);
+
     let errors = parse.errors();
     if !errors.is_empty() {
         for e in errors.iter().take(3) {
@@ -101,11 +103,58 @@ pub fn scan(text: &str) -> SqlScan {
             }
         }
     }
+    // Show placeholders as the template wrote them, not as the parser saw them.
+    for op in scan.operations.iter_mut() {
+        op.statement = op.statement.replace(PLACEHOLDER, "${…}");
+        for o in op.objects.iter_mut() {
+            *o = o.replace(PLACEHOLDER, "${…}");
+        }
+    }
     scan.operations.sort();
     scan.operations.dedup();
     scan.creates.sort();
     scan.creates.dedup();
     scan
+}
+
+/// Destructive statements in SQL comments (`-- DROP TABLE users;`): listed inactive, because a
+/// reader searching with grep finds them and needs to know they never run.
+fn commented_out(root: &SyntaxNode, lines: &LineIndex, out: &mut Vec<FoundOperation>) {
+    for token in root
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
+        if token.kind() != SyntaxKind::COMMENT {
+            continue;
+        }
+        let text = token.text();
+        let inner = text
+            .strip_prefix("--")
+            .or_else(|| {
+                text.strip_prefix("/*")
+                    .map(|t| t.strip_suffix("*/").unwrap_or(t))
+            })
+            .unwrap_or(text);
+        let trimmed = inner.trim_start();
+        if trimmed.starts_with('+')
+            || trimmed.starts_with("migrate:")
+            || trimmed.starts_with("atlas:")
+        {
+            continue;
+        }
+        let (body, why) = match trimmed.strip_prefix("rollback") {
+            Some(rest) => (rest, "Liquibase --rollback: runs only on rollback"),
+            None => (inner, "commented out: never runs"),
+        };
+        let base = lines.line(u32::from(token.text_range().start())) - 1;
+        for mut op in keywords::scan(body) {
+            op.line += base;
+            op.active = false;
+            op.found_by = "keyword";
+            op.note = Some(why.to_string());
+            out.push(op);
+        }
+    }
 }
 
 /// Makes a migration text parseable without moving any line: psql meta-commands and `COPY …
@@ -139,6 +188,9 @@ pub fn preprocess(text: &str) -> String {
     out
 }
 
+/// What `${…}` and `{{ … }}` become for the parser: an identifier.
+const PLACEHOLDER: &str = "__placeholder__";
+
 fn replace_placeholders(line: &str, out: &mut String) {
     let bytes = line.as_bytes();
     let mut i = 0;
@@ -147,14 +199,14 @@ fn replace_placeholders(line: &str, out: &mut String) {
         if rest.starts_with("${")
             && let Some(end) = rest.find('}')
         {
-            out.push_str("__placeholder__");
+            out.push_str(PLACEHOLDER);
             i += end + 1;
             continue;
         }
         if rest.starts_with("{{")
             && let Some(end) = rest.find("}}")
         {
-            out.push_str("__placeholder__");
+            out.push_str(PLACEHOLDER);
             i += end + 2;
             continue;
         }

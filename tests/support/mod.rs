@@ -456,6 +456,107 @@ impl PgCluster {
             .unwrap_or(0)
     }
 
+    /// Takes a base backup of this cluster (`pg_basebackup -X stream -c fast`, plain format)
+    /// into a new directory under this cluster's temp dir and returns its path.
+    pub fn base_backup(&self) -> PathBuf {
+        let target = self.dir.join(format!(
+            "base-{}",
+            DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        check(
+            self.server_tool("pg_basebackup")
+                .arg("-h")
+                .arg(&self.dir)
+                .arg("-p")
+                .arg(self.port.to_string())
+                .args([
+                    "-U",
+                    "postgres",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                    "-D",
+                ])
+                .arg(&target)
+                .stdin(Stdio::null())
+                .output(),
+            "pg_basebackup",
+        );
+        target
+    }
+
+    /// A private cluster started from a copy of `base_backup` (see `base_backup`): its own temp
+    /// dir, socket and port, archiving off (so it never writes into the source's archive), the
+    /// `extra_conf` lines appended (restore_command, recovery_target_time, …), and
+    /// `recovery.signal` when `recovery` is true. Stopped and removed like any private cluster.
+    /// With a recovery target and the default action `pause`, the server may still be in
+    /// recovery when this returns: poll `pg_is_in_recovery()`.
+    pub fn start_from_base_backup(
+        base_backup: &Path,
+        extra_conf: &[String],
+        recovery: bool,
+    ) -> PgCluster {
+        let bindir = find_bindir();
+        let dir = tempfile::Builder::new()
+            .prefix("pgtriage-test-")
+            .tempdir_in(std::env::temp_dir())
+            .expect("temp dir")
+            .keep();
+        let data = dir.join("data");
+        check(
+            Command::new("cp")
+                .arg("-a")
+                .arg(base_backup)
+                .arg(&data)
+                .output(),
+            "copy the base backup",
+        );
+        std::fs::create_dir_all(dir.join("archive")).expect("archive dir");
+        let conf_path = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
+        text.push_str("\n# pgtriage test harness: restored from a base backup\n");
+        text.push_str(&format!("unix_socket_directories = '{}'\n", dir.display()));
+        text.push_str("archive_mode = off\n");
+        for line in extra_conf {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::write(&conf_path, text).expect("write postgresql.conf");
+        if recovery {
+            std::fs::write(data.join("recovery.signal"), "").expect("recovery.signal");
+        }
+        if running_as_root() {
+            check(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir)
+                    .output(),
+                "chown restored dir to postgres",
+            );
+            check(
+                Command::new("chmod").arg("0755").arg(&dir).output(),
+                "chmod restored dir",
+            );
+            check(
+                Command::new("chmod").arg("0700").arg(&data).output(),
+                "chmod restored data dir",
+            );
+        }
+        let mut cluster = PgCluster {
+            bindir,
+            dir,
+            data,
+            port: 0,
+            watchdog: None,
+            stopped: false,
+        };
+        cluster.start_server();
+        cluster.spawn_watchdog();
+        cluster
+    }
+
     /// Run a server binary (pg_dump, pg_restore, pg_basebackup, …) as the server user.
     pub fn server_tool(&self, name: &str) -> Command {
         as_server_user(&self.bindir.join(name))

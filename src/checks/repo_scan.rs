@@ -1,0 +1,321 @@
+//! Finds the SQL of a working tree for `audit --repo`: whole `.sql` files, and string literals
+//! of application code (Python, Ruby, JavaScript/TypeScript, Go, Java, Kotlin, Rust, PHP, C#,
+//! Elixir) that look like SQL. Comments of the host language are skipped, so a statement that is
+//! commented out (seed 000: `# "DROP TABLE IF EXISTS ticker_info",`) is never reported as
+//! active. What a text destroys is decided by the SQL scanner handed in (the one of
+//! `migrations::sql`), so both commands agree on what "destructive" means.
+//!
+//! Reads the files on disk (what would run if deployed now), not git history: that is the job of
+//! `migrations`.
+
+use std::path::{Path, PathBuf};
+
+use crate::checks::audit::RepoStatement;
+use crate::error::UserError;
+
+/// One destructive statement in one SQL text, as the SQL scanner reports it (1-based line in
+/// that text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlHit {
+    pub line: u32,
+    pub kind: String,
+    pub cascade: bool,
+    pub objects: Vec<String>,
+    pub statement: String,
+    pub active: bool,
+    pub note: Option<String>,
+}
+
+/// Directories that hold dependencies or build output, never the application's own SQL.
+const SKIP_DIRS: &[&str] = &[
+    ".git",
+    "node_modules",
+    "target",
+    "vendor",
+    "venv",
+    ".venv",
+    "dist",
+    "build",
+    "__pycache__",
+    ".tox",
+    ".mypy_cache",
+];
+
+/// Files larger than this are generated or data, not code.
+const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Comments {
+    /// `#` line comments (Python, Ruby, Elixir, shell).
+    Hash,
+    /// `//` and `/* */` (C family, Go, Rust, JS/TS, Java, Kotlin, C#, Scala).
+    Slash,
+    /// Both (PHP).
+    Both,
+}
+
+fn language(path: &Path) -> Option<Comments> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "py" | "rb" | "ex" | "exs" | "sh" => Comments::Hash,
+        "js" | "mjs" | "cjs" | "ts" | "tsx" | "jsx" | "go" | "java" | "kt" | "rs" | "cs"
+        | "scala" => Comments::Slash,
+        "php" => Comments::Both,
+        _ => return None,
+    })
+}
+
+/// Whether a path is schema history rather than application code.
+pub fn is_migration_path(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p.contains("migrat")
+        || p.contains("alembic")
+        || p.contains("flyway")
+        || p.contains("liquibase")
+        || p.contains("/versions/")
+        || p.starts_with("versions/")
+}
+
+/// Every active and inactive destructive statement of the tree under `root`, sorted by path and
+/// line. `scan_sql` is the SQL scanner.
+pub fn scan_repository(
+    root: &Path,
+    scan_sql: &dyn Fn(&str) -> Vec<SqlHit>,
+) -> Result<Vec<RepoStatement>, UserError> {
+    if !root.is_dir() {
+        return Err(UserError::new(format!(
+            "{}: not a directory; --repo takes the root of the application's working tree",
+            root.display()
+        )));
+    }
+    let mut files = Vec::new();
+    collect_files(root, &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let is_sql = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
+        let pieces: Vec<(u32, String)> = if is_sql {
+            vec![(1, text.into_owned())]
+        } else if let Some(lang) = language(&path) {
+            string_literals(&text, lang)
+                .into_iter()
+                .filter(|(_, s)| looks_destructive(s))
+                .collect()
+        } else {
+            continue;
+        };
+        let migration = is_migration_path(&rel);
+        for (first_line, sql) in pieces {
+            for hit in scan_sql(&sql) {
+                out.push(RepoStatement {
+                    path: rel.clone(),
+                    line: first_line + hit.line.saturating_sub(1),
+                    kind: hit.kind,
+                    cascade: hit.cascade,
+                    objects: hit.objects,
+                    statement: hit.statement,
+                    active: hit.active,
+                    migration,
+                    note: hit.note,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.path, a.line, &a.kind).cmp(&(&b.path, b.line, &b.kind)));
+    Ok(out)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            let name = entry.file_name();
+            if !SKIP_DIRS.iter().any(|s| name == *s) {
+                collect_files(&path, out);
+            }
+        } else if kind.is_file()
+            && entry.metadata().is_ok_and(|m| m.len() <= MAX_FILE_BYTES)
+            && (language(&path).is_some()
+                || path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("sql")))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Cheap pre-filter before handing a literal to the SQL scanner.
+fn looks_destructive(s: &str) -> bool {
+    let upper = s.to_ascii_uppercase();
+    ["DELETE", "TRUNCATE", "DROP", "UPDATE", "ALTER"]
+        .iter()
+        .any(|k| upper.contains(k))
+}
+
+/// The string literals of a source file with the line each starts on, skipping the language's
+/// comments. Handles '…', "…", Python's triple quotes and backtick strings (JS, Go).
+pub fn string_literals(text: &str, lang: Comments) -> Vec<(u32, String)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut line: u32 = 1;
+    let mut i = 0;
+    let hash = matches!(lang, Comments::Hash | Comments::Both);
+    let slash = matches!(lang, Comments::Slash | Comments::Both);
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\n' {
+            line += 1;
+            i += 1;
+        } else if (hash && c == b'#') || (slash && c == b'/' && b.get(i + 1) == Some(&b'/')) {
+            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+        } else if slash && c == b'/' && b.get(i + 1) == Some(&b'*') {
+            let end = memchr::memmem::find(&b[i + 2..], b"*/").map_or(b.len(), |n| i + 2 + n + 2);
+            line += count_newlines(&b[i..end]);
+            i = end;
+        } else if c == b'"' || c == b'\'' || c == b'`' {
+            let triple = hash && b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&c);
+            let start_line = line;
+            let (body_start, closer): (usize, &[u8]) = if triple {
+                (i + 3, if c == b'"' { b"\"\"\"" } else { b"'''" })
+            } else {
+                (i + 1, std::slice::from_ref(&b[i]))
+            };
+            let raw = c == b'`';
+            let mut j = body_start;
+            let mut end = b.len();
+            while j < b.len() {
+                if b[j] == b'\\' && !raw {
+                    j += 2;
+                    continue;
+                }
+                if b[j..].starts_with(closer) {
+                    end = j;
+                    break;
+                }
+                // An unterminated single-line string ends at the line end.
+                if b[j] == b'\n' && !triple && c != b'`' {
+                    end = j;
+                    break;
+                }
+                j += 1;
+            }
+            let body = &b[body_start.min(b.len())..end.min(b.len())];
+            out.push((start_line, String::from_utf8_lossy(body).into_owned()));
+            line += count_newlines(&b[i..end.min(b.len())]);
+            i = (end + closer.len()).min(b.len());
+            if end < b.len() && b[end] == b'\n' {
+                // The unterminated case stopped on the newline: let the loop count it.
+                i = end;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn count_newlines(b: &[u8]) -> u32 {
+    memchr::memchr_iter(b'\n', b).count() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commented_out_literals_are_not_read_and_lines_are_kept() {
+        let py = "PHASE = [\n    \"ALTER TABLE x ADD c int\",\n    # \"DROP TABLE IF EXISTS ticker_info\",\n]\nq = '''\nTRUNCATE listing_status CASCADE\n'''\n";
+        let lits = string_literals(py, Comments::Hash);
+        assert_eq!(
+            lits,
+            vec![
+                (2, "ALTER TABLE x ADD c int".to_string()),
+                (5, "\nTRUNCATE listing_status CASCADE\n".to_string())
+            ]
+        );
+        let js = "// db.query(\"DELETE FROM a\")\n/* \"DROP TABLE b\" */\ndb.query(`\n  TRUNCATE c`);\nx = 'it\\'s'\n";
+        let lits = string_literals(js, Comments::Slash);
+        assert_eq!(
+            lits,
+            vec![(3, "\n  TRUNCATE c".to_string()), (5, "it\\'s".to_string())]
+        );
+    }
+
+    #[test]
+    fn migration_paths_are_told_from_code() {
+        assert!(is_migration_path("db/migrations/001_init.sql"));
+        assert!(is_migration_path("alembic/versions/abc_drop.py"));
+        assert!(!is_migration_path("etl/extract_listing_status.py"));
+    }
+
+    #[test]
+    fn a_tree_is_scanned_with_the_given_sql_scanner() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("db/migrations")).unwrap();
+        std::fs::create_dir_all(dir.path().join("node_modules/x")).unwrap();
+        std::fs::write(
+            dir.path().join("db/migrations/002.sql"),
+            "CREATE TABLE a (id int);\nDROP TABLE old;\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("etl.py"),
+            "def run():\n    db.execute(\"TRUNCATE listing_status CASCADE\")\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("node_modules/x/a.js"), "q('DROP TABLE z')").unwrap();
+        // A tiny stand-in scanner: one hit per line that starts with DROP or TRUNCATE.
+        let scan = |sql: &str| -> Vec<SqlHit> {
+            sql.lines()
+                .enumerate()
+                .filter(|(_, l)| l.starts_with("DROP") || l.starts_with("TRUNCATE"))
+                .map(|(n, l)| SqlHit {
+                    line: n as u32 + 1,
+                    kind: if l.starts_with("DROP") {
+                        "drop_table"
+                    } else {
+                        "truncate"
+                    }
+                    .into(),
+                    cascade: l.contains("CASCADE"),
+                    objects: vec![],
+                    statement: l.to_string(),
+                    active: true,
+                    note: None,
+                })
+                .collect()
+        };
+        let found = scan_repository(dir.path(), &scan).unwrap();
+        let places: Vec<(String, u32, bool)> = found
+            .iter()
+            .map(|s| (s.path.clone(), s.line, s.migration))
+            .collect();
+        assert_eq!(
+            places,
+            vec![
+                ("db/migrations/002.sql".to_string(), 2, true),
+                ("etl.py".to_string(), 2, false)
+            ]
+        );
+        assert!(found[1].cascade);
+    }
+}
