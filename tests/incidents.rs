@@ -15,10 +15,15 @@ use assert_cmd::prelude::*;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde_json::Value;
 
+/// `sample-logs/incidents/NAME`, or under `PGTRIAGE_INCIDENTS_DIR` to check freshly regenerated
+/// incidents kept elsewhere.
 fn incident_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-logs/incidents")
-        .join(name)
+    match std::env::var_os("PGTRIAGE_INCIDENTS_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sample-logs/incidents")
+            .join(name),
+    }
 }
 
 fn read_json(path: &Path) -> Value {
