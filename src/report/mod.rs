@@ -8,4 +8,5 @@ pub mod model;
 pub mod summary_view;
 pub mod tables_view;
 pub mod term;
+pub mod timeline_view;
 pub mod verify_view;
