@@ -89,7 +89,7 @@ xz -9c "$OUT/postgresql.log" >"$OUT/postgresql.log.xz"
 bzip2 -9c "$OUT/postgresql.log" >"$OUT/postgresql.log.bz2"
 # The same log as syslog would have it (rsyslog escaping TAB as #011), and as RDS writes it.
 awk 'BEGIN { n = 0 }
-  /^[0-9]{4}-/ { n++; c = 1; split($0, a, " "); pid = a[4]; gsub(/[\[\]]/, "", pid);
+  /^[0-9][0-9][0-9][0-9]-/ { n++; c = 1; split($0, a, " "); pid = a[4]; gsub(/[\[\]]/, "", pid);
                  rest = substr($0, length(a[1]) + length(a[2]) + length(a[3]) + length(a[4]) + 5);
                  tm = substr(a[2], 1, 8);
                  printf "Nov 23 %s host postgres[%s]: [%d-%d] %s\n", tm, pid, n, c, rest; next }

@@ -22,7 +22,6 @@ pub struct Cli {
 // Parsed once per run: the size of the largest variant (report's flags) does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant)] // parsed once per run; boxing would only add noise
 pub enum Command {
     /// Gather, analyse and write the incident report (the main job).
     Report(commands::report::ReportArgs),

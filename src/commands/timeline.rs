@@ -92,6 +92,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
         until: bound("until", &args.until)?,
         progress: true,
         threads: args.threads,
+        part_bytes: None,
     };
     let mut timeline = crate::logs::read_timeline(&opts)?;
     filter(&mut timeline, &args.tables, &kinds);

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::evidence::{EventKind, LogEvent, SessionInfo};
 use crate::logs::classify::{self, Classified, CountKind, StatementVerdict, TxControl, Verdict};
 use crate::logs::entry::{Entry, EntrySink, ProblemKind};
+use crate::logs::fasthash::FastMap;
 use crate::logs::sessions::{ChunkSessions, End, EndMark, Tracker};
 
 /// Client programs whose sessions belong on the timeline (a dump, a restore, a manual session).
@@ -47,8 +48,10 @@ pub struct Assembler {
     last_at: Option<DateTime<Utc>>,
     /// Events of raw lines seen before any timestamp: they take the first one that follows.
     timeless: Vec<usize>,
+    /// Sessions already shown as a `tool_session`.
+    announced: FastMap<u64, ()>,
     /// Last minute counted into, to skip the outer hash lookup on the hot path.
-    count_cache: Option<((i64, CountKind), HashMap<String, u64>)>,
+    count_cache: Option<((i64, CountKind), FastMap<String, u64>)>,
 }
 
 fn relative_source(line: u64) -> String {
@@ -82,6 +85,7 @@ impl Assembler {
             known: HashMap::new(),
             last_at: None,
             timeless: Vec::new(),
+            announced: FastMap::default(),
             count_cache: None,
         }
     }
@@ -105,7 +109,7 @@ impl Assembler {
         let key = (at.timestamp().div_euclid(60), kind);
         if self.count_cache.as_ref().is_none_or(|(k, _)| *k != key) {
             self.flush_count_cache();
-            self.count_cache = Some((key, HashMap::new()));
+            self.count_cache = Some((key, FastMap::default()));
         }
         if let Some((_, tables)) = self.count_cache.as_mut() {
             let t = table.unwrap_or("");
@@ -187,25 +191,54 @@ impl Assembler {
     }
 }
 
-impl EntrySink for Assembler {
-    fn entry(&mut self, e: Entry<'_>) {
+impl Assembler {
+    /// Notes an entry's time; returns the time to file it under (a raw line takes the last one).
+    fn note_time(&mut self, at: Option<DateTime<Utc>>) -> DateTime<Utc> {
         self.out.entries += 1;
-        let at = match e.at {
+        match at {
             Some(at) => {
                 self.last_at = Some(at);
                 self.out.first_at = Some(self.out.first_at.map_or(at, |f| f.min(at)));
                 self.out.last_at = Some(self.out.last_at.map_or(at, |l| l.max(at)));
-                for i in std::mem::take(&mut self.timeless) {
-                    self.out.events[i].at = at;
+                if !self.timeless.is_empty() {
+                    for i in std::mem::take(&mut self.timeless) {
+                        self.out.events[i].at = at;
+                    }
                 }
                 at
             }
             None => self.last_at.unwrap_or(DateTime::UNIX_EPOCH),
-        };
+        }
+    }
+}
+
+impl EntrySink for Assembler {
+    fn wants(&self, severity: &'static str, message: &[u8]) -> bool {
+        !classify::is_noise(severity, message)
+    }
+
+    fn seen(&mut self, at: Option<DateTime<Utc>>) {
+        self.note_time(at);
+    }
+
+    fn entry(&mut self, e: Entry<'_>) {
+        let at = self.note_time(e.at);
         if self.since.is_some_and(|s| at < s) || self.until.is_some_and(|u| at > u) {
             return;
         }
         let key = session_key(&e);
+        // Without log_connections, a tool's session shows by its application name (csvlog,
+        // jsonlog, %a) on its first entry.
+        if let (Some(k), Some(app)) = (key, e.application.as_deref())
+            && is_tool(app)
+            && !self.announced.contains_key(&k)
+            && !e.message.starts_with("connection authorized: ")
+        {
+            self.announced.insert(k, ());
+            let mut c = classify_plain(EventKind::ToolSession);
+            c.text = Some(format!("session of {app}"));
+            self.push(&e, at, key, c);
+        }
         let verdict = classify::classify(&e);
         let source = &relative_source;
         match verdict {
@@ -256,17 +289,28 @@ impl EntrySink for Assembler {
                         .reset_all(at, e.line, &mut self.out.events, source);
                 }
             }
+            Verdict::ConnectionReceived { host } => {
+                if let Some(k) = key {
+                    self.known.insert(
+                        k,
+                        SessionInfo {
+                            host: Some(host),
+                            ..SessionInfo::default()
+                        },
+                    );
+                }
+            }
             Verdict::Connection {
                 user,
                 database,
                 application,
             } => {
-                let tool = application.as_deref().is_some_and(|a| {
-                    TOOLS
-                        .iter()
-                        .any(|t| a == *t || a.starts_with(&format!("{t} ")))
-                });
+                let tool = application.as_deref().is_some_and(is_tool);
+                if let (true, Some(k)) = (tool, key) {
+                    self.announced.insert(k, ());
+                }
                 if let Some(k) = key {
+                    let received = self.known.remove(&k).and_then(|s| s.host);
                     self.known.insert(
                         k,
                         SessionInfo {
@@ -275,7 +319,7 @@ impl EntrySink for Assembler {
                             user,
                             database,
                             application,
-                            host: e.host.as_deref().map(str::to_string),
+                            host: e.host.as_deref().map(str::to_string).or(received),
                         },
                     );
                 }
@@ -294,6 +338,7 @@ impl EntrySink for Assembler {
                     let mark = self.mark(&e, at, key, End::Disconnect);
                     self.tracker.control(k, mark, &mut self.out.events, source);
                     self.known.remove(&k);
+                    self.announced.remove(&k);
                 }
             }
             Verdict::Event(c) => {
@@ -318,6 +363,12 @@ impl EntrySink for Assembler {
         slot.0 = slot.0.min(line);
         slot.1 += 1;
     }
+}
+
+fn is_tool(app: &str) -> bool {
+    TOOLS
+        .iter()
+        .any(|t| app == *t || (app.starts_with(t) && app.as_bytes().get(t.len()) == Some(&b' ')))
 }
 
 fn classify_plain(kind: EventKind) -> Classified {

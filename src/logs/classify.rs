@@ -3,6 +3,9 @@
 //! pgaudit and migration bookkeeping; everything else is only counted. Pure functions over text.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use crate::evidence::{EventKind, MigrationMark};
 use crate::logs::entry::Entry;
@@ -98,6 +101,10 @@ pub enum Verdict<'a> {
         database: Option<String>,
         application: Option<String>,
     },
+    /// `connection received: host=… port=…`: where the session comes from.
+    ConnectionReceived {
+        host: String,
+    },
     /// `disconnection:`: the session ended.
     Disconnection,
     /// Other kept events (lifecycle, maintenance, audit, raw lines).
@@ -165,7 +172,7 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
         return statements(stmt, detail);
     }
     if let Some(rest) = msg.strip_prefix("execute ") {
-        return match rest.find(": ") {
+        return match find(rest, ": ") {
             Some(i) => statements(&rest[i + 2..], detail),
             None => Verdict::Ignore,
         };
@@ -173,7 +180,7 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
     if let Some(rest) = msg.strip_prefix("duration: ") {
         // Only a duration line that carries the text counts: with log_statement the text was
         // logged (and counted) already, and parse/bind are not executions.
-        let Some(i) = rest.find(" ms  ") else {
+        let Some(i) = find(rest, " ms  ") else {
             return Verdict::Ignore;
         };
         let what = &rest[i + 5..];
@@ -181,7 +188,7 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
             return statements(stmt, detail);
         }
         if let Some(x) = what.strip_prefix("execute ") {
-            return match x.find(": ") {
+            return match find(x, ": ") {
                 Some(j) => statements(&x[j + 2..], detail),
                 None => Verdict::Ignore,
             };
@@ -209,6 +216,10 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
             application: field("application_name="),
         };
     }
+    if let Some(rest) = msg.strip_prefix("connection received: host=") {
+        let host = rest.split(' ').next().unwrap_or("").to_string();
+        return Verdict::ConnectionReceived { host };
+    }
     if msg.starts_with("replication connection authorized: ") {
         return Verdict::Event(Classified::new(EventKind::Connection));
     }
@@ -225,6 +236,27 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
 }
 
 /// Server lifecycle and other LOG messages worth a line on the timeline.
+/// `str::find` builds a searcher per call; for these short needles memchr's is cheaper.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    match needle {
+        " ms  " => MS.find(hay.as_bytes()),
+        ": " => COLON.find(hay.as_bytes()),
+        _ => memchr::memmem::find(hay.as_bytes(), needle.as_bytes()),
+    }
+}
+
+/// Searchers built once (building one per line showed in profiles).
+static MS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" ms  "));
+static COLON: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b": "));
+static FROM_LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" from "));
+static FROM_UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" FROM "));
+
+/// Entries not worth building: a `duration:` line that only times a statement already logged
+/// (half of a log written with log_statement=all + log_min_duration_statement=0).
+pub fn is_noise(severity: &str, message: &[u8]) -> bool {
+    severity == "LOG" && message.starts_with(b"duration: ") && MS.find(message).is_none()
+}
+
 fn lifecycle(msg: &str) -> Option<EventKind> {
     const STARTS: [(&str, EventKind); 34] = [
         ("starting PostgreSQL ", EventKind::ServerStart),
@@ -432,8 +464,17 @@ fn plain_name_at(s: &str) -> Option<&str> {
 /// Classifies one statement. `detail` supplies bind parameters (`parameters: $1 = '…'`).
 pub fn classify_statement<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
     let word = first_word_after_comments(stmt);
-    let lower = word.to_ascii_lowercase();
-    match lower.as_str() {
+    // Lower-cased into a stack buffer: no allocation per statement.
+    let mut buf = [0u8; 16];
+    let n = word.len().min(16);
+    buf[..n].copy_from_slice(&word.as_bytes()[..n]);
+    buf[..n].make_ascii_lowercase();
+    let lower = if word.len() <= 16 {
+        std::str::from_utf8(&buf[..n]).unwrap_or("")
+    } else {
+        ""
+    };
+    match lower {
         "select" => {
             if sql::contains_ignore_case(stmt, "pg_stat_reset") {
                 let mut c = Classified::new(EventKind::StatsReset);
@@ -512,9 +553,10 @@ fn keep(kind: EventKind, stmt: &str) -> Classified {
 /// `SELECT … FROM name`: the first table, for the per-table counts.
 fn select_table(stmt: &str) -> Option<Cow<'_, str>> {
     let b = stmt.as_bytes();
-    let i = memchr::memmem::find_iter(b, b" from ")
-        .chain(memchr::memmem::find_iter(b, b" FROM "))
-        .min()?;
+    let i = match (FROM_LOWER.find(b), FROM_UPPER.find(b)) {
+        (Some(a), Some(c)) => a.min(c),
+        (a, c) => a.or(c)?,
+    };
     let rest = &stmt[i + 6..];
     if let Some(n) = plain_name_at(rest) {
         return Some(Cow::Borrowed(n));
@@ -551,6 +593,9 @@ fn name_after<'a>(stmt: &'a str, keywords: &[&str]) -> (Option<Cow<'a, str>>, us
 
 /// Whether the tokens after `from` hold a top-level keyword.
 fn has_top_level(stmt: &str, from: usize, kw: &str) -> bool {
+    if !sql::contains_ignore_case(stmt.get(from..).unwrap_or(""), kw) {
+        return false;
+    }
     let mut depth = 0i32;
     for t in Lexer::new(stmt.get(from..).unwrap_or("")) {
         match t {

@@ -70,6 +70,7 @@ pub enum ProblemKind {
     BadTimestamp,
     TruncatedLastLine,
     Orphan,
+    CorruptStream,
 }
 
 impl ProblemKind {
@@ -84,6 +85,9 @@ impl ProblemKind {
             ProblemKind::TruncatedLastLine => {
                 "last line without a newline (file cut short; read as is)"
             }
+            ProblemKind::CorruptStream => {
+                "the compressed stream is corrupt from this line on: the rest of the file could not be read"
+            }
             ProblemKind::Orphan => {
                 "continuation or follow-up lines with no entry before them (kept as raw lines)"
             }
@@ -95,6 +99,12 @@ impl ProblemKind {
 pub trait EntrySink {
     fn entry(&mut self, entry: Entry<'_>);
     fn problem(&mut self, kind: ProblemKind, line: u64);
+    /// Whether an entry with this severity and (first line of its) message is worth building;
+    /// when not, the parser only reports its time with `seen`.
+    fn wants(&self, _severity: &'static str, _message: &[u8]) -> bool {
+        true
+    }
+    fn seen(&mut self, _at: Option<DateTime<Utc>>) {}
 }
 
 /// Text from log bytes: borrowed when valid UTF-8, else lossy (and counted).

@@ -365,7 +365,7 @@ fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
         rest = &rest[m.end()..];
     }
     let token = Regex::new(
-        r"^(?:\[(\d+)\]|\[(\d+)-(\d+)\]|(user|db|database|app|application|client|host|remote)=([^,\s]*)|([^\s@\[\]:,]+)@([^\s\[\]:,]+)|(\d+))",
+        r"^(?:\[(\d+)\]|\[(\d+)-(\d+)\]|(user|db|database|app|application|client|host|remote)=([^,\s]*)|([^\s@:,]+)@([^\s:,]+)|(\d+))",
     )
     .ok()?;
     let mut session_started = false;

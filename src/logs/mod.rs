@@ -8,6 +8,7 @@
 pub mod assemble;
 pub mod classify;
 pub mod entry;
+pub mod fasthash;
 pub mod format;
 pub mod infer;
 pub mod input;
@@ -46,9 +47,30 @@ pub struct LogOptions {
     pub progress: bool,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// Size of the parts a large plain file is cut into for parallel reading (default 8 MiB).
+    pub part_bytes: Option<u64>,
 }
 
 impl LogOptions {
+    /// Fills what the user did not give from the database's own settings (`log_line_prefix`,
+    /// `log_timezone`), as `collect`/`report` do when a connection is given too. A prefix given
+    /// on the command line wins; an empty database prefix is left to inference.
+    pub fn with_database_settings(
+        mut self,
+        settings: &std::collections::BTreeMap<String, String>,
+    ) -> LogOptions {
+        if self.line_prefix.is_none() {
+            self.line_prefix = settings
+                .get("log_line_prefix")
+                .filter(|p| !p.is_empty())
+                .cloned();
+        }
+        if self.timezone.is_none() {
+            self.timezone = settings.get("log_timezone").cloned();
+        }
+        self
+    }
+
     fn settings(&self) -> Result<ReadSettings, UserError> {
         let format = match &self.format {
             Some(f) => Some(LogFormat::parse(f).ok_or_else(|| {
@@ -77,6 +99,7 @@ impl LogOptions {
             until: self.until,
             syslog_year: Utc::now().year(),
             threads: self.threads.unwrap_or_else(rayon::current_num_threads),
+            part_bytes: self.part_bytes.unwrap_or(reader::DEFAULT_PART_BYTES),
         })
     }
 }

@@ -112,24 +112,53 @@ enum Piece {
 }
 
 /// A compiled `log_line_prefix`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct LinePrefix {
     text: String,
     pieces: Vec<Piece>,
+    /// A searcher for each literal piece (by piece index), built once.
+    finders: Vec<Option<memchr::memmem::Finder<'static>>>,
+}
+
+impl PartialEq for LinePrefix {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for LinePrefix {}
+
+fn finders(pieces: &[Piece]) -> Vec<Option<memchr::memmem::Finder<'static>>> {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Literal(lit) => Some(memchr::memmem::Finder::new(lit).into_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where each escape's value lies in a matched line (byte ranges), and where the severity starts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PrefixMatch {
-    values: [Option<(u32, u32)>; ESCAPES],
+    /// Byte range of each escape's value; (0, 0) when absent. Prefixes live in a line's first
+    /// bytes, so 16 bits are plenty (a value past 64 KiB is dropped, not misread).
+    values: [(u16, u16); ESCAPES],
     /// Offset of the severity word (`LOG`, `ERROR`, …).
     pub rest: usize,
 }
 
 impl PrefixMatch {
+    fn set(&mut self, escape: Escape, start: usize, end: usize) {
+        self.values[escape as usize] = match (u16::try_from(start), u16::try_from(end)) {
+            (Ok(s), Ok(e)) => (s, e),
+            _ => (0, 0),
+        };
+    }
+
     /// The value of an escape, without its padding, when the prefix has it and the line filled it.
     pub fn get<'a>(&self, line: &'a [u8], escape: Escape) -> Option<&'a [u8]> {
-        let (s, e) = self.values[escape as usize]?;
+        let (s, e) = self.values[escape as usize];
         let v = line.get(s as usize..e as usize)?;
         let v = trim_spaces(v);
         (!v.is_empty()).then_some(v)
@@ -175,15 +204,12 @@ pub fn severity_at(rest: &[u8]) -> Option<usize> {
     if !first.is_ascii_uppercase() {
         return None;
     }
-    for s in SEVERITIES {
-        if rest.len() >= s.len() + 3
-            && &rest[..s.len()] == s
-            && &rest[s.len()..s.len() + 3] == b":  "
-        {
-            return Some(s.len());
-        }
+    // The word ends at the first ':' within the longest severity's length.
+    let colon = rest.iter().take(10).position(|c| *c == b':')?;
+    if rest.get(colon + 1) != Some(&b' ') || rest.get(colon + 2) != Some(&b' ') {
+        return None;
     }
-    None
+    SEVERITIES.contains(&&rest[..colon]).then_some(colon)
 }
 
 impl LinePrefix {
@@ -247,6 +273,7 @@ impl LinePrefix {
         }
         Ok(LinePrefix {
             text: text.to_string(),
+            finders: finders(&pieces),
             pieces,
         })
     }
@@ -256,6 +283,7 @@ impl LinePrefix {
         LinePrefix {
             text: String::new(),
             pieces: Vec::new(),
+            finders: Vec::new(),
         }
     }
 
@@ -298,7 +326,9 @@ impl LinePrefix {
         };
         match piece {
             Piece::Literal(lit) => {
-                if line[pos..].starts_with(lit) {
+                let rest = &line[pos..];
+                // Literals are a few bytes: a plain loop beats a memcmp call.
+                if rest.len() >= lit.len() && lit.iter().zip(rest).all(|(a, b)| a == b) {
                     self.match_from(idx + 1, line, pos + lit.len(), m)
                 } else {
                     None
@@ -334,7 +364,7 @@ impl LinePrefix {
                         end = end.saturating_sub(lead).max(start + len);
                     }
                 }
-                m.values[escape as usize] = Some((start as u32, (start + len) as u32));
+                m.set(escape, start, start + len);
                 self.match_from(idx + 1, line, end, m)
             }
         }
@@ -350,11 +380,24 @@ impl LinePrefix {
     ) -> Option<usize> {
         let limit = line.len().min(pos + 512);
         match self.pieces.get(idx + 1) {
-            Some(Piece::Literal(lit)) => {
-                let finder = memchr::memmem::Finder::new(lit);
+            Some(Piece::Literal(lit)) if lit.len() == 1 => {
+                // One-byte separators (`@`, ` `, `:`): memchr is fastest.
+                for found in memchr::memchr_iter(lit[0], &line[pos..limit]) {
+                    let end = pos + found;
+                    m.set(escape, pos, end);
+                    if let Some(r) = self.match_from(idx + 1, line, end, m) {
+                        return Some(r);
+                    }
+                }
+                None
+            }
+            Some(Piece::Literal(_)) => {
+                let Some(Some(finder)) = self.finders.get(idx + 1) else {
+                    return None;
+                };
                 for found in finder.find_iter(&line[pos..limit]) {
                     let end = pos + found;
-                    m.values[escape as usize] = Some((pos as u32, end as u32));
+                    m.set(escape, pos, end);
                     if let Some(r) = self.match_from(idx + 1, line, end, m) {
                         return Some(r);
                     }
@@ -364,7 +407,7 @@ impl LinePrefix {
             _ => {
                 // Followed by another escape or by the severity: try every split point.
                 for end in pos..=limit {
-                    m.values[escape as usize] = Some((pos as u32, end as u32));
+                    m.set(escape, pos, end);
                     if let Some(r) = self.match_from(idx + 1, line, end, m) {
                         return Some(r);
                     }
@@ -380,7 +423,19 @@ fn fixed_value_len(escape: Escape, b: &[u8]) -> Option<usize> {
     let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
     match escape {
         Escape::Time | Escape::TimeMs | Escape::SessionStart => {
-            crate::logs::time::parse_civil(b)?;
+            // The shape only (the calendar is checked when the time is read).
+            const SHAPE: &[u8; 19] = b"0000-00-00 00:00:00";
+            if b.len() < 19
+                || !SHAPE.iter().zip(b).all(|(s, c)| {
+                    if *s == b'0' {
+                        c.is_ascii_digit()
+                    } else {
+                        s == c || (*s == b' ' && *c == b'T')
+                    }
+                })
+            {
+                return None;
+            }
             let mut n = 19;
             if b.get(n) == Some(&b'.') {
                 n += 1 + digits(&b[n + 1..]);

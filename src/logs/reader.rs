@@ -23,8 +23,8 @@ use crate::logs::time::LogZone;
 
 const BLOCK: usize = 1 << 20;
 const SAMPLE: usize = 256 << 10;
-/// Below this a plain file is read in one stream.
-const SPLIT_MIN: u64 = 16 << 20;
+/// Below this a plain file is read in one stream; above it, in parts of at least this size.
+pub const DEFAULT_PART_BYTES: u64 = 8 << 20;
 
 /// How to read the inputs (from `LogOptions`).
 #[derive(Debug, Clone)]
@@ -37,6 +37,8 @@ pub struct ReadSettings {
     /// Year for BSD syslog timestamps, which have none.
     pub syslog_year: i32,
     pub threads: usize,
+    /// Size of the parts a plain file is cut into (a file smaller than two parts is streamed).
+    pub part_bytes: u64,
 }
 
 /// One file's share of the timeline.
@@ -92,7 +94,7 @@ fn drive(
                 Ok(n) => got += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => {
-                    sink.problem(ProblemKind::BadRecord, line);
+                    sink.problem(ProblemKind::CorruptStream, line);
                     eof = true;
                     break;
                 }
@@ -185,8 +187,12 @@ fn boundary_after(
     Ok(size)
 }
 
+/// Timestamps of different processes are written slightly out of order: bisecting allows this
+/// much (seconds) on each side of the window.
+const BISECT_MARGIN_S: i64 = 10;
+
 /// Bisects a plain file for the first entry at or after `t` (with a margin for the small
-/// disorder of timestamps written by different processes).
+/// disorder of timestamps written by different processes, `BISECT_MARGIN_S`).
 fn bisect(
     file: &mut File,
     size: u64,
@@ -194,7 +200,7 @@ fn bisect(
     d: &Detected,
     s: &ReadSettings,
 ) -> std::io::Result<u64> {
-    let target = t - chrono::Duration::seconds(60);
+    let target = t - chrono::Duration::seconds(BISECT_MARGIN_S);
     let (mut lo, mut hi) = (0u64, size);
     while hi - lo > (256 << 10) {
         let mid = lo + (hi - lo) / 2;
@@ -249,7 +255,9 @@ pub fn read_file(
     let split = match (&file.path, opened.size) {
         (Some(p), Some(size))
             if detected.format.splittable()
-                && (size >= SPLIT_MIN || s.since.is_some() || s.until.is_some()) =>
+                && ((size >= 2 * s.part_bytes && s.threads > 1)
+                    || s.since.is_some()
+                    || s.until.is_some()) =>
         {
             Some((p.clone(), size))
         }
@@ -284,9 +292,6 @@ pub fn read_file(
             let mut parser = make_parser(&detected, s);
             let mut sink = Assembler::new(s.since, s.until);
             let mut stream = std::io::Cursor::new(sample).chain(opened.reader);
-            if let Some(p) = progress {
-                p.inc(0);
-            }
             let lines = drive(&mut stream, parser.as_mut(), &mut sink, None, progress);
             let out = sink.finish();
             let digest = std::mem::take(
@@ -325,13 +330,21 @@ fn plan_parts(
         lo = boundary_after(&mut f, lo, size, parser.as_ref()).map_err(err)?;
     }
     if let Some(t) = s.until {
-        let at = bisect(&mut f, size, t + chrono::Duration::seconds(120), d, s).map_err(err)?;
-        // `bisect` gives the last place before t+60s: everything up to t is before it.
+        let at = bisect(
+            &mut f,
+            size,
+            t + chrono::Duration::seconds(2 * BISECT_MARGIN_S),
+            d,
+            s,
+        )
+        .map_err(err)?;
+        // `bisect` gives a place before the first entry at t + margin; the window of 256 KiB
+        // after it holds that entry, so everything up to t is before the cut.
         let end = boundary_after(&mut f, at + (256 << 10), size, parser.as_ref()).map_err(err)?;
         hi = end.max(lo);
     }
     let span = hi - lo;
-    let n = ((span / (8 << 20)) as usize).clamp(1, s.threads.max(1) * 4);
+    let n = ((span / s.part_bytes.max(1)) as usize).clamp(1, s.threads.max(1) * 4);
     let mut cuts = vec![lo];
     for k in 1..n {
         let at = lo + span * k as u64 / n as u64;
@@ -491,5 +504,64 @@ fn assemble_file(
         events,
         counts,
         problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_and_until_bisect_instead_of_parsing_everything() {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
+        let mut text = String::new();
+        for i in 0..60_000i64 {
+            let at = start + chrono::Duration::milliseconds(i * 100);
+            text.push_str(&format!(
+                "{} [{}] app@shop LOG:  statement: UPDATE t SET v = {i} WHERE id = 1\n",
+                at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                1000 + i % 7
+            ));
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("big.log");
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        let size = text.len() as u64;
+        let detected = infer::detect(&text.as_bytes()[..4096], "big.log", None, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let since = start + chrono::Duration::seconds(4800); // 80 % in
+        let until = start + chrono::Duration::seconds(5400); // 90 % in
+        let settings = ReadSettings {
+            format: None,
+            prefix: None,
+            zone: LogZone::default(),
+            since: Some(since),
+            until: Some(until),
+            syslog_year: 2026,
+            threads: 2,
+            part_bytes: DEFAULT_PART_BYTES,
+        };
+        let parts = plan_parts(&path, size, &detected, &settings).unwrap_or_else(|e| panic!("{e}"));
+        let (lo, hi) = (parts[0].0, parts[parts.len() - 1].1);
+        // Only the window (with a minute's margin and one probe window) is parsed.
+        assert!(lo > size * 7 / 10, "starts at {lo} of {size}");
+        assert!(hi < size * 95 / 100, "ends at {hi} of {size}");
+        let first = first_time_in(&text.as_bytes()[lo as usize - 1..], &detected, &settings);
+        assert!(first.is_some_and(|t| t <= since));
+        // And the events of the window are all there.
+        let file = InputFile {
+            display: "big.log".into(),
+            path: Some(path.clone()),
+        };
+        let r = read_file(&file, &settings, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.counts
+                .values()
+                .map(|m| m.values().sum::<u64>())
+                .sum::<u64>(),
+            6001
+        );
     }
 }

@@ -83,7 +83,7 @@ struct Session {
 /// Per-chunk tracker.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    sessions: HashMap<u64, Session>,
+    sessions: crate::logs::fasthash::FastMap<u64, Session>,
     /// Sessions whose head is settled (they ended inside the chunk), in order.
     heads: Vec<(u64, Head)>,
     /// The server stopped or crashed in this chunk: every earlier open transaction rolled back.

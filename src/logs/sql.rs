@@ -263,9 +263,12 @@ pub fn split_statements(s: &str) -> Vec<&str> {
 /// Whether `needle` (lower-case ASCII) occurs in `hay`, ignoring ASCII case.
 pub fn contains_ignore_case(hay: &str, needle: &str) -> bool {
     let n = needle.as_bytes();
-    hay.as_bytes()
-        .windows(n.len())
-        .any(|w| w.eq_ignore_ascii_case(n))
+    let h = hay.as_bytes();
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), h)
+        .any(|i| h.len() - i >= n.len() && h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 #[cfg(test)]

@@ -132,3 +132,48 @@ impl FormatParser for CloudSqlParser {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::entry::Entry;
+
+    #[derive(Default)]
+    struct Collect(Vec<(u64, String, String, Option<String>)>);
+    impl EntrySink for Collect {
+        fn entry(&mut self, e: Entry<'_>) {
+            self.0.push((
+                e.line,
+                e.severity.to_string(),
+                e.message.into_owned(),
+                e.user.map(|u| u.into_owned()),
+            ));
+        }
+        fn problem(&mut self, _: ProblemKind, _: u64) {}
+    }
+
+    #[test]
+    fn text_payloads_with_cloud_sql_prefix() {
+        let lines = [
+            r#"{"insertId":"a","logName":"projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log","textPayload":"2026-11-23 12:09:26.463 UTC [4242]: [3-1] db=shop,user=app LOG:  statement: DELETE FROM orders","timestamp":"2026-11-23T12:09:26.463Z"}"#,
+            r#"{"insertId":"b","textPayload":"2026-11-23 12:09:26.470 UTC [4242]: [4-1] db=shop,user=app ERROR:  boom\n\tsecond line","timestamp":"2026-11-23T12:09:26.470Z"}"#,
+            "not json",
+        ];
+        let text = lines.join("\n") + "\n";
+        let mut p = CloudSqlParser::new(LogZone::default(), None);
+        let mut c = Collect::default();
+        p.parse(text.as_bytes(), 1, true, &mut c);
+        assert_eq!(c.0.len(), 2, "{:?}", c.0);
+        assert_eq!(
+            c.0[0],
+            (
+                1,
+                "LOG".into(),
+                "statement: DELETE FROM orders".into(),
+                Some("app".into())
+            )
+        );
+        assert_eq!(c.0[1].2, "boom\nsecond line");
+        assert_eq!(c.0[1].0, 2);
+    }
+}

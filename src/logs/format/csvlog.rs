@@ -121,3 +121,49 @@ impl FormatParser for CsvParser {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<(u64, String, Option<String>, Option<String>)>);
+    impl EntrySink for Collect {
+        fn entry(&mut self, e: Entry<'_>) {
+            self.0.push((
+                e.line,
+                e.message.into_owned(),
+                e.application.map(|a| a.into_owned()),
+                e.host.map(|h| h.into_owned()),
+            ));
+        }
+        fn problem(&mut self, _: ProblemKind, _: u64) {}
+    }
+
+    #[test]
+    fn pg12_pg13_pg14_columns_and_quoted_newlines() {
+        let pg12 = "2026-11-23 12:09:26.463 UTC,\"app\",\"shop\",42,\"10.0.0.1:5432\",655f3a1b.2a,1,\"idle\",2026-11-23 12:09:26 UTC,3/2,0,LOG,00000,\"statement: SELECT 1\",,,,,,,,,\"psql\"\n";
+        let pg13 = "2026-11-23 12:09:27.463 UTC,\"app\",\"shop\",42,\"[local]\",655f3a1b.2a,2,\"idle\",2026-11-23 12:09:26 UTC,3/2,0,LOG,00000,\"statement: SELECT 'a\nb'\",,,,,,,,,\"psql\",\"client backend\"\n";
+        let pg14 = "2026-11-23 12:09:28.463 UTC,\"app\",\"shop\",42,\"[local]\",655f3a1b.2a,3,\"idle\",2026-11-23 12:09:26 UTC,3/2,0,LOG,00000,\"statement: SELECT \"\"x\"\"\",,,,,,,,,\"psql\",\"client backend\",,0\n";
+        let text = format!("{pg12}{pg13}{pg14}");
+        let mut p = CsvParser::new(LogZone::default());
+        let mut c = Collect::default();
+        // Not the last block: the final record waits only if it is cut.
+        let used = p.parse(&text.as_bytes()[..text.len() - 5], 1, false, &mut c);
+        assert_eq!(c.0.len(), 2);
+        p.parse(&text.as_bytes()[used..], 4, true, &mut c);
+        assert_eq!(c.0.len(), 3);
+        assert_eq!(
+            c.0[0],
+            (
+                1,
+                "statement: SELECT 1".into(),
+                Some("psql".into()),
+                Some("10.0.0.1".into())
+            )
+        );
+        assert_eq!(c.0[1].1, "statement: SELECT 'a\nb'");
+        assert_eq!(c.0[2].0, 4);
+        assert_eq!(c.0[2].1, "statement: SELECT \"x\"");
+    }
+}

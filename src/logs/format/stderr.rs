@@ -31,7 +31,7 @@ struct Pending {
     severity: &'static str,
     pid: Option<i32>,
     message: (usize, usize),
-    follow_ups: [(&'static str, usize, usize); MAX_FOLLOW_UPS],
+    follow_ups: [(u8, usize, usize); MAX_FOLLOW_UPS],
     n_follow_ups: usize,
     raw: bool,
 }
@@ -70,6 +70,14 @@ impl StderrParser {
         }
         let line = &block[p.head.0..p.head.1];
         let m = &p.m;
+        if p.n_follow_ups == 0 && !sink.wants(p.severity, &block[p.message.0..p.message.1]) {
+            let at = match m.get(line, Escape::TimeMs).or(m.get(line, Escape::Time)) {
+                Some(ts) => self.times.parse(ts, self.zone),
+                None => m.get(line, Escape::Epoch).and_then(parse_epoch),
+            };
+            sink.seen(at);
+            return;
+        }
         let field = |e: Escape, sink: &mut dyn EntrySink| -> Option<Cow<'_, str>> {
             m.get(line, e).map(|v| entry::text(v, p.line, sink))
         };
@@ -106,11 +114,11 @@ impl StderrParser {
         for &(kind, s, end) in &p.follow_ups[..p.n_follow_ups] {
             let t = multiline_text(&block[s..end], p.line, sink);
             let slot = match kind {
-                "DETAIL" => &mut e.detail,
-                "HINT" => &mut e.hint,
-                "QUERY" => &mut e.query,
-                "CONTEXT" => &mut e.context,
-                "STATEMENT" => &mut e.statement,
+                1 => &mut e.detail,
+                2 => &mut e.hint,
+                3 => &mut e.query,
+                4 => &mut e.context,
+                5 => &mut e.statement,
                 _ => continue,
             };
             *slot = Some(match slot.take() {
@@ -119,6 +127,18 @@ impl StderrParser {
             });
         }
         sink.entry(e);
+    }
+}
+
+/// Follow-ups by number, to keep `Pending` small (it is moved once per line).
+fn follow_up_index(severity: &str) -> u8 {
+    match severity {
+        "DETAIL" => 1,
+        "HINT" => 2,
+        "QUERY" => 3,
+        "CONTEXT" => 4,
+        "STATEMENT" => 5,
+        _ => 0,
     }
 }
 
@@ -170,8 +190,8 @@ impl FormatParser for StderrParser {
                         }
                     }
                     _ => {
-                        if let Some(p) = cur.take() {
-                            self.emit(block, &p, sink);
+                        if let Some(p) = cur.as_ref() {
+                            self.emit(block, p, sink);
                         }
                         sink.problem(ProblemKind::Orphan, line_no);
                         cur = Some(raw_pending(pos, line_end, line_no));
@@ -179,8 +199,6 @@ impl FormatParser for StderrParser {
                 }
             } else if line.is_empty() {
                 // Blank lines carry nothing.
-            } else if entry::looks_binary(line) {
-                sink.problem(ProblemKind::Binary, line_no);
             } else {
                 let skip = self.line_start(line);
                 match self.prefix.matches(&line[skip..]) {
@@ -200,12 +218,13 @@ impl FormatParser for StderrParser {
                             });
                         if attach {
                             if let Some(p) = cur.as_mut() {
-                                p.follow_ups[p.n_follow_ups] = (severity, msg_start, line_end);
+                                p.follow_ups[p.n_follow_ups] =
+                                    (follow_up_index(severity), msg_start, line_end);
                                 p.n_follow_ups += 1;
                             }
                         } else {
-                            if let Some(p) = cur.take() {
-                                self.emit(block, &p, sink);
+                            if let Some(p) = cur.as_ref() {
+                                self.emit(block, p, sink);
                             }
                             cur = Some(Pending {
                                 start: pos,
@@ -215,17 +234,23 @@ impl FormatParser for StderrParser {
                                 severity,
                                 pid,
                                 message: (msg_start.min(line_end), line_end),
-                                follow_ups: [("", 0, 0); MAX_FOLLOW_UPS],
+                                follow_ups: [(0, 0, 0); MAX_FOLLOW_UPS],
                                 n_follow_ups: 0,
                                 raw: false,
                             });
                         }
                     }
                     None => {
-                        if let Some(p) = cur.take() {
-                            self.emit(block, &p, sink);
+                        if let Some(p) = cur.as_ref() {
+                            self.emit(block, p, sink);
                         }
-                        cur = Some(raw_pending(pos, line_end, line_no));
+                        // Only a line without the prefix can be garbage worth a look.
+                        if entry::looks_binary(line) {
+                            sink.problem(ProblemKind::Binary, line_no);
+                            cur = None;
+                        } else {
+                            cur = Some(raw_pending(pos, line_end, line_no));
+                        }
                     }
                 }
             }
@@ -255,7 +280,7 @@ fn raw_pending(start: usize, end: usize, line: u64) -> Pending {
         severity: "",
         pid: None,
         message: (start, end),
-        follow_ups: [("", 0, 0); MAX_FOLLOW_UPS],
+        follow_ups: [(0, 0, 0); MAX_FOLLOW_UPS],
         n_follow_ups: 0,
         raw: true,
     }

@@ -153,3 +153,45 @@ fn replace_tabs(b: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::entry::Entry;
+
+    #[derive(Default)]
+    struct Collect(Vec<(u64, Option<i32>, String, Option<String>)>);
+    impl EntrySink for Collect {
+        fn entry(&mut self, e: Entry<'_>) {
+            self.0.push((
+                e.line,
+                e.pid,
+                e.message.into_owned(),
+                e.at.map(|a| a.to_rfc3339()),
+            ));
+        }
+        fn problem(&mut self, _: ProblemKind, _: u64) {}
+    }
+
+    #[test]
+    fn bsd_rfc3339_and_rfc5424_headers_with_chunks() {
+        let log = "Nov 23 12:09:26 db1 postgres[123]: [5-1] app@shop LOG:  statement: SELECT 1,\n\
+                   Nov 23 12:09:26 db1 postgres[123]: [5-2] #0112\n\
+                   2026-11-23T12:09:27.250+01:00 db1 postgres[124]: [6-1] app@shop LOG:  statement: SELECT 'a\n\
+                   2026-11-23T12:09:27.250+01:00 db1 postgres[124]: [6-2] bc'\n\
+                   <134>1 2026-11-23T12:09:28.000Z db1 postgres 125 - - [7-1] LOG:  checkpoint starting: time\n";
+        let mut p = SyslogParser::new(
+            LinePrefix::compile("%q%u@%d ").unwrap_or_else(|_| LinePrefix::empty()),
+            LogZone::default(),
+            2026,
+        );
+        let mut c = Collect::default();
+        p.parse(log.as_bytes(), 1, true, &mut c);
+        assert_eq!(c.0.len(), 3, "{:?}", c.0);
+        assert_eq!(c.0[0].2, "statement: SELECT 1,\n2");
+        assert_eq!(c.0[0].3.as_deref(), Some("2026-11-23T12:09:26+00:00"));
+        assert_eq!(c.0[1].2, "statement: SELECT 'abc'");
+        assert_eq!(c.0[1].3.as_deref(), Some("2026-11-23T11:09:27.250+00:00"));
+        assert_eq!((c.0[2].0, c.0[2].1), (5, Some(125)));
+    }
+}
