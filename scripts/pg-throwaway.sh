@@ -24,10 +24,6 @@ pg_as_server_user() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pg_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 pg_throwaway_stop() {
   if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
     pg_as_server_user "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -44,7 +40,9 @@ pg_throwaway_start() {
   chmod 0755 "$PG_DIR"
   pg_as_server_user "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust \
     --auth-host=scram-sha-256 --encoding=UTF8 --locale=C --no-sync >/dev/null
-  PG_PORT=$(pg_free_port)
+  # No TCP (listen_addresses = ''): the port only names the socket file in our private
+  # directory, so any port is free.
+  PG_PORT=54329
   {
     echo "# pgtriage throwaway cluster (same settings as tests/support)"
     echo "listen_addresses = ''"

@@ -246,3 +246,74 @@ fn bad_connection_inputs_exit_2_with_one_line_and_no_password() {
     assert_eq!(code, 2);
     assert!(stderr.contains("socket"), "{stderr}");
 }
+
+#[test]
+fn a_port_that_is_not_postgres_or_never_answers() {
+    use std::io::{Read, Write};
+    // Another service on the port (an HTTP server, say).
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = http.accept() {
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            // Close our side cleanly and drain until the client gives up.
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    });
+    let (code, _, stderr) = run(pgtriage().args([
+        "tables",
+        "--db",
+        &format!("postgres://u:hidden-pw@127.0.0.1:{http_port}/db"),
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("did not answer like PostgreSQL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hidden-pw"), "{stderr}");
+
+    // A port that accepts and then says nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = run(pgtriage().args([
+        "tables",
+        "--connect-timeout",
+        "1",
+        "--db",
+        &format!("postgres://u:hidden-pw@127.0.0.1:{silent_port}/db"),
+    ]));
+    drop(silent);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no answer within 1s"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn without_pguser_the_operating_system_user_connects() {
+    // As with libpq: no user in the URL and no PGUSER means the OS user (here via USER).
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("os_user");
+    let role = format!("osuser_{}", std::process::id());
+    cluster.psql(
+        &db,
+        &format!("CREATE ROLE {role} LOGIN; CREATE TABLE via_os_user (id int)"),
+    );
+    let out = run(pgtriage()
+        .arg("tables")
+        .env("USER", &role)
+        .env("PGHOST", cluster.socket_dir())
+        .env("PGPORT", cluster.port.to_string())
+        .env("PGDATABASE", &db));
+    assert_lists_table(&out, "via_os_user");
+    assert!(
+        out.1.contains(&format!("\"source\": \"{role}@")),
+        "{}",
+        out.1
+    );
+}

@@ -160,6 +160,14 @@ fn pending(evidence: &Path) -> Option<String> {
     if !evidence.exists() {
         return Some("evidence.json not generated yet (collect is not on main)".into());
     }
+    // (analysis helper) The statement/session/time checks need the server log in the evidence.
+    let has_log = std::fs::read_to_string(evidence)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .is_some_and(|e| !e["timeline"].is_null());
+    if !has_log {
+        return Some("evidence.json has no timeline yet (collect --log is not on main)".into());
+    }
     let help = Command::cargo_bin("pgtriage")
         .ok()?
         .args(["report", "--help"])

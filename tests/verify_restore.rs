@@ -28,6 +28,9 @@ INSERT INTO parent (name) SELECT 'p' || g FROM generate_series(1, 1000) g;
 INSERT INTO child_cascade (parent_id, note) SELECT (g % 1000) + 1, 'c' FROM generate_series(1, 2000) g;
 INSERT INTO grandchild (child_id) SELECT g FROM generate_series(1, 2000) g;
 INSERT INTO child_restrict (parent_id) SELECT g FROM generate_series(501, 1000) g;
+CREATE SEQUENCE legacy_ids;
+CREATE TABLE legacy (id int PRIMARY KEY DEFAULT nextval('legacy_ids'), v text);
+INSERT INTO legacy (v) SELECT 'v' FROM generate_series(1, 10);
 ";
 
 /// Loads the schema, then VACUUM ANALYZE in a session of its own: run in the loading session,
@@ -116,7 +119,7 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["passed"], true);
     assert_eq!(report["foreign_keys"].as_array().map(|a| a.len()), Some(3));
-    assert_eq!(report["sequences"].as_array().map(|a| a.len()), Some(4));
+    assert_eq!(report["sequences"].as_array().map(|a| a.len()), Some(5));
 
     // The backup, the incident.
     let dump = cluster.socket_dir().join(format!("{db}.dump"));
@@ -143,11 +146,9 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
         "pg_restore",
         &["--section=pre-data", "-d", &db, &dump_s],
     );
-    server_tool(
-        &cluster,
-        "pg_restore",
-        &["-a", "-t", "child_cascade", "-d", &db, &dump_s],
-    );
+    for t in ["child_cascade", "legacy"] {
+        server_tool(&cluster, "pg_restore", &["-a", "-t", t, "-d", &db, &dump_s]);
+    }
     cluster.flush_stats(&db);
     let (code, report) = verify(&baseline, &url, &[]);
     assert_eq!(code, 1, "{report:#}");
@@ -189,6 +190,13 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
         seq["fix"],
         "SELECT setval('public.child_cascade_id_seq', (SELECT max(id) FROM public.child_cascade));"
     );
+    // A sequence that only feeds a column DEFAULT (not OWNED BY) is checked too.
+    let legacy = report["sequences"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["sequence"] == "public.legacy_ids"))
+        .expect("the legacy sequence");
+    assert_eq!(legacy["kind"], "default");
+    assert_eq!(legacy["status"], "fail", "{legacy:#}");
     // The Markdown section says the same.
     let md = Command::cargo_bin("pgtriage")
         .expect("binary")
@@ -266,19 +274,56 @@ fn point_in_time_recovery_from_a_base_backup_passes_and_says_what_happened() {
     let target = source.psql("postgres", "SELECT now()::text");
     std::thread::sleep(Duration::from_millis(1100));
     source.psql(&db, "TRUNCATE parent CASCADE");
+    std::thread::sleep(Duration::from_millis(1100));
+    let too_late = source.psql("postgres", "SELECT now()::text");
+    std::thread::sleep(Duration::from_millis(1100));
+    // A commit after the late target, so that recovery has somewhere to stop.
+    source.psql(&db, "CREATE TABLE after_the_incident (id int)");
     archive_everything(&source);
     source.flush_stats(&db);
     let (code, report) = verify(&baseline, &source.url(&db), &[]);
     assert_eq!(code, 1, "the incident fails verification: {report:#}");
     assert_eq!(table(&report, "grandchild")["status"], "fail");
+    let restore_command = format!(
+        "restore_command = 'cp {}/%f %p'",
+        source.archive_dir().display()
+    );
+
+    // A recovery to the wrong point (after the TRUNCATE), paused there as by default: verify
+    // fails and says the server is still in recovery.
+    let late = PgCluster::start_from_base_backup(
+        &base,
+        &[
+            restore_command.clone(),
+            format!("recovery_target_time = '{too_late}'"),
+        ],
+        true,
+    );
+    let start = Instant::now();
+    while late.psql("postgres", "SELECT pg_get_wal_replay_pause_state()") != "paused" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "recovery never paused"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, report) = verify(&baseline, &late.url(&db), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(table(&report, "parent")["status"], "fail", "{report:#}");
+    assert!(
+        report["verdict"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.starts_with("the server is still in recovery")))),
+        "{report:#}"
+    );
+    drop(late);
 
     let restored = PgCluster::start_from_base_backup(
         &base,
         &[
-            format!(
-                "restore_command = 'cp {}/%f %p'",
-                source.archive_dir().display()
-            ),
+            restore_command,
             format!("recovery_target_time = '{target}'"),
             "recovery_target_action = 'promote'".to_string(),
         ],
@@ -355,4 +400,156 @@ fn usage_and_connection_errors_exit_2_with_one_line() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no database snapshot"));
+}
+
+#[test]
+fn a_tables_only_baseline_from_cron_verifies_row_counts() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("verify_cron");
+    let url = cluster.url(&db);
+    load_schema(&cluster, &db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    let out = Command::cargo_bin("pgtriage")
+        .expect("binary")
+        .args(["collect", "--tables-only", "--db", &url, "-o"])
+        .arg(&baseline)
+        .output()
+        .expect("collect --tables-only");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evidence = Evidence::load(&baseline).expect("load");
+    let snapshot = evidence.database.as_ref().expect("snapshot");
+    assert_eq!(snapshot.tables.len(), 5);
+    assert!(snapshot.foreign_keys.is_empty() && snapshot.sequences.is_empty());
+    assert!(snapshot.tables.iter().all(|t| t.n_live_tup.is_some()));
+
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    // The live constraints are still checked for orphans.
+    assert_eq!(report["foreign_keys"].as_array().map(|a| a.len()), Some(3));
+
+    cluster.psql_script(
+        &db,
+        "DELETE FROM child_restrict WHERE parent_id > 900; DELETE FROM parent WHERE id > 900;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(table(&report, "parent")["missing_rows"], 100);
+    assert_eq!(table(&report, "child_cascade")["missing_rows"], 200);
+    assert_eq!(table(&report, "child_restrict")["status"], "fail");
+}
+
+#[test]
+fn orphans_under_a_valid_constraint_are_found_past_the_first_batch() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("verify_batches");
+    let url = cluster.url(&db);
+    // 60 parent/child pairs: more edges than one probe transaction takes.
+    let mut schema = String::new();
+    for i in 1..=60 {
+        schema.push_str(&format!(
+            "CREATE TABLE p{i} (id int PRIMARY KEY); INSERT INTO p{i} VALUES (1), (2);\n\
+             CREATE TABLE c{i} (id serial PRIMARY KEY, p_id int REFERENCES p{i} (id));\n\
+             INSERT INTO c{i} (p_id) VALUES (1), (2);\n"
+        ));
+    }
+    cluster.psql_script(&db, &schema, false);
+    cluster.flush_stats(&db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    take_baseline(&url, &baseline);
+    // What a data-only restore with triggers disabled can leave: an orphan the constraint never
+    // saw (session_replication_role = replica skips the FK triggers).
+    cluster.psql_script(
+        &db,
+        "SET session_replication_role = replica; INSERT INTO c60 (p_id) VALUES (7);",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let fks = report["foreign_keys"].as_array().expect("foreign keys");
+    assert_eq!(fks.len(), 60);
+    let failed: Vec<&Value> = fks.iter().filter(|f| f["status"] != "pass").collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["name"], "c60_p_id_fkey");
+    assert_eq!(failed[0]["in_database"], true);
+    assert_eq!(failed[0]["sample"], serde_json::json!(["p_id=7"]));
+}
+
+#[test]
+fn after_a_crash_a_never_analyzed_table_is_unverified_until_counted() {
+    let mut cluster = PgCluster::start(ClusterOptions::default());
+    let db = cluster.fresh_database("verify_crash");
+    // Autovacuum off: the table must stay never analyzed (reltuples = -1) for the test.
+    cluster.psql_script(
+        &db,
+        "CREATE TABLE events (id int, v text) WITH (autovacuum_enabled = false);
+         INSERT INTO events SELECT g, 'v' || g FROM generate_series(1, 5000) g;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    take_baseline(&cluster.url(&db), &baseline);
+
+    // A crash zeroes every table statistic (pg-forensics.md rule 10); the rows are intact.
+    cluster.stop_server("immediate");
+    cluster.start_server();
+    let url = cluster.url(&db);
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let events = table(&report, "events");
+    assert_eq!(events["source"], "planner", "{events:#}");
+    assert_eq!(events["status"], "unverified", "{events:#}");
+    assert!(
+        report["verdict"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.starts_with("the server restarted since the baseline")))),
+        "{report:#}"
+    );
+    let (code, report) = verify(&baseline, &url, &["--exact"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(table(&report, "events")["rows"], 5000);
+}
+
+#[test]
+fn a_pg_monitor_role_gets_unverified_checks_not_a_failure_to_run() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("verify_monitor");
+    load_schema(&cluster, &db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    take_baseline(&cluster.url(&db), &baseline);
+    let role = format!("monitor_{db}");
+    cluster.psql(
+        &db,
+        &format!("CREATE ROLE {role} LOGIN PASSWORD 'mon-pw' IN ROLE pg_monitor"),
+    );
+    let url = cluster.tcp_url(&db, &role, "mon-pw");
+    let (code, report) = verify(&baseline, &url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    // Row estimates need only the statistics views: they pass.
+    assert_eq!(table(&report, "parent")["status"], "pass", "{report:#}");
+    // Reading the tables is not allowed: the orphan checks say so instead of passing.
+    let fk = &report["foreign_keys"][0];
+    assert_eq!(fk["status"], "unverified", "{fk:#}");
+    assert!(
+        fk["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("permission denied")),
+        "{fk:#}"
+    );
+    let seq = &report["sequences"][0];
+    assert_eq!(seq["status"], "unverified", "{seq:#}");
+    // The password never appears in the output.
+    assert!(!report.to_string().contains("mon-pw"));
 }

@@ -1,5 +1,218 @@
 //! From evidence to ranked findings. Pure functions over `evidence::Evidence`: no SQL, no files,
-//! no git. One hypothesis per file under `hypotheses/`.
+//! no git. One hypothesis per file under `hypotheses/`; `facts` derives what they share;
+//! `scoring` is the documented points table; this module ranks.
 
+pub mod advice;
+pub mod facts;
+pub mod finding;
 pub mod hypotheses;
+pub mod scoring;
 pub mod status;
+
+#[cfg(test)]
+pub mod fixtures;
+
+use crate::evidence::Evidence;
+use facts::Facts;
+use finding::{Finding, Kind, RuledOut};
+
+/// Everything the analysis concludes from one evidence value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Sorted by rank (1 first).
+    pub findings: Vec<Finding>,
+    /// Sorted by (kind, tables, reason).
+    pub ruled_out: Vec<RuledOut>,
+}
+
+impl Analysis {
+    /// A table's explanation: the first finding, in rank order, that lists it.
+    pub fn explanation(&self, table: &str) -> Option<&Finding> {
+        self.findings
+            .iter()
+            .find(|f| f.tables.iter().any(|t| t == table))
+    }
+
+    /// Whether `finding` is the explanation of at least one of its tables.
+    pub fn explains_any(&self, finding: &Finding) -> bool {
+        finding
+            .tables
+            .iter()
+            .any(|t| self.explanation(t).map(|e| e.rank) == Some(finding.rank))
+    }
+}
+
+/// Runs every hypothesis and ranks what they found.
+pub fn analyze(evidence: &Evidence) -> Analysis {
+    let facts = Facts::new(evidence);
+    let mut findings = Vec::new();
+    let mut ruled_out = Vec::new();
+    for hypothesis in hypotheses::ALL {
+        let verdict = hypothesis(&facts);
+        for f in verdict.findings {
+            if f.confidence > 0.0 {
+                findings.push(f);
+            } else {
+                // Scored to nothing: the evidence against it won. Say why.
+                let against = f
+                    .score
+                    .iter()
+                    .find(|s| s.points < 0)
+                    .map(|s| (s.text.clone(), s.source.clone()))
+                    .unwrap_or_else(|| ("no evidence supports it".into(), String::new()));
+                ruled_out.push(RuledOut {
+                    kind: f.kind,
+                    tables: f.tables,
+                    reason: against.0,
+                    source: against.1,
+                });
+            }
+        }
+        ruled_out.extend(verdict.ruled_out);
+    }
+    rank(&mut findings);
+    // An explanation ruled out for a table another finding of the same kind explains is noise.
+    ruled_out.retain(|r| {
+        !findings
+            .iter()
+            .any(|f| f.kind == r.kind && r.tables.iter().all(|t| f.tables.contains(t)))
+    });
+    ruled_out.sort_by(|a, b| {
+        (a.kind, &a.tables, &a.reason, &a.source).cmp(&(b.kind, &b.tables, &b.reason, &b.source))
+    });
+    ruled_out.dedup();
+    Analysis {
+        findings,
+        ruled_out,
+    }
+}
+
+/// Points first (the confidence is the same sum, clamped), then confidence; at equal points a finding that explains a loss before one that says
+/// nothing was lost (the cautious reading), then kind and tables for a stable order. Findings
+/// sharing a table at equal confidence are marked as ties: the report says both fit equally.
+fn rank(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.points
+            .cmp(&a.points)
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then(b.loss.cmp(&a.loss))
+            .then(kind_order(a.kind).cmp(&kind_order(b.kind)))
+            .then(a.tables.cmp(&b.tables))
+    });
+    for (i, f) in findings.iter_mut().enumerate() {
+        f.rank = i + 1;
+    }
+    for i in 0..findings.len() {
+        for j in 0..findings.len() {
+            if i != j
+                && findings[i].points == findings[j].points
+                && findings[i]
+                    .tables
+                    .iter()
+                    .any(|t| findings[j].tables.contains(t))
+            {
+                let r = findings[j].rank;
+                findings[i].ties_with.push(r);
+            }
+        }
+    }
+}
+
+fn kind_order(kind: Kind) -> usize {
+    Kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixtures::*;
+    use crate::evidence::EventKind;
+
+    /// Seed 002, done right: several tables, several causes at once.
+    fn seed_002() -> Evidence {
+        let when = at(18, 25, 0);
+        let mut assets = deleted(table("assets", 17001, 81), 33);
+        assets.n_live_tup = Some(0);
+        assets.n_dead_tup = Some(0);
+        let assets = truncated(assets, 17201, when);
+        let data_imports = truncated(table("data_imports", 17002, 8), 17202, when);
+        let raw = truncated(table("raw_import_records", 17003, 115), 17203, when);
+        let mut discovery = deleted(table("discovery_flows", 17004, 8), 1);
+        discovery = truncated(discovery, 17204, when);
+        let users = table("users", 16400, 11);
+        let tables = vec![assets, data_imports, discovery, raw, users];
+        let fks = vec![
+            fk("assets", "raw_import_records", "no_action"),
+            fk("discovery_flows", "data_imports", "no_action"),
+        ];
+        let mut failed = event(
+            EventKind::Delete,
+            at(20, 27, 38),
+            900,
+            "DELETE FROM migration.collection_flows WHERE status \\!= 'completed';",
+            &["migration.collection_flows"],
+        );
+        failed.outcome = Some(crate::evidence::TxOutcome::Aborted);
+        with_log(evidence(tables, fks), vec![failed])
+    }
+
+    #[test]
+    fn seed_002_wiped_tables_are_explained_by_truncate_first() {
+        let ev = seed_002();
+        let a = analyze(&ev);
+        for t in [
+            "public.assets",
+            "public.data_imports",
+            "public.raw_import_records",
+            "public.discovery_flows",
+        ] {
+            let f = a.explanation(t).map(|f| f.kind);
+            assert!(
+                matches!(f, Some(Kind::Truncate) | Some(Kind::Cascade)),
+                "{t}: {f:?}"
+            );
+        }
+        assert!(a.explanation("public.users").is_none());
+        assert!(
+            a.findings
+                .windows(2)
+                .all(|w| w[0].confidence >= w[1].confidence)
+        );
+        assert!(
+            a.ruled_out
+                .iter()
+                .any(|r| r.kind == Kind::Restore && r.reason.contains("no restore"))
+        );
+    }
+
+    #[test]
+    fn stats_loss_never_reads_as_data_loss() {
+        let mut ev = evidence(
+            vec![
+                zeroed(table("parent", 16391, 1050)),
+                zeroed(table("child_restrict", 16423, 700)),
+            ],
+            vec![],
+        );
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 13, 7));
+            d.bgwriter_stats_reset = Some(at(12, 13, 9));
+        }
+        let a = analyze(&ev);
+        assert_eq!(a.findings[0].kind, Kind::StatsReset);
+        assert!(
+            a.findings
+                .iter()
+                .all(|f| !f.loss || f.confidence < a.findings[0].confidence)
+        );
+    }
+
+    #[test]
+    fn same_evidence_same_analysis() {
+        let ev = seed_002();
+        assert_eq!(analyze(&ev), analyze(&ev));
+    }
+}

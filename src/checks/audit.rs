@@ -511,7 +511,10 @@ fn cascade_findings(foreign_keys: &[ForeignKey], radius: &[BlastRadius]) -> Vec<
                 Severity::Medium,
                 "blast_radius",
                 &r.table,
-                &format!("{} tables", r.delete_cascades_to.len()),
+                &match r.delete_cascades_to.len() {
+                    1 => "1 table".to_string(),
+                    n => format!("{n} tables"),
+                },
                 format!(
                     "a DELETE on {} also deletes the matching rows of {}{}; the server log shows \
                      only the first statement",

@@ -1,14 +1,137 @@
-//! `pgtriage report`.
+//! `pgtriage report`: load (or gather) the evidence, analyse it, render the report as
+//! Markdown, JSON or a terminal summary.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use clap::{Args, ValueEnum};
 
+use crate::commands::{DbArgs, LogArgs};
 use crate::error::{Result, UserError};
+use crate::evidence::Evidence;
+use crate::report::model::{self, Window};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// GitHub-flavoured Markdown from the templates.
+    Md,
+    /// The `pgtriage-report/1` JSON contract.
+    Json,
+}
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {}
+pub struct ReportArgs {
+    /// An evidence file from `pgtriage collect`; without it, gather from --db/--log/--repo.
+    #[arg(value_name = "EVIDENCE")]
+    pub evidence: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
+    /// The application's git repository (migration history).
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// An earlier evidence file of the same database: expected rows become exact.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the report here (whole or not at all) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+    /// A minijinja template replacing the embedded report.md.j2; partials next to it
+    /// (partials/NAME.md.j2) replace the embedded ones.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Timeline entries up to this time.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+}
 
-pub fn run(_args: ReportArgs) -> Result<ExitCode> {
-    Err(UserError::new("`pgtriage report` is not built yet"))
+/// Parses `--since`/`--until`: RFC 3339, or a UTC `YYYY-MM-DD[ HH:MM[:SS[.f]]]`.
+pub fn parse_time(flag: &str, text: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
+    }
+    Err(UserError::new(format!(
+        "{flag} `{text}`: not a time; use RFC 3339 (2026-11-23T12:09:55Z) or `YYYY-MM-DD HH:MM:SS` (UTC)"
+    )))
+}
+
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    let window = Window {
+        since: args
+            .since
+            .as_deref()
+            .map(|t| parse_time("--since", t))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| parse_time("--until", t))
+            .transpose()?,
+    };
+    let mut evidence = match &args.evidence {
+        Some(path) => Evidence::load(path)?,
+        None => {
+            // Gather in one go, exactly as `collect` would (baseline included).
+            let sources = crate::commands::collect::Sources::from_args(
+                &args.db,
+                &args.logs,
+                args.repo.as_deref(),
+                args.baseline.as_deref(),
+            );
+            crate::commands::collect::build_evidence(&sources)?
+        }
+    };
+    if args.evidence.is_some() {
+        if let Some(path) = &args.baseline {
+            let (input, snapshot) = crate::commands::collect::read_baseline(path)?;
+            evidence.inputs.retain(|i| i.kind != "baseline");
+            evidence.inputs.push(input);
+            evidence.baseline = Some(snapshot);
+        }
+        if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {
+            return Err(UserError::new(
+                "give either an evidence file or sources to gather (--db/--log/--repo), not both; add sources with `pgtriage collect`",
+            ));
+        }
+    }
+    let report = model::build(&evidence, window);
+    let text = match args.format {
+        Format::Json => report.to_json(),
+        Format::Md
+            if args.output.is_none()
+                && args.template.is_none()
+                && std::io::stdout().is_terminal() =>
+        {
+            crate::report::summary_view::render(&report)
+        }
+        Format::Md => crate::report::markdown::render(&report, args.template.as_deref())?,
+    };
+    match &args.output {
+        Some(path) => crate::io::write_atomically(path, text.as_bytes())?,
+        None => crate::io::print_stdout(&text)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

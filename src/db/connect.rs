@@ -409,8 +409,14 @@ impl Resolved {
                         "no server socket in that directory ({io}); check the socket directory and port in {source}"
                     )
                 }
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData => format!(
+                    "whatever listens there did not answer like PostgreSQL ({io}); check the port in {source}"
+                ),
                 _ => format!("{io}; check the host and port in {source}"),
             },
+            sqlx::Error::Protocol(p) => format!(
+                "whatever listens there did not answer like PostgreSQL ({p}); check the port in {source}"
+            ),
             sqlx::Error::Tls(t) => format!(
                 "{t}; this pgtriage has no TLS support: use sslmode=prefer or disable, \
                  a unix socket, or an SSH tunnel"
@@ -468,6 +474,23 @@ fn resolve(settings: &ConnectionSettings) -> Result<Resolved, UserError> {
         (Some(u), _) => (Some(u.clone()), "--db"),
         (None, Some(u)) => (Some(u), "DATABASE_URL"),
         (None, None) => (None, "the PG* variables"),
+    };
+    // libpq's default user is the operating-system user; sqlx's lookup of it fails in some
+    // environments ("anonymous"). Name it before parsing, so ~/.pgpass is matched for that user.
+    let default_user = (env_nonempty("PGUSER").is_none())
+        .then(os_user_name)
+        .flatten();
+    let url = match (url, &default_user) {
+        (Some(u), Some(user)) if url_lacks_user(&u) => {
+            let sep = if u.contains('?') { '&' } else { '?' };
+            let user: String = url::form_urlencoded::byte_serialize(user.as_bytes()).collect();
+            Some(format!("{u}{sep}user={user}"))
+        }
+        (None, Some(user)) => {
+            let user: String = url::form_urlencoded::byte_serialize(user.as_bytes()).collect();
+            Some(format!("postgres:///?user={user}"))
+        }
+        (u, _) => u,
     };
     let options = match url {
         Some(url) => {
@@ -577,6 +600,38 @@ fn parse_url(url: &str, source: &str, secrets: &mut Vec<String>) -> Result<Strin
             &format!("{source}: cannot parse the connection URL ({e}); {usage}"),
             secrets,
         ))),
+    }
+}
+
+/// The URL names no user (neither `user@` nor `?user=`).
+fn url_lacks_user(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(u) => u.username().is_empty() && !u.query_pairs().any(|(k, _)| k == "user"),
+        Err(_) => false,
+    }
+}
+
+/// The operating-system user running pgtriage: `USER`, `LOGNAME`, else the `/etc/passwd` entry
+/// of the uid that owns this process.
+fn os_user_name() -> Option<String> {
+    if let Some(u) = env_nonempty("USER").or_else(|| env_nonempty("LOGNAME")) {
+        return Some(u);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let _password = fields.next()?;
+            (fields.next()? == uid).then(|| name.to_string())
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 

@@ -253,6 +253,20 @@ impl Session {
     /// Takes the database snapshot of the evidence (one READ ONLY transaction, about ten
     /// queries whatever the number of tables).
     pub fn snapshot(&mut self) -> Result<DatabaseSnapshot, UserError> {
+        self.take_snapshot(true)
+    }
+
+    /// The scheduled-baseline snapshot (`collect --tables-only`): table counters and catalog
+    /// facts plus the cluster facts, without foreign keys, sequences and table sizes.
+    /// `pg_relation_size()` briefly takes (and releases) an AccessShareLock on every table, so
+    /// it waits behind any AccessExclusiveLock (a migration, a paused recovery) until
+    /// `lock_timeout`; the scheduled baseline skips it. (Measured on PostgreSQL 15: no user-table
+    /// lock is held after the call, so 10,000 tables fit the default lock table.)
+    pub fn snapshot_tables_only(&mut self) -> Result<DatabaseSnapshot, UserError> {
+        self.take_snapshot(false)
+    }
+
+    fn take_snapshot(&mut self, full: bool) -> Result<DatabaseSnapshot, UserError> {
         let target = self.target().to_string();
         let endpoint = self.endpoint().clone();
         let major = self.server_version_num() / 10000;
@@ -370,10 +384,14 @@ impl Session {
             }
 
             let commit_ts_on = settings.get("track_commit_timestamp").map(String::as_str) == Some("on");
-            let tables = read_tables(tx, major, commit_ts_on, &mut not_visible)
+            let tables = read_tables(tx, major, commit_ts_on, full, &mut not_visible)
                 .map_err(fail("reading the table statistics"))?;
 
-            let foreign_keys = match tx.fetch_all::<ForeignKeyRow>(sqlx::query_as(FOREIGN_KEYS_SQL)) {
+            let foreign_keys = match if full {
+                tx.fetch_all::<ForeignKeyRow>(sqlx::query_as(FOREIGN_KEYS_SQL))
+            } else {
+                Ok(Vec::new())
+            } {
                 Ok(rows) => rows
                     .into_iter()
                     .map(|r| ForeignKey {
@@ -394,7 +412,11 @@ impl Session {
                 }
             };
 
-            let sequences = match tx.fetch_all::<SequenceRow>(sqlx::query_as(SEQUENCES_SQL)) {
+            let sequences = match if full {
+                tx.fetch_all::<SequenceRow>(sqlx::query_as(SEQUENCES_SQL))
+            } else {
+                Ok(Vec::new())
+            } {
                 Ok(rows) => {
                     let unreadable: Vec<String> = rows
                         .iter()
@@ -477,34 +499,13 @@ fn read_tables(
     tx: &mut ReadOnly<'_>,
     major: i32,
     commit_ts_on: bool,
+    with_sizes: bool,
     not_visible: &mut Vec<NotVisible>,
 ) -> Result<Vec<TableStats>, QueryFailure> {
-    let ins_since_vacuum = if major >= 13 {
-        "s.n_ins_since_vacuum"
-    } else {
-        "NULL::bigint"
-    };
-    let mut with_size = true;
+    let mut with_size = with_sizes;
     let mut with_commit_time = commit_ts_on;
     loop {
-        let sql = TABLES_SQL
-            .replace("{ins_since_vacuum}", ins_since_vacuum)
-            .replace(
-                "{size}",
-                if with_size {
-                    "pg_relation_size(c.oid)"
-                } else {
-                    "NULL::bigint"
-                },
-            )
-            .replace(
-                "{commit_time}",
-                if with_commit_time {
-                    "pg_xact_commit_timestamp(c.xmin)"
-                } else {
-                    "NULL::timestamptz"
-                },
-            );
+        let sql = tables_sql(major, with_size, with_commit_time);
         match tx.fetch_all::<TableRow>(sqlx::query_as(sqlx::AssertSqlSafe(sql))) {
             Ok(rows) => return Ok(rows.into_iter().map(table_stats).collect()),
             Err(f) if with_size && f.is_lock_timeout() => {
@@ -527,6 +528,29 @@ fn read_tables(
             Err(f) => return Err(f),
         }
     }
+}
+
+/// The per-table query for a server major version: `n_ins_since_vacuum` exists from 13.
+fn tables_sql(major: i32, with_size: bool, with_commit_time: bool) -> String {
+    let ins_since_vacuum = if major >= 13 {
+        "s.n_ins_since_vacuum"
+    } else {
+        "NULL::bigint"
+    };
+    let size = if with_size {
+        "pg_relation_size(c.oid)"
+    } else {
+        "NULL::bigint"
+    };
+    let commit_time = if with_commit_time {
+        "pg_xact_commit_timestamp(c.xmin)"
+    } else {
+        "NULL::timestamptz"
+    };
+    TABLES_SQL
+        .replace("{ins_since_vacuum}", ins_since_vacuum)
+        .replace("{size}", size)
+        .replace("{commit_time}", commit_time)
 }
 
 fn table_stats(r: TableRow) -> TableStats {
@@ -558,5 +582,38 @@ fn table_stats(r: TableRow) -> TableStats {
         size_bytes: r.size_bytes,
         catalog_xmin_age: r.catalog_xmin_age,
         catalog_commit_time: r.catalog_commit_time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_sql_adapts_to_the_version_and_the_fallbacks() {
+        let pg12 = tables_sql(12, true, true);
+        assert!(
+            pg12.contains("NULL::bigint AS n_ins_since_vacuum"),
+            "{pg12}"
+        );
+        assert!(pg12.contains("pg_relation_size(c.oid) AS size_bytes"));
+        assert!(pg12.contains("pg_xact_commit_timestamp(c.xmin) AS catalog_commit_time"));
+        let pg17 = tables_sql(17, false, false);
+        assert!(pg17.contains("s.n_ins_since_vacuum AS n_ins_since_vacuum"));
+        assert!(pg17.contains("NULL::bigint AS size_bytes"));
+        assert!(pg17.contains("NULL::timestamptz AS catalog_commit_time"));
+        assert!(!pg17.contains('{'), "unfilled placeholder: {pg17}");
+    }
+
+    #[test]
+    fn settings_of_newer_versions_are_not_asked_of_older_ones() {
+        let asked_of_12: Vec<&str> = SETTINGS
+            .iter()
+            .filter(|(_, since)| 12 >= *since)
+            .map(|(n, _)| *n)
+            .collect();
+        assert!(!asked_of_12.contains(&"archive_library"));
+        assert!(!asked_of_12.contains(&"stats_fetch_consistency"));
+        assert!(asked_of_12.contains(&"log_statement"));
     }
 }

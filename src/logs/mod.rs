@@ -1,3 +1,198 @@
 //! Server logs → forensic timeline. Owns reading (decompression, format and prefix inference,
 //! multi-line entries) and classification into `evidence::LogEvent`s. Knows nothing of
 //! databases, git or hypotheses.
+//!
+//! The one entry point is [`read_timeline`]: paths in, `Timeline` out (events sorted by time,
+//! counts of the statements not kept, problems met, and the SHA-256 of every input).
+
+pub mod assemble;
+pub mod classify;
+pub mod entry;
+pub mod fasthash;
+pub mod format;
+pub mod infer;
+pub mod input;
+pub mod prefix;
+pub mod reader;
+pub mod sessions;
+pub mod sql;
+pub mod time;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use rayon::prelude::*;
+
+use crate::error::UserError;
+use crate::evidence::{LogEvent, StatementCount, Timeline};
+use crate::logs::classify::CountKind;
+use crate::logs::format::LogFormat;
+use crate::logs::reader::{FileResult, ReadSettings};
+use crate::logs::time::LogZone;
+
+/// What to read and how. Only `paths` is required; the rest is inferred when absent.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Files, directories, globs, or `-` for stdin.
+    pub paths: Vec<String>,
+    /// `stderr`, `csvlog`, `jsonlog`, `syslog`, `rds`, `cloudsql`.
+    pub format: Option<String>,
+    /// The server's `log_line_prefix` (from `--log-line-prefix` or the database).
+    pub line_prefix: Option<String>,
+    /// The server's `log_timezone`, for timestamps that carry no zone.
+    pub timezone: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
+    pub progress: bool,
+    /// Worker threads (default: all cores).
+    pub threads: Option<usize>,
+    /// Size of the parts a large plain file is cut into for parallel reading (default 8 MiB).
+    pub part_bytes: Option<u64>,
+}
+
+impl LogOptions {
+    /// Fills what the user did not give from the database's own settings (`log_line_prefix`,
+    /// `log_timezone`), as `collect`/`report` do when a connection is given too. A prefix given
+    /// on the command line wins; an empty database prefix is left to inference.
+    pub fn with_database_settings(
+        mut self,
+        settings: &std::collections::BTreeMap<String, String>,
+    ) -> LogOptions {
+        if self.line_prefix.is_none() {
+            self.line_prefix = settings
+                .get("log_line_prefix")
+                .filter(|p| !p.is_empty())
+                .cloned();
+        }
+        if self.timezone.is_none() {
+            self.timezone = settings.get("log_timezone").cloned();
+        }
+        self
+    }
+
+    fn settings(&self) -> Result<ReadSettings, UserError> {
+        let format = match &self.format {
+            Some(f) => Some(LogFormat::parse(f).ok_or_else(|| {
+                UserError::new(format!(
+                    "--log-format {f:?}: unknown format; use stderr, csvlog, jsonlog, syslog, rds or cloudsql"
+                ))
+            })?),
+            None => None,
+        };
+        let zone = match &self.timezone {
+            Some(z) => LogZone::parse(z).ok_or_else(|| {
+                UserError::new(format!(
+                    "--log-timezone {z:?}: unknown zone; use a name like Europe/Berlin, UTC, or an offset like +02:00"
+                ))
+            })?,
+            None => LogZone::default(),
+        };
+        if let Some(p) = &self.line_prefix {
+            prefix::LinePrefix::compile(p)?;
+        }
+        Ok(ReadSettings {
+            format,
+            prefix: self.line_prefix.clone(),
+            zone,
+            since: self.since,
+            until: self.until,
+            syslog_year: Utc::now().year(),
+            threads: self.threads.unwrap_or_else(rayon::current_num_threads),
+            part_bytes: self.part_bytes.unwrap_or(reader::DEFAULT_PART_BYTES),
+        })
+    }
+}
+
+/// Reads every input into one timeline. An unreadable input or a log whose format cannot be
+/// told is an error naming it; damaged lines inside a readable log are `problems`, not errors.
+pub fn read_timeline(opts: &LogOptions) -> Result<Timeline, UserError> {
+    let settings = opts.settings()?;
+    let files = input::expand(&opts.paths)?;
+    let progress = progress_bar(opts, &files);
+    let run = || -> Vec<Result<FileResult, UserError>> {
+        files
+            .par_iter()
+            .map(|f| reader::read_file(f, &settings, progress.as_ref()))
+            .collect()
+    };
+    let results = match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| UserError::new(format!("cannot start {n} threads: {e}")))?
+            .install(run),
+        None => run(),
+    };
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+    let mut read = Vec::new();
+    for r in results {
+        read.push(r?);
+    }
+    // Rotated sets and directories: in the order of their first timestamp.
+    read.sort_by_key(|r| (r.source.first_at.is_none(), r.source.first_at));
+    Ok(combine(read))
+}
+
+fn progress_bar(opts: &LogOptions, files: &[input::InputFile]) -> Option<indicatif::ProgressBar> {
+    if !opts.progress || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| f.path.as_ref().and_then(|p| std::fs::metadata(p).ok()))
+        .map(|m| m.len())
+        .sum();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn line_of(source: &str) -> u64 {
+    source
+        .rsplit(':')
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0)
+}
+
+fn combine(files: Vec<FileResult>) -> Timeline {
+    let mut timeline = Timeline::default();
+    let mut events: Vec<(usize, LogEvent)> = Vec::new();
+    let mut counts: HashMap<(i64, CountKind, String), u64> = HashMap::new();
+    for (i, f) in files.into_iter().enumerate() {
+        timeline.sources.push(f.source);
+        events.extend(f.events.into_iter().map(|e| (i, e)));
+        for ((minute, kind), tables) in f.counts {
+            for (t, n) in tables {
+                *counts.entry((minute, kind, t)).or_insert(0) += n;
+            }
+        }
+        timeline.problems.extend(f.problems);
+    }
+    events.sort_by_cached_key(|(i, e)| (e.at, *i, line_of(&e.source), e.kind));
+    timeline.events = events.into_iter().map(|(_, e)| e).collect();
+    let mut counts: Vec<StatementCount> = counts
+        .into_iter()
+        .filter_map(|((minute, kind, table), count)| {
+            Some(StatementCount {
+                minute: DateTime::from_timestamp(minute * 60, 0)?,
+                table: (!table.is_empty()).then_some(table),
+                kind: kind.name().to_string(),
+                count,
+            })
+        })
+        .collect();
+    counts.sort_by(|a, b| (a.minute, &a.table, &a.kind).cmp(&(b.minute, &b.table, &b.kind)));
+    timeline.counts = counts;
+    timeline
+}

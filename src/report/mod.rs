@@ -2,7 +2,11 @@
 //! JSON, and terminal tables for every command.
 
 pub mod audit_view;
+pub mod markdown;
 pub mod migrations_view;
+pub mod model;
+pub mod summary_view;
 pub mod tables_view;
 pub mod term;
+pub mod timeline_view;
 pub mod verify_view;

@@ -1,0 +1,434 @@
+//! The facts every hypothesis reads, derived once from the evidence: each table with its
+//! baseline row, expected rows and status; log events indexed by the tables they name; foreign
+//! keys; and the small signature tests several hypotheses share. Pure: no I/O.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::evidence::{
+    DestructiveOperation, EventKind, Evidence, ForeignKey, LogEvent, TableStats, TxOutcome,
+};
+
+/// Where "expected rows" came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedFrom {
+    /// Exact: the baseline's rows plus the inserts minus the deletes counted since.
+    Baseline,
+    /// Inferred: inserts − deletes of the current counters.
+    Counters,
+    None,
+}
+
+impl ExpectedFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectedFrom::Baseline => "baseline",
+            ExpectedFrom::Counters => "counters",
+            ExpectedFrom::None => "none",
+        }
+    }
+}
+
+pub use crate::analysis::status::TableStatus as Status;
+
+/// Rows are missing that no DELETE (or aborted insert) accounts for.
+pub fn is_affected(status: Status) -> bool {
+    matches!(status, Status::Wiped | Status::Partial)
+}
+
+/// One table as the hypotheses see it.
+#[derive(Debug, Clone)]
+pub struct TableView<'a> {
+    pub stats: &'a TableStats,
+    /// `schema.name`.
+    pub name: String,
+    /// The same table in the baseline (matched by `schema.name`).
+    pub baseline: Option<&'a TableStats>,
+    pub expected: Option<i64>,
+    pub expected_from: ExpectedFrom,
+    pub status: Status,
+}
+
+impl<'a> TableView<'a> {
+    pub fn ins(&self) -> i64 {
+        self.stats.n_tup_ins.unwrap_or(0)
+    }
+    pub fn upd(&self) -> i64 {
+        self.stats.n_tup_upd.unwrap_or(0)
+    }
+    pub fn del(&self) -> i64 {
+        self.stats.n_tup_del.unwrap_or(0)
+    }
+    pub fn live(&self) -> i64 {
+        self.stats.n_live_tup.unwrap_or(0)
+    }
+    pub fn dead(&self) -> i64 {
+        self.stats.n_dead_tup.unwrap_or(0)
+    }
+    pub fn has_counters(&self) -> bool {
+        self.stats.n_live_tup.is_some() && self.stats.n_tup_ins.is_some()
+    }
+    /// `stats:SCHEMA.TABLE.COLUMN`.
+    pub fn cite(&self, column: &str) -> String {
+        format!("stats:{}.{column}", self.name)
+    }
+    /// `catalog:SCHEMA.TABLE.COLUMN` (pg_class).
+    pub fn cite_catalog(&self, column: &str) -> String {
+        format!("catalog:{}.{column}", self.name)
+    }
+    pub fn cite_baseline(&self, column: &str) -> String {
+        format!("baseline:{}.{column}", self.name)
+    }
+    /// Wiped or partial.
+    pub fn affected(&self) -> bool {
+        is_affected(self.status)
+    }
+    /// Rows expected but not there (also when the status rule puts the shortfall down to
+    /// inserts that never committed).
+    pub fn missing(&self) -> i64 {
+        match self.expected {
+            Some(e) => (e - self.live()).max(0),
+            None => 0,
+        }
+    }
+    /// Every cumulative counter is zero.
+    pub fn counters_zero(&self) -> bool {
+        let s = self.stats;
+        self.has_counters()
+            && [
+                s.n_tup_ins,
+                s.n_tup_upd,
+                s.n_tup_del,
+                s.n_live_tup,
+                s.n_dead_tup,
+            ]
+            .iter()
+            .all(|c| c.unwrap_or(0) == 0)
+    }
+    /// The catalog says the table holds rows (kept across a stats reset).
+    pub fn catalog_rows(&self) -> bool {
+        self.stats.reltuples > 0.0 || self.stats.relpages > 0 || self.stats.size_bytes > Some(0)
+    }
+    /// `relfilenode ≠ oid`: the table's storage was replaced at some point.
+    pub fn rewritten(&self) -> bool {
+        self.stats.relfilenode != self.stats.oid
+    }
+    /// Every `last_*` time is NULL and no vacuum was ever counted.
+    pub fn never_maintained(&self) -> bool {
+        let s = self.stats;
+        s.last_vacuum.is_none()
+            && s.last_autovacuum.is_none()
+            && s.last_analyze.is_none()
+            && s.last_autoanalyze.is_none()
+            && s.vacuum_count.unwrap_or(0) == 0
+            && s.autovacuum_count.unwrap_or(0) == 0
+    }
+    /// The latest (auto)vacuum, if any.
+    pub fn last_vacuum_any(&self) -> Option<DateTime<Utc>> {
+        self.stats.last_vacuum.max(self.stats.last_autovacuum)
+    }
+}
+
+/// The facts derived from one evidence value.
+#[derive(Debug)]
+pub struct Facts<'a> {
+    pub evidence: &'a Evidence,
+    /// Sorted by `schema.name`.
+    pub tables: Vec<TableView<'a>>,
+    by_name: HashMap<String, usize>,
+    by_bare: HashMap<String, Vec<usize>>,
+    /// Baseline tables that no longer exist (by `schema.name`), sorted.
+    pub gone: Vec<&'a TableStats>,
+    pub foreign_keys: &'a [ForeignKey],
+    /// Log events per table index, in log order.
+    table_events: HashMap<usize, Vec<&'a LogEvent>>,
+    /// Log events naming tables that do not exist now, by lower-case name as logged.
+    pub unknown_table_events: BTreeMap<String, Vec<&'a LogEvent>>,
+}
+
+/// Lower-case, quotes removed: how PostgreSQL folds an unquoted identifier.
+pub fn fold_name(name: &str) -> String {
+    name.trim().replace('"', "").to_lowercase()
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(evidence: &'a Evidence) -> Self {
+        let mut baseline_by_name: HashMap<String, &TableStats> = HashMap::new();
+        if let Some(b) = &evidence.baseline {
+            for t in &b.tables {
+                baseline_by_name.insert(fold_name(&t.qualified_name()), t);
+            }
+        }
+        let mut tables: Vec<TableView> = evidence
+            .database
+            .iter()
+            .flat_map(|d| d.tables.iter())
+            .map(|t| {
+                let name = t.qualified_name();
+                let baseline = baseline_by_name.get(&fold_name(&name)).copied();
+                let assessment = crate::analysis::status::assess(t, baseline);
+                let expected = assessment.expected_rows;
+                let status = assessment.status;
+                let expected_from = match (expected, baseline) {
+                    (None, _) => ExpectedFrom::None,
+                    (Some(_), Some(b)) if b.n_live_tup.is_some() => ExpectedFrom::Baseline,
+                    (Some(_), _) => ExpectedFrom::Counters,
+                };
+                TableView {
+                    stats: t,
+                    name,
+                    baseline,
+                    expected,
+                    expected_from,
+                    status,
+                }
+            })
+            .collect();
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut by_name = HashMap::new();
+        let mut by_bare: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, t) in tables.iter().enumerate() {
+            by_name.insert(fold_name(&t.name), i);
+            by_bare.entry(fold_name(&t.stats.name)).or_default().push(i);
+        }
+        let mut gone: Vec<&TableStats> = evidence
+            .baseline
+            .iter()
+            .flat_map(|b| b.tables.iter())
+            .filter(|t| !by_name.contains_key(&fold_name(&t.qualified_name())))
+            .collect();
+        gone.sort_by_key(|t| t.qualified_name());
+        let foreign_keys: &[ForeignKey] = evidence
+            .database
+            .as_ref()
+            .map(|d| d.foreign_keys.as_slice())
+            .unwrap_or(&[]);
+        let mut facts = Facts {
+            evidence,
+            tables,
+            by_name,
+            by_bare,
+            gone,
+            foreign_keys,
+            table_events: HashMap::new(),
+            unknown_table_events: BTreeMap::new(),
+        };
+        if let Some(timeline) = &evidence.timeline {
+            for event in &timeline.events {
+                if !is_table_event(event.kind) {
+                    continue;
+                }
+                for name in &event.tables {
+                    match facts.resolve(name) {
+                        Some(i) => facts.table_events.entry(i).or_default().push(event),
+                        None => facts
+                            .unknown_table_events
+                            .entry(fold_name(name))
+                            .or_default()
+                            .push(event),
+                    }
+                }
+            }
+        }
+        facts
+    }
+
+    /// The table a name (qualified or bare, as logged or written in a migration) refers to.
+    /// A bare name prefers `public`, as the default search_path does.
+    pub fn resolve(&self, name: &str) -> Option<usize> {
+        let folded = fold_name(name);
+        if let Some(i) = self.by_name.get(&folded) {
+            return Some(*i);
+        }
+        if folded.contains('.') {
+            return None;
+        }
+        let candidates = self.by_bare.get(&folded)?;
+        candidates
+            .iter()
+            .find(|i| self.tables[**i].stats.schema == "public")
+            .or(candidates.first())
+            .copied()
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableView<'a>> {
+        self.resolve(name).map(|i| &self.tables[i])
+    }
+
+    /// Log events of the given kinds naming table `i`, in log order.
+    pub fn events_for(&self, i: usize, kinds: &[EventKind]) -> Vec<&'a LogEvent> {
+        self.table_events
+            .get(&i)
+            .map(|v| {
+                v.iter()
+                    .filter(|e| kinds.contains(&e.kind))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every log event of the given kinds, whatever it names.
+    pub fn events_of(&self, kinds: &[EventKind]) -> Vec<&'a LogEvent> {
+        self.evidence
+            .timeline
+            .iter()
+            .flat_map(|t| t.events.iter())
+            .filter(|e| kinds.contains(&e.kind))
+            .collect()
+    }
+
+    pub fn has_log(&self) -> bool {
+        self.evidence.timeline.is_some()
+    }
+
+    /// Active destructive migration operations of the given kinds naming table `i`.
+    pub fn migration_ops_for(&self, i: usize, kinds: &[&str]) -> Vec<&'a DestructiveOperation> {
+        let Some(history) = &self.evidence.migrations else {
+            return Vec::new();
+        };
+        history
+            .operations
+            .iter()
+            .filter(|op| op.active && kinds.contains(&op.kind.as_str()))
+            .filter(|op| op.objects.iter().any(|o| self.resolve(o) == Some(i)))
+            .collect()
+    }
+
+    /// Foreign keys whose both ends are among `members` (table indices).
+    pub fn fks_within(&self, members: &[usize]) -> Vec<&'a ForeignKey> {
+        self.foreign_keys
+            .iter()
+            .filter(|fk| {
+                let child = self.resolve(&format!("{}.{}", fk.schema, fk.table));
+                let parent = self.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table));
+                matches!((child, parent), (Some(c), Some(p)) if c != p && members.contains(&c) && members.contains(&p))
+            })
+            .collect()
+    }
+
+    /// Foreign keys referencing table `i` (its children).
+    pub fn fks_referencing(&self, i: usize) -> Vec<&'a ForeignKey> {
+        self.foreign_keys
+            .iter()
+            .filter(|fk| self.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(i))
+            .collect()
+    }
+
+    /// Table indices that are affected (wiped or partial).
+    pub fn affected(&self) -> Vec<usize> {
+        (0..self.tables.len())
+            .filter(|i| is_affected(self.tables[*i].status))
+            .collect()
+    }
+
+    /// Every table's counters are zero while the catalog shows rows in at least one: the
+    /// statistics were lost (crash recovery, PITR, `pg_stat_reset()`), not the data.
+    pub fn stats_zeroed_everywhere(&self) -> bool {
+        let with_counters: Vec<_> = self.tables.iter().filter(|t| t.has_counters()).collect();
+        !with_counters.is_empty()
+            && with_counters.iter().all(|t| t.counters_zero())
+            && with_counters.iter().any(|t| t.catalog_rows())
+    }
+
+    /// Indices of tables whose counters are zero while the catalog shows rows.
+    pub fn stats_zeroed_tables(&self) -> Vec<usize> {
+        (0..self.tables.len())
+            .filter(|i| self.tables[*i].counters_zero() && self.tables[*i].catalog_rows())
+            .collect()
+    }
+}
+
+fn is_table_event(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Truncate
+            | EventKind::Delete
+            | EventKind::DeleteAll
+            | EventKind::UpdateAll
+            | EventKind::DropTable
+            | EventKind::DropColumn
+            | EventKind::DropType
+            | EventKind::Ddl
+            | EventKind::BulkLoad
+            | EventKind::Error
+            | EventKind::Rollback
+            | EventKind::Autovacuum
+            | EventKind::Autoanalyze
+            | EventKind::Audit
+    )
+}
+
+/// Whether a logged statement's transaction is known to have committed; `None` when unknown.
+pub fn committed(event: &LogEvent) -> Option<bool> {
+    match event.outcome {
+        Some(TxOutcome::Committed) => Some(true),
+        Some(TxOutcome::RolledBack) | Some(TxOutcome::Aborted) => Some(false),
+        Some(TxOutcome::Unknown) | None => None,
+    }
+}
+
+/// Cluster-level facts, now and (when there is one) in the baseline.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    pub timeline_id: Option<i64>,
+    pub baseline_timeline_id: Option<i64>,
+    pub system_identifier: Option<String>,
+    pub baseline_system_identifier: Option<String>,
+    pub datid: Option<u32>,
+    pub baseline_datid: Option<u32>,
+    pub postmaster_start: Option<DateTime<Utc>>,
+    pub baseline_postmaster_start: Option<DateTime<Utc>>,
+    /// `pg_stat_bgwriter.stats_reset`: set by crash recovery and PITR (and initdb).
+    pub bgwriter_stats_reset: Option<DateTime<Utc>>,
+    /// `pg_stat_database.stats_reset`: set by `pg_stat_reset*()` only.
+    pub database_stats_reset: Option<DateTime<Utc>>,
+    pub in_recovery: Option<bool>,
+}
+
+impl Facts<'_> {
+    pub fn cluster(&self) -> Cluster {
+        let mut c = Cluster::default();
+        if let Some(d) = &self.evidence.database {
+            c.timeline_id = d.server.timeline_id;
+            c.system_identifier = d.server.system_identifier.clone();
+            c.datid = d.server.datid;
+            c.postmaster_start = d.server.postmaster_start_time;
+            c.bgwriter_stats_reset = d.bgwriter_stats_reset;
+            c.database_stats_reset = d.database_stats.as_ref().and_then(|s| s.stats_reset);
+            c.in_recovery = d.server.in_recovery;
+        }
+        if let Some(b) = &self.evidence.baseline {
+            c.baseline_timeline_id = b.server.timeline_id;
+            c.baseline_system_identifier = b.server.system_identifier.clone();
+            c.baseline_datid = b.server.datid;
+            c.baseline_postmaster_start = b.server.postmaster_start_time;
+        }
+        c
+    }
+}
+
+impl Cluster {
+    /// The bgwriter's stats were reset when this postmaster started (within five minutes):
+    /// what crash recovery and archive recovery do. On a cluster that never crashed the reset
+    /// is the initdb time, before the first start.
+    pub fn reset_at_start(&self) -> bool {
+        match (self.bgwriter_stats_reset, self.postmaster_start) {
+            (Some(r), Some(s)) => r >= s && r - s <= chrono::Duration::minutes(5),
+            _ => false,
+        }
+    }
+
+    pub fn timeline_advanced(&self) -> bool {
+        matches!((self.timeline_id, self.baseline_timeline_id), (Some(n), Some(b)) if n > b)
+    }
+
+    pub fn system_changed(&self) -> bool {
+        matches!((&self.system_identifier, &self.baseline_system_identifier), (Some(n), Some(b)) if n != b)
+    }
+
+    pub fn datid_changed(&self) -> bool {
+        matches!((self.datid, self.baseline_datid), (Some(n), Some(b)) if n != b)
+    }
+}

@@ -1,0 +1,236 @@
+//! What an analysis concludes: findings (one explanation of one incident, with the evidence for
+//! and against it and how it was scored) and what the evidence rules out. Plain data, serialised
+//! as-is into the JSON report.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::scoring::{Reason, ScoreLine};
+use crate::evidence::SessionInfo;
+
+/// The kinds of explanation pgtriage knows; the JSON spelling is the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Truncate,
+    Cascade,
+    Rollback,
+    Restore,
+    Delete,
+    DropRecreate,
+    NeverPopulated,
+    StatsReset,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Truncate,
+        Kind::Cascade,
+        Kind::Rollback,
+        Kind::Restore,
+        Kind::Delete,
+        Kind::DropRecreate,
+        Kind::NeverPopulated,
+        Kind::StatsReset,
+    ];
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Truncate => "truncate",
+            Kind::Cascade => "cascade",
+            Kind::Rollback => "rollback",
+            Kind::Restore => "restore",
+            Kind::Delete => "delete",
+            Kind::DropRecreate => "drop_recreate",
+            Kind::NeverPopulated => "never_populated",
+            Kind::StatsReset => "stats_reset",
+        }
+    }
+
+    /// A heading a person reads.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Truncate => "TRUNCATE",
+            Kind::Cascade => "Cascade along foreign keys",
+            Kind::Rollback => "Rolled-back or aborted transactions",
+            Kind::Restore => "Restore (backup, point-in-time recovery or older replica)",
+            Kind::Delete => "DELETE",
+            Kind::DropRecreate => "DROP TABLE and re-create",
+            Kind::NeverPopulated => "Never populated",
+            Kind::StatsReset => "Statistics reset (not a data loss)",
+        }
+    }
+
+    /// Whether committed rows are gone when this explanation holds. Aborted work never became
+    /// rows; a stats reset and an empty-from-the-start table lost nothing.
+    pub fn is_loss(self) -> bool {
+        !matches!(
+            self,
+            Kind::Rollback | Kind::NeverPopulated | Kind::StatsReset
+        )
+    }
+}
+
+/// One fact cited for or against a finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    /// True when the fact supports the finding, false when it speaks against it.
+    pub supports: bool,
+    /// Where to check it: `stats:SCHEMA.TABLE.COLUMN`, `catalog:…`, `log:FILE:LINE`,
+    /// `git:SHA:PATH:LINE`, `baseline:…`, `wal:LSN`.
+    pub source: String,
+    pub text: String,
+}
+
+impl Fact {
+    pub fn for_(source: impl Into<String>, text: impl Into<String>) -> Self {
+        Fact {
+            supports: true,
+            source: source.into(),
+            text: text.into(),
+        }
+    }
+
+    pub fn against(source: impl Into<String>, text: impl Into<String>) -> Self {
+        Fact {
+            supports: false,
+            source: source.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// One explanation of (part of) the incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: Kind,
+    /// 1 = most likely; set by the ranking.
+    pub rank: usize,
+    /// 0–1, from the score lines (see `scoring`).
+    pub confidence: f64,
+    /// The unclamped sum of the score lines: ranks findings that both reach confidence 1.
+    pub points: i32,
+    /// `schema.name`, sorted.
+    pub tables: Vec<String>,
+    /// One sentence: what happened, in the reader's terms.
+    pub summary: String,
+    /// Whether committed rows are gone if this is true.
+    pub loss: bool,
+    /// For a cascade: the table the cascade started from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// For a cascade: the foreign keys it followed, `child.col → parent` with the action.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fk_path: Vec<String>,
+    /// When it happened (UTC), when the evidence pins it.
+    pub at: Option<DateTime<Utc>>,
+    /// Who did it, when the log says.
+    pub session: Option<SessionInfo>,
+    /// The statement, when the log shows it.
+    pub statement: Option<String>,
+    pub evidence: Vec<Fact>,
+    /// What would confirm it: the next query, file or setting to look at.
+    pub confirm: Vec<String>,
+    /// What would refute it.
+    pub refute: Vec<String>,
+    /// The points behind the confidence, each a named reason.
+    pub score: Vec<ScoreLine>,
+    /// Ranks of other findings about the same tables that fit exactly as well.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ties_with: Vec<usize>,
+}
+
+impl Finding {
+    pub fn new(kind: Kind, mut tables: Vec<String>, summary: impl Into<String>) -> Self {
+        tables.sort();
+        tables.dedup();
+        Finding {
+            kind,
+            rank: 0,
+            confidence: 0.0,
+            points: 0,
+            tables,
+            summary: summary.into(),
+            loss: kind.is_loss(),
+            parent: None,
+            fk_path: Vec::new(),
+            at: None,
+            session: None,
+            statement: None,
+            evidence: Vec::new(),
+            confirm: Vec::new(),
+            refute: Vec::new(),
+            score: Vec::new(),
+            ties_with: Vec::new(),
+        }
+    }
+
+    /// Adds a scored reason (and the fact behind it) in one step.
+    pub fn scored(&mut self, reason: Reason, source: impl Into<String>, text: impl Into<String>) {
+        let text = text.into();
+        let source = source.into();
+        self.evidence.push(Fact {
+            supports: reason.points() > 0,
+            source: source.clone(),
+            text: text.clone(),
+        });
+        self.score.push(ScoreLine::new(reason, source, text));
+    }
+
+    /// A fact shown in the report that does not move the score.
+    pub fn note(&mut self, fact: Fact) {
+        self.evidence.push(fact);
+    }
+
+    /// Sums the score lines into the confidence. Each reason counts once per finding, however
+    /// many tables show it (a group of five tables is not five times as likely); the facts of the
+    /// other tables stay in the evidence list.
+    pub fn finish(mut self) -> Self {
+        let mut kept: Vec<ScoreLine> = Vec::new();
+        let mut extra: Vec<usize> = Vec::new();
+        for line in std::mem::take(&mut self.score) {
+            match kept.iter().position(|k| k.reason == line.reason) {
+                Some(i) => extra[i] += 1,
+                None => {
+                    kept.push(line);
+                    extra.push(0);
+                }
+            }
+        }
+        for (line, n) in kept.iter_mut().zip(extra) {
+            if n > 0 {
+                line.text = format!("{} (and {n} more like it)", line.text);
+            }
+        }
+        self.score = kept;
+        self.confidence = crate::analysis::scoring::confidence(&self.score);
+        self.points = self.score.iter().map(|l| l.points).sum();
+        self
+    }
+}
+
+/// An explanation the evidence rules out for some tables, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuledOut {
+    pub kind: Kind,
+    pub tables: Vec<String>,
+    pub reason: String,
+    pub source: String,
+}
+
+/// What one hypothesis concludes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    pub findings: Vec<Finding>,
+    pub ruled_out: Vec<RuledOut>,
+}
+
+impl Finding {
+    /// Pins time, session and statement from the log event that did it.
+    pub fn pin(&mut self, event: &crate::evidence::LogEvent) {
+        self.at = Some(event.at);
+        self.session = Some(event.session.clone());
+        self.statement = Some(event.text.clone());
+    }
+}

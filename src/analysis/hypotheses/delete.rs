@@ -1,0 +1,275 @@
+//! `delete`: rows removed by committed `DELETE` statements.
+//!
+//! PostgreSQL behaviour relied on (pg-forensics.md, scenarios 1, 2, 5b and 6c): a committed
+//! DELETE of k rows gives `n_tup_del` +k, `n_live_tup` −k, `n_dead_tup` +k and
+//! `n_mod_since_analyze` +k, with relfilenode and oid unchanged. But `n_tup_del` counts
+//! attempts: a rolled-back DELETE (6c) or one that failed on a foreign key (5b) also adds to it
+//! while `n_live_tup` stays put, so `n_tup_del > 0` alone proves nothing. Only the part of the
+//! deletes that `n_live_tup` also lost (`min(n_tup_del, n_tup_ins − n_live_tup)`) can have
+//! committed. The dead tuples stay on disk until a (auto)vacuum: until then the rows can still
+//! be read with a dirty-read tool. `log_statement = ddl` does not log DELETE (`mod` does).
+
+use crate::analysis::facts::{Facts, TableView, committed};
+use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::scoring::Reason;
+use crate::evidence::EventKind;
+
+/// How many of the counted deletes can have committed: the deletes the live count also lost,
+/// or those still visible as dead tuples counted as committed modifications.
+pub fn committed_deletes(t: &TableView) -> i64 {
+    let (del, gone) = match t.baseline {
+        Some(b) if b.oid == t.stats.oid && b.n_tup_del.is_some_and(|d| d <= t.del()) => {
+            let b_live = b.n_live_tup.unwrap_or(0);
+            (
+                t.del() - b.n_tup_del.unwrap_or(0),
+                b_live + (t.ins() - b.n_tup_ins.unwrap_or(0)) - t.live(),
+            )
+        }
+        _ => (t.del(), t.ins() - t.live()),
+    };
+    // Committed deletes also leave dead tuples and count in n_mod_since_analyze (until the next
+    // vacuum/analyze); rolled-back ones do neither. This holds when n_live_tup is off, e.g. an
+    // ANALYZE that ran before the inserting session flushed its counts.
+    let unvacuumed = del
+        .min(t.stats.n_mod_since_analyze.unwrap_or(0))
+        .min(t.dead());
+    del.min(gone).max(unvacuumed).max(0)
+}
+
+const DELETES: &[EventKind] = &[EventKind::Delete, EventKind::DeleteAll];
+
+pub fn hypothesize(facts: &Facts) -> Verdict {
+    let mut verdict = Verdict::default();
+    for (i, t) in facts.tables.iter().enumerate() {
+        let events = facts.events_for(i, DELETES);
+        for e in events.iter().filter(|e| committed(e) == Some(false)) {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::Delete,
+                tables: vec![t.name.clone()],
+                reason: format!("`{}` failed or was rolled back: it removed nothing", e.text),
+                source: e.source.clone(),
+            });
+        }
+        if !t.has_counters() {
+            continue;
+        }
+        let k = committed_deletes(t);
+        let dropped_since_baseline = t
+            .baseline
+            .is_some_and(|b| b.n_live_tup.unwrap_or(0) > t.live());
+        let recent = t.dead() >= k && t.stats.n_mod_since_analyze.unwrap_or(0) >= k;
+        let relevant =
+            !events.is_empty() || t.live() == 0 || t.affected() || dropped_since_baseline || recent;
+        if k == 0 {
+            if t.del() > 0 && (relevant || !events.is_empty()) {
+                verdict.ruled_out.push(RuledOut {
+                    kind: Kind::Delete,
+                    tables: vec![t.name.clone()],
+                    reason: format!(
+                        "n_tup_del {} but n_live_tup {} did not fall by them (n_tup_ins {}): the deletes rolled back or failed — n_tup_del counts aborted work too",
+                        t.del(), t.live(), t.ins()
+                    ),
+                    source: t.cite("n_tup_del"),
+                });
+            } else if t.affected() {
+                verdict.ruled_out.push(RuledOut {
+                    kind: Kind::Delete,
+                    tables: vec![t.name.clone()],
+                    reason: "n_tup_del = 0: no DELETE ever touched it (the counter counts even aborted deletes)".into(),
+                    source: t.cite("n_tup_del"),
+                });
+            }
+            continue;
+        }
+        if !relevant {
+            continue;
+        }
+        let mut f = Finding::new(
+            Kind::Delete,
+            vec![t.name.clone()],
+            format!(
+                "{}: {} rows removed by committed DELETE statements",
+                t.name, k
+            ),
+        );
+        f.scored(
+            Reason::StatsSignature,
+            t.cite("n_tup_del"),
+            format!(
+                "n_tup_del {} and n_live_tup {} (n_tup_ins {}): {} deletes committed",
+                t.del(),
+                t.live(),
+                t.ins(),
+                k
+            ),
+        );
+        if k < t.del() && t.baseline.is_none() {
+            f.note(Fact::against(
+                t.cite("n_tup_del"),
+                format!("only {k} of the {} counted deletes can have committed; the rest rolled back or failed", t.del()),
+            ));
+        }
+        if t.missing() > 0 {
+            f.scored(
+                Reason::PartialFit,
+                t.cite("n_live_tup"),
+                format!(
+                    "explains {k} rows, but {} more vanished without a DELETE to account for them",
+                    t.missing()
+                ),
+            );
+        }
+        if t.dead() > 0 {
+            f.note(Fact::for_(
+                t.cite("n_dead_tup"),
+                format!(
+                    "n_dead_tup {}: the deleted rows are still on disk{}",
+                    t.dead(),
+                    match t.last_vacuum_any() {
+                        Some(v) => format!(
+                            " (last vacuum {} — before the delete)",
+                            v.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
+                        None => " (never vacuumed)".into(),
+                    }
+                ),
+            ));
+        }
+        if let Some(b) = t.baseline
+            && b.n_live_tup.unwrap_or(0) > t.live()
+        {
+            f.scored(
+                Reason::BaselineConfirms,
+                t.cite_baseline("n_live_tup"),
+                format!(
+                    "the baseline counted {} rows, now {}",
+                    b.n_live_tup.unwrap_or(0),
+                    t.live()
+                ),
+            );
+        }
+        if let Some(e) = events.iter().rev().find(|e| committed(e) != Some(false)) {
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
+            if committed(e) == Some(true) {
+                f.scored(
+                    Reason::LogCommitted,
+                    e.source.clone(),
+                    "its transaction committed",
+                );
+            }
+            f.pin(e);
+        } else if let Some(e) = events.last() {
+            f.scored(
+                Reason::LogFailed,
+                e.source.clone(),
+                format!("the only logged `{}` failed or rolled back", e.text),
+            );
+        }
+        let ops = facts.migration_ops_for(i, &["delete_all"]);
+        if let Some(op) = ops.first() {
+            f.scored(
+                Reason::MigrationOperation,
+                op.source.clone(),
+                format!("migration {}: `{}`", op.path, op.statement),
+            );
+        }
+        f.confirm.push(format!(
+            "in WAL: Heap/DELETE records on {}'s relfilenode {} followed by a COMMIT (pg_walinspect over the archive)",
+            t.name, t.stats.relfilenode
+        ));
+        f.refute.push("an ABORT record for the deleting xid, or n_live_tup back at its old value, means the DELETE rolled back".into());
+        verdict.findings.push(f.finish());
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixtures::*;
+    use crate::evidence::TxOutcome;
+
+    #[test]
+    fn a_committed_delete_of_everything_is_found() {
+        let ev = evidence(
+            vec![deleted(table("child_restrict", 16423, 1000), 1000)],
+            vec![],
+        );
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert!(v.findings[0].summary.contains("1000 rows"));
+        assert!(v.findings[0].confidence >= 0.35);
+    }
+
+    #[test]
+    fn a_rolled_back_delete_counts_in_n_tup_del_but_is_ruled_out() {
+        // 6c: del 0→1000, live unchanged.
+        let mut t = table("child_restrict", 16867, 1000);
+        t.n_tup_del = Some(1000);
+        let ev = with_log(
+            evidence(vec![t], vec![]),
+            vec![{
+                let mut e = event(
+                    EventKind::DeleteAll,
+                    at(12, 10, 30),
+                    40,
+                    "DELETE FROM child_restrict;",
+                    &["child_restrict"],
+                );
+                e.outcome = Some(TxOutcome::RolledBack);
+                e
+            }],
+        );
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty(), "{:?}", v.findings);
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.reason.contains("aborted work"))
+        );
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.source == "log:postgresql.log:40")
+        );
+    }
+
+    #[test]
+    fn seed_002_assets_deletes_explain_only_part() {
+        // assets: 81 inserts, 33 deletes, 0 live: 48 vanished without a DELETE.
+        let mut t = deleted(table("assets", 17001, 81), 33);
+        t.n_live_tup = Some(0);
+        let ev = evidence(vec![t], vec![]);
+        let f = &hypothesize(&Facts::new(&ev)).findings[0];
+        assert!(
+            f.score
+                .iter()
+                .any(|s| s.reason == Reason::PartialFit && s.text.contains("48"))
+        );
+        assert!(f.confidence < 0.35);
+    }
+
+    #[test]
+    fn a_logged_committed_delete_pins_the_session() {
+        let ev = with_log(
+            evidence(
+                vec![deleted(table("child_restrict", 16476, 1000), 300)],
+                vec![],
+            ),
+            vec![event(
+                EventKind::Delete,
+                at(12, 9, 33),
+                9,
+                "DELETE FROM child_restrict WHERE id <= 300;",
+                &["child_restrict"],
+            )],
+        );
+        let f = &hypothesize(&Facts::new(&ev)).findings[0];
+        assert_eq!(f.at, Some(at(12, 9, 33)));
+        assert_eq!(f.confidence, 0.7);
+    }
+}

@@ -1,0 +1,152 @@
+//! `never_populated`: an empty table that never held rows (the seed 000 case). Not a loss.
+//!
+//! PostgreSQL behaviour relied on (pg-forensics.md, scenario 12): a table created and never
+//! written has every counter at 0 (`n_tup_ins`, `n_tup_upd`, `n_tup_del`, `n_live_tup`,
+//! `n_dead_tup`), every `last_*` NULL unless a vacuum ran, `reltuples = −1` (0 after a VACUUM),
+//! `relpages = 0` and relfilenode = oid (never truncated). A DROP + CREATE without inserts
+//! looks the same, which the log, the migrations or a baseline with a different oid tell apart;
+//! so does a stats reset, whose tables keep `reltuples > 0`.
+
+use crate::analysis::facts::{Facts, Status};
+use crate::analysis::finding::{Fact, Finding, Kind, Verdict};
+use crate::analysis::scoring::Reason;
+use crate::evidence::EventKind;
+
+pub fn hypothesize(facts: &Facts) -> Verdict {
+    let mut verdict = Verdict::default();
+    let members: Vec<usize> = (0..facts.tables.len())
+        .filter(|i| {
+            let t = &facts.tables[*i];
+            t.counters_zero() && !t.catalog_rows() && t.stats.relkind != "p"
+        })
+        .collect();
+    if members.is_empty() {
+        return verdict;
+    }
+    let names: Vec<String> = members
+        .iter()
+        .map(|i| facts.tables[*i].name.clone())
+        .collect();
+    let mut f = Finding::new(
+        Kind::NeverPopulated,
+        names.clone(),
+        if names.len() == 1 {
+            format!(
+                "{} is empty because nothing was ever inserted into it: nothing was lost",
+                names[0]
+            )
+        } else {
+            format!(
+                "{} tables are empty because nothing was ever inserted into them: nothing was lost",
+                names.len()
+            )
+        },
+    );
+    let first = &facts.tables[members[0]];
+    f.scored(
+        Reason::StatsSignature,
+        first.cite("n_tup_ins"),
+        format!(
+            "n_tup_ins, n_tup_upd, n_tup_del, n_live_tup and n_dead_tup are all 0 on {}",
+            if names.len() == 1 {
+                names[0].clone()
+            } else {
+                format!("all {} tables", names.len())
+            }
+        ),
+    );
+    let unrewritten = members.iter().all(|i| !facts.tables[*i].rewritten());
+    if unrewritten {
+        f.scored(
+            Reason::CatalogSignature,
+            first.cite_catalog("reltuples"),
+            "reltuples ≤ 0, relpages 0 and relfilenode = oid: never truncated, never analysed with rows in it",
+        );
+    }
+    for &i in &members {
+        let t = &facts.tables[i];
+        if let Some(b) = t.baseline
+            && (b.n_live_tup.unwrap_or(0) > 0 || b.reltuples > 0.0)
+        {
+            f.scored(
+                Reason::Contradicted,
+                t.cite_baseline("n_live_tup"),
+                format!(
+                    "{}: the baseline counted {} rows",
+                    t.name,
+                    b.n_live_tup.unwrap_or(0)
+                ),
+            );
+        }
+        for e in facts.events_for(i, &[EventKind::DropTable, EventKind::Truncate]) {
+            f.scored(
+                Reason::Contradicted,
+                e.source.clone(),
+                format!(
+                    "{}: `{}` — the table existed before and its counters restarted",
+                    t.name, e.text
+                ),
+            );
+        }
+        for op in facts.migration_ops_for(i, &["drop_table", "truncate"]) {
+            f.note(Fact::against(
+                op.source.clone(),
+                format!("{}: migration {} has `{}`", t.name, op.path, op.statement),
+            ));
+        }
+        if t.status != Status::NeverPopulated {
+            f.note(Fact::against(
+                t.cite("n_live_tup"),
+                format!("{}: status {}", t.name, t.status.as_str()),
+            ));
+        }
+    }
+    f.confirm.push("find the job or import that should fill it, and whether it ever ran (application logs, scheduler)".into());
+    f.refute.push(
+        "a baseline or backup holding rows for the table, or a DROP/TRUNCATE in the log".into(),
+    );
+    verdict.findings.push(f.finish());
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixtures::*;
+
+    #[test]
+    fn an_empty_new_table_is_not_a_loss() {
+        let ev = evidence(
+            vec![empty_new("ticker_info", 17242), table("users", 16400, 11)],
+            vec![],
+        );
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        let f = &v.findings[0];
+        assert_eq!(f.tables, vec!["public.ticker_info"]);
+        assert!(!f.loss);
+        assert_eq!(f.confidence, 0.6);
+    }
+
+    #[test]
+    fn zeroed_counters_with_catalog_rows_are_not_never_populated() {
+        let ev = evidence(vec![zeroed(table("parent", 16391, 1000))], vec![]);
+        assert!(hypothesize(&Facts::new(&ev)).findings.is_empty());
+    }
+
+    #[test]
+    fn a_logged_drop_contradicts_it() {
+        let ev = with_log(
+            evidence(vec![empty_new("session", 17300)], vec![]),
+            vec![event(
+                EventKind::DropTable,
+                at(22, 1, 13),
+                3,
+                "DROP TABLE session;",
+                &["session"],
+            )],
+        );
+        let f = &hypothesize(&Facts::new(&ev)).findings[0];
+        assert!(f.confidence <= 0.2);
+    }
+}

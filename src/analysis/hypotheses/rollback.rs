@@ -1,0 +1,223 @@
+//! `rollback`: rows inserted by transactions that rolled back or failed (a bulk import, a
+//! migration that failed half-way). Nothing committed was lost: the rows never existed for
+//! anyone else.
+//!
+//! PostgreSQL behaviour relied on (pg-forensics.md, scenario 6): an aborted INSERT of N rows
+//! gives `n_tup_ins` +N (attempts are counted), `n_dead_tup` +N and `n_ins_since_vacuum` +N,
+//! but `n_live_tup` and `n_mod_since_analyze` do not move (only committed changes count there),
+//! and `xact_rollback` +1 per transaction. The storage is not replaced (relfilenode = oid) and
+//! `reltuples` keeps its value. Autovacuum later removes the dead tuples (`tuples: N removed` in
+//! the log with `log_autovacuum_min_duration`), after which only `n_tup_ins` stays inflated:
+//! `n_tup_ins − n_tup_del > n_live_tup` with rfn = oid is the lasting trace.
+
+use crate::analysis::facts::{Facts, committed};
+use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::hypotheses::truncate;
+use crate::analysis::scoring::Reason;
+use crate::evidence::EventKind;
+
+const WRITES: &[EventKind] = &[
+    EventKind::BulkLoad,
+    EventKind::Ddl,
+    EventKind::Error,
+    EventKind::Rollback,
+];
+
+pub fn hypothesize(facts: &Facts) -> Verdict {
+    let mut verdict = Verdict::default();
+    let db_rollbacks = facts
+        .evidence
+        .database
+        .as_ref()
+        .and_then(|d| d.database_stats.as_ref())
+        .map(|s| s.xact_rollback)
+        .unwrap_or(0);
+    // The status rule calls a shortfall of uncommitted inserts intact; look at every shortfall.
+    for (i, t) in facts.tables.iter().enumerate() {
+        let missing = t.missing();
+        if missing == 0 {
+            continue;
+        }
+        let aborted_log: Vec<_> = facts
+            .events_for(i, WRITES)
+            .into_iter()
+            .filter(|e| {
+                committed(e) == Some(false)
+                    || matches!(e.kind, EventKind::Error | EventKind::Rollback)
+            })
+            .collect();
+        let never_analyzed = t.stats.last_analyze.is_none() && t.stats.last_autoanalyze.is_none();
+        let mod_ = t.stats.n_mod_since_analyze.unwrap_or(0);
+        // Dead tuples of committed deletes and updates are counted in n_mod_since_analyze;
+        // those of aborted inserts are not.
+        let aborted_dead = (t.dead() - mod_.min(t.dead())).max(0);
+        let dead_cover = aborted_dead >= missing;
+        let insv_cover = t.stats.n_ins_since_vacuum.unwrap_or(0) >= missing && mod_ < missing;
+        let vacuum_log: Vec<_> = facts
+            .events_for(i, &[EventKind::Autovacuum])
+            .into_iter()
+            .filter(|e| e.rows.unwrap_or(0) >= missing)
+            .collect();
+        let storage = truncate::storage_signature(t);
+        let inserts_committed = never_analyzed && mod_ >= t.ins() && t.ins() > 0;
+        if storage
+            || inserts_committed
+            || (!dead_cover && !insv_cover && aborted_log.is_empty() && vacuum_log.is_empty())
+        {
+            let (reason, source) = if storage {
+                (
+                    format!(
+                        "relfilenode {} ≠ oid {} and reltuples {}: the storage was replaced, which aborted inserts never do",
+                        t.stats.relfilenode, t.stats.oid, t.stats.reltuples
+                    ),
+                    t.cite_catalog("relfilenode"),
+                )
+            } else if inserts_committed {
+                (
+                    format!(
+                        "n_mod_since_analyze {} ≥ n_tup_ins {} with no analyze since: the inserts committed (aborted ones do not count there)",
+                        mod_,
+                        t.ins()
+                    ),
+                    t.cite("n_mod_since_analyze"),
+                )
+            } else {
+                (
+                    format!(
+                        "no dead tuples ({}), no aborted statement in the log and no vacuum removing {} rows: nothing shows inserts that failed",
+                        t.dead(),
+                        missing
+                    ),
+                    t.cite("n_dead_tup"),
+                )
+            };
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::Rollback,
+                tables: vec![t.name.clone()],
+                reason,
+                source,
+            });
+            continue;
+        }
+        let mut f = Finding::new(
+            Kind::Rollback,
+            vec![t.name.clone()],
+            format!(
+                "{}: {} rows were inserted by transactions that rolled back or failed — never committed, so not lost",
+                t.name, missing
+            ),
+        );
+        if dead_cover || insv_cover {
+            f.scored(
+                Reason::StatsSignature,
+                t.cite("n_dead_tup"),
+                format!(
+                    "n_tup_ins {} − n_tup_del {} exceeds n_live_tup {} by {}, with n_dead_tup {}, n_ins_since_vacuum {} and n_mod_since_analyze {}: the inserted rows died uncommitted",
+                    t.ins(), t.del(), t.live(), missing, t.dead(), t.stats.n_ins_since_vacuum.unwrap_or(0), mod_
+                ),
+            );
+        }
+        if let Some(e) = vacuum_log.first() {
+            f.scored(
+                Reason::StatsSignature,
+                e.source.clone(),
+                format!(
+                    "autovacuum removed {} dead tuples: `{}`",
+                    e.rows.unwrap_or(0),
+                    e.text
+                ),
+            );
+        }
+        f.scored(
+            Reason::CatalogSignature,
+            t.cite_catalog("relfilenode"),
+            format!(
+                "relfilenode = oid ({}) and reltuples {}: the storage was never replaced",
+                t.stats.oid, t.stats.reltuples
+            ),
+        );
+        if db_rollbacks > 0 {
+            f.note(Fact::for_(
+                "stats:pg_stat_database.xact_rollback",
+                format!(
+                    "xact_rollback {db_rollbacks}: transactions did roll back in this database"
+                ),
+            ));
+        }
+        if let Some(e) = aborted_log.last() {
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!(
+                    "`{}` ({})",
+                    e.text,
+                    if e.kind == EventKind::Error {
+                        "an error aborted the transaction"
+                    } else {
+                        "rolled back"
+                    }
+                ),
+            );
+            f.pin(e);
+        }
+        f.confirm.push(
+            "in WAL: Heap/INSERT records followed by Transaction/ABORT for the same xid".into(),
+        );
+        f.confirm
+            .push("the application's or migration tool's own log for the failed import".into());
+        f.refute
+            .push("n_mod_since_analyze counting the inserts (committed work) refutes it".into());
+        verdict.findings.push(f.finish());
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixtures::*;
+    use crate::evidence::TxOutcome;
+
+    fn aborted_inserts() -> crate::evidence::TableStats {
+        // Scenario 6: parent 1000 live, 5000 more inserted and rolled back.
+        let mut t = table("parent", 16782, 1000);
+        t.n_tup_ins = Some(6000);
+        t.n_dead_tup = Some(5000);
+        t.n_ins_since_vacuum = Some(5000);
+        t
+    }
+
+    #[test]
+    fn aborted_inserts_are_a_rollback_not_a_loss() {
+        let ev = evidence(vec![aborted_inserts()], vec![]);
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert!(!v.findings[0].loss);
+        assert!(v.findings[0].confidence >= 0.6);
+    }
+
+    #[test]
+    fn the_failed_import_in_the_log_is_pinned() {
+        let mut e = event(
+            EventKind::BulkLoad,
+            at(12, 10, 17),
+            50,
+            "INSERT INTO parent SELECT …",
+            &["parent"],
+        );
+        e.outcome = Some(TxOutcome::RolledBack);
+        let ev = with_log(evidence(vec![aborted_inserts()], vec![]), vec![e]);
+        let f = &hypothesize(&Facts::new(&ev)).findings[0];
+        assert_eq!(f.at, Some(at(12, 10, 17)));
+        assert_eq!(f.confidence, 0.9);
+    }
+
+    #[test]
+    fn truncated_storage_rules_rollback_out() {
+        let t = truncated(table("data_imports", 17005, 8), 17105, at(18, 25, 0));
+        let ev = evidence(vec![t], vec![]);
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty());
+        assert!(v.ruled_out[0].reason.contains("storage was replaced"));
+    }
+}

@@ -1,0 +1,227 @@
+//! `stats_reset`: the counters were zeroed, the rows were not. Not a data loss — and the
+//! report must say so, because `n_live_tup = 0` reads like "everything deleted".
+//!
+//! PostgreSQL behaviour relied on (pg-forensics.md, scenarios 10, 13, 13b): after crash
+//! recovery (an immediate stop) and after `pg_stat_reset()` every cumulative counter of every
+//! table is 0 and every `last_*` is NULL, while `pg_class.reltuples`, `relpages` and the
+//! relfilenode keep their values (the rows are all there). Crash recovery sets the
+//! `stats_reset` of `pg_stat_bgwriter` (and `pg_stat_wal`, `pg_stat_archiver`) to the end of
+//! recovery, seconds after the postmaster started, and leaves `pg_stat_database.stats_reset`
+//! NULL; `pg_stat_reset()` and `pg_stat_reset_single_table_counters()` do the opposite. A clean
+//! (`-m fast`) restart keeps every counter. After a later VACUUM `n_live_tup` is repopulated
+//! while `n_tup_ins` stays 0, so `n_live_tup > n_tup_ins − n_tup_del` can only come from a reset.
+//! Point-in-time recovery zeroes them the same way but also advances the timeline: that is the
+//! `restore` hypothesis.
+
+use crate::analysis::facts::Facts;
+use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::scoring::Reason;
+use crate::evidence::EventKind;
+
+pub fn hypothesize(facts: &Facts) -> Verdict {
+    let mut verdict = Verdict::default();
+    let mut members = facts.stats_zeroed_tables();
+    for (i, t) in facts.tables.iter().enumerate() {
+        if t.has_counters() && !t.counters_zero() && t.live() > t.ins() - t.del() && t.ins() == 0 {
+            members.push(i);
+        }
+    }
+    members.sort_unstable();
+    members.dedup();
+    let cluster = facts.cluster();
+    if members.is_empty() {
+        for i in facts.affected() {
+            let t = &facts.tables[i];
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::StatsReset,
+                tables: vec![t.name.clone()],
+                reason: format!(
+                    "n_tup_ins {} > 0 while n_live_tup is {}: the counters have run since any reset, and the rows they counted are gone",
+                    t.ins(),
+                    t.live()
+                ),
+                source: t.cite("n_tup_ins"),
+            });
+        }
+        return verdict;
+    }
+    let names: Vec<String> = members
+        .iter()
+        .map(|i| facts.tables[*i].name.clone())
+        .collect();
+    let everywhere = facts.stats_zeroed_everywhere();
+    let mut f = Finding::new(
+        Kind::StatsReset,
+        names.clone(),
+        format!(
+            "the statistics of {} were reset; the rows are still there (pg_class still counts them): nothing was lost",
+            if everywhere {
+                "every table".to_string()
+            } else if names.len() == 1 {
+                names[0].clone()
+            } else {
+                format!("{} tables", names.len())
+            }
+        ),
+    );
+    let first = &facts.tables[members[0]];
+    let catalog_rows: f64 = members
+        .iter()
+        .map(|i| facts.tables[*i].stats.reltuples.max(0.0))
+        .sum();
+    f.scored(
+        Reason::StatsSignature,
+        first.cite("n_live_tup"),
+        format!(
+            "counters at 0 (or below n_live_tup) on {} while pg_class.reltuples still adds up to {} rows",
+            if names.len() == 1 { names[0].clone() } else { format!("{} tables", names.len()) },
+            catalog_rows
+        ),
+    );
+    // Which reset.
+    let resets = facts.events_of(&[EventKind::StatsReset]);
+    let crashes = facts.events_of(&[EventKind::CrashRecovery, EventKind::Crash]);
+    let recoveries = facts.events_of(&[
+        EventKind::RecoveryStart,
+        EventKind::NewTimeline,
+        EventKind::RecoveryStop,
+    ]);
+    if let Some(r) = cluster.database_stats_reset {
+        f.scored(
+            Reason::ClusterSignature,
+            "stats:pg_stat_database.stats_reset",
+            format!("pg_stat_database.stats_reset = {}: pg_stat_reset() or pg_stat_reset_single_table_counters() ran", r.format("%Y-%m-%d %H:%M:%S UTC")),
+        );
+        f.at = Some(r);
+        if let Some(e) = resets.last() {
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
+            f.pin(e);
+        }
+    } else if cluster.reset_at_start() && recoveries.is_empty() && !cluster.timeline_advanced() {
+        let (r, s) = (
+            cluster.bgwriter_stats_reset.unwrap_or_default(),
+            cluster.postmaster_start.unwrap_or_default(),
+        );
+        f.scored(
+            Reason::ClusterSignature,
+            "stats:pg_stat_bgwriter.stats_reset",
+            format!(
+                "pg_stat_bgwriter.stats_reset {} is {} s after the postmaster started ({}), and pg_stat_database.stats_reset is NULL: crash recovery zeroed the counters",
+                r.format("%Y-%m-%d %H:%M:%S UTC"),
+                (r - s).num_seconds(),
+                s.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        );
+        f.at = Some(r);
+        if let Some(e) = crashes.last() {
+            f.scored(
+                Reason::LogStatement,
+                e.source.clone(),
+                format!("`{}`", e.text),
+            );
+            f.at = Some(e.at);
+        }
+    } else if let Some(e) = crashes.last() {
+        f.scored(
+            Reason::LogStatement,
+            e.source.clone(),
+            format!("`{}`", e.text),
+        );
+        f.at = Some(e.at);
+    }
+    if cluster.timeline_advanced() || !recoveries.is_empty() {
+        f.note(Fact::against(
+            recoveries.first().map(|e| e.source.clone()).unwrap_or_else(|| "catalog:pg_control_checkpoint.timeline_id".into()),
+            "the cluster went through archive recovery: the counters were zeroed by a restore, which may also have lost recent rows (see restore)",
+        ));
+    }
+    for &i in &members {
+        let t = &facts.tables[i];
+        if let Some(b) = t.baseline
+            && b.oid != t.stats.oid
+        {
+            f.scored(
+                Reason::Contradicted,
+                t.cite_baseline("oid"),
+                format!(
+                    "{}: oid {} ≠ baseline oid {}: a new table, not reset counters",
+                    t.name, t.stats.oid, b.oid
+                ),
+            );
+        }
+    }
+    f.confirm
+        .push("count the rows: SELECT count(*) FROM <table> — they are there".into());
+    f.confirm.push("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database(); SELECT stats_reset FROM pg_stat_bgwriter; SELECT pg_postmaster_start_time();".into());
+    f.refute
+        .push("SELECT count(*) returning fewer rows than pg_class.reltuples".into());
+    verdict.findings.push(f.finish());
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixtures::*;
+
+    #[test]
+    fn crash_recovery_zeroes_counters_but_loses_nothing() {
+        // Scenario 10.
+        let mut ev = evidence(
+            vec![
+                zeroed(table("parent", 16391, 1050)),
+                zeroed(table("child_restrict", 16423, 700)),
+            ],
+            vec![],
+        );
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 13, 7));
+            d.bgwriter_stats_reset = Some(at(12, 13, 9));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        let f = &v.findings[0];
+        assert_eq!(f.tables.len(), 2);
+        assert!(!f.loss);
+        assert_eq!(f.confidence, 0.7);
+        assert!(f.score.iter().any(|s| s.text.contains("crash recovery")));
+    }
+
+    #[test]
+    fn pg_stat_reset_is_told_by_the_database_stats_reset() {
+        let mut ev = evidence(vec![zeroed(table("parent", 17255, 1000))], vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 20, 0));
+        }
+        let f = &hypothesize(&Facts::new(&ev)).findings[0];
+        assert_eq!(f.at, Some(at(12, 20, 0)));
+        assert!(
+            f.score
+                .iter()
+                .any(|s| s.source == "stats:pg_stat_database.stats_reset")
+        );
+    }
+
+    #[test]
+    fn live_above_inserts_after_a_vacuum_is_a_reset() {
+        // 13 after VACUUM: live 700, ins 0.
+        let mut t = zeroed(table("child_restrict", 17287, 700));
+        t.n_live_tup = Some(700);
+        let ev = evidence(vec![t], vec![]);
+        assert_eq!(hypothesize(&Facts::new(&ev)).findings.len(), 1);
+    }
+
+    #[test]
+    fn a_wiped_table_with_running_counters_rules_it_out() {
+        let t = truncated(table("t", 1, 10), 2, at(1, 0, 0));
+        let ev = evidence(vec![t], vec![]);
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty());
+        assert_eq!(v.ruled_out.len(), 1);
+    }
+}

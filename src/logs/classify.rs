@@ -1,0 +1,1241 @@
+//! Classification: what one log entry means for the timeline. Destructive statements with the
+//! tables they name, DDL, transaction control, errors, server lifecycle, maintenance, sessions,
+//! pgaudit and migration bookkeeping; everything else is only counted. Pure functions over text.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+use crate::evidence::{EventKind, MigrationMark};
+use crate::logs::entry::Entry;
+use crate::logs::sql::{self, Lexer, Token, qualified_name, split_statements};
+
+/// How a statement moves its session's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxControl {
+    Begin,
+    Commit,
+    Rollback,
+}
+
+/// Statements counted, not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CountKind {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Other,
+}
+
+impl CountKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CountKind::Select => "select",
+            CountKind::Insert => "insert",
+            CountKind::Update => "update",
+            CountKind::Delete => "delete",
+            CountKind::Other => "other",
+        }
+    }
+
+    /// Writes rolled back with their transaction are what a rollback hypothesis needs.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            CountKind::Insert | CountKind::Update | CountKind::Delete
+        )
+    }
+}
+
+/// A kept event, before the reader adds time, source and session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub kind: EventKind,
+    pub tables: Vec<String>,
+    pub cascade: bool,
+    pub rows: Option<i64>,
+    pub migration: Option<MigrationMark>,
+    /// Replaces the entry's message as the event text (the statement rather than `statement: …`).
+    pub text: Option<String>,
+    /// The database the event names when its session has none (autovacuum's `db.schema.table`).
+    pub database: Option<String>,
+}
+
+impl Classified {
+    fn new(kind: EventKind) -> Classified {
+        Classified {
+            kind,
+            tables: Vec::new(),
+            cascade: false,
+            rows: None,
+            migration: None,
+            text: None,
+            database: None,
+        }
+    }
+}
+
+/// What one statement is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatementVerdict<'a> {
+    Keep(Classified),
+    Count {
+        kind: CountKind,
+        table: Option<Cow<'a, str>>,
+    },
+    Tx(TxControl),
+}
+
+/// What one entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// Statements the entry logged (one per top-level statement of the text).
+    Statements(Vec<StatementVerdict<'a>>),
+    /// An error (`ERROR`, `FATAL`, `PANIC`) with the tables of its STATEMENT.
+    Error(Classified),
+    /// `connection authorized` (with the application name, if any).
+    Connection {
+        user: Option<String>,
+        database: Option<String>,
+        application: Option<String>,
+    },
+    /// `connection received: host=… port=…`: where the session comes from.
+    ConnectionReceived {
+        host: String,
+    },
+    /// `disconnection:`: the session ended.
+    Disconnection,
+    /// Other kept events (lifecycle, maintenance, audit, raw lines).
+    Event(Classified),
+    Ignore,
+}
+
+/// Tables of migration tools, and the column holding the version they record.
+const MIGRATION_TABLES: [(&str, &str, &str); 8] = [
+    ("alembic_version", "alembic", "version_num"),
+    ("schema_migrations", "rails", "version"),
+    ("flyway_schema_history", "flyway", "version"),
+    ("django_migrations", "django", "name"),
+    ("knex_migrations", "knex", "name"),
+    ("_sqlx_migrations", "sqlx", "version"),
+    ("goose_db_version", "goose", "version_id"),
+    ("_prisma_migrations", "prisma", "migration_name"),
+];
+
+fn migration_table(table: &str) -> Option<(&'static str, &'static str)> {
+    let bare = table.rsplit('.').next().unwrap_or(table);
+    MIGRATION_TABLES
+        .iter()
+        .find(|(t, _, _)| t.eq_ignore_ascii_case(bare))
+        .map(|(_, tool, col)| (*tool, *col))
+}
+
+/// Classifies one entry.
+pub fn classify<'a>(e: &'a Entry<'_>) -> Verdict<'a> {
+    if e.raw {
+        return Verdict::Event(Classified::new(EventKind::Raw));
+    }
+    let msg: &str = &e.message;
+    match e.severity {
+        "LOG" => classify_log(msg, e.detail.as_deref()),
+        "ERROR" | "FATAL" | "PANIC" => {
+            let mut c = Classified::new(EventKind::Error);
+            if let Some(stmt) = e.statement.as_deref() {
+                for part in split_statements(stmt) {
+                    match classify_statement(part, None) {
+                        StatementVerdict::Keep(k) => push_tables(&mut c.tables, k.tables),
+                        StatementVerdict::Count { table: Some(t), .. } => {
+                            push_tables(&mut c.tables, vec![t.into_owned()])
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Verdict::Error(c)
+        }
+        _ => Verdict::Ignore,
+    }
+}
+
+fn push_tables(into: &mut Vec<String>, tables: Vec<String>) {
+    for t in tables {
+        if !into.contains(&t) {
+            into.push(t);
+        }
+    }
+}
+
+fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
+    if let Some(stmt) = msg.strip_prefix("statement: ") {
+        return statements(stmt, detail);
+    }
+    if let Some(rest) = msg.strip_prefix("execute ") {
+        return match find(rest, ": ") {
+            Some(i) => statements(&rest[i + 2..], detail),
+            None => Verdict::Ignore,
+        };
+    }
+    if let Some(rest) = msg.strip_prefix("duration: ") {
+        // Only a duration line that carries the text counts: with log_statement the text was
+        // logged (and counted) already, and parse/bind are not executions.
+        let Some(i) = find(rest, " ms  ") else {
+            return Verdict::Ignore;
+        };
+        let what = &rest[i + 5..];
+        if let Some(stmt) = what.strip_prefix("statement: ") {
+            return statements(stmt, detail);
+        }
+        if let Some(x) = what.strip_prefix("execute ") {
+            return match find(x, ": ") {
+                Some(j) => statements(&x[j + 2..], detail),
+                None => Verdict::Ignore,
+            };
+        }
+        return Verdict::Ignore;
+    }
+    if let Some(rest) = msg.strip_prefix("AUDIT: ") {
+        return Verdict::Event(audit(rest));
+    }
+    if let Some(rest) = msg.strip_prefix("connection authorized: ") {
+        let field = |key: &str| -> Option<String> {
+            let start = rest.find(key)? + key.len();
+            let v = &rest[start..];
+            // application_name is last and may hold spaces; the others end at a space.
+            let end = if key == "application_name=" {
+                v.find(" SSL enabled").unwrap_or(v.len())
+            } else {
+                v.find(' ').unwrap_or(v.len())
+            };
+            Some(v[..end].to_string()).filter(|s| !s.is_empty())
+        };
+        return Verdict::Connection {
+            user: field("user="),
+            database: field("database="),
+            application: field("application_name="),
+        };
+    }
+    if let Some(rest) = msg.strip_prefix("connection received: host=") {
+        let host = rest.split(' ').next().unwrap_or("").to_string();
+        return Verdict::ConnectionReceived { host };
+    }
+    if msg.starts_with("replication connection authorized: ") {
+        return Verdict::Event(Classified::new(EventKind::Connection));
+    }
+    if msg.starts_with("disconnection: ") {
+        return Verdict::Disconnection;
+    }
+    if let Some(c) = maintenance(msg) {
+        return Verdict::Event(c);
+    }
+    match lifecycle(msg) {
+        Some(kind) => Verdict::Event(Classified::new(kind)),
+        None => Verdict::Ignore,
+    }
+}
+
+/// Server lifecycle and other LOG messages worth a line on the timeline.
+/// `str::find` builds a searcher per call; for these short needles memchr's is cheaper.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    match needle {
+        " ms  " => MS.find(hay.as_bytes()),
+        ": " => COLON.find(hay.as_bytes()),
+        _ => memchr::memmem::find(hay.as_bytes(), needle.as_bytes()),
+    }
+}
+
+/// Searchers built once (building one per line showed in profiles).
+static MS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" ms  "));
+static COLON: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b": "));
+static FROM_LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" from "));
+static FROM_UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" FROM "));
+
+/// Entries not worth building: a `duration:` line that only times a statement already logged
+/// (half of a log written with log_statement=all + log_min_duration_statement=0).
+pub fn is_noise(severity: &str, message: &[u8]) -> bool {
+    severity == "LOG" && message.starts_with(b"duration: ") && MS.find(message).is_none()
+}
+
+fn lifecycle(msg: &str) -> Option<EventKind> {
+    const STARTS: [(&str, EventKind); 34] = [
+        ("starting PostgreSQL ", EventKind::ServerStart),
+        (
+            "received smart shutdown request",
+            EventKind::ShutdownRequest,
+        ),
+        ("received fast shutdown request", EventKind::ShutdownRequest),
+        ("received immediate shutdown request", EventKind::Crash),
+        ("database system is shut down", EventKind::ServerShutdown),
+        ("abnormal database system shutdown", EventKind::Crash),
+        ("server process (PID ", EventKind::Crash),
+        (
+            "terminating any other active server processes",
+            EventKind::Crash,
+        ),
+        (
+            "all server processes terminated; reinitializing",
+            EventKind::Crash,
+        ),
+        (
+            "database system was not properly shut down; automatic recovery in progress",
+            EventKind::CrashRecovery,
+        ),
+        (
+            "starting point-in-time recovery to ",
+            EventKind::RecoveryStart,
+        ),
+        ("starting archive recovery", EventKind::RecoveryStart),
+        ("entering standby mode", EventKind::RecoveryStart),
+        ("recovery stopping ", EventKind::RecoveryStop),
+        (
+            "last completed transaction was at log time ",
+            EventKind::LastCompletedTransaction,
+        ),
+        ("selected new timeline ID: ", EventKind::NewTimeline),
+        ("received promote request", EventKind::Promotion),
+        ("promote trigger file found", EventKind::Promotion),
+        ("archive recovery complete", EventKind::Promotion),
+        (
+            "database system is ready to accept connections",
+            EventKind::ReadyToAcceptConnections,
+        ),
+        (
+            "database system is ready to accept read-only connections",
+            EventKind::ReadyToAcceptConnections,
+        ),
+        ("database system was interrupted", EventKind::Other),
+        ("database system was shut down", EventKind::Other),
+        ("redo starts at ", EventKind::Other),
+        ("redo done at ", EventKind::Other),
+        ("redo is not required", EventKind::Other),
+        ("consistent recovery state reached", EventKind::Other),
+        ("restored log file ", EventKind::Other),
+        ("pausing at the end of recovery", EventKind::Other),
+        ("recovery has paused", EventKind::Other),
+        (
+            "received SIGHUP, reloading configuration files",
+            EventKind::Other,
+        ),
+        ("parameter \"", EventKind::Other),
+        (
+            "unexpected EOF on client connection with an open transaction",
+            EventKind::Other,
+        ),
+        (
+            "shutting down due to startup process failure",
+            EventKind::Crash,
+        ),
+    ];
+    for (start, kind) in STARTS {
+        if msg.starts_with(start) {
+            // A background worker exiting with code 1 at shutdown is normal, not a crash.
+            return Some(kind);
+        }
+    }
+    if msg.starts_with("process ")
+        && (msg.contains(" still waiting for ") || msg.contains(" detected deadlock "))
+    {
+        return Some(EventKind::Other);
+    }
+    if (msg.starts_with("background worker ") || msg.contains(" process (PID "))
+        && msg.contains(") was terminated by signal ")
+    {
+        return Some(EventKind::Crash);
+    }
+    None
+}
+
+/// Autovacuum, autoanalyze and checkpoints.
+fn maintenance(msg: &str) -> Option<Classified> {
+    if msg.starts_with("automatic ") && msg.contains(" of table \"") {
+        let kind = if msg.starts_with("automatic analyze") {
+            EventKind::Autoanalyze
+        } else if msg.contains("vacuum") {
+            EventKind::Autovacuum
+        } else {
+            return None;
+        };
+        let mut c = Classified::new(kind);
+        let start = msg.find(" of table \"")? + 11;
+        let rest = &msg[start..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        // "db.schema.table": the database is the first part.
+        let full = &rest[..end];
+        let (db, table) = full.split_once('.').unwrap_or(("", full));
+        // The catalogs' own maintenance is not evidence about the application's data.
+        if ["pg_catalog.", "information_schema.", "pg_toast."]
+            .iter()
+            .any(|s| table.starts_with(s))
+        {
+            return None;
+        }
+        c.tables.push(table.to_string());
+        c.database = (!db.is_empty()).then(|| db.to_string());
+        if let Some(i) = msg.find("tuples: ") {
+            let n: String = msg[i + 8..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            c.rows = n.parse().ok();
+        }
+        return Some(c);
+    }
+    if msg.starts_with("checkpoint starting:") || msg.starts_with("checkpoint complete:") {
+        return Some(Classified::new(EventKind::Checkpoint));
+    }
+    None
+}
+
+/// `AUDIT: SESSION,1,1,WRITE,DELETE,,,DELETE FROM important WHERE id > 10,<not logged>`.
+fn audit(rest: &str) -> Classified {
+    let mut c = Classified::new(EventKind::Audit);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(rest.as_bytes());
+    if let Some(Ok(rec)) = reader.records().next() {
+        let object = rec.get(6).unwrap_or("");
+        if !object.is_empty() {
+            c.tables.push(object.to_string());
+        }
+        if let Some(stmt) = rec.get(7) {
+            if let StatementVerdict::Keep(k) = classify_statement(stmt, None) {
+                push_tables(&mut c.tables, k.tables);
+                c.cascade = k.cascade;
+            } else if let StatementVerdict::Count { table: Some(t), .. } =
+                classify_statement(stmt, None)
+            {
+                push_tables(&mut c.tables, vec![t.into_owned()]);
+            }
+        }
+    }
+    c
+}
+
+fn statements<'a>(text: &'a str, detail: Option<&str>) -> Verdict<'a> {
+    // `EXECUTE name` logs the prepared text as `DETAIL:  prepare: …`.
+    let parts = split_statements(text);
+    let out = parts
+        .into_iter()
+        .map(|s| {
+            if let Some(prepared) = detail.and_then(|d| d.strip_prefix("prepare: "))
+                && first_word(s).eq_ignore_ascii_case("execute")
+            {
+                return into_owned(classify_statement(prepared, None));
+            }
+            classify_statement(s, detail)
+        })
+        .collect();
+    Verdict::Statements(out)
+}
+
+fn into_owned(v: StatementVerdict<'_>) -> StatementVerdict<'static> {
+    match v {
+        StatementVerdict::Keep(k) => StatementVerdict::Keep(k),
+        StatementVerdict::Tx(t) => StatementVerdict::Tx(t),
+        StatementVerdict::Count { kind, table } => StatementVerdict::Count {
+            kind,
+            table: table.map(|t| Cow::Owned(t.into_owned())),
+        },
+    }
+}
+
+fn first_word(s: &str) -> &str {
+    let s = s.trim_start();
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// A fast name for the common case: an unquoted, unqualified-or-qualified plain name.
+fn plain_name_at(s: &str) -> Option<&str> {
+    let s = s.trim_start();
+    let end = s
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
+        .unwrap_or(s.len());
+    let name = &s[..end];
+    let next = s[end..].chars().next();
+    (!name.is_empty() && next.is_none_or(|c| c.is_whitespace() || c == '(' || c == ';'))
+        .then_some(name)
+}
+
+/// Classifies one statement. `detail` supplies bind parameters (`parameters: $1 = '…'`).
+pub fn classify_statement<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
+    let word = first_word_after_comments(stmt);
+    // Lower-cased into a stack buffer: no allocation per statement.
+    let mut buf = [0u8; 16];
+    let n = word.len().min(16);
+    buf[..n].copy_from_slice(&word.as_bytes()[..n]);
+    buf[..n].make_ascii_lowercase();
+    let lower = if word.len() <= 16 {
+        std::str::from_utf8(&buf[..n]).unwrap_or("")
+    } else {
+        ""
+    };
+    match lower {
+        "select" => {
+            if sql::contains_ignore_case(stmt, "pg_stat_reset") {
+                let mut c = Classified::new(EventKind::StatsReset);
+                c.text = Some(stmt.to_string());
+                return StatementVerdict::Keep(c);
+            }
+            StatementVerdict::Count {
+                kind: CountKind::Select,
+                table: select_table(stmt),
+            }
+        }
+        "insert" => insert(stmt, detail),
+        "update" => update(stmt, detail),
+        "delete" => delete(stmt),
+        "truncate" => truncate(stmt),
+        "drop" => drop_statement(stmt),
+        "alter" => alter(stmt),
+        "create" | "comment" | "grant" | "revoke" | "reassign" | "security" => {
+            let mut c = keep(EventKind::Ddl, stmt);
+            if let Some(t) = created_table(stmt) {
+                c.tables.push(t);
+            }
+            StatementVerdict::Keep(c)
+        }
+        "copy" => copy(stmt),
+        "begin" | "start" => StatementVerdict::Tx(TxControl::Begin),
+        "commit" | "end" => {
+            if sql::contains_ignore_case(stmt, "prepared") {
+                StatementVerdict::Count {
+                    kind: CountKind::Other,
+                    table: None,
+                }
+            } else {
+                StatementVerdict::Tx(TxControl::Commit)
+            }
+        }
+        "rollback" | "abort" => {
+            let mut t = Lexer::new(stmt).skip(1);
+            match t.next() {
+                Some(tok) if tok.is_kw("to") || tok.is_kw("prepared") => StatementVerdict::Count {
+                    kind: CountKind::Other,
+                    table: None,
+                },
+                _ => StatementVerdict::Tx(TxControl::Rollback),
+            }
+        }
+        "with" => with_statement(stmt, detail),
+        _ => StatementVerdict::Count {
+            kind: CountKind::Other,
+            table: None,
+        },
+    }
+}
+
+fn first_word_after_comments(stmt: &str) -> &str {
+    let t = stmt.trim_start();
+    if !t.starts_with("--") && !t.starts_with("/*") && !t.starts_with('(') {
+        return first_word(t);
+    }
+    let mut lx = Lexer::new(stmt);
+    loop {
+        match lx.next() {
+            Some(Token::Word(w)) => return w,
+            Some(Token::Punct(b'(')) => continue,
+            _ => return "",
+        }
+    }
+}
+
+fn keep(kind: EventKind, stmt: &str) -> Classified {
+    let mut c = Classified::new(kind);
+    c.text = Some(stmt.to_string());
+    c
+}
+
+/// `SELECT … FROM name`: the first table, for the per-table counts.
+fn select_table(stmt: &str) -> Option<Cow<'_, str>> {
+    let b = stmt.as_bytes();
+    let i = match (FROM_LOWER.find(b), FROM_UPPER.find(b)) {
+        (Some(a), Some(c)) => a.min(c),
+        (a, c) => a.or(c)?,
+    };
+    let rest = &stmt[i + 6..];
+    if let Some(n) = plain_name_at(rest) {
+        return Some(Cow::Borrowed(n));
+    }
+    let mut t = Lexer::new(rest).peekable();
+    qualified_name(&mut t).map(Cow::Owned)
+}
+
+/// After `KEYWORD [ONLY]`: the table name, fast path first.
+fn name_after<'a>(stmt: &'a str, keywords: &[&str]) -> (Option<Cow<'a, str>>, usize) {
+    let mut lx = Lexer::new(stmt);
+    for kw in keywords {
+        match lx.next() {
+            Some(t) if t.is_kw(kw) => {}
+            _ => return (None, 0),
+        }
+    }
+    let mut off = lx.offset();
+    let mut peek = Lexer::new(&stmt[off..]);
+    if peek.next().is_some_and(|t| t.is_kw("only")) {
+        off += peek.offset();
+    }
+    if let Some(n) = plain_name_at(&stmt[off..])
+        && !n.eq_ignore_ascii_case("only")
+    {
+        let start = off + (stmt[off..].len() - stmt[off..].trim_start().len());
+        return (Some(Cow::Borrowed(n)), start + n.len());
+    }
+    let mut lx = Lexer::new(&stmt[off..]);
+    let name = lx.qualified_name();
+    let end = off + lx.offset();
+    (name.map(Cow::Owned), end)
+}
+
+/// Whether the tokens after `from` hold a top-level keyword.
+fn has_top_level(stmt: &str, from: usize, kw: &str) -> bool {
+    if !sql::contains_ignore_case(stmt.get(from..).unwrap_or(""), kw) {
+        return false;
+    }
+    let mut depth = 0i32;
+    for t in Lexer::new(stmt.get(from..).unwrap_or("")) {
+        match t {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => depth -= 1,
+            t if depth == 0 && t.is_kw(kw) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+fn insert<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
+    let (table, end) = name_after(stmt, &["insert", "into"]);
+    if let Some(t) = &table
+        && let Some((tool, col)) = migration_table(t)
+        && let Some(version) = inserted_value(&stmt[end..], col, detail)
+    {
+        let mut c = keep(EventKind::MigrationBookkeeping, stmt);
+        c.tables.push(t.to_string());
+        let version = if tool == "django" {
+            inserted_value(&stmt[end..], "app", detail)
+                .map_or(version.clone(), |app| format!("{app}.{version}"))
+        } else {
+            version
+        };
+        c.migration = Some(MigrationMark {
+            tool: tool.to_string(),
+            version,
+        });
+        return StatementVerdict::Keep(c);
+    }
+    if table.is_some() && has_top_level(stmt, end, "select") {
+        let mut c = keep(EventKind::BulkLoad, stmt);
+        c.tables.extend(table.map(Cow::into_owned));
+        return StatementVerdict::Keep(c);
+    }
+    StatementVerdict::Count {
+        kind: CountKind::Insert,
+        table,
+    }
+}
+
+/// The value inserted into `column`: `(cols) VALUES (vals)`, with `$n` looked up in the
+/// DETAIL's `parameters: $1 = '…'`.
+fn inserted_value(rest: &str, column: &str, detail: Option<&str>) -> Option<String> {
+    let toks: Vec<Token<'_>> = Lexer::new(rest).take(400).collect();
+    let mut i = 0;
+    let mut cols = Vec::new();
+    if toks.first() == Some(&Token::Punct(b'(')) {
+        i = 1;
+        while i < toks.len() && toks[i] != Token::Punct(b')') {
+            if let Some(n) = sql::name_part(&toks[i]) {
+                cols.push(n);
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    if !toks.get(i).is_some_and(|t| t.is_kw("values")) {
+        return None;
+    }
+    // Without a column list the version is the first column for every tool that has one.
+    let idx = if cols.is_empty() {
+        0
+    } else {
+        cols.iter().position(|c| c.eq_ignore_ascii_case(column))?
+    };
+    let mut values = Vec::new();
+    let mut depth = 0;
+    for t in &toks[i + 1..] {
+        match t {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            Token::Punct(b',') => {}
+            other if depth == 1 => values.push(other.clone()),
+            _ => {}
+        }
+    }
+    value_text(values.get(idx)?, detail)
+}
+
+fn value_text(t: &Token<'_>, detail: Option<&str>) -> Option<String> {
+    match t {
+        Token::Str(s) => Some(s.clone()),
+        Token::Number(n) => Some(n.to_string()),
+        Token::Param(p) => parameter(detail?, p),
+        _ => None,
+    }
+}
+
+/// `$2` from `parameters: $1 = '…', $2 = '…'`.
+fn parameter(detail: &str, p: &str) -> Option<String> {
+    let params = detail.strip_prefix("parameters: ")?;
+    let key = format!("{p} = ");
+    let start = params.find(&key)? + key.len();
+    let rest = &params[start..];
+    if let Some(q) = rest.strip_prefix('\'') {
+        let mut out = String::new();
+        let mut chars = q.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                    out.push('\'');
+                    continue;
+                }
+                break;
+            }
+            out.push(c);
+        }
+        return Some(out);
+    }
+    let end = rest.find(',').unwrap_or(rest.len());
+    Some(rest[..end].trim().to_string()).filter(|v| v != "NULL")
+}
+
+fn update<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
+    let (table, end) = name_after(stmt, &["update"]);
+    if let Some(t) = &table
+        && let Some(("alembic", col)) = migration_table(t)
+    {
+        // UPDATE alembic_version SET version_num='abc' WHERE …
+        let toks: Vec<Token<'_>> = Lexer::new(&stmt[end..]).take(200).collect();
+        let version = toks.windows(3).find_map(|w| {
+            (sql::name_part(&w[0]).is_some_and(|n| n.eq_ignore_ascii_case(col))
+                && w[1] == Token::Punct(b'='))
+            .then(|| value_text(&w[2], detail))
+            .flatten()
+        });
+        if let Some(version) = version {
+            let mut c = keep(EventKind::MigrationBookkeeping, stmt);
+            c.tables.push(t.to_string());
+            c.migration = Some(MigrationMark {
+                tool: "alembic".into(),
+                version,
+            });
+            return StatementVerdict::Keep(c);
+        }
+    }
+    if table.is_some() && !has_top_level(stmt, end, "where") {
+        let mut c = keep(EventKind::UpdateAll, stmt);
+        c.tables.extend(table.map(Cow::into_owned));
+        return StatementVerdict::Keep(c);
+    }
+    StatementVerdict::Count {
+        kind: CountKind::Update,
+        table,
+    }
+}
+
+fn delete(stmt: &str) -> StatementVerdict<'_> {
+    let (table, end) = name_after(stmt, &["delete", "from"]);
+    let Some(table) = table else {
+        return StatementVerdict::Count {
+            kind: CountKind::Delete,
+            table: None,
+        };
+    };
+    let kind = if has_top_level(stmt, end, "where") {
+        EventKind::Delete
+    } else {
+        EventKind::DeleteAll
+    };
+    let mut c = keep(kind, stmt);
+    c.tables.push(table.into_owned());
+    StatementVerdict::Keep(c)
+}
+
+/// Comma-separated names after the leading keywords, skipping `IF EXISTS`, `ONLY`, `*`.
+fn name_list(stmt: &str, skip: usize) -> (Vec<String>, bool) {
+    let mut toks = Lexer::new(stmt).skip(skip).peekable();
+    let mut names = Vec::new();
+    let mut cascade = false;
+    let mut expect_name = true;
+    while let Some(t) = toks.peek().cloned() {
+        if t.is_kw("if") || t.is_kw("exists") || t.is_kw("only") || t == Token::Punct(b'*') {
+            toks.next();
+            continue;
+        }
+        if t == Token::Punct(b',') {
+            toks.next();
+            expect_name = true;
+            continue;
+        }
+        if t.is_kw("cascade") {
+            cascade = true;
+            toks.next();
+            continue;
+        }
+        if expect_name {
+            match qualified_name(&mut toks) {
+                Some(n) => names.push(n),
+                None => break,
+            }
+            expect_name = false;
+        } else {
+            toks.next();
+        }
+    }
+    (names, cascade)
+}
+
+fn truncate(stmt: &str) -> StatementVerdict<'_> {
+    let mut lx = Lexer::new(stmt);
+    lx.next();
+    let skip = if Lexer::new(stmt).nth(1).is_some_and(|t| t.is_kw("table")) {
+        2
+    } else {
+        1
+    };
+    let (mut names, cascade) = name_list(stmt, skip);
+    names.retain(|n| !matches!(n.as_str(), "restart" | "continue" | "identity" | "restrict"));
+    let mut c = keep(EventKind::Truncate, stmt);
+    c.tables = names;
+    c.cascade = cascade;
+    StatementVerdict::Keep(c)
+}
+
+fn drop_statement(stmt: &str) -> StatementVerdict<'_> {
+    let toks: Vec<Token<'_>> = Lexer::new(stmt).take(3).collect();
+    let second = toks.get(1);
+    let kind_of = |kw: &str| second.is_some_and(|t| t.is_kw(kw));
+    let (kind, skip) = if kind_of("table") {
+        (EventKind::DropTable, 2)
+    } else if kind_of("schema") {
+        (EventKind::DropSchema, 2)
+    } else if kind_of("type") || kind_of("domain") {
+        (EventKind::DropType, 2)
+    } else if kind_of("database") {
+        (EventKind::DropDatabase, 2)
+    } else if kind_of("owned") {
+        (EventKind::DropOwned, 3)
+    } else {
+        let (_, cascade) = name_list(stmt, 2);
+        let mut c = keep(EventKind::Ddl, stmt);
+        c.cascade = cascade;
+        return StatementVerdict::Keep(c);
+    };
+    let (names, cascade) = name_list(stmt, skip);
+    let mut c = keep(kind, stmt);
+    c.cascade = cascade;
+    if matches!(kind, EventKind::DropTable | EventKind::DropSchema) {
+        c.tables = names;
+    }
+    StatementVerdict::Keep(c)
+}
+
+fn alter(stmt: &str) -> StatementVerdict<'_> {
+    let toks: Vec<Token<'_>> = Lexer::new(stmt).take(2).collect();
+    if !toks.get(1).is_some_and(|t| t.is_kw("table")) {
+        return StatementVerdict::Keep(keep(EventKind::Ddl, stmt));
+    }
+    let mut lx = Lexer::new(stmt).skip(2).peekable();
+    while lx
+        .peek()
+        .is_some_and(|t| t.is_kw("if") || t.is_kw("exists") || t.is_kw("only"))
+    {
+        lx.next();
+    }
+    let table = qualified_name(&mut lx);
+    let rest: Vec<Token<'_>> = lx.collect();
+    let mut depth = 0i32;
+    let mut drops_column = false;
+    for (i, t) in rest.iter().enumerate() {
+        match t {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => depth -= 1,
+            t if depth == 0 && t.is_kw("drop") => {
+                let next = rest.get(i + 1);
+                let after_alter_column =
+                    i >= 2 && rest[..i].iter().rev().take(3).any(|p| p.is_kw("alter"));
+                let not_column = next.is_none_or(|n| {
+                    ["constraint", "default", "not", "identity", "expression"]
+                        .iter()
+                        .any(|k| n.is_kw(k))
+                });
+                if next.is_some_and(|n| n.is_kw("column")) || (!not_column && !after_alter_column) {
+                    drops_column = true;
+                }
+            }
+            t if depth == 0 && t.is_kw("cascade") => {}
+            _ => {}
+        }
+    }
+    let mut c = keep(
+        if drops_column {
+            EventKind::DropColumn
+        } else {
+            EventKind::Ddl
+        },
+        stmt,
+    );
+    c.cascade = rest.iter().any(|t| t.is_kw("cascade"));
+    c.tables.extend(table);
+    StatementVerdict::Keep(c)
+}
+
+/// `CREATE [UNLOGGED|TEMP] TABLE [IF NOT EXISTS] name`, `CREATE INDEX … ON name`.
+fn created_table(stmt: &str) -> Option<String> {
+    let mut lx = Lexer::new(stmt).peekable();
+    let first = lx.next()?;
+    if !first.is_kw("create") && !first.is_kw("comment") {
+        return None;
+    }
+    loop {
+        let t = lx.next()?;
+        if t.is_kw("table") {
+            while lx
+                .peek()
+                .is_some_and(|t| t.is_kw("if") || t.is_kw("not") || t.is_kw("exists"))
+            {
+                lx.next();
+            }
+            return qualified_name(&mut lx);
+        }
+        if t.is_kw("on") {
+            while lx.peek().is_some_and(|t| t.is_kw("only")) {
+                lx.next();
+            }
+            return qualified_name(&mut lx);
+        }
+        if matches!(t, Token::Punct(b'(')) {
+            return None;
+        }
+    }
+}
+
+fn copy(stmt: &str) -> StatementVerdict<'_> {
+    let (table, end) = name_after(stmt, &["copy"]);
+    if has_top_level(stmt, end, "from") {
+        let mut c = keep(EventKind::BulkLoad, stmt);
+        c.tables.extend(table.map(Cow::into_owned));
+        return StatementVerdict::Keep(c);
+    }
+    StatementVerdict::Count {
+        kind: CountKind::Select,
+        table,
+    }
+}
+
+/// `WITH … ( … ) DELETE/UPDATE/INSERT/SELECT …`: the main statement decides.
+fn with_statement<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
+    let mut depth = 0i32;
+    let mut lx = Lexer::new(stmt);
+    let mut saw_close = false;
+    loop {
+        let off = lx.offset();
+        let Some(t) = lx.next() else { break };
+        match t {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => {
+                depth -= 1;
+                saw_close = true;
+            }
+            Token::Word(w) if depth == 0 && saw_close => {
+                let w = w.to_ascii_lowercase();
+                if matches!(w.as_str(), "delete" | "update" | "insert" | "select") {
+                    return classify_statement(&stmt[off..], detail);
+                }
+            }
+            _ => {}
+        }
+    }
+    StatementVerdict::Count {
+        kind: CountKind::Other,
+        table: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(stmt: &str) -> Classified {
+        match classify_statement(stmt, None) {
+            StatementVerdict::Keep(c) => c,
+            other => panic!("{stmt}: {other:?}"),
+        }
+    }
+
+    fn counted(stmt: &str) -> (CountKind, Option<String>) {
+        match classify_statement(stmt, None) {
+            StatementVerdict::Count { kind, table } => (kind, table.map(|t| t.into_owned())),
+            other => panic!("{stmt}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn destructive_statements() {
+        let c = kept("DELETE FROM child_restrict;");
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::DeleteAll, vec!["child_restrict".to_string()])
+        );
+        let c = kept("delete from ONLY public.\"Parent\" p where id <= 500");
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::Delete, vec!["public.Parent".to_string()])
+        );
+        let c = kept("DELETE FROM t USING (SELECT 1 WHERE true) s");
+        assert_eq!(c.kind, EventKind::DeleteAll);
+        let c = kept("TRUNCATE TABLE ONLY a, s.b * RESTART IDENTITY CASCADE");
+        assert_eq!(c.tables, vec!["a".to_string(), "s.b".to_string()]);
+        assert!(c.cascade);
+        let c = kept("TRUNCATE parent");
+        assert!(!c.cascade);
+        let c = kept("UPDATE accounts SET balance = 0");
+        assert_eq!(c.kind, EventKind::UpdateAll);
+        assert_eq!(
+            counted("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 5;"),
+            (CountKind::Update, Some("pgbench_accounts".into()))
+        );
+        let c = kept("UPDATE t SET a = (SELECT x FROM y WHERE z)");
+        assert_eq!(c.kind, EventKind::UpdateAll);
+        let c = kept("DROP TABLE IF EXISTS a, \"B\" CASCADE");
+        assert_eq!(
+            (c.kind, c.tables.clone(), c.cascade),
+            (EventKind::DropTable, vec!["a".into(), "B".into()], true)
+        );
+        assert_eq!(kept("DROP SCHEMA app CASCADE").kind, EventKind::DropSchema);
+        assert_eq!(
+            kept("DROP TYPE order_status CASCADE").kind,
+            EventKind::DropType
+        );
+        assert_eq!(kept("DROP DATABASE s09").kind, EventKind::DropDatabase);
+        assert_eq!(kept("DROP OWNED BY app CASCADE").kind, EventKind::DropOwned);
+        assert_eq!(kept("DROP INDEX i").kind, EventKind::Ddl);
+        let c = kept("ALTER TABLE public.users DROP COLUMN email");
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::DropColumn, vec!["public.users".to_string()])
+        );
+        assert_eq!(kept("ALTER TABLE u DROP email").kind, EventKind::DropColumn);
+        assert_eq!(kept("ALTER TABLE u DROP CONSTRAINT c").kind, EventKind::Ddl);
+        assert_eq!(
+            kept("ALTER TABLE u ALTER COLUMN c DROP DEFAULT").kind,
+            EventKind::Ddl
+        );
+        assert_eq!(
+            kept("ALTER TABLE u ALTER c DROP NOT NULL").kind,
+            EventKind::Ddl
+        );
+        let c = kept("CREATE TABLE IF NOT EXISTS s.t (id int)");
+        assert_eq!(
+            (c.kind, c.tables),
+            (EventKind::Ddl, vec!["s.t".to_string()])
+        );
+        assert_eq!(
+            kept("WITH d AS (SELECT 1) DELETE FROM t").kind,
+            EventKind::DeleteAll
+        );
+        assert_eq!(kept("/* app */ DELETE FROM t").kind, EventKind::DeleteAll);
+    }
+
+    #[test]
+    fn transactions_and_counts() {
+        for (s, tx) in [
+            ("BEGIN", TxControl::Begin),
+            (
+                "start transaction isolation level serializable",
+                TxControl::Begin,
+            ),
+            ("COMMIT", TxControl::Commit),
+            ("END;", TxControl::Commit),
+            ("ROLLBACK", TxControl::Rollback),
+            ("abort", TxControl::Rollback),
+        ] {
+            assert_eq!(classify_statement(s, None), StatementVerdict::Tx(tx), "{s}");
+        }
+        assert_eq!(counted("ROLLBACK TO SAVEPOINT a").0, CountKind::Other);
+        assert_eq!(
+            counted("SELECT abalance FROM pgbench_accounts WHERE aid = 1"),
+            (CountKind::Select, Some("pgbench_accounts".into()))
+        );
+        assert_eq!(
+            counted("INSERT INTO pgbench_history (tid) VALUES (1)"),
+            (CountKind::Insert, Some("pgbench_history".into()))
+        );
+        assert_eq!(
+            kept("INSERT INTO t SELECT g FROM generate_series(1,10) g").kind,
+            EventKind::BulkLoad
+        );
+        assert_eq!(
+            kept("COPY public.parent (id) FROM stdin").kind,
+            EventKind::BulkLoad
+        );
+        assert_eq!(
+            counted("COPY public.parent (id) TO stdout").0,
+            CountKind::Select
+        );
+        assert_eq!(kept("SELECT pg_stat_reset()").kind, EventKind::StatsReset);
+    }
+
+    #[test]
+    fn migration_bookkeeping() {
+        let mark = |s: &str, d: Option<&str>| match classify_statement(s, d) {
+            StatementVerdict::Keep(c) => c.migration.map(|m| (m.tool, m.version)),
+            _ => None,
+        };
+        assert_eq!(
+            mark(
+                "UPDATE alembic_version SET version_num='ae1027a6acf' WHERE alembic_version.version_num = '1975ea83b712'",
+                None
+            ),
+            Some(("alembic".into(), "ae1027a6acf".into()))
+        );
+        assert_eq!(
+            mark(
+                "INSERT INTO alembic_version (version_num) VALUES ('1975ea83b712')",
+                None
+            ),
+            Some(("alembic".into(), "1975ea83b712".into()))
+        );
+        assert_eq!(
+            mark(
+                "INSERT INTO \"schema_migrations\" (\"version\") VALUES ($1)",
+                Some("parameters: $1 = '20240101000000'")
+            ),
+            Some(("rails".into(), "20240101000000".into()))
+        );
+        assert_eq!(
+            mark(
+                "INSERT INTO \"flyway_schema_history\" (\"installed_rank\", \"version\", \"description\") VALUES (2, '2', 'drop')",
+                None
+            ),
+            Some(("flyway".into(), "2".into()))
+        );
+        assert_eq!(
+            mark(
+                "INSERT INTO \"django_migrations\" (\"app\", \"name\", \"applied\") VALUES ('shop', '0002_remove', now())",
+                None
+            ),
+            Some(("django".into(), "shop.0002_remove".into()))
+        );
+        assert_eq!(
+            mark(
+                "insert into knex_migrations (name, batch) values ('20240101_drop.js', 2)",
+                None
+            ),
+            Some(("knex".into(), "20240101_drop.js".into()))
+        );
+        assert_eq!(
+            mark(
+                "INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true)",
+                None
+            ),
+            Some(("goose".into(), "3".into()))
+        );
+        assert_eq!(
+            mark(
+                "INSERT INTO _sqlx_migrations ( version, description, success) VALUES ( 20240101, 'x', TRUE )",
+                None
+            ),
+            Some(("sqlx".into(), "20240101".into()))
+        );
+        assert_eq!(
+            mark(
+                "INSERT INTO \"_prisma_migrations\" (\"id\",\"checksum\",\"migration_name\") VALUES ('a','b','20240101_init')",
+                None
+            ),
+            Some(("prisma".into(), "20240101_init".into()))
+        );
+    }
+
+    #[test]
+    fn log_messages() {
+        let e = |msg: &str| Entry {
+            severity: "LOG",
+            message: Cow::Owned(msg.to_string()),
+            ..Entry::default()
+        };
+        let kind = |msg: &str| match classify(&e(msg)) {
+            Verdict::Event(c) => Some(c.kind),
+            _ => None,
+        };
+        assert_eq!(
+            kind("starting PostgreSQL 15.18 on x86_64"),
+            Some(EventKind::ServerStart)
+        );
+        assert_eq!(
+            kind(
+                "recovery stopping before commit of transaction 779, time 2026-11-23 12:13:24.431043+00"
+            ),
+            Some(EventKind::RecoveryStop)
+        );
+        assert_eq!(
+            kind("selected new timeline ID: 2"),
+            Some(EventKind::NewTimeline)
+        );
+        assert_eq!(
+            kind("server process (PID 12) was terminated by signal 9: Killed"),
+            Some(EventKind::Crash)
+        );
+        let vac = e(
+            "automatic vacuum of table \"s06.public.parent\": index scans: 1\npages: 32 removed\ntuples: 5000 removed, 1000 remain",
+        );
+        match classify(&vac) {
+            Verdict::Event(c) => {
+                assert_eq!(c.kind, EventKind::Autovacuum);
+                assert_eq!(c.tables, vec!["public.parent".to_string()]);
+                assert_eq!(c.rows, Some(5000));
+            }
+            other => panic!("{other:?}"),
+        }
+        match classify(&e(
+            "AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.important,DROP TABLE important,<not logged>",
+        )) {
+            Verdict::Event(c) => assert_eq!(
+                (c.kind, c.tables),
+                (
+                    EventKind::Audit,
+                    vec!["public.important".to_string(), "important".to_string()]
+                )
+            ),
+            other => panic!("{other:?}"),
+        }
+        match classify(&e(
+            "connection authorized: user=postgres database=s09 application_name=pg_dump",
+        )) {
+            Verdict::Connection { application, .. } => {
+                assert_eq!(application.as_deref(), Some("pg_dump"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(classify(&e("duration: 0.1 ms")), Verdict::Ignore));
+        assert!(matches!(
+            classify(&e("duration: 0.1 ms  parse <unnamed>: DELETE FROM t")),
+            Verdict::Ignore
+        ));
+        match classify(&e("execute <unnamed>: DELETE FROM t")) {
+            Verdict::Statements(v) => assert!(
+                matches!(&v[0], StatementVerdict::Keep(c) if c.kind == EventKind::DeleteAll)
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}

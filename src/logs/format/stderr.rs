@@ -1,0 +1,351 @@
+//! The stderr format (and RDS/Aurora, which is stderr with its own prefix): lines that start with
+//! the `log_line_prefix`, TAB-led continuation lines, DETAIL/HINT/… follow-up lines of the same
+//! process, and unprefixed foreign lines kept as raw entries of their own.
+
+use std::borrow::Cow;
+
+use crate::logs::entry::{
+    self, Entry, EntrySink, ProblemKind, is_follow_up, multiline_text, severity_name, trim_cr,
+};
+use crate::logs::format::FormatParser;
+use crate::logs::prefix::{Escape, LinePrefix, PrefixMatch, severity_at};
+use crate::logs::time::{LogZone, TimestampCache, parse_epoch};
+
+pub struct StderrParser {
+    prefix: LinePrefix,
+    zone: LogZone,
+    /// CloudWatch exports put their own RFC 3339 timestamp and a space before each line.
+    leading_timestamp: bool,
+    times: TimestampCache,
+}
+
+const MAX_FOLLOW_UPS: usize = 8;
+
+/// An entry being assembled: byte ranges into the block, nothing copied.
+#[derive(Clone, Copy)]
+struct Pending {
+    start: usize,
+    line: u64,
+    head: (usize, usize),
+    m: PrefixMatch,
+    severity: &'static str,
+    pid: Option<i32>,
+    message: (usize, usize),
+    follow_ups: [(u8, usize, usize); MAX_FOLLOW_UPS],
+    n_follow_ups: usize,
+    raw: bool,
+}
+
+impl StderrParser {
+    pub fn new(prefix: LinePrefix, zone: LogZone, leading_timestamp: bool) -> StderrParser {
+        StderrParser {
+            prefix,
+            zone,
+            leading_timestamp,
+            times: TimestampCache::default(),
+        }
+    }
+
+    /// Where the prefix starts in a line (after a CloudWatch timestamp).
+    fn line_start(&self, line: &[u8]) -> usize {
+        if !self.leading_timestamp {
+            return 0;
+        }
+        match memchr::memchr(b' ', line) {
+            Some(sp) if sp >= 19 && crate::logs::time::parse_civil(line).is_some() => sp + 1,
+            _ => 0,
+        }
+    }
+
+    fn emit(&mut self, block: &[u8], p: &Pending, sink: &mut dyn EntrySink) {
+        if p.raw {
+            let t = entry::text(trim_cr(&block[p.head.0..p.head.1]), p.line, sink);
+            sink.entry(Entry {
+                line: p.line,
+                message: t,
+                raw: true,
+                ..Entry::default()
+            });
+            return;
+        }
+        let line = &block[p.head.0..p.head.1];
+        let m = &p.m;
+        if p.n_follow_ups == 0 && !sink.wants(p.severity, &block[p.message.0..p.message.1]) {
+            let at = match m.get(line, Escape::TimeMs).or(m.get(line, Escape::Time)) {
+                Some(ts) => self.times.parse(ts, self.zone),
+                None => m.get(line, Escape::Epoch).and_then(parse_epoch),
+            };
+            sink.seen(at);
+            return;
+        }
+        let field = |e: Escape, sink: &mut dyn EntrySink| -> Option<Cow<'_, str>> {
+            m.get(line, e).map(|v| entry::text(v, p.line, sink))
+        };
+        let at = if let Some(ts) = m.get(line, Escape::TimeMs).or(m.get(line, Escape::Time)) {
+            self.times.parse(ts, self.zone)
+        } else {
+            m.get(line, Escape::Epoch).and_then(parse_epoch)
+        };
+        if at.is_none() {
+            sink.problem(ProblemKind::BadTimestamp, p.line);
+        }
+        let host = field(Escape::RemoteHost, sink).or_else(|| {
+            // `%r` is `host(port)`.
+            field(Escape::RemoteHostPort, sink).map(|hp| match hp.rfind('(') {
+                Some(i) if hp.ends_with(')') => Cow::Owned(hp[..i].to_string()),
+                _ => hp,
+            })
+        });
+        let mut e = Entry {
+            line: p.line,
+            at,
+            pid: p.pid,
+            session_id: field(Escape::SessionId, sink),
+            user: field(Escape::User, sink).filter(|u| u != "[unknown]"),
+            database: field(Escape::Database, sink).filter(|d| d != "[unknown]"),
+            application: field(Escape::Application, sink).filter(|a| a != "[unknown]"),
+            host,
+            backend_type: field(Escape::BackendType, sink),
+            severity: p.severity,
+            sqlstate: field(Escape::SqlState, sink).filter(|s| s != "00000"),
+            message: multiline_text(&block[p.message.0..p.message.1], p.line, sink),
+            ..Entry::default()
+        };
+        for &(kind, s, end) in &p.follow_ups[..p.n_follow_ups] {
+            let t = multiline_text(&block[s..end], p.line, sink);
+            let slot = match kind {
+                1 => &mut e.detail,
+                2 => &mut e.hint,
+                3 => &mut e.query,
+                4 => &mut e.context,
+                5 => &mut e.statement,
+                _ => continue,
+            };
+            *slot = Some(match slot.take() {
+                Some(prev) => Cow::Owned(format!("{prev}\n{t}")),
+                None => t,
+            });
+        }
+        sink.entry(e);
+    }
+}
+
+/// Follow-ups by number, to keep `Pending` small (it is moved once per line).
+fn follow_up_index(severity: &str) -> u8 {
+    match severity {
+        "DETAIL" => 1,
+        "HINT" => 2,
+        "QUERY" => 3,
+        "CONTEXT" => 4,
+        "STATEMENT" => 5,
+        _ => 0,
+    }
+}
+
+fn parse_pid(b: Option<&[u8]>) -> Option<i32> {
+    let b = b?;
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+impl FormatParser for StderrParser {
+    fn starts_entry(&self, line: &[u8]) -> bool {
+        let line = trim_cr(line);
+        if line.is_empty() || line[0] == b'\t' {
+            return false;
+        }
+        let skip = self.line_start(line);
+        match self.prefix.matches(&line[skip..]) {
+            Some(m) => {
+                let rest = &line[skip + m.rest..];
+                let n = severity_at(rest).unwrap_or(0);
+                !is_follow_up(severity_name(&rest[..n]))
+            }
+            None => true,
+        }
+    }
+
+    fn parse(
+        &mut self,
+        block: &[u8],
+        first_line: u64,
+        last: bool,
+        sink: &mut dyn EntrySink,
+    ) -> usize {
+        let mut pos = 0;
+        let mut line_no = first_line;
+        let mut cur: Option<Pending> = None;
+        while pos < block.len() {
+            let nl = memchr::memchr(b'\n', &block[pos..]).map(|i| pos + i);
+            let end = nl.unwrap_or(block.len());
+            let next = nl.map_or(block.len(), |i| i + 1);
+            let line = trim_cr(&block[pos..end]);
+            let line_end = pos + line.len();
+            if line.first() == Some(&b'\t') {
+                match cur.as_mut() {
+                    Some(p) if !p.raw => {
+                        if p.n_follow_ups > 0 {
+                            p.follow_ups[p.n_follow_ups - 1].2 = line_end;
+                        } else {
+                            p.message.1 = line_end;
+                        }
+                    }
+                    _ => {
+                        if let Some(p) = cur.as_ref() {
+                            self.emit(block, p, sink);
+                        }
+                        sink.problem(ProblemKind::Orphan, line_no);
+                        cur = Some(raw_pending(pos, line_end, line_no));
+                    }
+                }
+            } else if line.is_empty() {
+                // Blank lines carry nothing.
+            } else {
+                let skip = self.line_start(line);
+                match self.prefix.matches(&line[skip..]) {
+                    Some(m) => {
+                        // Ranges relative to the block.
+                        let base = pos + skip;
+                        let sev_len = severity_at(&line[skip + m.rest..]).unwrap_or(0);
+                        let sev_word = &line[skip + m.rest..skip + m.rest + sev_len];
+                        let severity = severity_name(sev_word);
+                        let msg_start = base + m.rest + sev_len + 3;
+                        let pid = parse_pid(m.get(&line[skip..], Escape::Pid));
+                        let attach = is_follow_up(severity)
+                            && cur.as_ref().is_some_and(|p| {
+                                !p.raw
+                                    && (p.pid == pid || p.pid.is_none() || pid.is_none())
+                                    && p.n_follow_ups < MAX_FOLLOW_UPS
+                            });
+                        if attach {
+                            if let Some(p) = cur.as_mut() {
+                                p.follow_ups[p.n_follow_ups] =
+                                    (follow_up_index(severity), msg_start, line_end);
+                                p.n_follow_ups += 1;
+                            }
+                        } else {
+                            if let Some(p) = cur.as_ref() {
+                                self.emit(block, p, sink);
+                            }
+                            cur = Some(Pending {
+                                start: pos,
+                                line: line_no,
+                                head: (base, line_end),
+                                m,
+                                severity,
+                                pid,
+                                message: (msg_start.min(line_end), line_end),
+                                follow_ups: [(0, 0, 0); MAX_FOLLOW_UPS],
+                                n_follow_ups: 0,
+                                raw: false,
+                            });
+                        }
+                    }
+                    None => {
+                        if let Some(p) = cur.as_ref() {
+                            self.emit(block, p, sink);
+                        }
+                        // Only a line without the prefix can be garbage worth a look.
+                        if entry::looks_binary(line) {
+                            sink.problem(ProblemKind::Binary, line_no);
+                            cur = None;
+                        } else {
+                            cur = Some(raw_pending(pos, line_end, line_no));
+                        }
+                    }
+                }
+            }
+            if nl.is_none() && last && !line.is_empty() {
+                sink.problem(ProblemKind::TruncatedLastLine, line_no);
+            }
+            pos = next;
+            line_no += 1;
+        }
+        match cur {
+            Some(p) if !last => p.start,
+            Some(p) => {
+                self.emit(block, &p, sink);
+                block.len()
+            }
+            None => block.len(),
+        }
+    }
+}
+
+fn raw_pending(start: usize, end: usize, line: u64) -> Pending {
+    Pending {
+        start,
+        line,
+        head: (start, end),
+        m: PrefixMatch::default(),
+        severity: "",
+        pid: None,
+        message: (start, end),
+        follow_ups: [(0, 0, 0); MAX_FOLLOW_UPS],
+        n_follow_ups: 0,
+        raw: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::entry::ProblemKind;
+
+    type Row = (u64, String, String, Option<String>, Option<String>, bool);
+
+    #[derive(Default)]
+    struct Collect {
+        entries: Vec<Row>,
+        problems: Vec<(ProblemKind, u64)>,
+    }
+    impl EntrySink for Collect {
+        fn entry(&mut self, e: Entry<'_>) {
+            self.entries.push((
+                e.line,
+                e.severity.to_string(),
+                e.message.into_owned(),
+                e.detail.map(|d| d.into_owned()),
+                e.statement.map(|d| d.into_owned()),
+                e.raw,
+            ));
+        }
+        fn problem(&mut self, kind: ProblemKind, line: u64) {
+            self.problems.push((kind, line));
+        }
+    }
+
+    #[test]
+    fn groups_continuations_follow_ups_and_raw_lines() {
+        let log = "2026-11-23 12:10:17.869 UTC [25776] postgres@s06 LOG:  statement: SELECT 1,\n\
+                   \t2\r\n\
+                   2026-11-23 12:10:17.869 UTC [25776] postgres@s06 ERROR:  boom\n\
+                   2026-11-23 12:10:17.869 UTC [25776] postgres@s06 DETAIL:  Key (id)=(1).\n\
+                   2026-11-23 12:10:17.869 UTC [25776] postgres@s06 STATEMENT:  INSERT\n\
+                   \tINTO t\n\
+                   cp: cannot stat 'x': No such file or directory\n\
+                   2026-11-23 12:10:29.615 UTC [26400] LOG:  automatic vacuum";
+        let mut p = StderrParser::new(
+            LinePrefix::compile("%m [%p] %q%u@%d ").unwrap(),
+            LogZone::default(),
+            false,
+        );
+        let mut c = Collect::default();
+        let used = p.parse(log.as_bytes(), 1, true, &mut c);
+        assert_eq!(used, log.len());
+        assert_eq!(c.entries.len(), 4);
+        assert_eq!(c.entries[0].2, "statement: SELECT 1,\n2");
+        assert_eq!(c.entries[1].1, "ERROR");
+        assert_eq!(c.entries[1].3.as_deref(), Some("Key (id)=(1)."));
+        assert_eq!(c.entries[1].4.as_deref(), Some("INSERT\nINTO t"));
+        assert!(c.entries[2].5, "cp line is raw");
+        assert_eq!(c.entries[2].0, 7);
+        assert_eq!(c.entries[3].0, 8);
+        assert_eq!(c.problems, vec![(ProblemKind::TruncatedLastLine, 8)]);
+
+        // Not last: the final entry waits for its possible follow-ups.
+        let mut c = Collect::default();
+        let used = p.parse(log.as_bytes(), 1, false, &mut c);
+        assert_eq!(c.entries.len(), 3);
+        assert_eq!(&log[used..used + 10], "2026-11-23");
+    }
+}

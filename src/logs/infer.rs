@@ -1,0 +1,490 @@
+//! Format and `log_line_prefix` inference from a file's first lines. When nothing fits, the
+//! error names the line that could not be matched and the escapes that seem to be missing: the
+//! complaint pgBadger users raise most.
+
+use regex::Regex;
+
+use crate::error::UserError;
+use crate::logs::format::LogFormat;
+use crate::logs::prefix::{Escape, LinePrefix, SEVERITIES};
+
+/// How to read one file.
+#[derive(Debug, Clone)]
+pub struct Detected {
+    pub format: LogFormat,
+    pub prefix: Option<LinePrefix>,
+    /// CloudWatch exports: an RFC 3339 timestamp and a space before each line.
+    pub leading_timestamp: bool,
+    /// Something the reader should know (e.g. no process id in the prefix).
+    pub warning: Option<String>,
+}
+
+/// Prefixes seen in the wild, most specific first (a prefix that is a start of another must come
+/// after it). Covers the PostgreSQL and Debian defaults, pgBadger's recommendations, RDS/Aurora.
+const KNOWN_PREFIXES: [&str; 24] = [
+    "%m [%p] %q%u@%d ",
+    "%t [%p] %q%u@%d ",
+    "%t [%p-%l] %q%u@%d ",
+    "%m [%p-%l] %q%u@%d ",
+    "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%t [%p]: user=%u,db=%d,app=%a,client=%h ",
+    "%m [%p]: user=%u,db=%d,app=%a,client=%h ",
+    "%t [%p]: [%l-1] db=%d,user=%u,app=%a,client=%h ",
+    "%m [%p]: [%l-1] db=%d,user=%u,app=%a,client=%h ",
+    "%t:%r:%u@%d:[%p]:",
+    "%m:%r:%u@%d:[%p]:",
+    "%m [%p] %q%u@%d/%a ",
+    "%m [%p] %q[%u@%d] ",
+    "%m [%p] %q%a %u@%d ",
+    "%t [%p]: [%l-1] ",
+    "%m [%p]: [%l-1] ",
+    "%m [%p] ",
+    "%t [%p] ",
+    "%m [%p]: ",
+    "%t [%p]: ",
+    "%n [%p] ",
+    "%m ",
+    "%t ",
+];
+
+fn head_lines(sample: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    sample
+        .split(|c| *c == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| !l.is_empty() && l[0] != b'\t')
+        .take(400)
+}
+
+fn strip_leading_timestamp(line: &[u8], leading: bool) -> &[u8] {
+    if !leading {
+        return line;
+    }
+    match memchr::memchr(b' ', line) {
+        Some(sp) => &line[sp + 1..],
+        None => line,
+    }
+}
+
+/// Share of head lines the prefix matches, and the first line it does not match.
+fn score(
+    prefix: &LinePrefix,
+    sample: &[u8],
+    leading: bool,
+) -> (usize, usize, Option<(usize, String)>) {
+    let mut hit = 0;
+    let mut total = 0;
+    let mut first_miss = None;
+    for (n, line) in head_lines(sample) {
+        total += 1;
+        if prefix
+            .matches(strip_leading_timestamp(line, leading))
+            .is_some()
+        {
+            hit += 1;
+        } else if first_miss.is_none() && has_severity(line) {
+            first_miss = Some((
+                n,
+                String::from_utf8_lossy(&line[..line.len().min(160)]).into_owned(),
+            ));
+        }
+    }
+    (hit, total, first_miss)
+}
+
+/// Where a severity marker (`LOG:  `) is in a line, if any.
+fn severity_pos(line: &[u8]) -> Option<usize> {
+    let finder = memchr::memmem::Finder::new(b":  ");
+    for i in finder.find_iter(line) {
+        if SEVERITIES.iter().any(|s| line[..i].ends_with(s)) {
+            let word = SEVERITIES
+                .iter()
+                .filter(|s| line[..i].ends_with(s))
+                .map(|s| s.len())
+                .max()?;
+            return Some(i - word);
+        }
+    }
+    None
+}
+
+fn has_severity(line: &[u8]) -> bool {
+    severity_pos(line).is_some()
+}
+
+/// Decides how to read a file from its first bytes (decoded).
+pub fn detect(
+    sample: &[u8],
+    display: &str,
+    format: Option<LogFormat>,
+    prefix: Option<&str>,
+) -> Result<Detected, UserError> {
+    let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
+    let first = sample
+        .split(|c| *c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .unwrap_or(b"");
+    let format = match format {
+        Some(f) => f,
+        None => sniff_format(first),
+    };
+    let plain = |f| Detected {
+        format: f,
+        prefix: None,
+        leading_timestamp: false,
+        warning: None,
+    };
+    match format {
+        LogFormat::Csvlog | LogFormat::Jsonlog | LogFormat::CloudSql => return Ok(plain(format)),
+        LogFormat::Syslog => {
+            // The prefix comes after the syslog header and `[n-m] `.
+            let inner = syslog_inner_sample(sample);
+            let p = prefix_for(&inner, prefix, display, false, true)?;
+            return Ok(Detected {
+                format,
+                prefix: Some(p.0),
+                leading_timestamp: false,
+                warning: p.1,
+            });
+        }
+        LogFormat::Stderr | LogFormat::Rds => {}
+    }
+    let leading = cloudwatch_re().is_match(&String::from_utf8_lossy(first));
+    let (p, warning) = prefix_for(sample, prefix, display, leading, false)?;
+    let is_rds = p.text().contains(":%r:%u@%d:[%p]:");
+    Ok(Detected {
+        format: if is_rds || format == LogFormat::Rds {
+            LogFormat::Rds
+        } else {
+            LogFormat::Stderr
+        },
+        prefix: Some(p),
+        leading_timestamp: leading,
+        warning,
+    })
+}
+
+fn cloudwatch_re() -> Regex {
+    Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d) \d{4}-\d\d-\d\d ")
+        .unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()))
+}
+
+fn syslog_re() -> Regex {
+    Regex::new(
+        r"^(<\d+>\d? ?)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ [^\s\[]+\[\d+\]: \[\d+(-\d+)?\] ",
+    )
+    .unwrap_or_else(|_| unreachable!())
+}
+
+fn sniff_format(first: &[u8]) -> LogFormat {
+    let text = String::from_utf8_lossy(first);
+    if text.starts_with('{') {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text)
+            && ["textPayload", "jsonPayload", "logName"]
+                .iter()
+                .any(|k| map.contains_key(*k))
+        {
+            return LogFormat::CloudSql;
+        }
+        return LogFormat::Jsonlog;
+    }
+    if syslog_re().is_match(&text) {
+        return LogFormat::Syslog;
+    }
+    let commas = first.iter().filter(|c| **c == b',').count();
+    if crate::logs::time::parse_civil(first).is_some() && commas >= 20 {
+        let after_ts = first.iter().position(|c| *c == b',').unwrap_or(0);
+        if after_ts <= 40 {
+            return LogFormat::Csvlog;
+        }
+    }
+    LogFormat::Stderr
+}
+
+/// The syslog payload after `[n-m] ` of each line, for prefix inference.
+fn syslog_inner_sample(sample: &[u8]) -> Vec<u8> {
+    let re = syslog_re();
+    let mut out = Vec::new();
+    for line in sample.split(|c| *c == b'\n') {
+        let text = String::from_utf8_lossy(line);
+        if let Some(m) = re.find(&text) {
+            let rest = &text[m.end()..];
+            if !rest.starts_with("#011") && !rest.starts_with('\t') {
+                out.extend_from_slice(rest.as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+    out
+}
+
+/// The prefix for these lines: the given one (checked) or the best known one, or one built from
+/// a line. `allow_empty` for syslog, where an empty prefix is common.
+fn prefix_for(
+    sample: &[u8],
+    given: Option<&str>,
+    display: &str,
+    leading: bool,
+    allow_empty: bool,
+) -> Result<(LinePrefix, Option<String>), UserError> {
+    if let Some(text) = given {
+        let p = LinePrefix::compile(text)?;
+        let (hit, total, miss) = score(&p, sample, leading);
+        if total > 0 && hit == 0 {
+            let (n, line) = miss.unwrap_or((1, String::new()));
+            return Err(UserError::new(format!(
+                "{display}: line {n} does not start with log_line_prefix {text:?}: {line:?}; {}",
+                missing_escapes(line.as_bytes(), &p)
+            )));
+        }
+        return Ok((p.clone(), session_warning(&p)));
+    }
+    let mut best: Option<(usize, LinePrefix)> = None;
+    let mut candidates: Vec<String> = KNOWN_PREFIXES.iter().map(|s| s.to_string()).collect();
+    if allow_empty {
+        candidates.push(String::new());
+    }
+    if let Some(built) = build_prefix(sample, leading) {
+        candidates.insert(0, built);
+    }
+    let mut total = 0;
+    for c in &candidates {
+        let Ok(p) = LinePrefix::compile(c) else {
+            continue;
+        };
+        // Without a timestamp a stderr log cannot be placed in time: not a reading to guess.
+        let timed = [Escape::Time, Escape::TimeMs, Escape::Epoch]
+            .iter()
+            .any(|e| p.has(*e));
+        if !timed && !allow_empty {
+            continue;
+        }
+        let (hit, t, _) = score(&p, sample, leading);
+        total = t;
+        if best.as_ref().is_none_or(|(h, _)| hit > *h) {
+            best = Some((hit, p));
+        }
+    }
+    match best {
+        Some((hit, p)) if hit > 0 && hit * 2 >= total => {
+            let warning = session_warning(&p);
+            Ok((p, warning))
+        }
+        _ => {
+            let line = head_lines(sample)
+                .find(|(_, l)| has_severity(l))
+                .or_else(|| head_lines(sample).next());
+            match line {
+                Some((n, l)) => Err(UserError::new(format!(
+                    "{display}: cannot infer the log_line_prefix: line {n} matches no known prefix: {:?}; {}; give --log-line-prefix with the server's setting (SHOW log_line_prefix) or --log-format",
+                    String::from_utf8_lossy(&l[..l.len().min(160)]),
+                    describe_line(l)
+                ))),
+                None => Err(UserError::new(format!(
+                    "{display}: no log lines in the first part of the file; give --log-format and --log-line-prefix"
+                ))),
+            }
+        }
+    }
+}
+
+fn session_warning(p: &LinePrefix) -> Option<String> {
+    (!p.has(Escape::Pid) && !p.has(Escape::SessionId)).then(|| {
+        format!(
+            "log_line_prefix {:?} has no %p or %c: follow-up lines and transactions cannot be tied to their session (add %p)",
+            p.text()
+        )
+    })
+}
+
+/// What a line's pre-severity part seems to hold or lack.
+fn describe_line(line: &[u8]) -> String {
+    let Some(pos) = severity_pos(line) else {
+        return "no severity word (LOG:, ERROR:, …) found: is this a PostgreSQL log, with English lc_messages?".into();
+    };
+    let head = &line[..pos];
+    let mut missing = Vec::new();
+    let has_ts = (0..head.len().saturating_sub(18))
+        .any(|i| crate::logs::time::parse_civil(&head[i..]).is_some());
+    if !has_ts {
+        missing.push("a timestamp (%m, %t or %n): events cannot be placed in time");
+    }
+    let has_pid = Regex::new(r"\[\d+\]|\b\d{2,7}\b")
+        .map(|re| re.is_match(&String::from_utf8_lossy(head)))
+        .unwrap_or(false);
+    if !has_pid {
+        missing.push("a process id (%p): DETAIL/STATEMENT lines and transactions cannot be tied to their session");
+    }
+    if missing.is_empty() {
+        "its prefix has a timestamp and a process id but in an unknown layout".into()
+    } else {
+        format!("the prefix seems to lack {}", missing.join(", and "))
+    }
+}
+
+/// Which escapes of the given prefix the line seems not to carry.
+fn missing_escapes(line: &[u8], p: &LinePrefix) -> String {
+    let described = describe_line(line);
+    let mut checks = Vec::new();
+    for e in p.escapes() {
+        let needs = match e {
+            Escape::Time | Escape::TimeMs | Escape::SessionStart => described.contains("timestamp"),
+            Escape::Pid => described.contains("process id"),
+            _ => false,
+        };
+        if needs {
+            checks.push(format!("%{}", e.letter()));
+        }
+    }
+    if checks.is_empty() {
+        format!("{described}; check the prefix against SHOW log_line_prefix")
+    } else {
+        format!(
+            "the line seems to lack {} of the prefix ({described})",
+            checks.join(" ")
+        )
+    }
+}
+
+/// Builds a prefix from a session line's pre-severity text: timestamp, `[pid]`, `user@db`,
+/// `key=value` pairs. A guess, kept only if it then matches most lines.
+fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
+    let (_, line) = head_lines(sample)
+        .map(|(n, l)| (n, strip_leading_timestamp(l, leading)))
+        .filter(|(_, l)| has_severity(l))
+        .max_by_key(|(_, l)| severity_pos(l).unwrap_or(0))?;
+    let head = String::from_utf8_lossy(&line[..severity_pos(line)?]).into_owned();
+    let ts = Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?( [A-Za-z+\-][A-Za-z0-9+\-:]*)?")
+        .ok()?;
+    let mut out = String::new();
+    let mut rest = head.as_str();
+    if let Some(m) = ts.find(rest) {
+        out.push_str(if m.as_str().contains('.') { "%m" } else { "%t" });
+        rest = &rest[m.end()..];
+    }
+    let token = Regex::new(
+        r"^(?:\[(\d+)\]|\[(\d+)-(\d+)\]|(user|db|database|app|application|client|host|remote)=([^,\s]*)|([^\s@:,]+)@([^\s:,]+)|(\d+))",
+    )
+    .ok()?;
+    let mut session_started = false;
+    while !rest.is_empty() {
+        if let Some(c) = token.captures(rest) {
+            let whole = c.get(0)?.as_str();
+            let piece = if c.get(1).is_some() {
+                "[%p]".to_string()
+            } else if c.get(2).is_some() {
+                "[%p-%l]".to_string()
+            } else if let Some(k) = c.get(4) {
+                let esc = match k.as_str() {
+                    "user" => "%u",
+                    "db" | "database" => "%d",
+                    "app" | "application" => "%a",
+                    _ => "%h",
+                };
+                let q = if session_started { "" } else { "%q" };
+                session_started = true;
+                format!("{q}{}={esc}", k.as_str())
+            } else if c.get(6).is_some() {
+                let q = if session_started { "" } else { "%q" };
+                session_started = true;
+                format!("{q}%u@%d")
+            } else {
+                "%p".to_string()
+            };
+            out.push_str(&piece);
+            rest = &rest[whole.len()..];
+        } else {
+            let ch = rest.chars().next()?;
+            if ch == '%' {
+                out.push_str("%%");
+            } else {
+                out.push(ch);
+            }
+            rest = &rest[ch.len_utf8()..];
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HARNESS: &str = "2026-11-23 12:09:26.463 UTC [23485] postgres@s01 LOG:  statement: DELETE FROM t;\n\
+        2026-11-23 12:10:29.615 UTC [26400] LOG:  automatic vacuum of table \"a.b.c\": index scans: 1\n\
+        \tpages: 1 removed\n";
+
+    #[test]
+    fn infers_known_and_built_prefixes() {
+        let d = detect(HARNESS.as_bytes(), "f", None, None).unwrap();
+        assert_eq!(d.format, LogFormat::Stderr);
+        assert_eq!(d.prefix.unwrap().text(), "%m [%p] %q%u@%d ");
+        let odd = "2026-11-23 12:09:26 UTC <4242> app=shop user=bob LOG:  statement: SELECT 1\n\
+                   2026-11-23 12:09:27 UTC <4243> app=shop user=bob LOG:  statement: SELECT 2\n";
+        let d = detect(odd.as_bytes(), "f", None, None).unwrap();
+        let p = d.prefix.unwrap();
+        assert!(
+            p.matches(b"2026-11-23 12:09:26 UTC <4242> app=shop user=bob LOG:  x")
+                .is_some(),
+            "{}",
+            p.text()
+        );
+        let rds =
+            "2026-11-23 12:09:26 UTC:10.0.0.1(5432):app@prod:[77]:LOG:  statement: SELECT 1\n";
+        assert_eq!(
+            detect(rds.as_bytes(), "f", None, None).unwrap().format,
+            LogFormat::Rds
+        );
+        let cw = "2026-11-23T12:09:26.000Z 2026-11-23 12:09:26 UTC:10.0.0.1(5432):app@prod:[77]:LOG:  statement: SELECT 1\n";
+        let d = detect(cw.as_bytes(), "f", None, None).unwrap();
+        assert!(d.leading_timestamp);
+    }
+
+    #[test]
+    fn failure_names_the_line_and_missing_escapes() {
+        let no_pid = "LOG:  statement: SELECT 1\nLOG:  statement: SELECT 2\n";
+        let p = detect(no_pid.as_bytes(), "app.log", None, None);
+        // An empty-prefix log is not a known stderr layout: the error says what is missing.
+        let err = p.err().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(
+            err.contains("app.log: cannot infer the log_line_prefix: line 1"),
+            "{err}"
+        );
+        assert!(err.contains("timestamp"), "{err}");
+        assert!(err.contains("process id"), "{err}");
+        let err = detect(HARNESS.as_bytes(), "f", None, Some("%t [%p]: [%l-1] "))
+            .err()
+            .map(|e| e.message().to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("line 1 does not start with log_line_prefix"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sniffs_formats() {
+        assert_eq!(
+            sniff_format(b"{\"timestamp\":\"2026-11-23 12:00:00.000 UTC\",\"message\":\"x\"}"),
+            LogFormat::Jsonlog
+        );
+        assert_eq!(
+            sniff_format(b"{\"textPayload\":\"x\",\"logName\":\"y\"}"),
+            LogFormat::CloudSql
+        );
+        assert_eq!(
+            sniff_format(b"2026-11-23 12:09:26.463 UTC,\"postgres\",\"s01\",23485,\"[local]\",655f3a1b.5bbd,1,\"idle\",2026-11-23 12:09:26 UTC,3/2,0,LOG,00000,\"statement: SELECT 1\",,,,,,,,,\"psql\",\"client backend\",,0"),
+            LogFormat::Csvlog
+        );
+        assert_eq!(
+            sniff_format(b"Nov 23 12:09:26 db1 postgres[123]: [5-1] LOG:  statement: SELECT 1"),
+            LogFormat::Syslog
+        );
+        assert_eq!(
+            sniff_format(b"<134>1 2026-11-23T12:09:26.463+00:00 db1 postgres[123]: [5-1] LOG:  x"),
+            LogFormat::Syslog
+        );
+    }
+}

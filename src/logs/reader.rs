@@ -1,0 +1,567 @@
+//! Drives the parsers over one file: streamed in blocks (memory bounded by the kept events), or,
+//! for large plain files, cut at entry boundaries into parts read on all cores; `--since/--until`
+//! bisect a plain file on its timestamps so the lines outside the window are never parsed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use crate::error::UserError;
+use crate::evidence::{LogEvent, LogProblem, LogSource};
+use crate::logs::assemble::{Assembler, ChunkOutput};
+use crate::logs::classify::CountKind;
+use crate::logs::entry::{Entry, EntrySink, ProblemKind};
+use crate::logs::format::{FormatParser, LogFormat};
+use crate::logs::infer::{self, Detected};
+use crate::logs::input::{self, Compression, InputFile};
+use crate::logs::sessions;
+use crate::logs::time::LogZone;
+
+const BLOCK: usize = 1 << 20;
+const SAMPLE: usize = 256 << 10;
+/// Below this a plain file is read in one stream; above it, in parts of at least this size.
+pub const DEFAULT_PART_BYTES: u64 = 8 << 20;
+
+/// How to read the inputs (from `LogOptions`).
+#[derive(Debug, Clone)]
+pub struct ReadSettings {
+    pub format: Option<LogFormat>,
+    pub prefix: Option<String>,
+    pub zone: LogZone,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Year for BSD syslog timestamps, which have none.
+    pub syslog_year: i32,
+    pub threads: usize,
+    /// Size of the parts a plain file is cut into (a file smaller than two parts is streamed).
+    pub part_bytes: u64,
+}
+
+/// One file's share of the timeline.
+#[derive(Debug)]
+pub struct FileResult {
+    pub source: LogSource,
+    pub events: Vec<LogEvent>,
+    pub counts: HashMap<(i64, CountKind), HashMap<String, u64>>,
+    pub problems: Vec<LogProblem>,
+}
+
+pub fn make_parser(d: &Detected, s: &ReadSettings) -> Box<dyn FormatParser> {
+    use crate::logs::format::*;
+    let prefix = d.prefix.clone();
+    match d.format {
+        LogFormat::Csvlog => Box::new(csvlog::CsvParser::new(s.zone)),
+        LogFormat::Jsonlog => Box::new(jsonlog::JsonParser::new(s.zone)),
+        LogFormat::CloudSql => Box::new(cloudsql::CloudSqlParser::new(s.zone, s.prefix.as_deref())),
+        LogFormat::Syslog => Box::new(syslog::SyslogParser::new(
+            prefix.unwrap_or_else(crate::logs::prefix::LinePrefix::empty),
+            s.zone,
+            s.syslog_year,
+        )),
+        LogFormat::Stderr | LogFormat::Rds => Box::new(stderr::StderrParser::new(
+            prefix.unwrap_or_else(crate::logs::prefix::LinePrefix::empty),
+            s.zone,
+            d.leading_timestamp,
+        )),
+    }
+}
+
+/// Feeds a stream to a parser in blocks of whole lines. Returns the lines read.
+fn drive(
+    reader: &mut dyn Read,
+    parser: &mut dyn FormatParser,
+    sink: &mut dyn EntrySink,
+    limit: Option<u64>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> u64 {
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
+    let mut line = 1u64;
+    let mut lines = 0u64;
+    let mut eof = false;
+    let mut taken = 0u64;
+    while !eof {
+        let room = limit.map_or(BLOCK as u64, |l| (l - taken).min(BLOCK as u64)) as usize;
+        let old = buf.len();
+        buf.resize(old + room, 0);
+        let mut got = 0;
+        while got < room {
+            match reader.read(&mut buf[old + got..old + room]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    sink.problem(ProblemKind::CorruptStream, line);
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        buf.truncate(old + got);
+        taken += got as u64;
+        if let Some(p) = progress {
+            p.inc(got as u64);
+        }
+        if got == 0 || limit.is_some_and(|l| taken >= l) {
+            eof = true;
+        }
+        let upto = if eof {
+            buf.len()
+        } else {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        let used = parser.parse(&buf[..upto], line, eof, sink);
+        let n = memchr::memchr_iter(b'\n', &buf[..used]).count() as u64;
+        line += n;
+        lines += n;
+        if eof && used < buf.len() {
+            // The parser left an unterminated tail: count it as a line.
+            lines += 1;
+        } else if eof && used == buf.len() && !buf.is_empty() && buf.last() != Some(&b'\n') {
+            lines += 1;
+        }
+        buf.drain(..used);
+    }
+    lines
+}
+
+/// The first timestamp of an entry that starts in `bytes` (after its first line break).
+fn first_time_in(bytes: &[u8], d: &Detected, s: &ReadSettings) -> Option<DateTime<Utc>> {
+    struct First(Option<DateTime<Utc>>);
+    impl EntrySink for First {
+        fn entry(&mut self, e: Entry<'_>) {
+            if self.0.is_none() {
+                self.0 = e.at;
+            }
+        }
+        fn problem(&mut self, _: ProblemKind, _: u64) {}
+    }
+    let start = memchr::memchr(b'\n', bytes)? + 1;
+    let mut sink = First(None);
+    let mut parser = make_parser(d, s);
+    parser.parse(&bytes[start..], 1, true, &mut sink);
+    sink.0
+}
+
+/// Offset of the first entry boundary at or after `offset`.
+fn boundary_after(
+    file: &mut File,
+    offset: u64,
+    size: u64,
+    parser: &dyn FormatParser,
+) -> std::io::Result<u64> {
+    if offset == 0 {
+        return Ok(0);
+    }
+    let mut pos = offset;
+    while pos < size {
+        let window = input::read_at(file, pos, 256 << 10)?;
+        if window.is_empty() {
+            break;
+        }
+        let mut i = match memchr::memchr(b'\n', &window) {
+            Some(i) => i + 1,
+            None => {
+                pos += window.len() as u64;
+                continue;
+            }
+        };
+        while i < window.len() {
+            let end = memchr::memchr(b'\n', &window[i..]).map_or(window.len(), |e| i + e);
+            if end == window.len() {
+                break;
+            }
+            if parser.starts_entry(&window[i..end]) {
+                return Ok(pos + i as u64);
+            }
+            i = end + 1;
+        }
+        pos += i as u64;
+    }
+    Ok(size)
+}
+
+/// Timestamps of different processes are written slightly out of order: bisecting allows this
+/// much (seconds) on each side of the window.
+const BISECT_MARGIN_S: i64 = 10;
+
+/// Bisects a plain file for the first entry at or after `t` (with a margin for the small
+/// disorder of timestamps written by different processes, `BISECT_MARGIN_S`).
+fn bisect(
+    file: &mut File,
+    size: u64,
+    t: DateTime<Utc>,
+    d: &Detected,
+    s: &ReadSettings,
+) -> std::io::Result<u64> {
+    let target = t - chrono::Duration::seconds(BISECT_MARGIN_S);
+    let (mut lo, mut hi) = (0u64, size);
+    while hi - lo > (256 << 10) {
+        let mid = lo + (hi - lo) / 2;
+        let window = input::read_at(file, mid, 256 << 10)?;
+        match first_time_in(&window, d, s) {
+            Some(at) if at < target => lo = mid,
+            Some(_) => hi = mid,
+            None => break,
+        }
+    }
+    Ok(lo)
+}
+
+/// Reads one input into its share of the timeline.
+pub fn read_file(
+    file: &InputFile,
+    s: &ReadSettings,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<FileResult, UserError> {
+    let mut opened = input::open(file)?;
+    let compression = opened.compression;
+    let mut sample = Vec::with_capacity(SAMPLE);
+    let mut problems: Vec<LogProblem> = Vec::new();
+    if let Err(e) = (&mut opened.reader)
+        .take(SAMPLE as u64)
+        .read_to_end(&mut sample)
+    {
+        problems.push(LogProblem {
+            path: file.display.clone(),
+            line: None,
+            count: 1,
+            message: format!(
+                "{} stream is corrupt near its start: {e}",
+                opened.compression.name()
+            ),
+        });
+    }
+    let cut = if sample.len() < SAMPLE {
+        sample.len()
+    } else {
+        memchr::memrchr(b'\n', &sample).map_or(sample.len(), |i| i + 1)
+    };
+    let detected = infer::detect(&sample[..cut], &file.display, s.format, s.prefix.as_deref())?;
+    if let Some(w) = &detected.warning {
+        problems.push(LogProblem {
+            path: file.display.clone(),
+            line: None,
+            count: 0,
+            message: w.clone(),
+        });
+    }
+    let split = match (&file.path, opened.size) {
+        (Some(p), Some(size))
+            if detected.format.splittable()
+                && ((size >= 2 * s.part_bytes && s.threads > 1)
+                    || s.since.is_some()
+                    || s.until.is_some()) =>
+        {
+            Some((p.clone(), size))
+        }
+        _ => None,
+    };
+    let (chunks, sha, bytes, lines, line_base) = match split {
+        Some((path, size)) => {
+            drop(opened);
+            let parts = plan_parts(&path, size, &detected, s)?;
+            let lo = parts.first().map_or(0, |p| p.0);
+            let ((hash, total, before), outs) = rayon::join(
+                || hash_and_count(&path, lo),
+                || {
+                    parts
+                        .par_iter()
+                        .map(|&(a, b)| parse_part(&path, a, b, &detected, s, progress))
+                        .collect::<Vec<_>>()
+                },
+            );
+            let (sha, bytes) =
+                hash.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?;
+            let lines = total;
+            let mut chunks = Vec::new();
+            for o in outs {
+                chunks.push(
+                    o.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?,
+                );
+            }
+            (chunks, Some(sha), bytes, lines, before)
+        }
+        None => {
+            let mut parser = make_parser(&detected, s);
+            let mut sink = Assembler::new(s.since, s.until);
+            let mut stream = std::io::Cursor::new(sample).chain(opened.reader);
+            let lines = drive(&mut stream, parser.as_mut(), &mut sink, None, progress);
+            let out = sink.finish();
+            let digest = std::mem::take(
+                &mut *opened
+                    .digest
+                    .lock()
+                    .map_err(|_| UserError::new("digest lock poisoned"))?,
+            );
+            let bytes = digest.bytes;
+            (vec![(out, lines)], Some(digest.hex()), bytes, lines, 0)
+        }
+    };
+    let mut result = assemble_file(file, &detected, compression, chunks, line_base);
+    result.source.sha256 = sha;
+    result.source.bytes = bytes;
+    result.source.lines = lines;
+    problems.append(&mut result.problems);
+    result.problems = problems;
+    Ok(result)
+}
+
+/// Byte ranges to parse: the `--since/--until` window, cut at entry boundaries.
+fn plan_parts(
+    path: &Path,
+    size: u64,
+    d: &Detected,
+    s: &ReadSettings,
+) -> Result<Vec<(u64, u64)>, UserError> {
+    let err = |e: std::io::Error| UserError::new(format!("{}: cannot read: {e}", path.display()));
+    let mut f = File::open(path).map_err(err)?;
+    let parser = make_parser(d, s);
+    let mut lo = 0;
+    let mut hi = size;
+    if let Some(t) = s.since {
+        lo = bisect(&mut f, size, t, d, s).map_err(err)?;
+        lo = boundary_after(&mut f, lo, size, parser.as_ref()).map_err(err)?;
+    }
+    if let Some(t) = s.until {
+        let at = bisect(
+            &mut f,
+            size,
+            t + chrono::Duration::seconds(2 * BISECT_MARGIN_S),
+            d,
+            s,
+        )
+        .map_err(err)?;
+        // `bisect` gives a place before the first entry at t + margin; the window of 256 KiB
+        // after it holds that entry, so everything up to t is before the cut.
+        let end = boundary_after(&mut f, at + (256 << 10), size, parser.as_ref()).map_err(err)?;
+        hi = end.max(lo);
+    }
+    let span = hi - lo;
+    let n = ((span / s.part_bytes.max(1)) as usize).clamp(1, s.threads.max(1) * 4);
+    let mut cuts = vec![lo];
+    for k in 1..n {
+        let at = lo + span * k as u64 / n as u64;
+        let b = boundary_after(&mut f, at, hi, parser.as_ref()).map_err(err)?;
+        if b > *cuts.last().unwrap_or(&0) && b < hi {
+            cuts.push(b);
+        }
+    }
+    cuts.push(hi);
+    Ok(cuts.windows(2).map(|w| (w[0], w[1])).collect())
+}
+
+fn parse_part(
+    path: &Path,
+    start: u64,
+    end: u64,
+    d: &Detected,
+    s: &ReadSettings,
+    progress: Option<&indicatif::ProgressBar>,
+) -> std::io::Result<(ChunkOutput, u64)> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    let mut parser = make_parser(d, s);
+    let mut sink = Assembler::new(s.since, s.until);
+    let lines = drive(
+        &mut f,
+        parser.as_mut(),
+        &mut sink,
+        Some(end - start),
+        progress,
+    );
+    Ok((sink.finish(), lines))
+}
+
+/// SHA-256, size and line count of the whole file, and the lines before `mark`.
+fn hash_and_count(path: &Path, mark: u64) -> (std::io::Result<(String, u64)>, u64, u64) {
+    use sha2::{Digest, Sha256};
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return (Err(e), 0, 0),
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; BLOCK];
+    let (mut bytes, mut lines, mut before) = (0u64, 0u64, 0u64);
+    let mut last = b'\n';
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return (Err(e), 0, 0),
+        };
+        h.update(&buf[..n]);
+        let nl = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        if bytes + n as u64 <= mark {
+            before += nl;
+        } else if bytes < mark {
+            before += memchr::memchr_iter(b'\n', &buf[..(mark - bytes) as usize]).count() as u64;
+        }
+        lines += nl;
+        bytes += n as u64;
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1;
+    }
+    (Ok((hex::encode(h.finalize()), bytes)), lines, before)
+}
+
+/// Puts a file's parts together: absolute `log:FILE:LINE` sources, transactions settled across
+/// parts, counts and problems summed.
+fn assemble_file(
+    file: &InputFile,
+    d: &Detected,
+    compression: Compression,
+    chunks: Vec<(ChunkOutput, u64)>,
+    line_base: u64,
+) -> FileResult {
+    let display = file.display.clone();
+    let mut events: Vec<LogEvent> = Vec::new();
+    let mut counts: HashMap<(i64, CountKind), HashMap<String, u64>> = HashMap::new();
+    let mut problem_map: BTreeMap<ProblemKind, (u64, u64)> = BTreeMap::new();
+    let mut session_parts = Vec::new();
+    let (mut first_at, mut last_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    let mut base = line_base;
+    for (mut out, lines) in chunks {
+        let off = events.len();
+        for e in &mut out.events {
+            let rel: u64 = e.source.parse().unwrap_or(0);
+            e.source = format!("log:{display}:{}", rel + base);
+        }
+        events.append(&mut out.events);
+        for (key, tables) in out.counts {
+            let slot = counts.entry(key).or_default();
+            for (t, n) in tables {
+                *slot.entry(t).or_insert(0) += n;
+            }
+        }
+        for (kind, (line, n)) in out.problems {
+            let slot = problem_map.entry(kind).or_insert((line + base, 0));
+            slot.0 = slot.0.min(line + base);
+            slot.1 += n;
+        }
+        let mut sess = out.sessions;
+        for (_, head) in &mut sess.heads {
+            if let Some(m) = head.first.as_mut() {
+                m.line += base;
+            }
+            if let Some(b) = head.group.begin.as_mut() {
+                b.1 += base;
+            }
+        }
+        for (_, tail) in &mut sess.tails {
+            if let Some(b) = tail.begin.as_mut() {
+                b.1 += base;
+            }
+        }
+        let name = display.clone();
+        session_parts.push((
+            off,
+            sess,
+            Box::new(move |l: u64| format!("log:{name}:{l}")) as Box<dyn Fn(u64) -> String>,
+        ));
+        first_at = match (first_at, out.first_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        last_at = match (last_at, out.last_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        base += lines;
+    }
+    sessions::merge(session_parts, &mut events);
+    let problems = problem_map
+        .into_iter()
+        .map(|(kind, (line, count))| LogProblem {
+            path: display.clone(),
+            line: Some(line),
+            count,
+            message: kind.describe().to_string(),
+        })
+        .collect();
+    FileResult {
+        source: LogSource {
+            path: display.clone(),
+            format: d.format.name().to_string(),
+            line_prefix: d.prefix.as_ref().map(|p| p.text().to_string()),
+            compression: compression.name().to_string(),
+            sha256: None,
+            bytes: 0,
+            lines: 0,
+            first_at,
+            last_at,
+        },
+        events,
+        counts,
+        problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_and_until_bisect_instead_of_parsing_everything() {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
+        let mut text = String::new();
+        for i in 0..60_000i64 {
+            let at = start + chrono::Duration::milliseconds(i * 100);
+            text.push_str(&format!(
+                "{} [{}] app@shop LOG:  statement: UPDATE t SET v = {i} WHERE id = 1\n",
+                at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                1000 + i % 7
+            ));
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("big.log");
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        let size = text.len() as u64;
+        let detected = infer::detect(&text.as_bytes()[..4096], "big.log", None, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let since = start + chrono::Duration::seconds(4800); // 80 % in
+        let until = start + chrono::Duration::seconds(5400); // 90 % in
+        let settings = ReadSettings {
+            format: None,
+            prefix: None,
+            zone: LogZone::default(),
+            since: Some(since),
+            until: Some(until),
+            syslog_year: 2026,
+            threads: 2,
+            part_bytes: DEFAULT_PART_BYTES,
+        };
+        let parts = plan_parts(&path, size, &detected, &settings).unwrap_or_else(|e| panic!("{e}"));
+        let (lo, hi) = (parts[0].0, parts[parts.len() - 1].1);
+        // Only the window (with a minute's margin and one probe window) is parsed.
+        assert!(lo > size * 7 / 10, "starts at {lo} of {size}");
+        assert!(hi < size * 95 / 100, "ends at {hi} of {size}");
+        let first = first_time_in(&text.as_bytes()[lo as usize - 1..], &detected, &settings);
+        assert!(first.is_some_and(|t| t <= since));
+        // And the events of the window are all there.
+        let file = InputFile {
+            display: "big.log".into(),
+            path: Some(path.clone()),
+        };
+        let r = read_file(&file, &settings, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.counts
+                .values()
+                .map(|m| m.values().sum::<u64>())
+                .sum::<u64>(),
+            6001
+        );
+    }
+}

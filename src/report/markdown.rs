@@ -1,0 +1,258 @@
+//! Markdown reports from minijinja templates. The defaults in `templates/` are embedded in the
+//! binary; `--template FILE` replaces the main template, and any partial placed next to it
+//! (`partials/NAME.md.j2`) replaces the embedded one of that name.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::value::Serde;
+use minijinja::{Environment, Error, ErrorKind, TemplateSource, context};
+
+use crate::error::UserError;
+use crate::report::model::Report;
+
+pub const MAIN_TEMPLATE: &str = "report.md.j2";
+
+/// The embedded default templates, by the name templates include them with.
+pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
+    ("report.md.j2", include_str!("../../templates/report.md.j2")),
+    (
+        "partials/immediate_actions.md.j2",
+        include_str!("../../templates/partials/immediate_actions.md.j2"),
+    ),
+    (
+        "partials/summary.md.j2",
+        include_str!("../../templates/partials/summary.md.j2"),
+    ),
+    (
+        "partials/tables.md.j2",
+        include_str!("../../templates/partials/tables.md.j2"),
+    ),
+    (
+        "partials/timeline.md.j2",
+        include_str!("../../templates/partials/timeline.md.j2"),
+    ),
+    (
+        "partials/hypotheses.md.j2",
+        include_str!("../../templates/partials/hypotheses.md.j2"),
+    ),
+    (
+        "partials/ruled_out.md.j2",
+        include_str!("../../templates/partials/ruled_out.md.j2"),
+    ),
+    (
+        "partials/migrations.md.j2",
+        include_str!("../../templates/partials/migrations.md.j2"),
+    ),
+    (
+        "partials/blast_radius.md.j2",
+        include_str!("../../templates/partials/blast_radius.md.j2"),
+    ),
+    (
+        "partials/recovery.md.j2",
+        include_str!("../../templates/partials/recovery.md.j2"),
+    ),
+    (
+        "partials/gaps.md.j2",
+        include_str!("../../templates/partials/gaps.md.j2"),
+    ),
+    (
+        "partials/prevention.md.j2",
+        include_str!("../../templates/partials/prevention.md.j2"),
+    ),
+    (
+        "partials/verification.md.j2",
+        include_str!("../../templates/partials/verification.md.j2"),
+    ),
+    (
+        "partials/sources.md.j2",
+        include_str!("../../templates/partials/sources.md.j2"),
+    ),
+];
+
+fn embedded(name: &str) -> Option<&'static str> {
+    DEFAULT_TEMPLATES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+}
+
+/// A table cell: no pipes or line breaks that would break the row.
+fn cell(value: minijinja::Value) -> String {
+    let s = if value.is_none() || value.is_undefined() {
+        "—".to_string()
+    } else {
+        value.to_string()
+    };
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+/// Inline code that survives backticks in the text.
+fn code(value: String) -> String {
+    let text = value.replace(['\n', '\r'], " ");
+    if text.contains('`') {
+        format!("`` {text} ``")
+    } else {
+        format!("`{text}`")
+    }
+}
+
+/// Text safe inside a Mermaid gantt task name (no `:`, `;` or `#`), shortened.
+fn mermaid(value: String) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if matches!(c, ':' | ';' | '#' | '\n' | '\r' | '`' | '"') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if cleaned.chars().count() > 60 {
+        format!("{}…", cleaned.chars().take(59).collect::<String>())
+    } else {
+        cleaned
+    }
+}
+
+/// `2026-11-23T12:09:55.403Z` → `2026-11-23 12:09:55.403 UTC`.
+fn utc(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S%.3f UTC")
+            .to_string(),
+        Err(_) => value,
+    }
+}
+
+/// For a Mermaid `dateFormat YYYY-MM-DDTHH:mm:ss`.
+fn mermaid_time(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string(),
+        Err(_) => value,
+    }
+}
+
+/// `stats_signature +35`.
+fn score_line(line: minijinja::Value) -> String {
+    let reason = line
+        .get_attr("reason")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let points = line
+        .get_attr("points")
+        .ok()
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(0);
+    format!("{reason} {points:+}")
+}
+
+fn lines(value: String) -> Vec<String> {
+    value.lines().map(str::to_string).collect()
+}
+
+fn fixed2(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+/// Where `--template` looks for partials: the directory of the given template.
+pub fn environment(
+    user_template: Option<&Path>,
+) -> Result<(Environment<'static>, String), UserError> {
+    let mut env = Environment::new();
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| UserError::new(format!("template syntax: {e}")))?,
+    );
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    env.add_filter("cell", cell);
+    env.add_filter("code", code);
+    env.add_filter("mermaid", mermaid);
+    env.add_filter("utc", utc);
+    env.add_filter("mermaid_time", mermaid_time);
+    env.add_filter("fixed2", fixed2);
+    env.add_filter("lines", lines);
+    env.add_filter("score_line", score_line);
+    let (user_dir, main) = match user_template {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UserError::new(format!("{}: cannot read template: {e}", path.display()))
+            })?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "user.md.j2".into());
+            // The user's file is the main template, whatever its name; it may extend or include
+            // the embedded ones.
+            let main = format!("user:{name}");
+            env.add_template_owned(main.clone(), text)
+                .map_err(|e| UserError::new(format!("{}: {}", path.display(), describe(&e))))?;
+            (path.parent().map(Path::to_path_buf), main)
+        }
+        None => (None, MAIN_TEMPLATE.to_string()),
+    };
+    env.set_loader(move |name| load(user_dir.as_deref(), name));
+    Ok((env, main))
+}
+
+fn load(user_dir: Option<&Path>, name: &str) -> Result<Option<TemplateSource>, Error> {
+    if let Some(dir) = user_dir {
+        // Never leave the template's directory.
+        if !name.split('/').any(|p| p == ".." || p.is_empty()) && !name.starts_with('/') {
+            let candidate: PathBuf = dir.join(name);
+            if candidate.is_file() {
+                let text = std::fs::read_to_string(&candidate).map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("cannot read {}", candidate.display()),
+                    )
+                    .with_source(e)
+                })?;
+                return Ok(Some(TemplateSource::from(text)));
+            }
+        }
+    }
+    Ok(embedded(name).map(TemplateSource::from))
+}
+
+fn describe(e: &Error) -> String {
+    // minijinja's Display names the template and line; keep it to one line.
+    let mut s = e.to_string();
+    if let Some(detail) = e.detail()
+        && !s.contains(detail)
+    {
+        s = format!("{s}: {detail}");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s = format!("{s}: {inner}");
+        source = inner.source();
+    }
+    s.replace('\n', " ")
+}
+
+/// Renders the report as Markdown with the embedded templates or the user's.
+pub fn render(report: &Report, user_template: Option<&Path>) -> Result<String, UserError> {
+    let (env, main) = environment(user_template)?;
+    let template = env
+        .get_template(&main)
+        .map_err(|e| UserError::new(format!("template: {}", describe(&e))))?;
+    let mut out = template
+        .render(context! { report => Serde(report) })
+        .map_err(|e| UserError::new(format!("template: {}", describe(&e))))?;
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
+}

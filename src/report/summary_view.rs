@@ -1,0 +1,99 @@
+//! The terminal summary of `pgtriage report` (stdout is a TTY and no `-o`): the urgent actions,
+//! the affected tables and the ranked hypotheses, in tables that fit the screen.
+
+use crate::report::model::Report;
+use crate::report::term::new_table;
+
+fn opt(v: Option<i64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_else(|| "—".into())
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    if !report.immediate_actions.is_empty() {
+        out.push_str("IMMEDIATE ACTIONS\n");
+        for (i, a) in report.immediate_actions.iter().enumerate() {
+            out.push_str(&format!("{}. {}: {}\n", i + 1, a.title, a.why));
+            if let Some(c) = &a.command {
+                out.push_str(&format!("   {c}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&report.summary);
+    out.push_str("\n\n");
+    let shown: Vec<_> = report
+        .tables
+        .iter()
+        .filter(|t| t.status != "intact")
+        .collect();
+    if !shown.is_empty() {
+        let mut table = new_table(&[
+            "table",
+            "expected",
+            "actual",
+            "inserts",
+            "deletes",
+            "status",
+            "explained by",
+        ]);
+        for t in shown {
+            table.add_row(vec![
+                format!("{}.{}", t.schema, t.name),
+                opt(t.expected_rows),
+                opt(t.live_rows),
+                opt(t.inserts),
+                opt(t.deletes),
+                t.status.to_string(),
+                match (t.explanation_rank, t.explanation) {
+                    (Some(r), Some(k)) => format!("#{r} {}", k.as_str()),
+                    _ => "—".into(),
+                },
+            ]);
+        }
+        out.push_str(&table.to_string());
+        out.push_str("\n\n");
+    }
+    if !report.hypotheses.is_empty() {
+        let mut table = new_table(&[
+            "#",
+            "kind",
+            "confidence",
+            "tables",
+            "when (UTC)",
+            "statement",
+        ]);
+        for h in report.hypotheses.iter().take(15) {
+            let tables = if h.tables.len() > 4 {
+                format!(
+                    "{} and {} more",
+                    h.tables[..4].join(", "),
+                    h.tables.len() - 4
+                )
+            } else {
+                h.tables.join(", ")
+            };
+            table.add_row(vec![
+                h.rank.to_string(),
+                format!(
+                    "{}{}",
+                    h.kind.as_str(),
+                    if h.loss { "" } else { " (no loss)" }
+                ),
+                format!(
+                    "{:.2}{}",
+                    h.confidence,
+                    if h.ties_with.is_empty() { "" } else { " (tie)" }
+                ),
+                tables,
+                h.at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| "—".into()),
+                h.statement.clone().unwrap_or_else(|| "—".into()),
+            ]);
+        }
+        out.push_str(&table.to_string());
+        out.push('\n');
+    }
+    out.push_str("\nFull report: pgtriage report … -o report.md (or --format json).\n");
+    out
+}
