@@ -67,6 +67,12 @@ fn application_repo(dir: &Path) {
         "CREATE TABLE IF NOT EXISTS legacy_quotes (id int);\n-- DROP TABLE listing_status;\nDROP TABLE legacy_quotes;\n",
     )
     .expect("write");
+    std::fs::create_dir_all(dir.join("db/migrate")).expect("mkdir");
+    std::fs::write(
+        dir.join("db/migrate/20240102000000_drop_legacy_users.rb"),
+        "class DropLegacyUsers < ActiveRecord::Migration[7.1]\n  def change\n    drop_table :legacy_users\n    # drop_table :listing_status\n  end\nend\n",
+    )
+    .expect("write");
     std::fs::write(
         dir.join("etl/extract_listing_status.py"),
         "def load(db):\n    db.execute(\"TRUNCATE TABLE listing_status CASCADE\")\n\nCLEANUP = [\n    # \"DROP TABLE IF EXISTS ticker_info\",\n]\n",
@@ -193,6 +199,7 @@ fn repository_statements_are_found_with_file_and_line() {
     assert_eq!(
         paths,
         vec![
+            "db/migrate/20240102000000_drop_legacy_users.rb:3",
             "db/migrations/001_init.sql:3",
             "etl/extract_listing_status.py:2"
         ]

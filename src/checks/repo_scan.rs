@@ -65,7 +65,7 @@ fn language(path: &Path) -> Option<Comments> {
     })
 }
 
-/// Whether a path is schema history rather than application code.
+/// Whether a path looks like schema history though no framework convention claimed it.
 pub fn is_migration_path(path: &str) -> bool {
     let p = path.to_ascii_lowercase();
     p.contains("migrat")
@@ -76,12 +76,17 @@ pub fn is_migration_path(path: &str) -> bool {
         || p.starts_with("versions/")
 }
 
+/// The scanners `scan_repository` uses: `migration` reads a file that a migration framework's
+/// conventions recognise (by its path; `None` for any other file), `sql` reads one SQL text.
+pub struct Scanners<'a> {
+    pub migration: &'a dyn Fn(&str, &str) -> Option<Vec<SqlHit>>,
+    pub sql: &'a dyn Fn(&str) -> Vec<SqlHit>,
+}
+
 /// Every active and inactive destructive statement of the tree under `root`, sorted by path and
-/// line. `scan_sql` is the SQL scanner.
-pub fn scan_repository(
-    root: &Path,
-    scan_sql: &dyn Fn(&str) -> Vec<SqlHit>,
-) -> Result<Vec<RepoStatement>, UserError> {
+/// line. Migration files are read as their framework writes them (ORM calls, down migrations);
+/// other `.sql` files and the string literals of application code with the SQL scanner.
+pub fn scan_repository(root: &Path, scanners: &Scanners) -> Result<Vec<RepoStatement>, UserError> {
     if !root.is_dir() {
         return Err(UserError::new(format!(
             "{}: not a directory; --repo takes the root of the application's working tree",
@@ -102,6 +107,20 @@ pub fn scan_repository(
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);
+        if let Some(hits) = (scanners.migration)(&rel, &text) {
+            out.extend(hits.into_iter().map(|hit| RepoStatement {
+                path: rel.clone(),
+                line: hit.line,
+                kind: hit.kind,
+                cascade: hit.cascade,
+                objects: hit.objects,
+                statement: hit.statement,
+                active: hit.active,
+                migration: true,
+                note: hit.note,
+            }));
+            continue;
+        }
         let is_sql = path
             .extension()
             .and_then(|e| e.to_str())
@@ -118,7 +137,7 @@ pub fn scan_repository(
         };
         let migration = is_migration_path(&rel);
         for (first_line, sql) in pieces {
-            for hit in scan_sql(&sql) {
+            for hit in (scanners.sql)(&sql) {
                 out.push(RepoStatement {
                     path: rel.clone(),
                     line: first_line + hit.line.saturating_sub(1),
@@ -304,7 +323,15 @@ mod tests {
                 })
                 .collect()
         };
-        let found = scan_repository(dir.path(), &scan).unwrap();
+        let no_framework = |_: &str, _: &str| -> Option<Vec<SqlHit>> { None };
+        let found = scan_repository(
+            dir.path(),
+            &Scanners {
+                migration: &no_framework,
+                sql: &scan,
+            },
+        )
+        .unwrap();
         let places: Vec<(String, u32, bool)> = found
             .iter()
             .map(|s| (s.path.clone(), s.line, s.migration))

@@ -31,25 +31,48 @@ pub struct AuditArgs {
     pub format: AuditFormat,
 }
 
+fn hit(op: crate::migrations::sql::FoundOperation) -> SqlHit {
+    SqlHit {
+        line: op.line,
+        kind: op.kind.to_string(),
+        cascade: op.cascade,
+        objects: op.objects,
+        statement: op.statement,
+        active: op.active,
+        note: op.note,
+    }
+}
+
 /// The SQL scanner `audit` shares with `migrations`, so both agree on what is destructive.
 fn scan_sql(text: &str) -> Vec<SqlHit> {
     crate::migrations::sql::destructive_statements(text)
         .into_iter()
-        .map(|op| SqlHit {
-            line: op.line,
-            kind: op.kind.to_string(),
-            cascade: op.cascade,
-            objects: op.objects,
-            statement: op.statement,
-            active: op.active,
-            note: op.note,
-        })
+        .map(hit)
         .collect()
+}
+
+/// A file the migration conventions recognise, read the way `migrations` reads it (ORM calls,
+/// SQL in strings, down migrations inert).
+fn scan_migration(path: &str, text: &str) -> Option<Vec<SqlHit>> {
+    let framework = crate::migrations::detect::framework_of(path)?;
+    Some(
+        crate::migrations::scan_text(path, framework, text)
+            .operations
+            .into_iter()
+            .map(hit)
+            .collect(),
+    )
 }
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
     let repo = match &args.repo {
-        Some(root) => Some(repo_scan::scan_repository(root, &scan_sql)?),
+        Some(root) => Some(repo_scan::scan_repository(
+            root,
+            &repo_scan::Scanners {
+                migration: &scan_migration,
+                sql: &scan_sql,
+            },
+        )?),
         None => None,
     };
     let mut session = Session::connect(&args.db.settings())?;
