@@ -27,6 +27,7 @@ pub struct AuditArgs {
     /// The application's working tree: destructive statements in its migrations and code.
     #[arg(long, value_name = "PATH")]
     pub repo: Option<PathBuf>,
+    /// Output: a terminal table, or JSON (`pgtriage-audit/1`).
     #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
     pub format: AuditFormat,
 }
