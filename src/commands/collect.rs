@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use chrono::Utc;
 use clap::Args;
 
-use super::DbArgs;
+use super::{DbArgs, LogArgs};
 use crate::db::{ConnectionSettings, Session};
 use crate::error::{Result, UserError};
 use crate::evidence::{Evidence, Input};
@@ -20,6 +20,11 @@ pub struct CollectArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
+    /// The application's git repository: its migration history.
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
     /// A cheap scheduled baseline (cron): table counters, catalog and cluster facts only; no
     /// foreign keys or sequences (see the README for its measured cost).
     #[arg(long)]
@@ -34,26 +39,50 @@ pub struct CollectArgs {
 pub struct Sources {
     /// The database to snapshot (read-only).
     pub database: Option<ConnectionSettings>,
+    /// Server logs to read into the timeline.
+    pub logs: Option<LogArgs>,
+    /// A git repository whose migration history to scan.
+    pub repo: Option<PathBuf>,
     /// An earlier evidence file whose database snapshot is the baseline.
     pub baseline: Option<PathBuf>,
     /// Take the tables-only snapshot (`collect --tables-only`).
     pub tables_only: bool,
 }
 
+impl Sources {
+    /// The sources named on a command line (`collect` and `report` share them).
+    pub fn from_args(
+        db: &DbArgs,
+        logs: &LogArgs,
+        repo: Option<&Path>,
+        baseline: Option<&Path>,
+    ) -> Self {
+        let other_sources = !logs.paths.is_empty() || repo.is_some();
+        Sources {
+            database: database_wanted(db, other_sources).then(|| db.settings()),
+            logs: (!logs.paths.is_empty()).then(|| logs.clone()),
+            repo: repo.map(Path::to_path_buf),
+            baseline: baseline.map(Path::to_path_buf),
+            tables_only: false,
+        }
+    }
+}
+
 /// Gathers `sources` into one evidence value. Inputs are listed in a fixed order: database,
-/// baseline (then whatever sources are added later).
+/// logs, repository, baseline.
 pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let mut evidence = Evidence::new(Utc::now());
+    let mut session = None;
     if let Some(settings) = &sources.database {
-        let mut session = Session::connect(settings)?;
+        let mut s = Session::connect(settings)?;
         let snapshot = if sources.tables_only {
-            session.snapshot_tables_only()?
+            s.snapshot_tables_only()?
         } else {
-            session.snapshot()?
+            s.snapshot()?
         };
         evidence.inputs.push(Input {
             kind: "database".to_string(),
-            name: session.target().to_string(),
+            name: s.target().to_string(),
             sha256: None,
             bytes: None,
             revision: None,
@@ -66,6 +95,35 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
                     .to_string(),
             );
         }
+        session = Some(s);
+    }
+    if let Some(logs) = &sources.logs {
+        read_logs(&mut evidence, logs)?;
+    }
+    if let Some(repo) = &sources.repo {
+        let mut history = crate::migrations::scan_history(&crate::migrations::HistoryOptions {
+            repo: repo.clone(),
+            rev: None,
+            since: None,
+            paths: Vec::new(),
+            no_conventions: false,
+        })?;
+        if let Some(s) = session.as_mut() {
+            let (applied, gaps) = s.migration_tracking()?;
+            history.problems.extend(gaps);
+            crate::migrations::match_applied(&mut history, applied);
+        }
+        if let Some(snapshot) = &evidence.database {
+            crate::migrations::cross_check(&mut history, snapshot);
+        }
+        evidence.inputs.push(Input {
+            kind: "repository".to_string(),
+            name: repo.display().to_string(),
+            sha256: None,
+            bytes: None,
+            revision: history.head.clone(),
+        });
+        evidence.migrations = Some(history);
     }
     if let Some(path) = &sources.baseline {
         let (input, baseline) = read_baseline(path)?;
@@ -75,7 +133,50 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     Ok(evidence)
 }
 
-fn read_baseline(path: &Path) -> Result<(Input, crate::evidence::DatabaseSnapshot)> {
+/// Reads the server logs into the timeline; each file is an input with its SHA-256. The
+/// database's `log_line_prefix` and `log_timezone` are used when the flags do not give them.
+fn read_logs(evidence: &mut Evidence, logs: &LogArgs) -> Result<()> {
+    let setting = |name: &str| {
+        evidence
+            .database
+            .as_ref()
+            .and_then(|d| d.settings.get(name))
+            .cloned()
+    };
+    let opts = crate::logs::LogOptions {
+        paths: logs.paths.clone(),
+        format: logs.log_format.clone(),
+        line_prefix: logs
+            .log_line_prefix
+            .clone()
+            .or_else(|| setting("log_line_prefix")),
+        timezone: logs
+            .log_timezone
+            .clone()
+            .or_else(|| setting("log_timezone")),
+        since: None,
+        until: None,
+        progress: true,
+        threads: None,
+        part_bytes: None,
+    };
+    let timeline = crate::logs::read_timeline(&opts)?;
+    for source in &timeline.sources {
+        evidence.inputs.push(Input {
+            kind: "log".to_string(),
+            name: source.path.clone(),
+            sha256: source.sha256.clone(),
+            bytes: Some(source.bytes),
+            revision: None,
+        });
+    }
+    evidence.timeline = Some(timeline);
+    Ok(())
+}
+
+/// Reads a baseline evidence file: its input record (with the SHA-256 of the bytes parsed) and
+/// its database snapshot.
+pub fn read_baseline(path: &Path) -> Result<(Input, crate::evidence::DatabaseSnapshot)> {
     // Hash the bytes that are parsed: read once, hash and parse the same buffer.
     let bytes = std::fs::read(path).map_err(|e| {
         UserError::new(format!("{}: cannot read the baseline: {e}", path.display()))
@@ -127,13 +228,13 @@ pub fn database_wanted(db: &DbArgs, other_sources: bool) -> bool {
 }
 
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
-    // Sources other than the database (logs, a repository) go here as they are added.
-    let other_sources = false;
-    let sources = Sources {
-        database: database_wanted(&args.db, other_sources).then(|| args.db.settings()),
-        baseline: args.baseline.clone(),
-        tables_only: args.tables_only,
-    };
+    let mut sources = Sources::from_args(
+        &args.db,
+        &args.logs,
+        args.repo.as_deref(),
+        args.baseline.as_deref(),
+    );
+    sources.tables_only = args.tables_only;
     let evidence = build_evidence(&sources)?;
     evidence.save(&args.output)?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::commands::{DbArgs, LogArgs};
 use crate::error::{Result, UserError};
-use crate::evidence::{Evidence, Input};
+use crate::evidence::Evidence;
 use crate::report::model::{self, Window};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,28 +78,6 @@ pub fn parse_time(flag: &str, text: &str) -> Result<DateTime<Utc>> {
     )))
 }
 
-/// Loads `--baseline FILE` into the evidence (its database snapshot), recording the file.
-pub fn attach_baseline(evidence: &mut Evidence, path: &std::path::Path) -> Result<()> {
-    let baseline = Evidence::load(path)?;
-    let Some(snapshot) = baseline.database else {
-        return Err(UserError::new(format!(
-            "{}: the baseline has no database snapshot; collect one with `pgtriage collect --db … -o baseline.json`",
-            path.display()
-        )));
-    };
-    let (sha, bytes) = crate::io::sha256_file(path)?;
-    evidence.baseline = Some(snapshot);
-    evidence.inputs.retain(|i| i.kind != "baseline");
-    evidence.inputs.push(Input {
-        kind: "baseline".into(),
-        name: path.display().to_string(),
-        sha256: Some(sha),
-        bytes: Some(bytes),
-        revision: None,
-    });
-    Ok(())
-}
-
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let window = Window {
         since: args
@@ -116,13 +94,28 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let mut evidence = match &args.evidence {
         Some(path) => Evidence::load(path)?,
         None => {
-            return Err(UserError::new(
-                "give an evidence file (`pgtriage report evidence.json`); gathering with --db/--log/--repo needs `pgtriage collect`, which is not built yet",
-            ));
+            // Gather in one go, exactly as `collect` would (baseline included).
+            let sources = crate::commands::collect::Sources::from_args(
+                &args.db,
+                &args.logs,
+                args.repo.as_deref(),
+                args.baseline.as_deref(),
+            );
+            crate::commands::collect::build_evidence(&sources)?
         }
     };
-    if let Some(path) = &args.baseline {
-        attach_baseline(&mut evidence, path)?;
+    if args.evidence.is_some() {
+        if let Some(path) = &args.baseline {
+            let (input, snapshot) = crate::commands::collect::read_baseline(path)?;
+            evidence.inputs.retain(|i| i.kind != "baseline");
+            evidence.inputs.push(input);
+            evidence.baseline = Some(snapshot);
+        }
+        if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {
+            return Err(UserError::new(
+                "give either an evidence file or sources to gather (--db/--log/--repo), not both; add sources with `pgtriage collect`",
+            ));
+        }
     }
     let report = model::build(&evidence, window);
     let text = match args.format {
