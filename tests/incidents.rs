@@ -15,10 +15,15 @@ use assert_cmd::prelude::*;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde_json::Value;
 
+/// `sample-logs/incidents/NAME`, or under `PGTRIAGE_INCIDENTS_DIR` to check freshly regenerated
+/// incidents kept elsewhere.
 fn incident_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-logs/incidents")
-        .join(name)
+    match std::env::var_os("PGTRIAGE_INCIDENTS_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sample-logs/incidents")
+            .join(name),
+    }
 }
 
 fn read_json(path: &Path) -> Value {
@@ -408,6 +413,7 @@ incident_tests! {
     incident_10_crash => "10-crash",
     incident_11_seed002_multi_cause => "11-seed002-multi-cause",
     incident_12_seed003_autogen_drop => "12-seed003-autogen-drop",
+    incident_13_dump_restore => "13-dump-restore",
 }
 
 /// Every incident directory has a test above, its scenario script, and the materials it needs.
