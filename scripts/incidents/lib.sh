@@ -170,17 +170,22 @@ as_app() {
     to="$(now_utc)"
     [[ -s "$WORK/session.err" ]] && sed 's/^/  client: /' "$WORK/session.err" >&2
     [[ $status == 0 || $stop == 0 ]] || return $status
-    if [[ -n "${LABEL:-}" ]]; then
-        local pid="" try
-        for try in 1 2 3 4 5 6 7 8 9 10; do
-            pid="$(grep -a "connection authorized: user=$user database=$db application_name=$app\$" \
-                "$PGHOST/data/log/postgresql.log" | tail -1 | sed -n 's/^[^[]*\[\([0-9]*\)\].*/\1/p')"
-            [[ -n "$pid" ]] && break
-            sleep 0.2
-        done
-        [[ -n "$pid" ]] || { echo "no connection line for $app in the log" >&2; return 1; }
-        echo "$LABEL|$from|$to|$pid|$user|$db|$app" >>"$EVENTS_FILE"
-    fi
+    [[ -n "${LABEL:-}" ]] && record_session "$LABEL" "$from" "$to" "$app" "$user" "$db"
+    return 0
+}
+
+# record_session LABEL FROM TO APP USER DB: records the last session APP opened as USER on DB
+# (its pid read back from the server's `connection authorized` line) in the events file.
+record_session() {
+    local label="$1" from="$2" to="$3" app="$4" user="$5" db="$6" pid="" try
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        pid="$(grep -a "connection authorized: user=$user database=$db application_name=$app\$" \
+            "$PGHOST/data/log/postgresql.log" | tail -1 | sed -n 's/^[^[]*\[\([0-9]*\)\].*/\1/p')"
+        [[ -n "$pid" ]] && break
+        sleep 0.2
+    done
+    [[ -n "$pid" ]] || { echo "no connection line for $app in the log" >&2; return 1; }
+    echo "$label|$from|$to|$pid|$user|$db|$app" >>"$EVENTS_FILE"
 }
 
 # now_utc: the time now, as the events file writes it.

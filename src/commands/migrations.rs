@@ -42,6 +42,9 @@ pub struct MigrationsArgs {
     pub all: bool,
     #[arg(long, value_enum, default_value_t = MigrationsFormat::Table)]
     pub format: MigrationsFormat,
+    /// Walk the history only (no parsing) and print counts: for the benchmark script.
+    #[arg(long, hide = true)]
+    pub walk_only: bool,
     /// Cancel any single query after this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub statement_timeout: u64,
@@ -71,6 +74,13 @@ pub fn run(args: MigrationsArgs) -> Result<ExitCode> {
         paths: args.paths.clone(),
         no_conventions: args.no_conventions,
     };
+    if args.walk_only {
+        let (walked, commits, changes) = migrations::walk_only(&opts)?;
+        crate::io::print_stdout(&format!(
+            "{walked} commits walked, {commits} touch migrations, {changes} path changes\n"
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut history = migrations::scan_history(&opts)?;
     if let Some(url) = &args.db {
         let settings = crate::db::ConnectionSettings {

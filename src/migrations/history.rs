@@ -26,6 +26,8 @@ pub struct WalkOptions<'a> {
     pub rev: Option<&'a str>,
     pub since: Option<DateTime<Utc>>,
     pub detector: &'a Detector,
+    /// Read the blobs' text (false: only the list of changes, for timing the walk alone).
+    pub read_blobs: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +206,9 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
     }
     out.problems.extend(ctx.warned.into_values());
 
+    if !opts.read_blobs {
+        return Ok(out);
+    }
     // Read every distinct blob once.
     let odb = repo.odb().map_err(|e| e.message().to_string())?;
     let mut ids: Vec<&String> = out
@@ -275,6 +280,27 @@ fn shallow_note(repo: &Repository) -> String {
     )
 }
 
+/// Git's tree order: names compared bytewise, a tree's name as if it ended in `/`. Entries of the
+/// same name compare equal even if their types differ, so a type change is one pair.
+fn tree_order(a: &git2::TreeEntry, b: &git2::TreeEntry) -> std::cmp::Ordering {
+    let (x, y) = (a.name_bytes(), b.name_bytes());
+    if x == y {
+        return std::cmp::Ordering::Equal;
+    }
+    let len = x.len().min(y.len());
+    match x[..len].cmp(&y[..len]) {
+        std::cmp::Ordering::Equal => {
+            let end = |name: &[u8], e: &git2::TreeEntry| {
+                name.get(len)
+                    .copied()
+                    .unwrap_or(if e.filemode() == 0o040000 { b'/' } else { 0 })
+            };
+            end(x, a).cmp(&end(y, b))
+        }
+        other => other,
+    }
+}
+
 struct RawChange {
     path: String,
     old: Option<Oid>,
@@ -303,23 +329,39 @@ impl DiffContext<'_> {
         {
             return;
         }
-        if let Some(o) = old {
-            for entry in o.iter() {
-                let name = entry.name_bytes();
-                let other = new.and_then(|n| n.get_name_bytes(name));
-                if other.as_ref().is_some_and(|x| x.id() == entry.id()) {
-                    continue;
+        // Both entry lists are sorted in git's tree order: walk them together, linearly.
+        let (o_len, n_len) = (old.map_or(0, |t| t.len()), new.map_or(0, |t| t.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < o_len || j < n_len {
+            let a = old.and_then(|t| t.get(i)).filter(|_| i < o_len);
+            let b = new.and_then(|t| t.get(j)).filter(|_| j < n_len);
+            match (a, b) {
+                (Some(a), Some(b)) => match tree_order(&a, &b) {
+                    std::cmp::Ordering::Equal => {
+                        if a.id() != b.id() || a.filemode() != b.filemode() {
+                            self.entry_pair(Some(&a), Some(&b), prefix, out);
+                        }
+                        i += 1;
+                        j += 1;
+                    }
+                    std::cmp::Ordering::Less => {
+                        self.entry_pair(Some(&a), None, prefix, out);
+                        i += 1;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        self.entry_pair(None, Some(&b), prefix, out);
+                        j += 1;
+                    }
+                },
+                (Some(a), None) => {
+                    self.entry_pair(Some(&a), None, prefix, out);
+                    i += 1;
                 }
-                self.entry_pair(Some(&entry), other.as_ref(), prefix, out);
-            }
-        }
-        if let Some(n) = new {
-            for entry in n.iter() {
-                let name = entry.name_bytes();
-                if old.and_then(|o| o.get_name_bytes(name)).is_some() {
-                    continue;
+                (None, Some(b)) => {
+                    self.entry_pair(None, Some(&b), prefix, out);
+                    j += 1;
                 }
-                self.entry_pair(None, Some(&entry), prefix, out);
+                (None, None) => break,
             }
         }
     }

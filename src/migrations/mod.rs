@@ -129,9 +129,26 @@ pub fn scan_history(opts: &HistoryOptions) -> Result<MigrationHistory, UserError
         rev: opts.rev.as_deref(),
         since: opts.since,
         detector: &detector,
+        read_blobs: true,
     })
     .map_err(UserError::new)?;
     Ok(assemble(&opts.repo.display().to_string(), walk))
+}
+
+/// The history walk alone — no blob read, nothing parsed: (commits walked, commits that touch
+/// a migration, path changes). For `scripts/bench-migrations.sh`, to compare with `git log`.
+pub fn walk_only(opts: &HistoryOptions) -> Result<(u64, usize, usize), UserError> {
+    let detector =
+        detect::Detector::new(&opts.paths, !opts.no_conventions).map_err(UserError::new)?;
+    let walk = history::walk(&history::WalkOptions {
+        repo: &opts.repo,
+        rev: opts.rev.as_deref(),
+        since: opts.since,
+        detector: &detector,
+        read_blobs: false,
+    })
+    .map_err(UserError::new)?;
+    Ok((walk.commits_walked, walk.commits.len(), walk.changes.len()))
 }
 
 fn text_of<'w>(walk: &'w history::Walk, blob: Option<&String>) -> Option<&'w str> {
