@@ -95,10 +95,10 @@ impl Evidence {
     pub fn from_json(text: &str, origin: &Path) -> Result<Self, UserError> {
         // Fast path: one typed parse (an evidence file of 10,000 tables is tens of MB). The
         // slower path below only runs to explain what is wrong.
-        if let Ok(evidence) = serde_json::from_str::<Evidence>(text) {
-            if evidence.format == EVIDENCE_FORMAT {
-                return Ok(evidence);
-            }
+        if let Ok(evidence) = serde_json::from_str::<Evidence>(text)
+            && evidence.format == EVIDENCE_FORMAT
+        {
+            return Ok(evidence);
         }
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
             UserError::new(format!(
