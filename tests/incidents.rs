@@ -367,18 +367,10 @@ incident_tests! {
     incident_01_truncate => "01-truncate",
     incident_02_truncate_cascade => "02-truncate-cascade",
     incident_03_delete_cascade => "03-delete-cascade",
-    // The evidence holds the rolled-back `INSERT INTO stock_movements` (log line 157, outcome
-    // rolled_back, session importer/stock-import); the rollback hypothesis cites only the
-    // ROLLBACK line, and splits the one aborted transaction into two findings.
-    #[ignore = "analysis: the rollback finding does not cite the rolled-back INSERT (run with --ignored)"]
     incident_04_rollback => "04-rollback",
     incident_05_pitr_restore => "05-pitr-restore",
     incident_06_delete => "06-delete",
     incident_07_drop_recreate => "07-drop-recreate",
-    // The evidence holds `CREATE TABLE IF NOT EXISTS ticker_info` (log line 14, session
-    // market/market/migrate); the never_populated finding cites only the counters, not when,
-    // by whom and by which statement the table was created.
-    #[ignore = "analysis: the never_populated finding does not cite the table's creation (run with --ignored)"]
     incident_08_never_populated => "08-never-populated",
     incident_09_stats_reset => "09-stats-reset",
     incident_10_crash => "10-crash",

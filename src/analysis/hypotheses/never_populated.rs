@@ -101,6 +101,50 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             ));
         }
     }
+    // The log of its creation, and no write into it since.
+    for &i in &members {
+        let t = &facts.tables[i];
+        let created = facts
+            .events_for(i, &[EventKind::Ddl])
+            .into_iter()
+            .filter(|e| {
+                e.text
+                    .trim_start()
+                    .to_uppercase()
+                    .starts_with("CREATE TABLE")
+            })
+            .last();
+        let Some(e) = created else { continue };
+        let writes = facts
+            .events_for(i, &[EventKind::BulkLoad])
+            .into_iter()
+            .filter(|w| w.at >= e.at)
+            .count();
+        if members.len() == 1 {
+            if writes == 0 {
+                f.scored(
+                    Reason::LogStatement,
+                    e.source.clone(),
+                    format!(
+                        "{} created by `{}`, and no bulk write into it is logged since",
+                        t.name,
+                        e.text.trim()
+                    ),
+                );
+            } else {
+                f.note(Fact::for_(
+                    e.source.clone(),
+                    format!("{} created by `{}`", t.name, e.text.trim()),
+                ));
+            }
+            f.pin(e);
+        } else {
+            f.note(Fact::for_(
+                e.source.clone(),
+                format!("{} created by `{}`", t.name, e.text.trim()),
+            ));
+        }
+    }
     f.confirm.push("find the job or import that should fill it, and whether it ever ran (application logs, scheduler)".into());
     f.refute.push(
         "a baseline or backup holding rows for the table, or a DROP/TRUNCATE in the log".into(),

@@ -144,7 +144,19 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 ),
             ));
         }
-        if let Some(e) = aborted_log.last() {
+        // Pin the statement that did the work (the INSERT/COPY), not the ROLLBACK or the error.
+        let statement = aborted_log
+            .iter()
+            .rev()
+            .find(|e| matches!(e.kind, EventKind::BulkLoad | EventKind::Ddl))
+            .or(aborted_log.last());
+        for e in aborted_log
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Error | EventKind::Rollback))
+        {
+            f.note(Fact::for_(e.source.clone(), format!("`{}`", e.text)));
+        }
+        if let Some(e) = statement {
             f.scored(
                 Reason::LogStatement,
                 e.source.clone(),
