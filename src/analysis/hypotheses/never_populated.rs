@@ -107,13 +107,12 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         let created = facts
             .events_for(i, &[EventKind::Ddl])
             .into_iter()
-            .filter(|e| {
+            .rfind(|e| {
                 e.text
                     .trim_start()
                     .to_uppercase()
                     .starts_with("CREATE TABLE")
-            })
-            .last();
+            });
         let Some(e) = created else { continue };
         let writes = facts
             .events_for(i, &[EventKind::BulkLoad])
