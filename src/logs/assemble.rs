@@ -161,7 +161,13 @@ impl Assembler {
             .sqlstate
             .as_deref()
             .map(str::to_string)
-            .or_else(|| verbose_sqlstate(&e.message).filter(|_| c.kind == EventKind::Error));
+            .or_else(|| verbose_sqlstate(&e.message).filter(|_| c.kind == EventKind::Error))
+            .or_else(|| {
+                (c.kind == EventKind::Error)
+                    .then(|| classify::sqlstate_of_message(&e.message))
+                    .flatten()
+                    .map(str::to_string)
+            });
         let event = LogEvent {
             at,
             kind: c.kind,

@@ -159,6 +159,57 @@ pub fn classify<'a>(e: &'a Entry<'_>) -> Verdict<'a> {
     }
 }
 
+/// The SQLSTATE of common errors, from their English message, for stderr logs whose prefix has
+/// no `%e` (csvlog and jsonlog always carry it). `None` for anything not in the table.
+pub fn sqlstate_of_message(msg: &str) -> Option<&'static str> {
+    const KNOWN: [(&str, &str); 22] = [
+        ("duplicate key value violates unique constraint", "23505"),
+        ("violates foreign key constraint", "23503"),
+        ("null value in column", "23502"),
+        ("violates check constraint", "23514"),
+        ("division by zero", "22012"),
+        ("value too long for type", "22001"),
+        ("invalid input syntax for type", "22P02"),
+        ("deadlock detected", "40P01"),
+        ("could not serialize access", "40001"),
+        ("canceling statement due to statement timeout", "57014"),
+        ("canceling statement due to user request", "57014"),
+        ("canceling statement due to lock timeout", "55P03"),
+        ("canceling statement due to conflict with recovery", "40001"),
+        (
+            "terminating connection due to administrator command",
+            "57P01",
+        ),
+        (
+            "terminating connection due to idle-in-transaction timeout",
+            "25P03",
+        ),
+        ("current transaction is aborted", "25P02"),
+        ("syntax error at or near", "42601"),
+        ("permission denied for", "42501"),
+        ("password authentication failed for user", "28P01"),
+        (
+            "cannot truncate a table referenced in a foreign key constraint",
+            "0A000",
+        ),
+        ("the database system is in recovery mode", "57P03"),
+        ("the database system is starting up", "57P03"),
+    ];
+    if msg.starts_with("relation \"") && msg.ends_with("\" does not exist") {
+        return Some("42P01");
+    }
+    if msg.starts_with("column \"") && msg.contains("\" does not exist") {
+        return Some("42703");
+    }
+    if msg.starts_with("database \"") && msg.ends_with("\" does not exist") {
+        return Some("3D000");
+    }
+    KNOWN
+        .iter()
+        .find(|(text, _)| msg.contains(text))
+        .map(|(_, code)| *code)
+}
+
 fn push_tables(into: &mut Vec<String>, tables: Vec<String>) {
     for t in tables {
         if !into.contains(&t) {
@@ -1237,5 +1288,24 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod sqlstate_tests {
+    use super::sqlstate_of_message;
+
+    #[test]
+    fn common_errors_get_their_sqlstate() {
+        assert_eq!(
+            sqlstate_of_message("duplicate key value violates unique constraint \"orders_pkey\""),
+            Some("23505")
+        );
+        assert_eq!(
+            sqlstate_of_message("relation \"gone\" does not exist"),
+            Some("42P01")
+        );
+        assert_eq!(sqlstate_of_message("deadlock detected"), Some("40P01"));
+        assert_eq!(sqlstate_of_message("something else entirely"), None);
     }
 }
