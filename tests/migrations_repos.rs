@@ -420,6 +420,11 @@ fn bad_input_is_one_line_and_the_rest_is_still_scanned() {
     huge.push_str("DROP TABLE hidden;\n");
     repo.write("migrations/4_dump.sql", huge);
     repo.write("migrations/5_b.sql", "TRUNCATE b;\n");
+    // SQLite dialect: the grammar fails, the keyword scanner still finds the DELETE.
+    repo.write(
+        "migrations/6_sqlite.sql",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT UNSIGNED);\nDELETE FROM t\n",
+    );
     let sub = TestRepo::new();
     sub.write("README", "x");
     sub.commit("sub", "2025-05-01T00:00:00Z");
@@ -461,6 +466,14 @@ fn bad_input_is_one_line_and_the_rest_is_still_scanned() {
     assert!(
         mentions("vendor_sub: submodule, not scanned"),
         "{problems:?}"
+    );
+    assert!(
+        mentions("6_sqlite.sql: not fully parsed (line 1:"),
+        "{problems:?}"
+    );
+    assert!(
+        has_op(&ops, "delete_all", "t", true, "migrations/6_sqlite.sql", 2),
+        "{ops:?}"
     );
 
     // Shallow clone: the history is cut short, and where.

@@ -113,6 +113,10 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             history.problems.extend(gaps);
             crate::migrations::match_applied(&mut history, applied);
         }
+        // The bookkeeping statements in the server log give apply times the tables lack.
+        if let Some(timeline) = &evidence.timeline {
+            crate::migrations::align_with_log(&mut history, timeline);
+        }
         if let Some(snapshot) = &evidence.database {
             crate::migrations::cross_check(&mut history, snapshot);
         }

@@ -8,7 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::evidence::{AppliedMigration, CrossCheckNote, DatabaseSnapshot, MigrationHistory};
+use crate::evidence::{
+    AppliedMigration, CrossCheckNote, DatabaseSnapshot, EventKind, MigrationHistory, Timeline,
+    TxOutcome,
+};
 
 /// The frameworks' own bookkeeping tables: they are created by the tool, not by a migration.
 const TRACKING_TABLES: &[&str] = &[
@@ -123,7 +126,7 @@ pub fn match_applied(history: &mut MigrationHistory, rows: Vec<AppliedMigration>
                         row.version,
                         file.path
                     );
-                    row.note = Some(text.clone());
+                    add_note(&mut row, text.clone());
                     notes.push(CrossCheckNote {
                         kind: "checksum_mismatch".to_string(),
                         table: row.table.clone(),
@@ -132,7 +135,10 @@ pub fn match_applied(history: &mut MigrationHistory, rows: Vec<AppliedMigration>
                     });
                 }
             } else {
-                row.note = Some("no migration file in git has this version".to_string());
+                add_note(
+                    &mut row,
+                    "no migration file in git has this version".to_string(),
+                );
             }
         }
         out.push(row);
@@ -143,6 +149,14 @@ pub fn match_applied(history: &mut MigrationHistory, rows: Vec<AppliedMigration>
     history.applied = out;
     history.cross_check.extend(notes);
     sort_notes(history);
+}
+
+fn add_note(row: &mut AppliedMigration, text: String) {
+    row.note = Some(match row.note.take() {
+        Some(n) if n.contains(&text) => n,
+        Some(n) => format!("{n}; {text}"),
+        None => text,
+    });
 }
 
 fn version_matches(row: &AppliedMigration, file: &crate::evidence::MigrationFile) -> bool {
@@ -192,6 +206,76 @@ fn tool_frameworks(tool: &str) -> &'static [&'static str] {
         "schema_migrations" => &["rails", "golang-migrate", "dbmate", "ecto", "sql"],
         _ => &[],
     }
+}
+
+/// Lines the history up with the bookkeeping statements the server log shows (`INSERT INTO
+/// schema_migrations …`, `UPDATE alembic_version …`): a tracking row without an apply time gets
+/// the log's, and a version seen only in the log becomes a row of its own (`table: "log"`), tied
+/// to its git file like any other. Rolled-back bookkeeping is not an apply.
+pub fn align_with_log(history: &mut MigrationHistory, timeline: &Timeline) {
+    let mut rows = std::mem::take(&mut history.applied);
+    for event in timeline
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::MigrationBookkeeping)
+    {
+        let Some(mark) = &event.migration else {
+            continue;
+        };
+        if matches!(
+            event.outcome,
+            Some(TxOutcome::RolledBack | TxOutcome::Aborted)
+        ) {
+            continue;
+        }
+        let tool = if mark.tool == "rails" {
+            "schema_migrations"
+        } else {
+            mark.tool.as_str()
+        };
+        let version = if tool == "django" {
+            mark.version.replacen('.', "/", 1)
+        } else {
+            mark.version.clone()
+        };
+        let logged = format!("logged at {}", event.source);
+        match rows
+            .iter_mut()
+            .find(|r| r.tool == tool && r.version == version)
+        {
+            Some(row) => {
+                if row.applied_at.is_none() {
+                    row.applied_at = Some(event.at);
+                }
+                row.note = Some(match row.note.take() {
+                    Some(n) if !n.contains(&logged) => format!("{n}; {logged}"),
+                    Some(n) => n,
+                    None => logged,
+                });
+            }
+            None => rows.push(AppliedMigration {
+                tool: tool.to_string(),
+                table: "log".to_string(),
+                version,
+                applied_at: Some(event.at),
+                checksum: None,
+                matched_commit: None,
+                path: None,
+                success: Some(event.outcome == Some(TxOutcome::Committed)),
+                matched_by: None,
+                note: Some(logged),
+            }),
+        }
+    }
+    // Re-match: rows that gained a time are matched to the version committed before it.
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.matched_by.as_deref() != Some("checksum"))
+    {
+        r.matched_commit = None;
+        r.matched_by = None;
+    }
+    match_applied(history, rows);
 }
 
 /// Compares the history with the tables that exist now.
@@ -318,6 +402,62 @@ fn sort_notes(history: &mut MigrationHistory) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_bookkeeping_gives_rails_rows_a_time_and_adds_unseen_versions() {
+        let history: MigrationHistory = serde_json::from_value(serde_json::json!({
+            "repo": "r", "commits_walked": 2,
+            "files": [{"path": "db/migrate/20250101000000_drop.rb", "framework": "rails",
+                       "version": "20250101000000",
+                       "versions": [{"commit": "c1", "committed_at": "2025-01-01T00:00:00Z",
+                                     "author": "a", "message": "m", "change": "added"},
+                                    {"commit": "c2", "committed_at": "2025-01-03T00:00:00Z",
+                                     "author": "a", "message": "m", "change": "modified"}]}],
+            "operations": [],
+            "applied": [{"tool": "schema_migrations", "table": "public.schema_migrations",
+                         "version": "20250101000000"}]
+        }))
+        .expect("history");
+        let timeline: Timeline = serde_json::from_value(serde_json::json!({
+            "sources": [],
+            "events": [
+                {"at": "2025-01-02T12:00:00Z", "kind": "migration_bookkeeping",
+                 "source": "log:postgresql.log:42", "text": "INSERT INTO schema_migrations …",
+                 "outcome": "committed",
+                 "migration": {"tool": "rails", "version": "20250101000000"}},
+                {"at": "2025-01-02T12:00:01Z", "kind": "migration_bookkeeping",
+                 "source": "log:postgresql.log:43", "text": "INSERT INTO schema_migrations …",
+                 "outcome": "rolled_back",
+                 "migration": {"tool": "rails", "version": "20250101000001"}}
+            ]
+        }))
+        .expect("timeline");
+        let mut h = history;
+        let rows = std::mem::take(&mut h.applied);
+        match_applied(&mut h, rows);
+        align_with_log(&mut h, &timeline);
+        assert_eq!(
+            h.applied.len(),
+            1,
+            "a rolled-back bookkeeping insert is not an apply"
+        );
+        let row = &h.applied[0];
+        assert_eq!(
+            row.applied_at.map(|t| t.to_rfc3339()),
+            Some("2025-01-02T12:00:00+00:00".into())
+        );
+        assert_eq!(
+            row.matched_commit.as_deref(),
+            Some("c1"),
+            "committed before the logged apply"
+        );
+        assert_eq!(row.matched_by.as_deref(), Some("version_and_time"));
+        assert!(
+            row.note
+                .as_deref()
+                .is_some_and(|n| n.contains("log:postgresql.log:42"))
+        );
+    }
 
     #[test]
     fn names_fold_like_postgres() {

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-pub use crosscheck::{cross_check, match_applied, normalise_table};
+pub use crosscheck::{align_with_log, cross_check, match_applied, normalise_table};
 
 use crate::error::UserError;
 use crate::evidence::{

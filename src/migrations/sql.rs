@@ -46,7 +46,9 @@ pub struct SqlScan {
 }
 
 /// The reusable entry point: destructive statements of one SQL text (a migration file, a string
-/// from an ORM migration, a statement from a log).
+/// from an ORM migration, a statement from a log). Statements found only in SQL comments are
+/// included with `active: false` (a reader who greps finds them too); filter on `active` for what
+/// would run.
 pub fn destructive_statements(text: &str) -> Vec<FoundOperation> {
     scan(text).operations
 }
