@@ -25,6 +25,7 @@ const WRITES: &[EventKind] = &[
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
+    let mut pending: Vec<(String, Finding)> = Vec::new();
     let db_rollbacks = facts
         .evidence
         .database
@@ -149,6 +150,10 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             .iter()
             .rev()
             .find(|e| matches!(e.kind, EventKind::BulkLoad | EventKind::Ddl))
+            .or(aborted_log
+                .iter()
+                .rev()
+                .find(|e| e.kind == EventKind::Error))
             .or(aborted_log.last());
         for e in aborted_log
             .iter()
@@ -179,8 +184,53 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             .push("the application's or migration tool's own log for the failed import".into());
         f.refute
             .push("n_mod_since_analyze counting the inserts (committed work) refutes it".into());
-        verdict.findings.push(f.finish());
+        // One aborted transaction that touched several tables is one finding: key on the
+        // ROLLBACK (or error) that ended it.
+        let key = aborted_log
+            .iter()
+            .rev()
+            .find(|e| matches!(e.kind, EventKind::Rollback | EventKind::Error))
+            .map(|e| e.source.clone())
+            .unwrap_or_else(|| t.name.clone());
+        pending.push((key, f));
     }
+    pending.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<Finding> = Vec::new();
+    let mut last_key: Option<String> = None;
+    for (key, f) in pending {
+        match merged.last_mut() {
+            Some(m) if last_key.as_deref() == Some(key.as_str()) => {
+                m.tables.extend(f.tables);
+                m.tables.sort();
+                m.tables.dedup();
+                m.evidence.extend(f.evidence);
+                m.score.extend(f.score);
+                // Keep the statement that did the work over a ROLLBACK line.
+                let is_work = |s: &Option<String>| {
+                    s.as_deref().is_some_and(|s| {
+                        let s = s.trim_start().to_uppercase();
+                        ["INSERT INTO", "COPY ", "UPDATE ", "CREATE ", "ALTER "]
+                            .iter()
+                            .any(|k| s.starts_with(k))
+                    })
+                };
+                if !is_work(&m.statement) && is_work(&f.statement) {
+                    m.statement = f.statement;
+                    m.session = f.session;
+                    m.at = f.at;
+                }
+                m.summary = format!(
+                    "{}: rows inserted by one transaction that rolled back or failed — never committed, so not lost",
+                    m.tables.join(", ")
+                );
+            }
+            _ => merged.push(f),
+        }
+        last_key = Some(key);
+    }
+    verdict
+        .findings
+        .extend(merged.into_iter().map(Finding::finish));
     verdict
 }
 
@@ -222,6 +272,44 @@ mod tests {
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
         assert_eq!(f.at, Some(at(12, 10, 17)));
         assert_eq!(f.confidence, 0.9);
+    }
+
+    #[test]
+    fn one_aborted_transaction_over_two_tables_is_one_finding() {
+        let mut other = aborted_inserts();
+        other.name = "stock_levels".into();
+        other.oid = 16790;
+        other.relfilenode = 16790;
+        let mut insert = event(
+            EventKind::BulkLoad,
+            at(12, 10, 17),
+            50,
+            "INSERT INTO parent SELECT …",
+            &["parent"],
+        );
+        insert.outcome = Some(TxOutcome::RolledBack);
+        let mut end = event(
+            EventKind::Rollback,
+            at(12, 10, 18),
+            52,
+            "ROLLBACK",
+            &["parent", "stock_levels"],
+        );
+        end.outcome = Some(TxOutcome::RolledBack);
+        let ev = with_log(
+            evidence(vec![aborted_inserts(), other], vec![]),
+            vec![insert, end],
+        );
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
+        assert_eq!(
+            v.findings[0].tables,
+            vec!["public.parent", "public.stock_levels"]
+        );
+        assert_eq!(
+            v.findings[0].statement.as_deref(),
+            Some("INSERT INTO parent SELECT …")
+        );
     }
 
     #[test]
