@@ -560,11 +560,15 @@ fn summarize(facts: &Facts, analysis: &Analysis, affected: &BTreeSet<String>) ->
                         .unwrap_or_default()
                 )
             });
-            s.push_str(&format!(
-                "The statement was `{}`{}. ",
-                stmt.trim(),
-                who.unwrap_or_default()
-            ));
+            if f.session.as_ref().is_some_and(|s| s.user.is_some()) {
+                s.push_str(&format!(
+                    "The statement was `{}`{}. ",
+                    stmt.trim(),
+                    who.unwrap_or_default()
+                ));
+            } else {
+                s.push_str(&format!("The log says `{}`. ", stmt.trim()));
+            }
         }
     }
     let unexplained: Vec<String> = affected

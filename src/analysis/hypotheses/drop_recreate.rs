@@ -97,11 +97,37 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             }
         }
     }
-    // Group tables dropped by one statement or one migration version.
+    // Group tables dropped by one session in one burst (a migration's DROPs, one per
+    // statement, within a minute of each other), else by one migration version.
+    let mut logged: Vec<(Option<i32>, chrono::DateTime<chrono::Utc>, String, &str)> = dropped
+        .iter()
+        .filter_map(|(name, d)| {
+            d.events
+                .iter()
+                .find(|e| committed(e) != Some(false))
+                .map(|e| (e.session.pid, e.at, e.source.clone(), name.as_str()))
+        })
+        .collect();
+    logged.sort();
+    let mut burst: BTreeMap<&str, String> = BTreeMap::new();
+    let mut current: Option<(Option<i32>, chrono::DateTime<chrono::Utc>, String)> = None;
+    for (pid, at, source, name) in logged {
+        let same = current.as_ref().is_some_and(|(p, last, _)| {
+            pid.is_some() && *p == pid && at - *last <= chrono::Duration::seconds(60)
+        });
+        if !same {
+            current = Some((pid, at, source));
+        } else if let Some(c) = current.as_mut() {
+            c.1 = at;
+        }
+        if let Some((_, _, first)) = &current {
+            burst.insert(name, first.clone());
+        }
+    }
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, d) in &dropped {
-        let key = if let Some(e) = d.events.iter().find(|e| committed(e) != Some(false)) {
-            format!("log:{}", e.source)
+        let key = if let Some(first) = burst.get(name.as_str()) {
+            format!("log:{first}")
         } else if let Some(op) = d.ops.first() {
             format!("git:{}:{}", op.commit, op.path)
         } else {
@@ -187,6 +213,18 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             .collect();
         events.sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
         events.dedup_by(|a, b| a.source == b.source);
+        let pinned = events
+            .iter()
+            .find(|e| committed(e) != Some(false))
+            .map(|e| e.source.clone());
+        for e in events.iter().filter(|e| Some(&e.source) != pinned.as_ref()) {
+            let fact = format!("`{}`", e.text.trim());
+            f.note(if committed(e) == Some(false) {
+                Fact::against(e.source.clone(), format!("{fact} failed"))
+            } else {
+                Fact::for_(e.source.clone(), fact)
+            });
+        }
         if let Some(e) = events.iter().find(|e| committed(e) != Some(false)) {
             f.scored(
                 Reason::LogStatement,
@@ -330,6 +368,38 @@ mod tests {
             f.session.as_ref().and_then(|s| s.application.as_deref()),
             Some("alembic")
         );
+    }
+
+    #[test]
+    fn one_migration_dropping_tables_one_statement_each_is_one_finding() {
+        let drops: Vec<_> = ["session", "account", "verification"]
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let mut e = event(
+                    EventKind::DropTable,
+                    at(22, 1, 13 + k as u32),
+                    5 + k as u32,
+                    &format!("DROP TABLE {t}"),
+                    &[t],
+                );
+                e.session.application = Some("alembic".into());
+                e
+            })
+            .collect();
+        let ev = with_log(evidence(vec![table("users", 16400, 11)], vec![]), drops);
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
+        let f = &v.findings[0];
+        assert_eq!(f.tables.len(), 3);
+        for t in ["session", "account", "verification"] {
+            assert!(
+                f.evidence
+                    .iter()
+                    .any(|e| e.text.contains(&format!("DROP TABLE {t}"))),
+                "{t}"
+            );
+        }
     }
 
     #[test]
