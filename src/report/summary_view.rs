@@ -97,3 +97,26 @@ pub fn render(report: &Report) -> String {
     out.push_str("\nFull report: pgtriage report … -o report.md (or --format json).\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::fixtures::*;
+    use crate::report::model::{Window, build};
+
+    #[test]
+    fn the_terminal_summary_shows_affected_tables_and_ranked_hypotheses() {
+        let t = truncated(table("invoices", 16529, 1000), 16549, at(12, 9, 40));
+        let ev = evidence(vec![t, table("users", 16400, 11)], vec![]);
+        let text = super::render(&build(&ev, Window::default()));
+        assert!(text.contains("public.invoices"));
+        assert!(
+            !text.contains("public.users"),
+            "intact tables are not listed"
+        );
+        assert!(text.contains("#1 truncate"));
+        assert!(
+            !text.contains('\u{1b}'),
+            "no escape codes when not on a terminal"
+        );
+    }
+}
