@@ -469,45 +469,25 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
     }
 }
 
+/// The FK blast radius of the tables this incident touches: the same cascade reach `audit`
+/// computes for every table (`checks::audit::blast_radius`), kept to the affected and named ones.
 fn blast_radius(
     facts: &Facts,
     affected: &BTreeSet<String>,
     named: &BTreeSet<&str>,
 ) -> Vec<BlastRadius> {
-    let mut out = Vec::new();
-    for (i, t) in facts.tables.iter().enumerate() {
-        if !affected.contains(&t.name) && !named.contains(t.name.as_str()) {
-            continue;
-        }
-        let reach = |cascade_only: bool| {
-            let mut seen = BTreeSet::new();
-            let mut frontier = vec![i];
-            while let Some(p) = frontier.pop() {
-                for fk in facts.fks_referencing(p) {
-                    if cascade_only && fk.on_delete != "cascade" {
-                        continue;
-                    }
-                    if let Some(c) = facts.resolve(&format!("{}.{}", fk.schema, fk.table))
-                        && c != i
-                        && seen.insert(facts.tables[c].name.clone())
-                    {
-                        frontier.push(c);
-                    }
-                }
-            }
-            seen.into_iter().collect::<Vec<_>>()
-        };
-        let truncate_cascades_to = reach(false);
-        if truncate_cascades_to.is_empty() {
-            continue;
-        }
-        out.push(BlastRadius {
-            table: t.name.clone(),
-            delete_cascades_to: reach(true),
-            truncate_cascades_to,
-        });
-    }
-    out
+    crate::checks::audit::blast_radius(facts.foreign_keys)
+        .into_iter()
+        .filter(|b| !b.truncate_cascade_empties.is_empty())
+        .filter_map(|b| {
+            let name = &facts.tables[facts.resolve(&b.table)?].name;
+            (affected.contains(name) || named.contains(name.as_str())).then(|| BlastRadius {
+                table: name.clone(),
+                delete_cascades_to: b.delete_cascades_to,
+                truncate_cascades_to: b.truncate_cascade_empties,
+            })
+        })
+        .collect()
 }
 
 fn summarize(facts: &Facts, analysis: &Analysis, affected: &BTreeSet<String>) -> String {
