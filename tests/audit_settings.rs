@@ -43,19 +43,7 @@ fn finding<'a>(report: &'a Value, subject: &str) -> Option<&'a Value> {
         .and_then(|f| f.iter().find(|f| f["subject"] == subject))
 }
 
-fn git(repo: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use support::git;
 
 /// The application of seeds 000 and 001: an ETL that TRUNCATEs with CASCADE, a commented-out
 /// DROP, and a migration that drops a table.
@@ -215,20 +203,7 @@ fn a_well_configured_server_passes() {
         "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
         false,
     );
-    let segment = cluster.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
-    let start = Instant::now();
-    // The archiver reports a segment once archive_command has returned: wait for the report.
-    while cluster.psql(
-        "postgres",
-        &format!("SELECT coalesce(last_archived_wal >= '{segment}', false) FROM pg_stat_archiver"),
-    ) != "t"
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "archiving never happened"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    cluster.archive_everything();
     let (code, report) = audit(&cluster.url(&db), &[]);
     assert_eq!(code, 0, "{report:#}");
     for subject in [

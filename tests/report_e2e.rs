@@ -26,19 +26,7 @@ INSERT INTO users SELECT g FROM generate_series(1, 11) g;
 VACUUM ANALYZE;
 ";
 
-fn git(repo: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use support::git;
 
 /// An application repository whose second migration resets the data with TRUNCATE … CASCADE.
 fn repo_with_reset_migration(dir: &Path) {

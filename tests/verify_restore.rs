@@ -235,24 +235,6 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
     assert_eq!(report["exact_count"]["counted"], 2);
 }
 
-/// Waits until the archive holds the WAL segment that contains everything written so far.
-fn archive_everything(cluster: &PgCluster) {
-    let segment = cluster.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
-    let start = Instant::now();
-    // The archiver reports a segment once archive_command has returned (the copy is whole).
-    while cluster.psql(
-        "postgres",
-        &format!("SELECT coalesce(last_archived_wal >= '{segment}', false) FROM pg_stat_archiver"),
-    ) != "t"
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "segment {segment} never reached the archive"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn point_in_time_recovery_from_a_base_backup_passes_and_says_what_happened() {
     let source = PgCluster::start(ClusterOptions::default());
@@ -279,7 +261,7 @@ fn point_in_time_recovery_from_a_base_backup_passes_and_says_what_happened() {
     std::thread::sleep(Duration::from_millis(1100));
     // A commit after the late target, so that recovery has somewhere to stop.
     source.psql(&db, "CREATE TABLE after_the_incident (id int)");
-    archive_everything(&source);
+    source.archive_everything();
     source.flush_stats(&db);
     let (code, report) = verify(&baseline, &source.url(&db), &[]);
     assert_eq!(code, 1, "the incident fails verification: {report:#}");

@@ -557,6 +557,26 @@ impl PgCluster {
         cluster
     }
 
+    /// Switches to a new WAL segment and waits until the archiver reports it archived, so the
+    /// archive holds everything written so far (`archive_command` has returned: the copy is whole).
+    pub fn archive_everything(&self) {
+        let segment = self.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+        let start = Instant::now();
+        while self.psql(
+            "postgres",
+            &format!(
+                "SELECT coalesce(last_archived_wal >= '{segment}', false) FROM pg_stat_archiver"
+            ),
+        ) != "t"
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "segment {segment} never reached the archive"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Run a server binary (pg_dump, pg_restore, pg_basebackup, …) as the server user.
     pub fn server_tool(&self, name: &str) -> Command {
         as_server_user(&self.bindir.join(name))
@@ -574,4 +594,19 @@ impl Drop for PgCluster {
             let _ = w.wait();
         }
     }
+}
+
+/// Runs `git -C repo ARGS…` for a test repository; panics with git's stderr on failure.
+pub fn git(repo: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
