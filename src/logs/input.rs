@@ -142,6 +142,9 @@ pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
 pub struct Digestion {
     hasher: Sha256,
     pub bytes: u64,
+    /// Set when the file is hashed elsewhere (a regular file, hashed on its own thread): the
+    /// stream then only counts its bytes.
+    pub hashed_elsewhere: bool,
 }
 
 impl Digestion {
@@ -160,7 +163,9 @@ impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Ok(mut d) = self.digest.lock() {
-            d.hasher.update(&buf[..n]);
+            if !d.hashed_elsewhere {
+                d.hasher.update(&buf[..n]);
+            }
             d.bytes += n as u64;
         }
         Ok(n)

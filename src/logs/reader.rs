@@ -289,6 +289,24 @@ pub fn read_file(
             (chunks, Some(sha), bytes, lines, before)
         }
         None => {
+            // A regular file is hashed by a second reader on its own thread (I/O and SHA-256
+            // off the parsing thread), as the split path does; stdin and pipes are hashed as
+            // they stream, since they can be read only once.
+            let regular = file
+                .path
+                .as_ref()
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+            let hashing = regular.and_then(|p| {
+                let p = p.clone();
+                let h = std::thread::Builder::new()
+                    .name("sha256".into())
+                    .spawn(move || input::hash_file(&p))
+                    .ok()?;
+                if let Ok(mut d) = opened.digest.lock() {
+                    d.hashed_elsewhere = true;
+                }
+                Some(h)
+            });
             let mut parser = make_parser(&detected, s);
             let mut sink = Assembler::new(s.since, s.until);
             let mut stream = std::io::Cursor::new(sample).chain(opened.reader);
@@ -300,8 +318,16 @@ pub fn read_file(
                     .lock()
                     .map_err(|_| UserError::new("digest lock poisoned"))?,
             );
-            let bytes = digest.bytes;
-            (vec![(out, lines)], Some(digest.hex()), bytes, lines, 0)
+            let (sha, bytes) = match hashing {
+                Some(h) => h
+                    .join()
+                    .map_err(|_| UserError::new(format!("{}: hashing failed", file.display)))??,
+                None => {
+                    let bytes = digest.bytes;
+                    (digest.hex(), bytes)
+                }
+            };
+            (vec![(out, lines)], Some(sha), bytes, lines, 0)
         }
     };
     let mut result = assemble_file(file, &detected, compression, chunks, line_base);
