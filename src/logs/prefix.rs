@@ -638,6 +638,54 @@ mod tests {
     }
 
     #[test]
+    fn first_reading_gives_what_backtracking_gives() {
+        let cases = [
+            (
+                "%m [%p] %q%u@%d ",
+                "2026-11-23 12:09:26.463 UTC [1] us er@my-db.v2 @x ERROR:  boom",
+            ),
+            (
+                "%m [%p] %q%u@%d ",
+                "2026-11-23 12:09:26.463 UTC [1] a@b@c d LOG:  x",
+            ),
+            (
+                "%m [%p] %q%u@%d ",
+                "2026-11-23 12:09:26.463 UTC [1] LOG:  checkpoint starting",
+            ),
+            (
+                "%m [%p] %q%u@%d ",
+                "2026-11-23 12:09:26.463 UTC [1] no severity here",
+            ),
+            ("%m [%p] %q%u@%d ", "\tcontinued"),
+            (
+                "%t:%r:%u@%d:[%p]:",
+                "2026-11-23 12:09:26 UTC:10.1.2.3(51000):app@prod:[777]:LOG:  x",
+            ),
+            (
+                "%t:%r:%u@%d:[%p]:",
+                "2026-11-23 12:09:26 UTC:h:1:a@b:c@d:[7]:LOG:  x",
+            ),
+            ("%-10u|%5p %d ", "bob       |   42 shop LOG:  x"),
+            ("%u%d ", "bobshop LOG:  x"),
+            ("%a :: %u ", "my :: app :: bob LOG:  x"),
+        ];
+        for (prefix, line) in cases {
+            let p = LinePrefix::compile(prefix).unwrap();
+            let fast = p.matches(line.as_bytes());
+            let mut m = PrefixMatch::default();
+            let slow = p.match_from(0, line.as_bytes(), 0, &mut m).map(|rest| {
+                m.rest = rest;
+                m
+            });
+            assert_eq!(
+                fast.map(|m| (m.values, m.rest)),
+                slow.map(|m| (m.values, m.rest)),
+                "{prefix:?} on {line:?}"
+            );
+        }
+    }
+
+    #[test]
     fn names_with_any_characters() {
         let p = LinePrefix::compile("%m [%p] %q%u@%d ").unwrap();
         let l = "2026-11-23 12:09:26.463 UTC [1] us er@my-db.v2 @x ERROR:  boom";
