@@ -407,3 +407,75 @@ fn a_locked_table_costs_its_size_not_the_snapshot() {
         "{gaps:?}"
     );
 }
+
+/// Seed 002's `DROP TYPE … CASCADE`: the column is gone, the rows stay. The snapshot records the
+/// dropped column with the drop's commit time, and the report warns not to rewrite the table
+/// while the values are still in the heap, naming the logged statement that dropped it.
+#[test]
+fn a_column_dropped_by_drop_type_cascade_is_recorded_and_reported() {
+    let cluster = PgCluster::shared();
+    let db = cluster.fresh_database("dropped_column");
+    cluster.psql_script(
+        &db,
+        "CREATE TYPE flow_status AS ENUM ('running', 'paused', 'completed');
+         CREATE TABLE flows (id int PRIMARY KEY, name text, status flow_status);
+         INSERT INTO flows SELECT g, 'f' || g, 'paused' FROM generate_series(1, 20) g;
+         DROP TYPE flow_status CASCADE;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let evidence_path = dir.path().join("evidence.json");
+    let log = cluster.log_dir().join("postgresql.log");
+    cluster.wait_for_log(
+        |t| t.contains("DROP TYPE flow_status CASCADE"),
+        std::time::Duration::from_secs(5),
+    );
+    pgtriage()
+        .args(["collect", "--db", &cluster.url(&db), "--log"])
+        .arg(&log)
+        .arg("-o")
+        .arg(&evidence_path)
+        .assert()
+        .success();
+    let evidence = Evidence::load(&evidence_path).expect("loads");
+    let snap = evidence.database.as_ref().expect("database");
+    let dropped: Vec<_> = snap
+        .dropped_columns
+        .iter()
+        .filter(|c| c.table == "flows")
+        .collect();
+    assert_eq!(dropped.len(), 1, "{:?}", snap.dropped_columns);
+    assert_eq!(dropped[0].schema, "public");
+    assert_eq!(dropped[0].attnum, 3, "status was the third column");
+    assert!(
+        dropped[0].dropped_at.is_some(),
+        "track_commit_timestamp is on"
+    );
+
+    let out = pgtriage()
+        .args(["report", "--format", "json"])
+        .arg(&evidence_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let action = report["immediate_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap_or("").contains("public.flows"))
+        .unwrap_or_else(|| panic!("no action for flows: {}", report["immediate_actions"]));
+    let why = action["why"].as_str().unwrap();
+    assert!(why.contains("DROP TYPE flow_status CASCADE"), "{why}");
+    assert!(
+        action["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("catalog:public.flows.attnum_3")
+    );
+}

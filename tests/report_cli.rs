@@ -116,6 +116,7 @@ fn truncate_cascade() -> Evidence {
             fk("grandchild", "child_cascade", "cascade"),
         ],
         sequences: vec![],
+        dropped_columns: Vec::new(),
         not_visible: vec![],
     });
     ev.timeline = Some(Timeline {

@@ -147,7 +147,7 @@ write_expected <<'JSON'
     "migration_086": {"statement": "DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE"},
     "failed_delete": {"statement": "syntax error"}
   },
-  "report_mentions": ["086_fix_collection_flow_status_adr012", "DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE"]
+  "report_mentions": ["086_fix_collection_flow_status_adr012", "DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE", "Do not rewrite migration.collection_flows: column #2 was dropped"]
 }
 JSON
 finish

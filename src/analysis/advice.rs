@@ -158,6 +158,38 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
         });
     }
 
+    // Dropped columns: the rows stay, the column's values stay in the heap until a rewrite.
+    for dropped in evidence
+        .database
+        .iter()
+        .flat_map(|d| d.dropped_columns.iter())
+    {
+        let table = format!("{}.{}", dropped.schema, dropped.table);
+        let cause = dropped_column_cause(evidence, dropped);
+        advice.immediate_actions.push(Action {
+            title: format!(
+                "Do not rewrite {table}: column #{} was dropped but its values are still on disk",
+                dropped.attnum
+            ),
+            why: format!(
+                "pg_attribute keeps the dropped column{} and the heap keeps its values until VACUUM FULL, CLUSTER or a rewriting ALTER TABLE; read them with pageinspect (heap_page_item_attrs) before anything rewrites the table. An enum's labels are gone with its type: decode the values with an older dump's pg_enum{}",
+                dropped
+                    .dropped_at
+                    .map(|t| format!(" (dropped at {})", t.format("%Y-%m-%d %H:%M:%S%.3f UTC")))
+                    .unwrap_or_default(),
+                cause
+                    .as_ref()
+                    .map(|(text, source)| format!(". The drop matches `{text}` ({source})"))
+                    .unwrap_or_default()
+            ),
+            command: Some(format!(
+                "SELECT attnum, attisdropped FROM pg_attribute WHERE attrelid = '{}'::regclass AND attisdropped;",
+                sql_name(&table)
+            )),
+            source: format!("catalog:{table}.attnum_{}.attisdropped", dropped.attnum),
+        });
+    }
+
     // Recovery options.
     let lost_tables: BTreeSet<&String> = losses.iter().flat_map(|f| f.tables.iter()).collect();
     let table_list = lost_tables
@@ -390,4 +422,26 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
     }
     advice.prevention.push("Keep a recent baseline: `pgtriage collect --db … -o baseline.json` daily makes expected rows exact next time.".into());
     advice
+}
+
+/// The logged `DROP TYPE … CASCADE` / `DROP COLUMN` that most likely dropped the column: the last
+/// one at or before the drop's commit time (within a minute), else the last one naming the table.
+fn dropped_column_cause(
+    evidence: &Evidence,
+    dropped: &crate::evidence::DroppedColumn,
+) -> Option<(String, String)> {
+    use crate::evidence::EventKind;
+    let events = &evidence.timeline.as_ref()?.events;
+    let mut drops = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::DropType | EventKind::DropColumn));
+    let chosen = match dropped.dropped_at {
+        Some(at) => drops.rfind(|e| e.at <= at && at - e.at <= Duration::seconds(60)),
+        None => drops.rfind(|e| {
+            e.tables.iter().any(|t| {
+                t == &dropped.table || t == &format!("{}.{}", dropped.schema, dropped.table)
+            })
+        }),
+    }?;
+    Some((chosen.text.clone(), chosen.source.clone()))
 }

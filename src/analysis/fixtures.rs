@@ -162,6 +162,7 @@ pub fn snapshot(tables: Vec<TableStats>, fks: Vec<ForeignKey>) -> DatabaseSnapsh
         tables,
         foreign_keys: fks,
         sequences: Vec::new(),
+        dropped_columns: Vec::new(),
         not_visible: Vec::new(),
     }
 }

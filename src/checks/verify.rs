@@ -1003,6 +1003,7 @@ mod tests {
             tables,
             foreign_keys: fks,
             sequences: Vec::new(),
+            dropped_columns: Vec::new(),
             not_visible: Vec::new(),
         }
     }

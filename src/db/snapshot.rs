@@ -12,8 +12,8 @@ use super::Session;
 use super::connect::{QueryFailure, ReadOnly};
 use crate::error::UserError;
 use crate::evidence::{
-    ArchiverStats, DatabaseSnapshot, DatabaseStats, ForeignKey, NotVisible, SequenceState,
-    ServerInfo, TableStats,
+    ArchiverStats, DatabaseSnapshot, DatabaseStats, DroppedColumn, ForeignKey, NotVisible,
+    SequenceState, ServerInfo, TableStats,
 };
 
 /// Settings that decide what the logs and the catalog can show, with the first major version
@@ -129,6 +129,27 @@ struct ForeignKeyRow {
     on_delete: String,
     on_update: String,
 }
+
+#[derive(FromRow)]
+struct DroppedColumnRow {
+    schema: String,
+    table: String,
+    attnum: i32,
+    dropped_at: Option<DateTime<Utc>>,
+}
+
+/// Dropped columns of user tables. `{commit_time}` is a fixed fragment chosen by the settings.
+const DROPPED_COLUMNS_SQL: &str = "\
+SELECT n.nspname::text AS schema, c.relname::text AS \"table\", a.attnum::int AS attnum,
+       {commit_time} AS dropped_at
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE a.attisdropped AND a.attnum > 0
+   AND c.relkind IN ('r', 'p')
+   AND n.nspname <> 'information_schema'
+   AND n.nspname !~ '^pg_'
+ ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", a.attnum";
 
 #[derive(FromRow)]
 struct SequenceRow {
@@ -445,6 +466,12 @@ impl Session {
                 }
             };
 
+            let dropped_columns = if full {
+                read_dropped_columns(tx, commit_ts_on, &mut not_visible)
+            } else {
+                Vec::new()
+            };
+
             let (system_identifier, timeline_id, checkpoint_time) = match control {
                 Some(c) => (c.system_identifier, c.timeline_id, c.checkpoint_time),
                 None => (None, None, None),
@@ -472,6 +499,7 @@ impl Session {
                 tables,
                 foreign_keys,
                 sequences,
+                dropped_columns,
                 not_visible,
             };
             sort_snapshot(&mut snapshot);
@@ -489,6 +517,8 @@ fn sort_snapshot(s: &mut DatabaseSnapshot) {
         .sort_by(|a, b| (&a.schema, &a.table, &a.name).cmp(&(&b.schema, &b.table, &b.name)));
     s.sequences
         .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    s.dropped_columns
+        .sort_by(|a, b| (&a.schema, &a.table, a.attnum).cmp(&(&b.schema, &b.table, b.attnum)));
     s.not_visible.sort_by(|a, b| a.what.cmp(&b.what));
 }
 
@@ -528,6 +558,39 @@ fn read_tables(
             Err(f) => return Err(f),
         }
     }
+}
+
+/// Dropped columns, with the drop's commit time when `track_commit_timestamp` allows it; a
+/// failure is a gap, never the end of the snapshot.
+fn read_dropped_columns(
+    tx: &mut ReadOnly<'_>,
+    commit_ts_on: bool,
+    not_visible: &mut Vec<NotVisible>,
+) -> Vec<DroppedColumn> {
+    let fragments: &[&str] = if commit_ts_on {
+        &["pg_xact_commit_timestamp(a.xmin)", "NULL::timestamptz"]
+    } else {
+        &["NULL::timestamptz"]
+    };
+    for (i, commit_time) in fragments.iter().enumerate() {
+        let sql = DROPPED_COLUMNS_SQL.replace("{commit_time}", commit_time);
+        match tx.fetch_all::<DroppedColumnRow>(sqlx::query_as(sqlx::AssertSqlSafe(sql))) {
+            Ok(rows) => {
+                return rows
+                    .into_iter()
+                    .map(|r| DroppedColumn {
+                        schema: r.schema,
+                        table: r.table,
+                        attnum: r.attnum,
+                        dropped_at: r.dropped_at,
+                    })
+                    .collect();
+            }
+            Err(f) if i + 1 < fragments.len() => gap(not_visible, "dropped_columns.dropped_at", &f),
+            Err(f) => gap(not_visible, "dropped columns (pg_attribute)", &f),
+        }
+    }
+    Vec::new()
 }
 
 /// The per-table query for a server major version: `n_ins_since_vacuum` exists from 13.

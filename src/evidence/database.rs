@@ -32,6 +32,11 @@ pub struct DatabaseSnapshot {
     /// Sequences with their last value and the column they feed (for `verify`).
     #[serde(default)]
     pub sequences: Vec<SequenceState>,
+    /// Columns dropped from a table (`pg_attribute.attisdropped`): what a `DROP COLUMN` or a
+    /// `DROP TYPE … CASCADE` leaves behind while the rows themselves stay. Sorted by (schema,
+    /// table, attnum).
+    #[serde(default)]
+    pub dropped_columns: Vec<DroppedColumn>,
     /// What the role could not read, and why (a role with only `pg_monitor`, say).
     #[serde(default)]
     pub not_visible: Vec<NotVisible>,
@@ -174,6 +179,21 @@ pub struct SequenceState {
     pub owned_by_table: Option<String>,
     #[serde(default)]
     pub owned_by_column: Option<String>,
+}
+
+/// A dropped column. PostgreSQL keeps its `pg_attribute` row (renamed
+/// `........pg.dropped.N........`, type 0) and leaves the values in the heap until the table is
+/// rewritten (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE): pg-forensics.md rule 8.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedColumn {
+    pub schema: String,
+    pub table: String,
+    /// The column's position (`attnum`); its name is gone from the catalog.
+    pub attnum: i32,
+    /// `pg_xact_commit_timestamp(pg_attribute.xmin)`: when the drop committed (needs
+    /// `track_commit_timestamp`).
+    #[serde(default)]
+    pub dropped_at: Option<DateTime<Utc>>,
 }
 
 /// Something the role could not read, and why: a gap, not a failure.
