@@ -44,7 +44,7 @@ pub struct Assembler {
     out: ChunkOutput,
     tracker: Tracker,
     /// What `connection authorized` said about each session (stderr prefixes often lack %a).
-    known: HashMap<u64, SessionInfo>,
+    known: FastMap<u64, SessionInfo>,
     last_at: Option<DateTime<Utc>>,
     /// Events of raw lines seen before any timestamp: they take the first one that follows.
     timeless: Vec<usize>,
@@ -82,7 +82,7 @@ impl Assembler {
             until,
             out: ChunkOutput::default(),
             tracker: Tracker::default(),
-            known: HashMap::new(),
+            known: FastMap::default(),
             last_at: None,
             timeless: Vec::new(),
             announced: FastMap::default(),

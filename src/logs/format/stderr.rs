@@ -144,6 +144,13 @@ fn follow_up_index(severity: &str) -> u8 {
 
 fn parse_pid(b: Option<&[u8]>) -> Option<i32> {
     let b = b?;
+    // Every line has one: digits are read directly (what `str::parse` gives for them, overflow
+    // included); anything else takes the general path.
+    if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+        return b.iter().try_fold(0i32, |n, c| {
+            n.checked_mul(10)?.checked_add(i32::from(c - b'0'))
+        });
+    }
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
