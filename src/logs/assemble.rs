@@ -50,8 +50,9 @@ pub struct Assembler {
     timeless: Vec<usize>,
     /// Sessions already shown as a `tool_session`.
     announced: FastMap<u64, ()>,
-    /// Last minute counted into, to skip the outer hash lookup on the hot path.
-    count_cache: Option<((i64, CountKind), FastMap<String, u64>)>,
+    /// The minute being counted into, per kind (statements of one transaction alternate kinds):
+    /// the outer hash lookup and a table-name String only once per minute, kind and table.
+    count_cache: Option<(i64, [FastMap<String, u64>; 5])>,
 }
 
 fn relative_source(line: u64) -> String {
@@ -97,21 +98,38 @@ impl Assembler {
     }
 
     fn flush_count_cache(&mut self) {
-        if let Some((key, tables)) = self.count_cache.take() {
-            let slot = self.out.counts.entry(key).or_default();
-            for (t, n) in tables {
-                *slot.entry(t).or_insert(0) += n;
+        const KINDS: [CountKind; 5] = [
+            CountKind::Select,
+            CountKind::Insert,
+            CountKind::Update,
+            CountKind::Delete,
+            CountKind::Other,
+        ];
+        if let Some((minute, maps)) = self.count_cache.as_mut() {
+            for (kind, tables) in KINDS.into_iter().zip(maps.iter_mut()) {
+                if tables.is_empty() {
+                    continue;
+                }
+                let slot = self.out.counts.entry((*minute, kind)).or_default();
+                // Drained, not dropped: the maps keep their capacity for the next minute.
+                for (t, n) in tables.drain() {
+                    *slot.entry(t).or_insert(0) += n;
+                }
             }
         }
     }
 
     fn count(&mut self, at: DateTime<Utc>, kind: CountKind, table: Option<&str>) {
-        let key = (at.timestamp().div_euclid(60), kind);
-        if self.count_cache.as_ref().is_none_or(|(k, _)| *k != key) {
+        let minute = at.timestamp().div_euclid(60);
+        if self.count_cache.as_ref().is_none_or(|(m, _)| *m != minute) {
             self.flush_count_cache();
-            self.count_cache = Some((key, FastMap::default()));
+            match self.count_cache.as_mut() {
+                Some((m, _)) => *m = minute,
+                None => self.count_cache = Some((minute, Default::default())),
+            }
         }
-        if let Some((_, tables)) = self.count_cache.as_mut() {
+        if let Some((_, maps)) = self.count_cache.as_mut() {
+            let tables = &mut maps[kind as usize];
             let t = table.unwrap_or("");
             match tables.get_mut(t) {
                 Some(n) => *n += 1,

@@ -88,11 +88,34 @@ pub enum StatementVerdict<'a> {
     Tx(TxControl),
 }
 
+/// The statements of one entry: nearly always one, which then needs no heap list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statements<'a> {
+    One(StatementVerdict<'a>),
+    Many(Vec<StatementVerdict<'a>>),
+}
+
+impl<'a> IntoIterator for Statements<'a> {
+    type Item = StatementVerdict<'a>;
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<StatementVerdict<'a>>,
+        std::vec::IntoIter<StatementVerdict<'a>>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            // An empty Vec does not allocate.
+            Statements::One(v) => Some(v).into_iter().chain(Vec::new()),
+            Statements::Many(list) => None.into_iter().chain(list),
+        }
+    }
+}
+
 /// What one entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict<'a> {
     /// Statements the entry logged (one per top-level statement of the text).
-    Statements(Vec<StatementVerdict<'a>>),
+    Statements(Statements<'a>),
     /// An error (`ERROR`, `FATAL`, `PANIC`) with the tables of its STATEMENT.
     Error(Classified),
     /// `connection authorized` (with the application name, if any).
@@ -466,19 +489,21 @@ fn audit(rest: &str) -> Classified {
 
 fn statements<'a>(text: &'a str, detail: Option<&str>) -> Verdict<'a> {
     // `EXECUTE name` logs the prepared text as `DETAIL:  prepare: …`.
-    let parts = split_statements(text);
-    let out = parts
-        .into_iter()
-        .map(|s| {
-            if let Some(prepared) = detail.and_then(|d| d.strip_prefix("prepare: "))
-                && first_word(s).eq_ignore_ascii_case("execute")
-            {
-                return into_owned(classify_statement(prepared, None));
-            }
-            classify_statement(s, detail)
-        })
-        .collect();
-    Verdict::Statements(out)
+    let one = |s: &'a str| {
+        if let Some(prepared) = detail.and_then(|d| d.strip_prefix("prepare: "))
+            && first_word(s).eq_ignore_ascii_case("execute")
+        {
+            return into_owned(classify_statement(prepared, None));
+        }
+        classify_statement(s, detail)
+    };
+    // One statement (no `;` inside): no list to build.
+    let trimmed = text.trim_end_matches(|c: char| c.is_whitespace() || c == ';');
+    if memchr::memchr(b';', trimmed.as_bytes()).is_none() {
+        return Verdict::Statements(Statements::One(one(trimmed)));
+    }
+    let out = split_statements(text).into_iter().map(one).collect();
+    Verdict::Statements(Statements::Many(out))
 }
 
 fn into_owned(v: StatementVerdict<'_>) -> StatementVerdict<'static> {
@@ -1283,9 +1308,12 @@ mod tests {
             Verdict::Ignore
         ));
         match classify(&e("execute <unnamed>: DELETE FROM t")) {
-            Verdict::Statements(v) => assert!(
-                matches!(&v[0], StatementVerdict::Keep(c) if c.kind == EventKind::DeleteAll)
-            ),
+            Verdict::Statements(v) => {
+                let v: Vec<_> = v.into_iter().collect();
+                assert!(
+                    matches!(&v[0], StatementVerdict::Keep(c) if c.kind == EventKind::DeleteAll)
+                )
+            }
             other => panic!("{other:?}"),
         }
     }
