@@ -16,32 +16,12 @@ bin=target/release/pgtriage
 pg_throwaway_start "log_line_prefix = '%m [%p] app=%a %q%u@%d '"
 pg_psql postgres -c "CREATE DATABASE bench"
 echo "creating $tables tables ($((tables / 2)) foreign keys)…"
-# Odd tables are parents, each even table references the one before it. Batches keep the lock
-# table small.
-batch=500
-for start in $(seq 1 $batch "$tables"); do
-  end=$((start + batch - 1)); [ "$end" -gt "$tables" ] && end=$tables
-  pg_psql bench -c "
-DO \$\$
-BEGIN
-  FOR i IN $start..$end LOOP
-    IF i % 2 = 1 THEN
-      EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
-      EXECUTE format('INSERT INTO t%s VALUES (1, ''a''), (2, ''b'')', i);
-    ELSE
-      EXECUTE format('CREATE TABLE t%s (id serial PRIMARY KEY, parent_id int REFERENCES t%s(id) ON DELETE CASCADE)', i, i - 1);
-    END IF;
-  END LOOP;
-END \$\$;" >/dev/null
-done
-pg_psql bench -c "VACUUM ANALYZE" >/dev/null
+pg_make_bench_tables bench "$tables"
 url=$(pg_url bench)
 
-log="$PG_DIR/data/log/postgresql.log"
-count_statements() { grep -cE "app=pgtriage .*LOG:  (statement|execute [^:]*):" "$log" || true; }
 
 "$bin" collect --db "$url" -o "$PG_DIR/warmup.json" 2>/dev/null   # warm the catalog caches
-before=$(count_statements)
+before=$(pg_count_pgtriage_statements)
 total=0
 for r in $(seq 1 "$runs"); do
   t0=$(date +%s.%N)
@@ -52,7 +32,7 @@ for r in $(seq 1 "$runs"); do
   printf 'run %d: %.3f s\n' "$r" "$secs"
 done
 sleep 1
-after=$(count_statements)
+after=$(pg_count_pgtriage_statements)
 n_tables=$(grep -c '"relkind"' "$PG_DIR/run1.json")
 n_fks=$(grep -c '"on_delete"' "$PG_DIR/run1.json")
 size=$(stat -c %s "$PG_DIR/run1.json")

@@ -19,26 +19,8 @@ pg_throwaway_start "log_line_prefix = '%m [%p] app=%a %q%u@%d '" \
   "max_locks_per_transaction = $max_locks"
 pg_psql postgres -c "CREATE DATABASE bench"
 echo "creating $tables tables ($((tables / 2)) foreign keys), max_locks_per_transaction=$max_locks…"
-batch=500
-for start in $(seq 1 $batch "$tables"); do
-  end=$((start + batch - 1)); [ "$end" -gt "$tables" ] && end=$tables
-  pg_psql bench -c "
-DO \$\$
-BEGIN
-  FOR i IN $start..$end LOOP
-    IF i % 2 = 1 THEN
-      EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
-      EXECUTE format('INSERT INTO t%s VALUES (1, ''a''), (2, ''b'')', i);
-    ELSE
-      EXECUTE format('CREATE TABLE t%s (id serial PRIMARY KEY, parent_id int REFERENCES t%s(id) ON DELETE CASCADE)', i, i - 1);
-    END IF;
-  END LOOP;
-END \$\$;" >/dev/null
-done
-pg_psql bench -c "VACUUM ANALYZE" >/dev/null
+pg_make_bench_tables bench "$tables"
 url=$(pg_url bench)
-log="$PG_DIR/data/log/postgresql.log"
-count_statements() { grep -cE "app=pgtriage .*LOG:  (statement|execute [^:]*):" "$log" || true; }
 
 # mode_run LABEL [collect flags…]
 mode_run() {
@@ -49,7 +31,7 @@ mode_run() {
     return
   fi
   local before total cpu
-  before=$(count_statements)
+  before=$(pg_count_pgtriage_statements)
   total=0
   cpu=0
   for r in $(seq 1 "$runs"); do
@@ -62,7 +44,7 @@ mode_run() {
   done
   sleep 1
   local after size n
-  after=$(count_statements)
+  after=$(pg_count_pgtriage_statements)
   size=$(stat -c %s "$out-1.json")
   n=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['database']['tables']))" "$out-1.json")
   local mean

@@ -83,3 +83,32 @@ pg_psql() {
 pg_url() {
   echo "postgres:///$1?host=$PG_DIR&port=$PG_PORT&user=postgres"
 }
+
+# pg_make_bench_tables DB N: N tables for the collect benchmarks. Odd tables are parents with two
+# rows; each even table references the one before it ON DELETE CASCADE (N/2 foreign keys).
+# Batches of 500 keep the lock table small.
+pg_make_bench_tables() {
+  local db=$1 tables=$2 batch=500 start end
+  for start in $(seq 1 $batch "$tables"); do
+    end=$((start + batch - 1)); [ "$end" -gt "$tables" ] && end=$tables
+    pg_psql "$db" -c "
+DO \$\$
+BEGIN
+  FOR i IN $start..$end LOOP
+    IF i % 2 = 1 THEN
+      EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
+      EXECUTE format('INSERT INTO t%s VALUES (1, ''a''), (2, ''b'')', i);
+    ELSE
+      EXECUTE format('CREATE TABLE t%s (id serial PRIMARY KEY, parent_id int REFERENCES t%s(id) ON DELETE CASCADE)', i, i - 1);
+    END IF;
+  END LOOP;
+END \$\$;" >/dev/null
+  done
+  pg_psql "$db" -c "VACUUM ANALYZE" >/dev/null
+}
+
+# pg_count_pgtriage_statements: statements the server logged from application_name=pgtriage
+# (needs a log_line_prefix with `app=%a`, as the benchmarks set it).
+pg_count_pgtriage_statements() {
+  grep -cE "app=pgtriage .*LOG:  (statement|execute [^:]*):" "$PG_DIR/data/log/postgresql.log" || true
+}
