@@ -906,7 +906,9 @@ fn cluster_changes(
 
 #[cfg(test)]
 mod tests {
+    // A crash, a PITR or pg_stat_reset(): every counter zero, every last_* NULL.
     use super::*;
+    use crate::analysis::fixtures::zeroed;
     use crate::evidence::{DatabaseStats, ServerInfo};
     use chrono::TimeZone;
 
@@ -946,28 +948,6 @@ mod tests {
             catalog_xmin_age: Some(10),
             catalog_commit_time: None,
         }
-    }
-
-    /// The table as a crash, a PITR or pg_stat_reset() leaves it: every counter zero.
-    fn zeroed(mut t: TableStats) -> TableStats {
-        for c in [
-            &mut t.n_tup_ins,
-            &mut t.n_tup_upd,
-            &mut t.n_tup_del,
-            &mut t.n_tup_hot_upd,
-            &mut t.n_live_tup,
-            &mut t.n_dead_tup,
-            &mut t.n_mod_since_analyze,
-            &mut t.n_ins_since_vacuum,
-            &mut t.vacuum_count,
-            &mut t.autovacuum_count,
-            &mut t.analyze_count,
-            &mut t.autoanalyze_count,
-        ] {
-            *c = Some(0);
-        }
-        t.last_analyze = None;
-        t
     }
 
     fn snapshot(tables: Vec<TableStats>, fks: Vec<ForeignKey>) -> DatabaseSnapshot {
