@@ -906,7 +906,6 @@ fn cluster_changes(
 
 #[cfg(test)]
 mod tests {
-    // A crash, a PITR or pg_stat_reset(): every counter zero, every last_* NULL.
     use super::*;
     use crate::analysis::fixtures::zeroed;
     use crate::evidence::{DatabaseStats, ServerInfo};
