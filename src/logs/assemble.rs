@@ -10,6 +10,7 @@ use crate::evidence::{EventKind, LogEvent, SessionInfo};
 use crate::logs::classify::{self, Classified, CountKind, StatementVerdict, TxControl, Verdict};
 use crate::logs::entry::{Entry, EntrySink, ProblemKind};
 use crate::logs::fasthash::FastMap;
+use crate::logs::redact;
 use crate::logs::sessions::{ChunkSessions, End, EndMark, Tracker};
 
 /// Client programs whose sessions belong on the timeline (a dump, a restore, a manual session).
@@ -158,7 +159,7 @@ impl Assembler {
     }
 
     fn push(&mut self, e: &Entry<'_>, at: DateTime<Utc>, key: Option<u64>, c: Classified) -> usize {
-        let text = c.text.unwrap_or_else(|| e.message.to_string());
+        let mut text = c.text.unwrap_or_else(|| e.message.to_string());
         let mut session = self.session(e, key);
         if session.database.is_none() {
             session.database = c.database;
@@ -174,6 +175,17 @@ impl Assembler {
             if let Some(p) = part {
                 detail_parts.push(format!("{label}: {p}"));
             }
+        }
+        // Secrets go before anything is stored: the text and every detail line together, so a
+        // password found in the STATEMENT repeat also leaves the error message quoting it.
+        if redact::suspicious(&text) || detail_parts.iter().any(|p| redact::suspicious(p)) {
+            let mut parts = Vec::with_capacity(detail_parts.len() + 1);
+            parts.push(std::mem::take(&mut text));
+            parts.append(&mut detail_parts);
+            redact::redact_parts(&mut parts);
+            let mut it = parts.into_iter();
+            text = it.next().unwrap_or_default();
+            detail_parts = it.collect();
         }
         let sqlstate = e
             .sqlstate

@@ -14,6 +14,7 @@ pub mod infer;
 pub mod input;
 pub mod prefix;
 pub mod reader;
+pub mod redact;
 pub mod sessions;
 pub mod sql;
 pub mod time;

@@ -44,6 +44,11 @@ impl<'a> Lexer<'a> {
         self.pos
     }
 
+    /// Byte offset just after the last token read (no blanks skipped).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     fn skip_blank(&mut self) {
         let b = self.b;
         loop {
