@@ -241,7 +241,7 @@ fn prefix_for(
         }
         return Ok((p.clone(), session_warning(&p)));
     }
-    let mut best: Option<(usize, LinePrefix)> = None;
+    let mut scored: Vec<(usize, LinePrefix)> = Vec::new();
     let mut candidates: Vec<String> = KNOWN_PREFIXES.iter().map(|s| s.to_string()).collect();
     if allow_empty {
         candidates.push(String::new());
@@ -263,13 +263,18 @@ fn prefix_for(
         }
         let (hit, t, _) = score(&p, sample, leading);
         total = t;
-        if best.as_ref().is_none_or(|(h, _)| hit > *h) {
-            best = Some((hit, p));
+        if hit > 0 && !scored.iter().any(|(_, q)| q.text() == p.text()) {
+            scored.push((hit, p));
         }
     }
+    let (best, notes) = choose_prefix(scored, sample, leading);
+    let best = best;
     match best {
         Some((hit, p)) if hit > 0 && hit * 2 >= total => {
-            let warning = session_warning(&p);
+            let warning = match (session_warning(&p), notes) {
+                (Some(a), Some(b)) => Some(format!("{b}; {a}")),
+                (a, b) => b.or(a),
+            };
             Ok((p, warning))
         }
         _ => {
@@ -288,6 +293,91 @@ fn prefix_for(
             }
         }
     }
+}
+
+/// The process ids a prefix reads from the head lines, in order (`None` for a line it does not
+/// match or that has no pid).
+fn pid_reading(p: &LinePrefix, sample: &[u8], leading: bool) -> Vec<Option<i64>> {
+    head_lines(sample)
+        .map(|(_, l)| {
+            let l = strip_leading_timestamp(l, leading);
+            let m = p.matches(l)?;
+            let v = m.get(l, Escape::Pid)?;
+            std::str::from_utf8(v).ok()?.trim().parse::<i64>().ok()
+        })
+        .collect()
+}
+
+/// Whether a "pid" reading behaves like a line counter (`%l`) rather than a process: it goes up
+/// by one from one line to the next on most lines (a process id stays put while its session
+/// logs, and new backends' pids are not handed out line by line).
+fn pid_looks_like_a_counter(pids: &[Option<i64>]) -> bool {
+    let values: Vec<i64> = pids.iter().flatten().copied().collect();
+    let pairs = values.len().saturating_sub(1);
+    if pairs < 3 {
+        return false;
+    }
+    let plus_one = values.windows(2).filter(|w| w[1] == w[0] + 1).count();
+    let changes = values.windows(2).filter(|w| w[1] != w[0]).count();
+    plus_one * 2 > pairs || (pairs >= 10 && changes * 20 > pairs * 19 && plus_one * 4 > pairs)
+}
+
+/// Picks the reading that matches most head lines and whose pid behaves like a pid. A reading
+/// rejected for that, or a tie between readings that disagree on the pid, is said (the note
+/// becomes a problem of the file), never resolved silently.
+fn choose_prefix(
+    scored: Vec<(usize, LinePrefix)>,
+    sample: &[u8],
+    leading: bool,
+) -> (Option<(usize, LinePrefix)>, Option<String>) {
+    let mut notes: Vec<String> = Vec::new();
+    let mut kept: Vec<(usize, LinePrefix, Vec<Option<i64>>)> = Vec::new();
+    let mut rejected: Vec<(usize, LinePrefix)> = Vec::new();
+    for (hit, p) in scored {
+        let pids = if p.has(Escape::Pid) {
+            pid_reading(&p, sample, leading)
+        } else {
+            Vec::new()
+        };
+        if pid_looks_like_a_counter(&pids) {
+            rejected.push((hit, p));
+        } else {
+            kept.push((hit, p, pids));
+        }
+    }
+    let Some(top) = kept.iter().map(|k| k.0).max() else {
+        // Nothing plausible: fall back to the best match, and say its pid is doubtful.
+        let best = rejected.into_iter().max_by_key(|r| r.0);
+        if let Some((_, p)) = &best {
+            notes.push(format!(
+                "log_line_prefix inferred as {:?}, but its process id goes up by one line after line like a line number (%l): sessions may be wrong; give --log-line-prefix",
+                p.text()
+            ));
+        }
+        return (best, notes.pop());
+    };
+    let best_i = kept.iter().position(|k| k.0 == top).unwrap_or(0);
+    let (hit, best, best_pids) = kept.swap_remove(best_i);
+    if let Some((_, r)) = rejected.iter().filter(|r| r.0 >= hit).max_by_key(|r| r.0) {
+        notes.push(format!(
+            "log_line_prefix read as {:?}, not {:?}: in the latter the process id goes up by one line after line (a line number, %l)",
+            best.text(),
+            r.text()
+        ));
+    }
+    // A tie with a reading that gives other pids is an ambiguity to report.
+    if let Some((_, other, _)) = kept
+        .iter()
+        .find(|(h, q, pids)| *h == hit && q.has(Escape::Pid) && *pids != best_pids)
+    {
+        notes.push(format!(
+            "log_line_prefix is ambiguous: {:?} and {:?} both fit but read different process ids; read as the first (give --log-line-prefix to choose)",
+            best.text(),
+            other.text()
+        ));
+    }
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
+    (Some((hit, best)), note)
 }
 
 fn session_warning(p: &LinePrefix) -> Option<String> {
@@ -369,12 +459,22 @@ fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
     )
     .ok()?;
     let mut session_started = false;
+    let mut pid_seen = false;
     while !rest.is_empty() {
         if let Some(c) = token.captures(rest) {
             let whole = c.get(0)?.as_str();
-            let piece = if c.get(1).is_some() {
+            // One pid per line: a second bracketed number after it is `%l` (`[%l-1]`).
+            let piece = if c.get(1).is_some() && !pid_seen {
+                pid_seen = true;
                 "[%p]".to_string()
+            } else if c.get(1).is_some() {
+                "[%l]".to_string()
+            } else if let (Some(_), Some(m)) = (c.get(2), c.get(3))
+                && pid_seen
+            {
+                format!("[%l-{}]", m.as_str())
             } else if c.get(2).is_some() {
+                pid_seen = true;
                 "[%p-%l]".to_string()
             } else if let Some(k) = c.get(4) {
                 let esc = match k.as_str() {
@@ -390,7 +490,10 @@ fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
                 let q = if session_started { "" } else { "%q" };
                 session_started = true;
                 format!("{q}%u@%d")
+            } else if pid_seen {
+                "%l".to_string()
             } else {
+                pid_seen = true;
                 "%p".to_string()
             };
             out.push_str(&piece);
@@ -411,6 +514,71 @@ fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One session of `%m [%p]: [%l-1] `: the line number must not be taken for the pid.
+    fn one_session() -> String {
+        (1..=8)
+            .map(|l| {
+                format!(
+                    "2026-11-23 12:00:0{} UTC [4242]: [{l}-1] LOG:  statement: SELECT {l}\n",
+                    l % 10
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pid_that_counts_lines_is_rejected_and_said() {
+        let sample = one_session();
+        let right = LinePrefix::compile("%m [%p]: [%l-1] ").unwrap();
+        // `[%p-%l]` second: the pid it keeps is the line number.
+        let wrong = LinePrefix::compile("%m [%l]: [%p-1] ").unwrap();
+        assert!(
+            wrong
+                .matches(sample.lines().next().unwrap().as_bytes())
+                .is_some()
+        );
+        let (best, note) = choose_prefix(
+            vec![(8, wrong.clone()), (8, right.clone())],
+            sample.as_bytes(),
+            false,
+        );
+        assert_eq!(best.unwrap().1.text(), right.text());
+        let note = note.expect("the rejection is said");
+        assert!(
+            note.contains(wrong.text()) && note.contains(right.text()),
+            "{note}"
+        );
+        // Only the wrong reading fits: kept, but its doubt is said.
+        let (best, note) = choose_prefix(vec![(8, wrong.clone())], sample.as_bytes(), false);
+        assert_eq!(best.unwrap().1.text(), wrong.text());
+        assert!(note.unwrap().contains("line number"));
+    }
+
+    #[test]
+    fn two_readings_with_different_pids_are_reported_as_ambiguous() {
+        let sample = "2026-11-23 12:00:00 UTC 11 22 LOG:  a\n2026-11-23 12:00:01 UTC 11 23 LOG:  b\n\
+                      2026-11-23 12:00:02 UTC 12 22 LOG:  c\n2026-11-23 12:00:03 UTC 12 22 LOG:  d\n";
+        let a = LinePrefix::compile("%t %p %l ").unwrap();
+        let b = LinePrefix::compile("%t %l %p ").unwrap();
+        let (best, note) = choose_prefix(
+            vec![(4, a.clone()), (4, b.clone())],
+            sample.as_bytes(),
+            false,
+        );
+        assert_eq!(best.unwrap().1.text(), a.text());
+        let note = note.expect("ambiguity said");
+        assert!(
+            note.contains("ambiguous") && note.contains(b.text()),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn built_prefix_reads_the_second_bracket_as_the_line_number() {
+        let built = build_prefix(one_session().as_bytes(), false).unwrap();
+        assert_eq!(built, "%t [%p]: [%l-1] ");
+    }
 
     const HARNESS: &str = "2026-11-23 12:09:26.463 UTC [23485] postgres@s01 LOG:  statement: DELETE FROM t;\n\
         2026-11-23 12:10:29.615 UTC [26400] LOG:  automatic vacuum of table \"a.b.c\": index scans: 1\n\
