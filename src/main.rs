@@ -6,6 +6,22 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A bug must still end as one line and exit code 2, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let line = format!("pgtriage: internal error: {what}{place}; please report it with the command that caused it");
+        eprintln!("{}", line.replace(['\n', '\r'], " "));
+        std::process::exit(2);
+    }));
     let cli = match pgtriage::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -112,7 +112,16 @@ fn sql_down_start(path: &str, text: &str) -> Option<u32> {
 
 /// Short commit id used in citations.
 pub fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(7)]
+    prefix(commit, 7)
+}
+
+/// The first `n` characters of `s` (never cut inside a character: a commit id from an evidence
+/// file may be anything).
+pub fn prefix(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 /// Walks the repository and reads every version of every migration file.

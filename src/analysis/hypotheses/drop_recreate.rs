@@ -262,7 +262,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 format!(
                     "migration {} ({}, {}): `{}`",
                     op.path,
-                    &op.commit[..op.commit.len().min(8)],
+                    crate::migrations::prefix(&op.commit, 8),
                     op.author,
                     op.statement
                 ),

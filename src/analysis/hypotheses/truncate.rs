@@ -215,7 +215,7 @@ pub fn score_migrations(facts: &Facts, members: &[usize], kinds: &[&str], f: &mu
             format!(
                 "migration {} ({}): `{}`",
                 op.path,
-                &op.commit[..op.commit.len().min(8)],
+                crate::migrations::prefix(&op.commit, 8),
                 op.statement
             ),
         );
