@@ -18,7 +18,9 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let line = format!("pgtriage: internal error: {what}{place}; please report it with the command that caused it");
+        let line = format!(
+            "pgtriage: internal error: {what}{place}; please report it with the command that caused it"
+        );
         eprintln!("{}", line.replace(['\n', '\r'], " "));
         std::process::exit(2);
     }));

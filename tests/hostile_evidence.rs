@@ -59,7 +59,10 @@ fn a_non_ascii_commit_id_does_not_panic() {
         let mut ev = incident(name);
         // Multi-byte characters around byte 7, 8 and 12, where ids used to be cut.
         let odd = serde_json::Value::String("ab€déf€ghé€ijklmnop".into());
-        assert!(replace_key(&mut ev, "commit", &odd) > 0, "{name} has commits");
+        assert!(
+            replace_key(&mut ev, "commit", &odd) > 0,
+            "{name} has commits"
+        );
         let path = dir.path().join(format!("{name}.json"));
         std::fs::write(&path, ev.to_string()).expect("write");
         for format in ["md", "json"] {

@@ -71,6 +71,7 @@ pub enum ProblemKind {
     TruncatedLastLine,
     Orphan,
     CorruptStream,
+    LongLine,
 }
 
 impl ProblemKind {
@@ -87,6 +88,9 @@ impl ProblemKind {
             }
             ProblemKind::CorruptStream => {
                 "the compressed stream is corrupt from this line on: the rest of the file could not be read"
+            }
+            ProblemKind::LongLine => {
+                "lines longer than 4 MiB (their first 4 MiB kept and marked `[pgtriage: line truncated, …]`, the rest not read)"
             }
             ProblemKind::Orphan => {
                 "continuation or follow-up lines with no entry before them (kept as raw lines)"

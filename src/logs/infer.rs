@@ -308,9 +308,9 @@ fn pid_reading(p: &LinePrefix, sample: &[u8], leading: bool) -> Vec<Option<i64>>
         .collect()
 }
 
-/// Whether a "pid" reading behaves like a line counter (`%l`) rather than a process: it goes up
-/// by one from one line to the next on most lines (a process id stays put while its session
-/// logs, and new backends' pids are not handed out line by line).
+/// Whether a "pid" reading behaves like a line counter (`%l`) rather than a process: it often
+/// goes up by one from one line to the next and most lines have a value of their own (a
+/// process id stays put while its session logs).
 fn pid_looks_like_a_counter(pids: &[Option<i64>]) -> bool {
     let values: Vec<i64> = pids.iter().flatten().copied().collect();
     let pairs = values.len().saturating_sub(1);
@@ -318,8 +318,12 @@ fn pid_looks_like_a_counter(pids: &[Option<i64>]) -> bool {
         return false;
     }
     let plus_one = values.windows(2).filter(|w| w[1] == w[0] + 1).count();
-    let changes = values.windows(2).filter(|w| w[1] != w[0]).count();
-    plus_one * 2 > pairs || (pairs >= 10 && changes * 20 > pairs * 19 && plus_one * 4 > pairs)
+    // Sessions with consecutive pids taking turns (100, 101, 102, 100, …) also go up by one:
+    // what sets a counter apart is that it hardly ever repeats a value.
+    let mut distinct = values.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len() * 2 > values.len() && plus_one * 3 > pairs
 }
 
 /// Picks the reading that matches most head lines and whose pid behaves like a pid. A reading
@@ -553,6 +557,14 @@ mod tests {
         let (best, note) = choose_prefix(vec![(8, wrong.clone())], sample.as_bytes(), false);
         assert_eq!(best.unwrap().1.text(), wrong.text());
         assert!(note.unwrap().contains("line number"));
+    }
+
+    #[test]
+    fn sessions_taking_turns_with_consecutive_pids_are_not_a_counter() {
+        let pids: Vec<Option<i64>> = (0..40).map(|i| Some(100 + i % 3)).collect();
+        assert!(!pid_looks_like_a_counter(&pids));
+        let counter: Vec<Option<i64>> = (1..=40).map(Some).collect();
+        assert!(pid_looks_like_a_counter(&counter));
     }
 
     #[test]

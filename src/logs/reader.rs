@@ -70,6 +70,17 @@ pub fn make_parser(d: &Detected, s: &ReadSettings) -> Box<dyn FormatParser> {
     }
 }
 
+/// The longest line kept whole. PostgreSQL logs statements of up to 1 GB on one line (any client
+/// can send one); past this only the head is kept (what classifying it needs), the rest is read
+/// and dropped, the line is marked and counted, so time is linear and memory bounded whatever
+/// the line length, compressed or not.
+pub const MAX_LINE: usize = 4 << 20;
+
+/// What replaces the dropped part of an over-long line.
+fn truncation_mark(dropped: u64) -> Vec<u8> {
+    format!(" [pgtriage: line truncated, {dropped} more bytes not read]").into_bytes()
+}
+
 /// Feeds a stream to a parser in blocks of whole lines. Returns the lines read.
 fn drive(
     reader: &mut dyn Read,
@@ -83,6 +94,11 @@ fn drive(
     let mut lines = 0u64;
     let mut eof = false;
     let mut taken = 0u64;
+    // Where the unterminated last line of `buf` starts (kept up to date, never searched for
+    // again: a search over the whole buffer per block is what made long lines quadratic).
+    let mut tail_start = 0usize;
+    // Bytes of an over-long line dropped so far.
+    let mut dropping: Option<u64> = None;
     while !eof {
         let room = limit.map_or(BLOCK as u64, |l| (l - taken).min(BLOCK as u64)) as usize;
         let old = buf.len();
@@ -108,12 +124,49 @@ fn drive(
         if got == 0 || limit.is_some_and(|l| taken >= l) {
             eof = true;
         }
+        if let Some(dropped) = dropping {
+            match memchr::memchr(b'\n', &buf[old..]) {
+                None => {
+                    dropping = Some(dropped + (buf.len() - old) as u64);
+                    buf.truncate(old);
+                    if !eof {
+                        continue;
+                    }
+                    let mark = truncation_mark(dropped + got as u64);
+                    buf.extend_from_slice(&mark);
+                    dropping = None;
+                }
+                Some(i) => {
+                    buf.drain(old..old + i);
+                    let mark = truncation_mark(dropped + i as u64);
+                    buf.splice(old..old, mark);
+                    dropping = None;
+                }
+            }
+        }
+        let fresh = old.min(buf.len());
         let upto = if eof {
             buf.len()
         } else {
-            match memchr::memrchr(b'\n', &buf) {
-                Some(i) => i + 1,
-                None => continue,
+            match memchr::memrchr(b'\n', &buf[fresh..]) {
+                Some(i) => {
+                    tail_start = fresh + i + 1;
+                    tail_start
+                }
+                None => {
+                    if buf.len() - tail_start > MAX_LINE {
+                        sink.problem(ProblemKind::LongLine, line + lines_in(&buf[..tail_start]));
+                        let cut = tail_start + MAX_LINE;
+                        // On a character boundary, so the head stays valid UTF-8.
+                        let cut = (cut.saturating_sub(3)..=cut)
+                            .rev()
+                            .find(|&c| c >= buf.len() || (buf[c] & 0xC0) != 0x80)
+                            .unwrap_or(cut);
+                        dropping = Some((buf.len() - cut) as u64);
+                        buf.truncate(cut);
+                    }
+                    continue;
+                }
             }
         };
         let used = parser.parse(&buf[..upto], line, eof, sink);
@@ -127,8 +180,13 @@ fn drive(
             lines += 1;
         }
         buf.drain(..used);
+        tail_start = tail_start.saturating_sub(used);
     }
     lines
+}
+
+fn lines_in(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', b).count() as u64
 }
 
 /// The first timestamp of an entry that starts in `bytes` (after its first line break).
