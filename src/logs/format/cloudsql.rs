@@ -25,6 +25,24 @@ pub struct CloudSqlParser {
 struct Record {
     #[serde(rename = "textPayload")]
     text_payload: Option<String>,
+    /// The record's own time (RFC 3339), for payloads that carry none.
+    timestamp: Option<String>,
+}
+
+/// The payload as a stderr line: with the record's own timestamp in front when the payload has
+/// none (else the entry would have no time and land at 1970).
+fn with_time(payload: String, timestamp: Option<&str>) -> String {
+    if crate::logs::time::parse_civil(payload.as_bytes()).is_some() {
+        return payload;
+    }
+    match timestamp.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+        Some(t) => format!(
+            "{} {payload}",
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S%.3f UTC")
+        ),
+        None => payload,
+    }
 }
 
 impl CloudSqlParser {
@@ -95,9 +113,10 @@ impl FormatParser for CloudSqlParser {
             let mut out = Rewritten::default();
             match serde_json::from_slice::<Vec<Record>>(&all) {
                 Ok(records) => {
-                    for r in records.iter().rev() {
-                        if let Some(p) = &r.text_payload {
-                            push_payload(&mut out, 0, self.array_line, p);
+                    for r in records.into_iter().rev() {
+                        if let Some(p) = r.text_payload {
+                            let p = with_time(p, r.timestamp.as_deref());
+                            push_payload(&mut out, 0, self.array_line, &p);
                         }
                     }
                 }
@@ -117,7 +136,8 @@ impl FormatParser for CloudSqlParser {
                 match serde_json::from_slice::<Record>(line) {
                     Ok(Record {
                         text_payload: Some(p),
-                    }) => push_payload(&mut out, pos, n, &p),
+                        timestamp,
+                    }) => push_payload(&mut out, pos, n, &with_time(p, timestamp.as_deref())),
                     Ok(_) => {}
                     Err(_) => sink.problem(ProblemKind::BadRecord, n),
                 }
@@ -175,5 +195,33 @@ mod tests {
         );
         assert_eq!(c.0[1].2, "boom\nsecond line");
         assert_eq!(c.0[1].0, 2);
+    }
+
+    #[test]
+    fn a_payload_without_a_timestamp_takes_the_records_own() {
+        struct Times(Vec<Option<chrono::DateTime<chrono::Utc>>>);
+        impl EntrySink for Times {
+            fn entry(&mut self, e: Entry<'_>) {
+                self.0.push(e.at);
+            }
+            fn problem(&mut self, _: ProblemKind, _: u64) {}
+        }
+        let lines = [
+            r#"{"textPayload":"[4242]: [3-1] db=shop,user=app LOG:  statement: DELETE FROM orders","timestamp":"2026-11-23T12:09:26.463123Z"}"#,
+            r#"{"textPayload":"[4243]: [1-1] db=shop,user=app LOG:  statement: DELETE FROM items","timestamp":"2026-11-23T12:09:27Z"}"#,
+        ];
+        let text = lines.join("\n") + "\n";
+        let mut p = CloudSqlParser::new(LogZone::default(), None);
+        let mut t = Times(Vec::new());
+        p.parse(text.as_bytes(), 1, true, &mut t);
+        let want: Vec<_> = ["2026-11-23T12:09:26.463Z", "2026-11-23T12:09:27Z"]
+            .iter()
+            .map(|s| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .ok()
+                    .map(|d| d.with_timezone(&chrono::Utc))
+            })
+            .collect();
+        assert_eq!(t.0, want);
     }
 }

@@ -1,5 +1,10 @@
 //! jsonlog (PostgreSQL 15+): one JSON object per line, read with a real JSON parser. Keys are
 //! omitted when empty (`user`, `dbname`, `state_code`, …), so every one is optional.
+//!
+//! CloudNativePG's pod logs are JSON lines too: the server's entries are
+//! `{"logger":"postgres","msg":"record","record":{…csvlog column names…}}`, read here as well;
+//! the operator's own lines (`{"level":…,"msg":…}` without a record) are not server entries and
+//! are passed over.
 
 use std::borrow::Cow;
 
@@ -57,6 +62,37 @@ struct Record<'a> {
     application_name: Option<Cow<'a, str>>,
     #[serde(borrow)]
     backend_type: Option<Cow<'a, str>>,
+    /// CloudNativePG: the server's entry, with csvlog's column names.
+    record: Option<CnpgRecord>,
+    /// CloudNativePG: the operator's own lines have a `msg` and no record.
+    msg: Option<serde::de::IgnoredAny>,
+    logger: Option<String>,
+}
+
+/// A CloudNativePG `record` (csvlog's columns; the pid is a string there).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CnpgRecord {
+    log_time: Option<String>,
+    user_name: Option<String>,
+    database_name: Option<String>,
+    process_id: Option<serde_json::Value>,
+    connection_from: Option<String>,
+    session_id: Option<String>,
+    error_severity: Option<String>,
+    sql_state_code: Option<String>,
+    message: Option<String>,
+    detail: Option<String>,
+    hint: Option<String>,
+    internal_query: Option<String>,
+    context: Option<String>,
+    query: Option<String>,
+    application_name: Option<String>,
+    backend_type: Option<String>,
+}
+
+fn owned(v: Option<String>) -> Option<Cow<'static, str>> {
+    v.filter(|s| !s.is_empty()).map(Cow::Owned)
 }
 
 fn nonempty(v: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
@@ -89,6 +125,50 @@ impl FormatParser for JsonParser {
                     continue;
                 }
             };
+            if let Some(r) = rec.record {
+                let at = r
+                    .log_time
+                    .as_deref()
+                    .and_then(|t| self.times.parse(t.as_bytes(), self.zone));
+                if at.is_none() {
+                    sink.problem(ProblemKind::BadTimestamp, n);
+                }
+                let pid = match &r.process_id {
+                    Some(serde_json::Value::String(p)) => p.parse::<i32>().ok(),
+                    Some(serde_json::Value::Number(p)) => {
+                        p.as_i64().and_then(|p| i32::try_from(p).ok())
+                    }
+                    _ => None,
+                };
+                let host = r
+                    .connection_from
+                    .map(|h| h.rsplit_once(':').map_or(h.clone(), |(a, _)| a.to_string()));
+                sink.entry(Entry {
+                    line: n,
+                    at,
+                    pid,
+                    session_id: owned(r.session_id),
+                    user: owned(r.user_name),
+                    database: owned(r.database_name),
+                    application: owned(r.application_name),
+                    host: owned(host),
+                    backend_type: owned(r.backend_type),
+                    severity: severity_name(r.error_severity.as_deref().unwrap_or("").as_bytes()),
+                    sqlstate: owned(r.sql_state_code).filter(|s| s != "00000"),
+                    message: Cow::Owned(r.message.unwrap_or_default()),
+                    detail: owned(r.detail),
+                    hint: owned(r.hint),
+                    query: owned(r.internal_query),
+                    context: owned(r.context),
+                    statement: owned(r.query),
+                    raw: false,
+                });
+                continue;
+            }
+            if rec.error_severity.is_none() && (rec.msg.is_some() || rec.logger.is_some()) {
+                // CloudNativePG's operator speaking, not the server.
+                continue;
+            }
             let at = rec
                 .timestamp
                 .as_deref()
@@ -122,5 +202,46 @@ impl FormatParser for JsonParser {
 
     fn starts_entry(&self, line: &[u8]) -> bool {
         line.first() == Some(&b'{')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<(Option<i32>, String, String, bool)>);
+    impl EntrySink for Collect {
+        fn entry(&mut self, e: Entry<'_>) {
+            self.0.push((
+                e.pid,
+                e.severity.to_string(),
+                e.message.into_owned(),
+                e.at.is_some(),
+            ));
+        }
+        fn problem(&mut self, _: ProblemKind, _: u64) {}
+    }
+
+    #[test]
+    fn cloudnativepg_records_are_server_entries() {
+        let text = [
+            r#"{"level":"info","ts":"2026-11-23T12:09:25.1Z","logger":"instance-manager","msg":"Starting PostgreSQL"}"#,
+            r#"{"level":"info","ts":"2026-11-23T12:09:26.463Z","logger":"postgres","msg":"record","logging_pod":"pg-1","record":{"log_time":"2026-11-23 12:09:26.463 UTC","user_name":"app","database_name":"shop","process_id":"4242","connection_from":"10.0.0.7:51234","session_id":"6741c2.1092","session_line_num":"3","command_tag":"DELETE","error_severity":"LOG","sql_state_code":"00000","message":"statement: DELETE FROM orders","backend_type":"client backend","query_id":"0"}}"#,
+        ]
+        .join("\n")
+            + "\n";
+        let mut p = JsonParser::new(LogZone::default());
+        let mut c = Collect::default();
+        p.parse(text.as_bytes(), 1, true, &mut c);
+        assert_eq!(
+            c.0,
+            vec![(
+                Some(4242),
+                "LOG".into(),
+                "statement: DELETE FROM orders".into(),
+                true
+            )]
+        );
     }
 }
