@@ -152,7 +152,20 @@ pub fn detect(
         LogFormat::Stderr | LogFormat::Rds => {}
     }
     let leading = cloudwatch_re().is_match(&String::from_utf8_lossy(first));
-    let (p, warning) = prefix_for(sample, prefix, display, leading, false)?;
+    let (p, warning) = match prefix_for(sample, prefix, display, leading, false) {
+        Ok(found) => found,
+        // Before the generic complaint (which advises flags that cannot help for a file that
+        // is not a server log at all), say what the file is when it is recognisably another
+        // tool's log.
+        Err(e) => match other_log(sample) {
+            Some(what) => {
+                return Err(UserError::new(format!(
+                    "{display}: this is {what}, not a PostgreSQL server log; give --log the server's own log files (log_destination stderr, csvlog or jsonlog)"
+                )));
+            }
+            None => return Err(e),
+        },
+    };
     let is_rds = p.text().contains(":%r:%u@%d:[%p]:");
     Ok(Detected {
         format: if is_rds || format == LogFormat::Rds {
@@ -393,6 +406,43 @@ fn session_warning(p: &LinePrefix) -> Option<String> {
     })
 }
 
+/// What another tool's log looks like, by its head lines: most of them must fit.
+fn other_log(sample: &[u8]) -> Option<&'static str> {
+    let kinds: [(&str, &str); 4] = [
+        (
+            "a PgBouncer log",
+            r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \S+ \[\d+\] (LOG|WARNING|ERROR|FATAL|NOISE|DEBUG) ([CS]-0x[0-9a-f]+: |stats: |kernel file descriptor|listening on|process up|Stats: |using unix|safe_accept|server login|tls:|C-0x|S-0x|got SIGTERM|got SIGINT|shutting down|PgBouncer|pgbouncer)",
+        ),
+        (
+            "a Heroku logplex stream (app[…]/heroku[…] lines)",
+            r"^(<\d+>\d+ )?\d{4}-\d\d-\d\dT\S+ (\S+ )?(app|heroku)\[[^\]]+\]:? ",
+        ),
+        (
+            "an Amazon Redshift audit log",
+            r"^('\d{4}-\d\d-\d\dT\S+ UTC \[ db=|(authenticated|initiating session|disconnecting session|set application_name) *\|)",
+        ),
+        (
+            "a Redshift/ODBC-style connection log",
+            r"^\w[\w ]*\|[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} ",
+        ),
+    ];
+    let lines: Vec<String> = head_lines(sample)
+        .map(|(_, l)| String::from_utf8_lossy(l).into_owned())
+        .take(200)
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    for (what, re) in kinds {
+        let Ok(re) = Regex::new(re) else { continue };
+        let hits = lines.iter().filter(|l| re.is_match(l)).count();
+        if hits * 2 > lines.len() {
+            return Some(what);
+        }
+    }
+    None
+}
+
 /// What a line's pre-severity part seems to hold or lack.
 fn describe_line(line: &[u8]) -> String {
     let Some(pos) = severity_pos(line) else {
@@ -557,6 +607,32 @@ mod tests {
         let (best, note) = choose_prefix(vec![(8, wrong.clone())], sample.as_bytes(), false);
         assert_eq!(best.unwrap().1.text(), wrong.text());
         assert!(note.unwrap().contains("line number"));
+    }
+
+    #[test]
+    fn other_tools_logs_are_named() {
+        let pgbouncer = "2026-11-23 12:00:00.123 UTC [811] LOG kernel file descriptor limit: 1024 (hard: 524288); max_client_conn: 100, max expected fd use: 112\n\
+            2026-11-23 12:00:00.124 UTC [811] LOG listening on 127.0.0.1:6432\n\
+            2026-11-23 12:00:05.001 UTC [811] LOG C-0x55d5c8a1b2c0: shop/app@127.0.0.1:41234 login attempt: db=shop user=app tls=no\n\
+            2026-11-23 12:01:00.000 UTC [811] LOG stats: 0 xacts/s, 0 queries/s, in 0 B/s, out 0 B/s, xact 0 us, query 0 us, wait 0 us\n";
+        let heroku = "2026-11-23T12:00:00.000000+00:00 app[postgres.1234]: [DATABASE] [9-1] sql_error_code = 00000 LOG:  checkpoint starting\n\
+            2026-11-23T12:00:01.000000+00:00 heroku[router]: at=info method=GET path=\"/\" status=200\n";
+        let redshift = "'2026-11-23T12:00:00Z UTC [ db=dev user=rdsdb pid=1234 userid=1 xid=5678 ]' LOG: select 1\n\
+            '2026-11-23T12:00:01Z UTC [ db=dev user=app pid=1235 userid=100 xid=5679 ]' LOG: delete from t\n";
+        for (text, what) in [
+            (pgbouncer, "PgBouncer"),
+            (heroku, "Heroku"),
+            (redshift, "Redshift"),
+        ] {
+            let err = detect(text.as_bytes(), "f.log", None, None)
+                .err()
+                .unwrap_or_else(|| panic!("{what} read as a server log"))
+                .to_string();
+            assert!(
+                err.contains(what) && err.contains("not a PostgreSQL server log"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

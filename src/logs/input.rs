@@ -79,22 +79,34 @@ fn files_in(dir: &Path) -> Result<Vec<PathBuf>, UserError> {
 /// Expands `--log` arguments into files. Directories give every file inside (the caller orders
 /// them by first timestamp); globs expand; a missing path is an error naming it.
 pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
-    let mut out: Vec<InputFile> = Vec::new();
-    let push = |p: PathBuf, out: &mut Vec<InputFile>| {
+    Ok(expand_listed(paths)?.into_iter().map(|(f, _)| f).collect())
+}
+
+/// As [`expand`], with whether each file was found in a directory (rather than named or
+/// globbed): such a file may be skipped with a note when it is not a log.
+pub fn expand_listed(paths: &[String]) -> Result<Vec<(InputFile, bool)>, UserError> {
+    let mut out: Vec<(InputFile, bool)> = Vec::new();
+    let push = |p: PathBuf, from_dir: bool, out: &mut Vec<(InputFile, bool)>| {
         let display = p.display().to_string();
-        if !out.iter().any(|f| f.display == display) {
-            out.push(InputFile {
-                display,
-                path: Some(p),
-            });
+        if !out.iter().any(|(f, _)| f.display == display) {
+            out.push((
+                InputFile {
+                    display,
+                    path: Some(p),
+                },
+                from_dir,
+            ));
         }
     };
     for arg in paths {
         if arg == "-" {
-            out.push(InputFile {
-                display: "-".into(),
-                path: None,
-            });
+            out.push((
+                InputFile {
+                    display: "-".into(),
+                    path: None,
+                },
+                false,
+            ));
             continue;
         }
         let p = PathBuf::from(arg);
@@ -106,10 +118,10 @@ pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
                 )));
             }
             for f in files {
-                push(f, &mut out);
+                push(f, true, &mut out);
             }
         } else if p.exists() {
-            push(p, &mut out);
+            push(p, false, &mut out);
         } else if is_glob(arg) {
             let matches = glob::glob(arg)
                 .map_err(|e| UserError::new(format!("--log {arg}: bad pattern: {e}")))?;
@@ -121,8 +133,20 @@ pub fn expand(paths: &[String]) -> Result<Vec<InputFile>, UserError> {
                 )));
             }
             for f in found {
-                push(f, &mut out);
+                push(f, false, &mut out);
             }
+        } else if std::fs::symlink_metadata(&p).is_ok() {
+            // A link whose target cannot be reached: say which way it fails.
+            let why = match std::fs::metadata(&p) {
+                Err(e) if e.raw_os_error() == Some(40) => "is a symlink loop".to_string(),
+                _ => match std::fs::read_link(&p) {
+                    Ok(to) => format!("is a symlink to {}, which does not exist", to.display()),
+                    Err(e) => format!("cannot be read: {e}"),
+                },
+            };
+            return Err(UserError::new(format!(
+                "--log {arg}: {why}; point it at a log file or directory"
+            )));
         } else {
             return Err(UserError::new(format!(
                 "--log {arg}: no such file or directory; give a log file, a directory of logs, a glob or - for stdin"

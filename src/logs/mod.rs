@@ -25,7 +25,7 @@ use chrono::{DateTime, Datelike, Utc};
 use rayon::prelude::*;
 
 use crate::error::UserError;
-use crate::evidence::{LogEvent, StatementCount, Timeline};
+use crate::evidence::{LogEvent, LogProblem, StatementCount, Timeline};
 use crate::logs::classify::CountKind;
 use crate::logs::format::LogFormat;
 use crate::logs::reader::{FileResult, ReadSettings};
@@ -99,17 +99,28 @@ impl LogOptions {
             since: self.since,
             until: self.until,
             syslog_year: Utc::now().year(),
-            threads: self.threads.unwrap_or_else(rayon::current_num_threads),
+            threads: self
+                .threads
+                .unwrap_or_else(rayon::current_num_threads)
+                .clamp(1, available_cores()),
             part_bytes: self.part_bytes.unwrap_or(reader::DEFAULT_PART_BYTES),
         })
     }
+}
+
+/// The cores this process may use: `--threads` beyond them only adds contention (100000
+/// threads on a small log once ran for ten minutes).
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Reads every input into one timeline. An unreadable input or a log whose format cannot be
 /// told is an error naming it; damaged lines inside a readable log are `problems`, not errors.
 pub fn read_timeline(opts: &LogOptions) -> Result<Timeline, UserError> {
     let settings = opts.settings()?;
-    let files = input::expand(&opts.paths)?;
+    let listed = input::expand_listed(&opts.paths)?;
+    let from_dir: Vec<bool> = listed.iter().map(|(_, d)| *d).collect();
+    let files: Vec<input::InputFile> = listed.into_iter().map(|(f, _)| f).collect();
     let progress = progress_bar(opts, &files);
     let run = || -> Vec<Result<FileResult, UserError>> {
         files
@@ -119,7 +130,7 @@ pub fn read_timeline(opts: &LogOptions) -> Result<Timeline, UserError> {
     };
     let results = match opts.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
+            .num_threads(n.clamp(1, available_cores()))
             .build()
             .map_err(|e| UserError::new(format!("cannot start {n} threads: {e}")))?
             .install(run),
@@ -129,12 +140,106 @@ pub fn read_timeline(opts: &LogOptions) -> Result<Timeline, UserError> {
         p.finish_and_clear();
     }
     let mut read = Vec::new();
-    for r in results {
-        read.push(r?);
+    let mut skipped: Vec<LogProblem> = Vec::new();
+    for ((r, in_dir), f) in results.into_iter().zip(&from_dir).zip(&files) {
+        match r {
+            Ok(x) => read.push((x, *in_dir)),
+            // A README, a PgBouncer log or a half-written file beside the server's logs does
+            // not abort the whole directory: it is skipped, and said.
+            Err(e) if *in_dir => skipped.push(LogProblem {
+                path: f.display.clone(),
+                line: None,
+                count: 0,
+                message: format!("skipped: {e}"),
+            }),
+            Err(e) => return Err(e),
+        }
     }
+    if read.is_empty()
+        && let Some(first) = skipped.first()
+    {
+        return Err(UserError::new(format!(
+            "no file of the directory could be read as a PostgreSQL log; the first: {}",
+            first.message
+        )));
+    }
+    dedupe_formats(&mut read);
+    let mut read: Vec<FileResult> = read.into_iter().map(|(r, _)| r).collect();
     // Rotated sets and directories: in the order of their first timestamp.
     read.sort_by_key(|r| (r.source.first_at.is_none(), r.source.first_at));
-    Ok(combine(read))
+    let mut timeline = combine(read);
+    timeline.problems.extend(skipped);
+    Ok(timeline)
+}
+
+/// A file's name without its compression and log extensions (`postgresql.csv.gz` →
+/// `postgresql`): the server writes one log under one name per destination.
+fn log_stem(display: &str) -> String {
+    let mut name = display.to_string();
+    for ext in [".gz", ".zst", ".bz2", ".xz"] {
+        if let Some(s) = name.strip_suffix(ext) {
+            name = s.to_string();
+        }
+    }
+    for ext in [".log", ".csv", ".json"] {
+        if let Some(s) = name.strip_suffix(ext) {
+            return s.to_string();
+        }
+    }
+    name
+}
+
+/// `log_destination = 'stderr,csvlog,jsonlog'` writes every entry three times, under one name
+/// with three extensions. In a directory, only one of them is read (csvlog, else jsonlog: they
+/// carry every field; else stderr); the others stay listed as sources, with a note.
+fn dedupe_formats(read: &mut [(FileResult, bool)]) {
+    let rank = |f: &str| match f {
+        "csvlog" => 0,
+        "jsonlog" => 1,
+        _ => 2,
+    };
+    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, (r, in_dir)) in read.iter().enumerate() {
+        if *in_dir && matches!(r.source.format.as_str(), "stderr" | "csvlog" | "jsonlog") {
+            groups.entry(log_stem(&r.source.path)).or_default().push(i);
+        }
+    }
+    for (_, members) in groups {
+        let formats: std::collections::BTreeSet<&str> = members
+            .iter()
+            .map(|&i| read[i].0.source.format.as_str())
+            .collect();
+        if formats.len() < 2 {
+            continue;
+        }
+        let Some(&keep) = members.iter().min_by_key(|&&i| {
+            (
+                rank(&read[i].0.source.format),
+                read[i].0.source.path.clone(),
+            )
+        }) else {
+            continue;
+        };
+        let kept_path = read[keep].0.source.path.clone();
+        let kept_format = read[keep].0.source.format.clone();
+        for &i in &members {
+            if i == keep || read[i].0.source.format == kept_format {
+                continue;
+            }
+            let r = &mut read[i].0;
+            r.events.clear();
+            r.counts.clear();
+            r.problems.retain(|p| p.line.is_none());
+            r.problems.push(LogProblem {
+                path: r.source.path.clone(),
+                line: None,
+                count: 0,
+                message: format!(
+                    "the same server log in another format (log_destination with several destinations): its events are read from {kept_path} ({kept_format}) only, not counted twice"
+                ),
+            });
+        }
+    }
 }
 
 fn progress_bar(opts: &LogOptions, files: &[input::InputFile]) -> Option<indicatif::ProgressBar> {

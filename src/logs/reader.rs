@@ -296,6 +296,36 @@ pub fn read_file(
             ),
         });
     }
+    if sample.is_empty() {
+        // Normal right after rotation: nothing to read, and nothing wrong.
+        let detected = Detected {
+            format: s.format.unwrap_or(LogFormat::Stderr),
+            prefix: None,
+            leading_timestamp: false,
+            warning: None,
+        };
+        let mut result = assemble_file(file, &detected, compression, Vec::new(), 0);
+        let (sha, bytes) = {
+            let d = std::mem::take(
+                &mut *opened
+                    .digest
+                    .lock()
+                    .map_err(|_| UserError::new("digest lock poisoned"))?,
+            );
+            let bytes = d.bytes;
+            (d.hex(), bytes)
+        };
+        result.source.sha256 = Some(sha);
+        result.source.bytes = bytes;
+        problems.push(LogProblem {
+            path: file.display.clone(),
+            line: None,
+            count: 0,
+            message: "empty file (normal right after log rotation): nothing to read".into(),
+        });
+        result.problems = problems;
+        return Ok(result);
+    }
     let cut = if sample.len() < SAMPLE {
         sample.len()
     } else {
