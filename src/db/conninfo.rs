@@ -104,8 +104,13 @@ pub(crate) fn resolve(url: Option<&str>) -> Result<ConnInfo, UserError> {
         (None, None) => (None, "the PG* variables"),
     };
     let mut params: BTreeMap<String, String> = BTreeMap::new();
+    // Where each parameter came from, for messages: `--db`, `PGSSLMODE`, `service file …`.
+    let mut origins: BTreeMap<String, String> = BTreeMap::new();
     if let Some(url) = &url {
         parse_url(url, source, &mut params, &mut secrets)?;
+        for k in params.keys() {
+            origins.insert(k.clone(), source.to_string());
+        }
     }
     // The service fills what the URL left out; the variables fill what both left out.
     let service_name = params
@@ -119,30 +124,39 @@ pub(crate) fn resolve(url: Option<&str>) -> Result<ConnInfo, UserError> {
             if k == "password" {
                 secrets.push(v.clone());
             }
+            origins
+                .entry(k.clone())
+                .or_insert_with(|| format!("service `{name}` in {}", file.display()));
             params.entry(k).or_insert(v);
         }
         service = Some((name, file));
     }
     for (var, keyword) in ENVIRONMENT {
         if let Some(v) = env_nonempty(var) {
+            origins
+                .entry(keyword.to_string())
+                .or_insert_with(|| var.to_string());
             params.entry(keyword.to_string()).or_insert(v);
         }
     }
-    build(params, source, service, secrets)
+    build(params, &origins, source, service, secrets)
 }
 
 fn build(
     params: BTreeMap<String, String>,
+    origins: &BTreeMap<String, String>,
     source: &'static str,
     service: Option<(String, PathBuf)>,
     secrets: Vec<String>,
 ) -> Result<ConnInfo, UserError> {
     let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let from = |k: &str| origins.get(k).cloned().unwrap_or_else(|| source.to_string());
     let port = match get("port") {
         None => 5432,
         Some(p) => p.parse::<u16>().map_err(|_| {
             UserError::new(format!(
-                "port `{p}` (from {source}) is not a port number; set it to the server's port (e.g. 5432)"
+                "port `{p}` (from {}) is not a port number; set it to the server's port (e.g. 5432)",
+                from("port")
             ))
         })?,
     };
@@ -152,7 +166,8 @@ fn build(
         "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full"
     ) {
         return Err(UserError::new(format!(
-            "sslmode `{sslmode}` (from {source}) is not an sslmode; use disable, allow, prefer, require, verify-ca or verify-full"
+            "sslmode `{sslmode}` (from {}) is not an sslmode; use disable, allow, prefer, require, verify-ca or verify-full",
+            from("sslmode")
         )));
     }
     let host_param = get("host").or_else(|| get("hostaddr"));
@@ -188,7 +203,8 @@ fn build(
             Ok(n) => Some((n as u64).max(2)),
             Err(_) => {
                 return Err(UserError::new(format!(
-                    "connect_timeout `{t}` (from {source}) is not a number of seconds"
+                    "connect_timeout `{t}` (from {}) is not a number of seconds",
+                    from("connect_timeout")
                 )));
             }
         },
