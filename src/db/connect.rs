@@ -136,6 +136,9 @@ pub(crate) struct ReadOnly<'s> {
     connection: &'s mut PgConnection,
     deadline: Duration,
     broken: &'s mut Option<String>,
+    /// Through a pooler a named prepared statement may outlive us on a server connection
+    /// another client gets next: use unnamed ones only.
+    pooled: bool,
 }
 
 type Timed<R> = Result<Result<R, sqlx::Error>, tokio::time::error::Elapsed>;
@@ -151,6 +154,7 @@ impl ReadOnly<'_> {
         T: Send + Unpin + for<'r> FromRow<'r, PgRow>,
     {
         self.savepoint()?;
+        let query = query.persistent(!self.pooled);
         let result = timed(
             self.runtime,
             self.deadline,
@@ -169,6 +173,7 @@ impl ReadOnly<'_> {
         T: Send + Unpin + for<'r> FromRow<'r, PgRow>,
     {
         self.savepoint()?;
+        let query = query.persistent(!self.pooled);
         let result = timed(
             self.runtime,
             self.deadline,
@@ -573,6 +578,7 @@ impl Session {
             connection,
             deadline: self.deadline,
             broken: &mut self.broken,
+            pooled: self.per_transaction.is_some(),
         };
         tx.simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into())
             .map_err(|f| {

@@ -930,3 +930,132 @@ impl Drop for TestCa {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A real PgBouncer (the distribution's `pgbouncer`, run as `postgres`) in front of `cluster`,
+/// on a free port of 127.0.0.1, with scram authentication from a userlist holding the
+/// superuser's password. Stopped on drop, and by a watchdog if the test process dies.
+pub struct PgBouncer {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<std::process::Child>,
+    watchdog: Option<std::process::Child>,
+}
+
+/// The pgbouncer binary: `PGTRIAGE_PGBOUNCER`, else /usr/sbin/pgbouncer, else `PATH`.
+pub fn pgbouncer_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PGTRIAGE_PGBOUNCER") {
+        return Some(PathBuf::from(p));
+    }
+    let sbin = PathBuf::from("/usr/sbin/pgbouncer");
+    if sbin.exists() {
+        return Some(sbin);
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("pgbouncer"))
+            .find(|p| p.exists())
+    })
+}
+
+impl PgBouncer {
+    /// `pool_mode`: `session`, `transaction` or `statement`.
+    pub fn start(cluster: &PgCluster, pool_mode: &str) -> PgBouncer {
+        let binary = pgbouncer_binary()
+            .expect("pgbouncer is not installed: apt-get install pgbouncer (.ci/run does)");
+        let dir = tempfile::Builder::new()
+            .prefix("pgtriage-bouncer-")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
+        let port = free_port();
+        std::fs::write(
+            dir.join("userlist.txt"),
+            format!("\"postgres\" \"{SUPERUSER_PASSWORD}\"\n"),
+        )
+        .expect("userlist");
+        let ini = format!(
+            "[databases]\n* = host=127.0.0.1 port={pg}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
+             listen_port = {port}\nunix_socket_dir =\nauth_type = scram-sha-256\n\
+             auth_file = {dir}/userlist.txt\npool_mode = {pool_mode}\nlogfile = {dir}/pgbouncer.log\n\
+             pidfile = {dir}/pgbouncer.pid\nadmin_users = postgres\nmax_client_conn = 50\n\
+             default_pool_size = 5\n",
+            pg = cluster.port,
+            dir = dir.display(),
+        );
+        let ini_path = dir.join("pgbouncer.ini");
+        std::fs::write(&ini_path, ini).expect("pgbouncer.ini");
+        if running_as_root() {
+            check(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir)
+                    .output(),
+                "chown pgbouncer dir",
+            );
+        }
+        let child = as_server_user(&binary)
+            .arg(&ini_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pgbouncer");
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {me} 2>/dev/null; do sleep 1; done; \
+                 kill $(cat '{dir}/pgbouncer.pid') 2>/dev/null; rm -rf '{dir}'",
+                me = std::process::id(),
+                dir = dir.display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "pgbouncer did not listen on {port}: {}",
+                std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        PgBouncer {
+            port,
+            dir,
+            child: Some(child),
+            watchdog,
+        }
+    }
+
+    /// A URL through the pooler, as the superuser with its password.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{}/{database}",
+            self.port
+        )
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        // runuser's child is pgbouncer itself: signal it by its pid file.
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pgbouncer.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
