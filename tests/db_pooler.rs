@@ -31,7 +31,13 @@ fn through(pool_mode: &str) {
         .unwrap()
         .env_remove("PGOPTIONS")
         .env_remove("DATABASE_URL")
-        .args(["collect", "--db", &bouncer.url(&db), "-o", out.to_str().unwrap()])
+        .args([
+            "collect",
+            "--db",
+            &bouncer.url(&db),
+            "-o",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(
@@ -45,7 +51,11 @@ fn through(pool_mode: &str) {
     assert!(!text.contains(SUPERUSER_PASSWORD));
     let ev: serde_json::Value = serde_json::from_str(&text).unwrap();
     let pooler = ev["connection"]["pooler"].as_str().unwrap_or("");
-    assert!(pooler.contains("startup options refused"), "{pool_mode}: {}", ev["connection"]);
+    assert!(
+        pooler.contains("startup options refused"),
+        "{pool_mode}: {}",
+        ev["connection"]
+    );
     assert!(pooler.contains("every transaction"), "{pooler}");
     let orders = ev["database"]["tables"]
         .as_array()

@@ -149,9 +149,17 @@ fn a_stopped_server_ends_collect_with_one_line() {
 fn timeouts_meaning_never_or_out_of_range_are_refused() {
     let work = tempfile::tempdir().unwrap();
     let url = "postgres://nobody@127.0.0.1:1/x";
-    let r = pgtriage(work.path(), &["tables", "--db", url, "--statement-timeout", "0"], &[]);
+    let r = pgtriage(
+        work.path(),
+        &["tables", "--db", url, "--statement-timeout", "0"],
+        &[],
+    );
     one_line_exit_2(&r, &["--statement-timeout 0", "forever"]);
-    let r = pgtriage(work.path(), &["tables", "--db", url, "--lock-timeout", "0"], &[]);
+    let r = pgtriage(
+        work.path(),
+        &["tables", "--db", url, "--lock-timeout", "0"],
+        &[],
+    );
     one_line_exit_2(&r, &["--lock-timeout 0", "forever"]);
     let r = pgtriage(
         work.path(),
@@ -170,7 +178,11 @@ fn unencoded_url_passwords_get_the_percent_encoding_hint() {
         let r = pgtriage(work.path(), &["tables", "--db", &url], &[]);
         one_line_exit_2(&r, &["percent-encode"]);
         assert!(!r.stderr.contains(pw), "password leaked: {}", r.stderr);
-        assert!(!r.stderr.contains("cret"), "part of the password leaked: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("cret"),
+            "part of the password leaked: {}",
+            r.stderr
+        );
     }
 }
 
@@ -200,7 +212,10 @@ fn pgpass_matches_a_socket_directory_given_in_the_url() {
     let passfile = work.path().join("pgpass");
     std::fs::write(
         &passfile,
-        format!("# a socket directory is matched as written\n{dir}:{}:*:app:app-secret-pw\n", cluster.port),
+        format!(
+            "# a socket directory is matched as written\n{dir}:{}:*:app:app-secret-pw\n",
+            cluster.port
+        ),
     )
     .unwrap();
     set_mode(&passfile, 0o600);
@@ -244,13 +259,23 @@ fn connection_services_as_psql_reads_them() {
     std::fs::write(&file, &service).unwrap();
     let r = pgtriage(
         &home,
-        &["tables", "--db", "postgres:///?service=triage", "--format", "json"],
+        &[
+            "tables",
+            "--db",
+            "postgres:///?service=triage",
+            "--format",
+            "json",
+        ],
         &[("PGSERVICEFILE", file.to_str().unwrap())],
     );
     lists(&r);
     // PGSERVICE with ~/.pg_service.conf, no URL at all.
     std::fs::write(home.join(".pg_service.conf"), &service).unwrap();
-    let r = pgtriage(&home, &["tables", "--format", "json"], &[("PGSERVICE", "triage")]);
+    let r = pgtriage(
+        &home,
+        &["tables", "--format", "json"],
+        &[("PGSERVICE", "triage")],
+    );
     lists(&r);
     // PGSYSCONFDIR/pg_service.conf when the user's file lacks the service.
     std::fs::write(home.join(".pg_service.conf"), "[other]\nhost=/nowhere\n").unwrap();
@@ -260,7 +285,10 @@ fn connection_services_as_psql_reads_them() {
     let r = pgtriage(
         &home,
         &["tables", "--format", "json"],
-        &[("PGSERVICE", "triage"), ("PGSYSCONFDIR", sysconf.to_str().unwrap())],
+        &[
+            ("PGSERVICE", "triage"),
+            ("PGSYSCONFDIR", sysconf.to_str().unwrap()),
+        ],
     );
     lists(&r);
     // The URL's own parameters win over the service's.
@@ -277,7 +305,10 @@ fn connection_services_as_psql_reads_them() {
     let r = pgtriage(
         &home,
         &["tables"],
-        &[("PGSERVICE", "triage"), ("PGSERVICEFILE", file.to_str().unwrap())],
+        &[
+            ("PGSERVICE", "triage"),
+            ("PGSERVICEFILE", file.to_str().unwrap()),
+        ],
     );
     one_line_exit_2(&r, &["services.conf:2"]);
     assert!(!r.stderr.contains("app-secret-pw"));
@@ -296,7 +327,11 @@ fn pgconnect_timeout_bounds_a_server_that_never_answers() {
     });
     let work = tempfile::tempdir().unwrap();
     let url = format!("postgres://bob@127.0.0.1:{port}/x?sslmode=disable");
-    let r = pgtriage(work.path(), &["tables", "--db", &url], &[("PGCONNECT_TIMEOUT", "2")]);
+    let r = pgtriage(
+        work.path(),
+        &["tables", "--db", &url],
+        &[("PGCONNECT_TIMEOUT", "2")],
+    );
     one_line_exit_2(&r, &["no answer within 2s"]);
     assert!(r.took < Duration::from_secs(6), "took {:?}", r.took);
     // The flag wins over the variable.

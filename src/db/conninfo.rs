@@ -150,7 +150,12 @@ fn build(
     secrets: Vec<String>,
 ) -> Result<ConnInfo, UserError> {
     let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
-    let from = |k: &str| origins.get(k).cloned().unwrap_or_else(|| source.to_string());
+    let from = |k: &str| {
+        origins
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| source.to_string())
+    };
     let port = match get("port") {
         None => 5432,
         Some(p) => p.parse::<u16>().map_err(|_| {
