@@ -59,7 +59,13 @@ fn a_pg_monitor_only_role_collects_and_names_its_gaps() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|g| format!("{} {}", g["what"].as_str().unwrap_or(""), g["reason"].as_str().unwrap_or("")))
+        .map(|g| {
+            format!(
+                "{} {}",
+                g["what"].as_str().unwrap_or(""),
+                g["reason"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert!(
         gaps.iter().any(|g| g.contains("private_seq")),
@@ -70,8 +76,14 @@ fn a_pg_monitor_only_role_collects_and_names_its_gaps() {
         vec!["audit", "--db", url.as_str(), "--format", "json"],
     ] {
         let (code, out, err) = pgtriage(&args);
-        assert!(code == 0 || (args[0] == "audit" && code == 1), "{args:?}: {err}");
-        assert!(serde_json::from_str::<Value>(&out).is_ok(), "{args:?}: {out}");
+        assert!(
+            code == 0 || (args[0] == "audit" && code == 1),
+            "{args:?}: {err}"
+        );
+        assert!(
+            serde_json::from_str::<Value>(&out).is_ok(),
+            "{args:?}: {out}"
+        );
         assert!(!out.contains("watcher-pw-123"));
     }
     let (code, out, err) = pgtriage(&[

@@ -163,10 +163,17 @@ fn every_sslmode_and_every_tls_error() {
     assert_eq!(c["certificate_checked"], "full", "{c}");
     // The report says it too.
     let last = work.join(format!("ev-{}.json", rand_suffix() - 1));
-    let md = pgtriage(&home, &["report", last.to_str().unwrap(), "--format", "md"], &[]);
+    let md = pgtriage(
+        &home,
+        &["report", last.to_str().unwrap(), "--format", "md"],
+        &[],
+    );
     assert_eq!(md.code, 0, "{}", md.stderr);
     assert!(
-        md.stdout.contains("Database session: TLS (TLSv1.3") && md.stdout.contains("server certificate and host name verified"),
+        md.stdout.contains("Database session: TLS (TLSv1.3")
+            && md
+                .stdout
+                .contains("server certificate and host name verified"),
         "{}",
         md.stdout.lines().take(8).collect::<Vec<_>>().join("\n")
     );
