@@ -196,7 +196,7 @@ fn bad_connection_inputs_exit_2_with_one_line_and_no_password() {
         (
             "sslmode=require without TLS",
             format!("postgres://postgres:{secret}@127.0.0.1:{port}/{db}?sslmode=require"),
-            "no TLS support",
+            "does not support TLS",
         ),
     ];
     for (case, url, expected) in cases {

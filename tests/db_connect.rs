@@ -101,7 +101,7 @@ fn connection_failures_are_one_line_without_the_password() {
                 "{}&sslmode=require",
                 cluster
                     .tcp_url(&db, "postgres", SUPERUSER_PASSWORD)
-                    .replace(&format!("/{db}"), &format!("/{db}?x=1"))
+                    .replace(&format!("/{db}"), &format!("/{db}?connect_timeout=5"))
             ),
             "TLS",
             SUPERUSER_PASSWORD,

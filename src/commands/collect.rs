@@ -88,6 +88,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             revision: None,
         });
         evidence.database = Some(snapshot);
+        evidence.connection = Some(s.security().clone());
         if sources.tables_only {
             evidence.problems.push(
                 "tables-only snapshot (collect --tables-only): foreign keys and sequences were not \

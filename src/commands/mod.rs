@@ -25,9 +25,10 @@ pub struct DbArgs {
     /// Give up waiting for a lock after this many milliseconds (never queue behind a migration).
     #[arg(long, value_name = "MS", default_value_t = 2_000)]
     pub lock_timeout: u64,
-    /// Give up connecting after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    pub connect_timeout: u64,
+    /// Give up connecting after this many seconds [default: connect_timeout in the URL or
+    /// service, PGCONNECT_TIMEOUT, else 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
 }
 
 impl DbArgs {
@@ -36,7 +37,7 @@ impl DbArgs {
             url: self.url.clone(),
             statement_timeout_ms: self.statement_timeout,
             lock_timeout_ms: self.lock_timeout,
-            connect_timeout_s: self.connect_timeout,
+            connect_timeout_s: self.connect_timeout.unwrap_or(0),
         }
     }
 }

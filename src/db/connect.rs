@@ -41,9 +41,14 @@
 //! The session itself is read-only by construction: startup options
 //! `default_transaction_read_only=on`, `statement_timeout`, `lock_timeout`,
 //! `idle_in_transaction_session_timeout`, and `application_name=pgtriage`; `connect` checks the
-//! server kept `default_transaction_read_only` and refuses to go on otherwise.
+//! server kept `default_transaction_read_only` and refuses to go on otherwise. Through a pooler
+//! that refuses startup options (PgBouncer), the same settings are set inside every transaction
+//! instead (`BEGIN … READ ONLY`, `SET LOCAL …`) and `transaction_read_only` is checked in each.
+//!
+//! Every round trip has a client-side deadline (the statement timeout plus [`DEADLINE_MARGIN`]):
+//! a server that stops answering (SIGSTOP, a dead network path) ends the command with one line
+//! instead of hanging it. Where to connect is `conninfo.rs`; TLS is `tls.rs`.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow, PgSslMode};
@@ -51,7 +56,18 @@ use sqlx::query::QueryAs;
 use sqlx::{Connection, FromRow, PgConnection, Postgres};
 
 use super::ConnectionSettings;
+use super::conninfo::{self, ConnInfo, Host, redact};
+use super::tls::{self, Attempt, Check, ProbeFailure, Roots, TlsPlan};
 use crate::error::UserError;
+use crate::evidence::SessionSecurity;
+
+/// How much longer than the statement timeout pgtriage waits for any answer before it gives the
+/// server up: the server's own timeout should fire first; this only catches a server or network
+/// that stopped answering altogether.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// PostgreSQL's timeouts are `int` milliseconds.
+const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
 /// A connected, read-only session to one database.
 pub struct Session {
@@ -60,6 +76,12 @@ pub struct Session {
     target: String,
     endpoint: Endpoint,
     server_version_num: i32,
+    /// Settings to apply per transaction when a pooler refused them at startup.
+    per_transaction: Option<Vec<String>>,
+    deadline: Duration,
+    /// Why the connection was given up (a missed deadline): every later call fails with it.
+    broken: Option<String>,
+    security: SessionSecurity,
 }
 
 /// Where the session is connected, as the user asked for it (never a password).
@@ -72,7 +94,8 @@ pub struct Endpoint {
     pub database: String,
 }
 
-/// A query that failed inside a read-only transaction (the transaction itself is still usable).
+/// A query that failed inside a read-only transaction (the transaction itself is still usable,
+/// unless the server stopped answering: then the session is broken and says so).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct QueryFailure {
     /// SQLSTATE, when the server answered with an error.
@@ -111,7 +134,14 @@ impl QueryFailure {
 pub(crate) struct ReadOnly<'s> {
     runtime: &'s tokio::runtime::Runtime,
     connection: &'s mut PgConnection,
+    deadline: Duration,
+    broken: &'s mut Option<String>,
+    /// Through a pooler a named prepared statement may outlive us on a server connection
+    /// another client gets next: use unnamed ones only.
+    pooled: bool,
 }
+
+type Timed<R> = Result<Result<R, sqlx::Error>, tokio::time::error::Elapsed>;
 
 #[allow(dead_code)] // part of the API for the other files of src/db/
 impl ReadOnly<'_> {
@@ -124,9 +154,13 @@ impl ReadOnly<'_> {
         T: Send + Unpin + for<'r> FromRow<'r, PgRow>,
     {
         self.savepoint()?;
-        let result = self
-            .runtime
-            .block_on(query.fetch_all(&mut *self.connection));
+        let query = query.persistent(!self.pooled);
+        let result = timed(
+            self.runtime,
+            self.deadline,
+            query.fetch_all(&mut *self.connection),
+        );
+        let result = self.settle(result)?;
         self.end_savepoint(result)
     }
 
@@ -139,9 +173,13 @@ impl ReadOnly<'_> {
         T: Send + Unpin + for<'r> FromRow<'r, PgRow>,
     {
         self.savepoint()?;
-        let result = self
-            .runtime
-            .block_on(query.fetch_optional(&mut *self.connection));
+        let query = query.persistent(!self.pooled);
+        let result = timed(
+            self.runtime,
+            self.deadline,
+            query.fetch_optional(&mut *self.connection),
+        );
+        let result = self.settle(result)?;
         self.end_savepoint(result)
     }
 
@@ -159,32 +197,78 @@ impl ReadOnly<'_> {
         })
     }
 
-    fn simple(&mut self, sql: &'static str) -> Result<(), QueryFailure> {
-        self.runtime
-            .block_on(sqlx::raw_sql(sql).execute(&mut *self.connection))
-            .map(|_| ())
-            .map_err(failure)
+    fn alive(&self) -> Result<(), QueryFailure> {
+        match self.broken.as_ref() {
+            Some(why) => Err(QueryFailure {
+                sqlstate: None,
+                message: why.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A missed deadline breaks the session for good: the answer may still come, at any time.
+    fn settle<R>(&mut self, timed: Timed<R>) -> Result<Result<R, sqlx::Error>, QueryFailure> {
+        match timed {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                let why = deadline_message(self.deadline);
+                *self.broken = Some(why.clone());
+                Err(QueryFailure {
+                    sqlstate: None,
+                    message: why,
+                })
+            }
+        }
+    }
+
+    fn simple(&mut self, sql: String) -> Result<(), QueryFailure> {
+        self.alive()?;
+        let result = timed(
+            self.runtime,
+            self.deadline,
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *self.connection),
+        );
+        self.settle(result)?.map(|_| ()).map_err(failure)
     }
 
     fn savepoint(&mut self) -> Result<(), QueryFailure> {
-        self.simple("SAVEPOINT pgtriage_step")
+        self.simple("SAVEPOINT pgtriage_step".into())
     }
 
     fn end_savepoint<R>(&mut self, result: Result<R, sqlx::Error>) -> Result<R, QueryFailure> {
         match result {
             Ok(rows) => {
-                self.simple("RELEASE SAVEPOINT pgtriage_step")?;
+                self.simple("RELEASE SAVEPOINT pgtriage_step".into())?;
                 Ok(rows)
             }
             Err(e) => {
                 let f = failure(e);
                 // Undo the failed step only; what was read before stays valid.
-                self.simple("ROLLBACK TO SAVEPOINT pgtriage_step")?;
-                self.simple("RELEASE SAVEPOINT pgtriage_step")?;
+                self.simple("ROLLBACK TO SAVEPOINT pgtriage_step".into())?;
+                self.simple("RELEASE SAVEPOINT pgtriage_step".into())?;
                 Err(f)
             }
         }
     }
+}
+
+/// Runs `fut` on `runtime`, giving up after `deadline` (the timer must be made inside it).
+fn timed<F: std::future::Future>(
+    runtime: &tokio::runtime::Runtime,
+    deadline: Duration,
+    fut: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    runtime.block_on(async move { tokio::time::timeout(deadline, fut).await })
+}
+
+fn deadline_message(deadline: Duration) -> String {
+    format!(
+        "no answer from the server within {}s (the statement timeout plus {}s): it is stopped, \
+         overloaded or unreachable; pgtriage gave the connection up",
+        deadline.as_secs(),
+        DEADLINE_MARGIN.as_secs()
+    )
 }
 
 fn failure(e: sqlx::Error) -> QueryFailure {
@@ -204,67 +288,254 @@ fn failure(e: sqlx::Error) -> QueryFailure {
 struct SessionCheck {
     read_only: String,
     version_num: i32,
+    ssl_version: Option<String>,
+    ssl_cipher: Option<String>,
+}
+
+/// Refuses timeouts PostgreSQL reads as "never" (0) or cannot take (above 2147483647 ms).
+fn check_timeouts(settings: &ConnectionSettings) -> Result<(), UserError> {
+    for (flag, value) in [
+        ("--statement-timeout", settings.statement_timeout_ms),
+        ("--lock-timeout", settings.lock_timeout_ms),
+    ] {
+        if value == 0 {
+            return Err(UserError::new(format!(
+                "{flag} 0 would let a query wait forever (PostgreSQL reads 0 as no limit); \
+                 give a limit in milliseconds, e.g. {flag} 600000 for ten minutes"
+            )));
+        }
+        if value > MAX_TIMEOUT_MS {
+            return Err(UserError::new(format!(
+                "{flag} {value} is more than PostgreSQL accepts (at most {MAX_TIMEOUT_MS} ms, about 24 days); give a smaller limit"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What the startup options pgtriage sends are: read-only plus the timeouts.
+fn session_settings(settings: &ConnectionSettings) -> Vec<(&'static str, String)> {
+    vec![
+        ("default_transaction_read_only", "on".to_string()),
+        (
+            "statement_timeout",
+            format!("{}", settings.statement_timeout_ms),
+        ),
+        ("lock_timeout", format!("{}", settings.lock_timeout_ms)),
+        (
+            "idle_in_transaction_session_timeout",
+            format!(
+                "{}",
+                settings
+                    .statement_timeout_ms
+                    .saturating_mul(2)
+                    .min(MAX_TIMEOUT_MS)
+            ),
+        ),
+    ]
 }
 
 impl Session {
     /// Connects read-only. Where to: `settings.url`, else `DATABASE_URL`, else the libpq
-    /// variables (`PGHOST` — a host or a socket directory —, `PGPORT`, `PGUSER`, `PGDATABASE`,
-    /// `PGPASSWORD`, `PGSSLMODE`) and `~/.pgpass` (or `PGPASSFILE`). Variables also fill what a
-    /// URL leaves out, as in libpq. Every failure is one line without the password.
+    /// variables, a connection service and `~/.pgpass`, resolved as libpq resolves them (see
+    /// `conninfo.rs`); TLS as libpq's `sslmode` says (see `tls.rs`). Every failure is one line
+    /// without the password.
     pub fn connect(settings: &ConnectionSettings) -> Result<Session, UserError> {
-        let resolved = resolve(settings)?;
+        check_timeouts(settings)?;
+        let info = conninfo::resolve(settings.url.as_deref())?;
+        let target = redact(
+            &format!(
+                "{}@{}:{}/{}",
+                info.user, info.host_text, info.port, info.dbname
+            ),
+            &info.secrets,
+        );
+        let prefix = |what: String| {
+            UserError::new(redact(
+                &format!("cannot connect to {target}: {what}"),
+                &info.secrets,
+            ))
+        };
+        let plan = tls::plan(&info).map_err(|e| prefix(e.message().to_string()))?;
+        let connect_timeout = Duration::from_secs(if settings.connect_timeout_s > 0 {
+            settings.connect_timeout_s
+        } else {
+            info.connect_timeout_s.unwrap_or(10)
+        });
+        let deadline = Duration::from_millis(settings.statement_timeout_ms) + DEADLINE_MARGIN;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| UserError::new(format!("cannot start the async runtime: {e}")))?;
-        let options = resolved.options.clone();
-        let timeout = Duration::from_secs(settings.connect_timeout_s.max(1));
-        let connected = runtime.block_on(async {
-            tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await
-        });
-        let mut connection = match connected {
-            Err(_) => {
-                return Err(resolved.error(format!(
-                    "no answer within {}s; check the host and port, or raise --connect-timeout",
-                    timeout.as_secs()
-                )));
+        let attempts = plan.attempts();
+        let mut pooler: Option<String> = None;
+        let mut index = 0;
+        let (mut connection, attempt) = loop {
+            let attempt = attempts[index];
+            let has_next = index + 1 < attempts.len();
+            // libpq trusts the root file alone; the driver adds the system's roots, so check
+            // strictly first.
+            if let (
+                Attempt::Tls(check @ (Check::Chain | Check::Full)),
+                Roots::File { .. },
+                Host::Tcp(host),
+            ) = (attempt, &plan.roots, &info.host)
+            {
+                match tls::probe(host, info.port, check, &plan, connect_timeout) {
+                    Ok(_) | Err(ProbeFailure::Unreachable) => {}
+                    Err(_) if has_next => {
+                        index += 1;
+                        continue;
+                    }
+                    Err(f) => return Err(prefix(probe_message(&f, &plan))),
+                }
             }
-            Ok(Err(e)) => return Err(resolved.connect_error(&e, settings)),
-            Ok(Ok(c)) => c,
+            let options = driver_options(&info, &plan, attempt, settings, pooler.is_some());
+            let connected = runtime.block_on(async {
+                tokio::time::timeout(connect_timeout, PgConnection::connect_with(&options)).await
+            });
+            match connected {
+                Ok(Ok(c)) => break (c, attempt),
+                Err(_) => {
+                    return Err(prefix(format!(
+                        "no answer within {}s; check the host and port, or raise --connect-timeout",
+                        connect_timeout.as_secs()
+                    )));
+                }
+                Ok(Err(e)) => {
+                    if pooler.is_none() && startup_option_refused(&e) {
+                        pooler = Some(failure(e).message);
+                        continue;
+                    }
+                    let tls_failed = matches!(attempt, Attempt::Tls(_)) && is_tls_failure(&e);
+                    let plain_refused = attempt == Attempt::Plain && needs_encryption(&e);
+                    if (tls_failed || plain_refused) && has_next {
+                        index += 1;
+                        continue;
+                    }
+                    if let (Attempt::Tls(check), true, Host::Tcp(host)) =
+                        (attempt, tls_failed, &info.host)
+                    {
+                        let why = match tls::probe(host, info.port, check, &plan, connect_timeout) {
+                            Ok(_) | Err(ProbeFailure::Unreachable) => tls_error_text(&e),
+                            Err(f) => probe_message(&f, &plan),
+                        };
+                        return Err(prefix(why));
+                    }
+                    return Err(prefix(connect_error(&e, &info, &plan, settings)));
+                }
+            }
         };
-        let check = runtime.block_on(
-            sqlx::query_as::<_, SessionCheck>(
-                "SELECT current_setting('default_transaction_read_only') AS read_only, \
-                        current_setting('server_version_num')::int AS version_num",
-            )
-            .fetch_one(&mut connection),
-        );
-        let check = match check {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = runtime.block_on(connection.close());
-                return Err(resolved.error(format!(
-                    "connected, but cannot check the session settings: {}",
-                    failure(e).message
-                )));
+        let mut session = Session {
+            runtime,
+            connection: None,
+            target: target.clone(),
+            endpoint: Endpoint {
+                user: redact(&info.user, &info.secrets),
+                host: redact(&info.host_text, &info.secrets),
+                port: info.port,
+                database: redact(&info.dbname, &info.secrets),
+            },
+            server_version_num: 0,
+            per_transaction: None,
+            deadline,
+            broken: None,
+            security: SessionSecurity {
+                sslmode: plan.sslmode.clone(),
+                encrypted: matches!(attempt, Attempt::Tls(_)),
+                certificate_checked: match attempt {
+                    Attempt::Plain | Attempt::Tls(Check::Nothing) => "none",
+                    Attempt::Tls(Check::Chain) => "ca",
+                    Attempt::Tls(Check::Full) => "full",
+                }
+                .to_string(),
+                root_certificate: match (&plan.roots, attempt) {
+                    (_, Attempt::Plain) | (Roots::None, _) => None,
+                    (Roots::File { path, .. }, _) => Some(path.display().to_string()),
+                    (Roots::System, _) => Some("system".to_string()),
+                },
+                client_certificate: match attempt {
+                    Attempt::Tls(_) => plan
+                        .client
+                        .as_ref()
+                        .map(|c| c.cert_path.display().to_string()),
+                    Attempt::Plain => None,
+                },
+                tls_version: None,
+                tls_cipher: None,
+                over_socket: plan.over_socket,
+                pooler: pooler.as_ref().map(|why| {
+                    format!(
+                        "startup options refused ({why}): read-only and the timeouts are set in every transaction"
+                    )
+                }),
+                service: info
+                    .service
+                    .as_ref()
+                    .map(|(name, file)| format!("{name} ({})", file.display())),
+            },
+        };
+        if pooler.is_some() {
+            session.per_transaction = Some(
+                session_settings(settings)
+                    .into_iter()
+                    .filter(|(k, _)| *k != "default_transaction_read_only")
+                    .map(|(k, v)| format!("SET LOCAL {k} = {v}"))
+                    .collect(),
+            );
+        }
+        // The first check: the session must be read-only before anything else runs.
+        let check_sql = "SELECT current_setting('default_transaction_read_only') AS read_only, \
+                        current_setting('server_version_num')::int AS version_num, \
+                        (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl_version, \
+                        (SELECT cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl_cipher";
+        let check = if session.per_transaction.is_some() {
+            session.connection = Some(connection);
+            let checked = session.read_only(|tx| {
+                tx.fetch_one::<SessionCheck>(sqlx::query_as(check_sql))
+                    .map_err(|f| UserError::new(f.message))
+            });
+            match checked {
+                Ok(mut c) => {
+                    // Inside `BEGIN READ ONLY`, checked by `read_only` itself.
+                    c.read_only = "on".into();
+                    // pg_stat_ssl there describes the pooler's own link to the server.
+                    c.ssl_version = None;
+                    c.ssl_cipher = None;
+                    c
+                }
+                Err(e) => {
+                    return Err(prefix(format!(
+                        "connected through a pooler, but cannot check the session: {}",
+                        e.message()
+                    )));
+                }
+            }
+        } else {
+            let checked = runtime_check(&session.runtime, &mut connection, check_sql, deadline);
+            match checked {
+                Ok(c) => {
+                    session.connection = Some(connection);
+                    c
+                }
+                Err(why) => {
+                    return Err(prefix(format!(
+                        "connected, but cannot check the session settings: {why}"
+                    )));
+                }
             }
         };
         if check.read_only != "on" {
-            let _ = runtime.block_on(connection.close());
-            return Err(resolved.error(format!(
+            return Err(prefix(format!(
                 "the server did not keep default_transaction_read_only=on (it is `{}`); \
-                 pgtriage only reads through a read-only session: connect to PostgreSQL \
-                 directly rather than through a pooler that drops startup options",
+                 pgtriage only reads through a read-only session: check PGOPTIONS and the role's settings",
                 check.read_only
             )));
         }
-        Ok(Session {
-            runtime,
-            connection: Some(connection),
-            target: resolved.target,
-            endpoint: resolved.endpoint,
-            server_version_num: check.version_num,
-        })
+        session.server_version_num = check.version_num;
+        session.security.tls_version = check.ssl_version;
+        session.security.tls_cipher = check.ssl_cipher;
+        Ok(session)
     }
 
     /// `user@host:port/db` (a socket directory as the host); never a password.
@@ -282,13 +553,22 @@ impl Session {
         self.server_version_num
     }
 
+    /// How the session reached the server: TLS, what was checked, a pooler (for the evidence).
+    pub fn security(&self) -> &SessionSecurity {
+        &self.security
+    }
+
     /// Runs `work` inside `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` … `COMMIT`.
-    /// An `Err` from `work` rolls back and is returned as is.
+    /// An `Err` from `work` rolls back and is returned as is. Through a pooler the session
+    /// settings are set first with `SET LOCAL`, and `transaction_read_only` must be `on`.
     pub(crate) fn read_only<T>(
         &mut self,
         work: impl FnOnce(&mut ReadOnly<'_>) -> Result<T, UserError>,
     ) -> Result<T, UserError> {
         let target = self.target.clone();
+        if let Some(why) = &self.broken {
+            return Err(UserError::new(format!("{target}: {why}")));
+        }
         let connection = self
             .connection
             .as_mut()
@@ -296,20 +576,57 @@ impl Session {
         let mut tx = ReadOnly {
             runtime: &self.runtime,
             connection,
+            deadline: self.deadline,
+            broken: &mut self.broken,
+            pooled: self.per_transaction.is_some(),
         };
-        tx.simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        tx.simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into())
             .map_err(|f| {
                 f.into_user_error(&format!("{target}: cannot begin a read-only transaction"))
             })?;
-        match work(&mut tx) {
+        if let Some(sets) = &self.per_transaction {
+            for set in sets {
+                if let Err(f) = tx.simple(set.clone()) {
+                    let _ = tx.simple("ROLLBACK".into());
+                    return Err(f.into_user_error(&format!("{target}: `{set}`")));
+                }
+            }
+            let state = tx
+                .fetch_one::<(String,)>(sqlx::query_as(
+                    "SELECT current_setting('transaction_read_only')",
+                ))
+                .map_err(|f| {
+                    f.into_user_error(&format!("{target}: reading transaction_read_only"))
+                });
+            match state {
+                Ok((on,)) if on == "on" => {}
+                Ok((other,)) => {
+                    let _ = tx.simple("ROLLBACK".into());
+                    return Err(UserError::new(format!(
+                        "{target}: the transaction is not read-only through the pooler (transaction_read_only = `{other}`); pgtriage stops"
+                    )));
+                }
+                Err(e) => {
+                    let _ = tx.simple("ROLLBACK".into());
+                    return Err(e);
+                }
+            }
+        }
+        let result = work(&mut tx);
+        if let Some(why) = tx.broken.clone() {
+            // Nothing more can be said to this connection; drop it without a goodbye.
+            self.connection = None;
+            return Err(UserError::new(format!("{target}: {why}")));
+        }
+        match result {
             Ok(value) => {
-                tx.simple("COMMIT").map_err(|f| {
+                tx.simple("COMMIT".into()).map_err(|f| {
                     f.into_user_error(&format!("{target}: cannot end the read-only transaction"))
                 })?;
                 Ok(value)
             }
             Err(e) => {
-                let _ = tx.simple("ROLLBACK");
+                let _ = tx.simple("ROLLBACK".into());
                 Err(e)
             }
         }
@@ -340,359 +657,249 @@ impl Session {
             .map(|_| ())
             .map_err(|e| failure(e).message)
     }
+
+    /// Runs a query inside a read-only transaction and returns the first column of its rows as
+    /// text, for tests (e.g. that a long query is cut by the client-side deadline).
+    #[doc(hidden)]
+    pub fn query_texts(&mut self, sql: &str) -> Result<Vec<String>, UserError> {
+        let sql = sql.to_string();
+        self.read_only(|tx| {
+            let rows: Vec<(Option<String>,)> = tx
+                .fetch_all(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
+                .map_err(|f| f.into_user_error("query"))?;
+            Ok(rows.into_iter().map(|r| r.0.unwrap_or_default()).collect())
+        })
+    }
+}
+
+fn runtime_check(
+    runtime: &tokio::runtime::Runtime,
+    connection: &mut PgConnection,
+    sql: &'static str,
+    deadline: Duration,
+) -> Result<SessionCheck, String> {
+    match timed(
+        runtime,
+        deadline,
+        sqlx::query_as::<_, SessionCheck>(sql).fetch_one(connection),
+    ) {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(failure(e).message),
+        Err(_) => Err(deadline_message(deadline)),
+    }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Say goodbye properly so the server log shows a clean disconnection.
-        if let Some(c) = self.connection.take() {
-            let _ = self.runtime.block_on(c.close());
+        // Say goodbye properly so the server log shows a clean disconnection, but never wait
+        // long for a server that stopped answering.
+        if let Some(c) = self.connection.take()
+            && self.broken.is_none()
+        {
+            let _ = self
+                .runtime
+                .block_on(async { tokio::time::timeout(Duration::from_secs(2), c.close()).await });
         }
     }
 }
 
-/// Where to connect, resolved; plus what is needed to word errors without leaking secrets.
-struct Resolved {
-    options: PgConnectOptions,
-    target: String,
-    endpoint: Endpoint,
-    /// Strings that must never appear in a message.
-    secrets: Vec<String>,
-    /// Where the settings came from, for hints (`--db`, `DATABASE_URL`, `PG* variables`).
-    source: &'static str,
+/// The driver's options for one attempt; `pooler` leaves out what a pooler refuses at startup.
+fn driver_options(
+    info: &ConnInfo,
+    plan: &TlsPlan,
+    attempt: Attempt,
+    settings: &ConnectionSettings,
+    pooler: bool,
+) -> PgConnectOptions {
+    let mut o = PgConnectOptions::new_without_pgpass()
+        .port(info.port)
+        .username(&info.user)
+        .database(&info.dbname)
+        .application_name("pgtriage");
+    o = match &info.host {
+        Host::Socket(dir) => o.socket(dir),
+        Host::Tcp(h) => o.host(h),
+    };
+    if let Some(pw) = &info.password {
+        o = o.password(pw);
+    }
+    o = match attempt {
+        Attempt::Plain => o.ssl_mode(PgSslMode::Disable),
+        Attempt::Tls(Check::Nothing) => o.ssl_mode(PgSslMode::Require),
+        Attempt::Tls(Check::Chain) => o.ssl_mode(PgSslMode::VerifyCa),
+        Attempt::Tls(Check::Full) => o.ssl_mode(PgSslMode::VerifyFull),
+    };
+    // Always given as PEM, so a PG* file variable the driver read itself never takes over.
+    o = match &plan.roots {
+        Roots::File { pem, .. } => o.ssl_root_cert_from_pem(pem.clone()),
+        // No file: the driver's store is then the system's alone.
+        Roots::System | Roots::None => o.ssl_root_cert_from_pem(Vec::new()),
+    };
+    if let Some(c) = &plan.client {
+        o = o
+            .ssl_client_cert_from_pem(&c.cert_pem)
+            .ssl_client_key_from_pem(&c.key_pem);
+    }
+    if pooler {
+        // PgBouncer refuses `options` and `extra_float_digits`, and a named prepared statement
+        // may not exist on the server connection of the next transaction.
+        o = o.extra_float_digits(None).statement_cache_capacity(0);
+    } else {
+        if let Some(user_options) = &info.options {
+            // The user's options first: pgtriage's own come later and win.
+            o = o.options(option_pairs(user_options));
+        }
+        o = o.options(session_settings(settings));
+    }
+    o
 }
 
-impl Resolved {
-    fn error(&self, what: String) -> UserError {
-        UserError::new(redact(
-            &format!("cannot connect to {}: {what}", self.target),
-            &self.secrets,
-        ))
+/// The `-c name=value` and `--name=value` settings of a libpq `options` string.
+fn option_pairs(options: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut words = options.split_whitespace();
+    while let Some(w) = words.next() {
+        let setting = if w == "-c" {
+            words.next()
+        } else {
+            w.strip_prefix("-c").or_else(|| w.strip_prefix("--"))
+        };
+        if let Some((k, v)) = setting.and_then(|s| s.split_once('=')) {
+            pairs.push((k.to_string(), v.to_string()));
+        }
     }
+    pairs
+}
 
-    fn connect_error(&self, e: &sqlx::Error, settings: &ConnectionSettings) -> UserError {
-        let source = self.source;
-        let what = match e {
-            sqlx::Error::Database(db) => {
-                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                let msg = db.message();
-                match code.as_str() {
-                    "28P01" => {
+/// PgBouncer (and other poolers) answer a startup packet with parameters they do not track
+/// with "unsupported startup parameter".
+fn startup_option_refused(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.message().contains("unsupported startup parameter"),
+        _ => false,
+    }
+}
+
+/// The server refused a plain connection because `pg_hba.conf` wants TLS.
+fn needs_encryption(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.code().as_deref() == Some("28000") && db.message().contains("no encryption")
+        }
+        _ => false,
+    }
+}
+
+fn is_tls_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
+    }
+}
+
+fn tls_error_text(e: &sqlx::Error) -> String {
+    format!("the TLS handshake failed ({e})")
+}
+
+fn probe_message(f: &ProbeFailure, plan: &TlsPlan) -> String {
+    match f {
+        ProbeFailure::NoTls => format!(
+            "the server does not support TLS (it refused the SSL request) but sslmode={} requires it; \
+             enable ssl on the server, connect through a TLS-terminating proxy, or use sslmode=prefer",
+            plan.sslmode
+        ),
+        ProbeFailure::Handshake(msg) => msg.clone(),
+        ProbeFailure::Unreachable => "cannot reach the server".to_string(),
+    }
+}
+
+fn connect_error(
+    e: &sqlx::Error,
+    info: &ConnInfo,
+    plan: &TlsPlan,
+    settings: &ConnectionSettings,
+) -> String {
+    let source = info.source;
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let msg = db.message();
+            match code.as_str() {
+                "28P01" => match &info.passfile_note {
+                    Some(note) => format!("{msg}; check the password ({note})"),
+                    None => {
                         format!("{msg}; check the password (in the URL, PGPASSWORD or ~/.pgpass)")
                     }
-                    "28000" => format!("{msg}; check the user name and the server's pg_hba.conf"),
-                    "3D000" => {
-                        format!("{msg}; check the database name in {source} (`psql -l` lists them)")
-                    }
-                    "22023" | "42704" | "22P02" | "08P01" => format!(
-                        "the server rejected the read-only session settings pgtriage sends \
-                         (default_transaction_read_only, statement_timeout={}ms, lock_timeout={}ms): {msg}; \
-                         connect to PostgreSQL directly rather than through a pooler, and check PGOPTIONS",
-                        settings.statement_timeout_ms, settings.lock_timeout_ms
-                    ),
-                    "53300" => format!("{msg}; try again when a connection slot is free"),
-                    "57P03" => format!(
-                        "{msg}; the server is starting up or shutting down, try again shortly"
-                    ),
-                    _ => format!("{msg} (SQLSTATE {code})"),
-                }
-            }
-            sqlx::Error::Io(io) => match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => format!(
-                    "connection refused; is PostgreSQL running and listening on that host and port? Check {source}"
+                },
+                "28000" if msg.contains("no encryption") => format!(
+                    "{msg}; the server accepts only TLS connections from here: try sslmode=require \
+                     (now sslmode={})",
+                    plan.sslmode
                 ),
-                std::io::ErrorKind::NotFound
-                    if self.options.get_socket().is_some()
-                        || self.options.get_host().starts_with('/') =>
-                {
-                    format!(
-                        "no server socket in that directory ({io}); check the socket directory and port in {source}"
-                    )
+                "28000" => format!("{msg}; check the user name and the server's pg_hba.conf"),
+                "3D000" => {
+                    format!("{msg}; check the database name in {source} (`psql -l` lists them)")
                 }
-                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData => format!(
-                    "whatever listens there did not answer like PostgreSQL ({io}); check the port in {source}"
+                "22023" | "42704" | "22P02" => format!(
+                    "the server rejected the read-only session settings pgtriage sends \
+                     (default_transaction_read_only, statement_timeout={}ms, lock_timeout={}ms): {msg}; check PGOPTIONS",
+                    settings.statement_timeout_ms, settings.lock_timeout_ms
                 ),
-                _ => format!("{io}; check the host and port in {source}"),
-            },
-            sqlx::Error::Protocol(p) => format!(
-                "whatever listens there did not answer like PostgreSQL ({p}); check the port in {source}"
+                "53300" => format!("{msg}; try again when a connection slot is free"),
+                "57P03" => {
+                    format!("{msg}; the server is starting up or shutting down, try again shortly")
+                }
+                _ => format!("{msg} (SQLSTATE {code})"),
+            }
+        }
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => format!(
+                "connection refused; is PostgreSQL running and listening on that host and port? Check {source}"
             ),
-            sqlx::Error::Tls(t) => format!(
-                "{t}; this pgtriage has no TLS support: use sslmode=prefer or disable, \
-                 a unix socket, or an SSH tunnel"
+            std::io::ErrorKind::NotFound if matches!(info.host, Host::Socket(_)) => format!(
+                "no server socket in that directory ({io}); check the socket directory and port in {source}"
             ),
-            sqlx::Error::Configuration(c) => {
-                format!("invalid connection settings ({c}); check {source}")
-            }
-            other => format!("{other}"),
-        };
-        self.error(what)
-    }
-}
-
-/// Replaces every secret (and any `user:password@` in a URL) with `***`.
-fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        if !s.is_empty() {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    // Belt and braces: a URL that slipped into a driver message.
-    if let Ok(re) = regex::Regex::new(r"(postgres(?:ql)?://[^:/@\s]*):[^@\s]*@") {
-        out = re.replace_all(&out, "$1:***@").into_owned();
-    }
-    out
-}
-
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn resolve(settings: &ConnectionSettings) -> Result<Resolved, UserError> {
-    let mut secrets: Vec<String> = Vec::new();
-    if let Some(pw) = env_nonempty("PGPASSWORD") {
-        secrets.push(pw);
-    }
-    // libpq rejects these; sqlx would silently fall back to a default.
-    if let Some(mode) = env_nonempty("PGSSLMODE")
-        && PgSslMode::from_str(&mode).is_err()
-    {
-        return Err(UserError::new(format!(
-            "PGSSLMODE=`{mode}` is not an sslmode; use disable, allow, prefer, require, verify-ca or verify-full"
-        )));
-    }
-    if let Some(port) = env_nonempty("PGPORT")
-        && port.parse::<u16>().is_err()
-    {
-        return Err(UserError::new(format!(
-            "PGPORT=`{port}` is not a port number; set it to the server's port (e.g. 5432)"
-        )));
-    }
-
-    let (url, source) = match (&settings.url, env_nonempty("DATABASE_URL")) {
-        (Some(u), _) => (Some(u.clone()), "--db"),
-        (None, Some(u)) => (Some(u), "DATABASE_URL"),
-        (None, None) => (None, "the PG* variables"),
-    };
-    // libpq's default user is the operating-system user; sqlx's lookup of it fails in some
-    // environments ("anonymous"). Name it before parsing, so ~/.pgpass is matched for that user.
-    let default_user = (env_nonempty("PGUSER").is_none())
-        .then(os_user_name)
-        .flatten();
-    let url = match (url, &default_user) {
-        (Some(u), Some(user)) if url_lacks_user(&u) => {
-            let sep = if u.contains('?') { '&' } else { '?' };
-            let user: String = url::form_urlencoded::byte_serialize(user.as_bytes()).collect();
-            Some(format!("{u}{sep}user={user}"))
-        }
-        (None, Some(user)) => {
-            let user: String = url::form_urlencoded::byte_serialize(user.as_bytes()).collect();
-            Some(format!("postgres:///?user={user}"))
-        }
-        (u, _) => u,
-    };
-    let options = match url {
-        Some(url) => {
-            let parsed = parse_url(&url, source, &mut secrets)?;
-            PgConnectOptions::from_str(&parsed).map_err(|e| {
-                UserError::new(redact(
-                    &format!(
-                        "{source}: cannot parse the connection URL ({e}); expected \
-                         postgres://user@host:port/dbname or postgres:///dbname?host=/socket/dir"
-                    ),
-                    &secrets,
-                ))
-            })?
-        }
-        None => PgConnectOptions::new(),
-    };
-    let options = options.application_name("pgtriage").options([
-        ("default_transaction_read_only", "on".to_string()),
-        (
-            "statement_timeout",
-            format!("{}", settings.statement_timeout_ms),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData => format!(
+                "whatever listens there did not answer like PostgreSQL ({io}); check the port in {source}"
+            ),
+            _ => format!("{io}; check the host and port in {source}"),
+        },
+        sqlx::Error::Protocol(p) => format!(
+            "whatever listens there did not answer like PostgreSQL ({p}); check the port in {source}"
         ),
-        ("lock_timeout", format!("{}", settings.lock_timeout_ms)),
-        (
-            "idle_in_transaction_session_timeout",
-            format!("{}", settings.statement_timeout_ms.saturating_mul(2)),
-        ),
-    ]);
-    let host = match options.get_socket() {
-        Some(dir) => dir.display().to_string(),
-        None => options.get_host().to_string(),
-    };
-    let user = options.get_username().to_string();
-    let database = options.get_database().unwrap_or(&user).to_string();
-    let target = format!("{user}@{host}:{}/{database}", options.get_port());
-    let endpoint = Endpoint {
-        user: redact(&user, &secrets),
-        host: redact(&host, &secrets),
-        port: options.get_port(),
-        database: redact(&database, &secrets),
-    };
-    Ok(Resolved {
-        target: redact(&target, &secrets),
-        endpoint,
-        options,
-        secrets,
-        source,
-    })
-}
-
-/// Checks the URL's shape with the `url` crate first (for a message that says what is wrong),
-/// records its password as a secret, and mends the one libpq form sqlx refuses:
-/// `postgres://user@/db?host=/socket/dir` (a user with an empty host).
-fn parse_url(url: &str, source: &str, secrets: &mut Vec<String>) -> Result<String, UserError> {
-    let usage = "expected postgres://user@host:port/dbname or postgres:///dbname?host=/socket/dir";
-    let mut text = url.trim().to_string();
-    let scheme_end = text.find("://").ok_or_else(|| {
-        UserError::new(format!(
-            "{source}: the connection URL does not start with postgres:// or postgresql://; {usage}"
-        ))
-    })?;
-    let scheme = &text[..scheme_end];
-    if scheme != "postgres" && scheme != "postgresql" {
-        return Err(UserError::new(format!(
-            "{source}: unsupported URL scheme `{scheme}`; {usage}"
-        )));
-    }
-    // Password before anything can fail, so no error can echo it.
-    let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    if let Some(at) = authority.rfind('@') {
-        let userinfo = &authority[..at];
-        if let Some(colon) = userinfo.find(':') {
-            let raw = &userinfo[colon + 1..];
-            if !raw.is_empty() {
-                secrets.push(raw.to_string());
-                secrets.push(percent_decode(raw));
-            }
+        sqlx::Error::Tls(t) => format!("TLS failed ({t})"),
+        sqlx::Error::Configuration(c) => {
+            format!("invalid connection settings ({c}); check {source}")
         }
-        let host_part = &authority[at + 1..];
-        if host_part.is_empty() || host_part.starts_with(':') {
-            if !rest.contains("host=") {
-                return Err(UserError::new(redact(
-                    &format!(
-                        "{source}: the URL names a user but no host; write postgres://user@host/db, \
-                         or postgres:///db?host=/socket/dir&user=NAME"
-                    ),
-                    secrets,
-                )));
-            }
-            // libpq's form for a socket with a user; sqlx needs some host there.
-            let insert_at = scheme_end + 3 + at + 1;
-            text.insert_str(insert_at, "localhost");
-        }
+        other => format!("{other}"),
     }
-    if let Some(query) = text.split_once('?').map(|(_, q)| q.to_string()) {
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            if k == "password" && !v.is_empty() {
-                secrets.push(v.into_owned());
-            }
-        }
-    }
-    match url::Url::parse(&text) {
-        Ok(_) => Ok(text),
-        Err(e) => Err(UserError::new(redact(
-            &format!("{source}: cannot parse the connection URL ({e}); {usage}"),
-            secrets,
-        ))),
-    }
-}
-
-/// The URL names no user (neither `user@` nor `?user=`).
-fn url_lacks_user(url: &str) -> bool {
-    match url::Url::parse(url) {
-        Ok(u) => u.username().is_empty() && !u.query_pairs().any(|(k, _)| k == "user"),
-        Err(_) => false,
-    }
-}
-
-/// The operating-system user running pgtriage: `USER`, `LOGNAME`, else the `/etc/passwd` entry
-/// of the uid that owns this process.
-fn os_user_name() -> Option<String> {
-    if let Some(u) = env_nonempty("USER").or_else(|| env_nonempty("LOGNAME")) {
-        return Some(u);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
-        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-        passwd.lines().find_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let _password = fields.next()?;
-            (fields.next()? == uid).then(|| name.to_string())
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn redact_hides_secrets_and_url_passwords() {
-        let text = "cannot connect postgres://bob:hunter2@db:5432/x (hunter2)";
-        let out = redact(text, &["hunter2".to_string()]);
-        assert!(!out.contains("hunter2"), "{out}");
-        let out = redact("postgres://bob:s3cr%40t@db/x", &[]);
-        assert_eq!(out, "postgres://bob:***@db/x");
+    fn settings(st: u64, lt: u64) -> ConnectionSettings {
+        ConnectionSettings {
+            url: None,
+            statement_timeout_ms: st,
+            lock_timeout_ms: lt,
+            connect_timeout_s: 5,
+        }
     }
 
     #[test]
-    fn url_password_is_recorded_as_secret_even_when_encoded() {
-        let mut secrets = Vec::new();
-        let url = parse_url("postgres://bob:p%40ss@db:5432/x", "--db", &mut secrets).unwrap();
-        assert_eq!(url, "postgres://bob:p%40ss@db:5432/x");
-        assert!(secrets.contains(&"p@ss".to_string()), "{secrets:?}");
-        assert!(secrets.contains(&"p%40ss".to_string()), "{secrets:?}");
-    }
-
-    #[test]
-    fn user_with_socket_host_query_is_mended() {
-        let mut secrets = Vec::new();
-        let url = parse_url("postgres://bob@/x?host=/tmp/sock", "--db", &mut secrets).unwrap();
-        assert_eq!(url, "postgres://bob@localhost/x?host=/tmp/sock");
-    }
-
-    #[test]
-    fn bad_urls_say_what_to_write() {
-        let mut s = Vec::new();
-        let e = parse_url("mysql://a@b/c", "--db", &mut s).unwrap_err();
-        assert!(e.message().contains("unsupported URL scheme"), "{e}");
-        let e = parse_url("db.example.com:5432", "--db", &mut s).unwrap_err();
-        assert!(e.message().contains("postgres://"), "{e}");
-        let e = parse_url("postgres://bob:pw@host:notaport/db", "--db", &mut s).unwrap_err();
-        assert!(!e.message().contains("pw@"), "{e}");
+    fn timeouts_that_mean_never_or_overflow_are_refused_naming_the_flag() {
+        let e = check_timeouts(&settings(0, 100)).unwrap_err();
+        assert!(e.message().starts_with("--statement-timeout 0"), "{e}");
+        let e = check_timeouts(&settings(100, 0)).unwrap_err();
+        assert!(e.message().starts_with("--lock-timeout 0"), "{e}");
+        let e = check_timeouts(&settings(100, 99_999_999_999)).unwrap_err();
+        assert!(e.message().contains("--lock-timeout 99999999999"), "{e}");
+        assert!(!e.message().contains("pooler"), "{e}");
+        assert!(check_timeouts(&settings(30_000, 2_000)).is_ok());
     }
 }

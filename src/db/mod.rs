@@ -8,11 +8,13 @@
 
 mod audit;
 mod connect;
+mod conninfo;
 mod snapshot;
+mod tls;
 pub mod tracking;
 mod verify;
 
-pub use connect::{Endpoint, Session};
+pub use connect::{DEADLINE_MARGIN, Endpoint, Session};
 #[allow(unused_imports)]
 pub(crate) use connect::{QueryFailure, ReadOnly};
 pub use verify::ORPHAN_LIMIT;
@@ -23,5 +25,7 @@ pub struct ConnectionSettings {
     pub url: Option<String>,
     pub statement_timeout_ms: u64,
     pub lock_timeout_ms: u64,
+    /// 0: not given on the command line; then `connect_timeout` from the URL or service,
+    /// `PGCONNECT_TIMEOUT`, else 10 s.
     pub connect_timeout_s: u64,
 }

@@ -1,6 +1,6 @@
 //! The database side of the evidence: one READ ONLY transaction, a fixed number of catalog and
 //! statistics queries whatever the table count (never one per table), adapted to the server
-//! version (PostgreSQL 12–17). Whatever the role may not read is recorded in `not_visible` with
+//! version (PostgreSQL 12–18; `VERSION_GAPS` lists what older majors lack). Whatever the role may not read is recorded in `not_visible` with
 //! the reason instead of failing; see ../shared/pg-forensics.md for why each field matters.
 
 use std::collections::BTreeMap;
@@ -45,6 +45,46 @@ const SETTINGS: &[(&str, i32)] = &[
     ("track_counts", 12),
     ("wal_level", 12),
 ];
+
+/// What older majors lack of what the snapshot reads, with the first major that has it: listed
+/// under `not_visible` on a server older than that, so an empty field is never mistaken for a
+/// zero. (`pg_stat_io` from 16, `pg_stat_checkpointer` from 17 and 18's new
+/// `pg_stat_all_tables` columns such as `total_vacuum_time` are not read by pgtriage: nothing in
+/// them tells a loss from an artefact that the counters above do not.)
+const VERSION_GAPS: &[(&str, i32, &str)] = &[
+    (
+        "tables.n_ins_since_vacuum",
+        13,
+        "pg_stat_all_tables.n_ins_since_vacuum exists from PostgreSQL 13",
+    ),
+    (
+        "settings.archive_library",
+        15,
+        "archive_library exists from PostgreSQL 15 (archive_command is read)",
+    ),
+    (
+        "settings.stats_fetch_consistency",
+        15,
+        "stats_fetch_consistency exists from PostgreSQL 15",
+    ),
+    (
+        "log_destination jsonlog",
+        15,
+        "jsonlog exists from PostgreSQL 15: read the stderr or csvlog files",
+    ),
+];
+
+/// The `not_visible` entries for what `major` lacks.
+fn version_gaps(major: i32) -> Vec<NotVisible> {
+    VERSION_GAPS
+        .iter()
+        .filter(|(_, since, _)| major < *since)
+        .map(|(what, since, why)| NotVisible {
+            what: what.to_string(),
+            reason: format!("not in PostgreSQL {major}: {why} (this server is older than {since})"),
+        })
+        .collect()
+}
 
 #[derive(FromRow)]
 struct ServerRow {
@@ -292,7 +332,7 @@ impl Session {
         let endpoint = self.endpoint().clone();
         let major = self.server_version_num() / 10000;
         self.read_only(|tx| {
-            let mut not_visible = Vec::new();
+            let mut not_visible = version_gaps(major);
             let fail = |doing: &str| {
                 let doing = format!("{target}: {doing}");
                 move |f: QueryFailure| f.into_user_error(&doing)
@@ -666,6 +706,17 @@ mod tests {
         assert!(pg17.contains("NULL::bigint AS size_bytes"));
         assert!(pg17.contains("NULL::timestamptz AS catalog_commit_time"));
         assert!(!pg17.contains('{'), "unfilled placeholder: {pg17}");
+    }
+
+    #[test]
+    fn what_older_versions_lack_is_named() {
+        let gaps: Vec<String> = version_gaps(12).into_iter().map(|g| g.what).collect();
+        assert!(gaps.contains(&"tables.n_ins_since_vacuum".to_string()));
+        assert!(gaps.contains(&"log_destination jsonlog".to_string()));
+        assert!(version_gaps(15).is_empty());
+        assert!(version_gaps(18).is_empty());
+        let gaps14: Vec<String> = version_gaps(14).into_iter().map(|g| g.what).collect();
+        assert!(!gaps14.contains(&"tables.n_ins_since_vacuum".to_string()));
     }
 
     #[test]

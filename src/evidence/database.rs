@@ -203,3 +203,37 @@ pub struct NotVisible {
     pub what: String,
     pub reason: String,
 }
+
+/// How pgtriage reached the database (never a password or a key): whether the session was
+/// encrypted, what of the server's certificate was checked, and whether a pooler was between.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSecurity {
+    /// The `sslmode` asked for (libpq's default `prefer` when none was).
+    pub sslmode: String,
+    /// TLS was on for this session.
+    pub encrypted: bool,
+    /// `none` (not checked, or not encrypted), `ca` (signed by a trusted root), `full` (and the
+    /// host name matched: `verify-full`).
+    pub certificate_checked: String,
+    /// The root certificate file the server was checked against, or `system`.
+    #[serde(default)]
+    pub root_certificate: Option<String>,
+    /// The client certificate file presented (its path; the key is never recorded).
+    #[serde(default)]
+    pub client_certificate: Option<String>,
+    /// TLS protocol version and cipher as the server reports them (`pg_stat_ssl`).
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    #[serde(default)]
+    pub tls_cipher: Option<String>,
+    /// Connected over a Unix-domain socket (never encrypted; local only).
+    #[serde(default)]
+    pub over_socket: bool,
+    /// Set when the session went through a pooler that refused startup options, saying how
+    /// read-only was kept.
+    #[serde(default)]
+    pub pooler: Option<String>,
+    /// The connection service used (`service=NAME` and its file).
+    #[serde(default)]
+    pub service: Option<String>,
+}

@@ -46,6 +46,9 @@ pub struct Evidence {
     /// view the role may not see). Shown as forensic gaps.
     #[serde(default)]
     pub problems: Vec<String>,
+    /// How the database session was reached: TLS, certificate checks, a pooler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<SessionSecurity>,
 }
 
 /// One input of the evidence: a database, a log file, a repository, a baseline file.
@@ -78,6 +81,7 @@ impl Evidence {
             migrations: None,
             baseline: None,
             problems: Vec::new(),
+            connection: None,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Report {
     /// When the evidence was collected (not when the report was made: same evidence, same bytes).
     pub collected_at: DateTime<Utc>,
     pub database: Option<String>,
+    /// How the database session was reached (TLS and what was checked, a pooler), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     pub summary: String,
     pub immediate_actions: Vec<Action>,
     pub tables: Vec<TableRow>,
@@ -167,6 +170,44 @@ fn kind_name<T: Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The session's security in one sentence: encrypted or not, what of the certificate was
+/// checked, and a pooler between (the evidence keeps the fields).
+fn connection_sentence(c: &crate::evidence::SessionSecurity) -> String {
+    let mut text = if c.over_socket {
+        "Unix-domain socket (local; TLS does not apply)".to_string()
+    } else if c.encrypted {
+        let how = [c.tls_version.as_deref(), c.tls_cipher.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let checked = match c.certificate_checked.as_str() {
+            "full" => "server certificate and host name verified",
+            "ca" => "server certificate verified (host name not checked)",
+            _ => "server certificate not checked",
+        };
+        let root = c
+            .root_certificate
+            .as_deref()
+            .map(|r| format!(" against {r}"))
+            .unwrap_or_default();
+        if how.is_empty() {
+            format!("TLS; {checked}{root} (sslmode={})", c.sslmode)
+        } else {
+            format!("TLS ({how}); {checked}{root} (sslmode={})", c.sslmode)
+        }
+    } else {
+        format!("not encrypted (sslmode={})", c.sslmode)
+    };
+    if let Some(cert) = &c.client_certificate {
+        text.push_str(&format!("; client certificate {cert}"));
+    }
+    if let Some(p) = &c.pooler {
+        text.push_str(&format!("; through a pooler: {p}"));
+    }
+    text
 }
 
 pub fn build(evidence: &Evidence, window: Window) -> Report {
@@ -440,6 +481,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 d.server.user, d.server.host, d.server.port, d.server.database
             )
         }),
+        connection: evidence.connection.as_ref().map(connection_sentence),
         summary,
         immediate_actions: advice.immediate_actions,
         tables,

@@ -143,7 +143,12 @@ impl PgCluster {
 
     /// A private cluster.
     pub fn start(options: ClusterOptions) -> PgCluster {
-        let bindir = find_bindir();
+        PgCluster::start_with_bindir(options, find_bindir())
+    }
+
+    /// A private cluster run by the server binaries in `bindir` (another major version, say:
+    /// see `matrix_bindirs`). Log destinations a version lacks (jsonlog before 15) are left out.
+    pub fn start_with_bindir(options: ClusterOptions, bindir: PathBuf) -> PgCluster {
         let dir = tempfile::Builder::new()
             .prefix("pgtriage-test-")
             .tempdir_in(std::env::temp_dir())
@@ -198,7 +203,11 @@ impl PgCluster {
             "shared_buffers = '32MB'".into(),
             "max_connections = 60".into(),
             "logging_collector = on".into(),
-            "log_destination = 'stderr,csvlog,jsonlog'".into(),
+            if server_major(&bindir) >= 15 {
+                "log_destination = 'stderr,csvlog,jsonlog'".into()
+            } else {
+                "log_destination = 'stderr,csvlog'".into()
+            },
             "log_directory = 'log'".into(),
             "log_filename = 'postgresql.log'".into(),
             "log_rotation_age = 0".into(),
@@ -376,7 +385,7 @@ impl PgCluster {
     }
 
     fn psql_command(&self, database: &str) -> Command {
-        let mut c = Command::new(self.bindir.join("psql"));
+        let mut c = Command::new(client_tool(&self.bindir, "psql"));
         c.arg("-X")
             .args(["-q", "-v", "ON_ERROR_STOP=1", "-A", "-t"])
             .arg("-h")
@@ -609,4 +618,444 @@ pub fn git(repo: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The major version of the server binaries in `bindir` (`postgres --version`).
+pub fn server_major(bindir: &Path) -> u32 {
+    Command::new(bindir.join("postgres"))
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            let version = text.split_whitespace().last()?.to_string();
+            version.split('.').next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// A client program (`psql`, `pg_dump`): from `bindir` when it has one, else from the
+/// distribution's PostgreSQL (the npm server packages of other versions carry no client tools).
+pub fn client_tool(bindir: &Path, name: &str) -> PathBuf {
+    if bindir.join(name).exists() {
+        return bindir.join(name);
+    }
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let p = e.path().join("bin").join(name);
+            p.exists().then_some((v, p))
+        })
+        .collect();
+    candidates.sort();
+    candidates
+        .pop()
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Where `scripts/fetch-pg-versions.sh` unpacks the server packages.
+pub fn pg_versions_cache() -> PathBuf {
+    match std::env::var_os("PGTRIAGE_PG_CACHE") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from("/var/cache/pgtriage/pg-versions"),
+    }
+}
+
+/// The server binary directories of the version matrix: `PGTRIAGE_PG_VERSIONS=12,13,…` (the
+/// majors, looked up in the fetch script's cache) or every major found there. A major asked for
+/// but missing is a panic naming the fetch script, so CI cannot skip it silently.
+pub fn matrix_bindirs() -> Vec<(u32, PathBuf)> {
+    let cache = pg_versions_cache();
+    let found: Vec<(u32, PathBuf)> = {
+        let mut v: Vec<(u32, PathBuf)> = std::fs::read_dir(&cache)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let major = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let bin = e.path().join("bin");
+                bin.join("initdb").exists().then_some((major, bin))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    match std::env::var("PGTRIAGE_PG_VERSIONS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|m| m.trim())
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                let major: u32 = m
+                    .parse()
+                    .unwrap_or_else(|_| panic!("PGTRIAGE_PG_VERSIONS: `{m}` is not a major version"));
+                if let Some((_, bin)) = found.iter().find(|(v, _)| *v == major) {
+                    return (major, bin.clone());
+                }
+                let debian = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+                if debian.join("initdb").exists() {
+                    return (major, debian);
+                }
+                panic!(
+                    "PostgreSQL {major} is asked for in PGTRIAGE_PG_VERSIONS but not in {}: run scripts/fetch-pg-versions.sh",
+                    cache.display()
+                )
+            })
+            .collect(),
+        _ => found,
+    }
+}
+
+impl PgCluster {
+    /// `pg_ctl reload`: re-reads postgresql.conf and pg_hba.conf.
+    pub fn reload(&self) {
+        check(
+            as_server_user(&self.bindir.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .arg("reload")
+                .stdin(Stdio::null())
+                .output(),
+            "pg_ctl reload",
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Replaces pg_hba.conf and reloads.
+    pub fn set_hba(&self, text: &str) {
+        let path = self.data.join("pg_hba.conf");
+        std::fs::write(&path, text).expect("write pg_hba.conf");
+        if running_as_root() {
+            let _ = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&path)
+                .output();
+        }
+        self.reload();
+    }
+
+    /// A private cluster with TLS on (certificate and key from `ca`) whose pg_hba.conf lets TCP
+    /// clients in only over TLS (`hostssl`), with scram passwords; the socket trusts.
+    pub fn start_tls(ca: &TestCa) -> PgCluster {
+        let cluster = PgCluster::start(ClusterOptions {
+            archive: false,
+            ..ClusterOptions::default()
+        });
+        cluster.enable_tls(ca);
+        cluster
+    }
+
+    /// Turns TLS on (a reload: SSL settings are reloadable) with `ca`'s server certificate and
+    /// allows TCP clients over TLS only.
+    pub fn enable_tls(&self, ca: &TestCa) {
+        // The server refuses a key others can read: its own copies, owned by postgres, 0600.
+        let cert = self.dir.join("server.crt");
+        let key = self.dir.join("server.key");
+        let root = self.dir.join("root.crt");
+        std::fs::copy(&ca.server_cert, &cert).expect("copy cert");
+        std::fs::copy(&ca.server_key, &key).expect("copy key");
+        std::fs::copy(&ca.ca_cert, &root).expect("copy ca");
+        if running_as_root() {
+            for f in [&cert, &key, &root] {
+                let _ = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(f)
+                    .output();
+            }
+        }
+        let _ = Command::new("chmod").arg("0600").arg(&key).output();
+        let conf_path = self.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
+        text.push_str(&format!(
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_ca_file = '{}'\n",
+            cert.display(),
+            key.display(),
+            root.display()
+        ));
+        std::fs::write(&conf_path, text).expect("write postgresql.conf");
+        self.set_hba(
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n\
+             hostssl all all ::1/128 scram-sha-256\n",
+        );
+    }
+}
+
+/// A throwaway certificate authority made with the `openssl` command line: a CA, a server
+/// certificate for the given names signed by it, a client certificate, and a second CA that
+/// signed nothing (for "wrong CA" tests).
+pub struct TestCa {
+    pub dir: PathBuf,
+    pub ca_cert: PathBuf,
+    pub other_ca_cert: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    check(
+        Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .output(),
+        &format!("openssl {}", args.join(" ")),
+    );
+}
+
+impl TestCa {
+    /// `names`: the server certificate's DNS names (IP addresses go in as IP SANs).
+    pub fn create(names: &[&str]) -> TestCa {
+        let dir = tempfile::Builder::new()
+            .prefix("pgtriage-ca-")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
+        for ca in ["ca", "other-ca"] {
+            openssl(
+                &dir,
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.crt"),
+                    "-days",
+                    "30",
+                    "-subj",
+                    &format!("/CN=pgtriage test {ca}"),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            );
+        }
+        let san: Vec<String> = names
+            .iter()
+            .map(|n| {
+                if n.parse::<std::net::IpAddr>().is_ok() {
+                    format!("IP:{n}")
+                } else {
+                    format!("DNS:{n}")
+                }
+            })
+            .collect();
+        std::fs::write(
+            dir.join("server.ext"),
+            format!(
+                "subjectAltName={}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+                san.join(",")
+            ),
+        )
+        .expect("ext");
+        std::fs::write(
+            dir.join("client.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+        )
+        .expect("ext");
+        for (who, cn) in [
+            ("server", names.first().copied().unwrap_or("localhost")),
+            ("client", "postgres"),
+        ] {
+            openssl(
+                &dir,
+                &[
+                    "req",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{who}.key"),
+                    "-out",
+                    &format!("{who}.csr"),
+                    "-subj",
+                    &format!("/CN={cn}"),
+                ],
+            );
+            openssl(
+                &dir,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &format!("{who}.csr"),
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    &format!("{who}.crt"),
+                    "-days",
+                    "30",
+                    "-extfile",
+                    &format!("{who}.ext"),
+                ],
+            );
+        }
+        // rustls reads PKCS#8 and SEC1 keys alike; libpq's rule on the key's mode is tested.
+        let _ = Command::new("chmod")
+            .arg("0600")
+            .arg(dir.join("client.key"))
+            .output();
+        TestCa {
+            ca_cert: dir.join("ca.crt"),
+            other_ca_cert: dir.join("other-ca.crt"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.crt"),
+            client_key: dir.join("client.key"),
+            dir,
+        }
+    }
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A real PgBouncer (the distribution's `pgbouncer`, run as `postgres`) in front of `cluster`,
+/// on a free port of 127.0.0.1, with scram authentication from a userlist holding the
+/// superuser's password. Stopped on drop, and by a watchdog if the test process dies.
+pub struct PgBouncer {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<std::process::Child>,
+    watchdog: Option<std::process::Child>,
+}
+
+/// The pgbouncer binary: `PGTRIAGE_PGBOUNCER`, else /usr/sbin/pgbouncer, else `PATH`.
+pub fn pgbouncer_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PGTRIAGE_PGBOUNCER") {
+        return Some(PathBuf::from(p));
+    }
+    let sbin = PathBuf::from("/usr/sbin/pgbouncer");
+    if sbin.exists() {
+        return Some(sbin);
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("pgbouncer"))
+            .find(|p| p.exists())
+    })
+}
+
+impl PgBouncer {
+    /// `pool_mode`: `session`, `transaction` or `statement`.
+    pub fn start(cluster: &PgCluster, pool_mode: &str) -> PgBouncer {
+        let binary = pgbouncer_binary()
+            .expect("pgbouncer is not installed: apt-get install pgbouncer (.ci/run does)");
+        let dir = tempfile::Builder::new()
+            .prefix("pgtriage-bouncer-")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
+        let port = free_port();
+        std::fs::write(
+            dir.join("userlist.txt"),
+            format!("\"postgres\" \"{SUPERUSER_PASSWORD}\"\n"),
+        )
+        .expect("userlist");
+        let ini = format!(
+            "[databases]\n* = host=127.0.0.1 port={pg}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
+             listen_port = {port}\nunix_socket_dir =\nauth_type = scram-sha-256\n\
+             auth_file = {dir}/userlist.txt\npool_mode = {pool_mode}\nlogfile = {dir}/pgbouncer.log\n\
+             pidfile = {dir}/pgbouncer.pid\nadmin_users = postgres\nmax_client_conn = 50\n\
+             default_pool_size = 5\n",
+            pg = cluster.port,
+            dir = dir.display(),
+        );
+        let ini_path = dir.join("pgbouncer.ini");
+        std::fs::write(&ini_path, ini).expect("pgbouncer.ini");
+        if running_as_root() {
+            check(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir)
+                    .output(),
+                "chown pgbouncer dir",
+            );
+        }
+        let child = as_server_user(&binary)
+            .arg(&ini_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pgbouncer");
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {me} 2>/dev/null; do sleep 1; done; \
+                 kill $(cat '{dir}/pgbouncer.pid') 2>/dev/null; rm -rf '{dir}'",
+                me = std::process::id(),
+                dir = dir.display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "pgbouncer did not listen on {port}: {}",
+                std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        PgBouncer {
+            port,
+            dir,
+            child: Some(child),
+            watchdog,
+        }
+    }
+
+    /// A URL through the pooler, as the superuser with its password.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{}/{database}",
+            self.port
+        )
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        // runuser's child is pgbouncer itself: signal it by its pid file.
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pgbouncer.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
