@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Hooks running at the same time, at most.
-pub const MAX_RUNNING: usize = 8;
+pub const MAX_RUNNING: usize = 32;
 
 pub struct HookRunner {
     command: String,
