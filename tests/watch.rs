@@ -73,9 +73,21 @@ impl Watch {
     }
 
     fn wait_stderr(&self, pred: impl Fn(&str) -> bool, secs: u64) -> Instant {
+        self.wait_stderr_from(0, pred, secs)
+    }
+
+    /// Waits for a line at or after index `from` of stderr.
+    fn wait_stderr_from(&self, from: usize, pred: impl Fn(&str) -> bool, secs: u64) -> Instant {
         let start = Instant::now();
         loop {
-            if let Some((t, _)) = self.stderr.lock().unwrap().iter().find(|(_, l)| pred(l)) {
+            if let Some((t, _)) = self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .find(|(_, l)| pred(l))
+            {
                 return *t;
             }
             assert!(
@@ -542,7 +554,7 @@ fn restart_outage_rotation_baselines_and_sigterm() {
     std::thread::sleep(Duration::from_secs(20));
     cluster.start_server();
     let started = Instant::now();
-    let reconnected = watch.wait_stderr(|l| l.contains("answers again"), 15);
+    let reconnected = watch.wait_stderr_from(before_outage, |l| l.contains("answers again"), 15);
     assert!(
         reconnected.duration_since(started) <= Duration::from_secs(6),
         "reconnected {:?} after the start",
@@ -577,7 +589,9 @@ fn restart_outage_rotation_baselines_and_sigterm() {
     );
     assert_culprit_captured(&ev, "culprit-rotated", "TRUNCATE");
 
-    // Rolling baselines: the newest 3 kept, each an evidence file with the database snapshot.
+    // Rolling baselines (every 2 s): after 5 s more, the newest 3 are kept, each an evidence
+    // file with the database snapshot.
+    std::thread::sleep(Duration::from_secs(5));
     let baselines: Vec<PathBuf> = std::fs::read_dir(watch.out.as_path())
         .expect("out dir")
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -84,6 +84,18 @@ SELECT pid, datname::text AS database, usename::text AS user,
  ORDER BY pid";
 
 impl Session {
+    /// `pg_backend_pid()` of this session (once per connection: the watch leaves its own
+    /// statements out of what it follows in the log).
+    pub fn backend_pid(&mut self) -> Result<i32, UserError> {
+        let target = self.target().to_string();
+        self.read_only(|tx| {
+            let (pid,): (i32,) = tx
+                .fetch_one(sqlx::query_as("SELECT pg_backend_pid()"))
+                .map_err(|f| f.into_user_error(&format!("{target}: reading the backend pid")))?;
+            Ok(pid)
+        })
+    }
+
     /// Reads the loss capture; `oids` are the affected tables still in the catalog.
     pub fn loss_capture(&mut self, oids: &[u32]) -> Result<LossCapture, UserError> {
         let target = self.target().to_string();

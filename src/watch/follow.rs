@@ -182,20 +182,20 @@ impl LogFollower {
     }
 
     fn push(&mut self, lines: &mut Vec<(u64, String)>, text: String) {
+        lines.push((self.line, text));
+        self.line += 1;
+    }
+
+    /// Keeps `line` in the tail (the scanner leaves out pgtriage's own statements).
+    pub fn remember(&mut self, line: &str) {
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
-        let mut kept = text.clone();
-        if kept.len() > TAIL_LINE_BYTES {
-            let mut cut = TAIL_LINE_BYTES;
-            while !kept.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            kept.truncate(cut);
+        let mut cut = line.len().min(TAIL_LINE_BYTES);
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
         }
-        self.tail.push_back(kept);
-        lines.push((self.line, text));
-        self.line += 1;
+        self.tail.push_back(line[..cut].to_string());
     }
 
     pub fn is_jsonlog(&self) -> bool {
@@ -231,6 +231,10 @@ pub struct StatementScanner {
     prefix: Option<LinePrefix>,
     database: Option<String>,
     pending: Option<Pending>,
+    /// The watch's own backend: its polling statements are not news and stay out of the tail.
+    own_pid: Option<i32>,
+    /// The last line read was the watch's own (its continuation lines are too).
+    last_own: bool,
 }
 
 impl StatementScanner {
@@ -243,7 +247,42 @@ impl StatementScanner {
                 .and_then(|p| LinePrefix::compile(p).ok()),
             database: database.map(str::to_string),
             pending: None,
+            own_pid: None,
+            last_own: false,
         }
+    }
+
+    pub fn own_pid(&self) -> Option<i32> {
+        self.own_pid
+    }
+
+    pub fn set_own_pid(&mut self, pid: Option<i32>) {
+        self.own_pid = pid;
+    }
+
+    /// Whether a line comes from the watch's own session (by the prefix's `%p`, or jsonlog's
+    /// `pid`); continuation lines follow their first line.
+    pub fn is_own(&mut self, jsonlog: bool, line: &str) -> bool {
+        let Some(own) = self.own_pid else {
+            return false;
+        };
+        let own_line = if jsonlog {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("pid").and_then(|p| p.as_i64()))
+                == Some(i64::from(own))
+        } else if line.starts_with('\t') {
+            self.last_own
+        } else {
+            self.prefix
+                .as_ref()
+                .and_then(|p| p.matches(line.as_bytes()))
+                .and_then(|m| m.get(line.as_bytes(), Escape::Pid))
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i32>().ok())
+                == Some(own)
+        };
+        self.last_own = own_line;
+        own_line
     }
 
     /// Feeds the new lines of one file; returns the destructive statements completed by them.

@@ -142,10 +142,11 @@ impl Watcher {
     /// Runs until `stop` is set. Only a failure to start (no first connection, an unwritable
     /// `--out`) is an error; afterwards every failure is one line on stderr and a retry.
     pub fn run(mut self, stop: &AtomicBool) -> Result<ExitCode> {
-        let mut session = Session::connect(&self.config.database)?;
-        self.target = session.target().to_string();
-        let first = session.snapshot_tables_only()?;
-        self.session = Some(session);
+        self.connect()?;
+        let first = match self.session.as_mut() {
+            Some(s) => s.snapshot_tables_only()?,
+            None => return Err(UserError::new("watch: not connected")),
+        };
         self.start_with(&first)?;
         eprintln!(
             "watch: {} every {}, {} tables{}; events and evidence in {}",
@@ -194,10 +195,16 @@ impl Watcher {
             .log_line_prefix
             .clone()
             .or_else(|| first.settings.get("log_line_prefix").cloned());
+        let own = self.scanner_own_pid();
         self.scanner = StatementScanner::new(prefix.as_deref(), Some(&first.server.database));
+        self.scanner.set_own_pid(own);
         self.baselines.write(&self.target, first)?;
         self.next_baseline = Instant::now() + self.config.baseline_every;
         Ok(())
+    }
+
+    fn scanner_own_pid(&self) -> Option<i32> {
+        self.scanner.own_pid()
     }
 
     fn backoff(&self) -> Duration {
@@ -207,14 +214,11 @@ impl Watcher {
 
     /// One poll; false when it failed (the next one is after the backoff).
     fn poll(&mut self) -> bool {
-        if self.session.is_none() {
-            match Session::connect(&self.config.database) {
-                Ok(s) => self.session = Some(s),
-                Err(e) => {
-                    self.failed(&e);
-                    return false;
-                }
-            }
+        if self.session.is_none()
+            && let Err(e) = self.connect()
+        {
+            self.failed(&e);
+            return false;
         }
         let Some(session) = self.session.as_mut() else {
             return false;
@@ -255,6 +259,16 @@ impl Watcher {
         true
     }
 
+    /// Connects, and learns the session's backend pid so its statements are told apart in
+    /// the log.
+    fn connect(&mut self) -> Result<()> {
+        let mut session = Session::connect(&self.config.database)?;
+        self.scanner.set_own_pid(session.backend_pid().ok());
+        self.target = session.target().to_string();
+        self.session = Some(session);
+        Ok(())
+    }
+
     fn failed(&mut self, e: &UserError) {
         self.failures += 1;
         self.down_since.get_or_insert_with(Instant::now);
@@ -268,11 +282,16 @@ impl Watcher {
     fn check_logs(&mut self) {
         let mut found: Vec<LoggedStatement> = Vec::new();
         for f in &mut self.followers {
-            let lines = f.read_new_lines();
-            if !lines.is_empty() {
-                let jsonlog = f.is_jsonlog();
-                found.extend(self.scanner.scan(f.path(), jsonlog, &lines));
+            let mut lines = f.read_new_lines();
+            if lines.is_empty() {
+                continue;
             }
+            let jsonlog = f.is_jsonlog();
+            lines.retain(|(_, l)| !self.scanner.is_own(jsonlog, l));
+            for (_, l) in &lines {
+                f.remember(l);
+            }
+            found.extend(self.scanner.scan(f.path(), jsonlog, &lines));
         }
         if found.is_empty() {
             return;
@@ -327,6 +346,10 @@ impl Watcher {
             .filter(|e| e.kind != WatchEventKind::TableDropped)
             .filter_map(|e| e.oid)
             .collect();
+        // A log event can come while the server is unreachable: try once, now.
+        if self.session.is_none() && self.connect().is_err() {
+            self.session = None;
+        }
         let captured = match self.session.as_mut() {
             Some(s) => s.loss_capture(&oids).map_err(|e| e.to_string()),
             None => Err("not connected".to_string()),
