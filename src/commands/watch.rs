@@ -50,13 +50,16 @@ pub struct WatchArgs {
     #[arg(long, value_name = "ROWS", default_value_t = 1000)]
     pub min_rows: i64,
     /// …and at least this percentage of the table.
-    #[arg(long, value_name = "PERCENT", default_value_t = 10.0)]
+    #[arg(long, value_name = "PERCENT", default_value_t = 30.0)]
     pub min_percent: f64,
     /// Longest wait between reconnection attempts.
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub max_backoff: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Print poll timings and resident memory on stderr this often (e.g. 1m).
+    #[arg(long, value_name = "DURATION")]
+    pub heartbeat: Option<String>,
     /// One poll against the newest baseline in --out, then exit (cron): 1 if anything was raised.
     #[arg(long)]
     pub once: bool,
@@ -66,6 +69,10 @@ fn config(args: WatchArgs) -> Result<WatchConfig> {
     let interval = parse_duration("--interval", &args.interval)?;
     let baseline_every = parse_duration("--baseline-every", &args.baseline_every)?;
     let max_backoff = parse_duration("--max-backoff", &args.max_backoff)?;
+    let heartbeat = match &args.heartbeat {
+        Some(h) => Some(parse_duration("--heartbeat", h)?),
+        None => None,
+    };
     if args.min_rows < 1 {
         return Err(UserError::new(format!(
             "--min-rows {}: must be at least 1",
@@ -119,6 +126,7 @@ fn config(args: WatchArgs) -> Result<WatchConfig> {
             min_percent: args.min_percent,
         },
         max_backoff,
+        heartbeat,
     })
 }
 

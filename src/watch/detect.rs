@@ -24,7 +24,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             min_rows: 1000,
-            min_percent: 10.0,
+            min_percent: 30.0,
         }
     }
 }

@@ -54,6 +54,17 @@ pub struct WatchConfig {
     pub output: Output,
     pub thresholds: Thresholds,
     pub max_backoff: Duration,
+    /// Print poll statistics and the resident memory on stderr this often.
+    pub heartbeat: Option<Duration>,
+}
+
+/// Poll timings since the last heartbeat.
+#[derive(Default)]
+struct PollStats {
+    polls: u64,
+    total: Duration,
+    max: Duration,
+    since_start: u64,
 }
 
 pub struct Watcher {
@@ -68,6 +79,16 @@ pub struct Watcher {
     baselines: Baselines,
     next_baseline: Instant,
     worker: Option<EvidenceWorker>,
+    stats: PollStats,
+    next_heartbeat: Option<Instant>,
+}
+
+/// Resident memory of this process, MB (Linux: /proc/self/status).
+fn rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 impl Watcher {
@@ -91,6 +112,8 @@ impl Watcher {
             baselines,
             next_baseline: Instant::now(),
             worker: Some(EvidenceWorker::start(hooks)),
+            stats: PollStats::default(),
+            next_heartbeat: None,
         }
     }
 
@@ -169,11 +192,24 @@ impl Watcher {
         );
         self.previous = Some(first);
         let mut next_poll = Instant::now() + self.config.interval;
+        self.next_heartbeat = self.config.heartbeat.map(|h| Instant::now() + h);
         while !stop.load(Ordering::SeqCst) {
             self.check_logs();
             let now = Instant::now();
+            if self.next_heartbeat.is_some_and(|t| now >= t) {
+                self.heartbeat();
+            }
             if now >= next_poll {
-                let delay = if self.poll() {
+                let started = Instant::now();
+                let ok = self.poll();
+                let took = started.elapsed();
+                if ok {
+                    self.stats.polls += 1;
+                    self.stats.since_start += 1;
+                    self.stats.total += took;
+                    self.stats.max = self.stats.max.max(took);
+                }
+                let delay = if ok {
                     self.config.interval
                 } else {
                     self.backoff()
@@ -186,6 +222,24 @@ impl Watcher {
             std::thread::sleep(wait);
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    fn heartbeat(&mut self) {
+        let s = std::mem::take(&mut self.stats);
+        let mean = if s.polls > 0 {
+            s.total.as_secs_f64() / s.polls as f64
+        } else {
+            0.0
+        };
+        eprintln!(
+            "watch: heartbeat: {} polls (mean {mean:.4} s, max {:.4} s), {} since start, RSS {}",
+            s.polls,
+            s.max.as_secs_f64(),
+            s.since_start,
+            rss_mb().map_or("unknown".to_string(), |m| format!("{m:.1} MB"))
+        );
+        self.stats.since_start = s.since_start;
+        self.next_heartbeat = self.config.heartbeat.map(|h| Instant::now() + h);
     }
 
     fn start_with(&mut self, first: &DatabaseSnapshot) -> Result<()> {
