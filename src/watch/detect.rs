@@ -281,6 +281,9 @@ pub fn detect(
         .map(|t| ((t.schema.as_str(), t.name.as_str()), t))
         .collect();
 
+    // A table renamed (or moved to another schema) keeps its oid: not a drop.
+    let oids_after: std::collections::HashSet<u32> = after.tables.iter().map(|t| t.oid).collect();
+
     // Tables are sorted by (schema, name) in both snapshots; merge in that order.
     let mut names: Vec<(&str, &str)> = before_by_name
         .keys()
@@ -292,7 +295,7 @@ pub fn detect(
     for key in names {
         match (before_by_name.get(&key), after_by_name.get(&key)) {
             (Some(old), None) => {
-                if recreated_db {
+                if recreated_db || oids_after.contains(&old.oid) {
                     continue;
                 }
                 let rows = rows_of(old);
@@ -610,6 +613,9 @@ mod tests {
             ]
         );
         assert_eq!(ev[0].oid, Some(1));
+        // A rename keeps the oid: not a drop.
+        let renamed = snapshot(vec![table("a_old", 1, 5000), table("b", 2, 10)]);
+        assert!(detect(&before, &renamed, &Thresholds::default()).is_empty());
         assert_eq!(ev[1].oid, Some(7));
         // A new table is not an event.
         assert!(detect(&after, &before, &Thresholds::default())

@@ -453,7 +453,23 @@ mod tests {
         assert!(f.read_new_lines().is_empty());
         append(&log, "after truncate\n");
         assert_eq!(f.read_new_lines(), vec![(1, "after truncate".to_string())]);
-        assert_eq!(f.tail().last().map(String::as_str), Some("after truncate"));
+        for i in 0..TAIL_LINES + 5 {
+            f.remember(&format!("line {i}"));
+        }
+        let tail = f.tail();
+        assert_eq!(tail.len(), TAIL_LINES);
+        assert_eq!(tail.first().map(String::as_str), Some("line 5"));
+    }
+
+    #[test]
+    fn the_watch_s_own_lines_are_told_apart() {
+        let mut s = StatementScanner::new(Some(PREFIX), Some("app"));
+        s.set_own_pid(Some(9));
+        assert!(s.is_own(false, "2026-01-01 10:00:00.000 UTC [9] u@app LOG:  execute s1: SELECT"));
+        assert!(s.is_own(false, "\t  FROM pg_class"));
+        assert!(!s.is_own(false, "2026-01-01 10:00:00.000 UTC [10] u@app LOG:  statement: TRUNCATE a"));
+        assert!(!s.is_own(false, "\tcontinued"));
+        assert!(s.is_own(true, r#"{"pid":9,"message":"statement: x"}"#));
     }
 
     #[test]

@@ -326,11 +326,15 @@ impl Watcher {
     fn failed(&mut self, e: &UserError) {
         self.failures += 1;
         self.down_since.get_or_insert_with(Instant::now);
-        eprintln!(
-            "watch: poll {} failed: {e}; retrying in {}",
-            self.failures,
-            human(self.backoff())
-        );
+        // One line per failed poll for the first few, then one a minute or so: a long outage
+        // is not a flood.
+        if self.failures <= 5 || self.failures % 12 == 0 {
+            eprintln!(
+                "watch: poll {} failed: {e}; retrying in {}",
+                self.failures,
+                human(self.backoff())
+            );
+        }
     }
 
     fn check_logs(&mut self) {
