@@ -43,7 +43,15 @@ impl Watch {
     fn start(url: &str, out: &Path, extra: &[&str]) -> Watch {
         let mut child = Command::new(BIN)
             .arg("watch")
-            .args(["--db", url, "--interval", "1s", "--format", "jsonl", "--out"])
+            .args([
+                "--db",
+                url,
+                "--interval",
+                "1s",
+                "--format",
+                "jsonl",
+                "--out",
+            ])
             .arg(out)
             .args(extra)
             .stdin(Stdio::null())
@@ -137,7 +145,10 @@ impl Watch {
             assert!(
                 since.elapsed() < within + Duration::from_secs(2),
                 "no matching event within {within:?}; events: {:?}\nstderr:\n{}",
-                self.events().iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>(),
+                self.events()
+                    .iter()
+                    .map(|(_, v)| v.to_string())
+                    .collect::<Vec<_>>(),
                 self.stderr_text()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -218,8 +229,7 @@ impl Drop for Culprit {
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -252,7 +262,10 @@ fn assert_culprit_captured(event: &Value, app: &str, statement_word: &str) -> Va
         "culprit's query is {query:?}"
     );
     assert!(culprit["pid"].as_i64().is_some());
-    assert!(capture["capture"]["wal_lsn"].as_str().is_some(), "{capture}");
+    assert!(
+        capture["capture"]["wal_lsn"].as_str().is_some(),
+        "{capture}"
+    );
     assert!(
         capture["capture"]["wal_segments"]
             .as_array()
@@ -402,7 +415,10 @@ fn incidents_raise_their_event_within_3s_with_the_culprit_captured() {
         v["kind"] == "delete" && v["table"] == "public.payments"
     });
     assert!(took <= three, "delete after {took:?}");
-    assert_eq!((ev["rows_before"].as_i64(), ev["rows_after"].as_i64()), (Some(20000), Some(10000)));
+    assert_eq!(
+        (ev["rows_before"].as_i64(), ev["rows_after"].as_i64()),
+        (Some(20000), Some(10000))
+    );
     assert_culprit_captured(&ev, "culprit-delete", "DELETE");
     assert_report_explains(&ev, "public.payments", "delete");
 
@@ -441,7 +457,11 @@ fn incidents_raise_their_event_within_3s_with_the_culprit_captured() {
     let fields: Vec<&str> = truncate_line.split('|').collect();
     assert_eq!(fields[3], "present", "{truncate_line}");
     assert_eq!(fields[2], fields[4], "$1 is PGTRIAGE_EVIDENCE");
-    assert!(record.lines().any(|l| l.starts_with("delete|public.payments|")));
+    assert!(
+        record
+            .lines()
+            .any(|l| l.starts_with("delete|public.payments|"))
+    );
     assert!(
         record.lines().any(|l| l.starts_with("stats_reset||")),
         "{record}\nstderr:\n{}",
@@ -490,14 +510,33 @@ fn ordinary_workload_raises_nothing() {
     )
     .expect("script");
     let out = dir.path().join("out");
-    let log = cluster.log_dir().join("postgresql.log").display().to_string();
+    let log = cluster
+        .log_dir()
+        .join("postgresql.log")
+        .display()
+        .to_string();
     let watch = Watch::start(&cluster.url(&db), &out, &["--log", &log]);
     let prune_w = format!("{}@1", prune.display());
     let churn_w = format!("{}@2", churn.display());
     let summary = pgbench(&[
-        "-n", "-T", "30", "-c", "2", "-j", "1", "-b", "tpcb-like@8", "-f", &prune_w, "-f", &churn_w,
+        "-n",
+        "-T",
+        "30",
+        "-c",
+        "2",
+        "-j",
+        "1",
+        "-b",
+        "tpcb-like@8",
+        "-f",
+        &prune_w,
+        "-f",
+        &churn_w,
     ]);
-    assert!(summary.contains("number of transactions actually processed"), "{summary}");
+    assert!(
+        summary.contains("number of transactions actually processed"),
+        "{summary}"
+    );
     std::thread::sleep(Duration::from_secs(2));
     let events: Vec<String> = watch.events().iter().map(|(_, v)| v.to_string()).collect();
     assert!(events.is_empty(), "ordinary workload raised: {events:?}");
@@ -542,8 +581,13 @@ fn restart_outage_rotation_baselines_and_sigterm() {
     cluster.stop_server("immediate");
     cluster.start_server();
     let back = Instant::now();
-    let (took, ev) = watch.wait_event(back, Duration::from_secs(3), |v| v["kind"] == "server_restart");
-    assert!(took <= Duration::from_secs(3), "restart seen after {took:?}");
+    let (took, ev) = watch.wait_event(back, Duration::from_secs(3), |v| {
+        v["kind"] == "server_restart"
+    });
+    assert!(
+        took <= Duration::from_secs(3),
+        "restart seen after {took:?}"
+    );
     assert!(
         ev["detail"].as_str().unwrap_or("").contains("discarded"),
         "{ev}"
@@ -587,7 +631,10 @@ fn restart_outage_rotation_baselines_and_sigterm() {
     });
     assert!(took <= Duration::from_secs(3), "{took:?}");
     assert!(
-        ev["source"].as_str().unwrap_or("").contains("postgresql.log:"),
+        ev["source"]
+            .as_str()
+            .unwrap_or("")
+            .contains("postgresql.log:"),
         "{ev}"
     );
     assert_culprit_captured(&ev, "culprit-rotated", "TRUNCATE");
@@ -608,7 +655,11 @@ fn restart_outage_rotation_baselines_and_sigterm() {
     for b in &baselines {
         let v = read_json(b);
         assert_eq!(v["format"], "pgtriage-evidence/1");
-        assert!(v["database"]["tables"].as_array().is_some_and(|t| !t.is_empty()));
+        assert!(
+            v["database"]["tables"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+        );
     }
 
     let (took, status) = watch.terminate();
@@ -630,27 +681,48 @@ fn once_compares_with_the_newest_baseline() {
     let out = tempfile::tempdir().expect("tmp");
     let once = || {
         Command::new(BIN)
-            .args(["watch", "--once", "--format", "jsonl", "--db", &cluster.url(&db), "--out"])
+            .args([
+                "watch",
+                "--once",
+                "--format",
+                "jsonl",
+                "--db",
+                &cluster.url(&db),
+                "--out",
+            ])
             .arg(out.path())
             .output()
             .expect("watch --once")
     };
     let first = once();
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(first.stdout.is_empty());
     cluster.psql(&db, "TRUNCATE invoices");
     let second = once();
-    assert_eq!(second.status.code(), Some(1), "{}", String::from_utf8_lossy(&second.stderr));
-    let line: Value = serde_json::from_slice(
-        second.stdout.split(|b| *b == b'\n').next().expect("a line"),
-    )
-    .expect("JSON line");
+    assert_eq!(
+        second.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let line: Value =
+        serde_json::from_slice(second.stdout.split(|b| *b == b'\n').next().expect("a line"))
+            .expect("JSON line");
     assert_eq!(line["kind"], "truncate");
     assert_eq!(line["table"], "public.invoices");
     // --once waits for its evidence file before exiting.
     assert!(Path::new(line["evidence"].as_str().expect("evidence")).exists());
     let third = once();
-    assert_eq!(third.status.code(), Some(0), "nothing new since the last baseline");
+    assert_eq!(
+        third.status.code(),
+        Some(0),
+        "nothing new since the last baseline"
+    );
 }
 
 #[test]

@@ -113,10 +113,7 @@ impl EvidenceWorker {
                 let written = match build(&job) {
                     Ok(()) => Some(job.path.as_path()),
                     Err(e) => {
-                        eprintln!(
-                            "watch: evidence {} not written: {e}",
-                            job.path.display()
-                        );
+                        eprintln!("watch: evidence {} not written: {e}", job.path.display());
                         None
                     }
                 };

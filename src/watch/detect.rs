@@ -525,7 +525,10 @@ mod tests {
         t.n_tup_ins = Some(5000);
         let after = snapshot(vec![t]);
         let ev = detect(&before, &after, &Thresholds::default());
-        assert_eq!(kinds(&ev), vec![(WatchEventKind::Truncate, Some("public.a"))]);
+        assert_eq!(
+            kinds(&ev),
+            vec![(WatchEventKind::Truncate, Some("public.a"))]
+        );
         assert_eq!(ev[0].rows_before, Some(5000));
     }
 
@@ -558,7 +561,10 @@ mod tests {
         half.n_dead_tup = Some(5_000);
         let ev = detect(&before, &snapshot(vec![half]), &Thresholds::default());
         assert_eq!(kinds(&ev), vec![(WatchEventKind::Delete, Some("public.a"))]);
-        assert_eq!((ev[0].rows_before, ev[0].rows_after), (Some(10_000), Some(5_000)));
+        assert_eq!(
+            (ev[0].rows_before, ev[0].rows_after),
+            (Some(10_000), Some(5_000))
+        );
 
         let mut few = table("a", 1, 9_500);
         few.n_tup_ins = Some(10_000);
@@ -597,7 +603,10 @@ mod tests {
         let mut t2 = t.clone();
         t2.n_tup_ins = Some(10_000);
         let ev = detect(&before, &snapshot(vec![t2]), &Thresholds::default());
-        assert_eq!(kinds(&ev), vec![(WatchEventKind::RowsFell, Some("public.a"))]);
+        assert_eq!(
+            kinds(&ev),
+            vec![(WatchEventKind::RowsFell, Some("public.a"))]
+        );
     }
 
     #[test]
@@ -618,9 +627,11 @@ mod tests {
         assert!(detect(&before, &renamed, &Thresholds::default()).is_empty());
         assert_eq!(ev[1].oid, Some(7));
         // A new table is not an event.
-        assert!(detect(&after, &before, &Thresholds::default())
-            .iter()
-            .all(|e| e.table.as_deref() != Some("public.a")));
+        assert!(
+            detect(&after, &before, &Thresholds::default())
+                .iter()
+                .all(|e| e.table.as_deref() != Some("public.a"))
+        );
     }
 
     #[test]
@@ -655,7 +666,8 @@ mod tests {
         let before = snapshot(vec![table("a", 1, 5000)]);
         let mut after = snapshot(vec![table("a", 1, 0)]);
         after.tables[0].n_tup_ins = Some(0);
-        after.server.postmaster_start_time = Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 50, 0).unwrap());
+        after.server.postmaster_start_time =
+            Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 50, 0).unwrap());
         after.bgwriter_stats_reset = Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 50, 0).unwrap());
         if let Some(d) = after.database_stats.as_mut() {
             d.xact_commit = 3;

@@ -114,8 +114,12 @@ impl LogFollower {
             // The first file seen is followed from its end; a file that appears later (after
             // a rotation, or created after the watch began) from its start.
             self.offset = if self.started { 0 } else { meta.len() };
-            self.line = if self.started { 1 } else { count_lines(&self.path) };
-            self.identity = Some(identity(&meta));
+            self.line = if self.started {
+                1
+            } else {
+                count_lines(&self.path)
+            };
+            self.identity = Some(identity(meta));
             self.file = Some(file);
             self.partial.clear();
             self.started = true;
@@ -162,8 +166,9 @@ impl LogFollower {
         let mut start = 0;
         while let Some(nl) = memchr::memchr(b'\n', &self.partial[start..]) {
             let end = start + nl;
-            let text = String::from_utf8_lossy(crate::logs::entry::trim_cr(&self.partial[start..end]))
-                .into_owned();
+            let text =
+                String::from_utf8_lossy(crate::logs::entry::trim_cr(&self.partial[start..end]))
+                    .into_owned();
             self.push(lines, text);
             start = end + 1;
         }
@@ -465,9 +470,15 @@ mod tests {
     fn the_watch_s_own_lines_are_told_apart() {
         let mut s = StatementScanner::new(Some(PREFIX), Some("app"));
         s.set_own_pid(Some(9));
-        assert!(s.is_own(false, "2026-01-01 10:00:00.000 UTC [9] u@app LOG:  execute s1: SELECT"));
+        assert!(s.is_own(
+            false,
+            "2026-01-01 10:00:00.000 UTC [9] u@app LOG:  execute s1: SELECT"
+        ));
         assert!(s.is_own(false, "\t  FROM pg_class"));
-        assert!(!s.is_own(false, "2026-01-01 10:00:00.000 UTC [10] u@app LOG:  statement: TRUNCATE a"));
+        assert!(!s.is_own(
+            false,
+            "2026-01-01 10:00:00.000 UTC [10] u@app LOG:  statement: TRUNCATE a"
+        ));
         assert!(!s.is_own(false, "\tcontinued"));
         assert!(s.is_own(true, r#"{"pid":9,"message":"statement: x"}"#));
     }
@@ -540,6 +551,9 @@ mod tests {
 not json"#;
         let found = s.scan(Path::new("pg.json"), true, &lines(text));
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].kind.as_str(), found[0].pid), ("drop_table", Some(7)));
+        assert_eq!(
+            (found[0].kind.as_str(), found[0].pid),
+            ("drop_table", Some(7))
+        );
     }
 }

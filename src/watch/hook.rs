@@ -31,9 +31,7 @@ impl HookRunner {
     /// Starts the hook for one event; returns at once.
     pub fn start(&self, what: &str, env: &[(String, String)], evidence: Option<&Path>) {
         if self.running.load(Ordering::SeqCst) >= MAX_RUNNING {
-            eprintln!(
-                "watch: --on-loss not run for {what}: {MAX_RUNNING} hooks are still running"
-            );
+            eprintln!("watch: --on-loss not run for {what}: {MAX_RUNNING} hooks are still running");
             return;
         }
         let open_log = || {

@@ -328,7 +328,7 @@ impl Watcher {
         self.down_since.get_or_insert_with(Instant::now);
         // One line per failed poll for the first few, then one a minute or so: a long outage
         // is not a flood.
-        if self.failures <= 5 || self.failures % 12 == 0 {
+        if self.failures <= 5 || self.failures.is_multiple_of(12) {
             eprintln!(
                 "watch: poll {} failed: {e}; retrying in {}",
                 self.failures,
@@ -466,7 +466,14 @@ impl Watcher {
                 );
                 hooks.push((
                     what,
-                    hook_env(e, at, &self.target, capture_path.as_deref(), &evidence, &line),
+                    hook_env(
+                        e,
+                        at,
+                        &self.target,
+                        capture_path.as_deref(),
+                        &evidence,
+                        &line,
+                    ),
                 ));
             }
         }
@@ -501,11 +508,11 @@ fn one_line(s: &str, max: usize) -> String {
 /// `1s`, `500ms`, `5m`, `1h`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 3_600_000 == 0 && ms > 0 {
+    if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 && ms > 0 {
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -546,7 +553,8 @@ fn event_json(
     map.insert("format".into(), WATCH_FORMAT.into());
     map.insert(
         "at".into(),
-        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            .into(),
     );
     map.insert("database".into(), target.into());
     if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(e) {
@@ -587,10 +595,7 @@ fn hook_env(
         }
     };
     opt("PGTRIAGE_TABLE", e.table.clone());
-    opt(
-        "PGTRIAGE_CAPTURE",
-        capture.map(|c| c.display().to_string()),
-    );
+    opt("PGTRIAGE_CAPTURE", capture.map(|c| c.display().to_string()));
     opt("PGTRIAGE_ROWS_BEFORE", e.rows_before.map(|n| n.to_string()));
     opt("PGTRIAGE_ROWS_AFTER", e.rows_after.map(|n| n.to_string()));
     opt("PGTRIAGE_PID", e.pid.map(|n| n.to_string()));
@@ -604,13 +609,22 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("--interval", "1s").ok(), Some(Duration::from_secs(1)));
+        assert_eq!(
+            parse_duration("--interval", "1s").ok(),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(
             parse_duration("--interval", "250ms").ok(),
             Some(Duration::from_millis(250))
         );
-        assert_eq!(parse_duration("--x", "1h").ok(), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("--x", "2").ok(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_duration("--x", "1h").ok(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            parse_duration("--x", "2").ok(),
+            Some(Duration::from_secs(2))
+        );
         let e = parse_duration("--interval", "soon").unwrap_err();
         assert!(e.message().contains("--interval `soon`"), "{e}");
         assert!(parse_duration("--interval", "0s").is_err());
@@ -635,7 +649,14 @@ mod tests {
         assert_eq!(v["table"], "public.a");
         assert_eq!(v["evidence"], "/o/e.json");
         assert!(v.get("rows_before").is_none());
-        let env = hook_env(&e, at, "u@h:1/db", None, std::path::Path::new("/o/e.json"), &v);
+        let env = hook_env(
+            &e,
+            at,
+            "u@h:1/db",
+            None,
+            std::path::Path::new("/o/e.json"),
+            &v,
+        );
         assert!(env.contains(&("PGTRIAGE_EVENT".into(), "truncate".into())));
         assert!(env.contains(&("PGTRIAGE_TABLE".into(), "public.a".into())));
     }
