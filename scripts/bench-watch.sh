@@ -38,11 +38,20 @@ watch_for() {
   printf '%s: stopped %.3f s after SIGTERM; events raised: %d\n' "$label" "$(echo "$t1 - $t0" | bc -l)" "$(wc -l <"$out.stdout")"
 }
 
+# For comparison, on the same server at the same time: `collect --tables-only`, the same
+# snapshot plus connecting, writing the file and starting the process.
+for r in 1 2 3; do
+  t0=$(date +%s.%N)
+  "$bin" collect --tables-only --db "$(pg_url bench)" -o "$PG_DIR/collect-$r.json" 2>/dev/null
+  t1=$(date +%s.%N)
+  printf 'collect --tables-only run %d: %.3f s\n' "$r" "$(echo "$t1 - $t0" | bc -l)"
+done
+
 # 1. Poll cost on the large database.
 before=$(pg_count_pgtriage_statements)
 watch_for bench "$seconds" 10s large
 after=$(pg_count_pgtriage_statements)
-polls_large=$(grep -o '[0-9]* since start' "$PG_DIR/watch-large.stderr" | tail -n 1 | awk '{print $1}')
+polls_large=$(grep -o '[0-9]* since start' "$PG_DIR/watch-large.stderr" | tail -n 1 | awk '{print $1}' || true)
 echo "large ($tables tables), heartbeats every 10 s:"
 grep heartbeat "$PG_DIR/watch-large.stderr" | sed 's/^/  /'
 # Statements per poll: the first poll and the connection's own set-up are in the count too, so
@@ -54,9 +63,10 @@ echo "  statements sent: $((after - before)) over $((polls_large + 1)) snapshots
 out="$PG_DIR/watch-small"
 "$bin" watch --db "$(pg_url small)" --interval 1ms --heartbeat 5s --out "$out" >"$out.stdout" 2>"$out.stderr" &
 pid=$!
+trap 'kill "$pid" 2>/dev/null || true; pg_throwaway_stop' EXIT
 while true; do
   sleep 5
-  n=$(grep -o '[0-9]* since start' "$out.stderr" | tail -n 1 | awk '{print $1}')
+  n=$(grep -o '[0-9]* since start' "$out.stderr" | tail -n 1 | awk '{print $1}' || true)
   if [ -n "$n" ] && [ "$n" -ge "$polls" ]; then break; fi
   kill -0 "$pid" 2>/dev/null || { echo "watch died:"; cat "$out.stderr"; exit 1; }
 done
