@@ -37,6 +37,8 @@ pub enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Before anything goes wrong: would we be able to tell, and what would a cascade empty?
     Audit(commands::audit::AuditArgs),
+    /// Notice a loss within seconds, capture the evidence it would destroy, keep baselines.
+    Watch(commands::watch::WatchArgs),
 }
 
 impl Command {
@@ -49,6 +51,7 @@ impl Command {
             Command::Migrations(args) => commands::migrations::run(args),
             Command::Verify(args) => commands::verify::run(args),
             Command::Audit(args) => commands::audit::run(args),
+            Command::Watch(args) => commands::watch::run(args),
         }
     }
 }

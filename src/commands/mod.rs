@@ -8,6 +8,7 @@ pub mod report;
 pub mod tables;
 pub mod timeline;
 pub mod verify;
+pub mod watch;
 
 use clap::Args;
 

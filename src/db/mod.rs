@@ -13,11 +13,13 @@ mod snapshot;
 mod tls;
 pub mod tracking;
 mod verify;
+mod watch;
 
 pub use connect::{DEADLINE_MARGIN, Endpoint, Session};
 #[allow(unused_imports)]
 pub(crate) use connect::{QueryFailure, ReadOnly};
 pub use verify::ORPHAN_LIMIT;
+pub use watch::{ActivityRow, ClassXmin, LossCapture, WalSegment};
 
 /// How to connect; see `commands::DbArgs` for the precedence of URL, `DATABASE_URL` and `PG*`.
 #[derive(Debug, Clone)]
