@@ -16,3 +16,4 @@ pub mod io;
 pub mod logs;
 pub mod migrations;
 pub mod report;
+pub mod wal;

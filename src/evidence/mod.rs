@@ -8,6 +8,7 @@
 pub mod database;
 pub mod migrations;
 pub mod timeline;
+pub mod wal;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use database::*;
 pub use migrations::*;
 pub use timeline::*;
+pub use wal::*;
 
 use crate::error::UserError;
 
@@ -46,6 +48,9 @@ pub struct Evidence {
     /// view the role may not see). Shown as forensic gaps.
     #[serde(default)]
     pub problems: Vec<String>,
+    /// The loss transactions the write-ahead log shows (`--wal DIR` or pg_walinspect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal: Option<WalEvidence>,
 }
 
 /// One input of the evidence: a database, a log file, a repository, a baseline file.
@@ -78,6 +83,7 @@ impl Evidence {
             migrations: None,
             baseline: None,
             problems: Vec::new(),
+            wal: None,
         }
     }
 
