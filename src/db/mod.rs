@@ -11,6 +11,7 @@ mod connect;
 mod snapshot;
 pub mod tracking;
 mod verify;
+mod wal;
 
 pub use connect::{Endpoint, Session};
 #[allow(unused_imports)]
