@@ -405,6 +405,13 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
             });
         }
     }
+    for (what, setting, effect) in crate::analysis::wal_join::gaps(evidence, &analysis.findings) {
+        advice.gaps.push(Gap {
+            what,
+            setting,
+            effect,
+        });
+    }
     for p in &evidence.problems {
         advice.gaps.push(Gap {
             what: p.clone(),

@@ -57,7 +57,11 @@ pub struct WalContext {
 impl WalContext {
     pub fn new(facts: &Facts) -> Option<Self> {
         let wal = facts.evidence.wal.as_ref()?;
-        let datid = facts.evidence.database.as_ref().and_then(|d| d.server.datid);
+        let datid = facts
+            .evidence
+            .database
+            .as_ref()
+            .and_then(|d| d.server.datid);
         let mut by_file: HashMap<u32, String> = HashMap::new();
         let mut by_oid: HashMap<u32, String> = HashMap::new();
         if let Some(b) = &facts.evidence.baseline {
@@ -139,7 +143,9 @@ impl WalContext {
         let fit = |tx: &LossTransaction| {
             tx.rows
                 .iter()
-                .filter(|r| wanted.contains(r.table.as_str()) && change.contains(&r.change.as_str()))
+                .filter(|r| {
+                    wanted.contains(r.table.as_str()) && change.contains(&r.change.as_str())
+                })
                 .count()
         };
         let closeness = |tx: &LossTransaction| match (finding.at, tx.commit_at) {
@@ -203,7 +209,11 @@ impl WalContext {
             }
             let changes: BTreeSet<&str> = tx.rows.iter().map(|r| r.change.as_str()).collect();
             let kind = if changes.contains("truncated") {
-                if tables.len() > 1 { Kind::Cascade } else { Kind::Truncate }
+                if tables.len() > 1 {
+                    Kind::Cascade
+                } else {
+                    Kind::Truncate
+                }
             } else if changes.contains("dropped") {
                 Kind::DropRecreate
             } else if tables.len() > 1 {
@@ -214,7 +224,11 @@ impl WalContext {
             let mut f = Finding::new(
                 kind,
                 tables.iter().cloned().collect(),
-                format!("transaction {} {} (seen in WAL alone)", tx.xid, describe(tx)),
+                format!(
+                    "transaction {} {} (seen in WAL alone)",
+                    tx.xid,
+                    describe(tx)
+                ),
             );
             f.scored(
                 Reason::WalRecord,
@@ -308,7 +322,8 @@ fn resolve(
     let mut truncated = BTreeSet::new();
     for oid in tx.locked_oids.iter().chain(tx.truncated_oids.iter()) {
         if let Some((name, file)) = current_oid.get(oid)
-            && (tx.created_files.contains(file) || tx.truncated_oids.contains(oid))
+            && (tx.truncated_oids.contains(oid)
+                || (tx.created_files.contains(file) && !tx.dropped_files.is_empty()))
             && tx.outcome != WalOutcome::Unfinished
             && truncated.insert(name.clone())
         {
@@ -335,7 +350,12 @@ fn resolve(
                 .get(oid)
                 .filter(|f| f.created_lsn.is_some())
                 .map(|f| f.inserted.saturating_sub(f.deleted));
-            out.insert((name, "dropped"), rows);
+            // An index of the dropped table is unlinked and locked too, and holds no heap
+            // rows: per table keep the file that held the most.
+            let e = out.entry((name, "dropped")).or_insert(rows);
+            if rows.unwrap_or(0) > e.unwrap_or(0) {
+                *e = rows;
+            }
         }
     }
     out.into_iter()
@@ -357,7 +377,86 @@ pub fn first_loss_transaction<'f>(findings: &'f [Finding]) -> Option<&'f LossTra
         .min_by_key(|t| {
             (
                 t.timeline,
-                t.commit_lsn.as_deref().and_then(parse_lsn).unwrap_or(u64::MAX),
+                t.commit_lsn
+                    .as_deref()
+                    .and_then(parse_lsn)
+                    .unwrap_or(u64::MAX),
             )
         })
+}
+
+/// What the WAL could not show, as forensic gaps: `(what, setting, effect)`.
+pub fn gaps(
+    evidence: &crate::evidence::Evidence,
+    findings: &[Finding],
+) -> Vec<(String, Option<String>, String)> {
+    let Some(wal) = &evidence.wal else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Option<String>, String)> = wal
+        .gaps
+        .iter()
+        .map(|g| {
+            (
+                g.what.clone(),
+                g.setting.clone(),
+                "transactions in that part of the WAL are missing or incomplete".to_string(),
+            )
+        })
+        .collect();
+    let setting = |name: &str| {
+        evidence
+            .database
+            .as_ref()
+            .and_then(|d| d.settings.get(name))
+            .map(String::as_str)
+    };
+    if setting("wal_level") == Some("replica") {
+        out.push((
+            "TRUNCATE leaves no Heap TRUNCATE record".into(),
+            Some("wal_level = replica".into()),
+            "a TRUNCATE is read from its lock, new files and unlinked old files; whether it was TRUNCATE … CASCADE or RESTART IDENTITY is not recorded. wal_level = logical would record both".into(),
+        ));
+    }
+    // A loss no WAL transaction explains although WAL was read: its WAL is older than the read.
+    let unexplained: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.loss && f.transaction.is_none())
+        .filter(|f| {
+            matches!(
+                f.kind,
+                Kind::Delete | Kind::Cascade | Kind::Truncate | Kind::DropRecreate
+            )
+        })
+        .collect();
+    if !unexplained.is_empty() {
+        let first_missing = parse_lsn(&wal.start_lsn)
+            .filter(|l| *l >= 16 * 1024 * 1024)
+            .map(|l| {
+                let timeline = wal
+                    .segments
+                    .first()
+                    .and_then(|s| u32::from_str_radix(s.get(0..8)?, 16).ok())
+                    .unwrap_or(1);
+                crate::wal::segment_name(timeline, l / (16 * 1024 * 1024) - 1, 16 * 1024 * 1024)
+            });
+        let tables: BTreeSet<&str> = unexplained
+            .iter()
+            .flat_map(|f| f.tables.iter().map(String::as_str))
+            .collect();
+        out.push((
+            format!(
+                "No WAL record of the loss of {}: the WAL read ({}) starts at {}{}",
+                tables.into_iter().collect::<Vec<_>>().join(", "),
+                wal.source,
+                wal.start_lsn,
+                first_missing
+                    .map(|s| format!("; the last segment before it, {s}, is gone (recycled or not archived)"))
+                    .unwrap_or_default()
+            ),
+            Some("wal_keep_size, or archive_mode = on with an archive kept longer than the time to notice a loss".into()),
+            "the loss is older than the WAL still available: its xid, commit LSN and exact rows cannot be read; the recovery target falls back to a time".into(),
+        ));
+    }
+    out
 }

@@ -301,6 +301,10 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         args.baseline.as_deref(),
     );
     sources.tables_only = args.tables_only;
+    if args.wal.is_some() {
+        // The WAL is a source of its own: the database only when one is named.
+        sources.database = database_wanted(&args.db, true).then(|| args.db.settings());
+    }
     sources.wal = args.wal.clone();
     let evidence = build_evidence(&sources)?;
     evidence.save(&args.output)?;

@@ -105,6 +105,10 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                 args.repo.as_deref(),
                 args.baseline.as_deref(),
             );
+            if args.wal.is_some() {
+                sources.database = crate::commands::collect::database_wanted(&args.db, true)
+                    .then(|| args.db.settings());
+            }
             sources.wal = args.wal.clone();
             crate::commands::collect::build_evidence(&sources)?
         }

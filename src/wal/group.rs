@@ -90,14 +90,16 @@ impl TxState {
     /// Whether this transaction may have removed rows: a DELETE, a TRUNCATE, a DROP (or a
     /// rolled-back one of those, which rules a hypothesis out).
     fn interesting(&self) -> bool {
-        let dropped = self
+        // Files unlinked at the end: a DROP's or TRUNCATE's old files when committed, the new
+        // files of an aborted TRUNCATE. A CREATE TABLE also locks and creates, but unlinks
+        // nothing.
+        let unlinks = self
             .end
             .as_ref()
-            .is_some_and(|e| e.outcome == WalOutcome::Committed && !e.dropped_files.is_empty());
+            .is_some_and(|e| !e.dropped_files.is_empty());
         self.deleted_user_rows()
             || !self.truncated.is_empty()
-            || dropped
-            || (!self.locked.is_empty() && !self.created.is_empty())
+            || (unlinks && !self.locked.is_empty())
     }
 
     fn into_transaction(self, xid: u32, timeline: u32) -> WalTransaction {
@@ -368,7 +370,10 @@ pub fn merge(parts: Vec<Part>, timeline: u32) -> (Vec<WalTransaction>, Vec<WalFi
         .collect();
     transactions.sort_by_key(|t| {
         (
-            t.end_lsn.as_deref().and_then(crate::evidence::parse_lsn).unwrap_or(u64::MAX),
+            t.end_lsn
+                .as_deref()
+                .and_then(crate::evidence::parse_lsn)
+                .unwrap_or(u64::MAX),
             t.xid,
         )
     });
@@ -382,7 +387,16 @@ pub fn merge(parts: Vec<Part>, timeline: u32) -> (Vec<WalTransaction>, Vec<WalFi
                 .chain(t.rows.iter().map(|r| r.relfilenode))
         })
         .collect();
+    // And of every file created inside the range: a table created after a DROP names it.
+    let created: BTreeSet<u32> = tally
+        .iter()
+        .filter(|(_, t)| t.created_lsn.is_some())
+        .map(|(f, _)| *f)
+        .collect();
     let files = wanted
+        .into_iter()
+        .chain(created)
+        .collect::<BTreeSet<u32>>()
         .into_iter()
         .filter_map(|f| {
             tally.get(&f).map(|t| WalFile {
@@ -463,9 +477,9 @@ fn number_after(text: &str, word: &str) -> Option<u32> {
 /// All numbers after `word` up to the next `;` (a `relids 1 2 3` or `relids: [1, 2, 3]` list).
 fn numbers_after(text: &str, word: &str) -> Vec<u32> {
     // `nrelids 2 relids …`: the word itself, not a longer one ending in it.
-    let found = text.match_indices(word).find(|(i, _)| {
-        *i == 0 || !text.as_bytes()[*i - 1].is_ascii_alphanumeric()
-    });
+    let found = text
+        .match_indices(word)
+        .find(|(i, _)| *i == 0 || !text.as_bytes()[*i - 1].is_ascii_alphanumeric());
     let Some((i, _)) = found else {
         return Vec::new();
     };
@@ -491,20 +505,25 @@ fn parse_end(outcome: WalOutcome, lsn: u64, desc: &str) -> End {
     for section in sections {
         let section = section.trim();
         if let Some(rest) = section.strip_prefix("rels:") {
-            end.dropped_files
-                .extend(rest.split_whitespace().filter_map(|p| path_rel(p).map(|r| r.1)));
+            end.dropped_files.extend(
+                rest.split_whitespace()
+                    .filter_map(|p| path_rel(p).map(|r| r.1)),
+            );
         } else if let Some(rest) = section.strip_prefix("subxacts:") {
-            end.subxacts
-                .extend(rest.split_whitespace().filter_map(|n| n.parse::<u32>().ok()));
+            end.subxacts.extend(
+                rest.split_whitespace()
+                    .filter_map(|n| n.parse::<u32>().ok()),
+            );
         } else if let Some(rest) = section.strip_prefix("dropped stats:") {
             // `KIND/DB/OBJID`; kind 2 is a relation.
-            end.dropped_stats.extend(rest.split_whitespace().filter_map(|s| {
-                let mut it = s.split('/');
-                let kind = it.next()?;
-                let _db = it.next()?;
-                let obj = it.next()?.parse::<u32>().ok()?;
-                (kind == "2").then_some(obj)
-            }));
+            end.dropped_stats
+                .extend(rest.split_whitespace().filter_map(|s| {
+                    let mut it = s.split('/');
+                    let kind = it.next()?;
+                    let _db = it.next()?;
+                    let obj = it.next()?.parse::<u32>().ok()?;
+                    (kind == "2").then_some(obj)
+                }));
         }
     }
     end.dropped_files.sort_unstable();
@@ -619,14 +638,22 @@ rmgr: Transaction len (rec/tot):    685/   685, tx:        727, lsn: 0/01544A68,
         assert_eq!(drop.dropped_stats, vec![16395]);
         assert_eq!(drop.subxacts, vec![728]);
         // The subtransaction's insert is folded into the top transaction.
-        assert!(drop.rows.iter().any(|r| r.relfilenode == 16390 && r.inserted == 1));
+        assert!(
+            drop.rows
+                .iter()
+                .any(|r| r.relfilenode == 16390 && r.inserted == 1)
+        );
     }
 
     #[test]
     fn a_split_anywhere_gives_the_same_transactions() {
         let whole = run(DELETE_THEN_COMMIT, None);
         for cut in 1..DELETE_THEN_COMMIT.lines().count() {
-            assert_eq!(run(DELETE_THEN_COMMIT, Some(cut)), whole, "split after line {cut}");
+            assert_eq!(
+                run(DELETE_THEN_COMMIT, Some(cut)),
+                whole,
+                "split after line {cut}"
+            );
         }
     }
 

@@ -143,9 +143,16 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
         .iter()
         .any(|(f, _)| f.compression != Compression::None);
     let expanded = if needs_expanding {
-        Some(tempfile::Builder::new().prefix("pgtriage-wal-").tempdir().map_err(|e| {
-            UserError::new(format!("cannot create a temporary directory for the WAL: {e}"))
-        })?)
+        Some(
+            tempfile::Builder::new()
+                .prefix("pgtriage-wal-")
+                .tempdir()
+                .map_err(|e| {
+                    UserError::new(format!(
+                        "cannot create a temporary directory for the WAL: {e}"
+                    ))
+                })?,
+        )
     } else {
         None
     };
@@ -174,9 +181,8 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
             Some(t) if f.compression != Compression::None => f.decompress_into(t.path())?,
             Some(t) => {
                 let link = t.path().join(&f.name);
-                std::os::unix::fs::symlink(&f.path, &link).map_err(|e| {
-                    UserError::new(format!("{}: cannot link: {e}", link.display()))
-                })?;
+                std::os::unix::fs::symlink(&f.path, &link)
+                    .map_err(|e| UserError::new(format!("{}: cannot link: {e}", link.display())))?;
                 f.size()?
             }
             None => f.size()?,
@@ -200,9 +206,10 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
         // Contiguous runs; a truncated segment ends its run.
         let mut runs: Vec<Vec<&(u64, SegmentFile, u64)>> = Vec::new();
         for s in segs {
-            let continues = runs.last().and_then(|r| r.last()).is_some_and(|prev| {
-                prev.0 + 1 == s.0 && prev.2 >= u64::from(segment_size)
-            });
+            let continues = runs
+                .last()
+                .and_then(|r| r.last())
+                .is_some_and(|prev| prev.0 + 1 == s.0 && prev.2 >= u64::from(segment_size));
             if !continues && let Some(prev) = runs.last().and_then(|r| r.last()) {
                 if prev.2 < u64::from(segment_size) {
                     // Named below with the truncated file.
@@ -246,6 +253,8 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                 continue;
             }
             let Some(last_seg) = run.last() else { continue };
+            let run_start = run[0].0 * u64::from(segment_size);
+            start_lsn = Some(start_lsn.map_or(run_start, |s| s.min(run_start)));
             let run_end = (last_seg.0 + 1) * u64::from(segment_size);
             let n = threads.min(run.len());
             let bounds: Vec<u64> = (0..=n)
@@ -257,27 +266,37 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                     }
                 })
                 .collect();
-            let results: Vec<Result<(Part, Option<String>), UserError>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..n)
-                    .map(|i| {
-                        let (from, to) = (bounds[i], bounds[i + 1]);
-                        let waldump = &waldump;
-                        let work_dir = &work_dir;
-                        let first_range = run_index == 0 && i == 0;
-                        scope.spawn(move || {
-                            run_part(waldump, work_dir, *timeline, major, from, to, run_end, first_range)
+            let results: Vec<Result<(Part, Option<String>), UserError>> =
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = (0..n)
+                        .map(|i| {
+                            let (from, to) = (bounds[i], bounds[i + 1]);
+                            let waldump = &waldump;
+                            let work_dir = &work_dir;
+                            let first_range = run_index == 0 && i == 0;
+                            scope.spawn(move || {
+                                run_part(
+                                    waldump,
+                                    work_dir,
+                                    *timeline,
+                                    major,
+                                    from,
+                                    to,
+                                    run_end,
+                                    first_range,
+                                )
+                            })
                         })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(UserError::new("a pg_waldump reader thread failed"))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(UserError::new("a pg_waldump reader thread failed"))
+                            })
                         })
-                    })
-                    .collect()
-            });
+                        .collect()
+                });
             for (i, result) in results.into_iter().enumerate() {
                 let (part, error) = result?;
                 let last_of_run = i + 1 == n;
@@ -299,9 +318,6 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                         });
                     }
                 }
-                if let Some(l) = part.first_lsn {
-                    start_lsn = Some(start_lsn.map_or(l, |s| s.min(l)));
-                }
                 if let Some(l) = part.last_lsn {
                     end_lsn = Some(end_lsn.map_or(l, |s| s.max(l)));
                 }
@@ -314,9 +330,8 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
         files_out.extend(files);
     }
     // A later timeline's first segment repeats the WAL before the switch: keep one copy.
-    transactions.sort_by(|a, b| {
-        (a.xid, &a.end_lsn, a.timeline).cmp(&(b.xid, &b.end_lsn, b.timeline))
-    });
+    transactions
+        .sort_by(|a, b| (a.xid, &a.end_lsn, a.timeline).cmp(&(b.xid, &b.end_lsn, b.timeline)));
     transactions.dedup_by(|b, a| a.xid == b.xid && a.end_lsn == b.end_lsn);
     transactions.sort_by_key(|t| {
         (
@@ -346,7 +361,11 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
 /// `TTTTTTTTLLLLLLLLSSSSSSSS` of a segment number.
 pub fn segment_name(timeline: u32, segno: u64, segment_size: u32) -> String {
     let per_log = 0x1_0000_0000u64 / u64::from(segment_size.max(1));
-    format!("{timeline:08X}{:08X}{:08X}", segno / per_log, segno % per_log)
+    format!(
+        "{timeline:08X}{:08X}{:08X}",
+        segno / per_log,
+        segno % per_log
+    )
 }
 
 /// Runs pg_waldump from `from` and folds the records that start before `to`. Returns the part
@@ -381,9 +400,9 @@ fn run_part(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| {
-        UserError::new(format!("{}: cannot run: {e}", waldump.display()))
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| UserError::new(format!("{}: cannot run: {e}", waldump.display())))?;
     let mut grouper = Grouper::new(first_range);
     let mut stopped_early = false;
     if let Some(stdout) = child.stdout.take() {
@@ -415,9 +434,9 @@ fn run_part(
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut stderr);
     }
-    let status = child.wait().map_err(|e| {
-        UserError::new(format!("{}: {e}", waldump.display()))
-    })?;
+    let status = child
+        .wait()
+        .map_err(|e| UserError::new(format!("{}: {e}", waldump.display())))?;
     let error = (!stopped_early && !status.success()).then(|| {
         stderr
             .lines()
@@ -441,7 +460,8 @@ pub fn find_waldump(major: u32) -> Result<PathBuf, UserError> {
     )));
     candidates.push(PathBuf::from(format!("/usr/pgsql-{major}/bin/pg_waldump")));
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("pg_waldump"));
+        candidates
+            .push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("pg_waldump"));
     }
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("pg_waldump")));
@@ -451,7 +471,9 @@ pub fn find_waldump(major: u32) -> Result<PathBuf, UserError> {
         if !c.is_file() {
             continue;
         }
-        let Some(version) = waldump_major(&c) else { continue };
+        let Some(version) = waldump_major(&c) else {
+            continue;
+        };
         if version == major {
             return Ok(c);
         }

@@ -91,15 +91,20 @@ impl SegmentFile {
     /// A reader of the decompressed bytes.
     pub fn open(&self) -> Result<Box<dyn Read>, UserError> {
         let file = File::open(&self.path).map_err(|e| {
-            UserError::new(format!("{}: cannot read WAL segment: {e}", self.path.display()))
+            UserError::new(format!(
+                "{}: cannot read WAL segment: {e}",
+                self.path.display()
+            ))
         })?;
         let reader = BufReader::new(file);
         Ok(match self.compression {
             Compression::None => Box::new(reader),
             Compression::Gzip => Box::new(flate2::read::GzDecoder::new(reader)),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(reader).map_err(
-                |e| UserError::new(format!("{}: not a zstd file: {e}", self.path.display())),
-            )?),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| {
+                    UserError::new(format!("{}: not a zstd file: {e}", self.path.display()))
+                })?)
+            }
             Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(reader)),
         })
     }
@@ -142,32 +147,23 @@ impl SegmentFile {
     /// The decompressed size in bytes (reads the whole file for a compressed one).
     pub fn size(&self) -> Result<u64, UserError> {
         if self.compression == Compression::None {
-            return std::fs::metadata(&self.path).map(|m| m.len()).map_err(|e| {
-                UserError::new(format!("{}: cannot stat: {e}", self.path.display()))
-            });
+            return std::fs::metadata(&self.path)
+                .map(|m| m.len())
+                .map_err(|e| UserError::new(format!("{}: cannot stat: {e}", self.path.display())));
         }
         let mut reader = self.open()?;
-        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| {
-            UserError::new(format!(
-                "{}: cannot decompress: {e}",
-                self.path.display()
-            ))
-        })
+        std::io::copy(&mut reader, &mut std::io::sink())
+            .map_err(|e| UserError::new(format!("{}: cannot decompress: {e}", self.path.display())))
     }
 
     /// Writes the decompressed segment as `dir/NAME`.
     pub fn decompress_into(&self, dir: &Path) -> Result<u64, UserError> {
         let target = dir.join(&self.name);
-        let mut out = File::create(&target).map_err(|e| {
-            UserError::new(format!("{}: cannot write: {e}", target.display()))
-        })?;
+        let mut out = File::create(&target)
+            .map_err(|e| UserError::new(format!("{}: cannot write: {e}", target.display())))?;
         let mut reader = self.open()?;
-        std::io::copy(&mut reader, &mut out).map_err(|e| {
-            UserError::new(format!(
-                "{}: cannot decompress: {e}",
-                self.path.display()
-            ))
-        })
+        std::io::copy(&mut reader, &mut out)
+            .map_err(|e| UserError::new(format!("{}: cannot decompress: {e}", self.path.display())))
     }
 }
 
