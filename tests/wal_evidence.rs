@@ -55,8 +55,8 @@ fn xid_of(cluster: &PgCluster, db: &str, sql: &str) -> u32 {
     let out = cluster.psql_script(db, sql, false);
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
-        .filter_map(|l| l.trim().parse::<u32>().ok())
-        .last()
+        .rev()
+        .find_map(|l| l.trim().parse::<u32>().ok())
         .unwrap_or_else(|| panic!("no txid in the output of {sql}: {text}"))
 }
 

@@ -368,7 +368,7 @@ fn resolve(
 }
 
 /// The earliest committed loss transaction among the findings: the exact recovery target.
-pub fn first_loss_transaction<'f>(findings: &'f [Finding]) -> Option<&'f LossTransaction> {
+pub fn first_loss_transaction(findings: &[Finding]) -> Option<&LossTransaction> {
     findings
         .iter()
         .filter(|f| f.loss)

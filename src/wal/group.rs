@@ -240,10 +240,8 @@ impl Grouper {
                     rest = &rest[4..];
                 }
             }
-            ("Standby", "RUNNING_XACTS") => {
-                if self.older_than.is_none() {
-                    self.older_than = number_after(r.desc, "nextXid");
-                }
+            ("Standby", "RUNNING_XACTS") if self.older_than.is_none() => {
+                self.older_than = number_after(r.desc, "nextXid");
             }
             ("Storage", "CREATE") => {
                 if let Some((db, file)) = path_rel(r.desc)
