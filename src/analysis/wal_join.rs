@@ -460,3 +460,136 @@ pub fn gaps(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::analyze;
+    use crate::analysis::finding::Kind;
+    use crate::analysis::fixtures::*;
+    use crate::evidence::{Evidence, WalEvidence, WalOutcome, WalRowChange, WalTransaction};
+
+    fn wal(transactions: Vec<WalTransaction>) -> WalEvidence {
+        WalEvidence {
+            source: "pg_waldump".into(),
+            directory: None,
+            major_version: Some(15),
+            system_identifier: None,
+            start_lsn: "0/1000000".into(),
+            end_lsn: "0/4000000".into(),
+            segments: vec![],
+            transactions,
+            files: vec![],
+            gaps: vec![],
+        }
+    }
+
+    fn delete_tx(xid: u32, outcome: WalOutcome, file: u32, n: u64, lsn: &str) -> WalTransaction {
+        WalTransaction {
+            xid,
+            timeline: 1,
+            outcome,
+            first_lsn: "0/3000000".into(),
+            end_lsn: Some(lsn.into()),
+            end_at: Some(at(12, 30, 0)),
+            database_oid: Some(16390),
+            rows: vec![WalRowChange {
+                relfilenode: file,
+                deleted: n,
+                inserted: 0,
+            }],
+            locked_oids: vec![],
+            created_files: vec![],
+            dropped_files: vec![],
+            dropped_stats: vec![],
+            truncated_oids: vec![],
+            truncate_cascade: false,
+            subxacts: vec![],
+        }
+    }
+
+    fn with_wal(mut ev: Evidence, w: WalEvidence) -> Evidence {
+        ev.wal = Some(w);
+        ev
+    }
+
+    #[test]
+    fn a_committed_delete_gets_its_transaction_and_the_exact_target() {
+        let ev = with_wal(
+            evidence(vec![deleted(table("orders", 16400, 500), 300)], vec![]),
+            wal(vec![delete_tx(
+                742,
+                WalOutcome::Committed,
+                16400,
+                300,
+                "0/3004B90",
+            )]),
+        );
+        let a = analyze(&ev);
+        let f = a
+            .findings
+            .iter()
+            .find(|f| f.kind == Kind::Delete)
+            .expect("a delete finding");
+        let tx = f.transaction.as_ref().expect("transaction");
+        assert_eq!((tx.xid, tx.commit_lsn.as_deref()), (742, Some("0/3004B90")));
+        assert_eq!(tx.rows[0].rows, Some(300));
+        assert!(f.score.iter().any(|s| s.reason == super::Reason::WalRecord));
+        let advice = crate::analysis::advice::advise(&ev, &a);
+        let plan = advice
+            .recovery
+            .iter()
+            .find_map(|r| r.command.as_deref())
+            .unwrap_or("");
+        assert!(plan.starts_with(
+            "recovery_target_lsn = '0/3004B90'\nrecovery_target_inclusive = false\nrecovery_target_timeline = '1'"
+        ), "{plan}");
+    }
+
+    #[test]
+    fn a_delete_that_aborted_in_wal_is_ruled_out() {
+        // The counters alone look like a committed delete (live fell, dead tuples counted as
+        // modifications): only the WAL says its transaction aborted.
+        let ev = with_wal(
+            evidence(vec![deleted(table("orders", 16400, 500), 300)], vec![]),
+            wal(vec![delete_tx(
+                743,
+                WalOutcome::Aborted,
+                16400,
+                300,
+                "0/3004B90",
+            )]),
+        );
+        let a = analyze(&ev);
+        assert!(
+            a.findings.iter().all(|f| f.kind != Kind::Delete),
+            "{:#?}",
+            a.findings
+        );
+        assert!(a.ruled_out.iter().any(|r| r.kind == Kind::Delete
+            && r.reason.contains("aborted")
+            && r.source == "wal:0/3004B90"));
+    }
+
+    #[test]
+    fn a_delete_no_counter_shows_is_found_from_wal_alone() {
+        // Counters zeroed (a crash after the delete): the statistics say nothing.
+        let ev = with_wal(
+            evidence(vec![zeroed(table("orders", 16400, 200))], vec![]),
+            wal(vec![delete_tx(
+                744,
+                WalOutcome::Committed,
+                16400,
+                300,
+                "0/3004B90",
+            )]),
+        );
+        let a = analyze(&ev);
+        let f = a
+            .findings
+            .iter()
+            .find(|f| f.transaction.as_ref().is_some_and(|t| t.xid == 744))
+            .expect("a finding from WAL alone");
+        assert_eq!(f.kind, Kind::Delete);
+        assert!(f.loss);
+    }
+}
