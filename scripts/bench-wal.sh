@@ -29,9 +29,18 @@ pg_psql postgres -c "CREATE DATABASE bench" >/dev/null
 "$PG_BIN/pgbench" -q -i -s 20 -h "$PG_DIR" -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
 
 archive_mb() { du -sm "$PG_DIR/archive" | cut -f1; }
+# The built-in TPC-B-like script, plus a bulk one (1000-row updates and inserts per transaction)
+# so that gigabytes of WAL take minutes rather than an hour on a small machine: the same
+# record types (Heap UPDATE/HOT_UPDATE/INSERT, Btree, COMMIT), denser.
+cat > "$PG_DIR/bulk.sql" <<'SQL'
+\set aid random(1, 1990000)
+UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN :aid AND :aid + 999;
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) SELECT 1, 1, g, 1, now() FROM generate_series(:aid, :aid + 999) g;
+SQL
 echo "generating $WAL_MB MB of WAL with pgbench…"
 while [ "$(archive_mb)" -lt "$WAL_MB" ]; do
-  "$PG_BIN/pgbench" -n -c 4 -j 2 -T 20 -h "$PG_DIR" -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
+  "$PG_BIN/pgbench" -n -c 4 -j 2 -T 20 -b tpcb-like@1 -f "$PG_DIR/bulk.sql@1" \
+    -h "$PG_DIR" -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
 done
 
 # The incident.

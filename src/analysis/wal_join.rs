@@ -200,13 +200,32 @@ impl WalContext {
             .filter_map(|f| f.transaction.as_ref())
             .map(|t| (t.xid, t.commit_lsn.as_deref()))
             .collect();
-        let mut out = Vec::new();
+        // Applications delete rows every day: only a dropped table or one the counters cannot
+        // vouch for (lost rows, counters zeroed, or gone) gets a finding from WAL alone, and per set of tables
+        // only the transaction that removed the most rows.
+        let suspect = |name: &str| {
+            facts
+                .table(name)
+                .is_none_or(|t| t.affected() || t.counters_zero())
+        };
+        let mut best: BTreeMap<&BTreeSet<String>, &LossTransaction> = BTreeMap::new();
         for (tx, tables) in &self.resolved {
             if tx.outcome != WalOutcome::Committed
                 || carried.contains(&(tx.xid, tx.commit_lsn.as_deref()))
+                || !tx
+                    .rows
+                    .iter()
+                    .any(|r| r.change == "dropped" || suspect(&r.table))
             {
                 continue;
             }
+            let e = best.entry(tables).or_insert(tx);
+            if rows_of(tx) > rows_of(e) {
+                *e = tx;
+            }
+        }
+        let mut out = Vec::new();
+        for (tables, tx) in best {
             let changes: BTreeSet<&str> = tx.rows.iter().map(|r| r.change.as_str()).collect();
             let kind = if changes.contains("truncated") {
                 if tables.len() > 1 {

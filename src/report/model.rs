@@ -341,7 +341,11 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
     }
     // WAL: every loss transaction on a known table, at its COMMIT/ABORT time, with its LSN.
     if let Some(wal) = crate::analysis::wal_join::WalContext::new(&facts) {
-        for tx in wal.transactions() {
+        // Only those touching a table a finding names: an application's routine deletes stay out.
+        for tx in wal
+            .transactions()
+            .filter(|tx| tx.rows.iter().any(|r| named.contains(r.table.as_str())))
+        {
             let Some(at) = tx.commit_at else { continue };
             timeline.push(TimelineEntry {
                 at,
