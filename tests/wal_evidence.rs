@@ -438,6 +438,23 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
     );
     drop(restored);
 
+    // Splitting the LSN range over any number of parts gives the same transactions.
+    let scan = |threads: usize| {
+        pgtriage::wal::scan_directory(&pgtriage::wal::WalScanOptions {
+            dir: archive.clone(),
+            expected_system_identifier: None,
+            threads: Some(threads),
+        })
+        .expect("scan")
+    };
+    let whole = scan(1);
+    assert!(whole.transactions.len() >= 5);
+    for threads in [2, 3, 7] {
+        let split = scan(threads);
+        assert_eq!(split.transactions, whole.transactions, "{threads} parts");
+        assert_eq!(split.files, whole.files, "{threads} parts");
+    }
+
     // Bad input, with real segments of this cluster.
     bad_input(&cluster, &db, &archive, tmp.path());
 }
