@@ -17,3 +17,4 @@ pub mod logs;
 pub mod migrations;
 pub mod report;
 pub mod watch;
+pub mod wal;

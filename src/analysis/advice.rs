@@ -198,14 +198,40 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
         .collect::<Vec<_>>()
         .join(" ");
     if !losses.is_empty() {
+        if let Some(tx) = crate::analysis::wal_join::first_loss_transaction(&analysis.findings)
+            && let Some(lsn) = &tx.commit_lsn
+        {
+            advice.recovery.push(Action {
+                title: "Point-in-time recovery to just before the loss transaction commits".into(),
+                why: format!(
+                    "the WAL shows xid {} committing the first loss at LSN {lsn}{} on timeline {}; recovery that stops before that COMMIT record keeps every transaction that committed before it and nothing of the loss. Restore the last base backup taken before it into a NEW data directory (never over the live one), add these lines and your restore_command to its postgresql.conf, create recovery.signal, start it, then copy the lost tables back. recovery_target_xid = '{}' (also with recovery_target_inclusive = false) is the same target by transaction",
+                    tx.xid,
+                    tx.commit_at
+                        .map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M:%S%.6f UTC")))
+                        .unwrap_or_default(),
+                    tx.timeline,
+                    tx.xid
+                ),
+                command: Some(format!(
+                    "recovery_target_lsn = '{lsn}'\nrecovery_target_inclusive = false\nrecovery_target_timeline = '{}'\nrecovery_target_action = 'pause'\n# then, on the recovered copy:\npg_dump --data-only {table_list} -f lost_rows.sql",
+                    tx.timeline
+                )),
+                source: tx.source.clone(),
+            });
+        }
         if let Some((at, source)) = &first {
             let target = *at - Duration::milliseconds(1);
             if archive_on {
                 advice.recovery.push(Action {
                     title: "Point-in-time recovery to just before the first destructive event".into(),
                     why: format!(
-                        "the first destructive event is at {} ({source}); archiving is on. Restore the last base backup taken before it into a NEW data directory (never over the live one), recover to the target, then copy the lost tables back",
-                        at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                        "the first destructive event is at {} ({source}); archiving is on. Restore the last base backup taken before it into a NEW data directory (never over the live one), recover to the target, then copy the lost tables back{}",
+                        at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                        if crate::analysis::wal_join::first_loss_transaction(&analysis.findings).is_some() {
+                            ". A fallback to the LSN target above: a time target rounds to the millisecond and may also drop other transactions that committed in that millisecond, or keep the loss when the logged time is the statement's start rather than its commit"
+                        } else {
+                            ""
+                        }
                     ),
                     command: Some(format!(
                         "recovery_target_time = '{}'\nrecovery_target_action = 'pause'\n# then, on the recovered copy:\npg_dump --data-only {table_list} -f lost_rows.sql",
@@ -378,6 +404,13 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
                 effect: nv.reason.clone(),
             });
         }
+    }
+    for (what, setting, effect) in crate::analysis::wal_join::gaps(evidence, &analysis.findings) {
+        advice.gaps.push(Gap {
+            what,
+            setting,
+            effect,
+        });
     }
     for p in &evidence.problems {
         advice.gaps.push(Gap {

@@ -139,6 +139,10 @@ pub struct Finding {
     /// Ranks of other findings about the same tables that fit exactly as well.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ties_with: Vec<usize>,
+    /// The transaction the WAL shows doing it: xid, commit LSN and time, timeline, rows per
+    /// table, outcome, `wal:LSN` (see `wal_join`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<crate::analysis::wal_join::LossTransaction>,
 }
 
 impl Finding {
@@ -163,6 +167,7 @@ impl Finding {
             refute: Vec::new(),
             score: Vec::new(),
             ties_with: Vec::new(),
+            transaction: None,
         }
     }
 

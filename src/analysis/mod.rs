@@ -8,6 +8,7 @@ pub mod finding;
 pub mod hypotheses;
 pub mod scoring;
 pub mod status;
+pub mod wal_join;
 
 #[cfg(test)]
 pub mod fixtures;
@@ -47,9 +48,14 @@ pub fn analyze(evidence: &Evidence) -> Analysis {
     let facts = Facts::new(evidence);
     let mut findings = Vec::new();
     let mut ruled_out = Vec::new();
+    let wal = wal_join::WalContext::new(&facts);
     for hypothesis in hypotheses::ALL {
         let verdict = hypothesis(&facts);
         for f in verdict.findings {
+            let f = match &wal {
+                Some(w) => w.judge(f),
+                None => f,
+            };
             if f.confidence > 0.0 {
                 findings.push(f);
             } else {
@@ -69,6 +75,10 @@ pub fn analyze(evidence: &Evidence) -> Analysis {
             }
         }
         ruled_out.extend(verdict.ruled_out);
+    }
+    if let Some(w) = &wal {
+        let from_wal = w.unexplained(&findings, &facts);
+        findings.extend(from_wal.into_iter().filter(|f| f.confidence > 0.0));
     }
     rank(&mut findings);
     // An explanation ruled out for a table another finding of the same kind explains is noise.

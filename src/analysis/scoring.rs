@@ -16,9 +16,11 @@
 //! | `fk_linked` | +10 | the tables are joined by the foreign keys the finding names |
 //! | `migration_operation` | +10 | a migration in git does this to the tables |
 //! | `baseline_confirms` | +10 | the baseline shows the rows were there before |
+//! | `wal_record` | +45 | the WAL shows the transaction doing it, committed (xid, commit LSN, rows): a record of the change itself outweighs a counter |
 //! | `partial_fit` | −15 | it explains only part of what is missing |
 //! | `log_failed` | −30 | the logged statement failed or was rolled back |
 //! | `contradicted` | −40 | a fact this kind cannot produce |
+//! | `wal_aborted` | −100 | the only transaction in the WAL that did it aborted: nothing was removed (ruled out) |
 //!
 //! The weights order the kinds of evidence the way a careful investigator does: a measured
 //! signature in the server's own counters or catalog outweighs one log line (which may belong
@@ -41,10 +43,12 @@ pub enum Reason {
     PartialFit,
     LogFailed,
     Contradicted,
+    WalRecord,
+    WalAborted,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 14] = [
         Reason::StatsSignature,
         Reason::CatalogSignature,
         Reason::ClusterSignature,
@@ -57,6 +61,8 @@ impl Reason {
         Reason::PartialFit,
         Reason::LogFailed,
         Reason::Contradicted,
+        Reason::WalRecord,
+        Reason::WalAborted,
     ];
 
     /// The points table (keep it in step with the module comment and the README).
@@ -74,6 +80,8 @@ impl Reason {
             Reason::PartialFit => -15,
             Reason::LogFailed => -30,
             Reason::Contradicted => -40,
+            Reason::WalRecord => 45,
+            Reason::WalAborted => -100,
         }
     }
 
@@ -91,6 +99,8 @@ impl Reason {
             Reason::PartialFit => "partial_fit",
             Reason::LogFailed => "log_failed",
             Reason::Contradicted => "contradicted",
+            Reason::WalRecord => "wal_record",
+            Reason::WalAborted => "wal_aborted",
         }
     }
 
@@ -108,6 +118,8 @@ impl Reason {
             Reason::PartialFit => "it explains only part of what is missing",
             Reason::LogFailed => "the logged statement failed or rolled back",
             Reason::Contradicted => "a fact this kind cannot produce",
+            Reason::WalRecord => "the WAL shows its committed transaction",
+            Reason::WalAborted => "its transaction aborted in the WAL",
         }
     }
 }

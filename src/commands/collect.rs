@@ -32,6 +32,10 @@ pub struct CollectArgs {
     /// An earlier evidence file: its database snapshot becomes the baseline (exact expected rows).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// A directory of WAL segments (the archive, or a copy of pg_wal; .gz/.zst/.lz4 too), read
+    /// with the pg_waldump of their major version: the exact loss transactions.
+    #[arg(long = "wal", value_name = "DIR")]
+    pub wal: Option<PathBuf>,
 }
 
 /// What to gather from. Every source is optional.
@@ -47,6 +51,9 @@ pub struct Sources {
     pub baseline: Option<PathBuf>,
     /// Take the tables-only snapshot (`collect --tables-only`).
     pub tables_only: bool,
+    /// A directory of WAL segments (`--wal DIR`); without it, pg_walinspect when the database
+    /// has it and the role may use it.
+    pub wal: Option<PathBuf>,
 }
 
 impl Sources {
@@ -64,6 +71,7 @@ impl Sources {
             repo: repo.map(Path::to_path_buf),
             baseline: baseline.map(Path::to_path_buf),
             tables_only: false,
+            wal: None,
         }
     }
 }
@@ -98,6 +106,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         }
         session = Some(s);
     }
+    read_wal(&mut evidence, sources, session.as_mut())?;
     if let Some(logs) = &sources.logs {
         read_logs(&mut evidence, logs)?;
     }
@@ -136,6 +145,59 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         evidence.baseline = Some(baseline);
     }
     Ok(evidence)
+}
+
+/// The WAL: `--wal DIR` through pg_waldump (refusing another cluster's segments), else
+/// pg_walinspect over the session when it is installed and permitted; what kept either from
+/// looking is recorded as a problem (a forensic gap), never a failure.
+pub fn read_wal(
+    evidence: &mut Evidence,
+    sources: &Sources,
+    session: Option<&mut Session>,
+) -> Result<()> {
+    if let Some(dir) = &sources.wal {
+        let opts = crate::wal::WalScanOptions {
+            dir: dir.clone(),
+            expected_system_identifier: evidence
+                .database
+                .as_ref()
+                .and_then(|d| d.server.system_identifier.clone()),
+            threads: None,
+        };
+        let wal = crate::wal::scan_directory(&opts)?;
+        evidence.inputs.push(Input {
+            kind: "wal".to_string(),
+            name: dir.display().to_string(),
+            sha256: None,
+            bytes: None,
+            revision: wal.segments.last().cloned(),
+        });
+        evidence.wal = Some(wal);
+        return Ok(());
+    }
+    let Some(session) = session else {
+        return Ok(());
+    };
+    if sources.tables_only {
+        return Ok(());
+    }
+    match session.wal_transactions()? {
+        Ok(wal) => {
+            evidence.inputs.push(Input {
+                kind: "wal".to_string(),
+                name: format!("pg_walinspect:{}", session.target()),
+                sha256: None,
+                bytes: None,
+                revision: None,
+            });
+            evidence.wal = Some(wal);
+        }
+        Err(gap) => evidence.problems.push(match gap.setting {
+            Some(s) => format!("{}: {s}", gap.what),
+            None => gap.what,
+        }),
+    }
+    Ok(())
 }
 
 /// Reads the server logs into the timeline; each file is an input with its SHA-256. The
@@ -240,6 +302,11 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         args.baseline.as_deref(),
     );
     sources.tables_only = args.tables_only;
+    if args.wal.is_some() {
+        // The WAL is a source of its own: the database only when one is named.
+        sources.database = database_wanted(&args.db, true).then(|| args.db.settings());
+    }
+    sources.wal = args.wal.clone();
     let evidence = build_evidence(&sources)?;
     evidence.save(&args.output)?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());

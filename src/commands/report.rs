@@ -36,6 +36,10 @@ pub struct ReportArgs {
     /// An earlier evidence file of the same database: expected rows become exact.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// A directory of WAL segments (archive or a copy of pg_wal): the exact loss transactions.
+    /// With an evidence file, replaces the WAL it holds.
+    #[arg(long = "wal", value_name = "DIR")]
+    pub wal: Option<PathBuf>,
     /// Write the report here (whole or not at all) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -95,12 +99,17 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         Some(path) => Evidence::load(path)?,
         None => {
             // Gather in one go, exactly as `collect` would (baseline included).
-            let sources = crate::commands::collect::Sources::from_args(
+            let mut sources = crate::commands::collect::Sources::from_args(
                 &args.db,
                 &args.logs,
                 args.repo.as_deref(),
                 args.baseline.as_deref(),
             );
+            if args.wal.is_some() {
+                sources.database = crate::commands::collect::database_wanted(&args.db, true)
+                    .then(|| args.db.settings());
+            }
+            sources.wal = args.wal.clone();
             crate::commands::collect::build_evidence(&sources)?
         }
     };
@@ -110,6 +119,15 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             evidence.inputs.retain(|i| i.kind != "baseline");
             evidence.inputs.push(input);
             evidence.baseline = Some(snapshot);
+        }
+        if let Some(dir) = &args.wal {
+            let sources = crate::commands::collect::Sources {
+                wal: Some(dir.clone()),
+                ..Default::default()
+            };
+            evidence.inputs.retain(|i| i.kind != "wal");
+            evidence.wal = None;
+            crate::commands::collect::read_wal(&mut evidence, &sources, None)?;
         }
         if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {
             return Err(UserError::new(

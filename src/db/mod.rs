@@ -14,6 +14,7 @@ mod tls;
 pub mod tracking;
 mod verify;
 mod watch;
+mod wal;
 
 pub use connect::{DEADLINE_MARGIN, Endpoint, Session};
 #[allow(unused_imports)]

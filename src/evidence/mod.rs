@@ -8,6 +8,7 @@
 pub mod database;
 pub mod migrations;
 pub mod timeline;
+pub mod wal;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use database::*;
 pub use migrations::*;
 pub use timeline::*;
+pub use wal::*;
 
 use crate::error::UserError;
 
@@ -49,6 +51,9 @@ pub struct Evidence {
     /// How the database session was reached: TLS, certificate checks, a pooler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<SessionSecurity>,
+    /// The loss transactions the write-ahead log shows (`--wal DIR` or pg_walinspect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal: Option<WalEvidence>,
 }
 
 /// One input of the evidence: a database, a log file, a repository, a baseline file.
@@ -82,6 +87,7 @@ impl Evidence {
             baseline: None,
             problems: Vec::new(),
             connection: None,
+            wal: None,
         }
     }
 

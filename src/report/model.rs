@@ -380,6 +380,30 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
             });
         }
     }
+    // WAL: every loss transaction on a known table, at its COMMIT/ABORT time, with its LSN.
+    if let Some(wal) = crate::analysis::wal_join::WalContext::new(&facts) {
+        // Only those touching a table a finding names: an application's routine deletes stay out.
+        for tx in wal
+            .transactions()
+            .filter(|tx| tx.rows.iter().any(|r| named.contains(r.table.as_str())))
+        {
+            let Some(at) = tx.commit_at else { continue };
+            timeline.push(TimelineEntry {
+                at,
+                kind: format!("wal_{}", tx.outcome.as_str()),
+                text: format!(
+                    "xid {} {} at LSN {}: {}",
+                    tx.xid,
+                    tx.outcome.as_str(),
+                    tx.commit_lsn.as_deref().unwrap_or("?"),
+                    crate::analysis::wal_join::describe(tx)
+                ),
+                tables: tx.rows.iter().map(|r| r.table.clone()).collect(),
+                key: tx.outcome == crate::evidence::WalOutcome::Committed,
+                source: tx.source.clone(),
+            });
+        }
+    }
     timeline.retain(|e| window.contains(e.at));
     timeline.sort_by(|a, b| {
         (a.at, &a.source, &a.kind, &a.text).cmp(&(b.at, &b.source, &b.kind, &b.text))

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmark of pgtriage's WAL scan (`pgtriage collect --wal DIR`) against `pg_waldump --stats`
+# over the same segments, in the same run.
+#
+# A throwaway cluster (log_statement = none) runs pgbench until the WAL archive holds at least
+# $BENCH_WAL_MB MB (default 2048), then the incident: a DELETE of 1000 pgbench_accounts rows
+# and a TRUNCATE of pgbench_history. Both are archived (pg_switch_wal). Then, over the archive:
+#   pg_waldump --stats -p ARCHIVE -s FIRST -e END      (decodes every record, prints counts)
+#   pgtriage collect --wal ARCHIVE                     (pg_waldump per core + grouping)
+# each under /usr/bin/time -v: wall time, CPU and peak RSS. The report checks that the scan
+# names the incident's transactions.
+#
+# Usage: scripts/bench-wal.sh
+#   env: BENCH_WAL_MB (default 2048), BENCH_KEEP=1 (keep the cluster dir), PGTRIAGE_PG_BINDIR
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/pg-throwaway.sh
+. "$ROOT/scripts/pg-throwaway.sh"
+WAL_MB=${BENCH_WAL_MB:-2048}
+
+(cd "$ROOT" && cargo build --release -q)
+PGTRIAGE="$ROOT/target/release/pgtriage"
+
+pg_throwaway_start "log_statement = 'none'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'" \
+  "autovacuum = off" "log_connections = off" "log_disconnections = off"
+if [ -n "${BENCH_KEEP:-}" ]; then trap - EXIT; echo "cluster kept in $PG_DIR"; fi
+pg_psql postgres -c "CREATE DATABASE bench" >/dev/null
+"$PG_BIN/pgbench" -q -i -s 20 -h "$PG_DIR" -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
+
+archive_mb() { du -sm "$PG_DIR/archive" | cut -f1; }
+# The built-in TPC-B-like script, plus a bulk one (1000-row updates and inserts per transaction)
+# so that gigabytes of WAL take minutes rather than an hour on a small machine: the same
+# record types (Heap UPDATE/HOT_UPDATE/INSERT, Btree, COMMIT), denser.
+cat > "$PG_DIR/bulk.sql" <<'SQL'
+\set aid random(1, 1990000)
+UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN :aid AND :aid + 999;
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) SELECT 1, 1, g, 1, now() FROM generate_series(:aid, :aid + 999) g;
+SQL
+echo "generating $WAL_MB MB of WAL with pgbench…"
+while [ "$(archive_mb)" -lt "$WAL_MB" ]; do
+  "$PG_BIN/pgbench" -n -c 4 -j 2 -T 20 -b tpcb-like@1 -f "$PG_DIR/bulk.sql@1" \
+    -h "$PG_DIR" -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
+done
+
+# The incident.
+DELETE_XID=$(pg_psql bench -At -c "BEGIN; DELETE FROM pgbench_accounts WHERE aid <= 1000; SELECT txid_current(); COMMIT;" | grep -E '^[0-9]+$')
+TRUNCATE_XID=$(pg_psql bench -At -c "BEGIN; TRUNCATE pgbench_history; SELECT txid_current(); COMMIT;" | grep -E '^[0-9]+$')
+LAST=$(pg_psql postgres -At -c "SELECT pg_walfile_name(pg_switch_wal())")
+until [ "$(pg_psql postgres -At -c "SELECT coalesce(last_archived_wal >= '$LAST', false) FROM pg_stat_archiver")" = t ]; do
+  sleep 0.5
+done
+
+ARCHIVE="$PG_DIR/archive"
+SEGMENTS=$(find "$ARCHIVE" -maxdepth 1 -regextype posix-extended -regex '.*/[0-9A-F]{24}' | wc -l)
+FIRST=$(find "$ARCHIVE" -maxdepth 1 -regextype posix-extended -regex '.*/[0-9A-F]{24}' -printf '%f\n' | sort | head -1)
+LASTSEG=$(find "$ARCHIVE" -maxdepth 1 -regextype posix-extended -regex '.*/[0-9A-F]{24}' -printf '%f\n' | sort | tail -1)
+# Segment name → LSN (16 MB segments).
+lsn_of() { printf '%X/%X' "$((16#${1:8:8}))" "$(( (16#${1:16:8}) * 16777216 ))"; }
+START=$(lsn_of "$FIRST")
+END_SEG=$(printf '%08X%08X%08X' "$((16#${LASTSEG:0:8}))" "$((16#${LASTSEG:8:8}))" "$(( (16#${LASTSEG:16:8}) + 1 ))")
+END=$(lsn_of "$END_SEG")
+echo "archive: $SEGMENTS segments, $(archive_mb) MB, $START – $END; incident xids: DELETE $DELETE_XID, TRUNCATE $TRUNCATE_XID"
+
+measure() { # label, command…
+  local label=$1; shift
+  local out
+  out=$(mktemp)
+  /usr/bin/time -v "$@" >/dev/null 2>"$out" || true
+  local wall rss user sys
+  wall=$(grep 'Elapsed (wall clock)' "$out" | awk '{print $NF}')
+  rss=$(grep 'Maximum resident set size' "$out" | awk '{print $NF}')
+  user=$(grep 'User time' "$out" | awk '{print $NF}')
+  sys=$(grep 'System time' "$out" | awk '{print $NF}')
+  printf '%-34s wall %8s  user %7ss  sys %6ss  peak RSS %6d MB\n' "$label" "$wall" "$user" "$sys" "$((rss / 1024))"
+  grep -E 'pg_waldump: error|pgtriage:' "$out" | head -2 || true
+  rm -f "$out"
+}
+
+echo "cores: $(nproc)"
+for round in 1 2; do
+  echo "round $round"
+  measure "pg_waldump --stats" "$PG_BIN/pg_waldump" --stats -p "$ARCHIVE" -s "$START" -e "$END"
+  measure "pgtriage collect --wal" "$PGTRIAGE" collect --wal "$ARCHIVE" -o "$PG_DIR/wal-evidence.json"
+done
+# The peak RSS of the pg_waldump children is not in the parent's: measure one part alone.
+measure "(one pg_waldump part, text)" sh -c "'$PG_BIN/pg_waldump' -p '$ARCHIVE' -s '$START' -e '$END' -r Heap -r Heap2 -r Transaction -r Standby -r Storage | tail -1"
+
+python3 - "$PG_DIR/wal-evidence.json" "$DELETE_XID" "$TRUNCATE_XID" <<'EOF'
+import json, sys
+ev = json.load(open(sys.argv[1]))
+txs = {t["xid"]: t for t in ev["wal"]["transactions"]}
+for xid in sys.argv[2:]:
+    t = txs.get(int(xid))
+    assert t, f"xid {xid} not found"
+    print(f"xid {xid}: {t['outcome']} at {t['end_lsn']}, rows {[(r['relfilenode'], r['deleted']) for r in t['rows']]}, dropped files {t['dropped_files']}")
+print(f"{len(ev['wal']['transactions'])} loss transactions, {len(ev['wal']['segments'])} segments read, gaps: {ev['wal']['gaps']}")
+EOF

@@ -1,0 +1,511 @@
+//! The WAL as a witness, read from a directory of segments (`--wal DIR`: an archive or a copy of
+//! `pg_wal`) with the `pg_waldump` of the segments' own major version. Owns finding the segments,
+//! checking they are one cluster's and contiguous (naming each gap), decompressing archived
+//! copies, splitting the LSN range over the cores and running one `pg_waldump` per part; the
+//! records are folded into transactions by `group` (shared with pg_walinspect in `db/wal.rs`).
+//! Read-only: the directory is never written (compressed segments are expanded into a temporary
+//! directory).
+
+pub mod group;
+pub mod segment;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::UserError;
+use crate::evidence::{WalEvidence, WalGap, WalTransaction, format_lsn};
+use group::{Grouper, Part, parse_waldump_line};
+use segment::{Compression, SegmentFile, SegmentHeader, major_of_magic, parse_name};
+
+/// How to scan a WAL directory.
+#[derive(Debug, Clone, Default)]
+pub struct WalScanOptions {
+    pub dir: PathBuf,
+    /// The database's `pg_control_system().system_identifier`: segments of another cluster are
+    /// refused.
+    pub expected_system_identifier: Option<String>,
+    /// Parallel pg_waldump processes (default: the number of cores).
+    pub threads: Option<usize>,
+}
+
+/// The resource managers whose records make a loss transaction (pg_waldump 15+ takes several
+/// `--rmgr`; older ones get no filter).
+const RMGRS: &[&str] = &["Heap", "Heap2", "Transaction", "Standby", "Storage"];
+
+/// Reads every segment of `opts.dir` into the loss transactions it shows.
+pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
+    let dir = &opts.dir;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        UserError::new(format!(
+            "{}: cannot read the WAL directory: {e}; give --wal an archive directory or a copy of pg_wal",
+            dir.display()
+        ))
+    })?;
+    let mut files: Vec<SegmentFile> = Vec::new();
+    let mut gaps: Vec<WalGap> = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        match parse_name(&path) {
+            Some(s) => files.push(s),
+            None => {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.ends_with(".partial") {
+                    gaps.push(WalGap {
+                        what: format!(
+                            "{name}: a partial segment (left by a timeline switch or pg_receivewal) was not read"
+                        ),
+                        setting: None,
+                    });
+                }
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(UserError::new(format!(
+            "{}: no WAL segment files (24-hex-digit names such as 000000010000000000000001, plain or .gz/.zst/.lz4); give --wal the WAL archive or a copy of pg_wal",
+            dir.display()
+        )));
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+
+    // Headers: one cluster, one version, one segment size.
+    let mut headers: Vec<(SegmentFile, SegmentHeader)> = Vec::new();
+    for f in files {
+        match f.header() {
+            Ok(h) => headers.push((f, h)),
+            Err(e) => gaps.push(WalGap {
+                what: format!("{}; that segment was not read", e.message()),
+                setting: None,
+            }),
+        }
+    }
+    let Some((first_file, first)) = headers.first().cloned() else {
+        return Err(UserError::new(format!(
+            "{}: no readable WAL segment ({})",
+            dir.display(),
+            gaps.first().map(|g| g.what.as_str()).unwrap_or("")
+        )));
+    };
+    let major = major_of_magic(first.magic).ok_or_else(|| {
+        UserError::new(format!(
+            "{}: not a WAL segment of PostgreSQL 12–18 (page magic 0x{:04X})",
+            first_file.path.display(),
+            first.magic
+        ))
+    })?;
+    for (f, h) in &headers {
+        if h.system_identifier != first.system_identifier {
+            return Err(UserError::new(format!(
+                "{}: segments of two clusters: {} has system identifier {}, {} has {}; give --wal one cluster's WAL",
+                dir.display(),
+                first_file.name,
+                first.system_identifier,
+                f.name,
+                h.system_identifier
+            )));
+        }
+        if h.magic != first.magic {
+            return Err(UserError::new(format!(
+                "{}: segments of two major versions ({} is PostgreSQL {major}, {} has page magic 0x{:04X}); give --wal one cluster's WAL",
+                dir.display(),
+                first_file.name,
+                f.name,
+                h.magic
+            )));
+        }
+    }
+    if let Some(expected) = &opts.expected_system_identifier
+        && expected != &first.system_identifier.to_string()
+    {
+        return Err(UserError::new(format!(
+            "{}: these segments belong to another cluster (system identifier {} in {}; the database's is {expected}); give --wal this cluster's archive",
+            dir.display(),
+            first.system_identifier,
+            first_file.name
+        )));
+    }
+    let segment_size = first.segment_size;
+    if !segment_size.is_power_of_two() || segment_size < 1024 * 1024 {
+        return Err(UserError::new(format!(
+            "{}: segment size {segment_size} in the header is not a WAL segment size",
+            first_file.path.display()
+        )));
+    }
+    let waldump = find_waldump(major)?;
+
+    // Expand compressed segments next to links to the plain ones: pg_waldump reads one directory.
+    let needs_expanding = headers
+        .iter()
+        .any(|(f, _)| f.compression != Compression::None);
+    let expanded = if needs_expanding {
+        Some(
+            tempfile::Builder::new()
+                .prefix("pgtriage-wal-")
+                .tempdir()
+                .map_err(|e| {
+                    UserError::new(format!(
+                        "cannot create a temporary directory for the WAL: {e}"
+                    ))
+                })?,
+        )
+    } else {
+        None
+    };
+    let work_dir: PathBuf = expanded
+        .as_ref()
+        .map(|t| t.path().to_path_buf())
+        .unwrap_or_else(|| dir.clone());
+
+    // Per timeline: the segments with their sizes, in order.
+    let mut by_timeline: BTreeMap<u32, Vec<(u64, SegmentFile, u64)>> = BTreeMap::new();
+    for (f, h) in headers {
+        let segno = f.segno(segment_size);
+        if h.page_addr != segno * u64::from(segment_size) || h.timeline != f.timeline {
+            gaps.push(WalGap {
+                what: format!(
+                    "{}: its header says timeline {} LSN {}, its name says otherwise (a renamed copy?); not read",
+                    f.name,
+                    h.timeline,
+                    format_lsn(h.page_addr)
+                ),
+                setting: None,
+            });
+            continue;
+        }
+        let size = match &expanded {
+            Some(t) if f.compression != Compression::None => f.decompress_into(t.path())?,
+            Some(t) => {
+                let link = t.path().join(&f.name);
+                std::os::unix::fs::symlink(&f.path, &link)
+                    .map_err(|e| UserError::new(format!("{}: cannot link: {e}", link.display())))?;
+                f.size()?
+            }
+            None => f.size()?,
+        };
+        by_timeline
+            .entry(f.timeline)
+            .or_default()
+            .push((segno, f, size));
+    }
+
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let mut transactions: Vec<WalTransaction> = Vec::new();
+    let mut files_out = Vec::new();
+    let mut segments_read = Vec::new();
+    let mut start_lsn: Option<u64> = None;
+    let mut end_lsn: Option<u64> = None;
+    for (timeline, segs) in &by_timeline {
+        // Contiguous runs; a truncated segment ends its run.
+        let mut runs: Vec<Vec<&(u64, SegmentFile, u64)>> = Vec::new();
+        for s in segs {
+            let continues = runs
+                .last()
+                .and_then(|r| r.last())
+                .is_some_and(|prev| prev.0 + 1 == s.0 && prev.2 >= u64::from(segment_size));
+            if !continues && let Some(prev) = runs.last().and_then(|r| r.last()) {
+                if prev.2 < u64::from(segment_size) {
+                    // Named below with the truncated file.
+                } else {
+                    gaps.push(WalGap {
+                        what: format!(
+                            "WAL segment {} is missing (after {}, before {}): WAL {}–{} was not read",
+                            segment_name(*timeline, prev.0 + 1, segment_size),
+                            prev.1.name,
+                            s.1.name,
+                            format_lsn((prev.0 + 1) * u64::from(segment_size)),
+                            format_lsn(s.0 * u64::from(segment_size))
+                        ),
+                        setting: Some("archive_mode = on (and a retention longer than the time to notice a loss)".into()),
+                    });
+                }
+            }
+            if continues {
+                if let Some(r) = runs.last_mut() {
+                    r.push(s);
+                }
+            } else {
+                runs.push(vec![s]);
+            }
+            if s.2 < u64::from(segment_size) {
+                gaps.push(WalGap {
+                    what: format!(
+                        "{}: truncated ({} of {} bytes; an incomplete copy): WAL after {} in it was not read",
+                        s.1.path.display(),
+                        s.2,
+                        segment_size,
+                        format_lsn(s.0 * u64::from(segment_size) + s.2)
+                    ),
+                    setting: None,
+                });
+            }
+        }
+        let mut parts: Vec<Part> = Vec::new();
+        for (run_index, run) in runs.iter().enumerate() {
+            if run.is_empty() {
+                continue;
+            }
+            let Some(last_seg) = run.last() else { continue };
+            let run_start = run[0].0 * u64::from(segment_size);
+            start_lsn = Some(start_lsn.map_or(run_start, |s| s.min(run_start)));
+            let run_end = (last_seg.0 + 1) * u64::from(segment_size);
+            let n = threads.min(run.len());
+            let bounds: Vec<u64> = (0..=n)
+                .map(|i| {
+                    if i == n {
+                        run_end
+                    } else {
+                        run[i * run.len() / n].0 * u64::from(segment_size)
+                    }
+                })
+                .collect();
+            let results: Vec<Result<(Part, Option<String>), UserError>> =
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = (0..n)
+                        .map(|i| {
+                            let (from, to) = (bounds[i], bounds[i + 1]);
+                            let waldump = &waldump;
+                            let work_dir = &work_dir;
+                            let first_range = run_index == 0 && i == 0;
+                            scope.spawn(move || {
+                                run_part(
+                                    waldump,
+                                    work_dir,
+                                    *timeline,
+                                    major,
+                                    from,
+                                    to,
+                                    run_end,
+                                    first_range,
+                                )
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(UserError::new("a pg_waldump reader thread failed"))
+                            })
+                        })
+                        .collect()
+                });
+            for (i, result) in results.into_iter().enumerate() {
+                let (part, error) = result?;
+                let last_of_run = i + 1 == n;
+                if let Some(message) = error {
+                    if part.records == 0 && i == 0 && parts.is_empty() && runs.len() == 1 {
+                        return Err(UserError::new(format!(
+                            "{}: {} could not read the WAL: {message}",
+                            dir.display(),
+                            waldump.display()
+                        )));
+                    }
+                    if !last_of_run {
+                        gaps.push(WalGap {
+                            what: format!(
+                                "pg_waldump stopped before {} ({message}): WAL up to there was not read",
+                                format_lsn(bounds[i + 1])
+                            ),
+                            setting: None,
+                        });
+                    }
+                }
+                if let Some(l) = part.last_lsn {
+                    end_lsn = Some(end_lsn.map_or(l, |s| s.max(l)));
+                }
+                parts.push(part);
+            }
+            segments_read.extend(run.iter().map(|s| s.1.name.clone()));
+        }
+        let (txs, files) = group::merge(parts, *timeline);
+        transactions.extend(txs);
+        files_out.extend(files);
+    }
+    // A later timeline's first segment repeats the WAL before the switch: keep one copy.
+    transactions
+        .sort_by(|a, b| (a.xid, &a.end_lsn, a.timeline).cmp(&(b.xid, &b.end_lsn, b.timeline)));
+    transactions.dedup_by(|b, a| a.xid == b.xid && a.end_lsn == b.end_lsn);
+    transactions.sort_by_key(|t| {
+        (
+            t.end_lsn
+                .as_deref()
+                .and_then(crate::evidence::parse_lsn)
+                .unwrap_or(u64::MAX),
+            t.xid,
+        )
+    });
+    files_out.sort_by_key(|f| f.relfilenode);
+    files_out.dedup_by_key(|f| f.relfilenode);
+    Ok(WalEvidence {
+        source: "pg_waldump".into(),
+        directory: Some(dir.display().to_string()),
+        major_version: Some(major),
+        system_identifier: Some(first.system_identifier.to_string()),
+        start_lsn: format_lsn(start_lsn.unwrap_or(0)),
+        end_lsn: format_lsn(end_lsn.unwrap_or(0)),
+        segments: segments_read,
+        transactions,
+        files: files_out,
+        gaps,
+    })
+}
+
+/// `TTTTTTTTLLLLLLLLSSSSSSSS` of a segment number.
+pub fn segment_name(timeline: u32, segno: u64, segment_size: u32) -> String {
+    let per_log = 0x1_0000_0000u64 / u64::from(segment_size.max(1));
+    format!(
+        "{timeline:08X}{:08X}{:08X}",
+        segno / per_log,
+        segno % per_log
+    )
+}
+
+/// Runs pg_waldump from `from` and folds the records that start before `to`. Returns the part
+/// and, when pg_waldump ended with an error before `to`, its message.
+#[allow(clippy::too_many_arguments)]
+fn run_part(
+    waldump: &Path,
+    dir: &Path,
+    timeline: u32,
+    major: u32,
+    from: u64,
+    to: u64,
+    run_end: u64,
+    first_range: bool,
+) -> Result<(Part, Option<String>), UserError> {
+    let mut cmd = Command::new(waldump);
+    cmd.arg("-p")
+        .arg(dir)
+        .arg("-t")
+        .arg(timeline.to_string())
+        .arg("-s")
+        .arg(format_lsn(from))
+        .arg("-e")
+        .arg(format_lsn(run_end));
+    if major >= 15 {
+        for r in RMGRS {
+            cmd.arg("-r").arg(r);
+        }
+    }
+    // Commit times in UTC, whatever the machine's zone.
+    cmd.env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| UserError::new(format!("{}: cannot run: {e}", waldump.display())))?;
+    let mut grouper = Grouper::new(first_range);
+    let mut stopped_early = false;
+    if let Some(stdout) = child.stdout.take() {
+        let mut reader = BufReader::with_capacity(1 << 20, stdout);
+        let mut line = Vec::with_capacity(512);
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let Ok(text) = std::str::from_utf8(&line) else {
+                continue;
+            };
+            let Some(record) = parse_waldump_line(text.trim_end()) else {
+                continue;
+            };
+            if record.lsn >= to {
+                stopped_early = true;
+                break;
+            }
+            grouper.record(&record);
+        }
+    }
+    if stopped_early {
+        let _ = child.kill();
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| UserError::new(format!("{}: {e}", waldump.display())))?;
+    let error = (!stopped_early && !status.success()).then(|| {
+        stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("exited with an error")
+            .trim_start_matches("pg_waldump: error: ")
+            .to_string()
+    });
+    Ok((grouper.finish(), error))
+}
+
+/// The `pg_waldump` of `major`: `PGTRIAGE_PG_WALDUMP`, the Debian/Ubuntu and RHEL install
+/// paths, `pg_config --bindir`, then `PATH`; each is asked its version.
+pub fn find_waldump(major: u32) -> Result<PathBuf, UserError> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("PGTRIAGE_PG_WALDUMP") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(PathBuf::from(format!(
+        "/usr/lib/postgresql/{major}/bin/pg_waldump"
+    )));
+    candidates.push(PathBuf::from(format!("/usr/pgsql-{major}/bin/pg_waldump")));
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        candidates
+            .push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("pg_waldump"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("pg_waldump")));
+    }
+    let mut found: Vec<String> = Vec::new();
+    for c in candidates {
+        if !c.is_file() {
+            continue;
+        }
+        let Some(version) = waldump_major(&c) else {
+            continue;
+        };
+        if version == major {
+            return Ok(c);
+        }
+        found.push(format!("{} is version {version}", c.display()));
+    }
+    Err(UserError::new(format!(
+        "the WAL is PostgreSQL {major}'s and needs pg_waldump {major}{}: install it (Debian/Ubuntu: apt-get install postgresql-{major}; RHEL: postgresql{major}-server) or set PGTRIAGE_PG_WALDUMP to its path",
+        if found.is_empty() {
+            String::from(", none was found")
+        } else {
+            format!(" ({})", found.join(", "))
+        }
+    )))
+}
+
+/// `pg_waldump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` → 15.
+fn waldump_major(path: &Path) -> Option<u32> {
+    let out = Command::new(path).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text.split(')').nth(1)?.split_whitespace().next()?;
+    version.split('.').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_follow_the_lsn() {
+        assert_eq!(
+            segment_name(1, 0x1_05, 16 * 1024 * 1024),
+            "000000010000000100000005"
+        );
+    }
+}

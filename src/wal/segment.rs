@@ -1,0 +1,186 @@
+//! WAL segment files as archivers leave them: the 24-hex-digit names (timeline, segment
+//! number), plain or compressed (`.gz`, `.zst`, `.lz4`), and the long page header at the start
+//! of each, which gives the major version (the page magic), the system identifier and the
+//! segment size. Nothing here runs pg_waldump.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::UserError;
+
+/// The XLOG page magic of each major version (`XLOG_PAGE_MAGIC` in xlog_internal.h).
+const MAGICS: &[(u16, u32)] = &[
+    (0xD101, 12),
+    (0xD106, 13),
+    (0xD10D, 14),
+    (0xD110, 15),
+    (0xD113, 16),
+    (0xD116, 17),
+    (0xD118, 18),
+];
+
+pub fn major_of_magic(magic: u16) -> Option<u32> {
+    MAGICS.iter().find(|(m, _)| *m == magic).map(|(_, v)| *v)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Lz4,
+}
+
+/// One segment file found in the directory.
+#[derive(Debug, Clone)]
+pub struct SegmentFile {
+    pub path: PathBuf,
+    /// The 24-hex-digit name, without the compression suffix.
+    pub name: String,
+    pub timeline: u32,
+    /// `log * (4 GiB / segment size) + seg`: needs the segment size, so kept as the two parts.
+    pub log: u32,
+    pub seg: u32,
+    pub compression: Compression,
+}
+
+/// What the long page header at the start of a segment says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    pub magic: u16,
+    pub timeline: u32,
+    pub page_addr: u64,
+    pub system_identifier: u64,
+    pub segment_size: u32,
+}
+
+/// Parses `TTTTTTTTLLLLLLLLSSSSSSSS[.gz|.zst|.lz4]`; `None` for anything else (history files,
+/// `.partial`, `.backup`, `archive_status`).
+pub fn parse_name(path: &Path) -> Option<SegmentFile> {
+    let file_name = path.file_name()?.to_str()?;
+    let (name, compression) = if let Some(n) = file_name.strip_suffix(".gz") {
+        (n, Compression::Gzip)
+    } else if let Some(n) = file_name.strip_suffix(".zst") {
+        (n, Compression::Zstd)
+    } else if let Some(n) = file_name.strip_suffix(".lz4") {
+        (n, Compression::Lz4)
+    } else {
+        (file_name, Compression::None)
+    };
+    if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(SegmentFile {
+        path: path.to_path_buf(),
+        name: name.to_ascii_uppercase(),
+        timeline: u32::from_str_radix(&name[0..8], 16).ok()?,
+        log: u32::from_str_radix(&name[8..16], 16).ok()?,
+        seg: u32::from_str_radix(&name[16..24], 16).ok()?,
+        compression,
+    })
+}
+
+impl SegmentFile {
+    /// The segment number for a segment size.
+    pub fn segno(&self, segment_size: u32) -> u64 {
+        let per_log = 0x1_0000_0000u64 / u64::from(segment_size.max(1));
+        u64::from(self.log) * per_log + u64::from(self.seg)
+    }
+
+    /// A reader of the decompressed bytes.
+    pub fn open(&self) -> Result<Box<dyn Read>, UserError> {
+        let file = File::open(&self.path).map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot read WAL segment: {e}",
+                self.path.display()
+            ))
+        })?;
+        let reader = BufReader::new(file);
+        Ok(match self.compression {
+            Compression::None => Box::new(reader),
+            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(reader)),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| {
+                    UserError::new(format!("{}: not a zstd file: {e}", self.path.display()))
+                })?)
+            }
+            Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(reader)),
+        })
+    }
+
+    /// Reads the long page header (the first 40 bytes).
+    pub fn header(&self) -> Result<SegmentHeader, UserError> {
+        let mut buf = [0u8; 40];
+        let mut reader = self.open()?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) => {
+                    return Err(UserError::new(format!(
+                        "{}: cannot read the segment header: {e}",
+                        self.path.display()
+                    )));
+                }
+            }
+        }
+        if filled < buf.len() {
+            return Err(UserError::new(format!(
+                "{}: {filled} bytes, shorter than a WAL page header: not a WAL segment (or an empty copy)",
+                self.path.display()
+            )));
+        }
+        let u16_at = |i: usize| u16::from_le_bytes([buf[i], buf[i + 1]]);
+        let u32_at = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+        let u64_at = |i: usize| u64::from(u32_at(i)) | (u64::from(u32_at(i + 4)) << 32);
+        Ok(SegmentHeader {
+            magic: u16_at(0),
+            timeline: u32_at(4),
+            page_addr: u64_at(8),
+            system_identifier: u64_at(24),
+            segment_size: u32_at(32),
+        })
+    }
+
+    /// The decompressed size in bytes (reads the whole file for a compressed one).
+    pub fn size(&self) -> Result<u64, UserError> {
+        if self.compression == Compression::None {
+            return std::fs::metadata(&self.path)
+                .map(|m| m.len())
+                .map_err(|e| UserError::new(format!("{}: cannot stat: {e}", self.path.display())));
+        }
+        let mut reader = self.open()?;
+        std::io::copy(&mut reader, &mut std::io::sink())
+            .map_err(|e| UserError::new(format!("{}: cannot decompress: {e}", self.path.display())))
+    }
+
+    /// Writes the decompressed segment as `dir/NAME`.
+    pub fn decompress_into(&self, dir: &Path) -> Result<u64, UserError> {
+        let target = dir.join(&self.name);
+        let mut out = File::create(&target)
+            .map_err(|e| UserError::new(format!("{}: cannot write: {e}", target.display())))?;
+        let mut reader = self.open()?;
+        std::io::copy(&mut reader, &mut out)
+            .map_err(|e| UserError::new(format!("{}: cannot decompress: {e}", self.path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_magics() {
+        let s = parse_name(Path::new("/a/000000010000000A000000FF.zst"));
+        let s = s.as_ref();
+        assert_eq!(s.map(|s| s.timeline), Some(1));
+        assert_eq!(s.map(|s| s.segno(16 * 1024 * 1024)), Some(10 * 256 + 255));
+        assert_eq!(s.map(|s| s.compression), Some(Compression::Zstd));
+        assert!(parse_name(Path::new("00000002.history")).is_none());
+        assert!(parse_name(Path::new("000000010000000000000003.partial")).is_none());
+        assert_eq!(major_of_magic(0xD110), Some(15));
+        assert_eq!(major_of_magic(0x1234), None);
+    }
+}
