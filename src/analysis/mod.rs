@@ -3,6 +3,8 @@
 //! `scoring` is the documented points table; this module ranks.
 
 pub mod advice;
+pub mod recovery;
+pub mod quote;
 pub mod facts;
 pub mod finding;
 pub mod hypotheses;
