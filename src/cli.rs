@@ -37,6 +37,8 @@ pub enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Before anything goes wrong: would we be able to tell, and what would a cascade empty?
     Audit(commands::audit::AuditArgs),
+    /// Rehearse a recovery plan on a scratch server; write restore.sql with the lost rows. Exit 0 all found, 1 some missing.
+    Recover(commands::recover::RecoverArgs),
 }
 
 impl Command {
@@ -49,6 +51,7 @@ impl Command {
             Command::Migrations(args) => commands::migrations::run(args),
             Command::Verify(args) => commands::verify::run(args),
             Command::Audit(args) => commands::audit::run(args),
+            Command::Recover(args) => commands::recover::run(args),
         }
     }
 }

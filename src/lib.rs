@@ -15,4 +15,5 @@ pub mod evidence;
 pub mod io;
 pub mod logs;
 pub mod migrations;
+pub mod recovery;
 pub mod report;

@@ -52,6 +52,8 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanTable {
     pub table: String,
+    /// Rows the table should hold once recovered (the baseline's count, or inserts − deletes).
+    pub expected_rows: Option<i64>,
     pub rows_expected_back: Option<i64>,
     /// `baseline` or `counters`: where the expected count comes from.
     pub expected_from: &'static str,
@@ -356,11 +358,17 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             .map(|t| match facts.table(t) {
                 Some(v) => PlanTable {
                     table: t.clone(),
+                    expected_rows: v.expected,
                     rows_expected_back: v.expected.map(|_| v.missing()),
                     expected_from: v.expected_from.as_str(),
                 },
                 None => PlanTable {
                     table: t.clone(),
+                    expected_rows: facts
+                        .gone
+                        .iter()
+                        .find(|g| g.qualified_name() == *t)
+                        .and_then(|g| g.n_live_tup),
                     rows_expected_back: facts
                         .gone
                         .iter()
@@ -440,7 +448,7 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                     });
                     steps.push(Step {
                         title: "Or by hand: a recovered copy to inspect".into(),
-                        why: "the same recovery, left running for you: a copy of the base backup in a new data directory on its own port, recovery.signal, restore_command from the server's archive_command, the target with recovery_target_inclusive = false and recovery_target_action = 'pause'. Run as the server's OS user with the server's bin directory on PATH; stop it with pg_ctl -D \"$PITR_DIR\" stop".into(),
+                        why: "the same recovery, left running for you: a copy of the base backup in a new data directory on its own port, recovery.signal, restore_command from the server's archive_command, the target with recovery_target_inclusive = false and recovery_target_action = 'pause'. Run as the server's OS user with the server's bin directory on PATH. While paused, the startup process still holds the lock of the destructive transaction on the lost tables: reading them waits forever, so once replay has paused (pg_get_wal_replay_pause_state() = 'paused'), end recovery on this copy with SELECT pg_promote(); stop it with pg_ctl -D \"$PITR_DIR\" stop".into(),
                         language: "sh",
                         command: Some(manual_pitr(t, rc, evidence)),
                         tested: true,
@@ -546,7 +554,7 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             notes.push("a restore or failover lost these rows: keep the old primary's data directory and its timeline's WAL until they are back — they are the only copy".into());
         }
         if event.findings.iter().any(|f| f.kind == Kind::DropRecreate) {
-            notes.push("the table was dropped and re-created: restore.sql inserts into the new table, column by column as the old one had them; check that the new table still has those columns".into());
+            notes.push("the table was dropped and re-created: restore.sql inserts into the new table, column by column as the old one had them (check that the new table still has those columns); where a row written since took an old row's key (a serial restarted at 1), the new row stays and the old one is skipped — psql's INSERT count shows how many came back".into());
         }
         out.push(Plan {
             id,
