@@ -20,7 +20,10 @@ fn bin() -> PathBuf {
 fn path_env(cluster: &PgCluster) -> String {
     format!(
         "{}:{}:/usr/bin:/bin",
-        bin().parent().map(|p| p.display().to_string()).unwrap_or_default(),
+        bin()
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         cluster.bindir.display()
     )
 }
@@ -37,7 +40,10 @@ fn pgtriage(cwd: &Path, args: &[&str]) -> Output {
 /// Runs one printed shell command as printed, with the plan's variables set.
 fn run_printed(cmd: &str, cwd: &Path, cluster: &PgCluster, vars: &[(&str, &str)]) -> Output {
     let mut c = Command::new("sh");
-    c.arg("-c").arg(cmd).current_dir(cwd).env("PATH", path_env(cluster));
+    c.arg("-c")
+        .arg(cmd)
+        .current_dir(cwd)
+        .env("PATH", path_env(cluster));
     for (k, v) in vars {
         c.env(k, v);
     }
@@ -133,7 +139,12 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
         &db,
         &work,
         "evidence.json",
-        &["--log", &log.display().to_string(), "--baseline", "baseline.json"],
+        &[
+            "--log",
+            &log.display().to_string(),
+            "--baseline",
+            "baseline.json",
+        ],
     );
 
     let report = report_json(&work, "evidence.json");
@@ -148,12 +159,21 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
         .flatten()
         .filter_map(|t| t["table"].as_str())
         .collect();
-    assert!(tables.contains(&"Sales.Invoices") && tables.contains(&"Sales.Customers"), "{tables:?}");
+    assert!(
+        tables.contains(&"Sales.Invoices") && tables.contains(&"Sales.Customers"),
+        "{tables:?}"
+    );
 
     let base_s = base.display().to_string();
-    let vars = [("EVIDENCE", "evidence.json"), ("BASE_BACKUP", base_s.as_str())];
+    let vars = [
+        ("EVIDENCE", "evidence.json"),
+        ("BASE_BACKUP", base_s.as_str()),
+    ];
     let rehearse = step(plan, "Rehearse");
-    assert!(rehearse.contains("--base-backup \"$BASE_BACKUP\""), "{rehearse}");
+    assert!(
+        rehearse.contains("--base-backup \"$BASE_BACKUP\""),
+        "{rehearse}"
+    );
     let o = run_printed(rehearse, &work, &cluster, &vars);
     assert!(o.status.success(), "{rehearse}: {}", text(&o));
     let out = work.join("recovered-plan-1");
@@ -169,7 +189,10 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
         .flatten()
         .find(|t| t["table"] == "Sales.Invoices")
         .expect("invoices in recover.json");
-    assert_eq!(invoices["rows_found"], 750, "the 50 rows after the base backup replayed");
+    assert_eq!(
+        invoices["rows_found"], 750,
+        "the 50 rows after the base backup replayed"
+    );
     for f in rec["files"].as_array().into_iter().flatten() {
         let name = f["name"].as_str().unwrap_or("");
         assert!(out.join(name).exists(), "{name}");
@@ -180,7 +203,11 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("pgtriage-recover-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("pgtriage-recover-")
+        })
         .collect();
     assert!(left.is_empty(), "scratch dirs left: {left:?}");
 
@@ -199,7 +226,10 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
     assert!(o.status.success(), "second run: {}", text(&o));
     assert_eq!(counts(), "200,750,121,11");
     // The identity sequence was moved past the restored ids: a new row does not collide.
-    cluster.psql(&db, r#"INSERT INTO "Sales"."Invoices" (customer_id) VALUES (1)"#);
+    cluster.psql(
+        &db,
+        r#"INSERT INTO "Sales"."Invoices" (customer_id) VALUES (1)"#,
+    );
     cluster.psql(&db, r#"DELETE FROM "Sales"."Invoices" WHERE id > 750"#);
     cluster.flush_stats(&db);
 
@@ -241,7 +271,10 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
     }
     let out_text = String::from_utf8_lossy(&o.stdout).to_string();
     stop();
-    assert!(out_text.contains(" t "), "the copy is still in recovery, paused: {out_text}");
+    assert!(
+        out_text.contains(" t "),
+        "the copy is still in recovery, paused: {out_text}"
+    );
 }
 
 /// DELETE of some rows and a DROP + re-create, with a dump taken before: the printed
@@ -267,7 +300,15 @@ fn dump_plan_runs_as_printed_and_brings_the_rows_back() {
         .server_tool("pg_dump")
         .args(["-Fc", "-h"])
         .arg(&cluster.dir)
-        .args(["-p", &cluster.port.to_string(), "-U", "postgres", "-d", &db, "-f"])
+        .args([
+            "-p",
+            &cluster.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            &db,
+            "-f",
+        ])
         .arg(cluster.dir.join("before.dump"))
         .output()
         .expect("pg_dump");
@@ -291,7 +332,12 @@ fn dump_plan_runs_as_printed_and_brings_the_rows_back() {
         &db,
         &work,
         "evidence.json",
-        &["--log", &log.display().to_string(), "--baseline", "baseline.json"],
+        &[
+            "--log",
+            &log.display().to_string(),
+            "--baseline",
+            "baseline.json",
+        ],
     );
     let report = report_json(&work, "evidence.json");
     let plans = report["recovery"].as_array().expect("recovery[]");
@@ -300,7 +346,14 @@ fn dump_plan_runs_as_printed_and_brings_the_rows_back() {
     let vars = [("EVIDENCE", "evidence.json"), ("DUMP", dump_s.as_str())];
     for plan in plans {
         let id = plan["id"].as_u64().unwrap_or(0);
-        let rehearse = step(plan, if plan["source"] == "pitr" { "Or from a dump" } else { "Extract" });
+        let rehearse = step(
+            plan,
+            if plan["source"] == "pitr" {
+                "Or from a dump"
+            } else {
+                "Extract"
+            },
+        );
         let o = run_printed(rehearse, &work, &cluster, &vars);
         assert!(o.status.success(), "plan {id}: {rehearse}: {}", text(&o));
         let apply = step(plan, "Put back");
@@ -311,21 +364,40 @@ fn dump_plan_runs_as_printed_and_brings_the_rows_back() {
             .lines()
             .filter(|l| l.starts_with("INSERT") || l.starts_with("SELECT setval"))
             .collect();
-        assert!(o.status.success(), "plan {id}: {apply}: {}\n{statements:#?}", text(&o));
+        assert!(
+            o.status.success(),
+            "plan {id}: {apply}: {}\n{statements:#?}",
+            text(&o)
+        );
         let o = run_printed(apply, &work, &cluster, &vars);
         assert!(o.status.success(), "plan {id} again: {}", text(&o));
     }
-    assert_eq!(cluster.psql(&db, r#"SELECT count(*) FROM app."Orders""#), "400");
+    assert_eq!(
+        cluster.psql(&db, r#"SELECT count(*) FROM app."Orders""#),
+        "400"
+    );
     // The re-created table's serial restarted: its new row took id 1, so the old row 1 is
     // skipped (never overwritten) and the other 299 come back beside it.
-    assert_eq!(cluster.psql(&db, "SELECT count(*) FROM app.comments"), "300");
+    assert_eq!(
+        cluster.psql(&db, "SELECT count(*) FROM app.comments"),
+        "300"
+    );
     assert_eq!(
         cluster.psql(&db, "SELECT body FROM app.comments WHERE id = 1"),
         "new after the drop"
     );
-    assert_eq!(cluster.psql(&db, "SELECT body FROM app.comments WHERE id = 300"), "c300");
-    cluster.psql(&db, "INSERT INTO app.comments (body) VALUES ('serial moved on')");
-    cluster.psql(&db, "DELETE FROM app.comments WHERE body = 'serial moved on'");
+    assert_eq!(
+        cluster.psql(&db, "SELECT body FROM app.comments WHERE id = 300"),
+        "c300"
+    );
+    cluster.psql(
+        &db,
+        "INSERT INTO app.comments (body) VALUES ('serial moved on')",
+    );
+    cluster.psql(
+        &db,
+        "DELETE FROM app.comments WHERE body = 'serial moved on'",
+    );
     cluster.flush_stats(&db);
     let check = step(&plans[0], "Check");
     let o = run_printed(check, &work, &cluster, &vars);
@@ -356,7 +428,12 @@ fn bad_inputs_exit_2_with_one_line() {
         &db,
         &work,
         "evidence.json",
-        &["--log", &log.display().to_string(), "--baseline", "baseline.json"],
+        &[
+            "--log",
+            &log.display().to_string(),
+            "--baseline",
+            "baseline.json",
+        ],
     );
     let archive = cluster.archive_dir().display().to_string();
     let base_s = base.display().to_string();
@@ -371,7 +448,16 @@ fn bad_inputs_exit_2_with_one_line() {
     std::fs::create_dir_all(work.join("full")).expect("mkdir");
     std::fs::write(work.join("full/x"), "x").expect("write");
     expect_2(
-        &["recover", "evidence.json", "--base-backup", &base_s, "--wal-archive", &archive, "--out", "full"],
+        &[
+            "recover",
+            "evidence.json",
+            "--base-backup",
+            &base_s,
+            "--wal-archive",
+            &archive,
+            "--out",
+            "full",
+        ],
         "not empty",
     );
     // A base backup of another major version.
@@ -379,12 +465,31 @@ fn bad_inputs_exit_2_with_one_line() {
     std::fs::create_dir_all(&other).expect("mkdir");
     std::fs::write(other.join("PG_VERSION"), "11\n").expect("write");
     expect_2(
-        &["recover", "evidence.json", "--base-backup", &other.display().to_string(), "--wal-archive", &archive, "--out", "o1"],
+        &[
+            "recover",
+            "evidence.json",
+            "--base-backup",
+            &other.display().to_string(),
+            "--wal-archive",
+            &archive,
+            "--out",
+            "o1",
+        ],
         "PostgreSQL 11",
     );
     // Not a dump.
     std::fs::write(work.join("not.dump"), "hello").expect("write");
-    expect_2(&["recover", "evidence.json", "--dump", "not.dump", "--out", "o2"], "not a pg_dump");
+    expect_2(
+        &[
+            "recover",
+            "evidence.json",
+            "--dump",
+            "not.dump",
+            "--out",
+            "o2",
+        ],
+        "not a pg_dump",
+    );
     // A WAL archive missing the segments after the backup: named, and the target not reached.
     let partial = work.join("partial-archive");
     std::fs::create_dir_all(&partial).expect("mkdir");
@@ -408,10 +513,126 @@ fn bad_inputs_exit_2_with_one_line() {
     }
     let o = pgtriage(
         &work,
-        &["recover", "evidence.json", "--base-backup", &base_s, "--wal-archive", &partial.display().to_string(), "--out", "o3"],
+        &[
+            "recover",
+            "evidence.json",
+            "--base-backup",
+            &base_s,
+            "--wal-archive",
+            &partial.display().to_string(),
+            "--out",
+            "o3",
+        ],
     );
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(err.contains("is missing") || err.contains("does not reach"), "{err}");
+    assert!(
+        err.contains("is missing") || err.contains("does not reach"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+/// Incident 13's shape: pg_dump, more orders, dropdb, createdb, pg_restore of the old dump.
+/// The dump lacks the last orders; the plan recovers them from the base backup + WAL archive to
+/// just before DROP DATABASE, through the report's printed commands.
+#[test]
+fn dump_restore_incident_gets_the_writes_the_dump_lacked() {
+    let cluster = PgCluster::start(ClusterOptions::default());
+    cluster.psql("postgres", "CREATE DATABASE shop");
+    cluster.psql_script(
+        "shop",
+        "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
+         CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id), total numeric(10,2) NOT NULL);
+         INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 300) g;
+         INSERT INTO orders SELECT g, 1 + g % 300, 1.5 FROM generate_series(1, 1000) g;",
+        false,
+    );
+    cluster.flush_stats("shop");
+    cluster.psql("shop", "VACUUM ANALYZE");
+    let base = cluster.base_backup();
+    let work = workdir(&cluster, "work-13");
+    let dump = cluster.dir.join("shop.dump");
+    let o = cluster
+        .server_tool("pg_dump")
+        .args(["-Fc", "-h"])
+        .arg(&cluster.dir)
+        .args([
+            "-p",
+            &cluster.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "shop",
+            "-f",
+        ])
+        .arg(&dump)
+        .output()
+        .expect("pg_dump");
+    assert!(o.status.success(), "pg_dump: {}", text(&o));
+    cluster.psql(
+        "shop",
+        "INSERT INTO orders SELECT g, 1 + g % 300, 15 FROM generate_series(1001, 1100) g",
+    );
+    cluster.flush_stats("shop");
+    collect(&cluster, "shop", &work, "baseline.json", &[]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    cluster.psql("postgres", "DROP DATABASE shop");
+    cluster.psql("postgres", "CREATE DATABASE shop");
+    let o = cluster
+        .server_tool("pg_restore")
+        .args(["-h"])
+        .arg(&cluster.dir)
+        .args([
+            "-p",
+            &cluster.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "shop",
+        ])
+        .arg(&dump)
+        .output()
+        .expect("pg_restore");
+    assert!(o.status.success(), "pg_restore: {}", text(&o));
+    cluster.flush_stats("shop");
+    cluster.archive_everything();
+    let log = cluster.log_dir().join("postgresql.log");
+    collect(
+        &cluster,
+        "shop",
+        &work,
+        "evidence.json",
+        &[
+            "--log",
+            &log.display().to_string(),
+            "--baseline",
+            "baseline.json",
+        ],
+    );
+    let report = report_json(&work, "evidence.json");
+    let plans = report["recovery"].as_array().expect("recovery[]");
+    let plan = plans
+        .iter()
+        .find(|p| p["kind"] == "restore")
+        .unwrap_or_else(|| panic!("a plan for the restore: {plans:#?}"));
+    assert_eq!(
+        plan["source"], "pitr",
+        "archiving is on: PITR, not the dump that lacks the rows"
+    );
+    let base_s = base.display().to_string();
+    let vars = [
+        ("EVIDENCE", "evidence.json"),
+        ("BASE_BACKUP", base_s.as_str()),
+    ];
+    let rehearse = step(plan, "Rehearse");
+    let o = run_printed(rehearse, &work, &cluster, &vars);
+    assert!(o.status.success(), "{rehearse}: {}", text(&o));
+    let apply = step(plan, "Put back");
+    let o = run_printed(apply, &work, &cluster, &vars);
+    assert!(o.status.success(), "{apply}: {}", text(&o));
+    assert_eq!(cluster.psql("shop", "SELECT count(*) FROM orders"), "1100");
+    let check = step(plan, "Check");
+    let o = run_printed(check, &work, &cluster, &vars);
+    assert!(o.status.success(), "{check}: {}", text(&o));
 }

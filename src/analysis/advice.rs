@@ -94,7 +94,9 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
     let first = first_loss(analysis);
 
     // The writer first: a job that removed the rows once may run again while we restore.
-    advice.immediate_actions.extend(stop_the_writer(evidence, analysis));
+    advice
+        .immediate_actions
+        .extend(stop_the_writer(evidence, analysis));
     if analysis
         .findings
         .iter()
@@ -141,7 +143,9 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
             if vacuumed_after {
                 continue;
             }
-            advice.immediate_actions.extend(dead_tuple_actions(evidence, name, t, f));
+            advice
+                .immediate_actions
+                .extend(dead_tuple_actions(evidence, name, t, f));
         }
     }
     if !losses.is_empty() && archive_on {

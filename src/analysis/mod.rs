@@ -3,11 +3,11 @@
 //! `scoring` is the documented points table; this module ranks.
 
 pub mod advice;
-pub mod recovery;
-pub mod quote;
 pub mod facts;
 pub mod finding;
 pub mod hypotheses;
+pub mod quote;
+pub mod recovery;
 pub mod scoring;
 pub mod status;
 

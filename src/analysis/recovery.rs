@@ -63,7 +63,10 @@ pub struct PlanTable {
 pub struct Target {
     /// `recovery_target_time`, UTC; none means "replay the timeline to its end".
     pub time: Option<DateTime<Utc>>,
-    /// Always false: the transaction committing at the target is the destructive one.
+    /// `recovery_target_lsn`, when known: the last commit before the loss (then `inclusive` is
+    /// true: stop just after it). `pgtriage recover` finds it in the WAL archive.
+    pub lsn: Option<String>,
+    /// False for a time target: the transaction committing at the target is the destructive one.
     pub inclusive: bool,
     /// `recovery_target_timeline`: `latest`, or the old timeline a restore left behind.
     pub timeline: String,
@@ -149,7 +152,9 @@ pub fn archiver(archive_command: &str) -> (&'static str, Option<String>) {
             .unwrap_or("main");
         return (
             "pgbackrest",
-            Some(format!("pgbackrest --stanza={stanza} archive-get %f \"%p\"")),
+            Some(format!(
+                "pgbackrest --stanza={stanza} archive-get %f \"%p\""
+            )),
         );
     }
     if cmd.contains("wal-g") {
@@ -183,7 +188,9 @@ pub fn archiver(archive_command: &str) -> (&'static str, Option<String>) {
 /// `test ! -f DIR/%f &&` guard).
 pub fn wal_archive_dir(archive_command: &str) -> Option<String> {
     let words: Vec<&str> = archive_command.split_whitespace().collect();
-    let cp = words.iter().position(|w| *w == "cp" || w.ends_with("/cp"))?;
+    let cp = words
+        .iter()
+        .position(|w| *w == "cp" || w.ends_with("/cp"))?;
     let dest = words.get(cp + 1..)?.iter().rfind(|w| w.ends_with("/%f"))?;
     let dir = dest
         .trim_end_matches("/%f")
@@ -230,6 +237,7 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
         let old = timeline_id.unwrap_or(2) - 1;
         return Some(Target {
             time: None,
+            lsn: None,
             inclusive: false,
             timeline: old.to_string(),
             source,
@@ -269,7 +277,10 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
         at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
     );
     if !last_writes.is_empty() {
-        check.push_str(&format!(" and after the last logged write: {}", last_writes.join("; ")));
+        check.push_str(&format!(
+            " and after the last logged write: {}",
+            last_writes.join("; ")
+        ));
     }
     if !unchecked.is_empty() {
         check.push_str(&format!(
@@ -284,6 +295,7 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
     }
     Some(Target {
         time: Some(at),
+        lsn: None,
         inclusive: false,
         timeline: "latest".into(),
         source,
@@ -299,8 +311,15 @@ pub fn target_time_text(t: DateTime<Utc>) -> String {
 
 /// The postgresql.conf lines of a point-in-time recovery to `target`.
 pub fn recovery_settings(target: &Target, restore_command: &str) -> Vec<String> {
-    let mut lines = vec![format!("restore_command = {}", quote_literal(restore_command))];
-    if let Some(t) = target.time {
+    let mut lines = vec![format!(
+        "restore_command = {}",
+        quote_literal(restore_command)
+    )];
+    if let Some(lsn) = &target.lsn {
+        lines.push(format!("recovery_target_lsn = {}", quote_literal(lsn)));
+        lines.push(format!("recovery_target_inclusive = {}", target.inclusive));
+        lines.push("recovery_target_action = 'pause'".into());
+    } else if let Some(t) = target.time {
         lines.push(format!(
             "recovery_target_time = {}",
             quote_literal(&target_time_text(t))
@@ -401,6 +420,14 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                 .unwrap_or_default()
         );
 
+        let drops_database = event.findings.iter().any(|f| {
+            f.statement.as_deref().is_some_and(|s| {
+                s.trim_start()
+                    .to_ascii_uppercase()
+                    .starts_with("DROP DATABASE")
+            })
+        });
+        let mut notes = Vec::new();
         let mut steps = Vec::new();
         let mut variables = vec![Variable {
             name: "EVIDENCE",
@@ -438,21 +465,25 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                         )),
                         tested: true,
                     });
-                    variables.push(Variable {
+                    if drops_database {
+                        notes.push("DROP DATABASE marks the database invalid and removes its files before it commits, so a copy recovered by time alone has no database left: only `pgtriage recover` (which stops at the last commit before the drop, read from the archive with pg_waldump) is offered".into());
+                    } else {
+                        variables.push(Variable {
                         name: "PITR_DIR",
                         meaning: "a new, empty directory for the recovered copy's data (never the live data directory)".into(),
                     });
-                    variables.push(Variable {
-                        name: "PITR_PORT",
-                        meaning: "a free port for the recovered copy".into(),
-                    });
-                    steps.push(Step {
+                        variables.push(Variable {
+                            name: "PITR_PORT",
+                            meaning: "a free port for the recovered copy".into(),
+                        });
+                        steps.push(Step {
                         title: "Or by hand: a recovered copy to inspect".into(),
                         why: "the same recovery, left running for you: a copy of the base backup in a new data directory on its own port, recovery.signal, restore_command from the server's archive_command, the target with recovery_target_inclusive = false and recovery_target_action = 'pause'. Run as the server's OS user with the server's bin directory on PATH. While paused, the startup process still holds the lock of the destructive transaction on the lost tables: reading them waits forever, so once replay has paused (pg_get_wal_replay_pause_state() = 'paused'), end recovery on this copy with SELECT pg_promote(); stop it with pg_ctl -D \"$PITR_DIR\" stop".into(),
                         language: "sh",
                         command: Some(manual_pitr(t, rc, evidence)),
                         tested: true,
                     });
+                    }
                 } else {
                     steps.push(Step {
                         title: format!("Point-in-time recovery with {archiver_name}"),
@@ -535,7 +566,6 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             ),
             _ => "rows written between the dump and the loss are not in a dump: recover.json lists the tables still short".into(),
         };
-        let mut notes = Vec::new();
         if !archive_on {
             notes.push(format!(
                 "archive_mode = {}: no WAL archive, so point-in-time recovery is not possible; a dump from before the loss is the only copy",
@@ -580,7 +610,11 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
 /// A complete hand-made point-in-time recovery into `$PITR_DIR` on `$PITR_PORT`.
 fn manual_pitr(target: &Target, restore_command: &str, evidence: &Evidence) -> String {
     // The heredoc is unquoted so $PITR_DIR and $PITR_PORT expand; escape what else would.
-    let conf_escape = |s: &str| s.replace('\\', "\\\\").replace('$', "\\$").replace('`', "\\`");
+    let conf_escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('$', "\\$")
+            .replace('`', "\\`")
+    };
     let mut lines = vec![
         "cp -a \"$BASE_BACKUP\" \"$PITR_DIR\"".to_string(),
         "chmod 0700 \"$PITR_DIR\"".into(),
@@ -670,9 +704,13 @@ fn provider_command(p: &str, t: DateTime<Utc>) -> String {
 /// Where the managed provider keeps the server log.
 pub fn provider_logs(p: &str) -> &'static str {
     match p {
-        "rds" => "aws rds download-db-log-file-portion --db-instance-identifier \"$DB_INSTANCE\" --log-file-name error/postgresql.log.YYYY-MM-DD-HH --output text",
+        "rds" => {
+            "aws rds download-db-log-file-portion --db-instance-identifier \"$DB_INSTANCE\" --log-file-name error/postgresql.log.YYYY-MM-DD-HH --output text"
+        }
         "cloudsql" => "gcloud logging read 'resource.type=\"cloudsql_database\"' --format json",
-        _ => "az postgres flexible-server server-logs list --resource-group \"$RESOURCE_GROUP\" --server-name \"$DB_INSTANCE\"",
+        _ => {
+            "az postgres flexible-server server-logs list --resource-group \"$RESOURCE_GROUP\" --server-name \"$DB_INSTANCE\""
+        }
     }
 }
 
@@ -710,6 +748,7 @@ mod tests {
                     .map(|t| t.with_timezone(&Utc))
                     .unwrap_or_default(),
             ),
+            lsn: None,
             inclusive: false,
             timeline: "latest".into(),
             source: String::new(),

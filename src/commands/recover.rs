@@ -22,7 +22,12 @@ pub struct RecoverArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub plan: usize,
     /// A plain-format base backup (pg_basebackup -Fp) taken before the loss.
-    #[arg(long, value_name = "DIR", requires = "wal_archive", conflicts_with = "dump")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "wal_archive",
+        conflicts_with = "dump"
+    )]
     pub base_backup: Option<PathBuf>,
     /// The WAL archive directory archive_command copies into.
     #[arg(long, value_name = "DIR", requires = "base_backup")]
@@ -84,13 +89,19 @@ pub fn run(args: RecoverArgs) -> Result<ExitCode> {
     let report = recovery::recover(&request)?;
     let json = serde_json::to_string_pretty(&report)
         .map_err(|e| UserError::new(format!("recover.json: {e}")))?;
-    crate::io::write_atomically(&args.out.join("recover.json"), format!("{json}\n").as_bytes())?;
+    crate::io::write_atomically(
+        &args.out.join("recover.json"),
+        format!("{json}\n").as_bytes(),
+    )?;
     for t in &report.tables {
         let line = match (t.rows_found, t.rows_still_missing) {
             (None, _) => format!(
                 "{}: not in the recovered copy{}",
                 t.table,
-                t.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+                t.note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
             ),
             (Some(found), Some(m)) if m > 0 => format!(
                 "{}: {found} rows in the copy, {m} still missing (expected {})",

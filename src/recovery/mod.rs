@@ -9,8 +9,8 @@ pub mod scratch;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -111,9 +111,8 @@ fn progress() -> ProgressBar {
 /// `--out` must be empty or absent: recover never overwrites an earlier run's files.
 pub fn check_out_dir(out: &Path) -> Result<()> {
     if out.exists() {
-        let mut entries = fs::read_dir(out).map_err(|e| {
-            UserError::new(format!("{}: cannot read --out: {e}", out.display()))
-        })?;
+        let mut entries = fs::read_dir(out)
+            .map_err(|e| UserError::new(format!("{}: cannot read --out: {e}", out.display())))?;
         if entries.next().is_some() {
             return Err(UserError::new(format!(
                 "{}: --out is not empty: give a new directory (recover never overwrites an earlier run)",
@@ -231,6 +230,7 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
     let mut copy_seconds = 0.0;
     let server_started;
     let mut reached = None;
+    let mut used_target = req.plan.target.clone();
     match &req.source {
         Source::BaseBackup { dir, wal_archive } => {
             bar.set_message(format!("copying the base backup {}", dir.display()));
@@ -247,12 +247,15 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
                 "cp {}/%f %p",
                 crate::analysis::quote::shell(&archive.to_string_lossy())
             );
-            server.configure(&plans::recovery_settings(target, &restore_command))?;
+            bar.set_message("finding the last commit before the loss in the WAL archive");
+            let refined = refine_target(target, dir, &archive, &server.bindir, &mut notes);
+            server.configure(&plans::recovery_settings(&refined, &restore_command))?;
             server.signal_recovery()?;
             server_started = Instant::now();
             bar.set_message("starting the scratch server");
             server.start()?;
-            reached = Some(wait_for_target(&server, target, &archive, &bar)?);
+            reached = Some(wait_for_target(&server, &refined, &archive, &bar)?);
+            used_target = Some(refined);
         }
         Source::Dump(path) => {
             bar.set_message("initdb of the scratch server");
@@ -297,7 +300,7 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
         source: source_kind,
         source_path,
         wal_archive: wal.map(|w| w.display().to_string()),
-        target: req.plan.target.clone(),
+        target: used_target,
         reached,
         tables,
         all_found,
@@ -311,6 +314,92 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
             extract_seconds,
         },
     })
+}
+
+/// The WAL location to stop at: just after the last transaction that ended before the loss,
+/// read from the archive with pg_waldump (from the base backup's start). A time target stops
+/// only at commit records, but some statements change data before their commit: DROP DATABASE
+/// marks the database invalid and removes its files first, so a copy recovered to the drop's
+/// time has no database left. Falls back to the time target when the WAL cannot be read.
+fn refine_target(
+    target: &Target,
+    base: &Path,
+    archive: &Path,
+    bindir: &Path,
+    notes: &mut Vec<String>,
+) -> Target {
+    let Some(at) = target.time else {
+        return target.clone();
+    };
+    if target.lsn.is_some() {
+        return target.clone();
+    }
+    let label = fs::read_to_string(base.join("backup_label")).unwrap_or_default();
+    let start = label
+        .lines()
+        .find_map(|l| l.strip_prefix("START WAL LOCATION: "))
+        .and_then(|l| l.split_whitespace().next())
+        .map(str::to_string);
+    let Some(start) = start else {
+        notes.push(
+            "the base backup has no backup_label: the recovery stops at the time target".into(),
+        );
+        return target.clone();
+    };
+    let out = std::process::Command::new(bindir.join("pg_waldump"))
+        .arg("-p")
+        .arg(archive)
+        .args(["-s", &start, "-r", "Transaction"])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let Ok(out) = out else {
+        return target.clone();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut last = None;
+    for line in text.lines() {
+        let Some((_, desc)) = line.split_once("desc: ") else {
+            continue;
+        };
+        let rest = desc
+            .strip_prefix("COMMIT ")
+            .or_else(|| desc.strip_prefix("ABORT "));
+        let Some(rest) = rest else { continue };
+        let stamp: String = rest
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let Ok(ts) = chrono::NaiveDateTime::parse_from_str(&stamp, "%Y-%m-%d %H:%M:%S%.f") else {
+            continue;
+        };
+        if ts.and_utc() >= at {
+            break;
+        }
+        let lsn = line
+            .split_once("lsn: ")
+            .and_then(|(_, r)| r.split(',').next())
+            .map(str::to_string);
+        if let Some(lsn) = lsn {
+            last = Some((lsn, ts.and_utc()));
+        }
+    }
+    match last {
+        Some((lsn, ts)) => {
+            notes.push(format!(
+                "recovery stops just after the last transaction that ended before the loss: LSN {lsn} (committed {}), read from the archive with pg_waldump",
+                ts.format("%Y-%m-%d %H:%M:%S%.6f UTC")
+            ));
+            let mut t = target.clone();
+            t.lsn = Some(lsn);
+            t.inclusive = true;
+            t
+        }
+        None => {
+            notes.push("no transaction ended between the base backup and the loss in the archive's WAL: the recovery stops at the time target".into());
+            target.clone()
+        }
+    }
 }
 
 /// Polls the recovering server until it pauses at the target (or, without a time target,
@@ -341,7 +430,7 @@ fn wait_for_target(
                 let done = match (parts[0], parts[1]) {
                     ("t", "paused") => true,
                     // Replayed the whole timeline (no time target) and promoted.
-                    ("f", _) => target.time.is_none(),
+                    ("f", _) => target.time.is_none() && target.lsn.is_none(),
                     _ => false,
                 };
                 if done {
@@ -365,28 +454,34 @@ fn wait_for_target(
         }
         if !server.alive() {
             let log = server.log_text();
-            let fatal = server
-                .last_fatal()
-                .unwrap_or_else(|| {
-                    format!(
-                        "the server exited; its last words: {}",
-                        log.lines().last().unwrap_or("(none)").trim()
-                    )
-                });
+            let fatal = server.last_fatal().unwrap_or_else(|| {
+                format!(
+                    "the server exited; its last words: {}",
+                    log.lines().last().unwrap_or("(none)").trim()
+                )
+            });
             if fatal.contains("before configured recovery target was reached") {
                 let last = last_restored(&log);
-                return Err(UserError::new(match (&last, last.as_deref().and_then(next_segment)) {
-                    (Some(l), Some(n)) => format!(
-                        "{}: WAL segment {n} is missing (replay ended after {l}) before the target {}: copy the missing segments into the archive, or choose an earlier target",
-                        archive.display(),
-                        target.time.map(plans::target_time_text).unwrap_or_else(|| "end of timeline".into())
-                    ),
-                    _ => format!(
-                        "{}: the archive does not reach the target {} ({fatal}): give the archive that covers it",
-                        archive.display(),
-                        target.time.map(plans::target_time_text).unwrap_or_else(|| "end of timeline".into())
-                    ),
-                }));
+                return Err(UserError::new(
+                    match (&last, last.as_deref().and_then(next_segment)) {
+                        (Some(l), Some(n)) => format!(
+                            "{}: WAL segment {n} is missing (replay ended after {l}) before the target {}: copy the missing segments into the archive, or choose an earlier target",
+                            archive.display(),
+                            target
+                                .time
+                                .map(plans::target_time_text)
+                                .unwrap_or_else(|| "end of timeline".into())
+                        ),
+                        _ => format!(
+                            "{}: the archive does not reach the target {} ({fatal}): give the archive that covers it",
+                            archive.display(),
+                            target
+                                .time
+                                .map(plans::target_time_text)
+                                .unwrap_or_else(|| "end of timeline".into())
+                        ),
+                    },
+                ));
             }
             if fatal.contains("incompatible") || fatal.contains("was initialized by") {
                 return Err(UserError::new(format!(
@@ -460,7 +555,10 @@ fn restore_dump(
             notes.push(format!(
                 "pg_restore of {}'s data: {}",
                 t.table,
-                err.lines().find(|l| l.contains("error")).unwrap_or("").trim()
+                err.lines()
+                    .find(|l| l.contains("error"))
+                    .unwrap_or("")
+                    .trim()
             ));
         }
     }
@@ -494,7 +592,11 @@ fn dump_list(dump: &Path) -> Result<String> {
         Ok(o) => Err(UserError::new(format!(
             "{}: not a pg_dump custom-format archive ({}): give a file made by pg_dump -Fc",
             dump.display(),
-            String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("").trim()
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
         ))),
         Err(e) => Err(UserError::new(format!("pg_restore: cannot run: {e}"))),
     }
@@ -517,7 +619,6 @@ struct TableShape {
     key: Vec<String>,
     serials: Vec<String>,
 }
-
 
 fn write_err(path: &Path, e: std::io::Error) -> UserError {
     UserError::new(format!(
@@ -709,9 +810,10 @@ fn fk_order(server: &Scratch, db: &str, shapes: &[TableShape]) -> Result<Vec<usi
             ),
         )?;
         for p in parents.lines() {
-            if let Some(j) = shapes.iter().position(|s| {
-                s.sql == p || s.sql.split_once('.').map(|x| x.1) == Some(p)
-            }) {
+            if let Some(j) = shapes
+                .iter()
+                .position(|s| s.sql == p || s.sql.split_once('.').map(|x| x.1) == Some(p))
+            {
                 edges.push((j, i));
             }
         }
@@ -758,6 +860,9 @@ mod tests {
     #[test]
     fn the_dump_time_is_read_from_the_list() {
         let t = dump_created(";\n; Archive created at 2026-11-23 15:25:30 UTC\n");
-        assert_eq!(t.map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-23T15:25:30+00:00"));
+        assert_eq!(
+            t.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-23T15:25:30+00:00")
+        );
     }
 }

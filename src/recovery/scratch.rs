@@ -28,7 +28,9 @@ pub struct Scratch {
 /// Whether this process runs as root: initdb and pg_ctl refuse to, so they run as `postgres`.
 pub fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// The server binaries of `major`: `PGTRIAGE_PG_BINDIR`, `/usr/lib/postgresql/N/bin`,
@@ -64,11 +66,16 @@ pub fn bindir(major: u32) -> Result<PathBuf> {
 
 /// `runuser`, found where util-linux puts it even when PATH lacks the sbin directories.
 fn runuser() -> PathBuf {
-    ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser", "/bin/runuser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("runuser"))
+    [
+        "/usr/sbin/runuser",
+        "/sbin/runuser",
+        "/usr/bin/runuser",
+        "/bin/runuser",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .unwrap_or_else(|| PathBuf::from("runuser"))
 }
 
 fn as_server_user(program: &Path) -> Command {
@@ -292,8 +299,7 @@ impl Scratch {
         }
         Err(UserError::new(format!(
             "the scratch server did not start: {}",
-            self.last_fatal()
-                .unwrap_or_else(|| "see its log".into())
+            self.last_fatal().unwrap_or_else(|| "see its log".into())
         )))
     }
 
