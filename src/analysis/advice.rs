@@ -540,7 +540,7 @@ fn dead_tuple_actions(
     let url = crate::analysis::recovery::live_url(evidence).unwrap_or_default();
     let reg = quote_literal(&qualified);
     let dirtyread = format!(
-        "psql {} -X -v ON_ERROR_STOP=1 <<'SQL'\nCREATE EXTENSION IF NOT EXISTS pg_dirtyread;\nSELECT format('SELECT * FROM pg_dirtyread(%L::regclass) AS t(dead boolean, xmax xid, %s) WHERE dead', {reg}, string_agg(CASE WHEN a.attisdropped THEN format('dropped_%s %s', a.attnum, CASE a.attlen WHEN 1 THEN '\"char\"' WHEN 2 THEN 'smallint' WHEN 4 THEN 'integer' WHEN 8 THEN 'bigint' ELSE 'text' END) ELSE format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)) END, ', ' ORDER BY a.attnum)) FROM pg_attribute a WHERE a.attrelid = {reg}::regclass AND a.attnum > 0\n\\gexec\nSQL",
+        "psql {} -X -v ON_ERROR_STOP=1 <<'SQL'\nCREATE EXTENSION IF NOT EXISTS pg_dirtyread;\nSELECT format('SELECT * FROM pg_dirtyread(%L::regclass) AS t(xmax xid, %s) WHERE xmax <> ''0''', {reg}, string_agg(CASE WHEN a.attisdropped THEN format('dropped_%s %s', a.attnum, CASE a.attlen WHEN 1 THEN '\"char\"' WHEN 2 THEN 'smallint' WHEN 4 THEN 'integer' WHEN 8 THEN 'bigint' ELSE 'text' END) ELSE format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)) END, ', ' ORDER BY a.attnum)) FROM pg_attribute a WHERE a.attrelid = {reg}::regclass AND a.attnum > 0\n\\gexec\nSQL",
         crate::analysis::quote::shell(&url)
     );
     vec![
@@ -557,7 +557,7 @@ fn dead_tuple_actions(
         Action {
             title: format!("Read the deleted rows of {name} with pg_dirtyread"),
             why: format!(
-                "pg_dirtyread returns the dead rows with the table's full column list, taken from pg_attribute (a dropped column as dropped_N); `dead` marks the deleted ones{}. Save the output (psql \\o FILE) and re-insert from it. Without the extension, pageinspect's heap_page_item_attrs(get_raw_page({reg}, N), {reg}::regclass) shows the same tuples page by page. CREATE EXTENSION is the one write this makes",
+                "pg_dirtyread returns the dead rows with the table's full column list, taken from pg_attribute (a dropped column as dropped_N); rows with a non-zero xmax are the deleted ones — and old versions of updated or locked rows, told apart by their key still being in the table (pg_dirtyread's `dead` flag needs hint bits a fresh DELETE has not set yet){}. Save the output (psql \\o FILE) and re-insert from it. Without the extension, pageinspect's heap_page_item_attrs(get_raw_page({reg}, N), {reg}::regclass) shows the same tuples page by page. CREATE EXTENSION is the one write this makes",
                 f.at.map(|at| format!(
                     "; the DELETE ran at {}: when the log names its transaction, add AND xmax = 'XID'",
                     at.format("%H:%M:%S%.3f UTC")

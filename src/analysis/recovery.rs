@@ -449,19 +449,40 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                 variables.push(Variable {
                     name: "BASE_BACKUP",
                     meaning: format!(
-                        "a plain-format base backup (pg_basebackup -Fp) of this cluster taken{since}"
+                        "a plain-format base backup (pg_basebackup -Fp) of this cluster taken{since}{}",
+                        if t.timeline != "latest" {
+                            format!(" on timeline {} (the old primary's)", t.timeline)
+                        } else {
+                            String::new()
+                        }
                     ),
                 });
                 if archiver_name == "cp" {
-                    let archive = wal_archive_dir(setting("archive_command").unwrap_or(""))
-                        .unwrap_or_default();
+                    let archive = if t.timeline != "latest" {
+                        // The lost writes are on the old timeline: its WAL is in the archive the
+                        // old primary wrote, which need not be this server's.
+                        variables.push(Variable {
+                            name: "OLD_WAL_ARCHIVE",
+                            meaning: format!(
+                                "the WAL archive of timeline {} (the old primary's archive_command directory; this server archives into {})",
+                                t.timeline,
+                                wal_archive_dir(setting("archive_command").unwrap_or(""))
+                                    .unwrap_or_default()
+                            ),
+                        });
+                        "\"$OLD_WAL_ARCHIVE\"".to_string()
+                    } else {
+                        shell(
+                            &wal_archive_dir(setting("archive_command").unwrap_or(""))
+                                .unwrap_or_default(),
+                        )
+                    };
                     steps.push(Step {
                         title: "Rehearse the point-in-time recovery and extract the lost rows".into(),
                         why: "pgtriage starts a scratch PostgreSQL of the same major version on a copy of the base backup, with its own data directory, port and socket, replays the archive to the target (paused), copies the lost tables' rows out, then stops and removes it. The live server is never touched".into(),
                         language: "sh",
                         command: Some(format!(
-                            "pgtriage recover \"$EVIDENCE\" --plan {id} --base-backup \"$BASE_BACKUP\" --wal-archive {} --out {out_dir}",
-                            shell(&archive)
+                            "pgtriage recover \"$EVIDENCE\" --plan {id} --base-backup \"$BASE_BACKUP\" --wal-archive {archive} --out {out_dir}"
                         )),
                         tested: true,
                     });
@@ -545,10 +566,10 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             });
             steps.push(Step {
                 title: "Check that the rows are back".into(),
-                why: "exit 0 when every table has at least its baseline rows".into(),
+                why: "exit 0 when every table has at least its baseline rows; --exact counts the rows (n_live_tup restarts from zero after a restore and lags a bulk insert)".into(),
                 language: "sh",
                 command: Some(format!(
-                    "pgtriage verify --baseline {baseline} --db {}",
+                    "pgtriage verify --exact --baseline {baseline} --db {}",
                     shell(url)
                 )),
                 tested: true,
@@ -626,11 +647,15 @@ fn manual_pitr(target: &Target, restore_command: &str, evidence: &Evidence) -> S
         "archive_mode = off".into(),
         "hot_standby = on".into(),
     ];
-    lines.extend(
-        recovery_settings(target, restore_command)
-            .iter()
-            .map(|l| conf_escape(l)),
-    );
+    // The old timeline's WAL is in the archive the user names: left for the shell to expand.
+    let old_archive = target.timeline != "latest";
+    lines.extend(recovery_settings(target, restore_command).iter().map(|l| {
+        if old_archive && l.starts_with("restore_command") {
+            "restore_command = 'cp \"$OLD_WAL_ARCHIVE/%f\" \"%p\"'".to_string()
+        } else {
+            conf_escape(l)
+        }
+    }));
     lines.push("EOF".into());
     lines.push("touch \"$PITR_DIR/recovery.signal\"".into());
     lines.push("pg_ctl -D \"$PITR_DIR\" -l \"$PITR_DIR/recovery.log\" -w -t 3600 start".into());
