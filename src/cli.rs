@@ -39,6 +39,8 @@ pub enum Command {
     Audit(commands::audit::AuditArgs),
     /// Notice a loss within seconds, capture the evidence it would destroy, keep baselines.
     Watch(commands::watch::WatchArgs),
+    /// Rehearse a recovery plan on a scratch server; write restore.sql with the lost rows. Exit 0 all found, 1 some missing.
+    Recover(commands::recover::RecoverArgs),
 }
 
 impl Command {
@@ -52,6 +54,7 @@ impl Command {
             Command::Verify(args) => commands::verify::run(args),
             Command::Audit(args) => commands::audit::run(args),
             Command::Watch(args) => commands::watch::run(args),
+            Command::Recover(args) => commands::recover::run(args),
         }
     }
 }

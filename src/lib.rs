@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod io;
 pub mod logs;
 pub mod migrations;
+pub mod recovery;
 pub mod report;
 pub mod watch;
 pub mod wal;

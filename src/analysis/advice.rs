@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::analysis::Analysis;
 use crate::analysis::facts::Facts;
 use crate::analysis::finding::Kind;
+use crate::analysis::quote::{quote_ident, quote_literal};
 use crate::evidence::Evidence;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,6 +93,32 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
     let losses: Vec<_> = analysis.findings.iter().filter(|f| f.loss).collect();
     let first = first_loss(analysis);
 
+    // The writer first: a job that removed the rows once may run again while we restore.
+    advice
+        .immediate_actions
+        .extend(stop_the_writer(evidence, analysis));
+    if analysis
+        .findings
+        .iter()
+        .any(|f| f.kind == Kind::Restore && analysis.explains_any(f))
+    {
+        let timeline = evidence
+            .database
+            .as_ref()
+            .and_then(|d| d.server.timeline_id)
+            .filter(|t| *t > 1)
+            .map(|t| format!(" and timeline {}'s WAL in the archive", t - 1))
+            .unwrap_or_default();
+        advice.immediate_actions.push(Action {
+            title: "Keep the old primary's data directory and its WAL".into(),
+            why: format!(
+                "a restore or failover replaced the data: the writes it lost exist only in the old primary's data directory{timeline}. Do not re-initialise, rejoin (pg_rewind) or delete it until the recovery plan has put the rows back"
+            ),
+            command: None,
+            source: "catalog:pg_control_checkpoint.timeline_id".into(),
+        });
+    }
+
     // Dead tuples of deleted rows still on disk: stop autovacuum before it removes them.
     let mut seen = BTreeSet::new();
     for f in analysis
@@ -116,15 +143,9 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
             if vacuumed_after {
                 continue;
             }
-            advice.immediate_actions.push(Action {
-                title: format!("Turn autovacuum off for {name} now"),
-                why: format!(
-                    "n_dead_tup {}: the deleted rows are still on disk and no vacuum has run since the delete; the next (auto)vacuum makes them unrecoverable. Read them with a dirty-read tool (pg_dirtyread, pageinspect) first, then re-enable.",
-                    t.dead()
-                ),
-                command: Some(format!("ALTER TABLE {} SET (autovacuum_enabled = false);", sql_name(name))),
-                source: t.cite("n_dead_tup"),
-            });
+            advice
+                .immediate_actions
+                .extend(dead_tuple_actions(evidence, name, t, f));
         }
     }
     if !losses.is_empty() && archive_on {
@@ -190,80 +211,6 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
         });
     }
 
-    // Recovery options.
-    let lost_tables: BTreeSet<&String> = losses.iter().flat_map(|f| f.tables.iter()).collect();
-    let table_list = lost_tables
-        .iter()
-        .map(|t| format!("-t {}", sql_name(t)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if !losses.is_empty() {
-        if let Some(tx) = crate::analysis::wal_join::first_loss_transaction(&analysis.findings)
-            && let Some(lsn) = &tx.commit_lsn
-        {
-            advice.recovery.push(Action {
-                title: "Point-in-time recovery to just before the loss transaction commits".into(),
-                why: format!(
-                    "the WAL shows xid {} committing the first loss at LSN {lsn}{} on timeline {}; recovery that stops before that COMMIT record keeps every transaction that committed before it and nothing of the loss. Restore the last base backup taken before it into a NEW data directory (never over the live one), add these lines and your restore_command to its postgresql.conf, create recovery.signal, start it, then copy the lost tables back. recovery_target_xid = '{}' (also with recovery_target_inclusive = false) is the same target by transaction",
-                    tx.xid,
-                    tx.commit_at
-                        .map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M:%S%.6f UTC")))
-                        .unwrap_or_default(),
-                    tx.timeline,
-                    tx.xid
-                ),
-                command: Some(format!(
-                    "recovery_target_lsn = '{lsn}'\nrecovery_target_inclusive = false\nrecovery_target_timeline = '{}'\nrecovery_target_action = 'pause'\n# then, on the recovered copy:\npg_dump --data-only {table_list} -f lost_rows.sql",
-                    tx.timeline
-                )),
-                source: tx.source.clone(),
-            });
-        }
-        if let Some((at, source)) = &first {
-            let target = *at - Duration::milliseconds(1);
-            if archive_on {
-                advice.recovery.push(Action {
-                    title: "Point-in-time recovery to just before the first destructive event".into(),
-                    why: format!(
-                        "the first destructive event is at {} ({source}); archiving is on. Restore the last base backup taken before it into a NEW data directory (never over the live one), recover to the target, then copy the lost tables back{}",
-                        at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
-                        if crate::analysis::wal_join::first_loss_transaction(&analysis.findings).is_some() {
-                            ". A fallback to the LSN target above: a time target rounds to the millisecond and may also drop other transactions that committed in that millisecond, or keep the loss when the logged time is the statement's start rather than its commit"
-                        } else {
-                            ""
-                        }
-                    ),
-                    command: Some(format!(
-                        "recovery_target_time = '{}'\nrecovery_target_action = 'pause'\n# then, on the recovered copy:\npg_dump --data-only {table_list} -f lost_rows.sql",
-                        target.format("%Y-%m-%d %H:%M:%S%.3f+00")
-                    )),
-                    source: source.clone(),
-                });
-            } else {
-                advice.recovery.push(Action {
-                    title: "Point-in-time recovery is not possible".into(),
-                    why: format!(
-                        "archive_mode = {}: no WAL archive covers the loss window",
-                        setting(evidence, "archive_mode").unwrap_or("unknown")
-                    ),
-                    command: None,
-                    source: "catalog:pg_settings.archive_mode".into(),
-                });
-            }
-        }
-        advice.recovery.push(Action {
-            title: "Restore the lost tables from the latest dump taken before the loss".into(),
-            why: "into a scratch database first, then copy the rows across; check the dump's time against the timeline".into(),
-            command: Some(format!("createdb scratch && pg_restore -d scratch {table_list} BACKUP.dump")),
-            source: String::new(),
-        });
-        advice.recovery.push(Action {
-            title: "Re-import from the source data".into(),
-            why: "for tables loaded from files or another system: re-run the import for the lost rows".into(),
-            command: None,
-            source: String::new(),
-        });
-    }
     for f in analysis
         .findings
         .iter()
@@ -477,4 +424,155 @@ fn dropped_column_cause(
         }),
     }?;
     Some((chosen.text.clone(), chosen.source.clone()))
+}
+
+/// Stop the session, role or job that removed the rows before restoring anything: a cron job,
+/// a janitor or a reset script runs again. One action per (role, application) seen doing it.
+fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
+    let live_user = evidence.database.as_ref().map(|d| d.server.user.as_str());
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for f in analysis
+        .findings
+        .iter()
+        .filter(|f| f.loss && f.kind != Kind::Restore && analysis.explains_any(f))
+    {
+        let Some(s) = &f.session else { continue };
+        let (user, app) = (s.user.as_deref(), s.application.as_deref());
+        if user.is_none() && app.is_none() {
+            continue;
+        }
+        if !seen.insert((user.map(str::to_string), app.map(str::to_string))) {
+            continue;
+        }
+        let mut filter = Vec::new();
+        if let Some(u) = user {
+            filter.push(format!("usename = {}", quote_literal(u)));
+        }
+        if let Some(a) = app.filter(|a| !a.is_empty() && *a != "[unknown]") {
+            filter.push(format!("application_name = {}", quote_literal(a)));
+        }
+        filter.push("pid <> pg_backend_pid()".into());
+        let mut command = format!(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {};",
+            filter.join(" AND ")
+        );
+        let mut why = format!(
+            "{} ran `{}`{}; if it is a job or script it may run again while the rows are being restored. End its sessions",
+            match (user, app) {
+                (Some(u), Some(a)) => format!("role {u} ({a})"),
+                (Some(u), None) => format!("role {u}"),
+                (None, Some(a)) => format!("the application {a}"),
+                (None, None) => String::new(),
+            },
+            f.statement.as_deref().unwrap_or(f.kind.title()).trim(),
+            s.pid.map(|p| format!(" from pid {p}")).unwrap_or_default()
+        );
+        if app == Some("pg_cron") {
+            command.push_str(&format!(
+                "\nSELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE command ILIKE {};",
+                quote_literal(&format!(
+                    "%{}%",
+                    f.statement.as_deref().unwrap_or("").trim().trim_end_matches(';')
+                ))
+            ));
+            why.push_str(" and pause the pg_cron job that issued it");
+        } else if let Some(u) = user.filter(|u| Some(*u) != live_user && *u != "postgres") {
+            command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
+            why.push_str(&format!(
+                ", then keep role {u} from logging in again (only if it is the job's own role, not the application's: ALTER ROLE … LOGIN undoes it), or pause the scheduler that runs it"
+            ));
+        } else {
+            why.push_str(", and pause the scheduler or script that runs it");
+        }
+        let source = f
+            .evidence
+            .iter()
+            .find(|e| e.supports && e.source.starts_with("log:"))
+            .map(|e| e.source.clone())
+            .unwrap_or_default();
+        out.push(Action {
+            title: format!(
+                "Stop {} before restoring",
+                app.or(user).unwrap_or("the writer")
+            ),
+            why,
+            command: Some(command),
+            source,
+        });
+    }
+    out
+}
+
+/// A setting as a number, else PostgreSQL's default (and whether the default was assumed).
+fn number(evidence: &Evidence, name: &str, default: f64) -> (f64, bool) {
+    match setting(evidence, name).and_then(|v| v.trim_end_matches('s').parse::<f64>().ok()) {
+        Some(v) => (v, false),
+        None => (default, true),
+    }
+}
+
+/// The deleted rows of `name` are still on disk: keep autovacuum away (saying how long is
+/// left), and read them with pg_dirtyread, the column list taken from the catalog.
+fn dead_tuple_actions(
+    evidence: &Evidence,
+    name: &str,
+    t: &crate::analysis::facts::TableView,
+    f: &crate::analysis::finding::Finding,
+) -> Vec<Action> {
+    let qualified = crate::analysis::quote::qualified(name);
+    let (threshold, d1) = number(evidence, "autovacuum_vacuum_threshold", 50.0);
+    let (scale, d2) = number(evidence, "autovacuum_vacuum_scale_factor", 0.2);
+    let (naptime, d3) = number(evidence, "autovacuum_naptime", 60.0);
+    let reltuples = t.stats.reltuples.max(0.0);
+    let trigger = threshold + scale * reltuples;
+    let dead = t.dead() as f64;
+    let when = if dead > trigger {
+        format!(
+            "n_dead_tup {} is past the autovacuum trigger ({threshold} + {scale} × reltuples {reltuples} = {trigger:.0}): the next autovacuum round (every autovacuum_naptime = {naptime}s, per database) vacuums it",
+            t.dead()
+        )
+    } else {
+        format!(
+            "n_dead_tup {} is below the autovacuum trigger ({threshold} + {scale} × reltuples {reltuples} = {trigger:.0}): autovacuum reaches it after {:.0} more dead rows, checked every autovacuum_naptime = {naptime}s",
+            t.dead(),
+            trigger - dead
+        )
+    };
+    let assumed = if d1 || d2 || d3 {
+        " (PostgreSQL's defaults: the server's autovacuum settings and the table's own reloptions were not in the evidence; a table-level autovacuum_vacuum_threshold/scale_factor overrides them)"
+    } else {
+        " (a table-level autovacuum_vacuum_threshold/scale_factor in its reloptions overrides these)"
+    };
+    let url = crate::analysis::recovery::live_url(evidence).unwrap_or_default();
+    let reg = quote_literal(&qualified);
+    let dirtyread = format!(
+        "psql {} -X -v ON_ERROR_STOP=1 <<'SQL'\nCREATE EXTENSION IF NOT EXISTS pg_dirtyread;\nSELECT format('SELECT * FROM pg_dirtyread(%L::regclass) AS t(xmax xid, %s) WHERE xmax <> ''0''', {reg}, string_agg(CASE WHEN a.attisdropped THEN format('dropped_%s %s', a.attnum, CASE a.attlen WHEN 1 THEN '\"char\"' WHEN 2 THEN 'smallint' WHEN 4 THEN 'integer' WHEN 8 THEN 'bigint' ELSE 'text' END) ELSE format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)) END, ', ' ORDER BY a.attnum)) FROM pg_attribute a WHERE a.attrelid = {reg}::regclass AND a.attnum > 0\n\\gexec\nSQL",
+        crate::analysis::quote::shell(&url)
+    );
+    vec![
+        Action {
+            title: format!("Turn autovacuum off for {name} now"),
+            why: format!(
+                "the deleted rows are still on disk and no vacuum has run since the delete; {when}{assumed}. An anti-wraparound vacuum runs even with autovacuum_enabled = false, and HOT pruning removes dead rows whenever a page is read, so every read of the table destroys evidence: read the dead rows once (next action) before anything else does, then re-enable"
+            ),
+            command: Some(format!(
+                "ALTER TABLE {qualified} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"
+            )),
+            source: t.cite("n_dead_tup"),
+        },
+        Action {
+            title: format!("Read the deleted rows of {name} with pg_dirtyread"),
+            why: format!(
+                "pg_dirtyread returns the dead rows with the table's full column list, taken from pg_attribute (a dropped column as dropped_N); rows with a non-zero xmax are the deleted ones — and old versions of updated or locked rows, told apart by their key still being in the table (pg_dirtyread's `dead` flag needs hint bits a fresh DELETE has not set yet){}. Save the output (psql \\o FILE) and re-insert from it. Without the extension, pageinspect's heap_page_item_attrs(get_raw_page({reg}, N), {reg}::regclass) shows the same tuples page by page. CREATE EXTENSION is the one write this makes",
+                f.at.map(|at| format!(
+                    "; the DELETE ran at {}: when the log names its transaction, add AND xmax = 'XID'",
+                    at.format("%H:%M:%S%.3f UTC")
+                ))
+                .unwrap_or_default()
+            ),
+            command: Some(dirtyread),
+            source: t.cite("n_dead_tup"),
+        },
+    ]
 }

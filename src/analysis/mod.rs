@@ -6,6 +6,8 @@ pub mod advice;
 pub mod facts;
 pub mod finding;
 pub mod hypotheses;
+pub mod quote;
+pub mod recovery;
 pub mod scoring;
 pub mod status;
 pub mod wal_join;

@@ -75,6 +75,9 @@ pub struct LiveProbes {
     /// `schema.name` → the planner's row estimate, for the tables `tables_without_estimate`
     /// names: from the file's page count and the row width of the column types, no ANALYZE.
     pub planner_estimates: BTreeMap<String, i64>,
+    /// `schema.name` → the baseline's exact count (`collect --exact-counts`): compared instead
+    /// of the baseline's estimate.
+    pub baseline_counts: BTreeMap<String, i64>,
 }
 
 /// Exact row counts taken under a budget; what the budget did not allow is listed, not hidden.
@@ -516,7 +519,14 @@ fn table_checks(
         .iter()
         .filter(|b| options.selects(&b.schema, &b.name))
     {
-        let expected = estimate_rows(b);
+        let estimated = estimate_rows(b);
+        let expected = match probes.baseline_counts.get(&b.qualified_name()) {
+            Some(&n) => RowEstimate {
+                rows: Some(n),
+                source: RowSource::Count,
+            },
+            None => estimated,
+        };
         let mut check = TableCheck {
             schema: b.schema.clone(),
             name: b.name.clone(),
@@ -535,6 +545,18 @@ fn table_checks(
             continue;
         };
         let mut notes = Vec::new();
+        if expected.source == RowSource::Count && estimated.rows != expected.rows {
+            notes.push(format!(
+                "baseline counted exactly ({} rows); its estimate said {} ({}), reltuples {}",
+                expected.rows.unwrap_or(0),
+                estimated
+                    .rows
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "nothing".into()),
+                estimated.source.as_str(),
+                b.reltuples
+            ));
+        }
         if t.oid != b.oid {
             notes.push(format!(
                 "re-created since the baseline (oid {} → {})",

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod collect;
 pub mod migrations;
+pub mod recover;
 pub mod report;
 pub mod tables;
 pub mod timeline;

@@ -83,6 +83,9 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let mut session = Session::connect(&args.db.settings())?;
     let now = session.snapshot()?;
     let mut probes = LiveProbes::default();
+    if let Some(counts) = &evidence.exact_counts {
+        probes.baseline_counts = counts.counted.clone();
+    }
     if args.exact {
         let tables = checks::tables_to_count(&baseline, &now, &options);
         probes.exact_counts = Some(session.exact_counts(

@@ -54,6 +54,21 @@ pub struct Evidence {
     /// The loss transactions the write-ahead log shows (`--wal DIR` or pg_walinspect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal: Option<WalEvidence>,
+    /// `collect --exact-counts`: `count(*)` of the tables, smallest first, under a time budget
+    /// (n_live_tup is an estimate: `verify` compares against these where they exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_counts: Option<ExactRowCounts>,
+}
+
+/// Exact row counts taken right after the snapshot, with what the budget did not allow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExactRowCounts {
+    pub budget_ms: u64,
+    pub spent_ms: u64,
+    /// `schema.name` → rows.
+    pub counted: std::collections::BTreeMap<String, i64>,
+    /// `schema.name` → why it was not counted.
+    pub not_counted: std::collections::BTreeMap<String, String>,
 }
 
 /// One input of the evidence: a database, a log file, a repository, a baseline file.
@@ -88,6 +103,7 @@ impl Evidence {
             problems: Vec::new(),
             connection: None,
             wal: None,
+            exact_counts: None,
         }
     }
 

@@ -35,7 +35,10 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     pub migrations: Vec<MigrationRow>,
     pub fk_blast_radius: Vec<BlastRadius>,
-    pub recovery: Vec<Action>,
+    /// One recovery plan per independent loss event (see `analysis::recovery`).
+    pub recovery: Vec<crate::analysis::recovery::Plan>,
+    /// What to do for findings that lost no committed rows (re-run an import, ANALYZE).
+    pub recovery_notes: Vec<Action>,
     pub gaps: Vec<Gap>,
     pub prevention: Vec<String>,
     pub verification: Verification,
@@ -471,17 +474,15 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
     let fk_blast_radius = blast_radius(&facts, &affected, &named);
 
     let verification = {
-        let target = evidence
-            .inputs
-            .iter()
-            .find(|i| i.kind == "database")
-            .map(|i| format!(" --db postgres://{}", i.name))
+        // A URL libpq and pgtriage both parse (a socket directory goes in the query string).
+        let target = crate::analysis::recovery::live_url(evidence)
+            .map(|u| format!(" --db {}", crate::analysis::quote::shell(&u)))
             .unwrap_or_default();
         let baseline = evidence
             .inputs
             .iter()
             .find(|i| i.kind == "baseline")
-            .map(|i| i.name.clone())
+            .map(|i| crate::analysis::quote::shell(&i.name))
             .unwrap_or_else(|| "EVIDENCE-FROM-BEFORE-THE-LOSS.json".into());
         Verification {
             command: format!("pgtriage verify --baseline {baseline}{target}"),
@@ -514,7 +515,8 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
         timeline,
         migrations,
         fk_blast_radius,
-        recovery: advice.recovery,
+        recovery: crate::analysis::recovery::plans(evidence, analysis),
+        recovery_notes: advice.recovery,
         gaps: advice.gaps,
         prevention: advice.prevention,
         verification,

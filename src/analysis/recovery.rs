@@ -1,0 +1,789 @@
+//! Recovery plans: one per independent loss event. A plan names the findings it undoes, the
+//! tables and the rows expected back, the recovery target computed from the event that removed
+//! those rows (and checked against the evidence), the commands in order, and what the recovered
+//! copy will not have. Pure: computed from the evidence and the analysis; `pgtriage recover`
+//! rehearses the same plans, so the report and the rehearsal never disagree.
+//!
+//! Every command here is meant to run as printed: shell words quoted with `quote::shell`, SQL
+//! names with `quote::qualified`, connection strings from `quote::connection_url`. Paths the
+//! report cannot know (the base backup, the dump, the evidence file) are shell variables the
+//! plan's `variables` list explains.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::analysis::facts::Facts;
+use crate::analysis::finding::{Finding, Kind};
+use crate::analysis::quote::{connection_url, quote_literal, shell};
+use crate::evidence::{EventKind, Evidence, TxOutcome};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// 1-based; `pgtriage recover --plan N` rehearses plan N.
+    pub id: usize,
+    /// What removed the rows, in one line.
+    pub event: String,
+    pub kind: Kind,
+    /// Ranks of the findings this plan undoes.
+    pub findings: Vec<usize>,
+    pub at: Option<DateTime<Utc>>,
+    pub tables: Vec<PlanTable>,
+    /// Sum of the tables' rows expected back, when every one is known.
+    pub rows_expected_back: Option<i64>,
+    pub target: Option<Target>,
+    /// Where the rows come back from: `pitr` (base backup + WAL archive), `dump`, `none`.
+    pub source: &'static str,
+    /// The archiving tool the server's archive_command names: `cp`, `pgbackrest`, `wal-g`,
+    /// `barman`, `other`, or `none` when archiving is off.
+    pub archiver: &'static str,
+    /// A managed service told from its settings: `rds`, `cloudsql`, `azure`.
+    pub provider: Option<&'static str>,
+    /// The shell variables the commands use, each with what to set it to.
+    pub variables: Vec<Variable>,
+    pub steps: Vec<Step>,
+    /// What the recovered copy will not have.
+    pub cost: String,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanTable {
+    pub table: String,
+    /// Rows the table should hold once recovered (the baseline's count, or inserts − deletes).
+    pub expected_rows: Option<i64>,
+    pub rows_expected_back: Option<i64>,
+    /// `baseline` or `counters`: where the expected count comes from.
+    pub expected_from: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// `recovery_target_time`, UTC; none means "replay the timeline to its end".
+    pub time: Option<DateTime<Utc>>,
+    /// `recovery_target_lsn`, when known: the last commit before the loss (then `inclusive` is
+    /// true: stop just after it). `pgtriage recover` finds it in the WAL archive.
+    pub lsn: Option<String>,
+    /// False for a time target: the transaction committing at the target is the destructive one.
+    pub inclusive: bool,
+    /// `recovery_target_timeline`: `latest`, or the old timeline a restore left behind.
+    pub timeline: String,
+    /// The evidence the target was computed from.
+    pub source: String,
+    /// Whether the evidence confirms the target: after the last logged write into each lost
+    /// table before the loss, before the destructive commit.
+    pub checked: bool,
+    pub check: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variable {
+    pub name: &'static str,
+    pub meaning: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub title: String,
+    pub why: String,
+    /// `sh` (a shell command), `sql` (run in psql against the named database).
+    pub language: &'static str,
+    pub command: Option<String>,
+    /// False for commands no test can run here (a cloud provider's CLI, pgBackRest, …).
+    pub tested: bool,
+}
+
+/// A loss event: the findings that removed rows at one moment, with the tables they explain.
+struct Event<'a> {
+    findings: Vec<&'a Finding>,
+    tables: BTreeSet<String>,
+    at: Option<DateTime<Utc>>,
+}
+
+/// Groups the loss findings that explain at least one table into independent events: findings
+/// at the same moment (one statement seen by several hypotheses) are one event; findings
+/// without a time join the event of the same tables, else stand alone.
+fn events<'a>(analysis: &'a Analysis) -> Vec<Event<'a>> {
+    let mut out: Vec<Event<'a>> = Vec::new();
+    let losses = analysis
+        .findings
+        .iter()
+        .filter(|f| f.loss && analysis.explains_any(f));
+    for f in losses {
+        let explained: BTreeSet<String> = f
+            .tables
+            .iter()
+            .filter(|t| analysis.explanation(t).map(|e| e.rank) == Some(f.rank))
+            .cloned()
+            .collect();
+        let same = out.iter_mut().find(|e| match (e.at, f.at) {
+            (Some(a), Some(b)) => a == b,
+            (_, None) => explained.iter().any(|t| e.tables.contains(t)),
+            _ => false,
+        });
+        match same {
+            Some(e) => {
+                e.findings.push(f);
+                e.tables.extend(explained);
+            }
+            None => out.push(Event {
+                findings: vec![f],
+                tables: explained,
+                at: f.at,
+            }),
+        }
+    }
+    out
+}
+
+/// The archiving tool the server's `archive_command` names, and the matching
+/// `restore_command`, when it can be derived.
+pub fn archiver(archive_command: &str) -> (&'static str, Option<String>) {
+    let cmd = archive_command.trim();
+    if cmd.is_empty() || cmd == "(disabled)" {
+        return ("none", None);
+    }
+    if cmd.contains("pgbackrest") {
+        let stanza = cmd
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("--stanza="))
+            .unwrap_or("main");
+        return (
+            "pgbackrest",
+            Some(format!(
+                "pgbackrest --stanza={stanza} archive-get %f \"%p\""
+            )),
+        );
+    }
+    if cmd.contains("wal-g") {
+        return ("wal-g", Some("wal-g wal-fetch %f %p".into()));
+    }
+    if cmd.contains("barman-wal-archive") {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let pos = words.iter().position(|w| w.ends_with("barman-wal-archive"));
+        if let Some(p) = pos {
+            let args: Vec<&str> = words[p + 1..]
+                .iter()
+                .filter(|w| !w.starts_with('-') && **w != "%p")
+                .copied()
+                .collect();
+            if args.len() >= 2 {
+                return (
+                    "barman",
+                    Some(format!("barman-wal-restore {} {} %f %p", args[0], args[1])),
+                );
+            }
+        }
+        return ("barman", None);
+    }
+    match wal_archive_dir(cmd) {
+        Some(dir) => ("cp", Some(format!("cp {}/%f %p", shell(&dir)))),
+        None => ("other", None),
+    }
+}
+
+/// The archive directory of a plain `cp %p DIR/%f` archive_command (with or without the usual
+/// `test ! -f DIR/%f &&` guard).
+pub fn wal_archive_dir(archive_command: &str) -> Option<String> {
+    let words: Vec<&str> = archive_command.split_whitespace().collect();
+    let cp = words
+        .iter()
+        .position(|w| *w == "cp" || w.ends_with("/cp"))?;
+    let dest = words.get(cp + 1..)?.iter().rfind(|w| w.ends_with("/%f"))?;
+    let dir = dest
+        .trim_end_matches("/%f")
+        .trim_matches(|c| c == '"' || c == '\'');
+    (!dir.is_empty()).then(|| dir.to_string())
+}
+
+/// A managed PostgreSQL service, told from its settings.
+pub fn provider(evidence: &Evidence) -> Option<&'static str> {
+    let d = evidence.database.as_ref()?;
+    let has = |prefix: &str| d.settings.keys().any(|k| k.starts_with(prefix));
+    let setting = |name: &str| d.settings.get(name).map(String::as_str).unwrap_or("");
+    if has("rds.")
+        || setting("data_directory").starts_with("/rdsdbdata")
+        || setting("archive_command").contains("rds_wal_archive")
+        || d.server.version.contains("Aurora")
+    {
+        Some("rds")
+    } else if has("cloudsql.") {
+        Some("cloudsql")
+    } else if has("azure.") {
+        Some("azure")
+    } else {
+        None
+    }
+}
+
+/// The recovery target of one event. Times for now: the destructive statement's logged time
+/// with `recovery_target_inclusive = false` stops replay before any transaction that committed
+/// at or after it — the destructive one included, since a transaction commits after its
+/// statement starts. (A commit LSN from the WAL would be exact: slot it in here.)
+fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<Target> {
+    let first = event.findings.first()?;
+    let source = first
+        .evidence
+        .iter()
+        .find(|e| e.supports && e.source.starts_with("log:"))
+        .or(first.evidence.first())
+        .map(|e| e.source.clone())
+        .unwrap_or_default();
+    // A restore that switched timelines: the lost writes are on the old timeline, after the
+    // restore's target. Replay that timeline to its end.
+    if first.kind == Kind::Restore && timeline_id.is_some_and(|t| t > 1) {
+        let old = timeline_id.unwrap_or(2) - 1;
+        return Some(Target {
+            time: None,
+            lsn: None,
+            inclusive: false,
+            timeline: old.to_string(),
+            source,
+            checked: false,
+            check: format!(
+                "the server now runs on timeline {}: the writes the restore lost are in timeline {old}'s WAL, so the copy replays timeline {old} to its end (no time target); the restore's own target cannot be checked from here",
+                old + 1
+            ),
+        });
+    }
+    let at = event.at?;
+    let writes = [EventKind::BulkLoad, EventKind::Ddl, EventKind::UpdateAll];
+    let mut last_writes = Vec::new();
+    let mut unchecked = Vec::new();
+    for t in &event.tables {
+        let Some(i) = facts.resolve(t) else {
+            unchecked.push(t.clone());
+            continue;
+        };
+        let last = facts
+            .events_for(i, &writes)
+            .into_iter()
+            .filter(|e| e.at < at && e.outcome != Some(TxOutcome::Aborted))
+            .map(|e| (e.at, e.source.clone()))
+            .max();
+        match last {
+            Some((w, src)) => last_writes.push(format!(
+                "{t} last written at {} ({src})",
+                w.format("%H:%M:%S%.3f")
+            )),
+            None => unchecked.push(t.clone()),
+        }
+    }
+    let checked = facts.has_log() && unchecked.is_empty();
+    let mut check = format!(
+        "before the destructive statement at {} ({source})",
+        at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+    );
+    if !last_writes.is_empty() {
+        check.push_str(&format!(
+            " and after the last logged write: {}",
+            last_writes.join("; ")
+        ));
+    }
+    if !unchecked.is_empty() {
+        check.push_str(&format!(
+            "; cannot be checked for {}: {}",
+            unchecked.join(", "),
+            if facts.has_log() {
+                "the log shows no earlier write into it (plain INSERTs are not classified)"
+            } else {
+                "no log was given"
+            }
+        ));
+    }
+    Some(Target {
+        time: Some(at),
+        lsn: None,
+        inclusive: false,
+        timeline: "latest".into(),
+        source,
+        checked,
+        check,
+    })
+}
+
+/// `recovery_target_time` as PostgreSQL reads it (microseconds, UTC offset).
+pub fn target_time_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()
+}
+
+/// The postgresql.conf lines of a point-in-time recovery to `target`.
+pub fn recovery_settings(target: &Target, restore_command: &str) -> Vec<String> {
+    let mut lines = vec![format!(
+        "restore_command = {}",
+        quote_literal(restore_command)
+    )];
+    if let Some(lsn) = &target.lsn {
+        lines.push(format!("recovery_target_lsn = {}", quote_literal(lsn)));
+        lines.push(format!("recovery_target_inclusive = {}", target.inclusive));
+        lines.push("recovery_target_action = 'pause'".into());
+    } else if let Some(t) = target.time {
+        lines.push(format!(
+            "recovery_target_time = {}",
+            quote_literal(&target_time_text(t))
+        ));
+        lines.push("recovery_target_inclusive = false".into());
+        lines.push("recovery_target_action = 'pause'".into());
+    }
+    lines.push(format!(
+        "recovery_target_timeline = {}",
+        quote_literal(&target.timeline)
+    ));
+    lines
+}
+
+/// The live database the plans restore into, as a connection URL.
+pub fn live_url(evidence: &Evidence) -> Option<String> {
+    let s = &evidence.database.as_ref()?.server;
+    Some(connection_url(&s.host, s.port, &s.database, &s.user))
+}
+
+pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
+    let facts = Facts::new(evidence);
+    let setting = |name: &str| {
+        evidence
+            .database
+            .as_ref()
+            .and_then(|d| d.settings.get(name))
+            .map(String::as_str)
+    };
+    let archive_on = setting("archive_mode").is_some_and(|m| m == "on" || m == "always");
+    let (archiver_name, restore_command) = if archive_on {
+        archiver(setting("archive_command").unwrap_or(""))
+    } else {
+        ("none", None)
+    };
+    let provider = provider(evidence);
+    let timeline_id = evidence
+        .database
+        .as_ref()
+        .and_then(|d| d.server.timeline_id);
+    let live = live_url(evidence);
+    let baseline = evidence
+        .inputs
+        .iter()
+        .find(|i| i.kind == "baseline")
+        .map(|i| shell(&i.name));
+
+    let mut out = Vec::new();
+    for event in events(analysis) {
+        let id = out.len() + 1;
+        let first = event.findings[0];
+        let tables: Vec<PlanTable> = event
+            .tables
+            .iter()
+            .map(|t| match facts.table(t) {
+                Some(v) => PlanTable {
+                    table: t.clone(),
+                    expected_rows: v.expected,
+                    rows_expected_back: v.expected.map(|_| v.missing()),
+                    expected_from: v.expected_from.as_str(),
+                },
+                None => PlanTable {
+                    table: t.clone(),
+                    expected_rows: facts
+                        .gone
+                        .iter()
+                        .find(|g| g.qualified_name() == *t)
+                        .and_then(|g| g.n_live_tup),
+                    rows_expected_back: facts
+                        .gone
+                        .iter()
+                        .find(|g| g.qualified_name() == *t)
+                        .and_then(|g| g.n_live_tup),
+                    expected_from: "baseline",
+                },
+            })
+            .collect();
+        let rows_expected_back = tables
+            .iter()
+            .map(|t| t.rows_expected_back)
+            .sum::<Option<i64>>();
+        let target = target_for(&facts, &event, timeline_id);
+        let statement = first
+            .statement
+            .as_deref()
+            .map(|s| format!("`{}`", s.trim()))
+            .unwrap_or_else(|| first.kind.title().to_string());
+        let event_text = format!(
+            "{statement}{}{}",
+            event
+                .at
+                .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S%.3f UTC")))
+                .unwrap_or_default(),
+            first
+                .session
+                .as_ref()
+                .and_then(|s| s.user.as_ref().map(|u| format!(" by {u}")))
+                .unwrap_or_default()
+        );
+
+        let drops_database = event.findings.iter().any(|f| {
+            f.statement.as_deref().is_some_and(|s| {
+                s.trim_start()
+                    .to_ascii_uppercase()
+                    .starts_with("DROP DATABASE")
+            })
+        });
+        let mut notes = Vec::new();
+        let mut steps = Vec::new();
+        let mut variables = vec![Variable {
+            name: "EVIDENCE",
+            meaning: "this evidence file (the one the report was made from)".into(),
+        }];
+        let out_dir = format!("recovered-plan-{id}");
+        let pitr_possible = archive_on && target.is_some();
+        let source = if pitr_possible && restore_command.is_some() && archiver_name == "cp" {
+            "pitr"
+        } else {
+            "dump"
+        };
+        if pitr_possible {
+            if let (Some(t), Some(rc)) = (&target, &restore_command) {
+                let since = t
+                    .time
+                    .map(|x| format!(" before {}", x.format("%Y-%m-%d %H:%M:%S UTC")))
+                    .unwrap_or_default();
+                variables.push(Variable {
+                    name: "BASE_BACKUP",
+                    meaning: format!(
+                        "a plain-format base backup (pg_basebackup -Fp) of this cluster taken{since}{}",
+                        if t.timeline != "latest" {
+                            format!(" on timeline {} (the old primary's)", t.timeline)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                });
+                if archiver_name == "cp" {
+                    let archive = if t.timeline != "latest" {
+                        // The lost writes are on the old timeline: its WAL is in the archive the
+                        // old primary wrote, which need not be this server's.
+                        variables.push(Variable {
+                            name: "OLD_WAL_ARCHIVE",
+                            meaning: format!(
+                                "the WAL archive of timeline {} (the old primary's archive_command directory; this server archives into {})",
+                                t.timeline,
+                                wal_archive_dir(setting("archive_command").unwrap_or(""))
+                                    .unwrap_or_default()
+                            ),
+                        });
+                        "\"$OLD_WAL_ARCHIVE\"".to_string()
+                    } else {
+                        shell(
+                            &wal_archive_dir(setting("archive_command").unwrap_or(""))
+                                .unwrap_or_default(),
+                        )
+                    };
+                    steps.push(Step {
+                        title: "Rehearse the point-in-time recovery and extract the lost rows".into(),
+                        why: "pgtriage starts a scratch PostgreSQL of the same major version on a copy of the base backup, with its own data directory, port and socket, replays the archive to the target (paused), copies the lost tables' rows out, then stops and removes it. The live server is never touched".into(),
+                        language: "sh",
+                        command: Some(format!(
+                            "pgtriage recover \"$EVIDENCE\" --plan {id} --base-backup \"$BASE_BACKUP\" --wal-archive {archive} --out {out_dir}"
+                        )),
+                        tested: true,
+                    });
+                    if drops_database {
+                        notes.push("DROP DATABASE marks the database invalid and removes its files before it commits, so a copy recovered by time alone has no database left: only `pgtriage recover` (which stops at the last commit before the drop, read from the archive with pg_waldump) is offered".into());
+                    } else {
+                        variables.push(Variable {
+                        name: "PITR_DIR",
+                        meaning: "a new, empty directory for the recovered copy's data (never the live data directory)".into(),
+                    });
+                        variables.push(Variable {
+                            name: "PITR_PORT",
+                            meaning: "a free port for the recovered copy".into(),
+                        });
+                        steps.push(Step {
+                        title: "Or by hand: a recovered copy to inspect".into(),
+                        why: "the same recovery, left running for you: a copy of the base backup in a new data directory on its own port, recovery.signal, restore_command from the server's archive_command, the target with recovery_target_inclusive = false and recovery_target_action = 'pause'. Run as the server's OS user with the server's bin directory on PATH. While paused, the startup process still holds the lock of the destructive transaction on the lost tables: reading them waits forever, so once replay has paused (pg_get_wal_replay_pause_state() = 'paused'), end recovery on this copy with SELECT pg_promote(); stop it with pg_ctl -D \"$PITR_DIR\" stop".into(),
+                        language: "sh",
+                        command: Some(manual_pitr(t, rc, evidence)),
+                        tested: true,
+                    });
+                    }
+                } else {
+                    steps.push(Step {
+                        title: format!("Point-in-time recovery with {archiver_name}"),
+                        why: format!(
+                            "the server archives with {archiver_name}: restore its backup into a NEW data directory with that tool, with restore_command = '{rc}' and the target below; then point `pgtriage recover --base-backup` at the restored directory"
+                        ),
+                        language: "sh",
+                        command: native_restore(archiver_name, t),
+                        tested: false,
+                    });
+                }
+            }
+        }
+        if let (Some(p), Some(t)) = (provider, target.as_ref().and_then(|t| t.time)) {
+            steps.push(Step {
+                title: format!("Point-in-time restore on {}", provider_name(p)),
+                why: "a managed service restores to a NEW instance at a time; copy the lost rows from it (pgtriage recover --dump on a pg_dump -Fc of the lost tables taken from the new instance)".into(),
+                language: "sh",
+                command: Some(provider_command(p, t)),
+                tested: false,
+            });
+        }
+        variables.push(Variable {
+            name: "DUMP",
+            meaning: "a pg_dump -Fc of this database taken before the loss".into(),
+        });
+        steps.push(Step {
+            title: if source == "pitr" {
+                "Or from a dump taken before the loss".into()
+            } else {
+                "Extract the lost rows from a dump taken before the loss".into()
+            },
+            why: "pgtriage restores the dump's schema (pre-data) and then only the lost tables' data (pg_restore -n SCHEMA -t TABLE) into a scratch server and copies their rows out; rows written between the dump and the loss are not in it, and recover.json lists what is still missing".into(),
+            language: "sh",
+            command: Some(format!(
+                "pgtriage recover \"$EVIDENCE\" --plan {id} --dump \"$DUMP\" --out {out_dir}"
+            )),
+            tested: true,
+        });
+        if let Some(url) = &live {
+            steps.push(Step {
+                title: "Put back only the missing rows".into(),
+                why: format!(
+                    "{out_dir}/restore.sql runs in one transaction, inserts a row only when its primary key (or, for a table without one, the whole row) is not there, never updates or deletes, and is safe to run twice. Read it first"
+                ),
+                language: "sh",
+                command: Some(format!(
+                    "psql {} -X -v ON_ERROR_STOP=1 -f {out_dir}/restore.sql",
+                    shell(url)
+                )),
+                tested: true,
+            });
+            let baseline = baseline.clone().unwrap_or_else(|| {
+                variables.push(Variable {
+                    name: "BASELINE",
+                    meaning: "an evidence file collected before the loss".into(),
+                });
+                "\"$BASELINE\"".into()
+            });
+            steps.push(Step {
+                title: "Check that the rows are back".into(),
+                why: "exit 0 when every table has at least its baseline rows; --exact counts the rows (n_live_tup restarts from zero after a restore and lags a bulk insert)".into(),
+                language: "sh",
+                command: Some(format!(
+                    "pgtriage verify --exact --baseline {baseline} --db {}",
+                    shell(url)
+                )),
+                tested: true,
+            });
+        }
+
+        let cost = match (&target, source) {
+            (Some(t), "pitr") if t.time.is_some() => format!(
+                "the recovered copy stops before {}: every write after it (to any table) is not in the copy, so only the lost tables' missing rows are taken from it; rows changed after the target keep their live version",
+                t.time.map(|x| x.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()).unwrap_or_default()
+            ),
+            (Some(t), "pitr") => format!(
+                "the copy replays timeline {} to its end; rows the live server changed since keep their live version",
+                t.timeline
+            ),
+            _ => "rows written between the dump and the loss are not in a dump: recover.json lists the tables still short".into(),
+        };
+        if !archive_on {
+            notes.push(format!(
+                "archive_mode = {}: no WAL archive, so point-in-time recovery is not possible; a dump from before the loss is the only copy",
+                setting("archive_mode").unwrap_or("unknown")
+            ));
+        } else if target.is_none() {
+            notes.push("the evidence does not pin when the rows were removed: no recovery target can be computed; give the log that covers the loss".into());
+        }
+        if archive_on && archiver_name == "other" {
+            notes.push(format!(
+                "archive_command = {}: pgtriage cannot tell which tool archives; write the matching restore_command yourself",
+                setting("archive_command").unwrap_or("")
+            ));
+        }
+        if first.kind == Kind::Restore {
+            notes.push("a restore or failover lost these rows: keep the old primary's data directory and its timeline's WAL until they are back — they are the only copy".into());
+        }
+        if event.findings.iter().any(|f| f.kind == Kind::DropRecreate) {
+            notes.push("the table was dropped and re-created: restore.sql inserts into the new table, column by column as the old one had them (check that the new table still has those columns); where a row written since took an old row's key (a serial restarted at 1), the new row stays and the old one is skipped — psql's INSERT count shows how many came back".into());
+        }
+        out.push(Plan {
+            id,
+            event: event_text,
+            kind: first.kind,
+            findings: event.findings.iter().map(|f| f.rank).collect(),
+            at: event.at,
+            tables,
+            rows_expected_back,
+            target,
+            source,
+            archiver: archiver_name,
+            provider,
+            variables,
+            steps,
+            cost,
+            notes,
+        });
+    }
+    out
+}
+
+/// A complete hand-made point-in-time recovery into `$PITR_DIR` on `$PITR_PORT`.
+fn manual_pitr(target: &Target, restore_command: &str, evidence: &Evidence) -> String {
+    // The heredoc is unquoted so $PITR_DIR and $PITR_PORT expand; escape what else would.
+    let conf_escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('$', "\\$")
+            .replace('`', "\\`")
+    };
+    let mut lines = vec![
+        "cp -a \"$BASE_BACKUP\" \"$PITR_DIR\"".to_string(),
+        "chmod 0700 \"$PITR_DIR\"".into(),
+        "rm -f \"$PITR_DIR/postmaster.pid\" \"$PITR_DIR/standby.signal\"".into(),
+        "cat >> \"$PITR_DIR/postgresql.auto.conf\" <<EOF".into(),
+        "port = $PITR_PORT".into(),
+        "listen_addresses = ''".into(),
+        "unix_socket_directories = '$PITR_DIR'".into(),
+        "archive_mode = off".into(),
+        "hot_standby = on".into(),
+    ];
+    // The old timeline's WAL is in the archive the user names: left for the shell to expand.
+    let old_archive = target.timeline != "latest";
+    lines.extend(recovery_settings(target, restore_command).iter().map(|l| {
+        if old_archive && l.starts_with("restore_command") {
+            "restore_command = 'cp \"$OLD_WAL_ARCHIVE/%f\" \"%p\"'".to_string()
+        } else {
+            conf_escape(l)
+        }
+    }));
+    lines.push("EOF".into());
+    lines.push("touch \"$PITR_DIR/recovery.signal\"".into());
+    lines.push("pg_ctl -D \"$PITR_DIR\" -l \"$PITR_DIR/recovery.log\" -w -t 3600 start".into());
+    let db = evidence
+        .database
+        .as_ref()
+        .map(|d| d.server.database.clone())
+        .unwrap_or_else(|| "postgres".into());
+    let user = evidence
+        .database
+        .as_ref()
+        .map(|d| d.server.user.clone())
+        .unwrap_or_else(|| "postgres".into());
+    lines.push(format!(
+        "psql \"postgresql:///{}?host=$PITR_DIR&port=$PITR_PORT&user={}\" -X -c 'SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp()'",
+        db.replace(['"', '$', '`', '\\'], ""),
+        user.replace(['"', '$', '`', '\\'], "")
+    ));
+    lines.join("\n")
+}
+
+fn native_restore(archiver: &str, target: &Target) -> Option<String> {
+    let time = target.time.map(target_time_text);
+    match archiver {
+        "pgbackrest" => Some(match &time {
+            Some(t) => format!(
+                "pgbackrest --stanza=main --pg1-path=\"$PITR_DIR\" --type=time --target={} --target-exclusive --target-action=pause --target-timeline={} restore",
+                shell(t),
+                shell(&target.timeline)
+            ),
+            None => format!(
+                "pgbackrest --stanza=main --pg1-path=\"$PITR_DIR\" --target-timeline={} restore",
+                shell(&target.timeline)
+            ),
+        }),
+        "wal-g" => Some("wal-g backup-fetch \"$PITR_DIR\" LATEST".into()),
+        "barman" => time.map(|t| {
+            format!(
+                "barman recover --target-time {} --exclusive --target-action pause \"$BARMAN_SERVER\" latest \"$PITR_DIR\"",
+                shell(&t)
+            )
+        }),
+        _ => None,
+    }
+}
+
+fn provider_name(p: &str) -> &'static str {
+    match p {
+        "rds" => "Amazon RDS / Aurora",
+        "cloudsql" => "Google Cloud SQL",
+        _ => "Azure Database for PostgreSQL",
+    }
+}
+
+/// The provider's own point-in-time restore to a new instance, at the target.
+fn provider_command(p: &str, t: DateTime<Utc>) -> String {
+    let time = t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    match p {
+        "rds" => format!(
+            "aws rds restore-db-instance-to-point-in-time --source-db-instance-identifier \"$DB_INSTANCE\" --target-db-instance-identifier \"$DB_INSTANCE-pitr\" --restore-time {time}"
+        ),
+        "cloudsql" => format!(
+            "gcloud sql instances clone \"$DB_INSTANCE\" \"$DB_INSTANCE-pitr\" --point-in-time {time}"
+        ),
+        _ => format!(
+            "az postgres flexible-server restore --resource-group \"$RESOURCE_GROUP\" --name \"$DB_INSTANCE-pitr\" --source-server \"$DB_INSTANCE\" --restore-time {time}"
+        ),
+    }
+}
+
+/// Where the managed provider keeps the server log.
+pub fn provider_logs(p: &str) -> &'static str {
+    match p {
+        "rds" => {
+            "aws rds download-db-log-file-portion --db-instance-identifier \"$DB_INSTANCE\" --log-file-name error/postgresql.log.YYYY-MM-DD-HH --output text"
+        }
+        "cloudsql" => "gcloud logging read 'resource.type=\"cloudsql_database\"' --format json",
+        _ => {
+            "az postgres flexible-server server-logs list --resource-group \"$RESOURCE_GROUP\" --server-name \"$DB_INSTANCE\""
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_commands_name_their_tool() {
+        let (tool, rc) = archiver("test ! -f /mnt/arch/%f && cp %p /mnt/arch/%f");
+        assert_eq!(tool, "cp");
+        assert_eq!(rc.as_deref(), Some("cp /mnt/arch/%f %p"));
+        let (tool, rc) = archiver("pgbackrest --stanza=prod archive-push %p");
+        assert_eq!(tool, "pgbackrest");
+        assert_eq!(
+            rc.as_deref(),
+            Some("pgbackrest --stanza=prod archive-get %f \"%p\"")
+        );
+        assert_eq!(archiver("wal-g wal-push %p").0, "wal-g");
+        let (tool, rc) = archiver("barman-wal-archive backup-host pg %p");
+        assert_eq!(tool, "barman");
+        assert_eq!(
+            rc.as_deref(),
+            Some("barman-wal-restore backup-host pg %f %p")
+        );
+        assert_eq!(archiver("/usr/local/bin/ship %p").0, "other");
+        assert_eq!(archiver("").0, "none");
+    }
+
+    #[test]
+    fn targets_are_exclusive_and_pause() {
+        let t = Target {
+            time: Some(
+                DateTime::parse_from_rfc3339("2026-11-23T16:07:02.485Z")
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default(),
+            ),
+            lsn: None,
+            inclusive: false,
+            timeline: "latest".into(),
+            source: String::new(),
+            checked: true,
+            check: String::new(),
+        };
+        let lines = recovery_settings(&t, "cp /a/%f %p");
+        assert!(lines.contains(&"recovery_target_time = '2026-11-23 16:07:02.485000+00'".into()));
+        assert!(lines.contains(&"recovery_target_inclusive = false".into()));
+        assert!(lines.contains(&"recovery_target_action = 'pause'".into()));
+        assert!(lines.contains(&"recovery_target_timeline = 'latest'".into()));
+    }
+}
