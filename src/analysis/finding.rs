@@ -233,4 +233,31 @@ impl Finding {
         self.session = Some(event.session.clone());
         self.statement = Some(event.text.clone());
     }
+
+    /// Cites a logged statement that did not fail and pins the finding to it. Only a statement
+    /// whose transaction is seen to commit earns the log points: one whose outcome the log does
+    /// not show (a session cut off, a prefix without `%p`) is cited, but scores nothing.
+    pub fn cite_logged(&mut self, event: &crate::evidence::LogEvent) {
+        if crate::analysis::facts::committed(event) == Some(true) {
+            self.scored(
+                Reason::LogStatement,
+                event.source.clone(),
+                format!("`{}`", event.text),
+            );
+            self.scored(
+                Reason::LogCommitted,
+                event.source.clone(),
+                "its transaction committed",
+            );
+        } else {
+            self.note(Fact::for_(
+                event.source.clone(),
+                format!(
+                    "`{}` — the log does not show how its transaction ended, so it earns no points",
+                    event.text
+                ),
+            ));
+        }
+        self.pin(event);
+    }
 }

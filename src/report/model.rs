@@ -12,7 +12,7 @@ use crate::analysis::advice::{Action, Gap, advise};
 use crate::analysis::facts::Facts;
 use crate::analysis::finding::{Finding, Kind, RuledOut};
 use crate::analysis::scoring::Reason;
-use crate::analysis::{Analysis, analyze};
+use crate::analysis::{Analysis, IncidentWindow, analyze_within};
 use crate::evidence::{EventKind, Evidence, Input};
 
 pub const REPORT_FORMAT: &str = "pgtriage-report/1";
@@ -170,7 +170,13 @@ fn kind_name<T: Serialize>(value: &T) -> String {
 }
 
 pub fn build(evidence: &Evidence, window: Window) -> Report {
-    let analysis = analyze(evidence);
+    let analysis = analyze_within(
+        evidence,
+        &IncidentWindow {
+            since: window.since,
+            until: window.until,
+        },
+    );
     build_from(evidence, &analysis, window)
 }
 

@@ -58,8 +58,15 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             .baseline
             .is_some_and(|b| b.n_live_tup.unwrap_or(0) > t.live());
         let recent = t.dead() >= k && t.stats.n_mod_since_analyze.unwrap_or(0) >= k;
-        let relevant =
-            !events.is_empty() || t.live() == 0 || t.affected() || dropped_since_baseline || recent;
+        // A DELETE of a fifth or more of the rows the table had is worth a finding even when
+        // nothing logged it and vacuum already cleared its dead tuples.
+        let large = k * 5 >= t.live() + k;
+        let relevant = !events.is_empty()
+            || t.live() == 0
+            || t.affected()
+            || dropped_since_baseline
+            || recent
+            || large;
         if k == 0 {
             if t.del() > 0 && (relevant || !events.is_empty()) {
                 verdict.ruled_out.push(RuledOut {
@@ -149,19 +156,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             );
         }
         if let Some(e) = events.iter().rev().find(|e| committed(e) != Some(false)) {
-            f.scored(
-                Reason::LogStatement,
-                e.source.clone(),
-                format!("`{}`", e.text),
-            );
-            if committed(e) == Some(true) {
-                f.scored(
-                    Reason::LogCommitted,
-                    e.source.clone(),
-                    "its transaction committed",
-                );
-            }
-            f.pin(e);
+            f.cite_logged(e);
         } else if let Some(e) = events.last() {
             f.scored(
                 Reason::LogFailed,

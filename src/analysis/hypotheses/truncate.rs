@@ -39,7 +39,58 @@ pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {
         };
         by_time.entry(key).or_default().push(i);
     }
-    by_time.into_values().collect()
+    let mut groups: Vec<(String, Vec<usize>)> = by_time.into_iter().collect();
+    join_cascaded_children(facts, &mut groups);
+    groups.into_iter().map(|(_, members)| members).collect()
+}
+
+/// A TRUNCATE … CASCADE logs one statement, naming the parent. Without commit timestamps the
+/// tables it emptied through foreign keys have no statement of their own (their group is keyed
+/// `table:`): each joins the group of the logged CASCADE whose tables it references, directly
+/// or through other such tables.
+fn join_cascaded_children(facts: &Facts, groups: &mut Vec<(String, Vec<usize>)>) {
+    let cascading: Vec<usize> = (0..groups.len())
+        .filter(|g| {
+            groups[*g].0.starts_with("log:")
+                && groups[*g].1.iter().any(|i| {
+                    facts
+                        .events_for(*i, &[EventKind::Truncate])
+                        .iter()
+                        .any(|e| e.cascade && committed(e) != Some(false))
+                })
+        })
+        .collect();
+    if cascading.is_empty() {
+        return;
+    }
+    let lone: BTreeMap<usize, usize> = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, (key, members))| key.starts_with("table:") && members.len() == 1)
+        .map(|(g, (_, members))| (members[0], g))
+        .collect();
+    let mut moved: Vec<(usize, usize)> = Vec::new();
+    for g in cascading {
+        let reached = crate::analysis::fk_graph::referencing_closure(
+            facts,
+            &groups[g].1,
+            |_| true,
+            |c| lone.contains_key(&c),
+        );
+        for c in reached {
+            if let Some(from) = lone.get(&c)
+                && !moved.iter().any(|(f, _)| f == from)
+            {
+                moved.push((*from, g));
+            }
+        }
+    }
+    for (from, to) in &moved {
+        let members = std::mem::take(&mut groups[*from].1);
+        groups[*to].1.extend(members);
+        groups[*to].1.sort_by(|a, b| facts.tables[*a].name.cmp(&facts.tables[*b].name));
+    }
+    groups.retain(|(_, members)| !members.is_empty());
 }
 
 /// New relfilenode and the reset `reltuples` (−1, or 0 with an empty file after a VACUUM).
@@ -182,21 +233,7 @@ pub fn score_log(facts: &Facts, members: &[usize], f: &mut Finding) {
                 e.source.clone(),
                 format!("the only logged `{}` failed or rolled back", e.text),
             ),
-            outcome => {
-                f.scored(
-                    Reason::LogStatement,
-                    e.source.clone(),
-                    format!("`{}`", e.text),
-                );
-                if outcome == Some(true) {
-                    f.scored(
-                        Reason::LogCommitted,
-                        e.source.clone(),
-                        "its transaction committed",
-                    );
-                }
-                f.pin(e);
-            }
+            _ => f.cite_logged(e),
         }
     }
 }
