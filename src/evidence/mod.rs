@@ -7,6 +7,7 @@
 
 pub mod database;
 pub mod migrations;
+pub mod relation;
 pub mod timeline;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use database::*;
 pub use migrations::*;
+pub use relation::RelationName;
 pub use timeline::*;
 
 use crate::error::UserError;

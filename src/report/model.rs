@@ -58,6 +58,9 @@ pub struct TableRow {
     pub missing_rows: Option<i64>,
     /// `wiped`, `partial`, `intact`, `never_populated`, `unknown`.
     pub status: &'static str,
+    /// When the table's counters restarted, if they did: its status reads "counters since T".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counters_since: Option<chrono::DateTime<chrono::Utc>>,
     /// The kind of the first hypothesis, in rank order, that lists the table.
     pub explanation: Option<Kind>,
     pub explanation_rank: Option<usize>,
@@ -206,6 +209,11 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 expected_from: t.expected_from.as_str(),
                 missing_rows: t.expected.map(|_| t.missing()).filter(|m| *m > 0),
                 status: t.status.as_str(),
+                counters_since: evidence
+                    .database
+                    .as_ref()
+                    .filter(|_| t.counters_restarted)
+                    .and_then(crate::analysis::status::counters_since),
                 explanation: explanation.map(|f| f.kind),
                 explanation_rank: explanation.map(|f| f.rank),
             }
@@ -227,6 +235,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
             expected_from: "baseline",
             missing_rows: t.n_live_tup.filter(|n| *n > 0),
             status: "wiped",
+            counters_since: None,
             explanation: explanation.map(|f| f.kind),
             explanation_rank: explanation.map(|f| f.rank),
         });
