@@ -36,6 +36,33 @@ pub fn committed_deletes(t: &TableView) -> i64 {
     del.min(gone).max(unvacuumed).max(0)
 }
 
+/// Where the DELETE's WAL records are. They name the file the rows were in at the time: if the
+/// storage was replaced since (a later TRUNCATE, VACUUM FULL, CLUSTER), the current relfilenode
+/// is the new, empty file and would find nothing — name the baseline's file when known.
+fn wal_confirm(t: &TableView) -> String {
+    let replaced = t.stats.relfilenode != t.stats.oid
+        || t.baseline
+            .is_some_and(|b| b.oid == t.stats.oid && b.relfilenode != t.stats.relfilenode);
+    let earlier = t
+        .baseline
+        .filter(|b| b.oid == t.stats.oid && b.relfilenode != t.stats.relfilenode)
+        .map(|b| b.relfilenode);
+    match (replaced, earlier) {
+        (false, _) => format!(
+            "in WAL: Heap/DELETE records on {}'s relfilenode {} followed by a COMMIT (pg_walinspect over the archive)",
+            t.name, t.stats.relfilenode
+        ),
+        (true, Some(old)) => format!(
+            "in WAL: Heap/DELETE records on {}'s earlier relfilenode {} (the baseline's; the current {} is the file that replaced it) followed by a COMMIT",
+            t.name, old, t.stats.relfilenode
+        ),
+        (true, None) => format!(
+            "in WAL: Heap/DELETE records on the file {} had before its storage was replaced (not the current relfilenode {}: that file is newer than the DELETE) followed by a COMMIT — the replacing record (e.g. the TRUNCATE's COMMIT `rels:` list) names the old file",
+            t.name, t.stats.relfilenode
+        ),
+    }
+}
+
 const DELETES: &[EventKind] = &[EventKind::Delete, EventKind::DeleteAll];
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
@@ -172,10 +199,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 format!("migration {}: `{}`", op.path, op.statement),
             );
         }
-        f.confirm.push(format!(
-            "in WAL: Heap/DELETE records on {}'s relfilenode {} followed by a COMMIT (pg_walinspect over the archive)",
-            t.name, t.stats.relfilenode
-        ));
+        f.confirm.push(wal_confirm(t));
         f.refute.push("an ABORT record for the deleting xid, or n_live_tup back at its old value, means the DELETE rolled back".into());
         verdict.findings.push(f.finish());
     }
@@ -187,6 +211,22 @@ mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
     use crate::evidence::TxOutcome;
+
+    /// A DELETE, then a TRUNCATE gave the table a new file: the WAL check must not name the new
+    /// file, which the DELETE never touched.
+    #[test]
+    fn wal_check_never_names_the_file_of_a_later_truncate() {
+        let t = truncated(deleted(table("assets", 16445, 81), 33), 16499, at(12, 0, 0));
+        let ev = evidence(vec![t], vec![]);
+        let v = hypothesize(&Facts::new(&ev));
+        let f = v.findings.first().expect("the delete is found");
+        assert!(
+            f.confirm.iter().all(|c| !c.contains("relfilenode 16499 followed")),
+            "{:?}",
+            f.confirm
+        );
+        assert!(f.confirm.iter().any(|c| c.contains("not the current relfilenode 16499")));
+    }
 
     #[test]
     fn a_committed_delete_of_everything_is_found() {
