@@ -9,7 +9,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::analysis::facts::Facts;
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut};
+use crate::analysis::finding::{Fact, Finding, Kind, Link, Relation, RuledOut};
+use crate::evidence::EventKind;
 use crate::analysis::hypotheses::delete::committed_deletes;
 use crate::analysis::scoring::Reason;
 
@@ -47,7 +48,86 @@ pub fn consolidate(
     let mut findings = findings;
     routine_deletes(facts, &mut findings);
     outside_window(facts, &mut findings, window);
+    caused_by_dropped_columns(facts, &mut findings);
     (findings, ruled_out)
+}
+
+/// "Caused by": a DELETE … WHERE col IS NULL on a table one of whose columns was dropped
+/// before it (DROP TYPE … CASCADE, ALTER TABLE … DROP COLUMN, often in a migration) and added
+/// back empty. Every row that existed then had NULL there, so the DELETE removed rows the drop
+/// had made to look abandoned: the drop is the cause, the DELETE the damage.
+fn caused_by_dropped_columns(facts: &Facts, findings: &mut [Finding]) {
+    let Some(db) = facts.evidence.database.as_ref() else {
+        return;
+    };
+    let drops = facts.events_of(&[EventKind::DropType, EventKind::DropColumn]);
+    for f in findings.iter_mut().filter(|f| f.kind == Kind::Delete) {
+        let (Some(at), Some(statement)) = (f.at, f.statement.clone()) else {
+            continue;
+        };
+        if !statement.to_uppercase().contains(" IS NULL") {
+            continue;
+        }
+        for table in f.tables.clone() {
+            let Some(t) = facts.table(&table) else { continue };
+            let dropped = db.dropped_columns.iter().find(|d| {
+                d.schema == t.stats.schema
+                    && d.table == t.stats.name
+                    && d.dropped_at.is_none_or(|when| when <= at)
+            });
+            let Some(dropped) = dropped else { continue };
+            // The statement that dropped it: the last DROP TYPE … CASCADE or DROP COLUMN
+            // (naming this table) that committed before the DELETE.
+            let cause = drops
+                .iter()
+                .filter(|e| e.at <= at && crate::analysis::facts::committed(e) != Some(false))
+                .filter(|e| {
+                    (e.kind == EventKind::DropType && e.cascade)
+                        || e.tables.iter().any(|n| facts.resolve(n) == facts.resolve(&table))
+                })
+                .max_by_key(|e| e.at);
+            let op = facts
+                .evidence
+                .migrations
+                .iter()
+                .flat_map(|m| m.operations.iter())
+                .find(|op| {
+                    cause.is_some_and(|c| {
+                        c.text
+                            .to_lowercase()
+                            .contains(&op.statement.to_lowercase())
+                    })
+                });
+            let (source, what) = match (cause, op) {
+                (Some(c), Some(op)) => (
+                    c.source.clone(),
+                    format!("`{}` (migration {}, {})", c.text.trim(), op.path, op.source),
+                ),
+                (Some(c), None) => (c.source.clone(), format!("`{}`", c.text.trim())),
+                (None, _) => (
+                    format!("catalog:{}.pg_attribute.{}", t.name, dropped.attnum),
+                    format!("the drop of column {} of {}", dropped.attnum, t.name),
+                ),
+            };
+            let link = Link {
+                relation: Relation::CausedBy,
+                rank: None,
+                source,
+                text: format!(
+                    "caused by {what}: it dropped column {} of {}{}; every row that existed then had NULL in the column added back, which `{}` matched",
+                    dropped.attnum,
+                    t.name,
+                    dropped
+                        .dropped_at
+                        .map(|d| format!(" at {}", d.format("%Y-%m-%d %H:%M:%S UTC")))
+                        .unwrap_or_default(),
+                    statement.trim()
+                ),
+            };
+            f.note(Fact::for_(link.source.clone(), link.text.clone()));
+            f.links.push(link);
+        }
+    }
 }
 
 /// A fact the kind cannot produce rules the finding out; the fact is the reason.
@@ -174,7 +254,7 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
         return findings;
     }
     let mut kept = Vec::new();
-    let mut absorbed: Vec<(usize, String)> = Vec::new();
+    let mut absorbed: Vec<(usize, String, String)> = Vec::new();
     for f in findings {
         let by = (f.kind == Kind::DropRecreate)
             .then(|| {
@@ -189,7 +269,14 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
             .flatten();
         match by {
             Some(r) => {
-                absorbed.push((r, f.statement.clone().unwrap_or_else(|| f.summary.clone())));
+                absorbed.push((
+                    r,
+                    f.statement.clone().unwrap_or_else(|| f.summary.clone()),
+                    f.score
+                        .first()
+                        .map(|l| l.source.clone())
+                        .unwrap_or_default(),
+                ));
                 ruled_out.push(RuledOut {
                     kind: f.kind,
                     tables: f.tables.clone(),
@@ -208,11 +295,13 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
         }
     }
     for f in kept.iter_mut().filter(|f| f.kind == Kind::Restore) {
-        for (_, what) in absorbed.iter() {
-            f.note(Fact::for_(
-                "analysis:restored_over",
-                format!("restored over: `{what}` re-created the table as part of the restore"),
-            ));
+        for (_, what, source) in absorbed.iter() {
+            f.links.push(Link {
+                relation: Relation::RestoredOver,
+                rank: None,
+                source: source.clone(),
+                text: format!("restored over: `{what}` re-created the table as part of the restore"),
+            });
         }
     }
     kept
@@ -498,5 +587,91 @@ mod tests {
             },
         );
         assert!(!given.explanation("public.events").expect("kept").loss);
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use crate::analysis::analyze;
+    use crate::analysis::finding::{Kind, Relation};
+    use crate::analysis::fixtures::*;
+    use crate::evidence::{DroppedColumn, EventKind};
+
+    /// Seed 002's chain: migration 086's `DROP TYPE … CASCADE` dropped collection_flows.status
+    /// (added back empty); the janitor's `DELETE … WHERE status IS NULL` then removed every
+    /// old flow. The DELETE is linked "caused by" the DROP.
+    #[test]
+    fn a_dropped_column_causes_the_delete_of_its_nulls() {
+        let mut ev = with_log(
+            evidence(
+                vec![deleted(table("migration.collection_flows", 16600, 145), 143)],
+                vec![],
+            ),
+            vec![
+                event(
+                    EventKind::DropType,
+                    at(12, 0, 0),
+                    47,
+                    "DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE",
+                    &[],
+                ),
+                event(
+                    EventKind::Delete,
+                    at(12, 0, 1),
+                    60,
+                    "DELETE FROM migration.collection_flows WHERE status IS NULL",
+                    &["migration.collection_flows"],
+                ),
+            ],
+        );
+        if let Some(db) = ev.database.as_mut() {
+            db.dropped_columns.push(DroppedColumn {
+                schema: "migration".into(),
+                table: "collection_flows".into(),
+                attnum: 2,
+                dropped_at: Some(at(12, 0, 0)),
+            });
+        }
+        let a = analyze(&ev);
+        let f = a
+            .explanation("migration.collection_flows")
+            .expect("the delete is found");
+        assert_eq!(f.kind, Kind::Delete);
+        let link = f
+            .links
+            .iter()
+            .find(|l| l.relation == Relation::CausedBy)
+            .expect("a caused_by link");
+        assert_eq!(link.source, "log:postgresql.log:47");
+        assert!(link.text.contains("DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE"));
+    }
+
+    /// A never_populated reading that a baseline with rows contradicts is ruled out with the
+    /// baseline as the reason (incident 12), and takes no other table down with it.
+    #[test]
+    fn never_populated_against_a_baseline_with_rows_is_ruled_out() {
+        let mut ev = evidence(
+            vec![empty_new("pinned_stocks", 16526), empty_new("drafts", 16530)],
+            vec![],
+        );
+        let mut gone = table("pinned_stocks", 16526, 60);
+        gone.relfilenode = 16526;
+        ev.baseline = Some(snapshot(vec![gone, empty_new("drafts", 16530)], vec![]));
+        let a = analyze(&ev);
+        assert!(
+            a.findings
+                .iter()
+                .all(|f| !(f.kind == Kind::NeverPopulated
+                    && f.tables.contains(&"public.pinned_stocks".to_string()))),
+            "{:#?}",
+            a.findings
+        );
+        assert!(a.ruled_out.iter().any(|r| r.kind == Kind::NeverPopulated
+            && r.tables == ["public.pinned_stocks"]
+            && r.reason.contains("the baseline counted 60 rows")));
+        assert_eq!(
+            a.explanation("public.drafts").map(|f| f.kind),
+            Some(Kind::NeverPopulated)
+        );
     }
 }

@@ -414,7 +414,12 @@ impl<'a> Facts<'a> {
     /// Indices of tables whose counters are zero while the catalog shows rows.
     pub fn stats_zeroed_tables(&self) -> Vec<usize> {
         (0..self.tables.len())
-            .filter(|i| self.tables[*i].counters_zero() && self.tables[*i].catalog_rows())
+            // A partitioned table (relkind p) has no storage: its counters are always zero and
+            // say nothing; its partitions carry the rows.
+            .filter(|i| {
+                let t = &self.tables[*i];
+                t.counters_zero() && t.catalog_rows() && t.stats.relkind != "p"
+            })
             .collect()
     }
 }

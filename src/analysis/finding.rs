@@ -139,6 +139,34 @@ pub struct Finding {
     /// Ranks of other findings about the same tables that fit exactly as well.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ties_with: Vec<usize>,
+    /// How this finding relates to other events: what caused it, what it restored over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+}
+
+/// How two events of one incident relate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// The other event made this one do damage (a dropped column → the DELETE its NULLs met).
+    CausedBy,
+    /// Both happened in one transaction.
+    SameTransaction,
+    /// This restore replaced what the other event had made.
+    RestoredOver,
+}
+
+/// A link from a finding to another event: another finding (by rank) or a logged statement or
+/// migration that is not a finding itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub relation: Relation,
+    /// The rank of the other finding, when the other event is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
+    /// Where the other event is seen (`log:…`, `git:…`, `catalog:…`).
+    pub source: String,
+    pub text: String,
 }
 
 impl Finding {
@@ -163,6 +191,7 @@ impl Finding {
             refute: Vec::new(),
             score: Vec::new(),
             ties_with: Vec::new(),
+            links: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod consolidate;
 pub mod facts;
 pub mod finding;
 pub mod fk_graph;
+pub mod migration_runs;
 pub mod hypotheses;
 pub mod scoring;
 pub mod status;

@@ -384,10 +384,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                     (affected.contains(&name) || named.contains(name.as_str())).then_some(name)
                 })
                 .collect();
-            let ran = h
-                .applied
-                .iter()
-                .find(|a| a.path.as_deref() == Some(op.path.as_str()))
+            let ran = crate::analysis::migration_runs::applied_for(h, &op.path)
                 .map(|a| {
                     format!(
                         "recorded as applied in {}{}{}",
