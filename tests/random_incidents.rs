@@ -60,5 +60,8 @@ fn random_incidents_on_a_fixed_seed_are_explained() {
     );
     let (false_loss, _) = figure(&stdout, "false data loss on false-alarm-only incidents: ")
         .expect("a false data loss line");
-    assert_eq!(false_loss, 0, "a false alarm was reported as data loss:\n{stdout}");
+    assert_eq!(
+        false_loss, 0,
+        "a false alarm was reported as data loss:\n{stdout}"
+    );
 }

@@ -10,9 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::analysis::facts::Facts;
 use crate::analysis::finding::{Fact, Finding, Kind, Link, Relation, RuledOut};
-use crate::evidence::EventKind;
 use crate::analysis::hypotheses::delete::committed_deletes;
 use crate::analysis::scoring::Reason;
+use crate::evidence::EventKind;
 
 /// The time the incident is known (or said) to lie in. Both ends optional.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,7 +69,9 @@ fn caused_by_dropped_columns(facts: &Facts, findings: &mut [Finding]) {
             continue;
         }
         for table in f.tables.clone() {
-            let Some(t) = facts.table(&table) else { continue };
+            let Some(t) = facts.table(&table) else {
+                continue;
+            };
             let dropped = db.dropped_columns.iter().find(|d| {
                 d.schema == t.stats.schema
                     && d.table == t.stats.name
@@ -83,7 +85,9 @@ fn caused_by_dropped_columns(facts: &Facts, findings: &mut [Finding]) {
                 .filter(|e| e.at <= at && crate::analysis::facts::committed(e) != Some(false))
                 .filter(|e| {
                     (e.kind == EventKind::DropType && e.cascade)
-                        || e.tables.iter().any(|n| facts.resolve(n) == facts.resolve(&table))
+                        || e.tables
+                            .iter()
+                            .any(|n| facts.resolve(n) == facts.resolve(&table))
                 })
                 .max_by_key(|e| e.at);
             let op = facts
@@ -93,9 +97,7 @@ fn caused_by_dropped_columns(facts: &Facts, findings: &mut [Finding]) {
                 .flat_map(|m| m.operations.iter())
                 .find(|op| {
                     cause.is_some_and(|c| {
-                        c.text
-                            .to_lowercase()
-                            .contains(&op.statement.to_lowercase())
+                        c.text.to_lowercase().contains(&op.statement.to_lowercase())
                     })
                 });
             let (source, what) = match (cause, op) {
@@ -300,7 +302,9 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
                 relation: Relation::RestoredOver,
                 rank: None,
                 source: source.clone(),
-                text: format!("restored over: `{what}` re-created the table as part of the restore"),
+                text: format!(
+                    "restored over: `{what}` re-created the table as part of the restore"
+                ),
             });
         }
     }
@@ -315,17 +319,27 @@ fn routine_deletes(facts: &Facts, findings: &mut [Finding]) {
         .filter(|f| f.loss && f.kind != Kind::Delete)
         .flat_map(|f| f.tables.iter().map(move |t| (t.clone(), f.kind)))
         .collect();
-    for f in findings.iter_mut().filter(|f| f.kind == Kind::Delete && f.loss) {
-        let routine = f.tables.iter().all(|name| {
-            let Some(t) = facts.table(name) else {
-                return false;
-            };
-            let k = committed_deletes(t);
-            let had = (t.live() + k).max(t.expected.unwrap_or(0));
-            let small = k * ROUTINE_SHARE < had;
-            let rest_explained = !t.affected() || explained_by_other.iter().any(|(n, _)| n == name);
-            small && rest_explained
-        });
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.kind == Kind::Delete && f.loss)
+    {
+        // A DELETE without WHERE is never routine, whatever the counters can still measure.
+        let whole = f
+            .statement
+            .as_deref()
+            .is_some_and(|s| !s.to_uppercase().contains("WHERE"));
+        let routine = !whole
+            && f.tables.iter().all(|name| {
+                let Some(t) = facts.table(name) else {
+                    return false;
+                };
+                let k = committed_deletes(t);
+                let had = (t.live() + k).max(t.expected.unwrap_or(0));
+                let small = k * ROUTINE_SHARE < had;
+                let rest_explained =
+                    !t.affected() || explained_by_other.iter().any(|(n, _)| n == name);
+                small && rest_explained
+            });
         if routine {
             f.loss = false;
             f.note(Fact::for_(
@@ -411,7 +425,10 @@ mod tests {
         ];
         fks[0].columns = vec!["account_id".into()];
         let ev = with_log(
-            evidence(vec![accounts, contacts, log, table("other", 16410, 100)], fks),
+            evidence(
+                vec![accounts, contacts, log, table("other", 16410, 100)],
+                fks,
+            ),
             vec![
                 event(
                     EventKind::Delete,
@@ -438,7 +455,10 @@ mod tests {
             f.tables,
             ["public.Accounts", "public.Contacts", "public.activity_log"]
         );
-        assert_eq!(f.statement.as_deref(), Some("TRUNCATE \"Accounts\" CASCADE"));
+        assert_eq!(
+            f.statement.as_deref(),
+            Some("TRUNCATE \"Accounts\" CASCADE")
+        );
         for t in ["public.Accounts", "public.Contacts", "public.activity_log"] {
             assert_eq!(a.explanation(t).map(|e| e.rank), Some(f.rank), "{t}");
         }
@@ -473,7 +493,12 @@ mod tests {
             .collect();
         assert_eq!(on_it.len(), 1, "{:#?}", a.findings);
         assert_eq!(on_it[0].kind, Kind::Cascade);
-        assert!(on_it[0].evidence.iter().any(|e| e.text.contains("also fits `truncate`")));
+        assert!(
+            on_it[0]
+                .evidence
+                .iter()
+                .any(|e| e.text.contains("also fits `truncate`"))
+        );
     }
 
     /// A fact that contradicts a finding rules it out, with that fact as the reason: a logged
@@ -498,7 +523,11 @@ mod tests {
             )],
         );
         let a = analyze(&ev);
-        assert!(a.findings.iter().all(|f| f.kind != Kind::Cascade), "{:#?}", a.findings);
+        assert!(
+            a.findings.iter().all(|f| f.kind != Kind::Cascade),
+            "{:#?}",
+            a.findings
+        );
         assert!(
             a.ruled_out
                 .iter()
@@ -506,17 +535,29 @@ mod tests {
             "{:#?}",
             a.ruled_out
         );
-        assert_eq!(a.explanation("public.contacts").map(|f| f.kind), Some(Kind::Truncate));
+        assert_eq!(
+            a.explanation("public.contacts").map(|f| f.kind),
+            Some(Kind::Truncate)
+        );
     }
 
     /// A statement whose outcome the log does not show is cited but earns no log points.
     #[test]
     fn unknown_outcome_earns_no_log_points() {
         let when = at(12, 30, 0);
-        let mut e = event(EventKind::Truncate, when, 52, "TRUNCATE orders", &["public.orders"]);
+        let mut e = event(
+            EventKind::Truncate,
+            when,
+            52,
+            "TRUNCATE orders",
+            &["public.orders"],
+        );
         e.outcome = Some(TxOutcome::Unknown);
         let ev = with_log(
-            evidence(vec![truncated(table("orders", 16385, 200), 16425, when)], vec![]),
+            evidence(
+                vec![truncated(table("orders", 16385, 200), 16425, when)],
+                vec![],
+            ),
             vec![e],
         );
         let a = analyze(&ev);
@@ -572,13 +613,23 @@ mod tests {
                     "DELETE FROM events WHERE kind = 'debug'",
                     &["public.events"],
                 ),
-                event(EventKind::Truncate, when, 52, "TRUNCATE orders", &["public.orders"]),
+                event(
+                    EventKind::Truncate,
+                    when,
+                    52,
+                    "TRUNCATE orders",
+                    &["public.orders"],
+                ),
             ],
         );
         let inferred = analyze(&ev);
         let del = inferred.explanation("public.events").expect("delete kept");
         assert!(!del.loss, "{del:#?}");
-        assert!(inferred.explanation("public.orders").is_some_and(|f| f.loss));
+        assert!(
+            inferred
+                .explanation("public.orders")
+                .is_some_and(|f| f.loss)
+        );
         let given = crate::analysis::analyze_within(
             &ev,
             &super::IncidentWindow {
@@ -604,7 +655,10 @@ mod more_tests {
     fn a_dropped_column_causes_the_delete_of_its_nulls() {
         let mut ev = with_log(
             evidence(
-                vec![deleted(table("migration.collection_flows", 16600, 145), 143)],
+                vec![deleted(
+                    table("migration.collection_flows", 16600, 145),
+                    143,
+                )],
                 vec![],
             ),
             vec![
@@ -643,7 +697,10 @@ mod more_tests {
             .find(|l| l.relation == Relation::CausedBy)
             .expect("a caused_by link");
         assert_eq!(link.source, "log:postgresql.log:47");
-        assert!(link.text.contains("DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE"));
+        assert!(
+            link.text
+                .contains("DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE")
+        );
     }
 
     /// A never_populated reading that a baseline with rows contradicts is ruled out with the
@@ -651,7 +708,10 @@ mod more_tests {
     #[test]
     fn never_populated_against_a_baseline_with_rows_is_ruled_out() {
         let mut ev = evidence(
-            vec![empty_new("pinned_stocks", 16526), empty_new("drafts", 16530)],
+            vec![
+                empty_new("pinned_stocks", 16526),
+                empty_new("drafts", 16530),
+            ],
             vec![],
         );
         let mut gone = table("pinned_stocks", 16526, 60);
@@ -659,10 +719,8 @@ mod more_tests {
         ev.baseline = Some(snapshot(vec![gone, empty_new("drafts", 16530)], vec![]));
         let a = analyze(&ev);
         assert!(
-            a.findings
-                .iter()
-                .all(|f| !(f.kind == Kind::NeverPopulated
-                    && f.tables.contains(&"public.pinned_stocks".to_string()))),
+            a.findings.iter().all(|f| !(f.kind == Kind::NeverPopulated
+                && f.tables.contains(&"public.pinned_stocks".to_string()))),
             "{:#?}",
             a.findings
         );
@@ -673,5 +731,102 @@ mod more_tests {
             a.explanation("public.drafts").map(|f| f.kind),
             Some(Kind::NeverPopulated)
         );
+    }
+}
+
+/// Regression tests for the classes of miss the randomized generator found
+/// (scripts/random-incidents.sh 200 200): a loss whose counters restarted afterwards, and a
+/// statement on a partitioned table.
+#[cfg(test)]
+mod generator_misses {
+    use crate::analysis::analyze;
+    use crate::analysis::finding::Kind;
+    use crate::analysis::fixtures::*;
+    use crate::evidence::{EventKind, TxOutcome};
+
+    fn reset_at(ev: &mut crate::evidence::Evidence, when: chrono::DateTime<chrono::Utc>) {
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(when);
+        }
+    }
+
+    /// `DELETE FROM "check"` (logged, committed), then `pg_stat_reset()`: the counters are
+    /// zero and the catalog still counts the rows, yet the log shows them deleted. A delete,
+    /// never "nothing was lost".
+    #[test]
+    fn a_logged_delete_before_a_stats_reset_is_still_a_loss() {
+        let mut ev = with_log(
+            evidence(
+                vec![
+                    zeroed(table("check", 16400, 300)),
+                    zeroed(table("other", 16410, 50)),
+                ],
+                vec![],
+            ),
+            vec![event(
+                EventKind::DeleteAll,
+                at(12, 0, 0),
+                20,
+                "DELETE FROM \"check\"",
+                &["public.check"],
+            )],
+        );
+        reset_at(&mut ev, at(12, 1, 0));
+        let a = analyze(&ev);
+        let f = a.explanation("public.check").expect("explained");
+        assert_eq!(f.kind, Kind::Delete, "{:#?}", a.findings);
+        assert!(f.loss);
+        assert_eq!(
+            a.explanation("public.other").map(|f| f.kind),
+            Some(Kind::StatsReset)
+        );
+    }
+
+    /// TRUNCATE, then the counters restarted (no log): new file, reltuples −1, counters zero.
+    /// That is a TRUNCATE the counters cannot measure, not a table never written.
+    #[test]
+    fn a_truncate_before_a_reset_is_not_never_populated() {
+        let t = zeroed(truncated(table("select", 16400, 300), 16450, at(12, 0, 0)));
+        let mut ev = evidence(vec![t, zeroed(table("other", 16410, 50))], vec![]);
+        reset_at(&mut ev, at(12, 1, 0));
+        let a = analyze(&ev);
+        let f = a.explanation("public.select").expect("explained");
+        assert_eq!(f.kind, Kind::Truncate, "{:#?}", a.findings);
+        assert!(!f.summary.contains("0 rows gone"), "{}", f.summary);
+    }
+
+    /// A rolled-back INSERT into a partitioned table names the parent; the partition holds the
+    /// aborted rows and is explained by the rollback.
+    #[test]
+    fn a_statement_on_a_partitioned_table_reaches_its_partitions() {
+        let mut parent = zeroed(table("billing.Sessions", 16700, 0));
+        parent.relkind = "p".into();
+        parent.reltuples = -1.0;
+        parent.relpages = 0;
+        parent.size_bytes = Some(0);
+        let mut part = table("billing.Sessions_p1", 16710, 500);
+        part.partition_parent = Some("billing.Sessions".into());
+        part.n_tup_ins = Some(2500);
+        part.n_dead_tup = Some(2000);
+        part.n_ins_since_vacuum = Some(2000);
+        let mut insert = event(
+            EventKind::BulkLoad,
+            at(12, 0, 0),
+            30,
+            "INSERT INTO billing.\"Sessions\" SELECT …",
+            &["billing.Sessions"],
+        );
+        insert.outcome = Some(TxOutcome::RolledBack);
+        let ev = with_log(evidence(vec![parent, part], vec![]), vec![insert]);
+        let a = analyze(&ev);
+        let f = a.explanation("billing.Sessions_p1").expect("explained");
+        assert_eq!(f.kind, Kind::Rollback);
+        assert_eq!(
+            f.statement.as_deref(),
+            Some("INSERT INTO billing.\"Sessions\" SELECT …")
+        );
+        assert!(a.explanation("billing.Sessions").is_none_or(|f| !f.loss));
     }
 }

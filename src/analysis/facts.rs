@@ -246,7 +246,21 @@ impl<'a> Facts<'a> {
                 }
                 for name in &event.tables {
                     match facts.resolve(name) {
-                        Some(i) => facts.table_events.entry(i).or_default().push(event),
+                        Some(i) => {
+                            // A statement on a partitioned table acts on its partitions, which
+                            // hold the rows (and the counters).
+                            let parent = facts.tables[i].name.clone();
+                            let partitions: Vec<usize> = (0..facts.tables.len())
+                                .filter(|p| {
+                                    facts.tables[*p].stats.partition_parent.as_deref()
+                                        == Some(parent.as_str())
+                                })
+                                .collect();
+                            for p in partitions {
+                                facts.table_events.entry(p).or_default().push(event);
+                            }
+                            facts.table_events.entry(i).or_default().push(event)
+                        }
                         None => facts
                             .unknown_table_events
                             .entry(fold_name(name))
@@ -412,6 +426,29 @@ impl<'a> Facts<'a> {
     }
 
     /// Indices of tables whose counters are zero while the catalog shows rows.
+    /// The cluster says its counters restarted: `pg_stat_reset()` (database stats_reset), or
+    /// crash/archive recovery (bgwriter reset at postmaster start).
+    pub fn counters_restarted_cluster(&self) -> bool {
+        let c = self.cluster();
+        c.database_stats_reset.is_some() || c.reset_at_start()
+    }
+
+    /// The committed statements the log shows emptying table `i` whole (TRUNCATE, DELETE
+    /// without WHERE, DROP TABLE): facts no statistics artefact explains.
+    pub fn logged_emptying(&self, i: usize) -> Vec<&'a LogEvent> {
+        self.events_for(
+            i,
+            &[
+                EventKind::Truncate,
+                EventKind::DeleteAll,
+                EventKind::DropTable,
+            ],
+        )
+        .into_iter()
+        .filter(|e| committed(e) == Some(true))
+        .collect()
+    }
+
     pub fn stats_zeroed_tables(&self) -> Vec<usize> {
         (0..self.tables.len())
             // A partitioned table (relkind p) has no storage: its counters are always zero and

@@ -20,7 +20,10 @@ pub fn revision_from_name(path: &str) -> Option<String> {
 fn tool_matches(row: &AppliedMigration, file: &MigrationFile) -> bool {
     row.tool == file.framework
         || (row.tool == "schema_migrations"
-            && matches!(file.framework.as_str(), "rails" | "golang-migrate" | "dbmate" | "sql"))
+            && matches!(
+                file.framework.as_str(),
+                "rails" | "golang-migrate" | "dbmate" | "sql"
+            ))
 }
 
 /// The tracking row saying the file at `path` ran, if any.
@@ -81,18 +84,27 @@ mod tests {
     fn a_short_alembic_revision_in_the_log_marks_its_file_as_ran() {
         let path = "backend/alembic/versions/086_fix_collection_flow_status_adr012.py";
         let history = MigrationHistory {
-            files: vec![file(path), file("backend/alembic/versions/084_discovery.py")],
+            files: vec![
+                file(path),
+                file("backend/alembic/versions/084_discovery.py"),
+            ],
             applied: vec![row("084", "log"), row("086", "public.alembic_version")],
             ..MigrationHistory::default()
         };
-        assert_eq!(applied_for(&history, path).map(|a| a.version.as_str()), Some("086"));
+        assert_eq!(
+            applied_for(&history, path).map(|a| a.version.as_str()),
+            Some("086")
+        );
         assert_eq!(
             applied_for(&history, "backend/alembic/versions/084_discovery.py")
                 .map(|a| a.version.as_str()),
             Some("084")
         );
         assert!(applied_for(&history, "backend/alembic/versions/090_later.py").is_none());
-        assert_eq!(revision_from_name("db/x/0003_remove.py").as_deref(), Some("0003"));
+        assert_eq!(
+            revision_from_name("db/x/0003_remove.py").as_deref(),
+            Some("0003")
+        );
         assert_eq!(revision_from_name("db/x/plain.sql"), None);
     }
 }

@@ -7,8 +7,8 @@ pub mod consolidate;
 pub mod facts;
 pub mod finding;
 pub mod fk_graph;
-pub mod migration_runs;
 pub mod hypotheses;
+pub mod migration_runs;
 pub mod scoring;
 pub mod status;
 

@@ -11,7 +11,9 @@
 //!
 //! 1. `unknown` — the counters are not visible.
 //! 2. `never_populated` — no insert, no delete, no live row, and the catalog shows no rows either
-//!    (`reltuples ≤ 0`, `relpages = 0`): pg-forensics.md scenario 12.
+//!    (`reltuples ≤ 0`, `relpages = 0`), the file never replaced (`relfilenode = oid`):
+//!    pg-forensics.md scenario 12. With a replaced file it is `unknown`: zeroed counters and a
+//!    TRUNCATE leave the same picture.
 //! 3. `unknown` — every counter is zero but the catalog still shows rows (`reltuples > 0`,
 //!    `relpages > 0` or a non-empty file): the statistics were zeroed by a crash, a point-in-time
 //!    restore or `pg_stat_reset()` (scenarios 10, 11, 13), which says nothing about the rows.
@@ -175,7 +177,13 @@ fn status_of(
     let counters_zero = ins == 0 && del == 0 && live == 0;
     let baseline_rows = baseline.and_then(|b| b.n_live_tup).unwrap_or(0);
     if counters_zero && !catalog_shows_rows(table) && baseline_rows == 0 {
-        return TableStatus::NeverPopulated;
+        // A replaced file (relfilenode ≠ oid) means a TRUNCATE or rewrite happened: with
+        // zeroed counters that is as likely an emptied table as a never-written one.
+        return if table.relfilenode == table.oid {
+            TableStatus::NeverPopulated
+        } else {
+            TableStatus::Unknown
+        };
     }
     if counters_zero && catalog_shows_rows(table) {
         return TableStatus::Unknown;
@@ -458,7 +466,7 @@ mod tests {
 #[cfg(test)]
 mod counter_drift {
     use super::*;
-    use crate::analysis::fixtures::{table, truncated, zeroed, at};
+    use crate::analysis::fixtures::{at, table, truncated, zeroed};
 
     /// `pg_stat_reset()` then 20 inserts on a table of 20,000 rows: `n_live_tup = 20` is the
     /// counters' age, not the table's content — never `intact`, never `wiped`.

@@ -10,18 +10,107 @@ use std::fmt;
 /// PostgreSQL 15's reserved key words (Appendix C, "reserved" and "reserved (can be function or
 /// type)"): as a table, schema or column name they must be double-quoted.
 const RESERVED: &[&str] = &[
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization",
-    "binary", "both", "case", "cast", "check", "collate", "collation", "column", "concurrently",
-    "constraint", "create", "cross", "current_catalog", "current_date", "current_role",
-    "current_schema", "current_time", "current_timestamp", "current_user", "default",
-    "deferrable", "desc", "distinct", "do", "else", "end", "except", "false", "fetch", "for",
-    "foreign", "freeze", "from", "full", "grant", "group", "having", "ilike", "in", "initially",
-    "inner", "intersect", "into", "is", "isnull", "join", "lateral", "leading", "left", "like",
-    "limit", "localtime", "localtimestamp", "natural", "not", "notnull", "null", "offset", "on",
-    "only", "or", "order", "outer", "overlaps", "placing", "primary", "references", "returning",
-    "right", "select", "session_user", "similar", "some", "symmetric", "system_user", "table",
-    "tablesample", "then", "to", "trailing", "true", "union", "unique", "user", "using",
-    "variadic", "verbose", "when", "where", "window", "with",
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
 ];
 
 /// Whether `word` (already folded) is a reserved key word.
@@ -205,7 +294,8 @@ mod tests {
         let w = WrittenName::parse("Sales.Orders").unwrap_or_else(|| unreachable!());
         assert_eq!(w.schema.as_deref(), Some("sales"));
         assert_eq!(w.name, "orders");
-        let w = WrittenName::parse("\"Sales\".\"Order \"\"Items\"\"\"").unwrap_or_else(|| unreachable!());
+        let w = WrittenName::parse("\"Sales\".\"Order \"\"Items\"\"\"")
+            .unwrap_or_else(|| unreachable!());
         assert_eq!(w.schema.as_deref(), Some("Sales"));
         assert_eq!(w.name, "Order \"Items\"");
         let w = WrittenName::parse("\"UserAccounts\"").unwrap_or_else(|| unreachable!());
@@ -229,7 +319,10 @@ mod tests {
             let w = WrittenName::parse(&r.sql()).unwrap_or_else(|| unreachable!());
             assert!(r.is_named_by(&w, &[]), "{r} written {}", r.sql());
         }
-        assert_eq!(RelationName::new("public", "order").sql(), "public.\"order\"");
+        assert_eq!(
+            RelationName::new("public", "order").sql(),
+            "public.\"order\""
+        );
         assert_eq!(RelationName::new("Sales", "x").sql(), "\"Sales\".x");
     }
 

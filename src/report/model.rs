@@ -384,20 +384,19 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                     (affected.contains(&name) || named.contains(name.as_str())).then_some(name)
                 })
                 .collect();
-            let ran = crate::analysis::migration_runs::applied_for(h, &op.path)
-                .map(|a| {
-                    format!(
-                        "recorded as applied in {}{}{}",
-                        a.table,
-                        a.applied_at
-                            .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
-                            .unwrap_or_default(),
-                        match a.success {
-                            Some(false) => " (failed)",
-                            _ => "",
-                        }
-                    )
-                });
+            let ran = crate::analysis::migration_runs::applied_for(h, &op.path).map(|a| {
+                format!(
+                    "recorded as applied in {}{}{}",
+                    a.table,
+                    a.applied_at
+                        .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                        .unwrap_or_default(),
+                    match a.success {
+                        Some(false) => " (failed)",
+                        _ => "",
+                    }
+                )
+            });
             MigrationRow {
                 kind: op.kind.clone(),
                 objects: op.objects.clone(),

@@ -81,6 +81,46 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             continue;
         }
         let k = committed_deletes(t);
+        if k == 0 && t.counters_restarted {
+            // The counters restarted (crash, reset, restore) after the DELETE: they cannot count
+            // its rows, but the log shows it committed.
+            if let Some(e) = events.iter().rev().find(|e| committed(e) == Some(true)) {
+                let mut f = Finding::new(
+                    Kind::Delete,
+                    vec![t.name.clone()],
+                    format!(
+                        "{}: rows removed by `{}`; how many the counters cannot say (they restarted since)",
+                        t.name,
+                        e.text.trim()
+                    ),
+                );
+                f.note(Fact::against(
+                    t.cite("n_tup_del"),
+                    format!(
+                        "n_tup_del {} and n_live_tup {}: counters since a restart, not since the DELETE",
+                        t.del(),
+                        t.live()
+                    ),
+                ));
+                f.cite_logged(e);
+                if e.kind == EventKind::DeleteAll
+                    && let Some(b) = t.baseline
+                    && b.n_live_tup.unwrap_or(0) > 0
+                {
+                    f.scored(
+                        Reason::BaselineConfirms,
+                        t.cite_baseline("n_live_tup"),
+                        format!(
+                            "the baseline counted {} rows; a DELETE without WHERE removed them all",
+                            b.n_live_tup.unwrap_or(0)
+                        ),
+                    );
+                }
+                f.confirm.push(wal_confirm(t));
+                verdict.findings.push(f.finish());
+                continue;
+            }
+        }
         let dropped_since_baseline = t
             .baseline
             .is_some_and(|b| b.n_live_tup.unwrap_or(0) > t.live());
@@ -221,11 +261,17 @@ mod tests {
         let v = hypothesize(&Facts::new(&ev));
         let f = v.findings.first().expect("the delete is found");
         assert!(
-            f.confirm.iter().all(|c| !c.contains("relfilenode 16499 followed")),
+            f.confirm
+                .iter()
+                .all(|c| !c.contains("relfilenode 16499 followed")),
             "{:?}",
             f.confirm
         );
-        assert!(f.confirm.iter().any(|c| c.contains("not the current relfilenode 16499")));
+        assert!(
+            f.confirm
+                .iter()
+                .any(|c| c.contains("not the current relfilenode 16499"))
+        );
     }
 
     #[test]

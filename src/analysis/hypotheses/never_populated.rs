@@ -28,6 +28,15 @@ fn contradiction(facts: &Facts, i: usize) -> Option<(String, String)> {
             t.cite_baseline("n_live_tup"),
         ));
     }
+    if t.rewritten() && facts.counters_restarted_cluster() {
+        return Some((
+            format!(
+                "{}: relfilenode {} ≠ oid {} — its storage was replaced (TRUNCATE), and the counters restarted since: an emptied table reads the same as a never-written one",
+                t.name, t.stats.relfilenode, t.stats.oid
+            ),
+            t.cite_catalog("relfilenode"),
+        ));
+    }
     facts
         .events_for(i, &[EventKind::DropTable, EventKind::Truncate])
         .into_iter()

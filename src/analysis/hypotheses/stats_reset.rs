@@ -36,7 +36,11 @@ fn not_a_reset(t: &crate::analysis::facts::TableView) -> String {
             t.ins(),
             t.live(),
             t.missing(),
-            if t.baseline.is_some() { "the baseline" } else { "the counters" }
+            if t.baseline.is_some() {
+                "the baseline"
+            } else {
+                "the counters"
+            }
         )
     }
 }
@@ -48,9 +52,30 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         if t.has_counters() && !t.counters_zero() && t.live() > t.ins() - t.del() && t.ins() == 0 {
             members.push(i);
         }
+        // Counters that restarted and counted a little since (status rule 3b).
+        if t.counters_restarted && !t.affected() && t.stats.relkind != "p" {
+            members.push(i);
+        }
     }
     members.sort_unstable();
     members.dedup();
+    // "Nothing was lost" cannot hold for a table the log shows emptied by a committed
+    // statement: that table is ruled out, with the statement as the reason.
+    members.retain(|i| match facts.logged_emptying(*i).first() {
+        Some(e) => {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::StatsReset,
+                tables: vec![facts.tables[*i].name.clone()],
+                reason: format!(
+                    "the log shows `{}` committed on it: its counters restarted, but its rows went by that statement",
+                    e.text.trim()
+                ),
+                source: e.source.clone(),
+            });
+            false
+        }
+        None => true,
+    });
     let cluster = facts.cluster();
     if members.is_empty() {
         for i in facts.affected() {
@@ -197,7 +222,11 @@ mod tests {
         assert!(!v.ruled_out.is_empty());
         for r in &v.ruled_out {
             assert!(!r.reason.contains("0 > 0"), "{}", r.reason);
-            assert!(!r.reason.contains("the rows they counted are gone"), "{}", r.reason);
+            assert!(
+                !r.reason.contains("the rows they counted are gone"),
+                "{}",
+                r.reason
+            );
         }
     }
 

@@ -20,8 +20,14 @@ use crate::evidence::EventKind;
 /// that did it (shared catalog commit time, or one logged statement), as table indices.
 pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {
     let mut by_time: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let restarted_cluster = facts.counters_restarted_cluster();
     for (i, t) in facts.tables.iter().enumerate() {
-        if !t.affected() {
+        // Counters that restarted cannot show the loss (status `unknown`, or an empty-looking
+        // table): the catalog's new file or a logged TRUNCATE still can.
+        let hidden = t.counters_restarted || (restarted_cluster && t.counters_zero());
+        if !t.affected()
+            && !(hidden && (storage_signature(t) || !facts.logged_emptying(i).is_empty()))
+        {
             continue;
         }
         let storage = storage_signature(t);
@@ -88,7 +94,9 @@ fn join_cascaded_children(facts: &Facts, groups: &mut Vec<(String, Vec<usize>)>)
     for (from, to) in &moved {
         let members = std::mem::take(&mut groups[*from].1);
         groups[*to].1.extend(members);
-        groups[*to].1.sort_by(|a, b| facts.tables[*a].name.cmp(&facts.tables[*b].name));
+        groups[*to]
+            .1
+            .sort_by(|a, b| facts.tables[*a].name.cmp(&facts.tables[*b].name));
     }
     groups.retain(|(_, members)| !members.is_empty());
 }
@@ -131,6 +139,14 @@ pub fn score_tables(facts: &Facts, members: &[usize], f: &mut Finding) {
                     t.missing()
                 ),
             );
+        } else if t.missing() == 0 {
+            f.note(Fact::for_(
+                t.cite("n_live_tup"),
+                format!(
+                    "{}: the counters restarted since (crash, reset or restore), so they cannot count what the TRUNCATE removed; the catalog shows it",
+                    t.name
+                ),
+            ));
         } else {
             f.note(Fact::against(
                 t.cite("n_dead_tup"),
@@ -278,11 +294,18 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         let mut f = Finding::new(
             Kind::Truncate,
             names.clone(),
-            format!(
-                "{} emptied by TRUNCATE ({} rows gone, none of them counted as deleted)",
-                names.join(", "),
-                lost
-            ),
+            if lost > 0 {
+                format!(
+                    "{} emptied by TRUNCATE ({} rows gone, none of them counted as deleted)",
+                    names.join(", "),
+                    lost
+                )
+            } else {
+                format!(
+                    "{} emptied by TRUNCATE (how many rows, the counters cannot say: they restarted since)",
+                    names.join(", ")
+                )
+            },
         );
         score_tables(facts, &members, &mut f);
         score_log(facts, &members, &mut f);
