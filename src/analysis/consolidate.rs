@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::analysis::facts::Facts;
 use crate::analysis::finding::{Fact, Finding, Kind, Link, Relation, RuledOut};
-use crate::analysis::hypotheses::delete::committed_deletes;
 use crate::analysis::scoring::Reason;
+use crate::analysis::signatures::committed_deletes;
 use crate::evidence::EventKind;
 
 /// The time the incident is known (or said) to lie in. Both ends optional.

@@ -10,6 +10,7 @@ pub mod fk_graph;
 pub mod hypotheses;
 pub mod migration_runs;
 pub mod scoring;
+pub mod signatures;
 pub mod status;
 
 #[cfg(test)]

@@ -17,8 +17,9 @@ use std::collections::BTreeSet;
 
 use crate::analysis::facts::{Facts, committed};
 use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
-use crate::analysis::hypotheses::{delete, truncate};
 use crate::analysis::scoring::Reason;
+use crate::analysis::signatures as truncate;
+use crate::analysis::signatures as delete;
 use crate::evidence::{EventKind, ForeignKey};
 
 /// The member no other member is referenced by: the table the cascade started from. Prefers a

@@ -12,29 +12,8 @@
 use crate::analysis::facts::{Facts, TableView, committed};
 use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
+pub use crate::analysis::signatures::committed_deletes;
 use crate::evidence::EventKind;
-
-/// How many of the counted deletes can have committed: the deletes the live count also lost,
-/// or those still visible as dead tuples counted as committed modifications.
-pub fn committed_deletes(t: &TableView) -> i64 {
-    let (del, gone) = match t.baseline {
-        Some(b) if b.oid == t.stats.oid && b.n_tup_del.is_some_and(|d| d <= t.del()) => {
-            let b_live = b.n_live_tup.unwrap_or(0);
-            (
-                t.del() - b.n_tup_del.unwrap_or(0),
-                b_live + (t.ins() - b.n_tup_ins.unwrap_or(0)) - t.live(),
-            )
-        }
-        _ => (t.del(), t.ins() - t.live()),
-    };
-    // Committed deletes also leave dead tuples and count in n_mod_since_analyze (until the next
-    // vacuum/analyze); rolled-back ones do neither. This holds when n_live_tup is off, e.g. an
-    // ANALYZE that ran before the inserting session flushed its counts.
-    let unvacuumed = del
-        .min(t.stats.n_mod_since_analyze.unwrap_or(0))
-        .min(t.dead());
-    del.min(gone).max(unvacuumed).max(0)
-}
 
 /// Where the DELETE's WAL records are. They name the file the rows were in at the time: if the
 /// storage was replaced since (a later TRUNCATE, VACUUM FULL, CLUSTER), the current relfilenode
