@@ -48,6 +48,8 @@ pub struct TableView<'a> {
     pub expected: Option<i64>,
     pub expected_from: ExpectedFrom,
     pub status: Status,
+    /// The counters restarted (crash, reset, restore) and count from some later time.
+    pub counters_restarted: bool,
 }
 
 impl<'a> TableView<'a> {
@@ -136,7 +138,10 @@ pub struct Facts<'a> {
     pub evidence: &'a Evidence,
     /// Sorted by `schema.name`.
     pub tables: Vec<TableView<'a>>,
+    /// Exact `schema.name` (catalog spelling) → index.
     by_name: HashMap<String, usize>,
+    /// Lower-cased `schema.name` → indices, for names from sources that did not fold.
+    by_folded: HashMap<String, Vec<usize>>,
     by_bare: HashMap<String, Vec<usize>>,
     /// Baseline tables that no longer exist (by `schema.name`), sorted.
     pub gone: Vec<&'a TableStats>,
@@ -158,10 +163,12 @@ pub fn fold_name(name: &str) -> String {
 
 impl<'a> Facts<'a> {
     pub fn new(evidence: &'a Evidence) -> Self {
-        let mut baseline_by_name: HashMap<String, &TableStats> = HashMap::new();
+        // The baseline is the same database: its tables match by exact name, as in `status`.
+        let mut baseline_by_name: HashMap<crate::evidence::RelationName, &TableStats> =
+            HashMap::new();
         if let Some(b) = &evidence.baseline {
             for t in &b.tables {
-                baseline_by_name.insert(fold_name(&t.qualified_name()), t);
+                baseline_by_name.insert(t.relation(), t);
             }
         }
         let mut tables: Vec<TableView> = evidence
@@ -170,7 +177,7 @@ impl<'a> Facts<'a> {
             .flat_map(|d| d.tables.iter())
             .map(|t| {
                 let name = t.qualified_name();
-                let baseline = baseline_by_name.get(&fold_name(&name)).copied();
+                let baseline = baseline_by_name.get(&t.relation()).copied();
                 let assessment = crate::analysis::status::assess(t, baseline);
                 let expected = assessment.expected_rows;
                 let status = assessment.status;
@@ -186,21 +193,24 @@ impl<'a> Facts<'a> {
                     expected,
                     expected_from,
                     status,
+                    counters_restarted: assessment.counters_restarted,
                 }
             })
             .collect();
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         let mut by_name = HashMap::new();
+        let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_bare: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, t) in tables.iter().enumerate() {
-            by_name.insert(fold_name(&t.name), i);
+            by_name.insert(t.name.clone(), i);
+            by_folded.entry(fold_name(&t.name)).or_default().push(i);
             by_bare.entry(fold_name(&t.stats.name)).or_default().push(i);
         }
         let mut gone: Vec<&TableStats> = evidence
             .baseline
             .iter()
             .flat_map(|b| b.tables.iter())
-            .filter(|t| !by_name.contains_key(&fold_name(&t.qualified_name())))
+            .filter(|t| !by_name.contains_key(&t.qualified_name()))
             .collect();
         gone.sort_by_key(|t| t.qualified_name());
         let foreign_keys: &[ForeignKey] = evidence
@@ -212,6 +222,7 @@ impl<'a> Facts<'a> {
             evidence,
             tables,
             by_name,
+            by_folded,
             by_bare,
             gone,
             foreign_keys,
@@ -235,7 +246,21 @@ impl<'a> Facts<'a> {
                 }
                 for name in &event.tables {
                     match facts.resolve(name) {
-                        Some(i) => facts.table_events.entry(i).or_default().push(event),
+                        Some(i) => {
+                            // A statement on a partitioned table acts on its partitions, which
+                            // hold the rows (and the counters).
+                            let parent = facts.tables[i].name.clone();
+                            let partitions: Vec<usize> = (0..facts.tables.len())
+                                .filter(|p| {
+                                    facts.tables[*p].stats.partition_parent.as_deref()
+                                        == Some(parent.as_str())
+                                })
+                                .collect();
+                            for p in partitions {
+                                facts.table_events.entry(p).or_default().push(event);
+                            }
+                            facts.table_events.entry(i).or_default().push(event)
+                        }
                         None => facts
                             .unknown_table_events
                             .entry(fold_name(name))
@@ -249,21 +274,55 @@ impl<'a> Facts<'a> {
     }
 
     /// The table a name (qualified or bare, as logged or written in a migration) refers to.
-    /// A bare name prefers `public`, as the default search_path does.
+    /// Exact catalog spelling first (what the log classifier and the catalog write); quoted SQL
+    /// text by PostgreSQL's folding rules (`RelationName`); then, for a source that did not
+    /// fold, a case-insensitive match — the exact lower-case one when several tables differ
+    /// only in case. A bare name prefers `public`, as the default search_path does.
     pub fn resolve(&self, name: &str) -> Option<usize> {
-        let folded = fold_name(name);
-        if let Some(i) = self.by_name.get(&folded) {
+        let name = name.trim();
+        if let Some(i) = self.by_name.get(name) {
             return Some(*i);
         }
+        if name.contains('"') {
+            let written = crate::evidence::relation::WrittenName::parse(name)?;
+            let schema = written.schema.as_deref().unwrap_or("public");
+            if let Some(i) = self.by_name.get(&format!("{schema}.{}", written.name)) {
+                return Some(*i);
+            }
+            if written.schema.is_some() {
+                return None;
+            }
+            return self
+                .by_bare
+                .get(&written.name.to_lowercase())?
+                .iter()
+                .find(|i| self.tables[**i].stats.name == written.name)
+                .copied();
+        }
+        let folded = fold_name(name);
         if folded.contains('.') {
-            return None;
+            let candidates = self.by_folded.get(&folded)?;
+            return match candidates.as_slice() {
+                [only] => Some(*only),
+                several => several
+                    .iter()
+                    .find(|i| self.tables[**i].name == folded)
+                    .copied(),
+            };
         }
         let candidates = self.by_bare.get(&folded)?;
-        candidates
-            .iter()
-            .find(|i| self.tables[**i].stats.schema == "public")
-            .or(candidates.first())
-            .copied()
+        let rank = |i: usize| {
+            let t = &self.tables[i];
+            let spelling = if t.stats.name == name {
+                0
+            } else if t.stats.name == folded {
+                1
+            } else {
+                2
+            };
+            (spelling, t.stats.schema != "public")
+        };
+        candidates.iter().copied().min_by_key(|i| rank(*i))
     }
 
     pub fn table(&self, name: &str) -> Option<&TableView<'a>> {
@@ -367,9 +426,37 @@ impl<'a> Facts<'a> {
     }
 
     /// Indices of tables whose counters are zero while the catalog shows rows.
+    /// The cluster says its counters restarted: `pg_stat_reset()` (database stats_reset), or
+    /// crash/archive recovery (bgwriter reset at postmaster start).
+    pub fn counters_restarted_cluster(&self) -> bool {
+        let c = self.cluster();
+        c.database_stats_reset.is_some() || c.reset_at_start()
+    }
+
+    /// The committed statements the log shows emptying table `i` whole (TRUNCATE, DELETE
+    /// without WHERE, DROP TABLE): facts no statistics artefact explains.
+    pub fn logged_emptying(&self, i: usize) -> Vec<&'a LogEvent> {
+        self.events_for(
+            i,
+            &[
+                EventKind::Truncate,
+                EventKind::DeleteAll,
+                EventKind::DropTable,
+            ],
+        )
+        .into_iter()
+        .filter(|e| committed(e) == Some(true))
+        .collect()
+    }
+
     pub fn stats_zeroed_tables(&self) -> Vec<usize> {
         (0..self.tables.len())
-            .filter(|i| self.tables[*i].counters_zero() && self.tables[*i].catalog_rows())
+            // A partitioned table (relkind p) has no storage: its counters are always zero and
+            // say nothing; its partitions carry the rows.
+            .filter(|i| {
+                let t = &self.tables[*i];
+                t.counters_zero() && t.catalog_rows() && t.stats.relkind != "p"
+            })
             .collect()
     }
 }

@@ -143,6 +143,34 @@ pub struct Finding {
     /// table, outcome, `wal:LSN` (see `wal_join`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction: Option<crate::analysis::wal_join::LossTransaction>,
+    /// How this finding relates to other events: what caused it, what it restored over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+}
+
+/// How two events of one incident relate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// The other event made this one do damage (a dropped column → the DELETE its NULLs met).
+    CausedBy,
+    /// Both happened in one transaction.
+    SameTransaction,
+    /// This restore replaced what the other event had made.
+    RestoredOver,
+}
+
+/// A link from a finding to another event: another finding (by rank) or a logged statement or
+/// migration that is not a finding itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub relation: Relation,
+    /// The rank of the other finding, when the other event is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
+    /// Where the other event is seen (`log:…`, `git:…`, `catalog:…`).
+    pub source: String,
+    pub text: String,
 }
 
 impl Finding {
@@ -168,6 +196,7 @@ impl Finding {
             score: Vec::new(),
             ties_with: Vec::new(),
             transaction: None,
+            links: Vec::new(),
         }
     }
 
@@ -237,5 +266,32 @@ impl Finding {
         self.at = Some(event.at);
         self.session = Some(event.session.clone());
         self.statement = Some(event.text.clone());
+    }
+
+    /// Cites a logged statement that did not fail and pins the finding to it. Only a statement
+    /// whose transaction is seen to commit earns the log points: one whose outcome the log does
+    /// not show (a session cut off, a prefix without `%p`) is cited, but scores nothing.
+    pub fn cite_logged(&mut self, event: &crate::evidence::LogEvent) {
+        if crate::analysis::facts::committed(event) == Some(true) {
+            self.scored(
+                Reason::LogStatement,
+                event.source.clone(),
+                format!("`{}`", event.text),
+            );
+            self.scored(
+                Reason::LogCommitted,
+                event.source.clone(),
+                "its transaction committed",
+            );
+        } else {
+            self.note(Fact::for_(
+                event.source.clone(),
+                format!(
+                    "`{}` — the log does not show how its transaction ended, so it earns no points",
+                    event.text
+                ),
+            ));
+        }
+        self.pin(event);
     }
 }

@@ -3,12 +3,16 @@
 //! `scoring` is the documented points table; this module ranks.
 
 pub mod advice;
+pub mod consolidate;
 pub mod facts;
 pub mod finding;
+pub mod fk_graph;
 pub mod hypotheses;
 pub mod quote;
 pub mod recovery;
+pub mod migration_runs;
 pub mod scoring;
+pub mod signatures;
 pub mod status;
 pub mod wal_join;
 
@@ -16,6 +20,7 @@ pub mod wal_join;
 pub mod fixtures;
 
 use crate::evidence::Evidence;
+pub use consolidate::IncidentWindow;
 use facts::Facts;
 use finding::{Finding, Kind, RuledOut};
 
@@ -45,8 +50,14 @@ impl Analysis {
     }
 }
 
-/// Runs every hypothesis and ranks what they found.
+/// Runs every hypothesis and ranks what they found, with no incident window given.
 pub fn analyze(evidence: &Evidence) -> Analysis {
+    analyze_within(evidence, &IncidentWindow::default())
+}
+
+/// Runs every hypothesis, consolidates what they found (`consolidate`: one finding per event,
+/// contradictions rule out, losses outside `window` are not losses) and ranks it.
+pub fn analyze_within(evidence: &Evidence, window: &IncidentWindow) -> Analysis {
     let facts = Facts::new(evidence);
     let mut findings = Vec::new();
     let mut ruled_out = Vec::new();
@@ -82,6 +93,8 @@ pub fn analyze(evidence: &Evidence) -> Analysis {
         let from_wal = w.unexplained(&findings, &facts);
         findings.extend(from_wal.into_iter().filter(|f| f.confidence > 0.0));
     }
+    let (mut findings, more_ruled_out) = consolidate::consolidate(&facts, findings, window);
+    ruled_out.extend(more_ruled_out);
     rank(&mut findings);
     // An explanation ruled out for a table another finding of the same kind explains is noise.
     let listed: std::collections::HashSet<(Kind, &str)> = findings

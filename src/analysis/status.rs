@@ -11,10 +11,21 @@
 //!
 //! 1. `unknown` — the counters are not visible.
 //! 2. `never_populated` — no insert, no delete, no live row, and the catalog shows no rows either
-//!    (`reltuples ≤ 0`, `relpages = 0`): pg-forensics.md scenario 12.
+//!    (`reltuples ≤ 0`, `relpages = 0`), the file never replaced (`relfilenode = oid`):
+//!    pg-forensics.md scenario 12. With a replaced file it is `unknown`: zeroed counters and a
+//!    TRUNCATE leave the same picture.
 //! 3. `unknown` — every counter is zero but the catalog still shows rows (`reltuples > 0`,
 //!    `relpages > 0` or a non-empty file): the statistics were zeroed by a crash, a point-in-time
 //!    restore or `pg_stat_reset()` (scenarios 10, 11, 13), which says nothing about the rows.
+//! 3b. `unknown` — the counters restarted and counted new activity since: they went backwards
+//!    since the baseline (fewer inserts or deletes than it counted, same table), or the catalog
+//!    counts far more rows than the counters can account for (`max(n_tup_ins, n_live_tup +
+//!    n_tup_del) + n_dead_tup` under half of `reltuples`, with the file never swapped — a
+//!    DELETE is counted, a TRUNCATE swaps the file). Twenty inserts after `pg_stat_reset()` on a table of 20,000
+//!    rows read `n_live_tup = 20`: that is the counters' age, not the table's content. Only the
+//!    catalog's own proof of emptiness (new file, `reltuples` reset, no live row) still reads
+//!    `wiped`. The report says "counters since T" (`counters_since`: the later of the database's
+//!    `stats_reset` and the postmaster start).
 //! 4. `intact` — live rows ≥ expected rows.
 //! 5. `intact` — the shortfall is inserts that never committed: `n_tup_ins` counts aborted
 //!    inserts too (scenario 6). Either their dead tuples are still there (`n_dead_tup ≥
@@ -66,6 +77,9 @@ pub struct TableAssessment {
     /// `None` when the counters are not visible.
     pub expected_rows: Option<i64>,
     pub status: TableStatus,
+    /// The counters were zeroed or restarted (rules 3 and 3b): they count from some later time,
+    /// not from the table's creation.
+    pub counters_restarted: bool,
 }
 
 /// Judges one table; `baseline` is the same table (by schema and name) in an earlier snapshot.
@@ -75,14 +89,56 @@ pub fn assess(table: &TableStats, baseline: Option<&TableStats>) -> TableAssessm
         return TableAssessment {
             expected_rows: None,
             status: TableStatus::Unknown,
+            counters_restarted: false,
         };
     };
     let expected = expected_rows(table, baseline, ins, del);
-    let status = status_of(table, baseline, ins, del, live, expected);
+    let zeroed = ins == 0 && del == 0 && live == 0 && catalog_shows_rows(table);
+    let restarted = zeroed || counters_restarted(table, baseline, ins, del, live);
+    let status = if restarted && !zeroed {
+        if live == 0 && file_replaced_empty(table) {
+            TableStatus::Wiped
+        } else {
+            TableStatus::Unknown
+        }
+    } else {
+        status_of(table, baseline, ins, del, live, expected)
+    };
     TableAssessment {
         expected_rows: Some(expected),
         status,
+        counters_restarted: restarted && status != TableStatus::NeverPopulated,
     }
+}
+
+/// Rule 3b: the counters restarted and counted new activity since.
+fn counters_restarted(
+    table: &TableStats,
+    baseline: Option<&TableStats>,
+    ins: i64,
+    del: i64,
+    live: i64,
+) -> bool {
+    let backwards = baseline.is_some_and(|b| {
+        b.oid == table.oid
+            && (b.n_tup_ins.is_some_and(|bi| ins < bi) || b.n_tup_del.is_some_and(|bd| del < bd))
+    });
+    let swapped = table.relfilenode != table.oid
+        || baseline.is_some_and(|b| b.oid != table.oid || b.relfilenode != table.relfilenode);
+    // What the counters have seen: the rows they saw arrive, or those still live plus those
+    // deleted (and dead). Counters that ran since the rows arrived see most of `reltuples`.
+    let accounted = (ins.max(live + del) + table.n_dead_tup.unwrap_or(0)) as f64;
+    let drift = !swapped
+        && table.reltuples > 0.0
+        && accounted * 2.0 < table.reltuples
+        && table.reltuples - accounted >= 10.0;
+    backwards || drift
+}
+
+/// The catalog's own proof that the table is empty: new file, `reltuples` reset or an empty file.
+fn file_replaced_empty(t: &TableStats) -> bool {
+    t.relfilenode != t.oid
+        && (t.reltuples < 0.0 || (t.relpages == 0 && t.size_bytes.unwrap_or(0) == 0))
 }
 
 fn expected_rows(table: &TableStats, baseline: Option<&TableStats>, ins: i64, del: i64) -> i64 {
@@ -121,7 +177,13 @@ fn status_of(
     let counters_zero = ins == 0 && del == 0 && live == 0;
     let baseline_rows = baseline.and_then(|b| b.n_live_tup).unwrap_or(0);
     if counters_zero && !catalog_shows_rows(table) && baseline_rows == 0 {
-        return TableStatus::NeverPopulated;
+        // A replaced file (relfilenode ≠ oid) means a TRUNCATE or rewrite happened: with
+        // zeroed counters that is as likely an emptied table as a never-written one.
+        return if table.relfilenode == table.oid {
+            TableStatus::NeverPopulated
+        } else {
+            TableStatus::Unknown
+        };
     }
     if counters_zero && catalog_shows_rows(table) {
         return TableStatus::Unknown;
@@ -171,10 +233,22 @@ pub struct TableRow {
     pub dead_rows: Option<i64>,
     pub expected_rows: Option<i64>,
     pub status: TableStatus,
+    /// When the counters restarted (crash, `pg_stat_reset()`, restore), if they did: the status
+    /// reads "counters since T", never `intact` on counters that restarted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters_since: Option<DateTime<Utc>>,
     /// The later of `last_vacuum` and `last_autovacuum`.
     pub last_vacuum: Option<DateTime<Utc>>,
     /// The later of `last_analyze` and `last_autoanalyze`.
     pub last_analyze: Option<DateTime<Utc>>,
+}
+
+/// When a snapshot's counters restarted last: the later of the database's `stats_reset` and the
+/// postmaster start (a crash or a restore starts the counters afresh; a clean restart keeps
+/// them, which is why this is only shown for tables whose counters did restart).
+pub fn counters_since(snapshot: &DatabaseSnapshot) -> Option<DateTime<Utc>> {
+    let reset = snapshot.database_stats.as_ref().and_then(|d| d.stats_reset);
+    reset.max(snapshot.server.postmaster_start_time)
 }
 
 /// Every table of `snapshot`, in its (schema, name) order, judged against the same table in
@@ -200,6 +274,10 @@ pub fn table_rows(
                 .copied();
             let a = assess(t, base);
             TableRow {
+                counters_since: a
+                    .counters_restarted
+                    .then(|| counters_since(snapshot))
+                    .flatten(),
                 schema: t.schema.clone(),
                 name: t.name.clone(),
                 inserts: t.n_tup_ins,
@@ -382,5 +460,44 @@ mod tests {
         let a = assess(&now, Some(&base));
         assert_eq!(a.expected_rows, Some(1003));
         assert_eq!(a.status, TableStatus::Partial);
+    }
+}
+
+#[cfg(test)]
+mod counter_drift {
+    use super::*;
+    use crate::analysis::fixtures::{at, table, truncated, zeroed};
+
+    /// `pg_stat_reset()` then 20 inserts on a table of 20,000 rows: `n_live_tup = 20` is the
+    /// counters' age, not the table's content — never `intact`, never `wiped`.
+    #[test]
+    fn restarted_counters_that_counted_new_rows_are_not_intact() {
+        let mut t = zeroed(table("events", 16400, 20_000));
+        t.n_tup_ins = Some(20);
+        t.n_live_tup = Some(20);
+        let a = assess(&t, None);
+        assert_eq!(a.status, TableStatus::Unknown);
+        assert!(a.counters_restarted);
+        let base = table("events", 16400, 20_000);
+        let a = assess(&t, Some(&base));
+        assert_eq!(a.status, TableStatus::Unknown, "with a baseline too");
+        assert!(a.counters_restarted);
+    }
+
+    /// Counters reset, then a TRUNCATE: the catalog's own proof of emptiness still reads wiped.
+    #[test]
+    fn restarted_counters_and_a_truncate_read_wiped() {
+        let base = table("events", 16400, 500);
+        let t = truncated(zeroed(table("events", 16400, 500)), 16500, at(12, 0, 0));
+        let a = assess(&t, Some(&base));
+        assert_eq!(a.status, TableStatus::Wiped);
+    }
+
+    /// Counters that ran since the rows arrived are not restarted.
+    #[test]
+    fn running_counters_are_not_drift() {
+        let mut t = table("events", 16400, 81);
+        t.n_live_tup = Some(0);
+        assert!(!assess(&t, None).counters_restarted);
     }
 }

@@ -149,6 +149,11 @@ impl TableStats {
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }
+
+    /// The table's name as a `RelationName` (exact catalog spelling).
+    pub fn relation(&self) -> crate::evidence::RelationName {
+        crate::evidence::RelationName::new(self.schema.clone(), self.name.clone())
+    }
 }
 
 /// A foreign key, child → parent, with its referential actions.

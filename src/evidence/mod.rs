@@ -7,6 +7,7 @@
 
 pub mod database;
 pub mod migrations;
+pub mod relation;
 pub mod timeline;
 pub mod wal;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use database::*;
 pub use migrations::*;
+pub use relation::RelationName;
 pub use timeline::*;
 pub use wal::*;
 

@@ -12,7 +12,7 @@ use crate::analysis::advice::{Action, Gap, advise};
 use crate::analysis::facts::Facts;
 use crate::analysis::finding::{Finding, Kind, RuledOut};
 use crate::analysis::scoring::Reason;
-use crate::analysis::{Analysis, analyze};
+use crate::analysis::{Analysis, IncidentWindow, analyze_within};
 use crate::evidence::{EventKind, Evidence, Input};
 
 pub const REPORT_FORMAT: &str = "pgtriage-report/1";
@@ -64,6 +64,9 @@ pub struct TableRow {
     pub missing_rows: Option<i64>,
     /// `wiped`, `partial`, `intact`, `never_populated`, `unknown`.
     pub status: &'static str,
+    /// When the table's counters restarted, if they did: its status reads "counters since T".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counters_since: Option<chrono::DateTime<chrono::Utc>>,
     /// The kind of the first hypothesis, in rank order, that lists the table.
     pub explanation: Option<Kind>,
     pub explanation_rank: Option<usize>,
@@ -214,7 +217,13 @@ fn connection_sentence(c: &crate::evidence::SessionSecurity) -> String {
 }
 
 pub fn build(evidence: &Evidence, window: Window) -> Report {
-    let analysis = analyze(evidence);
+    let analysis = analyze_within(
+        evidence,
+        &IncidentWindow {
+            since: window.since,
+            until: window.until,
+        },
+    );
     build_from(evidence, &analysis, window)
 }
 
@@ -244,6 +253,11 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 expected_from: t.expected_from.as_str(),
                 missing_rows: t.expected.map(|_| t.missing()).filter(|m| *m > 0),
                 status: t.status.as_str(),
+                counters_since: evidence
+                    .database
+                    .as_ref()
+                    .filter(|_| t.counters_restarted)
+                    .and_then(crate::analysis::status::counters_since),
                 explanation: explanation.map(|f| f.kind),
                 explanation_rank: explanation.map(|f| f.rank),
             }
@@ -265,6 +279,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
             expected_from: "baseline",
             missing_rows: t.n_live_tup.filter(|n| *n > 0),
             status: "wiped",
+            counters_since: None,
             explanation: explanation.map(|f| f.kind),
             explanation_rank: explanation.map(|f| f.rank),
         });
@@ -437,23 +452,19 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                     (affected.contains(&name) || named.contains(name.as_str())).then_some(name)
                 })
                 .collect();
-            let ran = h
-                .applied
-                .iter()
-                .find(|a| a.path.as_deref() == Some(op.path.as_str()))
-                .map(|a| {
-                    format!(
-                        "recorded as applied in {}{}{}",
-                        a.table,
-                        a.applied_at
-                            .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
-                            .unwrap_or_default(),
-                        match a.success {
-                            Some(false) => " (failed)",
-                            _ => "",
-                        }
-                    )
-                });
+            let ran = crate::analysis::migration_runs::applied_for(h, &op.path).map(|a| {
+                format!(
+                    "recorded as applied in {}{}{}",
+                    a.table,
+                    a.applied_at
+                        .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                        .unwrap_or_default(),
+                    match a.success {
+                        Some(false) => " (failed)",
+                        _ => "",
+                    }
+                )
+            });
             MigrationRow {
                 kind: op.kind.clone(),
                 objects: op.objects.clone(),

@@ -17,8 +17,9 @@ use std::collections::BTreeSet;
 
 use crate::analysis::facts::{Facts, committed};
 use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
-use crate::analysis::hypotheses::{delete, truncate};
 use crate::analysis::scoring::Reason;
+use crate::analysis::signatures as truncate;
+use crate::analysis::signatures as delete;
 use crate::evidence::{EventKind, ForeignKey};
 
 /// The member no other member is referenced by: the table the cascade started from. Prefers a
@@ -52,20 +53,12 @@ fn describe(fk: &ForeignKey) -> String {
 
 /// Members reachable from `root` through referencing tables over `edges`.
 fn reachable(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> BTreeSet<usize> {
-    let mut seen = BTreeSet::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for fk in edges {
-            if facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(p)
-                && let Some(c) = facts.resolve(&format!("{}.{}", fk.schema, fk.table))
-                && c != root
-                && seen.insert(c)
-            {
-                frontier.push(c);
-            }
-        }
-    }
-    seen
+    crate::analysis::fk_graph::referencing_closure(
+        facts,
+        &[root],
+        |fk| edges.iter().any(|e| std::ptr::eq(*e, fk)),
+        |_| true,
+    )
 }
 
 /// The FK path from `root` outwards over `edges` (breadth first), as text.
@@ -279,19 +272,7 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
             .rev()
             .find(|e| committed(e) != Some(false))
         {
-            f.scored(
-                Reason::LogStatement,
-                e.source.clone(),
-                format!("`{}`", e.text),
-            );
-            if committed(e) == Some(true) {
-                f.scored(
-                    Reason::LogCommitted,
-                    e.source.clone(),
-                    "its transaction committed",
-                );
-            }
-            f.pin(e);
+            f.cite_logged(e);
             let child_logged: Vec<String> = members
                 .iter()
                 .filter(|i| **i != p)

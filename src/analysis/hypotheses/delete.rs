@@ -12,28 +12,34 @@
 use crate::analysis::facts::{Facts, TableView, committed};
 use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
+pub use crate::analysis::signatures::committed_deletes;
 use crate::evidence::EventKind;
 
-/// How many of the counted deletes can have committed: the deletes the live count also lost,
-/// or those still visible as dead tuples counted as committed modifications.
-pub fn committed_deletes(t: &TableView) -> i64 {
-    let (del, gone) = match t.baseline {
-        Some(b) if b.oid == t.stats.oid && b.n_tup_del.is_some_and(|d| d <= t.del()) => {
-            let b_live = b.n_live_tup.unwrap_or(0);
-            (
-                t.del() - b.n_tup_del.unwrap_or(0),
-                b_live + (t.ins() - b.n_tup_ins.unwrap_or(0)) - t.live(),
-            )
-        }
-        _ => (t.del(), t.ins() - t.live()),
-    };
-    // Committed deletes also leave dead tuples and count in n_mod_since_analyze (until the next
-    // vacuum/analyze); rolled-back ones do neither. This holds when n_live_tup is off, e.g. an
-    // ANALYZE that ran before the inserting session flushed its counts.
-    let unvacuumed = del
-        .min(t.stats.n_mod_since_analyze.unwrap_or(0))
-        .min(t.dead());
-    del.min(gone).max(unvacuumed).max(0)
+/// Where the DELETE's WAL records are. They name the file the rows were in at the time: if the
+/// storage was replaced since (a later TRUNCATE, VACUUM FULL, CLUSTER), the current relfilenode
+/// is the new, empty file and would find nothing — name the baseline's file when known.
+fn wal_confirm(t: &TableView) -> String {
+    let replaced = t.stats.relfilenode != t.stats.oid
+        || t.baseline
+            .is_some_and(|b| b.oid == t.stats.oid && b.relfilenode != t.stats.relfilenode);
+    let earlier = t
+        .baseline
+        .filter(|b| b.oid == t.stats.oid && b.relfilenode != t.stats.relfilenode)
+        .map(|b| b.relfilenode);
+    match (replaced, earlier) {
+        (false, _) => format!(
+            "in WAL: Heap/DELETE records on {}'s relfilenode {} followed by a COMMIT (pg_walinspect over the archive)",
+            t.name, t.stats.relfilenode
+        ),
+        (true, Some(old)) => format!(
+            "in WAL: Heap/DELETE records on {}'s earlier relfilenode {} (the baseline's; the current {} is the file that replaced it) followed by a COMMIT",
+            t.name, old, t.stats.relfilenode
+        ),
+        (true, None) => format!(
+            "in WAL: Heap/DELETE records on the file {} had before its storage was replaced (not the current relfilenode {}: that file is newer than the DELETE) followed by a COMMIT — the replacing record (e.g. the TRUNCATE's COMMIT `rels:` list) names the old file",
+            t.name, t.stats.relfilenode
+        ),
+    }
 }
 
 const DELETES: &[EventKind] = &[EventKind::Delete, EventKind::DeleteAll];
@@ -54,12 +60,59 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             continue;
         }
         let k = committed_deletes(t);
+        if k == 0 && t.counters_restarted {
+            // The counters restarted (crash, reset, restore) after the DELETE: they cannot count
+            // its rows, but the log shows it committed.
+            if let Some(e) = events.iter().rev().find(|e| committed(e) == Some(true)) {
+                let mut f = Finding::new(
+                    Kind::Delete,
+                    vec![t.name.clone()],
+                    format!(
+                        "{}: rows removed by `{}`; how many the counters cannot say (they restarted since)",
+                        t.name,
+                        e.text.trim()
+                    ),
+                );
+                f.note(Fact::against(
+                    t.cite("n_tup_del"),
+                    format!(
+                        "n_tup_del {} and n_live_tup {}: counters since a restart, not since the DELETE",
+                        t.del(),
+                        t.live()
+                    ),
+                ));
+                f.cite_logged(e);
+                if e.kind == EventKind::DeleteAll
+                    && let Some(b) = t.baseline
+                    && b.n_live_tup.unwrap_or(0) > 0
+                {
+                    f.scored(
+                        Reason::BaselineConfirms,
+                        t.cite_baseline("n_live_tup"),
+                        format!(
+                            "the baseline counted {} rows; a DELETE without WHERE removed them all",
+                            b.n_live_tup.unwrap_or(0)
+                        ),
+                    );
+                }
+                f.confirm.push(wal_confirm(t));
+                verdict.findings.push(f.finish());
+                continue;
+            }
+        }
         let dropped_since_baseline = t
             .baseline
             .is_some_and(|b| b.n_live_tup.unwrap_or(0) > t.live());
         let recent = t.dead() >= k && t.stats.n_mod_since_analyze.unwrap_or(0) >= k;
-        let relevant =
-            !events.is_empty() || t.live() == 0 || t.affected() || dropped_since_baseline || recent;
+        // A DELETE of a fifth or more of the rows the table had is worth a finding even when
+        // nothing logged it and vacuum already cleared its dead tuples.
+        let large = k * 5 >= t.live() + k;
+        let relevant = !events.is_empty()
+            || t.live() == 0
+            || t.affected()
+            || dropped_since_baseline
+            || recent
+            || large;
         if k == 0 {
             if t.del() > 0 && (relevant || !events.is_empty()) {
                 verdict.ruled_out.push(RuledOut {
@@ -149,19 +202,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             );
         }
         if let Some(e) = events.iter().rev().find(|e| committed(e) != Some(false)) {
-            f.scored(
-                Reason::LogStatement,
-                e.source.clone(),
-                format!("`{}`", e.text),
-            );
-            if committed(e) == Some(true) {
-                f.scored(
-                    Reason::LogCommitted,
-                    e.source.clone(),
-                    "its transaction committed",
-                );
-            }
-            f.pin(e);
+            f.cite_logged(e);
         } else if let Some(e) = events.last() {
             f.scored(
                 Reason::LogFailed,
@@ -177,10 +218,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 format!("migration {}: `{}`", op.path, op.statement),
             );
         }
-        f.confirm.push(format!(
-            "in WAL: Heap/DELETE records on {}'s relfilenode {} followed by a COMMIT (pg_walinspect over the archive)",
-            t.name, t.stats.relfilenode
-        ));
+        f.confirm.push(wal_confirm(t));
         f.refute.push("an ABORT record for the deleting xid, or n_live_tup back at its old value, means the DELETE rolled back".into());
         verdict.findings.push(f.finish());
     }
@@ -192,6 +230,28 @@ mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
     use crate::evidence::TxOutcome;
+
+    /// A DELETE, then a TRUNCATE gave the table a new file: the WAL check must not name the new
+    /// file, which the DELETE never touched.
+    #[test]
+    fn wal_check_never_names_the_file_of_a_later_truncate() {
+        let t = truncated(deleted(table("assets", 16445, 81), 33), 16499, at(12, 0, 0));
+        let ev = evidence(vec![t], vec![]);
+        let v = hypothesize(&Facts::new(&ev));
+        let f = v.findings.first().expect("the delete is found");
+        assert!(
+            f.confirm
+                .iter()
+                .all(|c| !c.contains("relfilenode 16499 followed")),
+            "{:?}",
+            f.confirm
+        );
+        assert!(
+            f.confirm
+                .iter()
+                .any(|c| c.contains("not the current relfilenode 16499"))
+        );
+    }
 
     #[test]
     fn a_committed_delete_of_everything_is_found() {

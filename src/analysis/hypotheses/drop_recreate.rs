@@ -226,19 +226,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             });
         }
         if let Some(e) = events.iter().find(|e| committed(e) != Some(false)) {
-            f.scored(
-                Reason::LogStatement,
-                e.source.clone(),
-                format!("`{}`", e.text),
-            );
-            if committed(e) == Some(true) {
-                f.scored(
-                    Reason::LogCommitted,
-                    e.source.clone(),
-                    "its transaction committed",
-                );
-            }
-            f.pin(e);
+            f.cite_logged(e);
             if e.cascade {
                 f.note(Fact::for_(e.source.clone(), "DROP … CASCADE also dropped the foreign keys of the tables referencing it: their rows stay, now orphans"));
             }

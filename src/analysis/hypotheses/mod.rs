@@ -26,3 +26,29 @@ pub const ALL: &[fn(&Facts) -> Verdict] = &[
     stats_reset::hypothesize,
     never_populated::hypothesize,
 ];
+
+#[cfg(test)]
+mod tests {
+    /// No hypothesis imports another: what several share lives in `analysis::signatures`
+    /// (and the cross-hypothesis rules in `analysis::consolidate`).
+    #[test]
+    fn no_hypothesis_imports_another() {
+        let sources = [
+            ("cascade", include_str!("cascade.rs")),
+            ("delete", include_str!("delete.rs")),
+            ("drop_recreate", include_str!("drop_recreate.rs")),
+            ("never_populated", include_str!("never_populated.rs")),
+            ("restore", include_str!("restore.rs")),
+            ("rollback", include_str!("rollback.rs")),
+            ("stats_reset", include_str!("stats_reset.rs")),
+            ("truncate", include_str!("truncate.rs")),
+        ];
+        for (name, text) in sources {
+            let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+            assert!(
+                !code.contains("hypotheses::") && !code.contains("super::"),
+                "{name}.rs imports another hypothesis"
+            );
+        }
+    }
+}

@@ -8,18 +8,73 @@
 //! so does a stats reset, whose tables keep `reltuples > 0`.
 
 use crate::analysis::facts::{Facts, Status};
-use crate::analysis::finding::{Fact, Finding, Kind, Verdict};
+use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
+/// A fact that shows table `i` held rows once: the baseline counted them, or the log shows it
+/// dropped or truncated. (reason, source)
+fn contradiction(facts: &Facts, i: usize) -> Option<(String, String)> {
+    let t = &facts.tables[i];
+    if let Some(b) = t.baseline
+        && (b.n_live_tup.unwrap_or(0) > 0 || b.reltuples > 0.0)
+    {
+        return Some((
+            format!(
+                "the baseline counted {} rows in {}: it was populated before",
+                b.n_live_tup.unwrap_or(0).max(b.reltuples as i64),
+                t.name
+            ),
+            t.cite_baseline("n_live_tup"),
+        ));
+    }
+    if t.rewritten() && facts.counters_restarted_cluster() {
+        return Some((
+            format!(
+                "{}: relfilenode {} ≠ oid {} — its storage was replaced (TRUNCATE), and the counters restarted since: an emptied table reads the same as a never-written one",
+                t.name, t.stats.relfilenode, t.stats.oid
+            ),
+            t.cite_catalog("relfilenode"),
+        ));
+    }
+    facts
+        .events_for(i, &[EventKind::DropTable, EventKind::Truncate])
+        .into_iter()
+        .find(|e| crate::analysis::facts::committed(e) != Some(false))
+        .map(|e| {
+            (
+                format!(
+                    "`{}`: {} existed before and was emptied or re-created",
+                    e.text.trim(),
+                    t.name
+                ),
+                e.source.clone(),
+            )
+        })
+}
+
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
-    let members: Vec<usize> = (0..facts.tables.len())
+    let candidates: Vec<usize> = (0..facts.tables.len())
         .filter(|i| {
             let t = &facts.tables[*i];
             t.counters_zero() && !t.catalog_rows() && t.stats.relkind != "p"
         })
         .collect();
+    // A fact this kind cannot produce rules a table out by itself, with that fact as the
+    // reason, instead of dragging down the tables that did stay empty.
+    let mut members = Vec::new();
+    for i in candidates {
+        match contradiction(facts, i) {
+            Some((reason, source)) => verdict.ruled_out.push(RuledOut {
+                kind: Kind::NeverPopulated,
+                tables: vec![facts.tables[i].name.clone()],
+                reason,
+                source,
+            }),
+            None => members.push(i),
+        }
+    }
     if members.is_empty() {
         return verdict;
     }
@@ -189,7 +244,10 @@ mod tests {
                 &["session"],
             )],
         );
-        let f = &hypothesize(&Facts::new(&ev)).findings[0];
-        assert!(f.confidence <= 0.2);
+        // The DROP shows the table existed before: ruled out, with the DROP as the reason.
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty());
+        assert!(v.ruled_out[0].reason.contains("DROP TABLE session"));
+        assert_eq!(v.ruled_out[0].source, "log:postgresql.log:3");
     }
 }

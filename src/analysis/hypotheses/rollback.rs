@@ -12,7 +12,6 @@
 
 use crate::analysis::facts::{Facts, committed};
 use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
-use crate::analysis::hypotheses::truncate;
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
@@ -59,7 +58,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             .into_iter()
             .filter(|e| e.rows.unwrap_or(0) >= missing)
             .collect();
-        let storage = truncate::storage_signature(t);
+        let storage = crate::analysis::signatures::storage_signature(t);
         let inserts_committed = never_analyzed && mod_ >= t.ins() && t.ins() > 0;
         if storage
             || inserts_committed

@@ -18,6 +18,33 @@ use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
+/// Why an affected table's counters show no reset, in terms true of this table: the sentence
+/// says what the counters read, not a template that may contradict them.
+fn not_a_reset(t: &crate::analysis::facts::TableView) -> String {
+    let counted = t.ins() - t.del();
+    if t.ins() > 0 && t.live() < counted {
+        format!(
+            "n_tup_ins {} − n_tup_del {} = {counted} rows counted, n_live_tup {}: the counters ran on, and {} of the rows they counted are gone",
+            t.ins(),
+            t.del(),
+            t.live(),
+            counted - t.live()
+        )
+    } else {
+        format!(
+            "counters not zeroed (n_tup_ins {}, n_live_tup {}) and not below what they counted; the {} missing rows are measured against {}",
+            t.ins(),
+            t.live(),
+            t.missing(),
+            if t.baseline.is_some() {
+                "the baseline"
+            } else {
+                "the counters"
+            }
+        )
+    }
+}
+
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
     let mut members = facts.stats_zeroed_tables();
@@ -25,9 +52,30 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         if t.has_counters() && !t.counters_zero() && t.live() > t.ins() - t.del() && t.ins() == 0 {
             members.push(i);
         }
+        // Counters that restarted and counted a little since (status rule 3b).
+        if t.counters_restarted && !t.affected() && t.stats.relkind != "p" {
+            members.push(i);
+        }
     }
     members.sort_unstable();
     members.dedup();
+    // "Nothing was lost" cannot hold for a table the log shows emptied by a committed
+    // statement: that table is ruled out, with the statement as the reason.
+    members.retain(|i| match facts.logged_emptying(*i).first() {
+        Some(e) => {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::StatsReset,
+                tables: vec![facts.tables[*i].name.clone()],
+                reason: format!(
+                    "the log shows `{}` committed on it: its counters restarted, but its rows went by that statement",
+                    e.text.trim()
+                ),
+                source: e.source.clone(),
+            });
+            false
+        }
+        None => true,
+    });
     let cluster = facts.cluster();
     if members.is_empty() {
         for i in facts.affected() {
@@ -35,11 +83,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::StatsReset,
                 tables: vec![t.name.clone()],
-                reason: format!(
-                    "n_tup_ins {} > 0 while n_live_tup is {}: the counters have run since any reset, and the rows they counted are gone",
-                    t.ins(),
-                    t.live()
-                ),
+                reason: not_a_reset(t),
                 source: t.cite("n_tup_ins"),
             });
         }
@@ -167,6 +211,24 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
 mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
+
+    /// A table dropped and re-created empty (new oid, no insert since): the reason a reset is
+    /// ruled out must be true of it — never "n_tup_ins 0 > 0".
+    #[test]
+    fn the_ruled_out_sentence_is_true_of_the_table() {
+        let mut ev = evidence(vec![empty_new("comments", 16600)], vec![]);
+        ev.baseline = Some(snapshot(vec![table("comments", 16500, 500)], vec![]));
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(!v.ruled_out.is_empty());
+        for r in &v.ruled_out {
+            assert!(!r.reason.contains("0 > 0"), "{}", r.reason);
+            assert!(
+                !r.reason.contains("the rows they counted are gone"),
+                "{}",
+                r.reason
+            );
+        }
+    }
 
     #[test]
     fn crash_recovery_zeroes_counters_but_loses_nothing() {

@@ -9,224 +9,9 @@
 //! kept (DROP+CREATE gives a new one). After the next VACUUM `reltuples` becomes 0; the new
 //! relfilenode stays. `log_statement = ddl` does not log TRUNCATE (it is in the `mod` class).
 
-use std::collections::BTreeMap;
-
-use crate::analysis::facts::{Facts, TableView, committed};
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
-use crate::analysis::scoring::Reason;
-use crate::evidence::EventKind;
-
-/// Tables that lost rows with the storage signature of a TRUNCATE, grouped by the transaction
-/// that did it (shared catalog commit time, or one logged statement), as table indices.
-pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {
-    let mut by_time: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, t) in facts.tables.iter().enumerate() {
-        if !t.affected() {
-            continue;
-        }
-        let storage = storage_signature(t);
-        let logged = !facts.events_for(i, &[EventKind::Truncate]).is_empty();
-        let migrated = !facts.migration_ops_for(i, &["truncate"]).is_empty();
-        if !(storage || logged || migrated) || oid_changed(t) {
-            continue;
-        }
-        let key = match (storage, t.stats.catalog_commit_time) {
-            (true, Some(when)) => format!("time:{}", when.to_rfc3339()),
-            _ => match facts.events_for(i, &[EventKind::Truncate]).last() {
-                Some(e) => format!("log:{}", e.source),
-                None => format!("table:{}", t.name),
-            },
-        };
-        by_time.entry(key).or_default().push(i);
-    }
-    by_time.into_values().collect()
-}
-
-/// New relfilenode and the reset `reltuples` (−1, or 0 with an empty file after a VACUUM).
-pub fn storage_signature(t: &TableView) -> bool {
-    t.rewritten()
-        && (t.stats.reltuples < 0.0
-            || (t.stats.relpages == 0 && t.stats.size_bytes.unwrap_or(0) == 0))
-}
-
-/// How the expected row count was reached, for the reader.
-pub fn expected_label(t: &TableView) -> &'static str {
-    match t.expected_from {
-        crate::analysis::facts::ExpectedFrom::Baseline => "baseline rows + inserts − deletes since",
-        _ => "inserts − deletes",
-    }
-}
-
-fn oid_changed(t: &TableView) -> bool {
-    t.baseline.is_some_and(|b| b.oid != t.stats.oid)
-}
-
-/// Adds the per-table facts of the TRUNCATE signature to `f`.
-pub fn score_tables(facts: &Facts, members: &[usize], f: &mut Finding) {
-    for &i in members {
-        let t = &facts.tables[i];
-        if t.dead() < t.missing() {
-            f.scored(
-                Reason::StatsSignature,
-                t.cite("n_live_tup"),
-                format!(
-                    "{}: n_live_tup {} while {} rows are expected ({}); n_tup_del {} and n_dead_tup {} do not account for the {} missing",
-                    t.name,
-                    t.live(),
-                    t.expected.unwrap_or(0),
-                    expected_label(t),
-                    t.del(),
-                    t.dead(),
-                    t.missing()
-                ),
-            );
-        } else {
-            f.note(Fact::against(
-                t.cite("n_dead_tup"),
-                format!(
-                    "{}: n_dead_tup {} covers the {} missing rows: deleted rows, not a TRUNCATE (which leaves no dead tuples)",
-                    t.name,
-                    t.dead(),
-                    t.missing()
-                ),
-            ));
-        }
-        if storage_signature(t) {
-            f.scored(
-                Reason::CatalogSignature,
-                t.cite_catalog("relfilenode"),
-                format!(
-                    "{}: relfilenode {} ≠ oid {} and reltuples {}: the storage was replaced and not analysed since",
-                    t.name, t.stats.relfilenode, t.stats.oid, t.stats.reltuples
-                ),
-            );
-        } else if !t.rewritten() {
-            f.scored(
-                Reason::Contradicted,
-                t.cite_catalog("relfilenode"),
-                format!(
-                    "{}: relfilenode = oid ({}): a TRUNCATE always gives the table new storage",
-                    t.name, t.stats.oid
-                ),
-            );
-        }
-        if let Some(b) = t.baseline
-            && b.n_live_tup.unwrap_or(0) > 0
-        {
-            f.scored(
-                Reason::BaselineConfirms,
-                t.cite_baseline("n_live_tup"),
-                format!(
-                    "{}: the baseline counted {} rows",
-                    t.name,
-                    b.n_live_tup.unwrap_or(0)
-                ),
-            );
-        }
-    }
-    // One transaction: the catalog rows share one commit time.
-    let times: Vec<_> = members
-        .iter()
-        .filter_map(|i| facts.tables[*i].stats.catalog_commit_time)
-        .collect();
-    if members.len() > 1 && times.len() == members.len() && times.windows(2).all(|w| w[0] == w[1]) {
-        let names: Vec<&str> = members
-            .iter()
-            .map(|i| facts.tables[*i].name.as_str())
-            .collect();
-        f.scored(
-            Reason::OneTransaction,
-            facts.tables[members[0]].cite_catalog("catalog_commit_time"),
-            format!(
-                "{} share one pg_class commit time ({}): one transaction replaced their storage",
-                names.join(", "),
-                times[0].format("%Y-%m-%d %H:%M:%S%.3f UTC")
-            ),
-        );
-    }
-    if f.at.is_none() {
-        f.at = times.first().copied();
-    }
-}
-
-/// Scores the logged TRUNCATE statements naming any of `members`; pins the last one.
-pub fn score_log(facts: &Facts, members: &[usize], f: &mut Finding) {
-    let mut events: Vec<_> = members
-        .iter()
-        .flat_map(|i| facts.events_for(*i, &[EventKind::Truncate]))
-        .collect();
-    events.sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
-    events.dedup_by(|a, b| a.source == b.source);
-    // Prefer the statement that committed, closest before the storage change.
-    let chosen = events
-        .iter()
-        .rev()
-        .find(|e| {
-            committed(e) != Some(false)
-                && f.at
-                    .is_none_or(|t| e.at <= t + chrono::Duration::seconds(1))
-        })
-        .or(events.last());
-    for e in &events {
-        if committed(e) == Some(false) {
-            f.note(Fact::against(
-                e.source.clone(),
-                format!("`{}` failed or rolled back: it removed nothing", e.text),
-            ));
-        }
-    }
-    if let Some(e) = chosen {
-        match committed(e) {
-            Some(false) => f.scored(
-                Reason::LogFailed,
-                e.source.clone(),
-                format!("the only logged `{}` failed or rolled back", e.text),
-            ),
-            outcome => {
-                f.scored(
-                    Reason::LogStatement,
-                    e.source.clone(),
-                    format!("`{}`", e.text),
-                );
-                if outcome == Some(true) {
-                    f.scored(
-                        Reason::LogCommitted,
-                        e.source.clone(),
-                        "its transaction committed",
-                    );
-                }
-                f.pin(e);
-            }
-        }
-    }
-}
-
-pub fn score_migrations(facts: &Facts, members: &[usize], kinds: &[&str], f: &mut Finding) {
-    let mut ops: Vec<_> = members
-        .iter()
-        .flat_map(|i| facts.migration_ops_for(*i, kinds))
-        .collect();
-    ops.sort_by(|a, b| a.source.cmp(&b.source));
-    ops.dedup_by(|a, b| a.source == b.source);
-    if let Some(op) = ops.first() {
-        f.scored(
-            Reason::MigrationOperation,
-            op.source.clone(),
-            format!(
-                "migration {} ({}): `{}`",
-                op.path,
-                crate::migrations::prefix(&op.commit, 8),
-                op.statement
-            ),
-        );
-        for op in ops.iter().skip(1) {
-            f.note(Fact::for_(
-                op.source.clone(),
-                format!("migration {}: `{}`", op.path, op.statement),
-            ));
-        }
-    }
-}
+use crate::analysis::facts::Facts;
+use crate::analysis::finding::{Finding, Kind, RuledOut, Verdict};
+use crate::analysis::signatures::{groups, oid_changed, score_log, score_migrations, score_tables};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
@@ -241,11 +26,18 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         let mut f = Finding::new(
             Kind::Truncate,
             names.clone(),
-            format!(
-                "{} emptied by TRUNCATE ({} rows gone, none of them counted as deleted)",
-                names.join(", "),
-                lost
-            ),
+            if lost > 0 {
+                format!(
+                    "{} emptied by TRUNCATE ({} rows gone, none of them counted as deleted)",
+                    names.join(", "),
+                    lost
+                )
+            } else {
+                format!(
+                    "{} emptied by TRUNCATE (how many rows, the counters cannot say: they restarted since)",
+                    names.join(", ")
+                )
+            },
         );
         score_tables(facts, &members, &mut f);
         score_log(facts, &members, &mut f);
@@ -307,6 +99,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
 mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
+    use crate::evidence::EventKind;
 
     #[test]
     fn a_truncated_leaf_is_found_with_the_storage_signature() {

@@ -1,0 +1,688 @@
+#!/usr/bin/env python3
+"""Randomized incidents on a real PostgreSQL, judged against the ground truth they were staged with.
+
+Usage: random_incidents.py N [SEED]   (normally through scripts/random-incidents.sh)
+
+Each incident i of a run is drawn from random.Random(f"{SEED}/{i}") alone, so one incident can be
+re-staged by itself (RANDOM_INCIDENTS_ONLY=i). For each incident this:
+
+1. copies a cluster initialised once per run and starts it with random logging settings:
+   log_statement none/ddl/mod/all, one of several log_line_prefix values, stderr/csvlog/jsonlog,
+   a log time zone, track_commit_timestamp on or off;
+2. creates a random schema in one database: several schemas (quoted mixed-case and reserved-word
+   names among them), FK chains up to depth 4 with mixed ON DELETE actions, a partitioned
+   table, tables without a primary key;
+3. runs a background workload (inserts, updates, a few routine deletes), optionally VACUUM
+   ANALYZE and a baseline (`pgtriage collect`);
+4. stages one or two events drawn from every hypothesis kind (truncate, cascade, rollback,
+   restore, delete, drop_recreate) and the false alarms (crash, pg_stat_reset, never
+   populated), each on its own tables, and records per table what happened;
+5. runs `pgtriage collect` (with --baseline when there is one) and `pgtriage report --format
+   json`, and judges every table.
+
+A table is explained correctly when:
+- it lost rows (truncate, cascade, delete, drop_recreate, restore): the first hypothesis in rank
+  order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
+  told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
+  table named in the statement);
+- it only had a rolled-back insert: its first hypothesis is `rollback` and it is not `wiped`;
+- it was never written: its first hypothesis is `never_populated`, or no loss explains it and its
+  status is `never_populated`;
+- its counters restarted (crash, pg_stat_reset) or nothing happened to it: no loss hypothesis is
+  its first explanation and its status is not `wiped`.
+
+Prints per-kind accuracy, the number of false "data loss" findings on incidents that only had
+false alarms, and last `random incidents: K/N tables explained correctly`. Misses are kept under
+RANDOM_INCIDENTS_KEEP (default target/random-incidents/SEED) with truth.json, evidence.json,
+report.json and the server log, so each can be re-judged with a newer pgtriage.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PGTRIAGE = os.environ.get("PGTRIAGE", os.path.join(ROOT, "target/debug/pgtriage"))
+
+
+def find_bindir():
+    env = os.environ.get("PGTRIAGE_PG_BINDIR")
+    if env:
+        return env
+    cands = sorted(
+        (d for d in os.listdir("/usr/lib/postgresql") if d.isdigit()), key=int
+    ) if os.path.isdir("/usr/lib/postgresql") else []
+    for v in reversed(cands):
+        d = f"/usr/lib/postgresql/{v}/bin"
+        if os.path.exists(f"{d}/initdb"):
+            return d
+    sys.exit("no PostgreSQL server binaries (set PGTRIAGE_PG_BINDIR)")
+
+
+BIN = find_bindir()
+IS_ROOT = os.geteuid() == 0
+
+# Words PostgreSQL reserves (a subset that makes good table names): they must be quoted.
+RESERVED = {
+    "order", "user", "group", "table", "select", "from", "where", "check", "default", "limit",
+    "offset", "grant", "column", "references", "primary", "analyse", "analyze", "window", "end",
+}
+SCHEMA_POOL = ["billing", "Sales", "order", "app_data", "Ops", "user", "inventory"]
+TABLE_POOL = [
+    "customers", "accounts", "orders", "order", "user", "group", "UserAccounts", "LineItems",
+    "Invoice", "invoice_lines", "events", "audit_log", "Sessions", "tags", "payments",
+    "shipments", "Products", "inventory", "notes", "table", "check", "Ledger", "line_items",
+    "Addresses", "refunds", "select", "Reviews", "comments", "window", "limit",
+]
+PREFIXES = [
+    "%m [%p] %q%u@%d ",
+    "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%m [%p] %q[%a] %u@%d ",
+    "%m %p %u %d %a %x ",
+    "< %m %u %d %p > ",
+    "%m %u@%d ",  # no %p: sessions cannot be followed, outcomes stay unknown
+]
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]
+DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
+LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore"}
+FALSE_ALARMS = {"crash", "stats_reset", "never_populated"}
+EVENT_KINDS = [
+    "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
+    "crash", "stats_reset", "never_populated",
+]
+
+
+def ident(name):
+    """An SQL identifier as PostgreSQL needs it written: bare when it folds to itself."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qname(schema, name):
+    return f"{ident(schema)}.{ident(name)}"
+
+
+def run(cmd, check=True, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()[:2000]}")
+    return p
+
+
+def as_pg(cmd):
+    return (["runuser", "-u", "postgres", "--"] + cmd) if IS_ROOT else cmd
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def utc_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1e6) % 1000000:06d}Z"
+
+
+class Cluster:
+    """One throwaway cluster, copied from the run's template data directory."""
+
+    def __init__(self, template, settings):
+        self.dir = tempfile.mkdtemp(prefix="pgtriage-random-")
+        os.chmod(self.dir, 0o755)
+        shutil.copytree(template, f"{self.dir}/data", symlinks=True)
+        with open(f"{self.dir}/data/postgresql.conf", "a") as f:
+            f.write("\n# random incident\n")
+            f.write(f"unix_socket_directories = '{self.dir}'\n")
+            for k, v in settings.items():
+                f.write(f"{k} = '{v}'\n")
+        if IS_ROOT:
+            run(["chown", "-R", "postgres:postgres", self.dir])
+        os.chmod(f"{self.dir}/data", 0o700)
+        self.port = None
+
+    def start(self):
+        self.port = free_port()
+        run(as_pg([f"{BIN}/pg_ctl", "-D", f"{self.dir}/data", "-w", "-t", "120", "-l",
+                   f"{self.dir}/startup.log", "-o", f"-p {self.port}", "start"]))
+
+    def stop(self, mode="fast"):
+        run(as_pg([f"{BIN}/pg_ctl", "-D", f"{self.dir}/data", "-w", "-t", "60", "-m", mode, "stop"]),
+            check=False)
+
+    def destroy(self):
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def env(self, app):
+        e = dict(os.environ)
+        e.update(PGHOST=self.dir, PGPORT=str(self.port), PGUSER="postgres", PGAPPNAME=app)
+        return e
+
+    def psql(self, db, sql, app="setup", allow_errors=False):
+        p = run([f"{BIN}/psql", "-X", "-q", "-At", "-v", f"ON_ERROR_STOP={0 if allow_errors else 1}",
+                 "-d", db, "-f", "-"], input=sql, env=self.env(app), check=not allow_errors)
+        time.sleep(0.15)  # the backend flushes its statistics as it exits
+        return p.stdout
+
+    def tool(self, cmd, db, *args):
+        return run([f"{BIN}/{cmd}", "-U", "postgres", *([] if db is None else ["-d", db]), *args],
+                   env=self.env(cmd))
+
+    def url(self, db):
+        return f"postgres:///{db}?host={self.dir}&port={self.port}&user=postgres"
+
+    def log_path(self, dest):
+        return f"{self.dir}/data/log/{DESTINATIONS[dest]}"
+
+
+class Table:
+    def __init__(self, schema, name, pk=True, parent=None, action=None, partitioned=False):
+        self.schema, self.name = schema, name
+        self.pk, self.parent, self.action = pk, parent, action
+        self.partitioned = partitioned
+        self.partitions = []  # (schema, name) of leaf partitions
+        self.children = []
+        self.rows = 0
+        self.never_written = False
+
+    @property
+    def q(self):
+        return qname(self.schema, self.name)
+
+    @property
+    def key(self):
+        return f"{self.schema}.{self.name}"
+
+    def leaves(self):
+        """What pgtriage lists as tables: the partitions of a partitioned table, else itself."""
+        return [f"{s}.{n}" for s, n in self.partitions] if self.partitioned else [self.key]
+
+    def ddl(self):
+        cols = ["id int NOT NULL"]
+        if self.parent is not None:
+            null = "" if self.action == "SET NULL" else " NOT NULL"
+            cols.append(f"parent_id int{null} REFERENCES {self.parent.q}(id) ON DELETE {self.action}")
+        cols.append("payload text")
+        if self.pk:
+            cols.append("PRIMARY KEY (id)")
+        part = " PARTITION BY RANGE (id)" if self.partitioned else ""
+        out = [f"CREATE TABLE {self.q} ({', '.join(cols)}){part};"]
+        for i, (s, n) in enumerate(self.partitions):
+            # Split at 20 so both partitions hold rows whatever the row count.
+            lo, hi = (("MINVALUE", "20") if i == 0 else ("20", "MAXVALUE"))
+            out.append(f"CREATE TABLE {qname(s, n)} PARTITION OF {self.q} FOR VALUES FROM ({lo}) TO ({hi});")
+        return "\n".join(out)
+
+    def insert(self, lo, hi):
+        if self.parent is not None:
+            pr = max(self.parent.rows, 1)
+            return (f"INSERT INTO {self.q} (id, parent_id, payload) SELECT g, 1 + g % {pr}, "
+                    f"'row ' || g FROM generate_series({lo}, {hi}) g;")
+        return f"INSERT INTO {self.q} (id, payload) SELECT g, 'row ' || g FROM generate_series({lo}, {hi}) g;"
+
+
+class Incident:
+    def __init__(self, seed, index):
+        self.rng = random.Random(f"{seed}/{index}")
+        self.index = index
+        self.truth = {}  # leaf table -> {"kind": …, "accept": [...], "event": …}
+        self.events = []
+        self.notes = []
+
+    # ---- schema -------------------------------------------------------------------------
+    def make_schema(self):
+        rng = self.rng
+        schemas = ["public"] + rng.sample(SCHEMA_POOL, rng.randint(1, 2))
+        names = rng.sample(TABLE_POOL, len(TABLE_POOL))
+        used = set()
+
+        def new_name(schema):
+            while True:
+                n = names.pop()
+                if (schema, n) not in used:
+                    used.add((schema, n))
+                    return n
+
+        tables = []
+        for _ in range(rng.randint(1, 2)):  # FK chains, depth 1-4
+            depth = rng.randint(1, 4)
+            parent = None
+            for level in range(depth + 1):
+                s = rng.choice(schemas)
+                action = None
+                if parent is not None:
+                    action = rng.choice(["CASCADE", "CASCADE", "NO ACTION", "RESTRICT", "SET NULL"])
+                t = Table(s, new_name(s), pk=True, parent=parent, action=action)
+                if parent is not None:
+                    parent.children.append(t)
+                tables.append(t)
+                parent = t
+        for _ in range(rng.randint(1, 3)):  # standalone tables, some without a primary key
+            s = rng.choice(schemas)
+            tables.append(Table(s, new_name(s), pk=rng.random() < 0.6))
+        if rng.random() < 0.5:  # a partitioned table
+            s = rng.choice(schemas)
+            t = Table(s, new_name(s), pk=True, partitioned=True)
+            t.partitions = [(s, f"{t.name}_p1"), (s, f"{t.name}_p2")]
+            tables.append(t)
+        self.schemas, self.tables = schemas, tables
+
+    def descendants(self, t):
+        out = []
+        for c in t.children:
+            out.append(c)
+            out.extend(self.descendants(c))
+        return out
+
+    def standalone(self, free):
+        """Tables nothing references (a DELETE, DROP or plain TRUNCATE of them stays on them)."""
+        return [t for t in free if not t.children and t not in self.busy]
+
+    # ---- settings -----------------------------------------------------------------------
+    def settings(self):
+        rng = self.rng
+        self.dest = rng.choice(list(DESTINATIONS))
+        self.log_statement = rng.choice(["none", "ddl", "mod", "all"])
+        zone = rng.choice(ZONES)
+        s = {
+            "listen_addresses": "",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "32MB",
+            "max_connections": "30",
+            "logging_collector": "on",
+            "log_destination": self.dest,
+            "log_directory": "log",
+            "log_filename": "postgresql.log",
+            "log_rotation_age": "0",
+            "log_rotation_size": "0",
+            "log_statement": self.log_statement,
+            "log_line_prefix": rng.choice(PREFIXES),
+            "log_connections": rng.choice(["on", "on", "off"]),
+            "log_disconnections": rng.choice(["on", "off"]),
+            "log_checkpoints": "on",
+            "log_timezone": zone,
+            "timezone": rng.choice([zone, "UTC"]),
+            "track_commit_timestamp": rng.choice(["on", "on", "off"]),
+            "wal_level": "replica",
+        }
+        self.setting_values = s
+        return s
+
+    # ---- events -------------------------------------------------------------------------
+    def plan_events(self):
+        rng = self.rng
+        first = rng.choice(EVENT_KINDS)
+        kinds = [first]
+        if first != "restore" and rng.random() < 0.4:
+            second = rng.choice([k for k in EVENT_KINDS if k not in ("restore", first)])
+            if {first, second} & {"crash", "stats_reset"} and {first, second} <= {"crash", "stats_reset"}:
+                second = "truncate"
+            kinds.append(second)
+        self.busy = set()
+        plans = []
+        for k in kinds:
+            p = self.plan(k)
+            if p is not None:
+                plans.append(p)
+        if not plans:
+            plans.append(self.plan("stats_reset"))
+        self.plans = plans
+
+    def mark(self, t, kind, accept, event):
+        for leaf in t.leaves():
+            self.truth[leaf] = {"kind": kind, "accept": sorted(accept), "event": event}
+        self.busy.add(t)
+
+    def plan(self, kind):
+        rng = self.rng
+        free = [t for t in self.tables if t not in self.busy]
+        label = f"{kind}#{len(self.events)}"
+        if kind == "truncate":
+            cands = [t for t in self.standalone(free) if t.parent is None or True]
+            cands = [t for t in cands if all(c not in self.busy for c in self.descendants(t))]
+            if not cands:
+                return None
+            picked = rng.sample(cands, min(len(cands), rng.choice([1, 1, 2])))
+            for t in picked:
+                self.mark(t, "truncate", {"truncate"}, label)
+            return {"kind": kind, "label": label, "sql": f"TRUNCATE {', '.join(self.ref(t) for t in picked)};"}
+        if kind == "cascade":
+            roots = [t for t in free if t.children and not (set(self.descendants(t)) & self.busy)]
+            if not roots:
+                return None
+            root = rng.choice(roots)
+            desc = self.descendants(root)
+            deletable = self.delete_reach(root)
+            if deletable is not None and rng.random() < 0.5:
+                self.mark(root, "delete", {"delete", "cascade"}, label)
+                for t in desc:
+                    if t in deletable:
+                        self.mark(t, "cascade", {"cascade"}, label)
+                    else:
+                        self.busy.add(t)  # SET NULL: rows kept, updated
+                return {"kind": kind, "label": label, "sql": f"DELETE FROM {self.ref(root)};"}
+            for t in [root] + desc:
+                self.mark(t, "cascade", {"cascade", "truncate"}, label)
+            return {"kind": kind, "label": label, "sql": f"TRUNCATE {self.ref(root)} CASCADE;"}
+        if kind == "delete":
+            cands = self.standalone(free)
+            cands = [t for t in cands if not t.partitioned or True]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "delete", {"delete"}, label)
+            where = rng.choice(["", f" WHERE id > {rng.randint(1, 5)}", " WHERE payload IS NOT NULL",
+                                " WHERE id % 2 = 0"])
+            return {"kind": kind, "label": label, "sql": f"DELETE FROM {self.ref(t)}{where};"}
+        if kind == "drop_recreate":
+            cands = [t for t in self.standalone(free) if not t.partitioned]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "drop_recreate", {"drop_recreate"}, label)
+            sql = f"DROP TABLE {self.ref(t)};\n{t.ddl()}\n"
+            if rng.random() < 0.5:
+                sql += t.insert(1, 3) + "\n"
+            return {"kind": kind, "label": label, "sql": sql}
+        if kind == "rollback":
+            cands = [t for t in free if not t.children]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "rollback", {"rollback"}, label)
+            n = rng.randint(500, 3000)
+            ins = t.insert(100000, 100000 + n)
+            end = rng.choice(["ROLLBACK;", "SELECT 1/0;\nCOMMIT;"])
+            return {"kind": kind, "label": label, "sql": f"BEGIN;\n{ins}\n{end}\n", "allow_errors": True}
+        if kind == "restore":
+            for t in self.tables:
+                if not t.never_written:
+                    self.mark(t, "restore", {"restore"}, label)
+            return {"kind": kind, "label": label}
+        if kind in ("crash", "stats_reset"):
+            for t in self.tables:
+                for leaf in t.leaves():
+                    self.truth.setdefault(leaf, {"kind": kind, "accept": [], "event": label})
+            return {"kind": kind, "label": label}
+        if kind == "never_populated":
+            return {"kind": kind, "label": label}  # staged at schema time (see stage)
+        raise ValueError(kind)
+
+    def delete_reach(self, root):
+        """Tables a DELETE FROM root empties through ON DELETE CASCADE, or None when a
+        NO ACTION/RESTRICT child would make it fail."""
+        reached = set()
+
+        def walk(t):
+            for c in t.children:
+                if c.action == "CASCADE":
+                    reached.add(c)
+                    if walk(c) is None:
+                        return None
+                elif c.action == "SET NULL":
+                    continue
+                else:
+                    return None
+            return True
+
+        return reached if walk(root) else None
+
+    def ref(self, t):
+        """How a person would name the table in a statement: bare in public, now and then."""
+        if t.schema == "public" and self.rng.random() < 0.6:
+            return ident(t.name)
+        return t.q
+
+    # ---- staging ------------------------------------------------------------------------
+    def stage(self, template, workdir):
+        rng = self.rng
+        self.make_schema()
+        settings = self.settings()
+        # A never-populated table is decided before the workload so nothing writes to it.
+        self.plan_events()
+        for p in self.plans:
+            if p["kind"] == "never_populated":
+                cands = [t for t in self.tables if not t.children and t.parent is None
+                         and t not in self.busy]
+                if not cands:
+                    t = Table("public", "never_filled_" + str(self.index), pk=True)
+                    self.tables.append(t)
+                else:
+                    t = rng.choice(cands)
+                t.never_written = True
+                self.mark(t, "never_populated", {"never_populated"}, p["label"])
+        self.baseline = rng.random() < 0.6
+        self.vacuum = rng.random() < 0.7
+        db = rng.choice(["shop", "App", "crm"])  # a mixed-case database name now and then
+        self.db = db
+        c = Cluster(template, settings)
+        self.cluster = c
+        try:
+            c.start()
+            c.psql("postgres", f"CREATE DATABASE {ident(db)};")
+            ddl = [f"CREATE SCHEMA {ident(s)};" for s in self.schemas if s != "public"]
+            ddl += [t.ddl() for t in self.tables]
+            c.psql(db, "\n".join(ddl), app="migrate")
+            # Workload: rows in every table (parents first), some updates and routine deletes.
+            work = []
+            for t in self.tables:
+                if t.never_written:
+                    continue
+                t.rows = rng.randint(30, 1500)
+                work.append(t.insert(1, t.rows))
+            for t in self.tables:
+                if t.never_written or t.rows == 0:
+                    continue
+                if rng.random() < 0.5:
+                    work.append(f"UPDATE {t.q} SET payload = payload || '!' WHERE id <= {rng.randint(1, 20)};")
+                if not t.children and rng.random() < 0.4:
+                    work.append(f"DELETE FROM {t.q} WHERE id = {rng.randint(1, t.rows)};")
+            c.psql(db, "\n".join(work), app="web")
+            if self.vacuum:
+                c.psql(db, "VACUUM ANALYZE;", app="maintenance")
+            restore = next((p for p in self.plans if p["kind"] == "restore"), None)
+            if restore is not None:
+                dump = f"{workdir}/db.dump"
+                c.tool("pg_dump", db, "-Fc", "-f", dump)
+                more = [t.insert(t.rows + 1, t.rows + rng.randint(5, 100)) for t in self.tables
+                        if not t.never_written and not t.children]
+                c.psql(db, "\n".join(more), app="web")
+            if self.baseline:
+                self.collect(f"{workdir}/baseline.json", with_log=False)
+            for p in self.plans:
+                self.run_event(p, workdir)
+            if rng.random() < 0.5:  # the application keeps writing, into emptied tables too
+                lost = {k for k, v in self.truth.items() if v["kind"] in ("truncate", "delete", "drop_recreate")}
+                after = [t.insert(50000, 50000 + rng.randint(1, 20)) for t in self.tables
+                         if (t not in self.busy or (set(t.leaves()) & lost and rng.random() < 0.5))
+                         and not t.never_written and not t.children and t.parent is None]
+                if after:
+                    c.psql(db, "\n".join(after), app="web", allow_errors=True)
+            time.sleep(0.5)  # let the collector write the last lines
+            self.collect(f"{workdir}/evidence.json", with_log=True,
+                         baseline=f"{workdir}/baseline.json" if self.baseline else None)
+            shutil.copy(c.log_path(self.dest), f"{workdir}/{DESTINATIONS[self.dest]}")
+        finally:
+            c.destroy()
+
+    def run_event(self, p, workdir):
+        c, db = self.cluster, self.db
+        start = utc_now()
+        kind = p["kind"]
+        if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback"):
+            app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
+            c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
+        elif kind == "restore":
+            c.tool("dropdb", None, db)
+            c.tool("createdb", None, db)
+            c.tool("pg_restore", db, f"{workdir}/db.dump")
+            c.psql(db, "SELECT 1;")
+        elif kind == "crash":
+            c.stop("immediate")
+            c.start()
+            c.psql(db, "SELECT 1;")
+        elif kind == "stats_reset":
+            c.psql(db, "SELECT pg_stat_reset();", app="dba-console")
+        self.events.append({"label": p["label"], "kind": kind, "sql": p.get("sql"),
+                            "from": start, "to": utc_now()})
+
+    def collect(self, out, with_log, baseline=None):
+        args = [PGTRIAGE, "collect", "--db", self.cluster.url(self.db)]
+        if with_log:
+            args += ["--log", self.cluster.log_path(self.dest)]
+        if baseline:
+            args += ["--baseline", baseline]
+        args += ["-o", out]
+        run(args)
+
+    def truth_doc(self):
+        for t in self.tables:
+            for leaf in t.leaves():
+                self.truth.setdefault(leaf, {"kind": "untouched", "accept": [], "event": None})
+        return {
+            "index": self.index,
+            "settings": {k: self.setting_values[k] for k in
+                         ("log_statement", "log_destination", "log_line_prefix", "log_timezone",
+                          "track_commit_timestamp", "log_connections")},
+            "baseline": self.baseline,
+            "vacuum": self.vacuum,
+            "events": self.events,
+            "tables": self.truth,
+        }
+
+
+def judge(truth, report):
+    """Per table: (kind, correct, what the report said)."""
+    hyps = sorted(report.get("hypotheses", []), key=lambda h: h.get("rank", 1 << 30))
+    rows = {f"{r.get('schema')}.{r.get('name')}": r for r in report.get("tables", [])}
+    out = []
+    for table, t in sorted(truth["tables"].items()):
+        top = next((h for h in hyps if table in h.get("tables", [])), None)
+        top_kind = top["kind"] if top else None
+        top_loss = bool(top and top.get("loss", top_kind in LOSS_KINDS))
+        status = rows.get(table, {}).get("status")
+        kind = t["kind"]
+        if kind in LOSS_KINDS:
+            ok = top_kind in t["accept"]
+        elif kind == "rollback":
+            ok = top_kind == "rollback" and status != "wiped"
+        elif kind == "never_populated":
+            ok = top_kind == "never_populated" or (not top_loss and status == "never_populated")
+        else:  # crash, stats_reset, untouched
+            ok = not top_loss and status != "wiped"
+        out.append((table, kind, ok, f"top={top_kind} status={status}"))
+    return out
+
+
+def main():
+    # A test runner's SIGTERM (timeout) unwinds through the `finally`s: no cluster left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if len(sys.argv) < 2 or not sys.argv[1].isdigit():
+        sys.exit("usage: random-incidents.sh N [SEED]")
+    n = int(sys.argv[1])
+    seed = sys.argv[2] if len(sys.argv) > 2 else "1"
+    only = os.environ.get("RANDOM_INCIDENTS_ONLY")
+    keep = os.environ.get("RANDOM_INCIDENTS_KEEP", os.path.join(ROOT, "target/random-incidents", seed))
+    keep_all = os.environ.get("RANDOM_INCIDENTS_KEEP_ALL") == "1"
+    if not os.access(PGTRIAGE, os.X_OK):
+        sys.exit(f"{PGTRIAGE}: not built (cargo build --bin pgtriage)")
+    run_dir = tempfile.mkdtemp(prefix="pgtriage-random-run-")
+    os.chmod(run_dir, 0o755)
+    template = f"{run_dir}/template"
+    if IS_ROOT:
+        run(["chown", "postgres:postgres", run_dir])
+    run(as_pg([f"{BIN}/initdb", "-D", template, "-U", "postgres", "--auth-local=trust",
+               "--encoding=UTF8", "--locale=C", "--no-sync"]))
+    per_kind = defaultdict(lambda: [0, 0])
+    false_loss = 0
+    false_alarm_incidents = 0
+    total = right = 0
+    failures = 0
+    started = time.time()
+    indexes = [int(only)] if only else range(n)
+    try:
+        for i in indexes:
+            inc = Incident(seed, i)
+            work = tempfile.mkdtemp(prefix=f"incident-{i:03d}-", dir=run_dir)
+            os.chmod(work, 0o777)
+            try:
+                inc.stage(template, work)
+                truth = inc.truth_doc()
+                rep = run([PGTRIAGE, "report", f"{work}/evidence.json", "--format", "json"])
+                report = json.loads(rep.stdout)
+            except Exception as e:  # a staging or tool failure is a miss of every table, said so
+                failures += 1
+                print(f"incident {i:03d}: FAILED: {e}", file=sys.stderr)
+                truth = inc.truth_doc()
+                report = {}
+            verdicts = judge(truth, report)
+            kinds = sorted({e["kind"] for e in inc.events})
+            only_false = bool(kinds) and all(k in FALSE_ALARMS for k in kinds)
+            if only_false:
+                false_alarm_incidents += 1
+                hyps = sorted(report.get("hypotheses", []), key=lambda h: h.get("rank", 1 << 30))
+                for table in truth["tables"]:
+                    first = next((h for h in hyps if table in h.get("tables", [])), None)
+                    if first is not None and first.get("loss"):
+                        false_loss += 1
+                        break
+            misses = []
+            for table, kind, ok, said in verdicts:
+                per_kind[kind][1] += 1
+                total += 1
+                if ok:
+                    per_kind[kind][0] += 1
+                    right += 1
+                else:
+                    misses.append(f"{table} [{kind}] {said}")
+            s = truth["settings"]
+            line = (f"incident {i:03d}: {'+'.join(kinds) or '-'} log_statement={s['log_statement']} "
+                    f"{s['log_destination']} tz={s['log_timezone']} baseline={'yes' if truth['baseline'] else 'no'}: "
+                    f"{len(verdicts) - len(misses)}/{len(verdicts)}")
+            print(line, flush=True)
+            for m in misses:
+                print(f"    miss {m}", flush=True)
+            if misses or keep_all:
+                dest = os.path.join(keep, f"{i:03d}")
+                shutil.rmtree(dest, ignore_errors=True)
+                shutil.copytree(work, dest, ignore=shutil.ignore_patterns("*.dump"))
+                with open(f"{dest}/truth.json", "w") as f:
+                    json.dump(truth, f, indent=2)
+                with open(f"{dest}/report.json", "w") as f:
+                    json.dump(report, f, indent=2)
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    print(f"-- per kind (seed {seed}, {len(indexes)} incidents, {time.time() - started:.0f}s, "
+          f"{failures} staging/tool failures)")
+    for kind in EVENT_KINDS + ["untouched"]:
+        ok, all_ = per_kind.get(kind, (0, 0))
+        if all_:
+            print(f"{kind:16} {ok:4}/{all_:<4} {100.0 * ok / all_:5.1f} %")
+    print(f"false data loss on false-alarm-only incidents: {false_loss}/{false_alarm_incidents}")
+    summary = {"seed": seed, "incidents": len(indexes), "tables": total, "right": right,
+               "per_kind": {k: {"right": v[0], "tables": v[1]} for k, v in per_kind.items()},
+               "false_loss": false_loss, "false_alarm_incidents": false_alarm_incidents,
+               "failures": failures}
+    if os.environ.get("RANDOM_INCIDENTS_JSON"):
+        with open(os.environ["RANDOM_INCIDENTS_JSON"], "w") as f:
+            json.dump(summary, f, indent=2)
+    print(f"random incidents: {right}/{total} tables explained correctly")
+
+
+if __name__ == "__main__":
+    main()
