@@ -43,19 +43,23 @@ full="postgres://postgres:bench-pw@localhost:$PG_PORT/bench?sslmode=verify-full&
 
 "$bin" collect --db "$plain" -o "$PG_DIR/warmup.json"   # warm the catalog caches
 
-declare -A mean
-for mode in plain require full; do
-  url=${!mode}
-  total=0
-  for r in $(seq 1 "$runs"); do
+# Interleaved (plain, require, full, plain, …) so drift in the machine's load hits every mode alike.
+declare -A total
+for mode in plain require full; do total[$mode]=0; done
+for r in $(seq 1 "$runs"); do
+  for mode in plain require full; do
+    url=${!mode}
     t0=$(date +%s.%N)
-    "$bin" collect --db "$url" -o "$PG_DIR/$mode-$r.json"
+    "$bin" collect --db "$url" -o "$PG_DIR/$mode-$r.json" 2>/dev/null
     t1=$(date +%s.%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
-    total=$(awk -v a="$total" -v b="$secs" 'BEGIN { print a + b }')
+    total[$mode]=$(awk -v a="${total[$mode]}" -v b="$secs" 'BEGIN { print a + b }')
     printf '%-8s run %d: %.3f s\n' "$mode" "$r" "$secs"
   done
-  mean[$mode]=$(awk -v a="$total" -v n="$runs" 'BEGIN { print a / n }')
+done
+declare -A mean
+for mode in plain require full; do
+  mean[$mode]=$(awk -v a="${total[$mode]}" -v n="$runs" 'BEGIN { print a / n }')
 done
 grep -q '"encrypted": false' "$PG_DIR/plain-1.json" || { echo "plain run was encrypted?" >&2; exit 1; }
 grep -q '"encrypted": true' "$PG_DIR/require-1.json" || { echo "require run was not encrypted?" >&2; exit 1; }

@@ -301,6 +301,33 @@ fn every_sslmode_and_every_tls_error() {
         ],
     );
     assert_eq!(c["certificate_checked"], "full", "{c}");
+
+    // prefer falls back to plain text when the handshake fails (here: a root file that did not
+    // sign the server's certificate), as libpq does — where pg_hba.conf allows plain text.
+    cluster.set_hba(
+        "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    );
+    let home_prefer = empty_home(work, "home-prefer");
+    std::fs::create_dir_all(home_prefer.join(".postgresql")).unwrap();
+    std::fs::copy(&ca.other_ca_cert, home_prefer.join(".postgresql/root.crt")).unwrap();
+    let c = collect(
+        &home_prefer,
+        work,
+        &url("127.0.0.1", port, &db, "sslmode=prefer"),
+        &[],
+    );
+    assert_eq!(c["encrypted"], false, "{c}");
+    // … while require with the same file refuses.
+    let r = pgtriage(
+        &home_prefer,
+        &[
+            "tables",
+            "--db",
+            &url("127.0.0.1", port, &db, "sslmode=require"),
+        ],
+        &[],
+    );
+    fails_with(&r, &["not signed by a CA in"]);
 }
 
 #[test]

@@ -233,6 +233,19 @@ pub(crate) fn plan(info: &ConnInfo) -> Result<TlsPlan, UserError> {
             key_pem,
         });
     }
+    // libpq goes on without a client certificate file that does not exist; the driver reads
+    // PGSSLCERT/PGSSLKEY itself and would fail on it, so say which variable to unset.
+    if plan.client.is_none() {
+        for var in ["PGSSLCERT", "PGSSLKEY"] {
+            if let Ok(v) = std::env::var(var)
+                && !v.is_empty()
+            {
+                return Err(UserError::new(format!(
+                    "{var}={v} but no usable client certificate and key pair is there; unset {var} or give both files"
+                )));
+            }
+        }
+    }
     Ok(plan)
 }
 
