@@ -483,6 +483,7 @@ impl Watcher {
             repo: None,
             baseline: None,
             tables_only: false,
+            wal: None,
         };
         if let Some(w) = &self.worker {
             w.submit(EvidenceJob {
