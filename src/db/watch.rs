@@ -1,8 +1,9 @@
-//! What `pgtriage watch` reads at the moment it notices a loss, before it is gone: every
-//! session (the culprit may still be connected), the `pg_class.xmin` of the affected tables
-//! (the xid of a TRUNCATE; shared by the tables of one TRUNCATE … CASCADE), the current WAL
-//! position and the WAL segments still in `pg_wal`. Four read-only queries in one transaction;
-//! what the role may not read is a gap, never a failure.
+//! What `pgtriage watch` reads. Its poll (`watch_poll`): only what the detector compares, three
+//! queries whatever the table count. And at the moment it notices a loss, before it is gone
+//! (`loss_capture`): every session (the culprit may still be connected), the `pg_class.xmin` of
+//! the affected tables (the xid of a TRUNCATE; shared by the tables of one TRUNCATE … CASCADE),
+//! the current WAL position and the WAL segments still in `pg_wal`: four read-only queries in
+//! one transaction; what the role may not read is a gap, never a failure.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
