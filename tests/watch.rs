@@ -469,7 +469,7 @@ fn incidents_raise_their_event_within_3s_with_the_culprit_captured() {
     );
 }
 
-/// pgbench for 30 s (its updates and inserts, a history pruned to its last 5 seconds, accounts
+/// pgbench for 30 s (its updates and inserts, a history pruned to its last 20 seconds, accounts
 /// deleted and re-inserted, autovacuum running): the watch raises nothing. `-n`: pgbench's own
 /// pre-run `truncate pgbench_history` is a real TRUNCATE (and would rightly be raised), not
 /// workload.
@@ -499,7 +499,7 @@ fn ordinary_workload_raises_nothing() {
     let prune = dir.path().join("prune.sql");
     std::fs::write(
         &prune,
-        "DELETE FROM pgbench_history WHERE mtime < now() - interval '5 seconds';\n",
+        "DELETE FROM pgbench_history WHERE mtime < now() - interval '20 seconds';\n",
     )
     .expect("script");
     let churn = dir.path().join("churn.sql");

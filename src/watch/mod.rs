@@ -31,6 +31,9 @@ use hook::HookRunner;
 pub const WATCH_FORMAT: &str = "pgtriage-watch/1";
 /// How often the logs are checked between polls.
 const LOG_CHECK: Duration = Duration::from_millis(100);
+/// A full tables-only snapshot (`collect --tables-only`) at least this often; the polls in
+/// between read only what the detector compares (`Session::watch_poll`).
+const FULL_EVERY: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -72,6 +75,9 @@ pub struct Watcher {
     session: Option<Session>,
     target: String,
     previous: Option<DatabaseSnapshot>,
+    /// The last full tables-only snapshot: completes the light polls into an evidence baseline.
+    full: Option<DatabaseSnapshot>,
+    next_full: Instant,
     followers: Vec<LogFollower>,
     scanner: StatementScanner,
     failures: u32,
@@ -105,6 +111,8 @@ impl Watcher {
             session: None,
             target: String::new(),
             previous: None,
+            full: None,
+            next_full: Instant::now(),
             followers,
             scanner,
             failures: 0,
@@ -190,6 +198,8 @@ impl Watcher {
             },
             self.config.out.display()
         );
+        self.full = Some(first.clone());
+        self.next_full = Instant::now() + FULL_EVERY;
         self.previous = Some(first);
         let mut next_poll = Instant::now() + self.config.interval;
         self.next_heartbeat = self.config.heartbeat.map(|h| Instant::now() + h);
@@ -277,7 +287,13 @@ impl Watcher {
         let Some(session) = self.session.as_mut() else {
             return false;
         };
-        let now = match session.snapshot_tables_only() {
+        let full_due = Instant::now() >= self.next_full || Instant::now() >= self.next_baseline;
+        let taken = if full_due {
+            session.snapshot_tables_only()
+        } else {
+            session.watch_poll()
+        };
+        let now = match taken {
             Ok(s) => s,
             Err(e) => {
                 // A broken connection is not reused: the next poll connects afresh.
@@ -299,10 +315,15 @@ impl Watcher {
         if let Some(b) = &before {
             let events = detect::detect(b, &now, &self.config.thresholds);
             if !events.is_empty() {
-                self.raise(events, before.clone());
+                let baseline = self.baseline_from(b);
+                self.raise(events, Some(baseline));
             }
         }
-        if Instant::now() >= self.next_baseline {
+        if full_due {
+            self.full = Some(now.clone());
+            self.next_full = Instant::now() + FULL_EVERY;
+        }
+        if full_due && Instant::now() >= self.next_baseline {
             match self.baselines.write(&self.target, &now) {
                 Ok(_) => {}
                 Err(e) => eprintln!("watch: baseline not written: {e}"),
@@ -375,8 +396,17 @@ impl Watcher {
                 e
             })
             .collect();
-        let baseline = self.previous.clone();
+        let baseline = self.previous.as_ref().map(|p| self.baseline_from(p));
         self.raise(events, baseline);
+    }
+
+    /// The evidence baseline for a loss seen after the poll `last`: `last`'s counters,
+    /// completed by the last full snapshot.
+    fn baseline_from(&self, last: &DatabaseSnapshot) -> DatabaseSnapshot {
+        match &self.full {
+            Some(full) => merge_into(full, last),
+            None => last.clone(),
+        }
     }
 
     /// The oid of a table named in a log line (qualified or bare) in the last snapshot.
@@ -494,6 +524,56 @@ impl Watcher {
             });
         }
     }
+}
+
+/// `poll`'s cluster facts and per-table counters over `full`'s other fields (settings,
+/// archiver, timestamps and counters a light poll does not read), table by table (same oid).
+/// Tables gone since `full` are left out; tables new since are kept as the poll read them.
+pub fn merge_into(full: &DatabaseSnapshot, poll: &DatabaseSnapshot) -> DatabaseSnapshot {
+    let mut merged = full.clone();
+    merged.server = crate::evidence::ServerInfo {
+        checkpoint_time: full.server.checkpoint_time,
+        system_identifier: poll
+            .server
+            .system_identifier
+            .clone()
+            .or_else(|| full.server.system_identifier.clone()),
+        timeline_id: poll.server.timeline_id.or(full.server.timeline_id),
+        ..poll.server.clone()
+    };
+    if let (Some(m), Some(p)) = (merged.database_stats.as_mut(), poll.database_stats.as_ref()) {
+        m.xact_commit = p.xact_commit;
+        m.xact_rollback = p.xact_rollback;
+        m.tup_inserted = p.tup_inserted;
+        m.tup_updated = p.tup_updated;
+        m.tup_deleted = p.tup_deleted;
+        m.stats_reset = p.stats_reset;
+    }
+    merged.bgwriter_stats_reset = poll.bgwriter_stats_reset;
+    let by_oid: std::collections::HashMap<u32, &crate::evidence::TableStats> =
+        full.tables.iter().map(|t| (t.oid, t)).collect();
+    merged.tables = poll
+        .tables
+        .iter()
+        .map(|p| match by_oid.get(&p.oid) {
+            Some(f) => crate::evidence::TableStats {
+                schema: p.schema.clone(),
+                name: p.name.clone(),
+                relfilenode: p.relfilenode,
+                n_tup_ins: p.n_tup_ins,
+                n_tup_upd: p.n_tup_upd,
+                n_tup_del: p.n_tup_del,
+                n_live_tup: p.n_live_tup,
+                n_dead_tup: p.n_dead_tup,
+                vacuum_count: p.vacuum_count,
+                reltuples: p.reltuples,
+                relpages: p.relpages,
+                ..(*f).clone()
+            },
+            None => p.clone(),
+        })
+        .collect();
+    merged
 }
 
 fn one_line(s: &str, max: usize) -> String {
@@ -631,6 +711,46 @@ mod tests {
         assert!(parse_duration("--interval", "0s").is_err());
         assert_eq!(human(Duration::from_secs(3600)), "1h");
         assert_eq!(human(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn a_light_poll_is_completed_by_the_full_snapshot() {
+        let mut full: DatabaseSnapshot = serde_json::from_str(
+            r#"{"server":{"version_num":150000,"version":"15","host":"h","port":1,"database":"d",
+                "user":"u","system_identifier":"7","server_time":"2026-01-01T00:00:00Z"},
+                "settings":{"log_statement":"all"},
+                "tables":[{"schema":"public","name":"a","oid":1,"relfilenode":1,"relkind":"r",
+                  "n_tup_ins":10,"n_tup_upd":0,"n_tup_del":0,"n_tup_hot_upd":0,"n_live_tup":10,
+                  "n_dead_tup":0,"n_mod_since_analyze":3,"n_ins_since_vacuum":3,"last_vacuum":null,
+                  "last_autovacuum":"2026-01-01T00:00:00Z","last_analyze":null,"last_autoanalyze":null,
+                  "vacuum_count":0,"autovacuum_count":1,"analyze_count":0,"autoanalyze_count":0,
+                  "reltuples":10.0,"relpages":1,"size_bytes":null,"catalog_xmin_age":5,
+                  "catalog_commit_time":null}]}"#,
+        )
+        .expect("snapshot");
+        let mut poll = full.clone();
+        poll.settings.clear();
+        poll.server.system_identifier = None;
+        poll.tables[0].n_live_tup = Some(4);
+        poll.tables[0].n_tup_del = Some(6);
+        poll.tables[0].last_autovacuum = None;
+        let mut new = poll.tables[0].clone();
+        new.oid = 2;
+        new.name = "b".into();
+        poll.tables.push(new);
+        full.tables[0].autovacuum_count = Some(1);
+        let merged = merge_into(&full, &poll);
+        assert_eq!(
+            merged.settings.get("log_statement").map(String::as_str),
+            Some("all")
+        );
+        assert_eq!(merged.server.system_identifier.as_deref(), Some("7"));
+        assert_eq!(merged.tables.len(), 2);
+        let a = &merged.tables[0];
+        assert_eq!((a.n_live_tup, a.n_tup_del), (Some(4), Some(6)));
+        assert!(a.last_autovacuum.is_some(), "kept from the full snapshot");
+        assert_eq!(a.catalog_xmin_age, Some(5));
+        assert_eq!(merged.tables[1].name, "b");
     }
 
     #[test]
