@@ -31,6 +31,8 @@ INSERT INTO events SELECT generate_series(1, 70);
 CREATE TABLE sessions (id int PRIMARY KEY);
 INSERT INTO sessions SELECT generate_series(1, 10);
 CREATE TABLE audit (id int);
+CREATE TABLE imported (id int);
+COPY imported FROM PROGRAM 'seq 1 300';
 ";
 
 fn pgtriage(args: &[&str]) -> (i32, String, String) {
@@ -457,6 +459,20 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
     };
     let whole = scan(1, WalReader::Waldump);
     assert!(whole.transactions.len() >= 5);
+    // COPY writes Heap2 MULTI_INSERT records: all 300 rows are counted.
+    let imported: u32 = cluster
+        .psql(&db, "SELECT pg_relation_filenode('imported')")
+        .parse()
+        .expect("filenode");
+    let native = scan(2, WalReader::Native);
+    assert!(
+        native
+            .files
+            .iter()
+            .any(|f| f.relfilenode == imported && f.inserted == 300),
+        "{:?}",
+        native.files
+    );
     for (threads, reader) in [
         (2, WalReader::Waldump),
         (3, WalReader::Waldump),

@@ -222,7 +222,10 @@ impl Grouper {
             ("Heap2", "MULTI_INSERT") | ("Heap2", "MULTI_INSERT+INIT") => block_rel(r.block_ref)
                 .map(|(_, file)| Event::Insert {
                     file,
-                    rows: number_after(r.desc, "ntuples").unwrap_or(1),
+                    // PostgreSQL 15 prints `61 tuples flags 0x02`, 16+ `ntuples: 61, …`.
+                    rows: number_after(r.desc, "ntuples")
+                        .or_else(|| r.desc.split_whitespace().next()?.parse().ok())
+                        .unwrap_or(1),
                 }),
             ("Heap", "TRUNCATE") => Some(Event::Truncate {
                 cascade: r.desc.contains("cascade"),
