@@ -1,8 +1,9 @@
 //! The WAL as a witness, read from a directory of segments (`--wal DIR`: an archive or a copy of
-//! `pg_wal`) with the `pg_waldump` of the segments' own major version. Owns finding the segments,
-//! checking they are one cluster's and contiguous (naming each gap), decompressing archived
-//! copies, splitting the LSN range over the cores and running one `pg_waldump` per part; the
-//! records are folded into transactions by `group` (shared with pg_walinspect in `db/wal.rs`).
+//! `pg_wal`). Owns finding the segments, checking they are one cluster's and contiguous (naming
+//! each gap), decompressing archived copies, splitting the LSN range over the cores and reading
+//! one part per core, natively (`decode`) or with the `pg_waldump` of the segments' own major
+//! version; the records are folded into transactions by `group` (shared with pg_walinspect in
+//! `db/wal.rs`).
 //! Read-only: the directory is never written (compressed segments are expanded into a temporary
 //! directory).
 
