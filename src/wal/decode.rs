@@ -230,7 +230,9 @@ pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -
         let tot_len = u32_at(&record, 0).unwrap_or(0) as usize;
         let xl_prev = u32_at(&record, 8).map(u64::from).unwrap_or(0)
             | (u32_at(&record, 12).map(u64::from).unwrap_or(0) << 32);
-        if tot_len < RECORD_HEADER || prev.is_some_and(|p| p != xl_prev) {
+        // XLogRecordMaxSize: no real record is longer.
+        const MAX_RECORD: usize = 1020 * 1024 * 1024;
+        if tot_len < RECORD_HEADER || tot_len > MAX_RECORD || prev.is_some_and(|p| p != xl_prev) {
             return None; // the end of the WAL: zeros, or an older segment's leftovers
         }
         let xid = u32_at(&record, 4).unwrap_or(0);
@@ -423,5 +425,100 @@ fn decode_record(record: &[u8], info: u8, rmid: u8, major: u32) -> Option<Event>
             })
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record: the 24-byte header, a short main-data header, the main data.
+    fn record(rmid: u8, info: u8, xid: u32, main: &[u8]) -> Vec<u8> {
+        let tot = RECORD_HEADER + 2 + main.len();
+        let mut r = Vec::new();
+        r.extend_from_slice(&(tot as u32).to_le_bytes());
+        r.extend_from_slice(&xid.to_le_bytes());
+        r.extend_from_slice(&0u64.to_le_bytes());
+        r.push(info);
+        r.push(rmid);
+        r.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        r.push(255);
+        r.push(main.len() as u8);
+        r.extend_from_slice(main);
+        r
+    }
+
+    #[test]
+    fn a_commit_with_subxacts_unlinked_files_and_dropped_stats() {
+        let mut main = Vec::new();
+        // 2026-12-01 20:34:18.691352 UTC in microseconds since 2000-01-01.
+        let at = DateTime::parse_from_rfc3339("2026-12-01T20:34:18.691352Z")
+            .map(|t| t.timestamp_micros())
+            .unwrap_or(0)
+            - PG_EPOCH_US;
+        main.extend_from_slice(&at.to_le_bytes());
+        main.extend_from_slice(&(0x01u32 | 0x02 | 0x04 | 0x100).to_le_bytes());
+        main.extend_from_slice(&[5, 0, 0, 0, 0x7f, 6, 0, 0]); // dbinfo
+        main.extend_from_slice(&1u32.to_le_bytes());
+        main.extend_from_slice(&728u32.to_le_bytes()); // subxacts
+        main.extend_from_slice(&1u32.to_le_bytes());
+        for v in [1663u32, 5, 16395] {
+            main.extend_from_slice(&v.to_le_bytes()); // rels
+        }
+        main.extend_from_slice(&1u32.to_le_bytes());
+        for v in [2u32, 5, 16395] {
+            main.extend_from_slice(&v.to_le_bytes()); // dropped stats
+        }
+        let r = record(RM_XACT, 0x80, 727, &main);
+        let Some(Event::End {
+            outcome,
+            at,
+            dropped_files,
+            dropped_stats,
+            subxacts,
+        }) = decode_record(&r, 0x80, RM_XACT, 15)
+        else {
+            panic!("not a commit");
+        };
+        assert_eq!(outcome, WalOutcome::Committed);
+        assert_eq!(
+            at.map(|t| t.to_rfc3339()),
+            Some("2026-12-01T20:34:18.691352+00:00".to_string())
+        );
+        assert_eq!(
+            (dropped_files, dropped_stats, subxacts),
+            (vec![16395], vec![16395], vec![728])
+        );
+    }
+
+    #[test]
+    fn a_truncate_and_a_lock() {
+        let mut main = Vec::new();
+        for v in [5u32, 2] {
+            main.extend_from_slice(&v.to_le_bytes());
+        }
+        main.extend_from_slice(&[1, 0, 0, 0]); // flags: cascade, padding
+        for v in [16390u32, 16395] {
+            main.extend_from_slice(&v.to_le_bytes());
+        }
+        let r = record(RM_HEAP, 0x30, 726, &main);
+        assert_eq!(
+            decode_record(&r, 0x30, RM_HEAP, 15),
+            Some(Event::Truncate {
+                cascade: true,
+                relids: vec![16390, 16395]
+            })
+        );
+        let mut main = 1u32.to_le_bytes().to_vec();
+        for v in [726u32, 5, 16390] {
+            main.extend_from_slice(&v.to_le_bytes());
+        }
+        let r = record(RM_STANDBY, 0x00, 0, &main);
+        assert_eq!(
+            decode_record(&r, 0x00, RM_STANDBY, 15),
+            Some(Event::Lock {
+                locks: vec![(726, 5, 16390)]
+            })
+        );
     }
 }

@@ -355,16 +355,19 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                 let last_of_run = i + 1 == n;
                 if let Some(message) = error {
                     if part.records == 0 && i == 0 && parts.is_empty() && runs.len() == 1 {
+                        let who = match reader {
+                            WalReader::Native => "pgtriage".to_string(),
+                            WalReader::Waldump => waldump.display().to_string(),
+                        };
                         return Err(UserError::new(format!(
-                            "{}: {} could not read the WAL: {message}",
-                            dir.display(),
-                            waldump.display()
+                            "{}: {who} could not read the WAL: {message}",
+                            dir.display()
                         )));
                     }
                     if !last_of_run {
                         gaps.push(WalGap {
                             what: format!(
-                                "pg_waldump stopped before {} ({message}): WAL up to there was not read",
+                                "the WAL reader stopped before {} ({message}): WAL up to there was not read",
                                 format_lsn(bounds[i + 1])
                             ),
                             setting: None,
