@@ -232,7 +232,7 @@ pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -
             | (u32_at(&record, 12).map(u64::from).unwrap_or(0) << 32);
         // XLogRecordMaxSize: no real record is longer.
         const MAX_RECORD: usize = 1020 * 1024 * 1024;
-        if tot_len < RECORD_HEADER || tot_len > MAX_RECORD || prev.is_some_and(|p| p != xl_prev) {
+        if !(RECORD_HEADER..=MAX_RECORD).contains(&tot_len) || prev.is_some_and(|p| p != xl_prev) {
             return None; // the end of the WAL: zeros, or an older segment's leftovers
         }
         let xid = u32_at(&record, 4).unwrap_or(0);
