@@ -6,7 +6,8 @@
 # $BENCH_WAL_MB MB (default 2048), then the incident: a DELETE of 1000 pgbench_accounts rows
 # and a TRUNCATE of pgbench_history. Both are archived (pg_switch_wal). Then, over the archive:
 #   pg_waldump --stats -p ARCHIVE -s FIRST -e END      (decodes every record, prints counts)
-#   pgtriage collect --wal ARCHIVE                     (pg_waldump per core + grouping)
+#   pgtriage collect --wal ARCHIVE                     (native reader, one part per core)
+#   the same with PGTRIAGE_WAL_READER=pg_waldump       (pg_waldump text per core, parsed)
 # each under /usr/bin/time -v: wall time, CPU and peak RSS. The report checks that the scan
 # names the incident's transactions.
 #
@@ -83,6 +84,10 @@ for round in 1 2; do
   measure "pg_waldump --stats" "$PG_BIN/pg_waldump" --stats -p "$ARCHIVE" -s "$START" -e "$END"
   measure "pgtriage collect --wal" "$PGTRIAGE" collect --wal "$ARCHIVE" -o "$PG_DIR/wal-evidence.json"
 done
+measure "pgtriage, pg_waldump text reader" env PGTRIAGE_WAL_READER=pg_waldump "$PGTRIAGE" collect --wal "$ARCHIVE" -o "$PG_DIR/wal-evidence-waldump.json"
+cmp -s <(python3 -c "import json,sys;print(json.dumps(json.load(open(sys.argv[1]))['wal']['transactions']))" "$PG_DIR/wal-evidence.json") \
+       <(python3 -c "import json,sys;print(json.dumps(json.load(open(sys.argv[1]))['wal']['transactions']))" "$PG_DIR/wal-evidence-waldump.json") \
+  && echo "native and pg_waldump readers: the same transactions" || echo "native and pg_waldump readers DIFFER"
 # The peak RSS of the pg_waldump children is not in the parent's: measure one part alone.
 measure "(one pg_waldump part, text)" sh -c "'$PG_BIN/pg_waldump' -p '$ARCHIVE' -s '$START' -e '$END' -r Heap -r Heap2 -r Transaction -r Standby -r Storage | tail -1"
 

@@ -170,6 +170,7 @@ pub fn read_wal(
                 .as_ref()
                 .and_then(|d| d.server.system_identifier.clone()),
             threads: None,
+            reader: None,
         };
         let wal = crate::wal::scan_directory(&opts)?;
         evidence.inputs.push(Input {

@@ -1,6 +1,7 @@
 //! What the write-ahead log shows: the transactions that removed rows (DELETE, TRUNCATE, DROP),
 //! each with its xid, outcome, commit LSN and time, and the relation files it touched. Filled by
-//! `wal/` (pg_waldump over a directory) or `db/wal.rs` (pg_walinspect over the connection);
+//! `wal/` (a directory of segments, read natively or with pg_waldump) or `db/wal.rs`
+//! (pg_walinspect over the connection);
 //! judged in `analysis/wal_join.rs`. Relations are kept as PostgreSQL names them in WAL
 //! (relfilenode, table oid): mapping them to tables is a judgement, made at analysis time.
 //! See ../shared/pg-forensics.md for the records each incident leaves.
@@ -11,7 +12,8 @@ use serde::{Deserialize, Serialize};
 /// The WAL read for one incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WalEvidence {
-    /// `pg_waldump` (over `directory`) or `pg_walinspect` (over the connection).
+    /// `wal_directory` (read natively), `pg_waldump` (both over `directory`) or
+    /// `pg_walinspect` (over the connection).
     pub source: String,
     /// The directory read, for `pg_waldump`.
     #[serde(default)]

@@ -33,6 +33,31 @@ pub struct WalRecord<'a> {
     pub block_ref: &'a str,
 }
 
+/// What one record means for the grouping, whichever source decoded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `Heap DELETE` of one row in relation file `file` of database `db`.
+    Delete { db: u32, file: u32 },
+    /// `Heap INSERT` (one row) or `Heap2 MULTI_INSERT` (`rows` rows).
+    Insert { file: u32, rows: u32 },
+    /// `Heap TRUNCATE` (wal_level = logical): the table oids.
+    Truncate { cascade: bool, relids: Vec<u32> },
+    /// `Standby LOCK`: AccessExclusiveLocks as (xid, database, table oid).
+    Lock { locks: Vec<(u32, u32, u32)> },
+    /// `Standby RUNNING_XACTS`: the next xid to be assigned.
+    RunningXacts { next_xid: u32 },
+    /// `Storage CREATE` of a main fork.
+    Create { db: u32, file: u32 },
+    /// `Transaction COMMIT` / `ABORT`.
+    End {
+        outcome: WalOutcome,
+        at: Option<DateTime<Utc>>,
+        dropped_files: Vec<u32>,
+        dropped_stats: Vec<u32>,
+        subxacts: Vec<u32>,
+    },
+}
+
 #[derive(Debug, Clone)]
 struct End {
     outcome: WalOutcome,
@@ -185,83 +210,140 @@ impl Grouper {
         }
     }
 
+    /// Folds one record as a source printed it (pg_waldump text, pg_walinspect row).
     pub fn record(&mut self, r: &WalRecord<'_>) {
-        self.part.records += 1;
-        if self.part.first_lsn.is_none() {
-            self.part.first_lsn = Some(r.lsn);
-        }
-        self.part.last_lsn = Some(r.lsn);
-        match (r.rmgr, r.kind) {
+        let event = match (r.rmgr, r.kind) {
             ("Heap", "DELETE") => {
-                if let Some((db, file)) = block_rel(r.block_ref) {
-                    let s = self.state(r.xid, r.lsn);
-                    s.database_oid = s.database_oid.or((db != 0).then_some(db));
-                    s.rows.entry(file).or_default().0 += 1;
-                }
+                block_rel(r.block_ref).map(|(db, file)| Event::Delete { db, file })
             }
             ("Heap", "INSERT") | ("Heap", "INSERT+INIT") => {
-                if let Some((_, file)) = block_rel(r.block_ref)
-                    && file >= FIRST_NORMAL_OBJECT_ID
-                {
-                    self.state(r.xid, r.lsn).rows.entry(file).or_default().1 += 1;
-                }
+                block_rel(r.block_ref).map(|(_, file)| Event::Insert { file, rows: 1 })
             }
-            ("Heap2", "MULTI_INSERT") | ("Heap2", "MULTI_INSERT+INIT") => {
-                if let Some((_, file)) = block_rel(r.block_ref)
-                    && file >= FIRST_NORMAL_OBJECT_ID
-                {
-                    let n = number_after(r.desc, "ntuples").unwrap_or(1);
-                    self.state(r.xid, r.lsn).rows.entry(file).or_default().1 += u64::from(n);
-                }
-            }
-            ("Heap", "TRUNCATE") => {
-                let cascade = r.desc.contains("cascade");
-                let relids = numbers_after(r.desc, "relids");
-                let s = self.state(r.xid, r.lsn);
-                s.cascade |= cascade;
-                s.truncated.extend(relids);
-            }
+            ("Heap2", "MULTI_INSERT") | ("Heap2", "MULTI_INSERT+INIT") => block_rel(r.block_ref)
+                .map(|(_, file)| Event::Insert {
+                    file,
+                    // PostgreSQL 15 prints `61 tuples flags 0x02`, 16+ `ntuples: 61, …`.
+                    rows: number_after(r.desc, "ntuples")
+                        .or_else(|| r.desc.split_whitespace().next()?.parse().ok())
+                        .unwrap_or(1),
+                }),
+            ("Heap", "TRUNCATE") => Some(Event::Truncate {
+                cascade: r.desc.contains("cascade"),
+                relids: numbers_after(r.desc, "relids"),
+            }),
             ("Standby", "LOCK") => {
                 // One record may list several locks: `xid X db D rel R` repeated.
+                let mut locks = Vec::new();
                 let mut rest = r.desc;
                 while let Some(i) = rest.find("xid ") {
                     rest = &rest[i..];
                     let xid = number_after(rest, "xid").unwrap_or(r.xid);
-                    let db = number_after(rest, "db");
-                    let rel = number_after(rest, "rel");
-                    if let Some(rel) = rel
-                        && rel >= FIRST_NORMAL_OBJECT_ID
-                        && xid != 0
-                    {
-                        let s = self.state(xid, r.lsn);
-                        s.locked.insert(rel);
-                        s.database_oid = s.database_oid.or(db.filter(|d| *d != 0));
+                    let db = number_after(rest, "db").unwrap_or(0);
+                    if let Some(rel) = number_after(rest, "rel") {
+                        locks.push((xid, db, rel));
                     }
                     rest = &rest[4..];
                 }
+                Some(Event::Lock { locks })
             }
-            ("Standby", "RUNNING_XACTS") if self.older_than.is_none() => {
-                self.older_than = number_after(r.desc, "nextXid");
+            ("Standby", "RUNNING_XACTS") => {
+                number_after(r.desc, "nextXid").map(|next_xid| Event::RunningXacts { next_xid })
             }
-            ("Storage", "CREATE") => {
-                if let Some((db, file)) = path_rel(r.desc)
-                    && file >= FIRST_NORMAL_OBJECT_ID
-                    && r.xid != 0
-                {
-                    let s = self.state(r.xid, r.lsn);
-                    s.created.entry(file).or_insert(r.lsn);
-                    s.database_oid = s.database_oid.or((db != 0).then_some(db));
-                }
-            }
+            ("Storage", "CREATE") => path_rel(r.desc).map(|(db, file)| Event::Create { db, file }),
             ("Transaction", "COMMIT") | ("Transaction", "ABORT") => {
                 let outcome = if r.kind == "COMMIT" {
                     WalOutcome::Committed
                 } else {
                     WalOutcome::Aborted
                 };
-                self.end(r.xid, parse_end(outcome, r.lsn, r.desc));
+                let e = parse_end(outcome, r.lsn, r.desc);
+                Some(Event::End {
+                    outcome,
+                    at: e.at,
+                    dropped_files: e.dropped_files,
+                    dropped_stats: e.dropped_stats,
+                    subxacts: e.subxacts,
+                })
             }
-            _ => {}
+            _ => None,
+        };
+        match event {
+            Some(e) => self.event(r.lsn, r.xid, e),
+            None => self.seen(r.lsn),
+        }
+    }
+
+    fn seen(&mut self, lsn: u64) {
+        self.part.records += 1;
+        if self.part.first_lsn.is_none() {
+            self.part.first_lsn = Some(lsn);
+        }
+        self.part.last_lsn = Some(lsn);
+    }
+
+    /// Folds one decoded record.
+    pub fn event(&mut self, lsn: u64, xid: u32, event: Event) {
+        self.seen(lsn);
+        match event {
+            Event::Delete { db, file } => {
+                let s = self.state(xid, lsn);
+                s.database_oid = s.database_oid.or((db != 0).then_some(db));
+                s.rows.entry(file).or_default().0 += 1;
+            }
+            Event::Insert { file, rows } => {
+                if file >= FIRST_NORMAL_OBJECT_ID {
+                    self.state(xid, lsn).rows.entry(file).or_default().1 += u64::from(rows);
+                }
+            }
+            Event::Truncate { cascade, relids } => {
+                let s = self.state(xid, lsn);
+                s.cascade |= cascade;
+                s.truncated.extend(relids);
+            }
+            Event::Lock { locks } => {
+                for (lock_xid, db, rel) in locks {
+                    if rel >= FIRST_NORMAL_OBJECT_ID && lock_xid != 0 {
+                        let s = self.state(lock_xid, lsn);
+                        s.locked.insert(rel);
+                        s.database_oid = s.database_oid.or((db != 0).then_some(db));
+                    }
+                }
+            }
+            Event::RunningXacts { next_xid } => {
+                if self.older_than.is_none() {
+                    self.older_than = Some(next_xid);
+                }
+            }
+            Event::Create { db, file } => {
+                if file >= FIRST_NORMAL_OBJECT_ID && xid != 0 {
+                    let s = self.state(xid, lsn);
+                    s.created.entry(file).or_insert(lsn);
+                    s.database_oid = s.database_oid.or((db != 0).then_some(db));
+                }
+            }
+            Event::End {
+                outcome,
+                at,
+                mut dropped_files,
+                mut dropped_stats,
+                subxacts,
+            } => {
+                dropped_files.sort_unstable();
+                dropped_files.dedup();
+                dropped_stats.sort_unstable();
+                dropped_stats.dedup();
+                self.end(
+                    xid,
+                    End {
+                        outcome,
+                        lsn,
+                        at,
+                        dropped_files,
+                        dropped_stats,
+                        subxacts,
+                    },
+                );
+            }
         }
     }
 

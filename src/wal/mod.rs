@@ -1,11 +1,13 @@
 //! The WAL as a witness, read from a directory of segments (`--wal DIR`: an archive or a copy of
-//! `pg_wal`) with the `pg_waldump` of the segments' own major version. Owns finding the segments,
-//! checking they are one cluster's and contiguous (naming each gap), decompressing archived
-//! copies, splitting the LSN range over the cores and running one `pg_waldump` per part; the
-//! records are folded into transactions by `group` (shared with pg_walinspect in `db/wal.rs`).
+//! `pg_wal`). Owns finding the segments, checking they are one cluster's and contiguous (naming
+//! each gap), decompressing archived copies, splitting the LSN range over the cores and reading
+//! one part per core, natively (`decode`) or with the `pg_waldump` of the segments' own major
+//! version; the records are folded into transactions by `group` (shared with pg_walinspect in
+//! `db/wal.rs`).
 //! Read-only: the directory is never written (compressed segments are expanded into a temporary
 //! directory).
 
+pub mod decode;
 pub mod group;
 pub mod segment;
 
@@ -28,6 +30,31 @@ pub struct WalScanOptions {
     pub expected_system_identifier: Option<String>,
     /// Parallel pg_waldump processes (default: the number of cores).
     pub threads: Option<usize>,
+    /// Who decodes the records (default: `PGTRIAGE_WAL_READER`, else native).
+    pub reader: Option<WalReader>,
+}
+
+/// Who decodes the WAL records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalReader {
+    /// pgtriage's own reader of the record types a loss leaves (`decode`): about as fast as
+    /// `pg_waldump --stats`.
+    Native,
+    /// The segments' own `pg_waldump`, its text output parsed: the reference the native reader
+    /// is tested against, and the fallback for a layout the native reader does not know.
+    Waldump,
+}
+
+impl WalReader {
+    fn from_env(major: u32) -> WalReader {
+        match std::env::var("PGTRIAGE_WAL_READER").as_deref() {
+            Ok("pg_waldump") => WalReader::Waldump,
+            Ok("native") => WalReader::Native,
+            // The record layouts the native reader knows.
+            _ if (13..=17).contains(&major) => WalReader::Native,
+            _ => WalReader::Waldump,
+        }
+    }
 }
 
 /// The resource managers whose records make a loss transaction (pg_waldump 15+ takes several
@@ -136,7 +163,18 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
             first_file.path.display()
         )));
     }
-    let waldump = find_waldump(major)?;
+    let reader = opts.reader.unwrap_or_else(|| WalReader::from_env(major));
+    let block_size = u64::from(first.block_size);
+    if reader == WalReader::Native && !(1024..=65536).contains(&block_size) {
+        return Err(UserError::new(format!(
+            "{}: WAL page size {block_size} in the header is not a WAL page size",
+            first_file.path.display()
+        )));
+    }
+    let waldump = match reader {
+        WalReader::Waldump => find_waldump(major)?,
+        WalReader::Native => PathBuf::new(),
+    };
 
     // Expand compressed segments next to links to the plain ones: pg_waldump reads one directory.
     let needs_expanding = headers
@@ -274,7 +312,22 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                             let waldump = &waldump;
                             let work_dir = &work_dir;
                             let first_range = run_index == 0 && i == 0;
+                            let files: Vec<PathBuf> =
+                                run.iter().map(|s| work_dir.join(&s.1.name)).collect();
+                            let first_segno = run[0].0;
                             scope.spawn(move || {
+                                if reader == WalReader::Native {
+                                    let native = decode::Run {
+                                        files: &files,
+                                        first_segno,
+                                        segment_size: u64::from(segment_size),
+                                        block_size,
+                                        major,
+                                    };
+                                    let mut grouper = Grouper::new(first_range);
+                                    let stop = decode::decode_part(&native, from, to, &mut grouper);
+                                    return Ok((grouper.finish(), stop));
+                                }
                                 run_part(
                                     waldump,
                                     work_dir,
@@ -302,16 +355,19 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                 let last_of_run = i + 1 == n;
                 if let Some(message) = error {
                     if part.records == 0 && i == 0 && parts.is_empty() && runs.len() == 1 {
+                        let who = match reader {
+                            WalReader::Native => "pgtriage".to_string(),
+                            WalReader::Waldump => waldump.display().to_string(),
+                        };
                         return Err(UserError::new(format!(
-                            "{}: {} could not read the WAL: {message}",
-                            dir.display(),
-                            waldump.display()
+                            "{}: {who} could not read the WAL: {message}",
+                            dir.display()
                         )));
                     }
                     if !last_of_run {
                         gaps.push(WalGap {
                             what: format!(
-                                "pg_waldump stopped before {} ({message}): WAL up to there was not read",
+                                "the WAL reader stopped before {} ({message}): WAL up to there was not read",
                                 format_lsn(bounds[i + 1])
                             ),
                             setting: None,
@@ -345,7 +401,10 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
     files_out.sort_by_key(|f| f.relfilenode);
     files_out.dedup_by_key(|f| f.relfilenode);
     Ok(WalEvidence {
-        source: "pg_waldump".into(),
+        source: match reader {
+            WalReader::Native => "wal_directory".into(),
+            WalReader::Waldump => "pg_waldump".into(),
+        },
         directory: Some(dir.display().to_string()),
         major_version: Some(major),
         system_identifier: Some(first.system_identifier.to_string()),

@@ -53,6 +53,8 @@ pub struct SegmentHeader {
     pub page_addr: u64,
     pub system_identifier: u64,
     pub segment_size: u32,
+    /// `xlp_xlog_blcksz`: the WAL page size.
+    pub block_size: u32,
 }
 
 /// Parses `TTTTTTTTLLLLLLLLSSSSSSSS[.gz|.zst|.lz4]`; `None` for anything else (history files,
@@ -141,6 +143,7 @@ impl SegmentFile {
             page_addr: u64_at(8),
             system_identifier: u64_at(24),
             segment_size: u32_at(32),
+            block_size: u32_at(36),
         })
     }
 
