@@ -63,6 +63,8 @@ pub struct PlanTable {
 pub struct Target {
     /// `recovery_target_time`, UTC; none means "replay the timeline to its end".
     pub time: Option<DateTime<Utc>>,
+    /// The same time as postgresql.conf takes it (`2026-11-23 12:09:55.000000+00`).
+    pub time_setting: Option<String>,
     /// `recovery_target_lsn`, when known: the last commit before the loss (then `inclusive` is
     /// true: stop just after it). `pgtriage recover` finds it in the WAL archive.
     pub lsn: Option<String>,
@@ -237,6 +239,7 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
         let old = timeline_id.unwrap_or(2) - 1;
         return Some(Target {
             time: None,
+            time_setting: None,
             lsn: None,
             inclusive: false,
             timeline: old.to_string(),
@@ -295,6 +298,7 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
     }
     Some(Target {
         time: Some(at),
+        time_setting: Some(target_time_text(at)),
         lsn: None,
         inclusive: false,
         timeline: "latest".into(),
@@ -595,6 +599,9 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
         } else if target.is_none() {
             notes.push("the evidence does not pin when the rows were removed: no recovery target can be computed; give the log that covers the loss".into());
         }
+        if archive_on && archiver_name == "none" {
+            notes.push("archive_mode is on but archive_command is not in the evidence (not visible to the role, or archive_library is used): set restore_command for your archive by hand, with the target above".into());
+        }
         if archive_on && archiver_name == "other" {
             notes.push(format!(
                 "archive_command = {}: pgtriage cannot tell which tool archives; write the matching restore_command yourself",
@@ -773,6 +780,7 @@ mod tests {
                     .map(|t| t.with_timezone(&Utc))
                     .unwrap_or_default(),
             ),
+            time_setting: None,
             lsn: None,
             inclusive: false,
             timeline: "latest".into(),
