@@ -70,6 +70,10 @@ pub struct Target {
     pub lsn: Option<String>,
     /// False for a time target: the transaction committing at the target is the destructive one.
     pub inclusive: bool,
+    /// The destructive statement changes data before it commits (DROP DATABASE invalidates and
+    /// removes the database first): a time target, which stops only at commits, is too late,
+    /// and `recover` stops at the last commit before it instead (`lsn`).
+    pub needs_lsn: bool,
     /// `recovery_target_timeline`: `latest`, or the old timeline a restore left behind.
     pub timeline: String,
     /// The evidence the target was computed from.
@@ -242,6 +246,7 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
             time_setting: None,
             lsn: None,
             inclusive: false,
+            needs_lsn: false,
             timeline: old.to_string(),
             source,
             checked: false,
@@ -296,11 +301,18 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
             }
         ));
     }
+    let needs_lsn = event.findings.iter().any(|f| {
+        f.statement.as_deref().is_some_and(|s| {
+            let s = s.trim_start().to_ascii_uppercase();
+            s.starts_with("DROP DATABASE") || s.starts_with("DROP TABLESPACE")
+        })
+    });
     Some(Target {
         time: Some(at),
         time_setting: Some(target_time_text(at)),
         lsn: None,
         inclusive: false,
+        needs_lsn,
         timeline: "latest".into(),
         source,
         checked,
@@ -444,8 +456,8 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
         } else {
             "dump"
         };
-        if pitr_possible {
-            if let (Some(t), Some(rc)) = (&target, &restore_command) {
+        if pitr_possible && let (Some(t), Some(rc)) = (&target, &restore_command) {
+            {
                 let since = t
                     .time
                     .map(|x| format!(" before {}", x.format("%Y-%m-%d %H:%M:%S UTC")))
@@ -783,6 +795,7 @@ mod tests {
             time_setting: None,
             lsn: None,
             inclusive: false,
+            needs_lsn: false,
             timeline: "latest".into(),
             source: String::new(),
             checked: true,
