@@ -504,7 +504,7 @@ fn wait_for_target(
                 "the scratch server stopped during recovery: {fatal}"
             )));
         }
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
