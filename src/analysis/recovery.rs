@@ -622,7 +622,11 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             ));
         }
         if first.kind == Kind::Restore {
-            notes.push("a restore or failover lost these rows: keep the old primary's data directory and its timeline's WAL until they are back — they are the only copy".into());
+            if target.as_ref().is_some_and(|t| t.timeline != "latest") {
+                notes.push("a restore or failover lost these rows: keep the old primary's data directory and its timeline's WAL until they are back — they are the only copy".into());
+            } else {
+                notes.push("a restore replaced the data with an older copy: the writes it lacks are in the WAL archive after the base backup — keep both until they are back".into());
+            }
         }
         if event.findings.iter().any(|f| f.kind == Kind::DropRecreate) {
             notes.push("the table was dropped and re-created: restore.sql inserts into the new table, column by column as the old one had them (check that the new table still has those columns); where a row written since took an old row's key (a serial restarted at 1), the new row stays and the old one is skipped — psql's INSERT count shows how many came back".into());
