@@ -198,19 +198,6 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
         assert!(out.join(name).exists(), "{name}");
         assert_eq!(f["sha256"].as_str().map(str::len), Some(64));
     }
-    // The scratch server is gone: no pgtriage-recover-* directory left behind.
-    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("pgtriage-recover-")
-        })
-        .collect();
-    assert!(left.is_empty(), "scratch dirs left: {left:?}");
-
     let apply = step(plan, "Put back");
     let o = run_printed(apply, &work, &cluster, &vars);
     assert!(o.status.success(), "{apply}: {}", text(&o));
@@ -531,6 +518,58 @@ fn bad_inputs_exit_2_with_one_line() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    // Ctrl-C while the scratch server runs: it is stopped and its directory removed.
+    let scratch = work.join("scratch");
+    std::fs::create_dir_all(&scratch).expect("mkdir");
+    let mut child = Command::new(bin())
+        .current_dir(&work)
+        .args([
+            "recover",
+            "evidence.json",
+            "--base-backup",
+            &base_s,
+            "--wal-archive",
+            &archive,
+            "--out",
+            "o4",
+            "--scratch",
+            "scratch",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn recover");
+    let started = std::time::Instant::now();
+    let running = loop {
+        let pid_file = std::fs::read_dir(&scratch)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("data/postmaster.pid").exists());
+        if pid_file || started.elapsed() > std::time::Duration::from_secs(30) {
+            break pid_file;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(&scratch).map(|d| d.count()).unwrap_or(0) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scratch directory outlived Ctrl-C: {:?}",
+            std::fs::read_dir(&scratch).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(running, "the scratch server never started before Ctrl-C");
 }
 
 /// Incident 13's shape: pg_dump, more orders, dropdb, createdb, pg_restore of the old dump.

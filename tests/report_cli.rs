@@ -291,9 +291,9 @@ fn markdown_report_has_every_section_in_order_and_is_deterministic() {
     assert!(md.contains("### 1. cascade — confidence 1.00"));
     assert!(md.contains("| `public.parent` | 1000 | 0 |"));
     assert!(md.contains("```mermaid"));
-    // Archiving is on: PITR to just before the TRUNCATE.
+    // Archiving is on: PITR to the TRUNCATE's time, exclusive (the plan of its own event).
     assert!(
-        md.contains("recovery_target_time = '2026-11-23 12:09:54.999+00'"),
+        md.contains("recovery_target_time = '2026-11-23 12:09:55.000000+00'"),
         "{md}"
     );
     assert!(md.contains("Keep the WAL archive"));

@@ -143,12 +143,12 @@ fn delete_with_on_delete_cascade_is_one_cascade_with_urgent_autovacuum_advice() 
     assert!(
         actions
             .iter()
-            .any(|a| a["command"] == "ALTER TABLE public.parent SET (autovacuum_enabled = false);"),
+            .any(|a| a["command"] == "ALTER TABLE public.parent SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"),
         "{actions:?}"
     );
     let first_section = md.find("## ").map(|i| &md[i..]).unwrap_or_default();
     assert!(first_section.starts_with("## Immediate actions"), "{md}");
-    assert!(md.contains("ALTER TABLE public.grandchild SET (autovacuum_enabled = false);"));
+    assert!(md.contains("ALTER TABLE public.grandchild SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"));
     assert!(
         md.contains("| `public.parent` | `public.child_cascade`")
             || md.contains("`public.parent` |"),

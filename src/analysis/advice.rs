@@ -97,10 +97,16 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
     advice
         .immediate_actions
         .extend(stop_the_writer(evidence, analysis));
-    if analysis
-        .findings
-        .iter()
-        .any(|f| f.kind == Kind::Restore && analysis.explains_any(f))
+    let timeline_moved = evidence
+        .database
+        .as_ref()
+        .and_then(|d| d.server.timeline_id)
+        .is_some_and(|t| t > 1);
+    if timeline_moved
+        && analysis
+            .findings
+            .iter()
+            .any(|f| f.kind == Kind::Restore && analysis.explains_any(f))
     {
         let timeline = evidence
             .database

@@ -63,11 +63,17 @@ pub struct PlanTable {
 pub struct Target {
     /// `recovery_target_time`, UTC; none means "replay the timeline to its end".
     pub time: Option<DateTime<Utc>>,
+    /// The same time as postgresql.conf takes it (`2026-11-23 12:09:55.000000+00`).
+    pub time_setting: Option<String>,
     /// `recovery_target_lsn`, when known: the last commit before the loss (then `inclusive` is
     /// true: stop just after it). `pgtriage recover` finds it in the WAL archive.
     pub lsn: Option<String>,
     /// False for a time target: the transaction committing at the target is the destructive one.
     pub inclusive: bool,
+    /// The destructive statement changes data before it commits (DROP DATABASE invalidates and
+    /// removes the database first): a time target, which stops only at commits, is too late,
+    /// and `recover` stops at the last commit before it instead (`lsn`).
+    pub needs_lsn: bool,
     /// `recovery_target_timeline`: `latest`, or the old timeline a restore left behind.
     pub timeline: String,
     /// The evidence the target was computed from.
@@ -237,8 +243,10 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
         let old = timeline_id.unwrap_or(2) - 1;
         return Some(Target {
             time: None,
+            time_setting: None,
             lsn: None,
             inclusive: false,
+            needs_lsn: false,
             timeline: old.to_string(),
             source,
             checked: false,
@@ -293,10 +301,18 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
             }
         ));
     }
+    let needs_lsn = event.findings.iter().any(|f| {
+        f.statement.as_deref().is_some_and(|s| {
+            let s = s.trim_start().to_ascii_uppercase();
+            s.starts_with("DROP DATABASE") || s.starts_with("DROP TABLESPACE")
+        })
+    });
     Some(Target {
         time: Some(at),
+        time_setting: Some(target_time_text(at)),
         lsn: None,
         inclusive: false,
+        needs_lsn,
         timeline: "latest".into(),
         source,
         checked,
@@ -440,8 +456,8 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
         } else {
             "dump"
         };
-        if pitr_possible {
-            if let (Some(t), Some(rc)) = (&target, &restore_command) {
+        if pitr_possible && let (Some(t), Some(rc)) = (&target, &restore_command) {
+            {
                 let since = t
                     .time
                     .map(|x| format!(" before {}", x.format("%Y-%m-%d %H:%M:%S UTC")))
@@ -502,7 +518,8 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                         why: "the same recovery, left running for you: a copy of the base backup in a new data directory on its own port, recovery.signal, restore_command from the server's archive_command, the target with recovery_target_inclusive = false and recovery_target_action = 'pause'. Run as the server's OS user with the server's bin directory on PATH. While paused, the startup process still holds the lock of the destructive transaction on the lost tables: reading them waits forever, so once replay has paused (pg_get_wal_replay_pause_state() = 'paused'), end recovery on this copy with SELECT pg_promote(); stop it with pg_ctl -D \"$PITR_DIR\" stop".into(),
                         language: "sh",
                         command: Some(manual_pitr(t, rc, evidence)),
-                        tested: true,
+                        // Rehearsed by the tests for a time target on the current timeline.
+                        tested: t.timeline == "latest",
                     });
                     }
                 } else {
@@ -595,6 +612,9 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
         } else if target.is_none() {
             notes.push("the evidence does not pin when the rows were removed: no recovery target can be computed; give the log that covers the loss".into());
         }
+        if archive_on && archiver_name == "none" {
+            notes.push("archive_mode is on but archive_command is not in the evidence (not visible to the role, or archive_library is used): set restore_command for your archive by hand, with the target above".into());
+        }
         if archive_on && archiver_name == "other" {
             notes.push(format!(
                 "archive_command = {}: pgtriage cannot tell which tool archives; write the matching restore_command yourself",
@@ -602,7 +622,11 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             ));
         }
         if first.kind == Kind::Restore {
-            notes.push("a restore or failover lost these rows: keep the old primary's data directory and its timeline's WAL until they are back — they are the only copy".into());
+            if target.as_ref().is_some_and(|t| t.timeline != "latest") {
+                notes.push("a restore or failover lost these rows: keep the old primary's data directory and its timeline's WAL until they are back — they are the only copy".into());
+            } else {
+                notes.push("a restore replaced the data with an older copy: the writes it lacks are in the WAL archive after the base backup — keep both until they are back".into());
+            }
         }
         if event.findings.iter().any(|f| f.kind == Kind::DropRecreate) {
             notes.push("the table was dropped and re-created: restore.sql inserts into the new table, column by column as the old one had them (check that the new table still has those columns); where a row written since took an old row's key (a serial restarted at 1), the new row stays and the old one is skipped — psql's INSERT count shows how many came back".into());
@@ -773,8 +797,10 @@ mod tests {
                     .map(|t| t.with_timezone(&Utc))
                     .unwrap_or_default(),
             ),
+            time_setting: None,
             lsn: None,
             inclusive: false,
+            needs_lsn: false,
             timeline: "latest".into(),
             source: String::new(),
             checked: true,

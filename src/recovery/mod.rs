@@ -75,7 +75,11 @@ pub struct Timings {
     /// Everything else: copying the base backup, extracting rows, writing files, cleaning up.
     pub pgtriage_seconds: f64,
     pub copy_seconds: f64,
+    /// Reading the archive with pg_waldump for an LSN target (DROP DATABASE only).
+    pub wal_scan_seconds: f64,
     pub extract_seconds: f64,
+    /// Stopping the scratch server and removing its directory.
+    pub cleanup_seconds: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -161,10 +165,10 @@ fn next_segment(name: &str) -> Option<String> {
 /// The last segment the restore_command delivered, from the scratch server's log.
 fn last_restored(log: &str) -> Option<String> {
     log.lines()
+        .rev()
         .filter_map(|l| l.split_once("restored log file \""))
         .filter_map(|(_, rest)| rest.split('"').next())
-        .filter(|s| s.len() == 24)
-        .last()
+        .find(|s| s.len() == 24)
         .map(str::to_string)
 }
 
@@ -228,6 +232,7 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
 
     let copy_started = Instant::now();
     let mut copy_seconds = 0.0;
+    let mut wal_scan_seconds = 0.0;
     let server_started;
     let mut reached = None;
     let mut used_target = req.plan.target.clone();
@@ -248,7 +253,9 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
                 crate::analysis::quote::shell(&archive.to_string_lossy())
             );
             bar.set_message("finding the last commit before the loss in the WAL archive");
+            let scan_started = Instant::now();
             let refined = refine_target(target, dir, &archive, &server.bindir, &mut notes);
+            wal_scan_seconds = scan_started.elapsed().as_secs_f64();
             server.configure(&plans::recovery_settings(&refined, &restore_command))?;
             server.signal_recovery()?;
             server_started = Instant::now();
@@ -274,7 +281,9 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
     let tables = extract(&server, req, &bar)?;
     let extract_seconds = extract_started.elapsed().as_secs_f64();
     bar.set_message("stopping the scratch server");
+    let cleanup_started = Instant::now();
     drop(server);
+    let cleanup_seconds = cleanup_started.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
     let mut files = Vec::new();
@@ -311,7 +320,9 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
             server_seconds,
             pgtriage_seconds: total - server_seconds,
             copy_seconds,
+            wal_scan_seconds,
             extract_seconds,
+            cleanup_seconds,
         },
     })
 }
@@ -331,7 +342,8 @@ fn refine_target(
     let Some(at) = target.time else {
         return target.clone();
     };
-    if target.lsn.is_some() {
+    // Reading the archive costs about as long as replaying it: only where a time target fails.
+    if target.lsn.is_some() || !target.needs_lsn {
         return target.clone();
     }
     let label = fs::read_to_string(base.join("backup_label")).unwrap_or_default();
@@ -492,7 +504,7 @@ fn wait_for_target(
                 "the scratch server stopped during recovery: {fatal}"
             )));
         }
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -506,8 +518,10 @@ fn restore_dump(
     notes: &mut Vec<String>,
 ) -> Result<()> {
     let list = dump_list(dump)?;
-    if let (Some(created), Some(at)) = (dump_created(&list), req.plan.at) {
-        if created >= at {
+    if let (Some(created), Some(at)) = (dump_created(&list), req.plan.at)
+        && created >= at
+    {
+        {
             notes.push(format!(
                 "the dump was made at {created}, after the loss at {at}: it may not hold the lost rows"
             ));
