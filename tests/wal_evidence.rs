@@ -9,7 +9,6 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
-use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -360,90 +359,82 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
         "{md}"
     );
 
-    // PITR with the printed target, exactly as printed.
+    // The plan for the DELETE stops exactly before its COMMIT record; its rehearsal, run as
+    // printed, brings the rows back from the base backup and the archive.
     let plan = report["recovery"]
         .as_array()
         .and_then(|r| {
-            r.iter().find(|a| {
-                a["title"]
-                    .as_str()
-                    .is_some_and(|t| t.contains("before the loss transaction commits"))
-            })
+            r.iter()
+                .find(|p| p["target"]["lsn"].as_str() == Some(delete_lsn.as_str()))
         })
-        .unwrap_or_else(|| panic!("no LSN recovery plan: {:#}", report["recovery"]));
-    let command = plan["command"].as_str().unwrap_or("");
+        .unwrap_or_else(|| panic!("no plan with the LSN target: {:#}", report["recovery"]));
+    assert_eq!(plan["target"]["inclusive"], false, "{plan:#}");
+    assert_eq!(plan["target"]["timeline"], "1", "{plan:#}");
+    let by_hand = plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|s| s["command"].as_str().filter(|c| c.contains("recovery.signal")))
+        .unwrap_or_else(|| panic!("no by-hand recipe: {plan:#}"));
     assert!(
-        command.contains(&format!("recovery_target_lsn = '{delete_lsn}'")),
-        "{command}"
+        by_hand.contains(&format!("recovery_target_lsn = '{delete_lsn}'"))
+            && by_hand.contains("recovery_target_inclusive = false")
+            && by_hand.contains("recovery_target_timeline = '1'"),
+        "{by_hand}"
     );
-    assert!(
-        command.contains("recovery_target_inclusive = false"),
-        "{command}"
-    );
-    assert!(
-        command.contains("recovery_target_timeline = '1'"),
-        "{command}"
-    );
-    let (conf, shell): (Vec<&str>, Vec<&str>) = {
-        let mut lines = command.lines();
-        let conf: Vec<&str> = lines
-            .by_ref()
-            .take_while(|l| !l.starts_with("# then"))
-            .collect();
-        (conf, lines.collect())
-    };
-    let mut extra = vec![format!(
-        "restore_command = 'cp {}/%f %p'",
-        archive.display()
-    )];
-    extra.extend(conf.iter().map(|l| l.to_string()));
-    let restored = PgCluster::start_from_base_backup(&base, &extra, true);
-    let start = Instant::now();
-    while restored.psql("postgres", "SELECT pg_get_wal_replay_pause_state()") != "paused" {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "recovery never paused"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(restored.psql(&db, "SELECT count(*) FROM orders"), "500");
-    // Nothing after the target either: the TRUNCATE has not happened there.
-    assert_eq!(restored.psql(&db, "SELECT count(*) FROM parent"), "100");
-    // The printed pg_dump line, run as printed against the recovered copy.
-    let work = tmp.path().join("dump");
+    let rehearse = plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|s| {
+            s["command"]
+                .as_str()
+                .filter(|c| c.starts_with("pgtriage recover") && c.contains("--base-backup"))
+        })
+        .unwrap_or_else(|| panic!("no rehearsal step: {plan:#}"));
+    let work = tmp.path().join("rehearsal");
     std::fs::create_dir_all(&work).expect("mkdir");
-    for line in shell {
-        let out = StdCommand::new("sh")
-            .arg("-c")
-            .arg(line)
-            .current_dir(&work)
-            .env("PGHOST", restored.socket_dir())
-            .env("PGPORT", restored.port.to_string())
-            .env("PGUSER", "postgres")
-            .env("PGDATABASE", &db)
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    restored.bindir.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .output()
-            .expect("sh");
-        assert!(
-            out.status.success(),
-            "{line}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let dump = std::fs::read_to_string(work.join("lost_rows.sql")).expect("lost_rows.sql");
-    assert!(dump.contains("COPY public.orders"), "{dump}");
+    let bin = assert_cmd::cargo::cargo_bin("pgtriage");
+    let out = StdCommand::new("sh")
+        .arg("-c")
+        .arg(rehearse)
+        .current_dir(&work)
+        .env("EVIDENCE", &dumped)
+        .env("BASE_BACKUP", &base)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}:{}",
+                bin.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+                cluster.bindir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("sh");
     assert!(
-        dump.lines().filter(|l| l.contains("\to")).count() >= 500,
-        "orders rows in the dump"
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{rehearse}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    drop(restored);
+    let recovered: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::fs::read_dir(&work)
+                .expect("out dir")
+                .flatten()
+                .map(|e| e.path().join("recover.json"))
+                .find(|p| p.exists())
+                .expect("recover.json"),
+        )
+        .expect("read recover.json"),
+    )
+    .expect("recover.json parses");
+    let orders = recovered["tables"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["table"] == "public.orders"))
+        .unwrap_or_else(|| panic!("orders in {recovered:#}"));
+    assert_eq!(orders["rows_found"], 500, "{recovered:#}");
 
     // Splitting the LSN range over any number of parts gives the same transactions.
     // and the native reader gives what pg_waldump's text output gives.

@@ -19,6 +19,7 @@ use crate::analysis::facts::Facts;
 use crate::analysis::finding::{Finding, Kind};
 use crate::analysis::quote::{connection_url, quote_literal, shell};
 use crate::evidence::{EventKind, Evidence, TxOutcome};
+use crate::evidence::WalOutcome;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -74,8 +75,12 @@ pub struct Target {
     /// removes the database first): a time target, which stops only at commits, is too late,
     /// and `recover` stops at the last commit before it instead (`lsn`).
     pub needs_lsn: bool,
-    /// `recovery_target_timeline`: `latest`, or the old timeline a restore left behind.
+    /// `recovery_target_timeline`: `latest`, the timeline the WAL shows the loss on, or the old
+    /// timeline a restore left behind.
     pub timeline: String,
+    /// The lost writes are on a timeline the server has left (a restore or failover): its WAL
+    /// is in the old primary's archive.
+    pub old_timeline: bool,
     /// The evidence the target was computed from.
     pub source: String,
     /// Whether the evidence confirms the target: after the last logged write into each lost
@@ -248,11 +253,52 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
             inclusive: false,
             needs_lsn: false,
             timeline: old.to_string(),
+            old_timeline: true,
             source,
             checked: false,
             check: format!(
                 "the server now runs on timeline {}: the writes the restore lost are in timeline {old}'s WAL, so the copy replays timeline {old} to its end (no time target); the restore's own target cannot be checked from here",
                 old + 1
+            ),
+        });
+    }
+    // The WAL names the loss's own COMMIT record: stopping just before it is exact, where a
+    // time target rounds to a millisecond shared with other commits.
+    let wal_tx = event
+        .findings
+        .iter()
+        .filter_map(|f| f.transaction.as_ref())
+        .filter(|t| t.outcome == WalOutcome::Committed && t.commit_lsn.is_some())
+        .min_by_key(|t| {
+            (
+                t.timeline,
+                t.commit_lsn
+                    .as_deref()
+                    .and_then(crate::evidence::parse_lsn)
+                    .unwrap_or(u64::MAX),
+            )
+        });
+    if let Some(tx) = wal_tx {
+        let lsn = tx.commit_lsn.clone().unwrap_or_default();
+        let at = tx.commit_at.or(event.at);
+        return Some(Target {
+            time: at,
+            time_setting: at.map(target_time_text),
+            lsn: Some(lsn.clone()),
+            inclusive: false,
+            needs_lsn: false,
+            timeline: tx.timeline.to_string(),
+            old_timeline: timeline_id.is_some_and(|now| now != i64::from(tx.timeline)),
+            source: tx.source.clone(),
+            checked: true,
+            check: format!(
+                "exact: replay stops just before the COMMIT record of xid {} at LSN {lsn} ({}) on timeline {}, so every transaction that committed before it is kept and nothing of the loss; recovery_target_xid = '{}' is the same target by transaction. A time target{} is the fallback: it may also drop other transactions that committed in the same millisecond",
+                tx.xid,
+                tx.source,
+                tx.timeline,
+                tx.xid,
+                at.map(|t| format!(" ({})", target_time_text(t)))
+                    .unwrap_or_default()
             ),
         });
     }
@@ -314,6 +360,7 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
         inclusive: false,
         needs_lsn,
         timeline: "latest".into(),
+        old_timeline: false,
         source,
         checked,
         check,
@@ -466,7 +513,7 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                     name: "BASE_BACKUP",
                     meaning: format!(
                         "a plain-format base backup (pg_basebackup -Fp) of this cluster taken{since}{}",
-                        if t.timeline != "latest" {
+                        if t.old_timeline {
                             format!(" on timeline {} (the old primary's)", t.timeline)
                         } else {
                             String::new()
@@ -474,7 +521,7 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                     ),
                 });
                 if archiver_name == "cp" {
-                    let archive = if t.timeline != "latest" {
+                    let archive = if t.old_timeline {
                         // The lost writes are on the old timeline: its WAL is in the archive the
                         // old primary wrote, which need not be this server's.
                         variables.push(Variable {
@@ -519,7 +566,7 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                         language: "sh",
                         command: Some(manual_pitr(t, rc, evidence)),
                         // Rehearsed by the tests for a time target on the current timeline.
-                        tested: t.timeline == "latest",
+                        tested: !t.old_timeline,
                     });
                     }
                 } else {
@@ -622,7 +669,7 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             ));
         }
         if first.kind == Kind::Restore {
-            if target.as_ref().is_some_and(|t| t.timeline != "latest") {
+            if target.as_ref().is_some_and(|t| t.old_timeline) {
                 notes.push("a restore or failover lost these rows: keep the old primary's data directory and its timeline's WAL until they are back — they are the only copy".into());
             } else {
                 notes.push("a restore replaced the data with an older copy: the writes it lacks are in the WAL archive after the base backup — keep both until they are back".into());
@@ -672,7 +719,7 @@ fn manual_pitr(target: &Target, restore_command: &str, evidence: &Evidence) -> S
         "hot_standby = on".into(),
     ];
     // The old timeline's WAL is in the archive the user names: left for the shell to expand.
-    let old_archive = target.timeline != "latest";
+    let old_archive = target.old_timeline;
     lines.extend(recovery_settings(target, restore_command).iter().map(|l| {
         if old_archive && l.starts_with("restore_command") {
             "restore_command = 'cp \"$OLD_WAL_ARCHIVE/%f\" \"%p\"'".to_string()
@@ -802,6 +849,7 @@ mod tests {
             inclusive: false,
             needs_lsn: false,
             timeline: "latest".into(),
+        old_timeline: false,
             source: String::new(),
             checked: true,
             check: String::new(),
