@@ -74,3 +74,31 @@ fn a_quoted_name_with_a_space_is_kept_whole() {
         "{ops:?}"
     );
 }
+
+#[test]
+fn audit_repo_runs_without_a_database() {
+    let repo = TestRepo::new();
+    repo.write(
+        "db/migration/V1__x.sql",
+        "DROP TABLE orders;\nTRUNCATE payments CASCADE;\n",
+    );
+    repo.commit("x", "2025-01-01T10:00:00Z");
+    let out = assert_cmd::Command::cargo_bin("pgtriage")
+        .expect("binary")
+        .args(["audit", "--format", "json", "--repo"])
+        .arg(repo.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("PGHOST")
+        .env_remove("PGHOSTADDR")
+        .env_remove("PGDATABASE")
+        .env_remove("PGPORT")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 1: a high-severity finding (the TRUNCATE … CASCADE), not 2 (no database).
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let text = doc.to_string();
+    assert!(text.contains("TRUNCATE payments CASCADE"), "{text}");
+    assert!(text.contains("no database given"), "{text}");
+}
