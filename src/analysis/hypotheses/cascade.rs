@@ -50,17 +50,33 @@ fn describe(fk: &ForeignKey) -> String {
     )
 }
 
+/// The referencing tables of each table over `edges`, resolved once (resolving per visited
+/// table made a 10,000-deep chain quadratic: 125 s and 6 GB in `report`).
+fn children<'a>(
+    facts: &Facts,
+    edges: &[&'a ForeignKey],
+) -> std::collections::HashMap<usize, Vec<(&'a ForeignKey, usize)>> {
+    let mut out: std::collections::HashMap<usize, Vec<(&'a ForeignKey, usize)>> =
+        std::collections::HashMap::new();
+    for fk in edges {
+        if let (Some(p), Some(c)) = (
+            facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)),
+            facts.resolve(&format!("{}.{}", fk.schema, fk.table)),
+        ) {
+            out.entry(p).or_default().push((*fk, c));
+        }
+    }
+    out
+}
+
 /// Members reachable from `root` through referencing tables over `edges`.
 fn reachable(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> BTreeSet<usize> {
+    let kids = children(facts, edges);
     let mut seen = BTreeSet::new();
     let mut frontier = vec![root];
     while let Some(p) = frontier.pop() {
-        for fk in edges {
-            if facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(p)
-                && let Some(c) = facts.resolve(&format!("{}.{}", fk.schema, fk.table))
-                && c != root
-                && seen.insert(c)
-            {
+        for &(_, c) in kids.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
+            if c != root && seen.insert(c) {
                 frontier.push(c);
             }
         }
@@ -70,24 +86,17 @@ fn reachable(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> BTreeSet<usiz
 
 /// The FK path from `root` outwards over `edges` (breadth first), as text.
 fn path(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> Vec<String> {
+    let kids = children(facts, edges);
     let mut seen = BTreeSet::from([root]);
-    let mut frontier = vec![root];
+    let mut frontier = std::collections::VecDeque::from([root]);
     let mut out = Vec::new();
-    while let Some(p) = frontier.pop() {
-        let mut next: Vec<(&ForeignKey, usize)> = edges
-            .iter()
-            .filter(|fk| facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(p))
-            .filter_map(|fk| {
-                facts
-                    .resolve(&format!("{}.{}", fk.schema, fk.table))
-                    .map(|c| (*fk, c))
-            })
-            .collect();
+    while let Some(p) = frontier.pop_front() {
+        let mut next: Vec<(&ForeignKey, usize)> = kids.get(&p).cloned().unwrap_or_default();
         next.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         for (fk, c) in next {
             out.push(describe(fk));
             if seen.insert(c) {
-                frontier.insert(0, c);
+                frontier.push_back(c);
             }
         }
     }
