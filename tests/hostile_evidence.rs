@@ -81,3 +81,25 @@ fn short_commit_ids_are_cut_on_characters() {
     assert_eq!(pgtriage::migrations::prefix("ab€déf€ghé", 8), "ab€déf€g");
     assert_eq!(pgtriage::migrations::short("abc"), "abc");
 }
+
+#[test]
+fn negative_or_absurd_counters_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (field, value) in [
+        ("n_tup_del", serde_json::json!(-5)),
+        (
+            "n_live_tup",
+            serde_json::json!(9_000_000_000_000_000_000i64),
+        ),
+    ] {
+        let mut ev = incident("01-truncate");
+        ev["database"]["tables"][0][field] = value.clone();
+        let path = dir.path().join(format!("{field}.json"));
+        std::fs::write(&path, ev.to_string()).expect("write");
+        let out = report(&path, "md");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{field}: {err}");
+        assert!(err.contains(field) && err.contains("impossible"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}

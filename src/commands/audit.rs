@@ -76,11 +76,24 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         )?),
         None => None,
     };
-    let mut session = Session::connect(&args.db.settings())?;
-    let facts = session.audit_facts()?;
-    let snapshot = session.snapshot()?;
-    drop(session);
-    let report = checks::audit(&facts, &snapshot.foreign_keys, repo.as_deref());
+    let with_database = repo.is_none() || crate::commands::collect::database_wanted(&args.db, true);
+    let report = if with_database {
+        let mut session = Session::connect(&args.db.settings())?;
+        let facts = session.audit_facts()?;
+        let snapshot = session.snapshot()?;
+        drop(session);
+        checks::audit(&facts, &snapshot.foreign_keys, repo.as_deref())
+    } else {
+        // `audit --repo` alone: the repository's destructive statements need no database.
+        let mut r = checks::audit(&checks::ServerFacts::default(), &[], repo.as_deref());
+        r.findings.retain(|f| f.category == "repository");
+        r.passed.clear();
+        r.worst = r.findings.iter().map(|f| f.severity).min();
+        r.problems = vec![
+            "no database given (--db, DATABASE_URL or PG* variables): only the repository was audited, not the server's settings or foreign keys".to_string(),
+        ];
+        r
+    };
     let text = match args.format {
         AuditFormat::Table => audit_view::terminal(&report),
         AuditFormat::Json => audit_view::json(&report),

@@ -234,6 +234,8 @@ fn read_logs(evidence: &mut Evidence, logs: &LogArgs) -> Result<()> {
         progress: true,
         threads: None,
         part_bytes: None,
+        prefix_from_database: logs.log_line_prefix.is_none()
+            && setting("log_line_prefix").is_some_and(|p| !p.is_empty()),
     };
     let timeline = crate::logs::read_timeline(&opts)?;
     for source in &timeline.sources {

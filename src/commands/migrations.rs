@@ -101,5 +101,14 @@ pub fn run(args: MigrationsArgs) -> Result<ExitCode> {
         }
     };
     crate::io::print_stdout(&text)?;
+    // A history with holes must not pass for a clean one in a script either.
+    if let Some(p) = history
+        .problems
+        .iter()
+        .find(|p| p.starts_with("history incomplete"))
+    {
+        eprintln!("pgtriage: {p}");
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
 }

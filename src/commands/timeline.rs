@@ -93,6 +93,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
         progress: true,
         threads: args.threads,
         part_bytes: None,
+        prefix_from_database: false,
     };
     let mut timeline = crate::logs::read_timeline(&opts)?;
     filter(&mut timeline, &args.tables, &kinds);

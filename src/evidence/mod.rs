@@ -126,6 +126,7 @@ impl Evidence {
         if let Ok(evidence) = serde_json::from_str::<Evidence>(text)
             && evidence.format == EVIDENCE_FORMAT
         {
+            evidence.check_counters(origin)?;
             return Ok(evidence);
         }
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
@@ -155,6 +156,45 @@ impl Evidence {
                 origin.display()
             ))
         })
+    }
+
+    /// Counters PostgreSQL keeps are never negative, and none reaches 2^53 in any real
+    /// database: such a value is a damaged or hand-edited file, not evidence to rank on.
+    fn check_counters(&self, origin: &Path) -> Result<(), UserError> {
+        const ABSURD: i64 = 1 << 53;
+        for (which, snap) in [("database", &self.database), ("baseline", &self.baseline)] {
+            let Some(snap) = snap else { continue };
+            for t in &snap.tables {
+                for (field, v) in [
+                    ("n_tup_ins", t.n_tup_ins),
+                    ("n_tup_upd", t.n_tup_upd),
+                    ("n_tup_del", t.n_tup_del),
+                    ("n_tup_hot_upd", t.n_tup_hot_upd),
+                    ("n_live_tup", t.n_live_tup),
+                    ("n_dead_tup", t.n_dead_tup),
+                    ("n_mod_since_analyze", t.n_mod_since_analyze),
+                    ("n_ins_since_vacuum", t.n_ins_since_vacuum),
+                    ("vacuum_count", t.vacuum_count),
+                    ("autovacuum_count", t.autovacuum_count),
+                    ("analyze_count", t.analyze_count),
+                    ("autoanalyze_count", t.autoanalyze_count),
+                    ("size_bytes", t.size_bytes),
+                    ("relpages", Some(t.relpages)),
+                ] {
+                    if let Some(v) = v
+                        && !(0..ABSURD).contains(&v)
+                    {
+                        return Err(UserError::new(format!(
+                            "{}: {which}.tables {}.{}: {field} = {v} is impossible (PostgreSQL counters are between 0 and 2^53); the file is damaged or edited: collect it again",
+                            origin.display(),
+                            t.schema,
+                            t.name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads an evidence file, with errors that name the file.

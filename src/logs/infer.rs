@@ -281,7 +281,6 @@ fn prefix_for(
         }
     }
     let (best, notes) = choose_prefix(scored, sample, leading);
-    let best = best;
     match best {
         Some((hit, p)) if hit > 0 && hit * 2 >= total => {
             let warning = match (session_warning(&p), notes) {

@@ -50,6 +50,9 @@ pub struct LogOptions {
     pub threads: Option<usize>,
     /// Size of the parts a large plain file is cut into for parallel reading (default 8 MiB).
     pub part_bytes: Option<u64>,
+    /// `line_prefix` was read from the database (`with_database_settings`), not given: a log it
+    /// does not fit is read by inference, with a note.
+    pub prefix_from_database: bool,
 }
 
 impl LogOptions {
@@ -65,6 +68,7 @@ impl LogOptions {
                 .get("log_line_prefix")
                 .filter(|p| !p.is_empty())
                 .cloned();
+            self.prefix_from_database = self.line_prefix.is_some();
         }
         if self.timezone.is_none() {
             self.timezone = settings.get("log_timezone").cloned();
@@ -104,6 +108,7 @@ impl LogOptions {
                 .unwrap_or_else(rayon::current_num_threads)
                 .clamp(1, available_cores()),
             part_bytes: self.part_bytes.unwrap_or(reader::DEFAULT_PART_BYTES),
+            prefix_from_database: self.prefix_from_database,
         })
     }
 }

@@ -39,6 +39,8 @@ pub struct ReadSettings {
     pub threads: usize,
     /// Size of the parts a plain file is cut into (a file smaller than two parts is streamed).
     pub part_bytes: u64,
+    /// `prefix` came from the database, not the user: when it does not fit, infer instead.
+    pub prefix_from_database: bool,
 }
 
 /// One file's share of the timeline.
@@ -110,7 +112,9 @@ fn drive(
                 Ok(n) => got += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => {
-                    sink.problem(ProblemKind::CorruptStream, line);
+                    // The line the stream broke in, not the first line of the block.
+                    let at = line + lines_in(&buf[..old + got]);
+                    sink.problem(ProblemKind::CorruptStream, at);
                     eof = true;
                     break;
                 }
@@ -286,12 +290,13 @@ pub fn read_file(
         .take(SAMPLE as u64)
         .read_to_end(&mut sample)
     {
+        let read = lines_in(&sample);
         problems.push(LogProblem {
             path: file.display.clone(),
-            line: None,
+            line: Some(read + 1),
             count: 1,
             message: format!(
-                "{} stream is corrupt near its start: {e}",
+                "{} stream is cut short or corrupt after {read} complete lines ({e}); those were read (and a cut-off last line, if any), the rest could not be",
                 opened.compression.name()
             ),
         });
@@ -331,7 +336,27 @@ pub fn read_file(
     } else {
         memchr::memrchr(b'\n', &sample).map_or(sample.len(), |i| i + 1)
     };
-    let detected = infer::detect(&sample[..cut], &file.display, s.format, s.prefix.as_deref())?;
+    let detected = match infer::detect(&sample[..cut], &file.display, s.format, s.prefix.as_deref())
+    {
+        Ok(d) => d,
+        // The database's own setting is a hint: a log from another server, or written before
+        // the setting changed, is read by inference instead, and that is said.
+        Err(e) if s.prefix_from_database => {
+            let d = infer::detect(&sample[..cut], &file.display, s.format, None).map_err(|_| e)?;
+            problems.push(LogProblem {
+                path: file.display.clone(),
+                line: None,
+                count: 0,
+                message: format!(
+                    "the database's log_line_prefix {:?} does not fit this log (from another server, or the setting changed since); read with the inferred {:?} instead",
+                    s.prefix.as_deref().unwrap_or(""),
+                    d.prefix.as_ref().map(|p| p.text()).unwrap_or("")
+                ),
+            });
+            d
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(w) = &detected.warning {
         problems.push(LogProblem {
             path: file.display.clone(),
@@ -656,6 +681,7 @@ mod tests {
             syslog_year: 2026,
             threads: 2,
             part_bytes: DEFAULT_PART_BYTES,
+            prefix_from_database: false,
         };
         let parts = plan_parts(&path, size, &detected, &settings).unwrap_or_else(|e| panic!("{e}"));
         let (lo, hi) = (parts[0].0, parts[parts.len() - 1].1);

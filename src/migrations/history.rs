@@ -144,15 +144,19 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         detector: opts.detector,
         warned: BTreeMap::new(),
     };
+    let mut stopped: Option<String> = None;
+    let mut head_walked = false;
     for oid in revwalk {
         let oid = match oid {
             Ok(o) => o,
             Err(e) => {
-                out.problems
-                    .push(format!("history walk stopped early: {}", e.message()));
+                stopped = Some(e.message().to_string());
                 break;
             }
         };
+        if out.head.as_deref() == Some(oid.to_string().as_str()) {
+            head_walked = true;
+        }
         let commit = match repo.find_commit(oid) {
             Ok(c) => c,
             Err(e) => {
@@ -173,9 +177,20 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
             out.problems.push(format!("commit {oid}: tree missing"));
             continue;
         };
-        let parents: Vec<Tree> = (0..commit.parent_count())
-            .filter_map(|i| commit.parent(i).ok().and_then(|p| p.tree().ok()))
-            .collect();
+        let mut parents: Vec<Tree> = Vec::new();
+        for i in 0..commit.parent_count() {
+            match commit.parent(i).and_then(|p| p.tree()) {
+                Ok(t) => parents.push(t),
+                Err(e) => out.problems.push(format!(
+                    "history incomplete: commit {oid}: parent {} cannot be read ({}); its changes are read against an empty tree; run `git fsck` or clone again",
+                    commit
+                        .parent_id(i)
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|_| "?".into()),
+                    e.message()
+                )),
+            }
+        }
         let mut raw = Vec::new();
         let mut prefix = Vec::new();
         ctx.diff(parents.first(), Some(&tree), &mut prefix, &mut raw);
@@ -203,6 +218,39 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
                 .unwrap_or_default(),
         });
         out.changes.extend(pair_renames(raw, index));
+    }
+    if let Some(why) = stopped {
+        // A missing object stops the walk: the history must not look clean. What HEAD holds
+        // is still read (every migration file as if added by HEAD), and the gap is said.
+        out.problems.push(format!(
+            "history incomplete: the walk stopped after {} commits ({why}); migration files are read from HEAD's tree without their history; run `git fsck` or clone again",
+            out.commits_walked
+        ));
+        if !head_walked
+            && let Ok(head) = repo.head().and_then(|h| h.peel_to_commit())
+            && let Ok(tree) = head.tree()
+        {
+            let mut raw = Vec::new();
+            let mut prefix = Vec::new();
+            ctx.diff(None, Some(&tree), &mut prefix, &mut raw);
+            if !raw.is_empty() {
+                let index = out.commits.len();
+                let author = head.author();
+                out.commits.push(CommitMeta {
+                    id: head.id().to_string(),
+                    time: Utc
+                        .timestamp_opt(head.time().seconds(), 0)
+                        .single()
+                        .unwrap_or_default(),
+                    author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                    message: head
+                        .summary_bytes()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default(),
+                });
+                out.changes.extend(pair_renames(raw, index));
+            }
+        }
     }
     out.problems.extend(ctx.warned.into_values());
 
@@ -268,7 +316,7 @@ fn shallow_note(repo: &Repository) -> String {
             .and_then(|c| Utc.timestamp_opt(c.time().seconds(), 0).single())
             .map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M UTC")))
             .unwrap_or_default();
-        cuts.push(format!("{}{when}", crate::migrations::prefix(&id, 12)));
+        cuts.push(format!("{}{when}", crate::migrations::prefix(id, 12)));
     }
     format!(
         "shallow clone: history is cut short at {}; older migration versions are not visible (run `git fetch --unshallow`)",

@@ -604,9 +604,21 @@ fn child_texts(node: &SyntaxNode, kind: SyntaxKind) -> Vec<String> {
         .collect()
 }
 
-/// Removes all whitespace (names) — `public . users` → `public.users`.
+/// Removes the whitespace between the parts of a name — `public . users` → `public.users` —
+/// but never inside a quoted identifier: `"Order Items"` stays `"Order Items"`.
 fn compact(text: &str) -> String {
-    text.split_whitespace().collect()
+    let mut out = String::with_capacity(text.len());
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            // `""` inside a quoted name toggles twice: still inside.
+            quoted = !quoted;
+        }
+        if quoted || !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The statement as a reader wants to see it: whitespace collapsed, comments dropped, bounded.

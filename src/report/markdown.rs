@@ -85,6 +85,7 @@ fn cell(value: minijinja::Value) -> String {
     };
     s.replace('\\', "\\\\")
         .replace('|', "\\|")
+        .replace('<', "&lt;")
         .replace(['\n', '\r'], " ")
 }
 
@@ -95,6 +96,40 @@ fn code(value: String) -> String {
         format!("`` {text} ``")
     } else {
         format!("`{text}`")
+    }
+}
+
+/// A whole fenced code block for a command: the fence is longer than any run of backticks in
+/// the command (a name holding a fence cannot close it and write its own SQL), and every line
+/// is indented like the first, so the block stays inside its list item.
+fn fenced(value: String, lang: Option<String>, indent: Option<usize>) -> minijinja::Value {
+    let longest = value.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let pad = " ".repeat(indent.unwrap_or(0));
+    let mut out = format!("{fence}{}\n", lang.unwrap_or_default());
+    for line in value.split('\n') {
+        out.push_str(&pad);
+        out.push_str(line.trim_end_matches('\r'));
+        out.push('\n');
+    }
+    out.push_str(&pad);
+    out.push_str(&fence);
+    minijinja::Value::from_safe_string(out)
+}
+
+/// Every value printed outside a code block: one line, always. A name or statement with a line
+/// break in it (a table may be called anything) cannot start a heading, a list, a table row or a
+/// code fence of its own.
+fn one_line(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), Error> {
+    match value.as_str() {
+        Some(s) if !value.is_safe() && s.contains(['\n', '\r']) => out
+            .write_str(&s.replace("\r\n", " ").replace(['\n', '\r'], " "))
+            .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write")),
+        _ => minijinja::escape_formatter(out, state, value),
     }
 }
 
@@ -176,6 +211,8 @@ pub fn environment(
             .map_err(|e| UserError::new(format!("template syntax: {e}")))?,
     );
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    env.set_formatter(one_line);
+    env.add_filter("fenced", fenced);
     env.add_filter("cell", cell);
     env.add_filter("code", code);
     env.add_filter("mermaid", mermaid);
@@ -212,6 +249,22 @@ fn load(user_dir: Option<&Path>, name: &str) -> Result<Option<TemplateSource>, E
         if !name.split('/').any(|p| p == ".." || p.is_empty()) && !name.starts_with('/') {
             let candidate: PathBuf = dir.join(name);
             if candidate.is_file() {
+                // A symlink may point anywhere (`partials/summary.md.j2 -> /etc/shadow`): what
+                // it resolves to must still be inside the template's directory.
+                let inside = match (candidate.canonicalize(), dir.canonicalize()) {
+                    (Ok(c), Ok(d)) => c.starts_with(&d),
+                    _ => false,
+                };
+                if !inside {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "{} leads outside the template directory {}; templates are read only from inside it",
+                            candidate.display(),
+                            dir.display()
+                        ),
+                    ));
+                }
                 let text = std::fs::read_to_string(&candidate).map_err(|e| {
                     Error::new(
                         ErrorKind::InvalidOperation,
