@@ -222,13 +222,20 @@ fn one_per_event(findings: Vec<Finding>) -> Vec<Finding> {
                 }
                 kept.tables.sort();
                 if kept.kind != f.kind {
+                    let equally = if f.points == kept.points {
+                        " exactly as well — the evidence does not decide between them"
+                    } else {
+                        ", less well"
+                    };
+                    let source = f
+                        .score
+                        .first()
+                        .map(|l| l.source.clone())
+                        .unwrap_or_default();
                     kept.note(Fact::for_(
-                        f.score
-                            .first()
-                            .map(|l| l.source.clone())
-                            .unwrap_or_default(),
+                        source,
                         format!(
-                            "the same event also fits `{}` ({}): one statement, one finding",
+                            "the same event also fits `{}`{equally} ({}): one event, one finding",
                             f.kind.as_str(),
                             f.summary
                         ),
