@@ -403,7 +403,13 @@ class Incident:
             if not cands:
                 return None
             t = rng.choice(cands)
-            self.mark(t, "rollback", {"rollback"}, label)
+            if t.partitioned:
+                # Ids from 100000 all land in the second partition; the first gets nothing.
+                s, n2 = t.partitions[1]
+                self.truth[f"{s}.{n2}"] = {"kind": "rollback", "accept": ["rollback"], "event": label}
+                self.busy.add(t)
+            else:
+                self.mark(t, "rollback", {"rollback"}, label)
             n = rng.randint(500, 3000)
             ins = t.insert(100000, 100000 + n)
             end = rng.choice(["ROLLBACK;", "SELECT 1/0;\nCOMMIT;"])

@@ -222,13 +222,20 @@ fn one_per_event(findings: Vec<Finding>) -> Vec<Finding> {
                 }
                 kept.tables.sort();
                 if kept.kind != f.kind {
+                    let equally = if f.points == kept.points {
+                        " exactly as well — the evidence does not decide between them"
+                    } else {
+                        ", less well"
+                    };
+                    let source = f
+                        .score
+                        .first()
+                        .map(|l| l.source.clone())
+                        .unwrap_or_default();
                     kept.note(Fact::for_(
-                        f.score
-                            .first()
-                            .map(|l| l.source.clone())
-                            .unwrap_or_default(),
+                        source,
                         format!(
-                            "the same event also fits `{}` ({}): one statement, one finding",
+                            "the same event also fits `{}`{equally} ({}): one event, one finding",
                             f.kind.as_str(),
                             f.summary
                         ),
@@ -333,6 +340,9 @@ fn routine_deletes(facts: &Facts, findings: &mut [Finding]) {
                 let Some(t) = facts.table(name) else {
                     return false;
                 };
+                if t.stats.relkind == "p" {
+                    return true; // no rows of its own: its partitions decide
+                }
                 let k = committed_deletes(t);
                 let had = (t.live() + k).max(t.expected.unwrap_or(0));
                 let small = k * ROUTINE_SHARE < had;
@@ -795,6 +805,29 @@ mod generator_misses {
         let f = a.explanation("public.select").expect("explained");
         assert_eq!(f.kind, Kind::Truncate, "{:#?}", a.findings);
         assert!(!f.summary.contains("0 rows gone"), "{}", f.summary);
+    }
+
+    /// A routine one-row DELETE logged on a partitioned table reaches its partitions, but is no
+    /// loss: the parent holds no rows, the partition lost 1 of 243.
+    #[test]
+    fn a_routine_delete_on_a_partitioned_table_is_not_a_loss() {
+        let mut parent = zeroed(table("Ops.Sessions", 16700, 0));
+        parent.relkind = "p".into();
+        let mut part = deleted(table("Ops.Sessions_p2", 16710, 243), 1);
+        part.partition_parent = Some("Ops.Sessions".into());
+        let ev = with_log(
+            evidence(vec![parent, part], vec![]),
+            vec![event(
+                EventKind::Delete,
+                at(12, 0, 0),
+                30,
+                "DELETE FROM \"Ops\".\"Sessions\" WHERE id = 173",
+                &["Ops.Sessions"],
+            )],
+        );
+        let a = analyze(&ev);
+        assert!(a.findings.iter().all(|f| !f.loss), "{:#?}", a.findings);
+        assert!(a.explanation("Ops.Sessions").is_none());
     }
 
     /// A rolled-back INSERT into a partitioned table names the parent; the partition holds the

@@ -107,7 +107,9 @@ pub struct Finding {
     pub kind: Kind,
     /// 1 = most likely; set by the ranking.
     pub rank: usize,
-    /// 0–1, from the score lines (see `scoring`).
+    /// 0–1: the score lines' points (see `scoring`), clamped to 100 and divided by 100. A
+    /// score of how much independent evidence backs the finding, not a probability: 0.80 is
+    /// "80 points of evidence", not "80 % likely".
     pub confidence: f64,
     /// The unclamped sum of the score lines: ranks findings that both reach confidence 1.
     pub points: i32,

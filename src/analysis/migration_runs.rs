@@ -46,7 +46,7 @@ pub fn applied_for<'a>(history: &'a MigrationHistory, path: &str) -> Option<&'a 
         a.path.is_none()
             && a.success != Some(false)
             && tool_matches(a, file)
-            && revisions.iter().any(|r| *r == a.version)
+            && revisions.contains(&a.version)
     })
 }
 

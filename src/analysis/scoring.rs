@@ -1,4 +1,4 @@
-//! How a finding's confidence is computed: a sum of named reasons, each worth a fixed number of
+//! How a finding's confidence is computed — a score, not a probability: a sum of named reasons, each worth a fixed number of
 //! points from the table below (each reason counts once per finding), clamped to 0–100 and
 //! divided by 100. Findings are ranked by the unclamped sum, so two that both reach 1.00 are
 //! still ordered by how much evidence they have; equal sums on the same tables are reported as

@@ -17,12 +17,14 @@
 //! 3. `unknown` — every counter is zero but the catalog still shows rows (`reltuples > 0`,
 //!    `relpages > 0` or a non-empty file): the statistics were zeroed by a crash, a point-in-time
 //!    restore or `pg_stat_reset()` (scenarios 10, 11, 13), which says nothing about the rows.
-//! 3b. `unknown` — the counters restarted and counted new activity since: they went backwards
+//!
+//!    3b. `unknown` — the counters restarted and counted new activity since: they went backwards
 //!    since the baseline (fewer inserts or deletes than it counted, same table), or the catalog
 //!    counts far more rows than the counters can account for (`max(n_tup_ins, n_live_tup +
 //!    n_tup_del) + n_dead_tup` under half of `reltuples`, with the file never swapped — a
-//!    DELETE is counted, a TRUNCATE swaps the file). Twenty inserts after `pg_stat_reset()` on a table of 20,000
-//!    rows read `n_live_tup = 20`: that is the counters' age, not the table's content. Only the
+//!    DELETE is counted, a TRUNCATE swaps the file). Twenty inserts after `pg_stat_reset()` on
+//!    a table of 20,000 rows read `n_live_tup = 20`: that is the counters' age, not the table's
+//!    content. Only the
 //!    catalog's own proof of emptiness (new file, `reltuples` reset, no live row) still reads
 //!    `wiped`. The report says "counters since T" (`counters_since`: the later of the database's
 //!    `stats_reset` and the postmaster start).
