@@ -17,5 +17,5 @@ pub mod logs;
 pub mod migrations;
 pub mod recovery;
 pub mod report;
-pub mod watch;
 pub mod wal;
+pub mod watch;

@@ -374,7 +374,11 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
         .as_array()
         .into_iter()
         .flatten()
-        .find_map(|s| s["command"].as_str().filter(|c| c.contains("recovery.signal")))
+        .find_map(|s| {
+            s["command"]
+                .as_str()
+                .filter(|c| c.contains("recovery.signal"))
+        })
         .unwrap_or_else(|| panic!("no by-hand recipe: {plan:#}"));
     assert!(
         by_hand.contains(&format!("recovery_target_lsn = '{delete_lsn}'"))
@@ -405,7 +409,9 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
             "PATH",
             format!(
                 "{}:{}:{}",
-                bin.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+                bin.parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 cluster.bindir.display(),
                 std::env::var("PATH").unwrap_or_default()
             ),

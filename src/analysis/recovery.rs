@@ -18,8 +18,8 @@ use crate::analysis::Analysis;
 use crate::analysis::facts::Facts;
 use crate::analysis::finding::{Finding, Kind};
 use crate::analysis::quote::{connection_url, quote_literal, shell};
-use crate::evidence::{EventKind, Evidence, TxOutcome};
 use crate::evidence::WalOutcome;
+use crate::evidence::{EventKind, Evidence, TxOutcome};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -849,7 +849,7 @@ mod tests {
             inclusive: false,
             needs_lsn: false,
             timeline: "latest".into(),
-        old_timeline: false,
+            old_timeline: false,
             source: String::new(),
             checked: true,
             check: String::new(),

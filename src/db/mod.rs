@@ -13,8 +13,8 @@ mod snapshot;
 mod tls;
 pub mod tracking;
 mod verify;
-mod watch;
 mod wal;
+mod watch;
 
 pub use connect::{DEADLINE_MARGIN, Endpoint, Session};
 #[allow(unused_imports)]
