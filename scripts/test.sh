@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README's second command: installs what a fresh machine of this
+# kind lacks (PostgreSQL 15 and its extensions, PgBouncer, openssl, npm, zstd/lz4, python3),
+# fetches the server binaries of the version matrix (PostgreSQL 12–18, cached), then runs
+# `cargo test --locked` with PGTRIAGE_PG_VERSIONS set so no version is skipped silently.
+# Extra arguments go to cargo test (e.g. `scripts/test.sh --test wal_evidence`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# PostgreSQL server binaries for the real-server tests (initdb, pg_ctl, psql, pg_dump, …).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  echo "ci: installing PostgreSQL server binaries"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql >/dev/null
+fi
+# pgaudit, so the AUDIT-line test runs instead of skipping; optional, a failure here is not fatal.
+for bindir in /usr/lib/postgresql/*/bin; do
+  major=$(basename "$(dirname "$bindir")")
+  if [ ! -f "/usr/share/postgresql/$major/extension/pgaudit.control" ] && [ "$(id -u)" = 0 ]; then
+    echo "ci: installing postgresql-$major-pgaudit"
+    (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq "postgresql-$major-pgaudit" >/dev/null) \
+      || echo "ci: pgaudit not installed; its test will say it skipped"
+  fi
+  # pg_dirtyread: the report's printed dead-tuple query is run by tests/recovery_commands.rs.
+  if [ ! -f "/usr/share/postgresql/$major/extension/pg_dirtyread.control" ] && [ "$(id -u)" = 0 ]; then
+    echo "ci: installing postgresql-$major-dirtyread"
+    (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq "postgresql-$major-dirtyread" >/dev/null)
+  fi
+done
+# PgBouncer for the pooler tests, the openssl command line for the TLS tests' certificates, and
+# npm/node to fetch the other PostgreSQL majors.
+missing=()
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ci: installing ${missing[*]}"
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null)
+fi
+# The PostgreSQL version matrix (12, 13, 14, 16, 17, 18; 15 is the distribution's): cached
+# server binaries, fetched once; the matrix test fails rather than skips a version asked for.
+versions_line=$(scripts/fetch-pg-versions.sh | tail -n 1)
+export "${versions_line?}"
+echo "ci: $versions_line"
+
+# zstd and lz4, for the test of compressed WAL segments (tests/wal_evidence.rs).
+if ! command -v zstd >/dev/null 2>&1 || ! command -v lz4 >/dev/null 2>&1; then
+  echo "ci: installing zstd and lz4"
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq zstd lz4 >/dev/null)
+fi
+# python3 (stdlib only) stages the randomized incidents of tests/random_incidents.rs.
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "ci: installing python3"
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq python3 >/dev/null)
+fi
+# The postmaster refuses to run as root: the harness runs it as `postgres`.
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+cargo test --locked "$@"
