@@ -60,4 +60,4 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
 
-cargo test --locked "$@"
+cargo test --locked --no-fail-fast "$@"

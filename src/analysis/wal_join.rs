@@ -553,15 +553,22 @@ mod tests {
         assert_eq!((tx.xid, tx.commit_lsn.as_deref()), (742, Some("0/3004B90")));
         assert_eq!(tx.rows[0].rows, Some(300));
         assert!(f.score.iter().any(|s| s.reason == super::Reason::WalRecord));
-        let advice = crate::analysis::advice::advise(&ev, &a);
-        let plan = advice
-            .recovery
+        let plans = crate::analysis::recovery::plans(&ev, &a);
+        let target = plans
             .iter()
-            .find_map(|r| r.command.as_deref())
-            .unwrap_or("");
-        assert!(plan.starts_with(
-            "recovery_target_lsn = '0/3004B90'\nrecovery_target_inclusive = false\nrecovery_target_timeline = '1'"
-        ), "{plan}");
+            .find_map(|p| p.target.as_ref())
+            .expect("a recovery target");
+        assert_eq!(target.lsn.as_deref(), Some("0/3004B90"));
+        assert!(!target.inclusive);
+        assert_eq!(target.timeline, "1");
+        let lines = crate::analysis::recovery::recovery_settings(target, "cp /archive/%f %p");
+        for want in [
+            "recovery_target_lsn = '0/3004B90'",
+            "recovery_target_inclusive = false",
+            "recovery_target_timeline = '1'",
+        ] {
+            assert!(lines.iter().any(|l| l == want), "{want} in {lines:?}");
+        }
     }
 
     #[test]

@@ -549,18 +549,25 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
 }
 
 /// The FK blast radius of the tables this incident touches: the same cascade reach `audit`
-/// computes for every table (`checks::audit::blast_radius`), kept to the affected and named ones.
+/// computes (`checks::audit::blast_radius_where`), for the affected and named tables, each FK
+/// tree once from its top (a table inside a listed radius is part of it).
 fn blast_radius(
     facts: &Facts,
     affected: &BTreeSet<String>,
     named: &BTreeSet<&str>,
 ) -> Vec<BlastRadius> {
-    crate::checks::audit::blast_radius(facts.foreign_keys)
+    let wanted = |fk_name: &str| {
+        facts
+            .resolve(fk_name)
+            .and_then(|i| facts.tables.get(i))
+            .is_some_and(|t| affected.contains(&t.name) || named.contains(t.name.as_str()))
+    };
+    crate::checks::audit::blast_radius_where(facts.foreign_keys, wanted, true)
         .into_iter()
         .filter(|b| !b.truncate_cascade_empties.is_empty())
         .filter_map(|b| {
-            let name = &facts.tables[facts.resolve(&b.table)?].name;
-            (affected.contains(name) || named.contains(name.as_str())).then(|| BlastRadius {
+            let name = &facts.tables.get(facts.resolve(&b.table)?)?.name;
+            Some(BlastRadius {
                 table: name.clone(),
                 delete_cascades_to: b.delete_cascades_to,
                 truncate_cascades_to: b.truncate_cascade_empties,
