@@ -179,7 +179,8 @@ impl Evidence {
                     ("analyze_count", t.analyze_count),
                     ("autoanalyze_count", t.autoanalyze_count),
                     ("size_bytes", t.size_bytes),
-                    ("relpages", Some(t.relpages)),
+                    // −1: a partitioned table's relpages (PostgreSQL 14+ writes −1, no storage).
+                    ("relpages", Some(t.relpages.max(0))),
                 ] {
                     if let Some(v) = v
                         && !(0..ABSURD).contains(&v)

@@ -326,6 +326,13 @@ impl Scratch {
     pub fn last_fatal(&self) -> Option<String> {
         self.log_text()
             .lines()
+            // A connection refused while the server starts (our own polling, under load) is
+            // FATAL too, but says nothing of why recovery stopped.
+            .filter(|l| {
+                !l.contains("the database system is starting up")
+                    && !l.contains("the database system is not yet accepting connections")
+                    && !l.contains("the database system is shutting down")
+            })
             .find(|l| l.contains("FATAL:") || l.contains("PANIC:"))
             .map(|l| {
                 l.split_once("FATAL:")

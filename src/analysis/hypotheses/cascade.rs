@@ -25,12 +25,16 @@ use crate::evidence::{EventKind, ForeignKey};
 /// The member no other member is referenced by: the table the cascade started from. Prefers a
 /// table a logged statement names.
 fn root(facts: &Facts, members: &[usize], edges: &[&ForeignKey], named: &[usize]) -> usize {
-    let child_of = |i: usize| {
-        edges
-            .iter()
-            .any(|fk| facts.resolve(&format!("{}.{}", fk.schema, fk.table)) == Some(i))
-    };
-    let roots: Vec<usize> = members.iter().copied().filter(|i| !child_of(*i)).collect();
+    // Resolved once: per member it made a 10,000-deep chain quadratic.
+    let children: std::collections::HashSet<usize> = edges
+        .iter()
+        .filter_map(|fk| facts.resolve(&format!("{}.{}", fk.schema, fk.table)))
+        .collect();
+    let roots: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|i| !children.contains(i))
+        .collect();
     roots
         .iter()
         .copied()
@@ -53,34 +57,39 @@ fn describe(fk: &ForeignKey) -> String {
 
 /// Members reachable from `root` through referencing tables over `edges`.
 fn reachable(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> BTreeSet<usize> {
+    let within: std::collections::HashSet<*const ForeignKey> =
+        edges.iter().map(|e| std::ptr::from_ref(*e)).collect();
     crate::analysis::fk_graph::referencing_closure(
         facts,
         &[root],
-        |fk| edges.iter().any(|e| std::ptr::eq(*e, fk)),
+        |fk| within.contains(&std::ptr::from_ref(fk)),
         |_| true,
     )
 }
 
 /// The FK path from `root` outwards over `edges` (breadth first), as text.
 fn path(facts: &Facts, root: usize, edges: &[&ForeignKey]) -> Vec<String> {
+    // parent → (fk, child), resolved once.
+    let mut children: std::collections::HashMap<usize, Vec<(&ForeignKey, usize)>> =
+        std::collections::HashMap::new();
+    for fk in edges {
+        if let (Some(p), Some(c)) = (
+            facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)),
+            facts.resolve(&format!("{}.{}", fk.schema, fk.table)),
+        ) {
+            children.entry(p).or_default().push((*fk, c));
+        }
+    }
     let mut seen = BTreeSet::from([root]);
-    let mut frontier = vec![root];
+    let mut frontier = std::collections::VecDeque::from([root]);
     let mut out = Vec::new();
-    while let Some(p) = frontier.pop() {
-        let mut next: Vec<(&ForeignKey, usize)> = edges
-            .iter()
-            .filter(|fk| facts.resolve(&format!("{}.{}", fk.ref_schema, fk.ref_table)) == Some(p))
-            .filter_map(|fk| {
-                facts
-                    .resolve(&format!("{}.{}", fk.schema, fk.table))
-                    .map(|c| (*fk, c))
-            })
-            .collect();
+    while let Some(p) = frontier.pop_front() {
+        let mut next = children.get(&p).cloned().unwrap_or_default();
         next.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         for (fk, c) in next {
             out.push(describe(fk));
             if seen.insert(c) {
-                frontier.insert(0, c);
+                frontier.push_back(c);
             }
         }
     }
