@@ -240,6 +240,19 @@ pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
     }
 
     // Forensic gaps.
+    if let Some(p) = crate::analysis::recovery::provider(evidence) {
+        advice.gaps.push(Gap {
+            what: format!(
+                "the server is a managed service ({}): its server log is not on a file system pgtriage can read",
+                crate::analysis::recovery::provider_name(p)
+            ),
+            setting: None,
+            effect: format!(
+                "download the log files that cover the loss window and give them with --log: {}",
+                crate::analysis::recovery::provider_logs(p)
+            ),
+        });
+    }
     match setting(evidence, "log_statement") {
         Some("none") => advice.gaps.push(Gap {
             what: "No statement reaches the log".into(),

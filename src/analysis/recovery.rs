@@ -773,7 +773,8 @@ fn native_restore(archiver: &str, target: &Target) -> Option<String> {
     }
 }
 
-fn provider_name(p: &str) -> &'static str {
+/// The provider's name as people say it.
+pub fn provider_name(p: &str) -> &'static str {
     match p {
         "rds" => "Amazon RDS / Aurora",
         "cloudsql" => "Google Cloud SQL",

@@ -46,6 +46,20 @@ const SETTINGS: &[(&str, i32)] = &[
     ("wal_level", 12),
 ];
 
+/// Settings that only a managed service defines (its own extension's GUCs): which one is set
+/// tells the provider, and so where its logs and its point-in-time restore are. Read with
+/// `current_setting(name, true)`, which is NULL where the setting does not exist.
+const PROVIDER_SETTINGS: &[&str] = &[
+    "rds.force_ssl",
+    "rds.extensions",
+    "rds.logical_replication",
+    "cloudsql.iam_authentication",
+    "cloudsql.enable_pgaudit",
+    "cloudsql.logical_decoding",
+    "azure.extensions",
+    "azure.accepted_password_auth_method",
+];
+
 /// What older majors lack of what the snapshot reads, with the first major that has it: listed
 /// under `not_visible` on a server older than that, so an empty field is never mistaken for a
 /// zero. (`pg_stat_io` from 16, `pg_stat_checkpointer` from 17 and 18's new
@@ -422,9 +436,12 @@ impl Session {
             let mut settings = BTreeMap::new();
             match tx.fetch_all::<(String, String)>(
                 sqlx::query_as(
-                    "SELECT name::text, setting::text FROM pg_settings WHERE name = ANY($1) ORDER BY 1",
+                    "SELECT name::text, setting::text FROM pg_settings WHERE name = ANY($1) \
+                     UNION ALL SELECT n, current_setting(n, true) FROM unnest($2::text[]) n \
+                     WHERE current_setting(n, true) IS NOT NULL ORDER BY 1",
                 )
-                .bind(&names),
+                .bind(&names)
+                .bind(PROVIDER_SETTINGS),
             ) {
                 Ok(rows) => {
                     settings.extend(rows);
