@@ -277,7 +277,7 @@ fn shallow_note(repo: &Repository) -> String {
             .and_then(|c| Utc.timestamp_opt(c.time().seconds(), 0).single())
             .map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M UTC")))
             .unwrap_or_default();
-        cuts.push(format!("{}{when}", crate::migrations::prefix(&id, 12)));
+        cuts.push(format!("{}{when}", crate::migrations::prefix(id, 12)));
     }
     format!(
         "shallow clone: history is cut short at {}; older migration versions are not visible (run `git fetch --unshallow`)",
