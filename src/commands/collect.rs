@@ -87,6 +87,114 @@ impl Sources {
 /// logs, repository, baseline.
 pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let mut evidence = Evidence::new(Utc::now());
+    // The three sources are read at the same time (std::thread::scope), each into its own part,
+    // then merged in the fixed order database, WAL, logs, repository, baseline: the evidence is
+    // byte for byte what reading them one after another gave. Only the logs may wait for the
+    // database: without --log-line-prefix/--log-timezone they are parsed with the server's own
+    // settings, which the snapshot reads. The session stays on the database thread (the
+    // migration tracking tables are read there too), and when several sources fail, the error
+    // reported is the one the sequential order would have met first.
+    let logs_need_settings = sources.logs.as_ref().is_some_and(|l| {
+        sources.database.is_some() && (l.log_line_prefix.is_none() || l.log_timezone.is_none())
+    });
+    let (database, logs, history) = std::thread::scope(|scope| {
+        let repo = sources.repo.as_ref().map(|repo| {
+            scope.spawn(move || {
+                crate::migrations::scan_history(&crate::migrations::HistoryOptions {
+                    repo: repo.clone(),
+                    rev: None,
+                    since: None,
+                    paths: Vec::new(),
+                    no_conventions: false,
+                })
+            })
+        });
+        let early_logs = sources
+            .logs
+            .as_ref()
+            .filter(|_| !logs_need_settings)
+            .map(|logs| scope.spawn(move || read_logs(logs, None)));
+        let database = gather_database(sources);
+        let logs = match (early_logs, &sources.logs) {
+            (Some(handle), _) => Some(join(handle)),
+            (None, Some(logs)) => Some(match &database {
+                Ok(part) => read_logs(logs, part.evidence.database.as_ref()),
+                // The database error is reported first anyway.
+                Err(_) => Ok(LogPart::default()),
+            }),
+            (None, None) => None,
+        };
+        (database, logs, repo.map(join))
+    });
+
+    let database = database?;
+    let DatabasePart {
+        evidence: part,
+        tracking,
+    } = database;
+    evidence.inputs.extend(part.inputs);
+    evidence.database = part.database;
+    evidence.connection = part.connection;
+    evidence.problems.extend(part.problems);
+    evidence.wal = part.wal;
+    if let Some(logs) = logs {
+        let logs = logs?;
+        evidence.inputs.extend(logs.inputs);
+        evidence.timeline = logs.timeline;
+    }
+    if let (Some(repo), Some(history)) = (&sources.repo, history) {
+        let mut history = history?;
+        if let Some(tracking) = tracking {
+            let (applied, gaps) = tracking?;
+            history.problems.extend(gaps);
+            crate::migrations::match_applied(&mut history, applied);
+        }
+        // The bookkeeping statements in the server log give apply times the tables lack.
+        if let Some(timeline) = &evidence.timeline {
+            crate::migrations::align_with_log(&mut history, timeline);
+        }
+        if let Some(snapshot) = &evidence.database {
+            crate::migrations::cross_check(&mut history, snapshot);
+        }
+        evidence.inputs.push(Input {
+            kind: "repository".to_string(),
+            name: repo.display().to_string(),
+            sha256: None,
+            bytes: None,
+            revision: history.head.clone(),
+        });
+        evidence.migrations = Some(history);
+    }
+    if let Some(path) = &sources.baseline {
+        let (input, baseline) = read_baseline(path)?;
+        evidence.inputs.push(input);
+        evidence.baseline = Some(baseline);
+    }
+    Ok(evidence)
+}
+
+/// A gathering thread's result; a panic in one (a bug, never input) becomes a one-line error
+/// instead of taking the others down with a backtrace.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle.join().unwrap_or_else(|_| {
+        Err(UserError::new(
+            "internal error while gathering a source (please report it)",
+        ))
+    })
+}
+
+/// What the database thread gathers: the snapshot, the WAL read through it (or from `--wal`),
+/// and the migration tracking tables when a repository is given.
+type Tracking = Result<(Vec<crate::evidence::AppliedMigration>, Vec<String>)>;
+
+struct DatabasePart {
+    /// Only `inputs`, `database`, `connection`, `problems` and `wal` are filled.
+    evidence: Evidence,
+    tracking: Option<Tracking>,
+}
+
+fn gather_database(sources: &Sources) -> Result<DatabasePart> {
+    let mut evidence = Evidence::new(Utc::now());
     let mut session = None;
     if let Some(settings) = &sources.database {
         let mut s = Session::connect(settings)?;
@@ -114,44 +222,11 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         session = Some(s);
     }
     read_wal(&mut evidence, sources, session.as_mut())?;
-    if let Some(logs) = &sources.logs {
-        read_logs(&mut evidence, logs)?;
-    }
-    if let Some(repo) = &sources.repo {
-        let mut history = crate::migrations::scan_history(&crate::migrations::HistoryOptions {
-            repo: repo.clone(),
-            rev: None,
-            since: None,
-            paths: Vec::new(),
-            no_conventions: false,
-        })?;
-        if let Some(s) = session.as_mut() {
-            let (applied, gaps) = s.migration_tracking()?;
-            history.problems.extend(gaps);
-            crate::migrations::match_applied(&mut history, applied);
-        }
-        // The bookkeeping statements in the server log give apply times the tables lack.
-        if let Some(timeline) = &evidence.timeline {
-            crate::migrations::align_with_log(&mut history, timeline);
-        }
-        if let Some(snapshot) = &evidence.database {
-            crate::migrations::cross_check(&mut history, snapshot);
-        }
-        evidence.inputs.push(Input {
-            kind: "repository".to_string(),
-            name: repo.display().to_string(),
-            sha256: None,
-            bytes: None,
-            revision: history.head.clone(),
-        });
-        evidence.migrations = Some(history);
-    }
-    if let Some(path) = &sources.baseline {
-        let (input, baseline) = read_baseline(path)?;
-        evidence.inputs.push(input);
-        evidence.baseline = Some(baseline);
-    }
-    Ok(evidence)
+    let tracking = match (&sources.repo, session.as_mut()) {
+        (Some(_), Some(s)) => Some(s.migration_tracking()),
+        _ => None,
+    };
+    Ok(DatabasePart { evidence, tracking })
 }
 
 /// The WAL: `--wal DIR` through pg_waldump (refusing another cluster's segments), else
@@ -210,14 +285,18 @@ pub fn read_wal(
 
 /// Reads the server logs into the timeline; each file is an input with its SHA-256. The
 /// database's `log_line_prefix` and `log_timezone` are used when the flags do not give them.
-fn read_logs(evidence: &mut Evidence, logs: &LogArgs) -> Result<()> {
-    let setting = |name: &str| {
-        evidence
-            .database
-            .as_ref()
-            .and_then(|d| d.settings.get(name))
-            .cloned()
-    };
+/// The logs' part of the evidence: their input records and the timeline.
+#[derive(Default)]
+struct LogPart {
+    inputs: Vec<Input>,
+    timeline: Option<crate::evidence::Timeline>,
+}
+
+fn read_logs(
+    logs: &LogArgs,
+    database: Option<&crate::evidence::DatabaseSnapshot>,
+) -> Result<LogPart> {
+    let setting = |name: &str| database.and_then(|d| d.settings.get(name)).cloned();
     let opts = crate::logs::LogOptions {
         paths: logs.paths.clone(),
         format: logs.log_format.clone(),
@@ -238,17 +317,21 @@ fn read_logs(evidence: &mut Evidence, logs: &LogArgs) -> Result<()> {
             && setting("log_line_prefix").is_some_and(|p| !p.is_empty()),
     };
     let timeline = crate::logs::read_timeline(&opts)?;
-    for source in &timeline.sources {
-        evidence.inputs.push(Input {
+    let inputs = timeline
+        .sources
+        .iter()
+        .map(|source| Input {
             kind: "log".to_string(),
             name: source.path.clone(),
             sha256: source.sha256.clone(),
             bytes: Some(source.bytes),
             revision: None,
-        });
-    }
-    evidence.timeline = Some(timeline);
-    Ok(())
+        })
+        .collect();
+    Ok(LogPart {
+        inputs,
+        timeline: Some(timeline),
+    })
 }
 
 /// Reads a baseline evidence file: its input record (with the SHA-256 of the bytes parsed) and

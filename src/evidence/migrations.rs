@@ -36,6 +36,11 @@ pub struct MigrationHistory {
     /// quotes removed, `schema.name` when qualified); sorted. Used to find unmanaged tables.
     #[serde(default)]
     pub created_tables: Vec<String>,
+    /// Paths that look like migrations but were left out, by reason: `test` (a test directory
+    /// or test file, e.g. `spec/migrations/*_spec.rb`) or `vendored` (vendored code or front-end
+    /// assets, e.g. `app/assets/javascripts/jquery-migrate-1.0.0.js`); distinct paths counted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub skipped_paths: std::collections::BTreeMap<String, u64>,
     /// What the cross-check with the database found, explained; sorted by (table, kind).
     #[serde(default)]
     pub cross_check: Vec<CrossCheckNote>,

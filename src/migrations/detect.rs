@@ -2,6 +2,9 @@
 //! history walk can decide without reading a blob; `refine` then uses the first bytes of the
 //! content where the path is ambiguous (goose/dbmate/sqlx/golang-migrate, Knex/Sequelize/TypeORM).
 //! Conventions: ../shared/migrations.md §2. Paths are `/`-separated, as git stores them.
+//! A file is a migration by its framework's own layout (or a `--path` glob), never because
+//! "migrate" appears somewhere in its path; files that look like migrations but live in test
+//! directories, test files or vendored/front-end assets are left out and counted (`Verdict`).
 
 /// Directories that hold other people's code: their migrations are not the application's.
 const VENDORED: &[&str] = &[
@@ -15,6 +18,53 @@ const VENDORED: &[&str] = &[
     ".git",
     "bower_components",
 ];
+
+/// Directories of tests and their fixtures: a migration there is a test's input (Rails
+/// `spec/migrations/*_spec.rb`, Django test apps), never what ran on the database.
+const TEST_DIRS: &[&str] = &[
+    "spec",
+    "specs",
+    "test",
+    "tests",
+    "__tests__",
+    "testdata",
+    "test_data",
+    "fixtures",
+];
+
+/// Directories of front-end assets: `jquery-migrate-1.0.0.js` is a library, not a migration.
+const ASSET_DIRS: &[&str] = &["assets", "javascripts", "static", "public"];
+
+/// What detection decided about one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A migration file of this framework.
+    Migration(&'static str),
+    /// Looks like a migration (by layout or by name) but is left out: `"test"` or `"vendored"`.
+    Skipped(&'static str),
+    /// Not a migration.
+    Other,
+}
+
+/// Why a path is left out whatever it looks like: under a test or vendored/asset directory, or a
+/// test file by its own naming convention.
+fn left_out(dirs: &[&str], file: &str) -> Option<&'static str> {
+    if dirs
+        .iter()
+        .any(|d| VENDORED.contains(d) || ASSET_DIRS.contains(d))
+    {
+        return Some("vendored");
+    }
+    let test_file = ["_spec.rb", "_test.rb", "_test.go", "_test.py", "_test.exs"]
+        .iter()
+        .any(|s| file.ends_with(s))
+        || [".test.", ".spec."].iter().any(|s| file.contains(s))
+        || file.starts_with("test_") && file.ends_with(".py");
+    if test_file || dirs.iter().any(|d| TEST_DIRS.contains(d)) {
+        return Some("test");
+    }
+    None
+}
 
 /// True when a directory of this name can never hold the application's migrations, so the walk
 /// need not descend into it.
@@ -40,10 +90,22 @@ impl Detector {
 
     /// The framework of a migration path, or `None` when the path is not a migration.
     pub fn classify(&self, path: &str) -> Option<&'static str> {
-        if self.conventions
-            && let Some(f) = framework_of(path)
-        {
-            return Some(f);
+        match self.judge(path) {
+            Verdict::Migration(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// What detection decides about `path`: a `--path` glob always makes it a migration (the
+    /// user said so, test directory or not); the conventions may also skip it.
+    pub fn judge(&self, path: &str) -> Verdict {
+        let by_convention = if self.conventions {
+            verdict(path)
+        } else {
+            Verdict::Other
+        };
+        if let Verdict::Migration(f) = by_convention {
+            return Verdict::Migration(f);
         }
         let opts = glob::MatchOptions {
             case_sensitive: true,
@@ -51,9 +113,9 @@ impl Detector {
             require_literal_leading_dot: false,
         };
         if self.globs.iter().any(|g| g.matches_with(path, opts)) {
-            return Some(framework_of(path).unwrap_or_else(|| by_extension(path)));
+            return Verdict::Migration(layout_of(path).unwrap_or_else(|| by_extension(path)));
         }
-        None
+        by_convention
     }
 }
 
@@ -68,14 +130,35 @@ fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Built-in conventions of the common frameworks.
+/// Built-in conventions of the common frameworks: the framework, or `None` when the path is not
+/// a migration or is left out (see `verdict`).
 pub fn framework_of(path: &str) -> Option<&'static str> {
+    match verdict(path) {
+        Verdict::Migration(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// The built-in conventions' decision: a migration by its framework's layout, skipped (it looks
+/// like one, by layout or by having "migrat" in its path, but is a test or vendored), or other.
+pub fn verdict(path: &str) -> Verdict {
+    let parts: Vec<&str> = path.split('/').collect();
+    let Some((file, dirs)) = parts.split_last() else {
+        return Verdict::Other;
+    };
+    match (left_out(dirs, file), layout_of(path)) {
+        (None, Some(f)) => Verdict::Migration(f),
+        (Some(why), Some(_)) => Verdict::Skipped(why),
+        (Some(why), None) if path.to_ascii_lowercase().contains("migrat") => Verdict::Skipped(why),
+        _ => Verdict::Other,
+    }
+}
+
+/// The framework whose layout the path follows, before tests and vendored code are left out.
+fn layout_of(path: &str) -> Option<&'static str> {
     let parts: Vec<&str> = path.split('/').collect();
     let file = *parts.last()?;
     let dirs = &parts[..parts.len() - 1];
-    if dirs.iter().any(|d| VENDORED.contains(d)) {
-        return None;
-    }
     let parent = dirs.last().copied().unwrap_or("");
     let grandparent = if dirs.len() >= 2 {
         dirs[dirs.len() - 2]
@@ -152,9 +235,15 @@ pub fn framework_of(path: &str) -> Option<&'static str> {
     if ext == "go" && stem_digits && dirs.iter().any(|d| migration_dir(d)) {
         return Some("goose");
     }
-    // Hand-written migration scripts (seed 000's `aurora_ticker_unification_migration.py`).
+    // Hand-written migration scripts (seed 000's `aurora_ticker_unification_migration.py`): the
+    // file name has "migration" as a word of its own. A library named after a "migrate" tool
+    // (`jquery-migrate-1.0.0.js`) does not.
     let lower = file.to_ascii_lowercase();
-    if lower.contains("migrat") && matches!(ext, "py" | "rb" | "js" | "ts" | "sql" | "sh" | "php") {
+    let stem = lower.rsplit_once('.').map(|(s, _)| s).unwrap_or(&lower);
+    let named_migration = stem
+        .split(['_', '-', '.'])
+        .any(|w| matches!(w, "migration" | "migrations"));
+    if named_migration && matches!(ext, "py" | "rb" | "js" | "ts" | "sql" | "sh" | "php") {
         return Some(if ext == "sql" { "sql" } else { "script" });
     }
     None
@@ -309,12 +398,52 @@ mod tests {
                 Some("script"),
             ),
             ("node_modules/x/migrations/001_x.sql", None),
+            ("app/assets/javascripts/jquery-migrate-1.0.0.js", None),
+            ("lib/jquery-migrate-1.0.0.js", None),
+            ("spec/migrations/add_users_migration_spec.rb", None),
+            ("spec/migrations/20240101000000_drop_users_spec.rb", None),
+            ("test/db/migrate/20240101000000_drop_users.rb", None),
+            ("tests/migrations/0001_initial.py", None),
             ("src/main.rs", None),
             ("docs/readme.md", None),
         ];
         for (path, want) in cases {
             assert_eq!(framework_of(path), want, "{path}");
         }
+    }
+
+    #[test]
+    fn tests_and_assets_that_look_like_migrations_are_skipped_with_a_reason() {
+        let cases = [
+            (
+                "app/assets/javascripts/jquery-migrate-1.0.0.js",
+                Verdict::Skipped("vendored"),
+            ),
+            (
+                "spec/migrations/add_users_migration_spec.rb",
+                Verdict::Skipped("test"),
+            ),
+            ("tests/migrations/0001_initial.py", Verdict::Skipped("test")),
+            (
+                "vendor/gems/x/db/migrate/20200101_x.rb",
+                Verdict::Skipped("vendored"),
+            ),
+            ("spec/models/user_spec.rb", Verdict::Other),
+            ("lib/jquery-migrate-1.0.0.js", Verdict::Other),
+            (
+                "db/migrate/20240101000000_drop_users.rb",
+                Verdict::Migration("rails"),
+            ),
+        ];
+        for (path, want) in cases {
+            assert_eq!(verdict(path), want, "{path}");
+        }
+        // A --path glob is the user's word: it wins over the test-directory rule.
+        let d = Detector::new(&["spec/migrations/*.rb".to_string()], true).unwrap();
+        assert_eq!(
+            d.judge("spec/migrations/a_spec.rb"),
+            Verdict::Migration("script")
+        );
     }
 
     #[test]

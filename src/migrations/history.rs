@@ -8,7 +8,7 @@
 //! none is simplified away; a merge reports only what differs from every parent (a conflict
 //! resolution or an "evil merge"), since what it brings in was already reported on its branch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -73,6 +73,9 @@ pub struct Walk {
     /// A `Cargo.toml` at the root of HEAD: plain `migrations/*.sql` are sqlx's.
     pub rust_repo: bool,
     pub problems: Vec<String>,
+    /// Distinct paths that look like migrations but were left out, by reason (`test`,
+    /// `vendored`); directories pruned whole (node_modules, vendor, …) are never entered.
+    pub skipped_paths: BTreeMap<String, u64>,
 }
 
 /// Opens the repository and walks it. Errors are one line that says what to do.
@@ -143,6 +146,7 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         repo: &repo,
         detector: opts.detector,
         warned: BTreeMap::new(),
+        skipped: BTreeMap::new(),
     };
     let mut stopped: Option<String> = None;
     let mut head_walked = false;
@@ -253,6 +257,11 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         }
     }
     out.problems.extend(ctx.warned.into_values());
+    out.skipped_paths = ctx
+        .skipped
+        .into_iter()
+        .map(|(why, paths)| (why.to_string(), paths.len() as u64))
+        .collect();
 
     if !opts.read_blobs {
         return Ok(out);
@@ -361,6 +370,8 @@ struct DiffContext<'r> {
     detector: &'r Detector,
     /// One note per odd path (submodule, non-UTF-8 name), keyed by path.
     warned: BTreeMap<String, String>,
+    /// Paths detection left out, by reason (each counted once however often it changes).
+    skipped: BTreeMap<&'static str, HashSet<String>>,
 }
 
 impl DiffContext<'_> {
@@ -453,7 +464,11 @@ impl DiffContext<'_> {
                 Ok(p) => p.to_string(),
                 Err(_) => String::from_utf8_lossy(prefix).into_owned(),
             };
-            if let Some(framework) = self.detector.classify(&path) {
+            let verdict = self.detector.judge(&path);
+            if let detect::Verdict::Skipped(why) = verdict {
+                self.skipped.entry(why).or_default().insert(path.clone());
+            }
+            if let detect::Verdict::Migration(framework) = verdict {
                 if std::str::from_utf8(prefix).is_err() {
                     self.warned.insert(
                         path.clone(),

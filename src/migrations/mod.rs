@@ -390,6 +390,7 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
         problems,
         created_tables,
         cross_check: Vec::new(),
+        skipped_paths: walk.skipped_paths.clone(),
     }
 }
 
