@@ -455,12 +455,9 @@ impl Session {
             let mut settings = BTreeMap::new();
             match tx.fetch_all::<(String, String)>(
                 sqlx::query_as(
-                    "SELECT name::text, setting::text FROM pg_settings WHERE name = ANY($1) \
-                     UNION ALL SELECT n, current_setting(n, true) FROM unnest($2::text[]) n \
-                     WHERE current_setting(n, true) IS NOT NULL ORDER BY 1",
+                    "SELECT name::text, setting::text FROM pg_settings WHERE name = ANY($1) ORDER BY 1",
                 )
-                .bind(&names)
-                .bind(PROVIDER_SETTINGS),
+                .bind(&names),
             ) {
                 Ok(rows) => {
                     settings.extend(rows);
@@ -478,6 +475,18 @@ impl Session {
                     }
                 }
                 Err(f) => gap(&mut not_visible, "pg_settings", &f),
+            }
+            // A statement of its own: current_setting() raises for a superuser-only setting a
+            // role may not read, and that must cost only the provider's settings.
+            match tx.fetch_all::<(String, String)>(
+                sqlx::query_as(
+                    "SELECT n, current_setting(n, true) FROM unnest($1::text[]) n \
+                     WHERE current_setting(n, true) IS NOT NULL ORDER BY 1",
+                )
+                .bind(PROVIDER_SETTINGS),
+            ) {
+                Ok(rows) => settings.extend(rows),
+                Err(f) => gap(&mut not_visible, "provider settings (rds.*, cloudsql.*, azure.*)", &f),
             }
 
             let commit_ts_on = settings.get("track_commit_timestamp").map(String::as_str) == Some("on");
