@@ -18,7 +18,6 @@ use crate::analysis::Analysis;
 use crate::analysis::facts::Facts;
 use crate::analysis::finding::{Finding, Kind};
 use crate::analysis::quote::{connection_url, quote_literal, shell};
-use crate::evidence::WalOutcome;
 use crate::evidence::{EventKind, Evidence, TxOutcome};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -264,20 +263,7 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
     }
     // The WAL names the loss's own COMMIT record: stopping just before it is exact, where a
     // time target rounds to a millisecond shared with other commits.
-    let wal_tx = event
-        .findings
-        .iter()
-        .filter_map(|f| f.transaction.as_ref())
-        .filter(|t| t.outcome == WalOutcome::Committed && t.commit_lsn.is_some())
-        .min_by_key(|t| {
-            (
-                t.timeline,
-                t.commit_lsn
-                    .as_deref()
-                    .and_then(crate::evidence::parse_lsn)
-                    .unwrap_or(u64::MAX),
-            )
-        });
+    let wal_tx = crate::analysis::wal_join::first_loss_transaction(event.findings.iter().copied());
     if let Some(tx) = wal_tx {
         let lsn = tx.commit_lsn.clone().unwrap_or_default();
         let at = tx.commit_at.or(event.at);

@@ -387,9 +387,11 @@ fn resolve(
 }
 
 /// The earliest committed loss transaction among the findings: the exact recovery target.
-pub fn first_loss_transaction(findings: &[Finding]) -> Option<&LossTransaction> {
+pub fn first_loss_transaction<'a>(
+    findings: impl IntoIterator<Item = &'a Finding>,
+) -> Option<&'a LossTransaction> {
     findings
-        .iter()
+        .into_iter()
         .filter(|f| f.loss)
         .filter_map(|f| f.transaction.as_ref())
         .filter(|t| t.outcome == WalOutcome::Committed && t.commit_lsn.is_some())
