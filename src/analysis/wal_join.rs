@@ -30,12 +30,20 @@ pub struct LossTransaction {
     pub commit_lsn: Option<String>,
     pub commit_at: Option<DateTime<Utc>>,
     pub timeline: u32,
-    /// `committed`, `aborted` or `unfinished`.
+    /// `committed`, `aborted`, `prepared` (two-phase commit, in doubt) or `unfinished`.
     pub outcome: WalOutcome,
     /// What it did to each table, sorted by table.
     pub rows: Vec<TableRows>,
-    /// `wal:LSN` of the COMMIT/ABORT record (or of its first record when unfinished).
+    /// `wal:LSN` of the COMMIT/ABORT record (of the PREPARE record when prepared and
+    /// undecided; of its first record when unfinished).
     pub source: String,
+    /// Two-phase commit: the PREPARE TRANSACTION record's LSN, time and gid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_lsn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +115,11 @@ impl WalContext {
             if rows.is_empty() {
                 continue;
             }
-            let lsn = tx.end_lsn.clone().unwrap_or_else(|| tx.first_lsn.clone());
+            let lsn = tx
+                .end_lsn
+                .clone()
+                .or_else(|| tx.prepared_lsn.clone())
+                .unwrap_or_else(|| tx.first_lsn.clone());
             let tables = rows.iter().map(|r| r.table.clone()).collect();
             resolved.push((
                 LossTransaction {
@@ -118,6 +130,9 @@ impl WalContext {
                     outcome: tx.outcome,
                     rows,
                     source: format!("wal:{lsn}"),
+                    prepared_lsn: tx.prepared_lsn.clone(),
+                    prepared_at: tx.prepared_at,
+                    gid: tx.gid.clone(),
                 },
                 tables,
             ));
@@ -189,6 +204,14 @@ impl WalContext {
             );
             finding.scored(Reason::WalAborted, tx.source.clone(), text);
             finding.transaction = Some(tx.clone());
+        } else if let Some(tx) = pick(WalOutcome::Prepared) {
+            // Prepared, undecided: the rows are still there until COMMIT PREPARED. A fact, not
+            // a score: it neither proves nor rules out the loss.
+            finding.note(crate::analysis::finding::Fact::for_(
+                tx.source.clone(),
+                in_doubt(tx),
+            ));
+            finding.transaction = Some(tx.clone());
         }
         finding.finish()
     }
@@ -210,12 +233,16 @@ impl WalContext {
         };
         let mut best: BTreeMap<&BTreeSet<String>, &LossTransaction> = BTreeMap::new();
         for (tx, tables) in &self.resolved {
-            if tx.outcome != WalOutcome::Committed
+            // A prepared transaction that removes rows is rare and always worth a line: it
+            // holds its locks and takes the rows the moment someone runs COMMIT PREPARED.
+            let prepared = tx.outcome == WalOutcome::Prepared;
+            if !(tx.outcome == WalOutcome::Committed || prepared)
                 || carried.contains(&(tx.xid, tx.commit_lsn.as_deref()))
-                || !tx
-                    .rows
-                    .iter()
-                    .any(|r| r.change == "dropped" || suspect(&r.table))
+                || !(prepared
+                    || tx
+                        .rows
+                        .iter()
+                        .any(|r| r.change == "dropped" || suspect(&r.table)))
             {
                 continue;
             }
@@ -240,6 +267,24 @@ impl WalContext {
             } else {
                 Kind::Delete
             };
+            if tx.outcome == WalOutcome::Prepared {
+                let mut f = Finding::new(
+                    kind,
+                    tables.iter().cloned().collect(),
+                    format!(
+                        "transaction {} prepared, in doubt: {} (seen in WAL alone)",
+                        tx.xid,
+                        describe(tx)
+                    ),
+                );
+                f.scored(Reason::WalRecord, tx.source.clone(), in_doubt(tx));
+                // Not a loss yet: nothing is removed until COMMIT PREPARED.
+                f.loss = false;
+                f.at = tx.prepared_at;
+                f.transaction = Some(tx.clone());
+                out.push(f.finish());
+                continue;
+            }
             let mut f = Finding::new(
                 kind,
                 tables.iter().cloned().collect(),
@@ -284,6 +329,23 @@ impl WalContext {
         }
         out
     }
+}
+
+/// What a prepared, undecided transaction means for the rows.
+fn in_doubt(tx: &LossTransaction) -> String {
+    format!(
+        "WAL: xid {} was prepared at LSN {}{}{} and neither committed nor rolled back in the WAL read: in doubt: its change ({}) takes effect only if COMMIT PREPARED follows (ROLLBACK PREPARED keeps the rows); pg_prepared_xacts on the server lists it while it waits",
+        tx.xid,
+        tx.prepared_lsn.as_deref().unwrap_or("?"),
+        tx.prepared_at
+            .map(|t| format!(", {}", t.format("%Y-%m-%d %H:%M:%S%.6f UTC")))
+            .unwrap_or_default(),
+        tx.gid
+            .as_deref()
+            .map(|g| format!(" (PREPARE TRANSACTION '{}')", g.replace('\'', "''")))
+            .unwrap_or_default(),
+        describe(tx)
+    )
 }
 
 fn rows_of(tx: &LossTransaction) -> u64 {
@@ -525,6 +587,9 @@ mod tests {
             truncated_oids: vec![],
             truncate_cascade: false,
             subxacts: vec![],
+            prepared_lsn: None,
+            prepared_at: None,
+            gid: None,
         }
     }
 

@@ -47,7 +47,8 @@ pub struct WalEvidence {
 pub struct WalTransaction {
     pub xid: u32,
     pub timeline: u32,
-    /// `committed`, `aborted`, or `unfinished` (no COMMIT/ABORT in the WAL read).
+    /// `committed`, `aborted`, `prepared` (PREPARE TRANSACTION with no COMMIT/ROLLBACK
+    /// PREPARED in the WAL read: in doubt), or `unfinished` (no COMMIT/ABORT in the WAL read).
     pub outcome: WalOutcome,
     /// The LSN of the transaction's first record seen.
     pub first_lsn: String,
@@ -84,6 +85,15 @@ pub struct WalTransaction {
     pub truncate_cascade: bool,
     #[serde(default)]
     pub subxacts: Vec<u32>,
+    /// Two-phase commit: the LSN and time of its PREPARE TRANSACTION record (its COMMIT
+    /// PREPARED or ROLLBACK PREPARED is then `end_lsn`/`end_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_lsn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_at: Option<DateTime<Utc>>,
+    /// The global transaction identifier given to PREPARE TRANSACTION.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -91,6 +101,8 @@ pub struct WalTransaction {
 pub enum WalOutcome {
     Committed,
     Aborted,
+    /// Prepared (two-phase commit) and neither committed nor rolled back in the WAL read.
+    Prepared,
     Unfinished,
 }
 
@@ -99,6 +111,7 @@ impl WalOutcome {
         match self {
             WalOutcome::Committed => "committed",
             WalOutcome::Aborted => "aborted",
+            WalOutcome::Prepared => "prepared",
             WalOutcome::Unfinished => "unfinished",
         }
     }

@@ -28,6 +28,9 @@ const RM_STANDBY: u8 = 8;
 const RM_HEAP2: u8 = 9;
 const RM_HEAP: u8 = 10;
 const XLOG_SWITCH: u8 = 0x40;
+const XLOG_XACT_PREPARE: u8 = 0x10;
+const XLOG_XACT_COMMIT_PREPARED: u8 = 0x30;
+const XLOG_XACT_ABORT_PREPARED: u8 = 0x40;
 const XLP_FIRST_IS_CONTRECORD: u16 = 0x0001;
 const RECORD_HEADER: usize = 24;
 
@@ -372,12 +375,28 @@ fn decode_record(record: &[u8], info: u8, rmid: u8, major: u32) -> Option<Event>
                 file: u32_at(main, 8)?,
             })
         }
+        RM_XACT if info & 0x70 == XLOG_XACT_PREPARE => {
+            // xl_xact_prepare: magic, total_len, xid, database, prepared_at (8-aligned at 16),
+            // owner, the counts, initfileinval, gidlen; the gid follows the header (72 bytes in
+            // 15+, which added the two stats counts; 64 before).
+            let at = i64_at(main, 16)
+                .and_then(|t| t.checked_add(PG_EPOCH_US))
+                .and_then(DateTime::<Utc>::from_timestamp_micros);
+            let (gidlen_at, header) = if major >= 15 { (54, 72) } else { (46, 64) };
+            let gidlen = usize::from(u16_at(main, gidlen_at).unwrap_or(0));
+            let gid = main
+                .get(header..header + gidlen)
+                .map(|g| g.split(|b| *b == 0).next().unwrap_or(g))
+                .map(|g| String::from_utf8_lossy(g).into_owned());
+            Some(Event::Prepare { at, gid })
+        }
         RM_XACT => {
             let outcome = match info & 0x70 {
-                0x00 => WalOutcome::Committed,
-                0x20 => WalOutcome::Aborted,
+                0x00 | XLOG_XACT_COMMIT_PREPARED => WalOutcome::Committed,
+                0x20 | XLOG_XACT_ABORT_PREPARED => WalOutcome::Aborted,
                 _ => return None,
             };
+            let commit = info & 0x70 == 0x00 || info & 0x70 == XLOG_XACT_COMMIT_PREPARED;
             let time = i64_at(main, 0)?;
             let at = DateTime::<Utc>::from_timestamp_micros(time.checked_add(PG_EPOCH_US)?);
             let (xinfo, mut off) = if info & 0x80 != 0 {
@@ -406,22 +425,38 @@ fn decode_record(record: &[u8], info: u8, rmid: u8, major: u32) -> Option<Event>
             }
             let mut dropped_stats = Vec::new();
             if major >= 15 && xinfo & 0x100 != 0 {
+                // xl_xact_stats_item: kind, database, object id (two uint32 halves in 18+,
+                // where pgstat object ids became 64-bit; one uint32 before).
+                let item = if major >= 18 { 16 } else { 12 };
                 let n = u32_at(main, off)? as usize;
                 dropped_stats = (0..n)
                     .filter_map(|i| {
-                        let o = off + 4 + 12 * i;
+                        let o = off + 4 + item * i;
                         (u32_at(main, o)? == 2)
                             .then(|| u32_at(main, o + 8))
                             .flatten()
                     })
                     .collect();
+                off += 4 + item * n;
             }
+            // Invalidation messages (16 bytes each; commits only), then the prepared xid of a
+            // COMMIT/ABORT PREPARED (ParseCommitRecord / ParseAbortRecord order).
+            if commit && xinfo & 0x08 != 0 {
+                let n = u32_at(main, off)? as usize;
+                off += 4 + 16 * n;
+            }
+            let prepared_xid = if xinfo & 0x10 != 0 {
+                u32_at(main, off)
+            } else {
+                None
+            };
             Some(Event::End {
                 outcome,
                 at,
                 dropped_files,
                 dropped_stats,
                 subxacts,
+                prepared_xid,
             })
         }
         _ => None,
@@ -476,6 +511,7 @@ mod tests {
             dropped_files,
             dropped_stats,
             subxacts,
+            ..
         }) = decode_record(&r, 0x80, RM_XACT, 15)
         else {
             panic!("not a commit");

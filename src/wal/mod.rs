@@ -50,8 +50,9 @@ impl WalReader {
         match std::env::var("PGTRIAGE_WAL_READER").as_deref() {
             Ok("pg_waldump") => WalReader::Waldump,
             Ok("native") => WalReader::Native,
-            // The record layouts the native reader knows.
-            _ if (13..=17).contains(&major) => WalReader::Native,
+            // The record layouts the native reader knows (18's checked against pg_walinspect 18:
+            // the npm builds of 18 ship no pg_waldump).
+            _ if (13..=18).contains(&major) => WalReader::Native,
             _ => WalReader::Waldump,
         }
     }
