@@ -473,8 +473,24 @@ pub fn gaps(
     evidence: &crate::evidence::Evidence,
     findings: &[Finding],
 ) -> Vec<(String, Option<String>, String)> {
+    let wal_kinds = |f: &&Finding| {
+        f.loss
+            && matches!(
+                f.kind,
+                Kind::Delete | Kind::Cascade | Kind::Truncate | Kind::DropRecreate
+            )
+    };
     let Some(wal) = &evidence.wal else {
-        return Vec::new();
+        // No WAL read: one line saying what would have given it, only when a loss the WAL
+        // would make exact (xid, commit LSN, rows) is found.
+        return match &evidence.wal_unavailable {
+            Some(g) if findings.iter().any(|f| wal_kinds(&f)) => vec![(
+                format!("No WAL evidence: {}", g.what),
+                g.setting.clone(),
+                "the loss's transaction (xid, commit LSN and time, exact rows) is not in the report, and the recovery target is a time rather than its commit LSN".into(),
+            )],
+            _ => Vec::new(),
+        };
     };
     let mut out: Vec<(String, Option<String>, String)> = wal
         .gaps
@@ -504,13 +520,8 @@ pub fn gaps(
     // A loss no WAL transaction explains although WAL was read: its WAL is older than the read.
     let unexplained: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.loss && f.transaction.is_none())
-        .filter(|f| {
-            matches!(
-                f.kind,
-                Kind::Delete | Kind::Cascade | Kind::Truncate | Kind::DropRecreate
-            )
-        })
+        .filter(|f| f.transaction.is_none())
+        .filter(wal_kinds)
         .collect();
     if !unexplained.is_empty() {
         let first_missing = parse_lsn(&wal.start_lsn)
@@ -563,6 +574,7 @@ mod tests {
             transactions,
             files: vec![],
             gaps: vec![],
+            window: None,
         }
     }
 

@@ -36,6 +36,14 @@ pub struct CollectArgs {
     /// with the pg_waldump of their major version: the exact loss transactions.
     #[arg(long = "wal", value_name = "DIR")]
     pub wal: Option<PathBuf>,
+    /// The incident window for --wal (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC): only the
+    /// segments that can hold a transaction ending after this time are decoded. Without
+    /// --since/--until and with --log, the window runs from the earliest loss the logs show.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// The end of the incident window for --wal.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
     /// Also count(*) the tables, smallest first, until --exact-budget is spent: a baseline
     /// `verify` can trust (n_live_tup is an estimate).
     #[arg(long)]
@@ -61,6 +69,9 @@ pub struct Sources {
     /// A directory of WAL segments (`--wal DIR`); without it, pg_walinspect when the database
     /// has it and the role may use it.
     pub wal: Option<PathBuf>,
+    /// The incident window the `--wal` read is bounded by (`--since/--until`).
+    pub wal_since: Option<chrono::DateTime<Utc>>,
+    pub wal_until: Option<chrono::DateTime<Utc>>,
 }
 
 impl Sources {
@@ -79,6 +90,8 @@ impl Sources {
             baseline: baseline.map(Path::to_path_buf),
             tables_only: false,
             wal: None,
+            wal_since: None,
+            wal_until: None,
         }
     }
 }
@@ -97,6 +110,12 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let logs_need_settings = sources.logs.as_ref().is_some_and(|l| {
         sources.database.is_some() && (l.log_line_prefix.is_none() || l.log_timezone.is_none())
     });
+    // Without --since/--until, the logs may place the incident: the WAL directory is then read
+    // after them, from the earliest loss they show.
+    let window_from_logs = sources.wal.is_some()
+        && sources.logs.is_some()
+        && sources.wal_since.is_none()
+        && sources.wal_until.is_none();
     let (database, logs, history) = std::thread::scope(|scope| {
         let repo = sources.repo.as_ref().map(|repo| {
             scope.spawn(move || {
@@ -114,7 +133,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             .as_ref()
             .filter(|_| !logs_need_settings)
             .map(|logs| scope.spawn(move || read_logs(logs, None)));
-        let database = gather_database(sources);
+        let database = gather_database(sources, window_from_logs);
         let logs = match (early_logs, &sources.logs) {
             (Some(handle), _) => Some(join(handle)),
             (None, Some(logs)) => Some(match &database {
@@ -137,10 +156,19 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     evidence.connection = part.connection;
     evidence.problems.extend(part.problems);
     evidence.wal = part.wal;
+    evidence.wal_unavailable = part.wal_unavailable;
     if let Some(logs) = logs {
         let logs = logs?;
         evidence.inputs.extend(logs.inputs);
         evidence.timeline = logs.timeline;
+    }
+    if window_from_logs {
+        let mut bounded = sources.clone();
+        let basis = earliest_loss(&evidence).map(|(at, what)| {
+            bounded.wal_since = Some(at);
+            format!("evidence: from the earliest loss candidate ({what}) to now")
+        });
+        read_wal_bounded(&mut evidence, &bounded, None, basis)?;
     }
     if let (Some(repo), Some(history)) = (&sources.repo, history) {
         let mut history = history?;
@@ -193,7 +221,7 @@ struct DatabasePart {
     tracking: Option<Tracking>,
 }
 
-fn gather_database(sources: &Sources) -> Result<DatabasePart> {
+fn gather_database(sources: &Sources, wal_later: bool) -> Result<DatabasePart> {
     let mut evidence = Evidence::new(Utc::now());
     let mut session = None;
     if let Some(settings) = &sources.database {
@@ -221,7 +249,9 @@ fn gather_database(sources: &Sources) -> Result<DatabasePart> {
         }
         session = Some(s);
     }
-    read_wal(&mut evidence, sources, session.as_mut())?;
+    if !wal_later {
+        read_wal(&mut evidence, sources, session.as_mut())?;
+    }
     let tracking = match (&sources.repo, session.as_mut()) {
         (Some(_), Some(s)) => Some(s.migration_tracking()),
         _ => None,
@@ -237,6 +267,38 @@ pub fn read_wal(
     sources: &Sources,
     session: Option<&mut Session>,
 ) -> Result<()> {
+    read_wal_bounded(evidence, sources, session, None)
+}
+
+/// The earliest time a loss candidate of the evidence gathered so far is pinned to (the logs
+/// pin statements), with what it is: where the incident window of the WAL read starts.
+fn earliest_loss(evidence: &Evidence) -> Option<(chrono::DateTime<Utc>, String)> {
+    let analysis = crate::analysis::analyze(evidence);
+    analysis
+        .findings
+        .iter()
+        .filter(|f| f.loss)
+        .filter_map(|f| Some((f.at?, f)))
+        .min_by_key(|(at, _)| *at)
+        .map(|(at, f)| {
+            (
+                at,
+                format!(
+                    "{} of {} at {}",
+                    f.kind.as_str(),
+                    f.tables.join(", "),
+                    at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                ),
+            )
+        })
+}
+
+fn read_wal_bounded(
+    evidence: &mut Evidence,
+    sources: &Sources,
+    session: Option<&mut Session>,
+    basis: Option<String>,
+) -> Result<()> {
     if let Some(dir) = &sources.wal {
         let opts = crate::wal::WalScanOptions {
             dir: dir.clone(),
@@ -246,6 +308,9 @@ pub fn read_wal(
                 .and_then(|d| d.server.system_identifier.clone()),
             threads: None,
             reader: None,
+            since: sources.wal_since,
+            until: sources.wal_until,
+            window_basis: basis,
         };
         let wal = crate::wal::scan_directory(&opts)?;
         evidence.inputs.push(Input {
@@ -275,10 +340,9 @@ pub fn read_wal(
             });
             evidence.wal = Some(wal);
         }
-        Err(gap) => evidence.problems.push(match gap.setting {
-            Some(s) => format!("{}: {s}", gap.what),
-            None => gap.what,
-        }),
+        // Not a problem of the gathering: whether it matters depends on what the analysis
+        // finds (`wal_join::gaps`).
+        Err(gap) => evidence.wal_unavailable = Some(gap),
     }
     Ok(())
 }
@@ -400,6 +464,16 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         sources.database = database_wanted(&args.db, true).then(|| args.db.settings());
     }
     sources.wal = args.wal.clone();
+    sources.wal_since = args
+        .since
+        .as_deref()
+        .map(|t| crate::commands::report::parse_time("--since", t))
+        .transpose()?;
+    sources.wal_until = args
+        .until
+        .as_deref()
+        .map(|t| crate::commands::report::parse_time("--until", t))
+        .transpose()?;
     let mut evidence = build_evidence(&sources)?;
     if args.exact_counts {
         evidence.exact_counts = Some(exact_counts(&args, &evidence)?);

@@ -110,6 +110,9 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                     .then(|| args.db.settings());
             }
             sources.wal = args.wal.clone();
+            // The window of the report bounds the WAL read too.
+            sources.wal_since = window.since;
+            sources.wal_until = window.until;
             crate::commands::collect::build_evidence(&sources)?
         }
     };
@@ -123,6 +126,8 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         if let Some(dir) = &args.wal {
             let sources = crate::commands::collect::Sources {
                 wal: Some(dir.clone()),
+                wal_since: window.since,
+                wal_until: window.until,
                 ..Default::default()
             };
             evidence.inputs.retain(|i| i.kind != "wal");

@@ -40,6 +40,31 @@ pub struct WalEvidence {
     /// What the WAL could not show (a missing segment, a truncated file, …), one line each.
     #[serde(default)]
     pub gaps: Vec<WalGap>,
+    /// The incident window the read was bounded by (absent: every segment was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WalWindow>,
+}
+
+/// A WAL read bounded by the incident window: only the segments that can hold a transaction
+/// ending inside it are decoded (found by probing segment starts), and only transactions ending
+/// inside it are kept. `start_lsn`–`end_lsn` of the evidence is the range actually read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalWindow {
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Where the window comes from: `--since/--until`, or `evidence: …` (the earliest loss
+    /// candidate the other sources show, to now).
+    pub basis: String,
+    /// The standby snapshot (RUNNING_XACTS) the read is anchored to: every transaction ending
+    /// after it began inside the range read, so its records are all there.
+    #[serde(default)]
+    pub complete_from_lsn: Option<String>,
+    /// Segments of the directory not decoded because they lie outside the window.
+    pub segments_skipped: u64,
+    /// Segments decoded.
+    pub segments_read: u64,
 }
 
 /// One transaction, with its subtransactions folded in.

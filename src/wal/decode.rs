@@ -191,6 +191,81 @@ fn i64_at(b: &[u8], i: usize) -> Option<i64> {
 /// Reads the records that start in `[from, stop)` (a segment start, and a segment start or the
 /// end of the run) into `grouper`. Returns why it stopped early, if it did.
 pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -> Stop {
+    walk(run, from, stop, |start, xid, info, rmid, record| {
+        if let Some(event) = decode_record(record, info, rmid, run.major) {
+            grouper.event(start, xid, event);
+        }
+        true
+    })
+}
+
+/// What the first records after a segment start say about time and running transactions:
+/// enough to place the segment in the incident window without decoding the rest of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// The time of the first COMMIT, ABORT or PREPARE record.
+    pub first_time: Option<DateTime<Utc>>,
+    /// The first standby snapshot (`Standby RUNNING_XACTS`, logged at each checkpoint and
+    /// every 15 s of activity): its LSN, `nextXid` and `oldestRunningXid`.
+    pub running: Option<RunningXacts>,
+    /// The latest COMMIT/ABORT/PREPARE time seen before that snapshot.
+    pub last_time_before_running: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunningXacts {
+    pub lsn: u64,
+    pub next_xid: u32,
+    pub oldest_running_xid: u32,
+}
+
+/// Reads from the segment start `from` until it has seen a timed record and a standby
+/// snapshot, or `limit` bytes of WAL.
+pub fn probe(run: &Run<'_>, from: u64, limit: u64) -> Probe {
+    let mut p = Probe::default();
+    let stop = from.saturating_add(limit);
+    walk(run, from, stop, |start, _xid, info, rmid, record| {
+        match rmid {
+            RM_XACT if matches!(info & 0x70, 0x00 | 0x10 | 0x20 | 0x30 | 0x40) => {
+                let at = match decode_record(record, info, rmid, run.major) {
+                    Some(Event::End { at, .. }) | Some(Event::Prepare { at, .. }) => at,
+                    _ => None,
+                };
+                if p.first_time.is_none() {
+                    p.first_time = at;
+                }
+                if p.running.is_none() && at.is_some() {
+                    p.last_time_before_running = p.last_time_before_running.max(at);
+                }
+            }
+            RM_STANDBY if info & 0xF0 == 0x10 && p.running.is_none() => {
+                // xl_running_xacts: xcnt, subxcnt, subxid_overflow, nextXid, oldestRunningXid.
+                if let Some((_, main)) = layout(record, run.major)
+                    && let (Some(next_xid), Some(oldest_running_xid)) =
+                        (u32_at(main, 12), u32_at(main, 16))
+                {
+                    p.running = Some(RunningXacts {
+                        lsn: start,
+                        next_xid,
+                        oldest_running_xid,
+                    });
+                }
+            }
+            _ => {}
+        }
+        p.first_time.is_none() || p.running.is_none()
+    });
+    p
+}
+
+/// Reads the records that start in `[from, stop)`, handing those of the resource managers a
+/// loss involves to `visit` (LSN, xid, info, rmid, the whole record) until it returns false.
+fn walk(
+    run: &Run<'_>,
+    from: u64,
+    stop: u64,
+    mut visit: impl FnMut(u64, u32, u8, u8, &[u8]) -> bool,
+) -> Stop {
     let mut reader = Reader {
         run,
         loaded: None,
@@ -264,8 +339,8 @@ pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -
             }
             continue;
         }
-        if wanted && let Some(event) = decode_record(&record, info, rmid, run.major) {
-            grouper.event(start, xid, event);
+        if wanted && !visit(start, xid, info, rmid, &record) {
+            return None;
         }
     }
 }
