@@ -311,6 +311,7 @@ fn read_wal_bounded(
             since: sources.wal_since,
             until: sources.wal_until,
             window_basis: basis,
+            window_slack: None,
         };
         let wal = crate::wal::scan_directory(&opts)?;
         evidence.inputs.push(Input {

@@ -40,6 +40,8 @@ pub struct WalScanOptions {
     pub until: Option<DateTime<Utc>>,
     /// Where the window comes from, for the evidence (`--since/--until`, `evidence: …`).
     pub window_basis: Option<String>,
+    /// How far commit times may run out of WAL order when placing segments (default 60 s).
+    pub window_slack: Option<chrono::Duration>,
 }
 
 /// Commit times follow WAL order only roughly (each is taken just before its record is
@@ -66,6 +68,7 @@ fn select(
     run: &decode::Run<'_>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    slack: chrono::Duration,
 ) -> Selection {
     let n = run.files.len();
     let seg = run.segment_size;
@@ -89,37 +92,38 @@ fn select(
         }
         a.checked_sub(1).filter(|i| *i >= lo)
     }
-    let slack = chrono::Duration::seconds(WINDOW_SLACK_SECONDS);
     let mut lo = 0usize;
     let mut complete_from = None;
     if let Some(since) = since {
         let early = since - slack;
         // The last segment starting before the window (an unplaceable one counts as inside:
         // the read starts earlier, never later).
-        let mut k = last_true(0, n, |i| probe(i).first_time.is_some_and(|t| t <= early));
-        // Anchored to a standby snapshot before any commit of the window.
-        while let Some(i) = k {
-            let p = probe(i);
-            match p.running {
-                Some(_) if p.last_time_before_running.is_none_or(|t| t < early) => break,
-                _ => k = i.checked_sub(1),
+        let k = last_true(0, n, |i| probe(i).first_time.is_some_and(|t| t <= early));
+        // Walking back one segment at a time (each read once, only its own records): the
+        // first standby snapshot before every commit of the window is the anchor; the read
+        // starts at the segment of the latest snapshot whose nextXid is at most the anchor's
+        // oldest running xid, so every transaction running at the anchor began inside it.
+        let mut anchor: Option<decode::RunningXacts> = None;
+        let mut i = k;
+        while let Some(at) = i {
+            let p = decode::probe(run, start_of(at), seg);
+            match (anchor, p.running) {
+                (None, Some(r)) if p.last_time_before_running.is_none_or(|t| t < early) => {
+                    anchor = Some(r);
+                    complete_from = Some(r.lsn);
+                    if r.next_xid == r.oldest_running_xid {
+                        lo = at;
+                        break;
+                    }
+                }
+                (Some(a), Some(r)) if (a.oldest_running_xid.wrapping_sub(r.next_xid) as i32) >= 0 => {
+                    lo = at;
+                    break;
+                }
+                _ => {}
             }
-        }
-        if let Some(k) = k
-            && let Some(anchor) = probe(k).running
-        {
-            // Back to a segment whose first snapshot's nextXid is at most the anchor's
-            // oldest running xid: every transaction running at the anchor began after it.
-            let oldest = anchor.oldest_running_xid;
-            let j = last_true(0, k + 1, |i| {
-                probe(i)
-                    .running
-                    .is_some_and(|r| (oldest.wrapping_sub(r.next_xid) as i32) >= 0)
-            });
-            if let Some(j) = j {
-                lo = j;
-                complete_from = Some(anchor.lsn);
-            }
+            lo = 0;
+            i = at.checked_sub(1);
         }
     }
     let mut hi = n;
@@ -417,7 +421,10 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                     block_size,
                     major,
                 };
-                let sel = select(&native, opts.since, opts.until);
+                let slack = opts
+                    .window_slack
+                    .unwrap_or_else(|| chrono::Duration::seconds(WINDOW_SLACK_SECONDS));
+                let sel = select(&native, opts.since, opts.until, slack);
                 segments_skipped += (run.len() - (sel.hi - sel.lo)) as u64;
                 if let Some(c) = sel.complete_from {
                     complete_from = Some(complete_from.map_or(c, |p: u64| p.min(c)));
