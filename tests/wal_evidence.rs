@@ -1025,3 +1025,207 @@ fn wal_two_phase_commit_both_readers() {
     // Settled, so the server stops with no prepared transaction left.
     cluster.psql(&db, "COMMIT PREPARED 'purge-events'");
 }
+
+/// The WAL read bounded by the incident window: segments before `--since` and after `--until`
+/// are not decoded, the transactions ending inside the window are exactly those of the whole
+/// read — including one that began before the window (the read steps back to a standby
+/// snapshot no running transaction predates) — and the evidence records the range read.
+#[test]
+fn wal_read_bounded_by_the_incident_window() {
+    use pgtriage::wal::{WalReader, WalScanOptions, scan_directory};
+    let cluster = PgCluster::start(ClusterOptions {
+        extra_conf: vec!["autovacuum = off".into()],
+        archive: true,
+    });
+    let db = cluster.fresh_database("walwindow");
+    cluster.psql_script(&db, SCHEMA, false);
+    // One commit, one standby snapshot (CHECKPOINT logs one) and a new segment, `n` times.
+    let segments = |n: usize| {
+        for _ in 0..n {
+            cluster.psql_script(
+                &db,
+                "INSERT INTO audit VALUES (1); CHECKPOINT; SELECT pg_switch_wal();",
+                false,
+            );
+        }
+    };
+    let now = || cluster.psql(&db, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(1500));
+    let x_before = xid_of(
+        &cluster,
+        &db,
+        "BEGIN; DELETE FROM orders WHERE id <= 50; SELECT txid_current(); COMMIT;",
+    );
+    segments(3);
+    let (since, until, x_long, x_in_delete, x_in_truncate) = std::thread::scope(|scope| {
+        // A transaction that deletes before the window opens and commits inside it.
+        let long = scope.spawn(|| {
+            xid_of(
+                &cluster,
+                &db,
+                "BEGIN; DELETE FROM sessions WHERE id <= 4; SELECT txid_current(); \
+                 SELECT pg_sleep(7); COMMIT;",
+            )
+        });
+        pause();
+        segments(2);
+        pause();
+        let since = now();
+        pause();
+        let x_in_delete = xid_of(
+            &cluster,
+            &db,
+            "BEGIN; DELETE FROM orders WHERE id BETWEEN 51 AND 100; SELECT txid_current(); COMMIT;",
+        );
+        let x_in_truncate = xid_of(
+            &cluster,
+            &db,
+            "BEGIN; TRUNCATE events; SELECT txid_current(); COMMIT;",
+        );
+        segments(2);
+        let x_long = long.join().expect("long transaction");
+        segments(1);
+        pause();
+        let until = now();
+        (since, until, x_long, x_in_delete, x_in_truncate)
+    });
+    pause();
+    let x_after = xid_of(
+        &cluster,
+        &db,
+        "BEGIN; DELETE FROM orders WHERE id BETWEEN 101 AND 150; SELECT txid_current(); COMMIT;",
+    );
+    segments(3);
+    cluster.archive_everything();
+    let archive = cluster.archive_dir();
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .with_timezone(&chrono::Utc)
+    };
+    let (since_t, until_t) = (t(&since), t(&until));
+    let scan = |window: bool, reader: WalReader| {
+        scan_directory(&WalScanOptions {
+            dir: archive.clone(),
+            threads: Some(2),
+            reader: Some(reader),
+            since: window.then_some(since_t),
+            until: window.then_some(until_t),
+            window_slack: Some(chrono::Duration::seconds(1)),
+            ..Default::default()
+        })
+        .expect("scan")
+    };
+    let whole = scan(false, WalReader::Native);
+    let inside: Vec<_> = whole
+        .transactions
+        .iter()
+        .filter(|t| t.end_at.is_some_and(|at| at >= since_t && at <= until_t))
+        .cloned()
+        .collect();
+    let xids: Vec<u32> = inside.iter().map(|t| t.xid).collect();
+    for x in [x_long, x_in_delete, x_in_truncate] {
+        assert!(xids.contains(&x), "{x} not in {xids:?}");
+    }
+    for x in [x_before, x_after] {
+        assert!(!xids.contains(&x), "{x} in {xids:?}");
+        assert!(whole.transactions.iter().any(|t| t.xid == x));
+    }
+    for reader in [WalReader::Native, WalReader::Waldump] {
+        let bounded = scan(true, reader);
+        assert_eq!(bounded.transactions, inside, "{reader:?}");
+        let w = bounded.window.as_ref().expect("window");
+        assert!(w.segments_skipped >= 4, "{reader:?}: {w:?}");
+        assert_eq!(
+            w.segments_read + w.segments_skipped,
+            whole.segments.len() as u64,
+            "{w:?}"
+        );
+        assert!(w.complete_from_lsn.is_some(), "{w:?}");
+        let lsn = |s: &str| pgtriage::evidence::parse_lsn(s).unwrap_or(0);
+        assert!(lsn(&bounded.start_lsn) > lsn(&whole.start_lsn), "{}", bounded.start_lsn);
+        assert!(lsn(&bounded.end_lsn) < lsn(&whole.end_lsn), "{}", bounded.end_lsn);
+        // The long transaction's DELETE came before the anchor: read all the same.
+        let long = bounded
+            .transactions
+            .iter()
+            .find(|t| t.xid == x_long)
+            .expect("long");
+        assert_eq!(long.rows[0].deleted, 4, "{long:?}");
+        assert!(
+            lsn(&long.first_lsn) < lsn(w.complete_from_lsn.as_deref().unwrap_or("")),
+            "{long:?} {w:?}"
+        );
+    }
+
+    // The command line: --since/--until, recorded in the evidence.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("bounded.json");
+    let (code, _, err) = pgtriage(&[
+        "collect",
+        "--wal",
+        archive.to_str().unwrap_or(""),
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "-o",
+        out.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ev: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    assert_eq!(ev["wal"]["window"]["basis"], "--since/--until", "{:#}", ev["wal"]);
+    let cli_xids: Vec<u64> = ev["wal"]["transactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["xid"].as_u64())
+        .collect();
+    assert_eq!(
+        cli_xids,
+        xids.iter().map(|x| u64::from(*x)).collect::<Vec<_>>()
+    );
+    // From the evidence: the logs (log_statement = 'all') place the earliest loss; the read
+    // runs from there to the end of the WAL.
+    let out = tmp.path().join("from-logs.json");
+    let log_dir = cluster.log_dir();
+    let (code, _, err) = pgtriage(&[
+        "collect",
+        "--db",
+        &cluster.url(&db),
+        "--log",
+        log_dir.to_str().unwrap_or(""),
+        "--wal",
+        archive.to_str().unwrap_or(""),
+        "-o",
+        out.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ev: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    let w = &ev["wal"]["window"];
+    assert!(
+        w["basis"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("evidence: from the earliest loss candidate")),
+        "{:#}",
+        ev["wal"]
+    );
+    let from = t(w["since"].as_str().unwrap_or_else(|| panic!("{w:#}")));
+    assert!(w["until"].is_null(), "{w:#}");
+    let expected: Vec<u64> = whole
+        .transactions
+        .iter()
+        .filter(|t| t.end_at.is_some_and(|at| at >= from))
+        .map(|t| u64::from(t.xid))
+        .collect();
+    let got: Vec<u64> = ev["wal"]["transactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["xid"].as_u64())
+        .collect();
+    assert_eq!(got, expected, "{w:#}");
+    assert!(got.contains(&u64::from(x_after)), "{got:?}");
+}
