@@ -358,6 +358,34 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
         md.contains(&format!("recovery_target_lsn = '{delete_lsn}'")),
         "{md}"
     );
+    // The commit instant: in the hypothesis, and as a milestone of the Mermaid diagram.
+    let commit_at = finding_with_xid(&report, x_delete)
+        .and_then(|f| f["transaction"]["commit_at"].as_str())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("no commit_at for {x_delete}"));
+    assert!(
+        md.contains(&format!(
+            "Transaction (WAL): xid {x_delete} committed at LSN `{delete_lsn}` at {}",
+            commit_at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+        )),
+        "{md}"
+    );
+    let gantt = md
+        .split("```mermaid")
+        .nth(1)
+        .and_then(|m| m.split("```").next())
+        .unwrap_or_else(|| panic!("no Mermaid diagram: {md}"));
+    assert!(
+        gantt.lines().any(|l| l
+            .trim_start()
+            .starts_with(&format!("wal_committed xid {x_delete} committed at LSN {delete_lsn}"))
+            && l.contains(&format!(
+                ":milestone, e"
+            ))
+            && l.contains(&commit_at.format("%Y-%m-%dT%H:%M:%S").to_string())),
+        "{gantt}"
+    );
 
     // The plan for the DELETE stops exactly before its COMMIT record; its rehearsal, run as
     // printed, brings the rows back from the base backup and the archive.
