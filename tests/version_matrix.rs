@@ -494,7 +494,13 @@ fn wal_of_postgresql_18() {
     }
     let tmp = tempfile::tempdir().expect("tmp");
     let live = tmp.path().join("live.json");
-    ok(&["collect", "--db", &cluster.url(db), "-o", live.to_str().unwrap_or("")]);
+    ok(&[
+        "collect",
+        "--db",
+        &cluster.url(db),
+        "-o",
+        live.to_str().unwrap_or(""),
+    ]);
     cluster.psql(db, "CHECKPOINT");
     let wal = tmp.path().join("wal");
     std::fs::create_dir_all(&wal).expect("mkdir");
@@ -522,12 +528,20 @@ fn wal_of_postgresql_18() {
         serde_json::from_str(&std::fs::read_to_string(p).expect("evidence")).expect("json")
     };
     let (live, native) = (load(&live), load(&native));
-    assert_eq!(live["wal"]["source"], "pg_walinspect", "{:#}", live["wal_unavailable"]);
+    assert_eq!(
+        live["wal"]["source"], "pg_walinspect",
+        "{:#}",
+        live["wal_unavailable"]
+    );
     assert_eq!(native["wal"]["source"], "wal_directory");
     assert_eq!(native["wal"]["major_version"], 18);
     let from = [&live, &native]
         .iter()
-        .filter_map(|e| e["wal"]["start_lsn"].as_str().and_then(pgtriage::evidence::parse_lsn))
+        .filter_map(|e| {
+            e["wal"]["start_lsn"]
+                .as_str()
+                .and_then(pgtriage::evidence::parse_lsn)
+        })
         .max()
         .unwrap_or(0);
     // Up to where pg_walinspect read (the native read also sees the CHECKPOINT after it).
@@ -563,8 +577,10 @@ fn wal_of_postgresql_18() {
         assert!(outcomes.contains(&o), "PG 18: no {o} in {outcomes:?}");
     }
     assert!(
-        a.iter().any(|t| t["dropped_stats"].as_array().is_some_and(|d| !d.is_empty())
-            && t["rows"].as_array().is_some_and(|r| r.is_empty())),
+        a.iter().any(
+            |t| t["dropped_stats"].as_array().is_some_and(|d| !d.is_empty())
+                && t["rows"].as_array().is_some_and(|r| r.is_empty())
+        ),
         "PG 18: no DROP with its dropped stats in {a:#?}"
     );
 }

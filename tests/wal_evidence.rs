@@ -377,12 +377,9 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
         .and_then(|m| m.split("```").next())
         .unwrap_or_else(|| panic!("no Mermaid diagram: {md}"));
     assert!(
-        gantt.lines().any(|l| l
-            .trim_start()
-            .starts_with(&format!("wal_committed xid {x_delete} committed at LSN {delete_lsn}"))
-            && l.contains(&format!(
-                ":milestone, e"
-            ))
+        gantt.lines().any(|l| l.trim_start().starts_with(&format!(
+            "wal_committed xid {x_delete} committed at LSN {delete_lsn}"
+        )) && l.contains(&format!(":milestone, e"))
             && l.contains(&commit_at.format("%Y-%m-%dT%H:%M:%S").to_string())),
         "{gantt}"
     );
@@ -830,7 +827,10 @@ fn wal_gaps_replica_level_and_no_privilege() {
     // Nothing lost in another database: nothing about WAL to say.
     let quiet = cluster.fresh_database("walquiet");
     cluster.psql(&quiet, "CREATE EXTENSION pg_walinspect");
-    cluster.psql(&quiet, "CREATE TABLE kept (id int); INSERT INTO kept SELECT generate_series(1, 20)");
+    cluster.psql(
+        &quiet,
+        "CREATE TABLE kept (id int); INSERT INTO kept SELECT generate_series(1, 20)",
+    );
     cluster.flush_stats(&quiet);
     let quiet_url = format!(
         "postgres:///{quiet}?host={}&port={}&user=triage",
@@ -846,7 +846,12 @@ fn wal_gaps_replica_level_and_no_privilege() {
         quiet_ev.to_str().unwrap_or(""),
     ]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = pgtriage(&["report", quiet_ev.to_str().unwrap_or(""), "--format", "json"]);
+    let (code, out, err) = pgtriage(&[
+        "report",
+        quiet_ev.to_str().unwrap_or(""),
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let r: Value = serde_json::from_str(&out).expect("json");
     assert!(
@@ -1005,13 +1010,24 @@ fn wal_two_phase_commit_both_readers() {
     }
     let c = of(&evs[0], x_committed);
     assert_eq!(c["outcome"], "committed", "{c:#}");
-    assert_eq!(c["end_lsn"].as_str(), Some(commit_prepared.as_str()), "{c:#}");
+    assert_eq!(
+        c["end_lsn"].as_str(),
+        Some(commit_prepared.as_str()),
+        "{c:#}"
+    );
     assert_eq!(c["gid"], "purge-orders");
     assert_eq!(c["rows"][0]["deleted"], 200, "{c:#}");
-    assert!(c["end_at"].is_string() && c["prepared_lsn"].is_string(), "{c:#}");
+    assert!(
+        c["end_at"].is_string() && c["prepared_lsn"].is_string(),
+        "{c:#}"
+    );
     let a = of(&evs[0], x_rolled_back);
     assert_eq!(a["outcome"], "aborted", "{a:#}");
-    assert_eq!(a["end_lsn"].as_str(), Some(abort_prepared.as_str()), "{a:#}");
+    assert_eq!(
+        a["end_lsn"].as_str(),
+        Some(abort_prepared.as_str()),
+        "{a:#}"
+    );
     let p = of(&evs[0], x_in_doubt);
     assert_eq!(p["outcome"], "prepared", "{p:#}");
     assert!(p["end_lsn"].is_null(), "{p:#}");
@@ -1029,7 +1045,10 @@ fn wal_two_phase_commit_both_readers() {
         f["transaction"]["commit_lsn"].as_str(),
         Some(commit_prepared.as_str())
     );
-    assert_eq!(rows(&f["transaction"], "public.orders"), ("deleted".into(), Some(200)));
+    assert_eq!(
+        rows(&f["transaction"], "public.orders"),
+        ("deleted".into(), Some(200))
+    );
     assert!(f["transaction"]["commit_at"].is_string(), "{f:#}");
     assert!(
         report["recovery"].to_string().contains(&commit_prepared),
@@ -1037,10 +1056,9 @@ fn wal_two_phase_commit_both_readers() {
         report["recovery"]
     );
     assert!(
-        report["hypotheses"]
-            .as_array()
-            .is_some_and(|hs| hs.iter().all(|h| h["loss"] != true
-                || !h["tables"].to_string().contains("public.accounts"))),
+        report["hypotheses"].as_array().is_some_and(|hs| hs
+            .iter()
+            .all(|h| h["loss"] != true || !h["tables"].to_string().contains("public.accounts"))),
         "{report:#}"
     );
     let d = finding_with_xid(&report, x_in_doubt).unwrap_or_else(|| panic!("{report:#}"));
@@ -1077,7 +1095,9 @@ fn wal_read_bounded_by_the_incident_window() {
             );
         }
     };
-    let now = || cluster.psql(&db, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    let now = || {
+        cluster.psql(&db, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+    };
     let pause = || std::thread::sleep(std::time::Duration::from_millis(1500));
     let x_before = xid_of(
         &cluster,
@@ -1171,8 +1191,16 @@ fn wal_read_bounded_by_the_incident_window() {
         );
         assert!(w.complete_from_lsn.is_some(), "{w:?}");
         let lsn = |s: &str| pgtriage::evidence::parse_lsn(s).unwrap_or(0);
-        assert!(lsn(&bounded.start_lsn) > lsn(&whole.start_lsn), "{}", bounded.start_lsn);
-        assert!(lsn(&bounded.end_lsn) < lsn(&whole.end_lsn), "{}", bounded.end_lsn);
+        assert!(
+            lsn(&bounded.start_lsn) > lsn(&whole.start_lsn),
+            "{}",
+            bounded.start_lsn
+        );
+        assert!(
+            lsn(&bounded.end_lsn) < lsn(&whole.end_lsn),
+            "{}",
+            bounded.end_lsn
+        );
         // The long transaction's DELETE came before the anchor: read all the same.
         let long = bounded
             .transactions
@@ -1203,7 +1231,11 @@ fn wal_read_bounded_by_the_incident_window() {
     assert_eq!(code, 0, "{err}");
     let ev: Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
-    assert_eq!(ev["wal"]["window"]["basis"], "--since/--until", "{:#}", ev["wal"]);
+    assert_eq!(
+        ev["wal"]["window"]["basis"], "--since/--until",
+        "{:#}",
+        ev["wal"]
+    );
     let cli_xids: Vec<u64> = ev["wal"]["transactions"]
         .as_array()
         .into_iter()

@@ -49,7 +49,8 @@ pub struct ReportArgs {
     /// (partials/NAME.md.j2) replace the embedded ones.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
-    /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC).
+    /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC); with
+    /// --wal, the WAL read is bounded by the same window.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
     /// Timeline entries up to this time.

@@ -192,12 +192,18 @@ fn i64_at(b: &[u8], i: usize) -> Option<i64> {
 /// end of the run) into `grouper`. Returns why it stopped early, if it did.
 pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -> Stop {
     let loss_rmgrs = |rmid: u8| matches!(rmid, RM_XACT | RM_SMGR | RM_STANDBY | RM_HEAP2 | RM_HEAP);
-    walk(run, from, stop, loss_rmgrs, |start, xid, info, rmid, record| {
-        if let Some(event) = decode_record(record, info, rmid, run.major) {
-            grouper.event(start, xid, event);
-        }
-        true
-    })
+    walk(
+        run,
+        from,
+        stop,
+        loss_rmgrs,
+        |start, xid, info, rmid, record| {
+            if let Some(event) = decode_record(record, info, rmid, run.major) {
+                grouper.event(start, xid, event);
+            }
+            true
+        },
+    )
 }
 
 /// What the first records after a segment start say about time and running transactions:

@@ -116,7 +116,9 @@ fn select(
                         break;
                     }
                 }
-                (Some(a), Some(r)) if (a.oldest_running_xid.wrapping_sub(r.next_xid) as i32) >= 0 => {
+                (Some(a), Some(r))
+                    if (a.oldest_running_xid.wrapping_sub(r.next_xid) as i32) >= 0 =>
+                {
                     lo = at;
                     break;
                 }
