@@ -191,6 +191,8 @@ impl WalContext {
                 describe(tx)
             );
             finding.scored(Reason::WalRecord, tx.source.clone(), text);
+            // The WAL was read and answered: no need to ask the reader to look there.
+            finding.confirm.retain(|c| !c.starts_with("in WAL"));
             if finding.at.is_none() {
                 finding.at = tx.commit_at;
             }
@@ -632,6 +634,23 @@ mod tests {
         assert_eq!((tx.xid, tx.commit_lsn.as_deref()), (742, Some("0/3004B90")));
         assert_eq!(tx.rows[0].rows, Some(300));
         assert!(f.score.iter().any(|s| s.reason == super::Reason::WalRecord));
+        // Without WAL the finding asks the reader to look in WAL; with it, it no longer does.
+        let without = analyze(&evidence(
+            vec![deleted(table("orders", 16400, 500), 300)],
+            vec![],
+        ));
+        assert!(
+            without.findings.iter().any(
+                |f| f.kind == Kind::Delete && f.confirm.iter().any(|c| c.starts_with("in WAL"))
+            ),
+            "{:#?}",
+            without.findings
+        );
+        assert!(
+            f.confirm.iter().all(|c| !c.starts_with("in WAL")),
+            "{:?}",
+            f.confirm
+        );
         let plans = crate::analysis::recovery::plans(&ev, &a);
         let target = plans
             .iter()
