@@ -36,6 +36,14 @@ pub struct CollectArgs {
     /// with the pg_waldump of their major version: the exact loss transactions.
     #[arg(long = "wal", value_name = "DIR")]
     pub wal: Option<PathBuf>,
+    /// The incident window for --wal (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC): only the
+    /// segments that can hold a transaction ending after this time are decoded. Without
+    /// --since/--until and with --log, the window runs from the earliest loss the logs show.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// The end of the incident window for --wal.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
     /// Also count(*) the tables, smallest first, until --exact-budget is spent: a baseline
     /// `verify` can trust (n_live_tup is an estimate).
     #[arg(long)]
@@ -58,6 +66,16 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         sources.database = database_wanted(&args.db, true).then(|| args.db.settings());
     }
     sources.wal = args.wal.clone();
+    sources.wal_since = args
+        .since
+        .as_deref()
+        .map(|t| crate::commands::report::parse_time("--since", t))
+        .transpose()?;
+    sources.wal_until = args
+        .until
+        .as_deref()
+        .map(|t| crate::commands::report::parse_time("--until", t))
+        .transpose()?;
     let mut evidence = build_evidence(&sources)?;
     if args.exact_counts {
         evidence.exact_counts = Some(exact_counts(&args, &evidence)?);

@@ -50,7 +50,8 @@ pub struct ReportArgs {
     /// (partials/NAME.md.j2) replace the embedded ones.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
-    /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC).
+    /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC); with
+    /// --wal, the WAL read is bounded by the same window.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
     /// Timeline entries up to this time.
@@ -104,7 +105,12 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                 ));
             }
             let mut evidence = Evidence::load(path)?;
-            gather::amend(&mut evidence, args.baseline.as_deref(), args.wal.as_deref())?;
+            gather::amend(
+                &mut evidence,
+                args.baseline.as_deref(),
+                args.wal.as_deref(),
+                &window,
+            )?;
             evidence
         }
         None => {
@@ -120,6 +126,9 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                     gather::database_wanted(&args.db, true).then(|| args.db.settings());
             }
             sources.wal = args.wal.clone();
+            // The window of the report bounds the WAL read too.
+            sources.wal_since = window.since;
+            sources.wal_until = window.until;
             gather::build_evidence(&sources)?
         }
     };

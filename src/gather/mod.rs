@@ -28,6 +28,9 @@ pub struct Sources {
     /// A directory of WAL segments (`--wal DIR`); without it, pg_walinspect when the database
     /// has it and the role may use it.
     pub wal: Option<PathBuf>,
+    /// The incident window the `--wal` read is bounded by (`--since/--until`).
+    pub wal_since: Option<chrono::DateTime<Utc>>,
+    pub wal_until: Option<chrono::DateTime<Utc>>,
 }
 
 impl Sources {
@@ -46,6 +49,8 @@ impl Sources {
             baseline: baseline.map(Path::to_path_buf),
             tables_only: false,
             wal: None,
+            wal_since: None,
+            wal_until: None,
         }
     }
 }
@@ -64,6 +69,12 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let logs_need_settings = sources.logs.as_ref().is_some_and(|l| {
         sources.database.is_some() && (l.log_line_prefix.is_none() || l.log_timezone.is_none())
     });
+    // Without --since/--until, the logs may place the incident: the WAL directory is then read
+    // after them, from the earliest loss they show.
+    let window_from_logs = sources.wal.is_some()
+        && sources.logs.is_some()
+        && sources.wal_since.is_none()
+        && sources.wal_until.is_none();
     let (database, logs, history) = std::thread::scope(|scope| {
         let repo = sources.repo.as_ref().map(|repo| {
             scope.spawn(move || {
@@ -81,7 +92,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             .as_ref()
             .filter(|_| !logs_need_settings)
             .map(|logs| scope.spawn(move || read_logs(logs, None)));
-        let database = gather_database(sources);
+        let database = gather_database(sources, window_from_logs);
         let logs = match (early_logs, &sources.logs) {
             (Some(handle), _) => Some(join(handle)),
             (None, Some(logs)) => Some(match &database {
@@ -104,10 +115,19 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     evidence.connection = part.connection;
     evidence.problems.extend(part.problems);
     evidence.wal = part.wal;
+    evidence.wal_unavailable = part.wal_unavailable;
     if let Some(logs) = logs {
         let logs = logs?;
         evidence.inputs.extend(logs.inputs);
         evidence.timeline = logs.timeline;
+    }
+    if window_from_logs {
+        let mut bounded = sources.clone();
+        let basis = earliest_loss(&evidence).map(|(at, what)| {
+            bounded.wal_since = Some(at);
+            format!("evidence: from the earliest loss candidate ({what}) to now")
+        });
+        read_wal_bounded(&mut evidence, &bounded, None, basis)?;
     }
     if let (Some(repo), Some(history)) = (&sources.repo, history) {
         let mut history = history?;
@@ -137,7 +157,12 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
 
 /// Adds sources to an evidence file loaded from disk (`report EVIDENCE --baseline F --wal D`):
 /// a baseline replaces the one it holds, a WAL directory replaces its WAL.
-pub fn amend(evidence: &mut Evidence, baseline: Option<&Path>, wal: Option<&Path>) -> Result<()> {
+pub fn amend(
+    evidence: &mut Evidence,
+    baseline: Option<&Path>,
+    wal: Option<&Path>,
+    window: &crate::report::model::Window,
+) -> Result<()> {
     if let Some(path) = baseline {
         let (input, snapshot) = read_baseline(path)?;
         evidence.inputs.retain(|i| i.kind != "baseline");
@@ -147,6 +172,9 @@ pub fn amend(evidence: &mut Evidence, baseline: Option<&Path>, wal: Option<&Path
     if let Some(dir) = wal {
         let sources = Sources {
             wal: Some(dir.to_path_buf()),
+            // The window of the report bounds the WAL read too.
+            wal_since: window.since,
+            wal_until: window.until,
             ..Default::default()
         };
         evidence.inputs.retain(|i| i.kind != "wal");
@@ -176,7 +204,7 @@ struct DatabasePart {
     tracking: Option<Tracking>,
 }
 
-fn gather_database(sources: &Sources) -> Result<DatabasePart> {
+fn gather_database(sources: &Sources, wal_later: bool) -> Result<DatabasePart> {
     let mut evidence = Evidence::new(Utc::now());
     let mut session = None;
     if let Some(settings) = &sources.database {
@@ -204,7 +232,9 @@ fn gather_database(sources: &Sources) -> Result<DatabasePart> {
         }
         session = Some(s);
     }
-    read_wal(&mut evidence, sources, session.as_mut())?;
+    if !wal_later {
+        read_wal(&mut evidence, sources, session.as_mut())?;
+    }
     let tracking = match (&sources.repo, session.as_mut()) {
         (Some(_), Some(s)) => Some(s.migration_tracking()),
         _ => None,
@@ -220,6 +250,38 @@ pub fn read_wal(
     sources: &Sources,
     session: Option<&mut Session>,
 ) -> Result<()> {
+    read_wal_bounded(evidence, sources, session, None)
+}
+
+/// The earliest time a loss candidate of the evidence gathered so far is pinned to (the logs
+/// pin statements), with what it is: where the incident window of the WAL read starts.
+fn earliest_loss(evidence: &Evidence) -> Option<(chrono::DateTime<Utc>, String)> {
+    let analysis = crate::analysis::analyze(evidence);
+    analysis
+        .findings
+        .iter()
+        .filter(|f| f.loss)
+        .filter_map(|f| Some((f.at?, f)))
+        .min_by_key(|(at, _)| *at)
+        .map(|(at, f)| {
+            (
+                at,
+                format!(
+                    "{} of {} at {}",
+                    f.kind.as_str(),
+                    f.tables.join(", "),
+                    at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                ),
+            )
+        })
+}
+
+fn read_wal_bounded(
+    evidence: &mut Evidence,
+    sources: &Sources,
+    session: Option<&mut Session>,
+    basis: Option<String>,
+) -> Result<()> {
     if let Some(dir) = &sources.wal {
         let opts = crate::wal::WalScanOptions {
             dir: dir.clone(),
@@ -229,6 +291,10 @@ pub fn read_wal(
                 .and_then(|d| d.server.system_identifier.clone()),
             threads: None,
             reader: None,
+            since: sources.wal_since,
+            until: sources.wal_until,
+            window_basis: basis,
+            window_slack: None,
         };
         let wal = crate::wal::scan_directory(&opts)?;
         evidence.inputs.push(Input {
@@ -258,10 +324,9 @@ pub fn read_wal(
             });
             evidence.wal = Some(wal);
         }
-        Err(gap) => evidence.problems.push(match gap.setting {
-            Some(s) => format!("{}: {s}", gap.what),
-            None => gap.what,
-        }),
+        // Not a problem of the gathering: whether it matters depends on what the analysis
+        // finds (`wal_join::gaps`).
+        Err(gap) => evidence.wal_unavailable = Some(gap),
     }
     Ok(())
 }

@@ -514,6 +514,7 @@ impl Watcher {
             baseline: None,
             tables_only: false,
             wal: None,
+            ..Default::default()
         };
         if let Some(w) = &self.worker {
             w.submit(EvidenceJob {
