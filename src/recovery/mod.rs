@@ -26,7 +26,12 @@ use scratch::Scratch;
 pub const RECOVER_FORMAT: &str = "pgtriage-recover/1";
 
 pub enum Source {
-    BaseBackup { dir: PathBuf, wal_archive: PathBuf },
+    /// A base backup and the WAL archive `cp` copies into; without an archive, the
+    /// restore_command the directory carries (a pgBackRest restore writes its own).
+    BaseBackup {
+        dir: PathBuf,
+        wal_archive: Option<PathBuf>,
+    },
     Dump(PathBuf),
 }
 
@@ -186,17 +191,23 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
                     dir.display()
                 )));
             }
-            if !wal_archive.is_dir() {
+            if let Some(wal_archive) = wal_archive.as_ref().filter(|w| !w.is_dir()) {
                 return Err(UserError::new(format!(
                     "{}: --wal-archive is not a directory: give the directory archive_command copies WAL into",
                     wal_archive.display()
+                )));
+            }
+            if wal_archive.is_none() && directory_restore_command(dir).is_none() {
+                return Err(UserError::new(format!(
+                    "{}: no restore_command in its postgresql.auto.conf or postgresql.conf: give --wal-archive DIR (where archive_command copies WAL), or a directory restored by the archiver's own tool (pgbackrest restore writes one)",
+                    dir.display()
                 )));
             }
             (
                 major,
                 "base_backup",
                 dir.display().to_string(),
-                Some(wal_archive.clone()),
+                wal_archive.clone(),
             )
         }
         Source::Dump(path) => {
@@ -247,21 +258,59 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
                     req.plan.id
                 ))
             })?;
-            let archive = fs::canonicalize(wal_archive).unwrap_or_else(|_| wal_archive.clone());
-            let restore_command = format!(
-                "cp {}/%f %p",
-                crate::analysis::quote::shell(&archive.to_string_lossy())
-            );
-            bar.set_message("finding the last commit before the loss in the WAL archive");
-            let scan_started = Instant::now();
-            let refined = refine_target(target, dir, &archive, &server.bindir, &mut notes);
-            wal_scan_seconds = scan_started.elapsed().as_secs_f64();
+            let archive = wal_archive
+                .as_ref()
+                .map(|w| fs::canonicalize(w).unwrap_or_else(|_| w.clone()));
+            let (restore_command, refined, archive_name) = match &archive {
+                Some(archive) => {
+                    let restore_command = format!(
+                        "cp {}/%f %p",
+                        crate::analysis::quote::shell(&archive.to_string_lossy())
+                    );
+                    bar.set_message("finding the last commit before the loss in the WAL archive");
+                    let scan_started = Instant::now();
+                    let refined = refine_target(target, dir, archive, &server.bindir, &mut notes);
+                    wal_scan_seconds = scan_started.elapsed().as_secs_f64();
+                    (restore_command, refined, archive.display().to_string())
+                }
+                None => {
+                    // pgBackRest resolves a relative %p against its --pg1-path: the restored
+                    // directory's own path there would put the WAL beside the original, not
+                    // into the scratch copy that is recovering.
+                    let mut rc = directory_restore_command(dir).unwrap_or_default();
+                    let scratch_data = server.data.to_string_lossy().to_string();
+                    for original in [
+                        fs::canonicalize(dir)
+                            .ok()
+                            .map(|d| d.to_string_lossy().to_string()),
+                        Some(dir.to_string_lossy().trim_end_matches('/').to_string()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        rc = rc.replace(
+                            &format!("--pg1-path={original}"),
+                            &format!(
+                                "--pg1-path={}",
+                                crate::analysis::quote::shell(&scratch_data)
+                            ),
+                        );
+                    }
+                    notes.push(format!(
+                        "WAL comes from the restore_command the directory carries: {rc}"
+                    ));
+                    if target.needs_lsn && target.lsn.is_none() {
+                        notes.push("the archive is not a directory pg_waldump can read: the recovery stops at the time target, which for DROP DATABASE is too late (give --wal-archive)".into());
+                    }
+                    (rc.clone(), target.clone(), format!("restore_command {rc}"))
+                }
+            };
             server.configure(&plans::recovery_settings(&refined, &restore_command))?;
             server.signal_recovery()?;
             server_started = Instant::now();
             bar.set_message("starting the scratch server");
             server.start()?;
-            reached = Some(wait_for_target(&server, &refined, &archive, &bar)?);
+            reached = Some(wait_for_target(&server, &refined, &archive_name, &bar)?);
             used_target = Some(refined);
         }
         Source::Dump(path) => {
@@ -325,6 +374,28 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
             cleanup_seconds,
         },
     })
+}
+
+/// The `restore_command` a data directory carries (the last one set in postgresql.auto.conf,
+/// else postgresql.conf), as the server would read it: a directory restored by pgBackRest has
+/// its `archive-get` there.
+pub fn directory_restore_command(dir: &Path) -> Option<String> {
+    ["postgresql.auto.conf", "postgresql.conf"]
+        .iter()
+        .find_map(|f| {
+            let text = fs::read_to_string(dir.join(f)).ok()?;
+            text.lines().rev().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                if k.trim() != "restore_command" {
+                    return None;
+                }
+                let v = v.trim();
+                let inner = v.strip_prefix('\'')?;
+                let end = inner.rfind('\'')?;
+                let value = inner[..end].replace("''", "'").replace("\\\\", "\\");
+                (!value.trim().is_empty()).then_some(value)
+            })
+        })
 }
 
 /// The WAL location to stop at: just after the last transaction that ended before the loss,
@@ -419,7 +490,7 @@ fn refine_target(
 fn wait_for_target(
     server: &Scratch,
     target: &Target,
-    archive: &Path,
+    archive: &str,
     bar: &ProgressBar,
 ) -> Result<String> {
     loop {
@@ -477,16 +548,14 @@ fn wait_for_target(
                 return Err(UserError::new(
                     match (&last, last.as_deref().and_then(next_segment)) {
                         (Some(l), Some(n)) => format!(
-                            "{}: WAL segment {n} is missing (replay ended after {l}) before the target {}: copy the missing segments into the archive, or choose an earlier target",
-                            archive.display(),
+                            "{archive}: WAL segment {n} is missing (replay ended after {l}) before the target {}: copy the missing segments into the archive, or choose an earlier target",
                             target
                                 .time
                                 .map(plans::target_time_text)
                                 .unwrap_or_else(|| "end of timeline".into())
                         ),
                         _ => format!(
-                            "{}: the archive does not reach the target {} ({fatal}): give the archive that covers it",
-                            archive.display(),
+                            "{archive}: the archive does not reach the target {} ({fatal}): give the archive that covers it",
                             target
                                 .time
                                 .map(plans::target_time_text)
