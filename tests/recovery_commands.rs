@@ -103,13 +103,22 @@ fn action<'a>(report: &'a Value, prefix: &str) -> &'a str {
 /// open, and the report's immediate actions are run as printed.
 #[test]
 fn immediate_actions_run_as_printed() {
-    let cluster = PgCluster::start(ClusterOptions::default());
+    // The server's autovacuum settings and the table's reloptions (its own threshold and scale
+    // factor) are what the time-left estimate uses, not PostgreSQL's defaults.
+    let cluster = PgCluster::start(ClusterOptions {
+        extra_conf: vec![
+            "autovacuum_naptime = 17".into(),
+            "autovacuum_freeze_max_age = 150000000".into(),
+        ],
+        archive: true,
+    });
     let db = cluster.fresh_database("actions");
     cluster.psql(&db, "CREATE ROLE janitor LOGIN");
     cluster.psql_script(
         &db,
         r#"CREATE TABLE public."Flows" (id int PRIMARY KEY, legacy int, status text, payload jsonb)
-               WITH (autovacuum_enabled = false);
+               WITH (autovacuum_enabled = false, autovacuum_vacuum_threshold = 7,
+                     autovacuum_vacuum_scale_factor = 0.01, toast.autovacuum_enabled = false);
            INSERT INTO public."Flows" SELECT g, g, CASE WHEN g % 4 = 0 THEN 'done' END, '{"a": 1}' FROM generate_series(1, 400) g;
            ALTER TABLE public."Flows" DROP COLUMN legacy;
            GRANT SELECT, DELETE ON public."Flows" TO janitor;"#,
@@ -168,6 +177,52 @@ fn immediate_actions_run_as_printed() {
         ],
     );
     let report = report_json(&work);
+    let evidence: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("evidence.json")).expect("evidence"),
+    )
+    .expect("evidence JSON");
+    assert_eq!(
+        evidence["database"]["settings"]["autovacuum_naptime"], "17",
+        "{:#}",
+        evidence["database"]["settings"]
+    );
+    let flows = evidence["database"]["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["name"] == "Flows")
+        .expect("Flows in the evidence");
+    let reloptions = flows["reloptions"].to_string();
+    for o in [
+        "autovacuum_enabled=false",
+        "autovacuum_vacuum_threshold=7",
+        "autovacuum_vacuum_scale_factor=0.01",
+        "toast.autovacuum_enabled=false",
+    ] {
+        assert!(reloptions.contains(o), "{o} in {reloptions}");
+    }
+    let why = report["immediate_actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Turn autovacuum off")
+        })
+        .and_then(|a| a["why"].as_str())
+        .unwrap_or("")
+        .to_string();
+    // 7 + 0.01 × 400 = 11 dead rows trigger it: the 300 deleted rows are past it.
+    assert!(why.contains("(7 + 0.01 × reltuples 400 = 11)"), "{why}");
+    assert!(why.contains("autovacuum_naptime = 17s"), "{why}");
+    assert!(why.contains("toast.autovacuum_enabled = false"), "{why}");
+    assert!(
+        why.contains("autovacuum_freeze_max_age = 150000000"),
+        "{why}"
+    );
+    assert!(!why.contains("PostgreSQL's defaults"), "{why}");
 
     // Stop the writer: its session ends, the role can no longer log in.
     let stop = action(&report, "Stop flow-janitor");

@@ -968,6 +968,7 @@ mod tests {
             size_bytes: Some(7 * 8192),
             catalog_xmin_age: Some(10),
             catalog_commit_time: None,
+            reloptions: Vec::new(),
         }
     }
 
