@@ -77,6 +77,7 @@ pub fn run(args: RecoverArgs) -> Result<ExitCode> {
         database: db
             .map(|d| d.server.database.clone())
             .unwrap_or_else(|| "postgres".into()),
+        users: db.map(|d| vec![d.server.user.clone()]).unwrap_or_default(),
         server_major: db.map(|d| (d.server.version_num / 10000) as u32),
         source,
         out: args.out.clone(),

@@ -39,6 +39,9 @@ pub struct Request<'a> {
     pub plan: &'a Plan,
     /// The database the lost tables live in.
     pub database: String,
+    /// Roles of the investigated server to connect to a recovered copy as when it has no
+    /// `postgres` (the evidence's connecting role); the copy's bootstrap superuser is used then.
+    pub users: Vec<String>,
     /// The major version of the investigated server, when the evidence has it.
     pub server_major: Option<u32>,
     pub source: Source,
@@ -240,6 +243,7 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
         scratch::bindir(major)?
     };
     let mut server = Scratch::create(bindir, req.scratch_parent.as_deref())?;
+    server.also_try_users(&req.users);
 
     let copy_started = Instant::now();
     let mut copy_seconds = 0.0;
@@ -809,6 +813,30 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
         req.plan.id,
         req.plan.event.replace('\n', " ")
     );
+    // A lost table the live database no longer has (dropped, not re-created) is created first,
+    // from the recovered copy's own definition, in the same transaction: parents first, so a
+    // foreign key finds its table.
+    for (n, i) in order.iter().enumerate() {
+        let s = &shapes[*i];
+        let mut ddl = table_definition(server, db, &s.sql)?;
+        if let Source::Dump(dump) = &req.source {
+            // The scratch copy of a dump lacks the foreign keys whose parents' rows were not
+            // restored (their validation failed): the dump itself has them.
+            ddl.push_str(&dump_foreign_keys(dump, &s.name, &ddl));
+        }
+        let flag = format!("pgtriage_create_{}", n + 1);
+        let schema = s
+            .sql
+            .rsplit_once('.')
+            .map(|(schema, _)| schema.to_string())
+            .unwrap_or_else(|| "public".into());
+        let _ = writeln!(
+            script,
+            "\n-- {}: created from the recovered copy's definition only when the live database has no such table (dropped, not re-created)\nSELECT to_regclass({}) IS NULL AS {flag} \\gset\n\\if :{flag}\nCREATE SCHEMA IF NOT EXISTS {schema};\n{ddl}\\endif",
+            s.name,
+            quote_literal(&s.sql)
+        );
+    }
     for (n, i) in order.iter().enumerate() {
         let s = &shapes[*i];
         let tmp = format!("pgtriage_restore_{}", n + 1);
@@ -879,6 +907,116 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
         .filter_map(|t| results.remove(&t.table))
         .collect();
     Ok(tables)
+}
+
+/// The foreign keys of `table` (`schema.name`) as the dump declares them, leaving out those
+/// `ddl` already has (by constraint name).
+fn dump_foreign_keys(dump: &Path, table: &str, ddl: &str) -> String {
+    let Some((schema, name)) = table.split_once('.') else {
+        return String::new();
+    };
+    let Ok(list) = dump_list(dump) else {
+        return String::new();
+    };
+    let prefix = format!("FK CONSTRAINT {schema} {name} ");
+    let wanted: Vec<&str> = list
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .filter(|l| {
+            l.split_once(' ')
+                .map(|(_, rest)| rest.split_once(' ').map(|x| x.1).unwrap_or(""))
+                .and_then(|rest| rest.split_once(' ').map(|x| x.1))
+                .is_some_and(|rest| rest.starts_with(&prefix))
+        })
+        .filter(|l| {
+            let constraint = l[l.find(&prefix).unwrap_or(0) + prefix.len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            !ddl.contains(&format!(
+                "ADD CONSTRAINT {} ",
+                crate::analysis::quote::quote_ident(constraint)
+            ))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return String::new();
+    }
+    let Ok(dir) = tempfile::tempdir() else {
+        return String::new();
+    };
+    let list_path = dir.path().join("fk.list");
+    if fs::write(&list_path, wanted.join("\n")).is_err() {
+        return String::new();
+    }
+    let pg_restore = (12..=30)
+        .rev()
+        .find_map(|m| scratch::bindir(m).ok())
+        .map(|d| d.join("pg_restore"))
+        .unwrap_or_else(|| PathBuf::from("pg_restore"));
+    let out = std::process::Command::new(pg_restore)
+        .arg("-L")
+        .arg(&list_path)
+        .args(["--no-owner", "-f", "-"])
+        .arg(dump)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let Ok(out) = out else { return String::new() };
+    keep_statements(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// A pg_dump/pg_restore script without its comments, session settings and psql meta-commands.
+fn keep_statements(text: &str) -> String {
+    let mut ddl = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.is_empty()
+            || t.starts_with("--")
+            || t.starts_with('\\')
+            || t.starts_with("SET ")
+            || t.starts_with("SELECT pg_catalog.set_config(")
+        {
+            continue;
+        }
+        ddl.push_str(line);
+        ddl.push('\n');
+    }
+    ddl
+}
+
+/// The table's definition in the recovered copy (`pg_dump --schema-only -t`: columns, owned
+/// sequences, defaults, keys, indexes, constraints), without the session settings, ownership and
+/// grants, so it can run inside restore.sql's transaction. pg_dump names every object with its
+/// schema.
+fn table_definition(server: &Scratch, db: &str, table_sql: &str) -> Result<String> {
+    let mut c = server.tool("pg_dump");
+    c.args([
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "--no-tablespaces",
+        "--no-security-labels",
+        "--no-publications",
+        "--no-subscriptions",
+        "-t",
+        table_sql,
+        "-d",
+        &server.conninfo(db),
+    ]);
+    let out = c
+        .output()
+        .map_err(|e| UserError::new(format!("pg_dump: cannot run: {e}")))?;
+    if !out.status.success() {
+        return Err(UserError::new(format!(
+            "reading the definition of {table_sql} from the recovered copy failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+        )));
+    }
+    Ok(keep_statements(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Indexes of `shapes` with referenced tables first (foreign keys among them, from the copy).

@@ -19,7 +19,12 @@ pub struct Scratch {
     pub dir: PathBuf,
     pub data: PathBuf,
     pub log: PathBuf,
-    pub user: String,
+    /// The role psql connects as: `postgres` at first (a fresh initdb's), then, for a base
+    /// backup, its bootstrap superuser (pg_authid oid 10), found through the first candidate
+    /// role the copy has.
+    user: std::sync::Mutex<String>,
+    /// Roles to try when the copy has no `user`: the evidence's connecting role.
+    other_users: Vec<String>,
     watchdog: Option<Child>,
     started: bool,
     started_at: Option<std::time::Instant>,
@@ -130,7 +135,8 @@ impl Scratch {
             dir,
             data,
             log,
-            user: "postgres".into(),
+            user: std::sync::Mutex::new("postgres".into()),
+            other_users: Vec::new(),
             watchdog: None,
             started: false,
             started_at: None,
@@ -352,12 +358,51 @@ impl Scratch {
             })
     }
 
+    /// Roles to try, after `postgres`, when the recovered copy has no such role (a cluster
+    /// initialised with `initdb -U someone`).
+    pub fn also_try_users(&mut self, users: &[String]) {
+        self.other_users = users
+            .iter()
+            .filter(|u| !u.is_empty() && u.as_str() != "postgres")
+            .cloned()
+            .collect();
+    }
+
+    fn user(&self) -> String {
+        self.user
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// After "role … does not exist": connects as the next candidate, and from there switches
+    /// to the copy's bootstrap superuser. False when no candidate is left.
+    fn switch_user(&self, database: &str) -> bool {
+        let current = self.user();
+        let next = std::iter::once("postgres".to_string())
+            .chain(self.other_users.iter().cloned())
+            .skip_while(|u| *u != current)
+            .nth(1);
+        let Some(next) = next else { return false };
+        if let Ok(mut u) = self.user.lock() {
+            *u = next;
+        }
+        if let Ok(name) = self.query_once(database, "SELECT rolname FROM pg_roles WHERE oid = 10")
+            && !name.trim().is_empty()
+            && let Ok(mut u) = self.user.lock()
+        {
+            *u = name.trim().to_string();
+        }
+        true
+    }
+
     pub fn psql(&self, database: &str) -> Command {
+        let user = self.user();
         let mut c = Command::new(self.bindir.join("psql"));
         c.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
             .arg("-h")
             .arg(&self.dir)
-            .args(["-p", &PORT.to_string(), "-U", &self.user, "-d", database])
+            .args(["-p", &PORT.to_string(), "-U", &user, "-d", database])
             .env_remove("PGPASSWORD")
             .env_remove("PGSERVICE")
             .env("PGAPPNAME", "pgtriage-recover")
@@ -367,6 +412,18 @@ impl Scratch {
 
     /// Runs one query; returns its unaligned, tuples-only output.
     pub fn query(&self, database: &str, sql: &str) -> Result<String> {
+        loop {
+            match self.query_once(database, sql) {
+                Err(e)
+                    if e.message().contains("role \"")
+                        && e.message().contains("does not exist")
+                        && self.switch_user(database) => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn query_once(&self, database: &str, sql: &str) -> Result<String> {
         let mut c = self.psql(database);
         c.arg("-c").arg(sql);
         let out = run(c, "a query on the scratch server")?;
@@ -414,7 +471,7 @@ impl Scratch {
         format!(
             "host={} port={PORT} user={} dbname={}",
             conninfo_value(&self.dir.to_string_lossy()),
-            conninfo_value(&self.user),
+            conninfo_value(&self.user()),
             conninfo_value(database)
         )
     }
