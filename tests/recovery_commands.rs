@@ -428,6 +428,54 @@ fn a_restore_that_switched_timelines_gets_its_lost_writes_back() {
         assert!(o.status.success(), "{cmd}: {}", text(&o));
     }
     assert_eq!(restored.psql("shop", "SELECT count(*) FROM orders"), "1500");
+
+    // The by-hand recipe for the old timeline, run as printed by the server's OS user: a copy
+    // of the base backup replays timeline 1 from the old primary's archive to its end.
+    let manual = step("Or by hand");
+    let pitr_dir = primary.dir.join("pitr-old-timeline");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--", "env"])
+        .arg(format!("PATH={}", path_env(&restored)))
+        .arg(format!("BASE_BACKUP={base_s}"))
+        .arg(format!("OLD_WAL_ARCHIVE={old_s}"))
+        .arg(format!("PITR_DIR={}", pitr_dir.display()))
+        .arg(format!("PITR_PORT={port}"))
+        .args(["sh", "-c", &manual])
+        .current_dir("/tmp")
+        .stdin(Stdio::null());
+    let o = c.output().expect("manual recipe");
+    // pg_ctl -w returns once the copy accepts connections; replay may still be going on.
+    let count_copy = || {
+        Command::new(restored.bindir.join("psql"))
+            .args(["-X", "-A", "-t", "-d"])
+            .arg(format!(
+                "postgresql:///shop?host={}&port={port}&user=postgres",
+                pitr_dir.display()
+            ))
+            .args(["-c", "SELECT count(*) FROM orders"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut copy_count = count_copy();
+    while o.status.success() && copy_count != "1500" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        copy_count = count_copy();
+    }
+    let _ = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(restored.bindir.join("pg_ctl"))
+        .arg("-D")
+        .arg(&pitr_dir)
+        .args(["-m", "immediate", "-w", "stop"])
+        .output();
+    assert!(o.status.success(), "{manual}: {}", text(&o));
+    assert_eq!(copy_count, "1500", "timeline 1 replayed to its end");
     // Only the missing rows came back: the restored rows kept their (pre-UPDATE) status.
     assert_eq!(
         restored.psql("shop", "SELECT count(*) FROM orders WHERE status = 'open'"),

@@ -581,8 +581,9 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
                         why: "the same recovery, left running for you: a copy of the base backup in a new data directory on its own port, recovery.signal, restore_command from the server's archive_command, the target with recovery_target_inclusive = false and recovery_target_action = 'pause'. Run as the server's OS user with the server's bin directory on PATH. While paused, the startup process still holds the lock of the destructive transaction on the lost tables: reading them waits forever, so once replay has paused (pg_get_wal_replay_pause_state() = 'paused'), end recovery on this copy with SELECT pg_promote(); stop it with pg_ctl -D \"$PITR_DIR\" stop".into(),
                         language: "sh",
                         command: Some(manual_pitr(t, rc, evidence)),
-                        // Rehearsed by the tests for a time target on the current timeline.
-                        tested: !t.old_timeline,
+                        // Run as printed by tests/recover_e2e.rs (a time target) and
+                        // tests/recovery_commands.rs (an old timeline to its end).
+                        tested: true,
                     });
                     }
                 } else if archiver_name == "pgbackrest" {
