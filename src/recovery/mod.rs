@@ -725,6 +725,7 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
     let db = &req.database;
     let mut shapes = Vec::new();
     let mut results = BTreeMap::new();
+    let mut csv_jobs: Vec<(String, PathBuf)> = Vec::new();
     for t in &req.plan.tables {
         let sql = qualified(&t.table);
         let reg = quote_literal(&sql);
@@ -782,15 +783,14 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
             result.note = Some("no primary key: restore.sql compares whole rows (EXCEPT ALL), so a row updated since the target comes back as a second, older row".into());
         }
         let csv = format!("{}.csv", t.table.replace(['/', '\\'], "_"));
-        bar.set_message(format!("copying {count} rows of {}", t.table));
-        server.copy_out(
-            db,
-            &format!(
+        // Written by a thread of its own while restore.sql is (below): two COPYs at once.
+        csv_jobs.push((
+            format!(
                 "COPY (SELECT {} FROM {sql}) TO STDOUT WITH (FORMAT csv, HEADER)",
                 columns.join(", ")
             ),
-            &req.out.join(&csv),
-        )?;
+            req.out.join(&csv),
+        ));
         result.csv = Some(csv);
         results.insert(t.table.clone(), result);
         shapes.push(TableShape {
@@ -802,104 +802,120 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
         });
     }
 
-    // Parents before children: a child's rows need their parent's keys.
-    let order = fk_order(server, db, &shapes)?;
-    let path = req.out.join("restore.sql");
-    let mut file = fs::File::create(&path).map_err(|e| write_err(&path, e))?;
-    let mut script = String::new();
-    let _ = writeln!(
-        script,
-        "-- pgtriage recover: plan {} ({})\n-- Puts back only the rows missing from the lost tables: one transaction, never an UPDATE or\n-- DELETE; a row whose key (or, without a key, the whole row) is already there is skipped, so\n-- running it twice changes nothing.\n\\set ON_ERROR_STOP on\nBEGIN;",
-        req.plan.id,
-        req.plan.event.replace('\n', " ")
-    );
-    // A lost table the live database no longer has (dropped, not re-created) is created first,
-    // from the recovered copy's own definition, in the same transaction: parents first, so a
-    // foreign key finds its table.
-    for (n, i) in order.iter().enumerate() {
-        let s = &shapes[*i];
-        let mut ddl = table_definition(server, db, &s.sql)?;
-        if let Source::Dump(dump) = &req.source {
-            // The scratch copy of a dump lacks the foreign keys whose parents' rows were not
-            // restored (their validation failed): the dump itself has them.
-            ddl.push_str(&dump_foreign_keys(dump, &s.name, &ddl));
-        }
-        let flag = format!("pgtriage_create_{}", n + 1);
-        let schema = s
-            .sql
-            .rsplit_once('.')
-            .map(|(schema, _)| schema.to_string())
-            .unwrap_or_else(|| "public".into());
-        let _ = writeln!(
-            script,
-            "\n-- {}: created from the recovered copy's definition only when the live database has no such table (dropped, not re-created)\nSELECT to_regclass({}) IS NULL AS {flag} \\gset\n\\if :{flag}\nCREATE SCHEMA IF NOT EXISTS {schema};\n{ddl}\\endif",
-            s.name,
-            quote_literal(&s.sql)
-        );
-    }
-    for (n, i) in order.iter().enumerate() {
-        let s = &shapes[*i];
-        let tmp = format!("pgtriage_restore_{}", n + 1);
-        let cols = s.columns.join(", ");
-        let _ = writeln!(
-            script,
-            "\n-- {}: {} rows in the recovered copy; matched on {}",
-            s.name,
-            results.get(&s.name).and_then(|r| r.rows_found).unwrap_or(0),
-            if s.key.is_empty() {
-                "every column (no primary key)".to_string()
-            } else {
-                format!("the primary key ({})", s.key.join(", "))
+    bar.set_message("writing restore.sql and the CSV files");
+    std::thread::scope(|scope| {
+        let csvs = scope.spawn(|| -> Result<()> {
+            for (copy, path) in &csv_jobs {
+                server.copy_out(db, copy, path)?;
             }
-        );
-        let _ = writeln!(
-            script,
-            "CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {cols} FROM {} WITH NO DATA;\nCOPY {tmp} ({cols}) FROM stdin;",
-            s.sql
-        );
-        file.write_all(script.as_bytes())
-            .and_then(|_| file.flush())
-            .map_err(|e| write_err(&path, e))?;
-        script.clear();
-        let into = file.try_clone().map_err(|e| write_err(&path, e))?;
-        server.copy_into(
-            db,
-            &format!("COPY (SELECT {cols} FROM {}) TO STDOUT", s.sql),
-            into,
-        )?;
-        script.push_str("\\.\n");
-        let select: Vec<String> = s.columns.iter().map(|c| format!("s.{c}")).collect();
-        if s.key.is_empty() {
+            Ok(())
+        });
+        let script = (|| -> Result<()> {
+            // Parents before children: a child's rows need their parent's keys.
+            let order = fk_order(server, db, &shapes)?;
+            let path = req.out.join("restore.sql");
+            let mut file = fs::File::create(&path).map_err(|e| write_err(&path, e))?;
+            let mut script = String::new();
             let _ = writeln!(
                 script,
-                "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {tmp} EXCEPT ALL SELECT {cols} FROM {} ON CONFLICT DO NOTHING;",
-                s.sql, s.sql
+                "-- pgtriage recover: plan {} ({})\n-- Puts back only the rows missing from the lost tables: one transaction, never an UPDATE or\n-- DELETE; a row whose key (or, without a key, the whole row) is already there is skipped, so\n-- running it twice changes nothing.\n\\set ON_ERROR_STOP on\nBEGIN;",
+                req.plan.id,
+                req.plan.event.replace('\n', " ")
             );
-        } else {
-            let on: Vec<String> = s.key.iter().map(|k| format!("l.{k} = s.{k}")).collect();
-            let _ = writeln!(
-                script,
-                "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {} FROM {tmp} s WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE {}) ON CONFLICT DO NOTHING;",
-                s.sql,
-                select.join(", "),
-                s.sql,
-                on.join(" AND ")
-            );
-        }
-        for col in &s.serials {
-            let reg = quote_literal(&s.sql);
-            let colname = quote_literal(col.trim_matches('"'));
-            let _ = writeln!(
-                script,
-                "SELECT setval(x.seq, x.m) FROM (SELECT pg_get_serial_sequence({reg}, {colname}) AS seq, (SELECT max({col}) FROM {}) AS m) x WHERE x.seq IS NOT NULL AND x.m IS NOT NULL AND x.m > coalesce(pg_sequence_last_value(x.seq::regclass), 0);",
-                s.sql
-            );
-        }
-    }
-    script.push_str("\nCOMMIT;\n");
-    file.write_all(script.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| write_err(&path, e))?;
+            // A lost table the live database no longer has (dropped, not re-created) is created first,
+            // from the recovered copy's own definition, in the same transaction: parents first, so a
+            // foreign key finds its table.
+            for (n, i) in order.iter().enumerate() {
+                let s = &shapes[*i];
+                let mut ddl = table_definition(server, db, &s.sql)?;
+                if let Source::Dump(dump) = &req.source {
+                    // The scratch copy of a dump lacks the foreign keys whose parents' rows were not
+                    // restored (their validation failed): the dump itself has them.
+                    ddl.push_str(&dump_foreign_keys(dump, &s.name, &ddl));
+                }
+                let flag = format!("pgtriage_create_{}", n + 1);
+                let schema = s
+                    .sql
+                    .rsplit_once('.')
+                    .map(|(schema, _)| schema.to_string())
+                    .unwrap_or_else(|| "public".into());
+                let _ = writeln!(
+                    script,
+                    "\n-- {}: created from the recovered copy's definition only when the live database has no such table (dropped, not re-created)\nSELECT to_regclass({}) IS NULL AS {flag} \\gset\n\\if :{flag}\nCREATE SCHEMA IF NOT EXISTS {schema};\n{ddl}\\endif",
+                    s.name,
+                    quote_literal(&s.sql)
+                );
+            }
+            for (n, i) in order.iter().enumerate() {
+                let s = &shapes[*i];
+                let tmp = format!("pgtriage_restore_{}", n + 1);
+                let cols = s.columns.join(", ");
+                let _ = writeln!(
+                    script,
+                    "\n-- {}: {} rows in the recovered copy; matched on {}",
+                    s.name,
+                    results.get(&s.name).and_then(|r| r.rows_found).unwrap_or(0),
+                    if s.key.is_empty() {
+                        "every column (no primary key)".to_string()
+                    } else {
+                        format!("the primary key ({})", s.key.join(", "))
+                    }
+                );
+                let _ = writeln!(
+                    script,
+                    "CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {cols} FROM {} WITH NO DATA;\nCOPY {tmp} ({cols}) FROM stdin;",
+                    s.sql
+                );
+                file.write_all(script.as_bytes())
+                    .and_then(|_| file.flush())
+                    .map_err(|e| write_err(&path, e))?;
+                script.clear();
+                let into = file.try_clone().map_err(|e| write_err(&path, e))?;
+                server.copy_into(
+                    db,
+                    &format!("COPY (SELECT {cols} FROM {}) TO STDOUT", s.sql),
+                    into,
+                )?;
+                script.push_str("\\.\n");
+                let select: Vec<String> = s.columns.iter().map(|c| format!("s.{c}")).collect();
+                if s.key.is_empty() {
+                    let _ = writeln!(
+                        script,
+                        "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {tmp} EXCEPT ALL SELECT {cols} FROM {} ON CONFLICT DO NOTHING;",
+                        s.sql, s.sql
+                    );
+                } else {
+                    let on: Vec<String> = s.key.iter().map(|k| format!("l.{k} = s.{k}")).collect();
+                    let _ = writeln!(
+                        script,
+                        "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {} FROM {tmp} s WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE {}) ON CONFLICT DO NOTHING;",
+                        s.sql,
+                        select.join(", "),
+                        s.sql,
+                        on.join(" AND ")
+                    );
+                }
+                for col in &s.serials {
+                    let reg = quote_literal(&s.sql);
+                    let colname = quote_literal(col.trim_matches('"'));
+                    let _ = writeln!(
+                        script,
+                        "SELECT setval(x.seq, x.m) FROM (SELECT pg_get_serial_sequence({reg}, {colname}) AS seq, (SELECT max({col}) FROM {}) AS m) x WHERE x.seq IS NOT NULL AND x.m IS NOT NULL AND x.m > coalesce(pg_sequence_last_value(x.seq::regclass), 0);",
+                        s.sql
+                    );
+                }
+            }
+            script.push_str("\nCOMMIT;\n");
+            file.write_all(script.as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|e| write_err(&path, e))?;
+            Ok(())
+        })();
+        let csvs = csvs
+            .join()
+            .unwrap_or_else(|_| Err(UserError::new("writing the CSV files failed")));
+        script.and(csvs)
+    })?;
     let tables = req
         .plan
         .tables
