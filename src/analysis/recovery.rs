@@ -911,6 +911,20 @@ mod tests {
             rc.as_deref(),
             Some("pgbackrest --stanza=prod archive-get %f \"%p\"")
         );
+        // The configuration and repository options come along; push-only ones do not.
+        let (_, rc) = archiver(
+            "pgbackrest --config=/etc/pgbackrest/db1.conf --archive-async --stanza=db1 --repo1-path=/r archive-push %p",
+        );
+        assert_eq!(
+            rc.as_deref(),
+            Some(
+                "pgbackrest --config=/etc/pgbackrest/db1.conf --stanza=db1 --repo1-path=/r archive-get %f \"%p\""
+            )
+        );
+        assert_eq!(
+            pgbackrest_options("pgbackrest archive-push %p"),
+            "--stanza=main"
+        );
         assert_eq!(archiver("wal-g wal-push %p").0, "wal-g");
         let (tool, rc) = archiver("barman-wal-archive backup-host pg %p");
         assert_eq!(tool, "barman");
@@ -920,6 +934,52 @@ mod tests {
         );
         assert_eq!(archiver("/usr/local/bin/ship %p").0, "other");
         assert_eq!(archiver("").0, "none");
+    }
+
+    #[test]
+    fn only_a_provider_command_a_test_runs_is_printed() {
+        let t = DateTime::parse_from_rfc3339("2026-11-23T16:07:02.485Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let rds = provider_command("rds", t).unwrap_or_default();
+        assert!(
+            rds.ends_with("--restore-time 2026-11-23T16:07:02.485Z"),
+            "{rds}"
+        );
+        assert_eq!(provider_command("cloudsql", t), None);
+        assert_eq!(provider_command("azure", t), None);
+        for p in ["cloudsql", "azure"] {
+            let why = provider_restore_text(p, t);
+            assert!(
+                why.contains("2026-11-23T16:07:02.485Z") && why.contains("https://"),
+                "{why}"
+            );
+            assert!(why.contains("no test could run it"), "{why}");
+        }
+        let target = Target {
+            time: Some(t),
+            time_setting: None,
+            lsn: None,
+            inclusive: false,
+            needs_lsn: false,
+            timeline: "latest".into(),
+            old_timeline: false,
+            source: String::new(),
+            checked: true,
+            check: String::new(),
+        };
+        for tool in ["wal-g", "barman"] {
+            let why = native_restore_text(tool, &target, "x");
+            assert!(why.contains("2026-11-23 16:07:02.485000+00"), "{why}");
+            assert!(why.contains("no test here can run"), "{why}");
+        }
+        let restore = pgbackrest_restore("--stanza=main", &target);
+        assert!(
+            restore.contains(
+                "--type=time --target='2026-11-23 16:07:02.485000+00' --target-exclusive --target-action=pause --target-timeline=latest restore"
+            ),
+            "{restore}"
+        );
     }
 
     #[test]

@@ -78,6 +78,12 @@ pub fn run(args: RecoverArgs) -> Result<ExitCode> {
             .map(|d| d.server.database.clone())
             .unwrap_or_else(|| "postgres".into()),
         users: db.map(|d| vec![d.server.user.clone()]).unwrap_or_default(),
+        absent_tables: plan
+            .tables
+            .iter()
+            .filter(|t| db.is_some_and(|d| !d.tables.iter().any(|l| l.qualified_name() == t.table)))
+            .map(|t| t.table.clone())
+            .collect(),
         server_major: db.map(|d| (d.server.version_num / 10000) as u32),
         source,
         out: args.out.clone(),

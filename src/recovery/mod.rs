@@ -39,6 +39,10 @@ pub struct Request<'a> {
     pub plan: &'a Plan,
     /// The database the lost tables live in.
     pub database: String,
+    /// Lost tables the live database did not have when the evidence was collected (dropped,
+    /// not re-created): restore.sql creates them first (pg_dump of their definition costs a
+    /// fraction of a second each, so only for these).
+    pub absent_tables: Vec<String>,
     /// Roles of the investigated server to connect to a recovered copy as when it has no
     /// `postgres` (the evidence's connecting role); the copy's bootstrap superuser is used then.
     pub users: Vec<String>,
@@ -749,25 +753,30 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
             results.insert(t.table.clone(), result);
             continue;
         }
-        let columns: Vec<String> = server
-            .query(db, &format!("SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"))?
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let key: Vec<String> = server
-            .query(db, &format!("SELECT quote_ident(a.attname) FROM pg_index i JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = {reg}::regclass AND i.indisprimary ORDER BY k.n"))?
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let serials: Vec<String> = server
-            .query(db, &format!("SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence({reg}, attname) IS NOT NULL ORDER BY attnum"))?
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let count: i64 = server
-            .query(db, &format!("SELECT count(*) FROM {sql}"))?
-            .trim()
-            .parse()
+        // One round trip for the table's shape and row count: the columns, the primary key and
+        // the serial/identity columns, each list joined by U+001F, the four fields by U+001E.
+        let shape = server.query(
+            db,
+            &format!(
+                "SELECT concat_ws(chr(30), \
+                   coalesce((SELECT string_agg(quote_ident(attname), chr(31) ORDER BY attnum) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''), ''), \
+                   coalesce((SELECT string_agg(quote_ident(a.attname), chr(31) ORDER BY k.n) FROM pg_index i JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = {reg}::regclass AND i.indisprimary), ''), \
+                   coalesce((SELECT string_agg(quote_ident(attname), chr(31) ORDER BY attnum) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence({reg}, attname) IS NOT NULL), ''), \
+                   (SELECT count(*) FROM {sql}))"
+            ),
+        )?;
+        let fields: Vec<&str> = shape.split('\u{1e}').collect();
+        let list = |n: usize| -> Vec<String> {
+            fields
+                .get(n)
+                .filter(|f| !f.is_empty())
+                .map(|f| f.split('\u{1f}').map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let (columns, key, serials) = (list(0), list(1), list(2));
+        let count: i64 = fields
+            .get(3)
+            .and_then(|c| c.trim().parse().ok())
             .unwrap_or(0);
         result.rows_found = Some(count);
         // The copy must hold at least as many rows as are missing (it also holds the survivors
@@ -825,7 +834,11 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
             // A lost table the live database no longer has (dropped, not re-created) is created first,
             // from the recovered copy's own definition, in the same transaction: parents first, so a
             // foreign key finds its table.
-            for (n, i) in order.iter().enumerate() {
+            for (n, i) in order
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| req.absent_tables.contains(&shapes[**i].name))
+            {
                 let s = &shapes[*i];
                 let mut ddl = table_definition(server, db, &s.sql)?;
                 if let Source::Dump(dump) = &req.source {
