@@ -251,7 +251,8 @@ pub fn contradicted_estimate(b: &TableStats) -> Option<String> {
     let packed = b.n_tup_upd == Some(0)
         && b.n_tup_del == Some(0)
         && !b.reloptions.iter().any(|o| o.starts_with("fillfactor="));
-    if !impossible && !(packed && live as f64 > b.reltuples + per_page.max(1.0)) {
+    let overfull = packed && live as f64 > b.reltuples + per_page.max(1.0);
+    if !(impossible || overfull) {
         return None;
     }
     Some(format!(

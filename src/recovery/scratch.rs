@@ -1,8 +1,9 @@
 //! The scratch PostgreSQL `recover` rehearses on: a private directory (0700) holding a data
 //! directory and the unix socket, no TCP listener, archiving off. Started from a copy of a base
-//! backup (archive recovery to a target) or from a fresh initdb (for a dump). Stopped and removed
-//! on every path: `Drop` on the normal ones, and a watchdog in its own session (so a Ctrl-C on
-//! the terminal does not reach it) that waits for this process to end however it ends.
+//! backup (archive recovery to a target) or from a fresh initdb (for a dump). Stopped on every
+//! path: `Drop` on the normal ones, and a watchdog in its own session (so a Ctrl-C on the
+//! terminal does not reach it) that waits for this process to end however it ends; the watchdog
+//! also removes the directory then, so pgtriage does not wait on deleting a recovered copy.
 
 use std::fs;
 use std::path::{Path, PathBuf};
