@@ -4,7 +4,8 @@
 # smaller sizes run in minutes). A throwaway cluster (scripts/pg-throwaway.sh): a filler table
 # of DB_MB, a 100,000-row table that is then TRUNCATEd, a base backup, WAL_MB of updates, the
 # evidence; then recover replays it all. Prints the wall time, the share spent in PostgreSQL's
-# own replay (from recover.json's timings) and pgtriage's overhead on top of it.
+# own replay (from recover.json's timings) and pgtriage's overhead on top of it, and how long
+# after recover's exit its watchdog had removed the scratch directory.
 set -euo pipefail
 DB_MB=${1:-1024}
 WAL_MB=${2:-2048}
@@ -45,9 +46,13 @@ echo "== recover" >&2
 t0=$(date +%s.%N)
 (cd "$WORK" && "$BIN" recover evidence.json --base-backup "$PG_DIR/base" --wal-archive "$PG_DIR/archive" --out out --scratch "$PG_DIR")
 t1=$(date +%s.%N)
-python3 - "$WORK/out/recover.json" "$t0" "$t1" "$DB_MB" "$WAL_MB" <<'PY'
+# The scratch directory is removed by recover's watchdog after it exits: how long after.
+while ls -d "$PG_DIR"/pgtriage-recover-* >/dev/null 2>&1; do sleep 0.1; done
+t2=$(date +%s.%N)
+python3 - "$WORK/out/recover.json" "$t0" "$t1" "$DB_MB" "$WAL_MB" "$t2" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+removed_after = float(sys.argv[6]) - float(sys.argv[3])
 t = r["timings"]
 wall = float(sys.argv[3]) - float(sys.argv[2])
 server = t["server_seconds"]
@@ -59,4 +64,5 @@ print(f"base backup copy {t['copy_seconds']:.1f}s; WAL scan {t['wal_scan_seconds
       f"extract + restore.sql {t['extract_seconds']:.1f}s; stop + remove {t['cleanup_seconds']:.1f}s")
 print(f"pgtriage overhead besides the copy: {own:.1f}s = {100*own/server:.1f}% of the replay time"
       f" ({100*other/server:.1f}% with the copy)")
+print(f"scratch directory removed by the watchdog {removed_after:.1f}s after recover exited")
 PY

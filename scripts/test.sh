@@ -55,6 +55,16 @@ if ! command -v python3 >/dev/null 2>&1; then
   echo "ci: installing python3"
   (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq python3 >/dev/null)
 fi
+# pgBackRest, whose printed restore tests/recovery_tools.rs runs on a real stanza, and the AWS
+# CLI (PyPI), which parses and validates the printed RDS commands there.
+if ! command -v pgbackrest >/dev/null 2>&1; then
+  echo "ci: installing pgbackrest"
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq pgbackrest >/dev/null)
+fi
+if ! command -v aws >/dev/null 2>&1; then
+  echo "ci: installing the AWS CLI"
+  python3 -m pip install -q awscli || echo "ci: awscli not installed; tests/recovery_tools.rs will fail naming it"
+fi
 # The postmaster refuses to run as root: the harness runs it as `postgres`.
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres

@@ -464,6 +464,18 @@ fn bad_inputs_exit_2_with_one_line() {
         ],
         "PostgreSQL 11",
     );
+    // A plain base backup without --wal-archive: it carries no restore_command to use.
+    expect_2(
+        &[
+            "recover",
+            "evidence.json",
+            "--base-backup",
+            &base_s,
+            "--out",
+            "o-no-archive",
+        ],
+        "no restore_command",
+    );
     // Not a dump.
     std::fs::write(work.join("not.dump"), "hello").expect("write");
     expect_2(

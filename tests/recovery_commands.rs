@@ -103,13 +103,22 @@ fn action<'a>(report: &'a Value, prefix: &str) -> &'a str {
 /// open, and the report's immediate actions are run as printed.
 #[test]
 fn immediate_actions_run_as_printed() {
-    let cluster = PgCluster::start(ClusterOptions::default());
+    // The server's autovacuum settings and the table's reloptions (its own threshold and scale
+    // factor) are what the time-left estimate uses, not PostgreSQL's defaults.
+    let cluster = PgCluster::start(ClusterOptions {
+        extra_conf: vec![
+            "autovacuum_naptime = 17".into(),
+            "autovacuum_freeze_max_age = 150000000".into(),
+        ],
+        archive: true,
+    });
     let db = cluster.fresh_database("actions");
     cluster.psql(&db, "CREATE ROLE janitor LOGIN");
     cluster.psql_script(
         &db,
         r#"CREATE TABLE public."Flows" (id int PRIMARY KEY, legacy int, status text, payload jsonb)
-               WITH (autovacuum_enabled = false);
+               WITH (autovacuum_enabled = false, autovacuum_vacuum_threshold = 7,
+                     autovacuum_vacuum_scale_factor = 0.01, toast.autovacuum_enabled = false);
            INSERT INTO public."Flows" SELECT g, g, CASE WHEN g % 4 = 0 THEN 'done' END, '{"a": 1}' FROM generate_series(1, 400) g;
            ALTER TABLE public."Flows" DROP COLUMN legacy;
            GRANT SELECT, DELETE ON public."Flows" TO janitor;"#,
@@ -168,6 +177,52 @@ fn immediate_actions_run_as_printed() {
         ],
     );
     let report = report_json(&work);
+    let evidence: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("evidence.json")).expect("evidence"),
+    )
+    .expect("evidence JSON");
+    assert_eq!(
+        evidence["database"]["settings"]["autovacuum_naptime"], "17",
+        "{:#}",
+        evidence["database"]["settings"]
+    );
+    let flows = evidence["database"]["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["name"] == "Flows")
+        .expect("Flows in the evidence");
+    let reloptions = flows["reloptions"].to_string();
+    for o in [
+        "autovacuum_enabled=false",
+        "autovacuum_vacuum_threshold=7",
+        "autovacuum_vacuum_scale_factor=0.01",
+        "toast.autovacuum_enabled=false",
+    ] {
+        assert!(reloptions.contains(o), "{o} in {reloptions}");
+    }
+    let why = report["immediate_actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Turn autovacuum off")
+        })
+        .and_then(|a| a["why"].as_str())
+        .unwrap_or("")
+        .to_string();
+    // 7 + 0.01 × 400 = 11 dead rows trigger it: the 300 deleted rows are past it.
+    assert!(why.contains("(7 + 0.01 × reltuples 400 = 11)"), "{why}");
+    assert!(why.contains("autovacuum_naptime = 17s"), "{why}");
+    assert!(why.contains("toast.autovacuum_enabled = false"), "{why}");
+    assert!(
+        why.contains("autovacuum_freeze_max_age = 150000000"),
+        "{why}"
+    );
+    assert!(!why.contains("PostgreSQL's defaults"), "{why}");
 
     // Stop the writer: its session ends, the role can no longer log in.
     let stop = action(&report, "Stop flow-janitor");
@@ -373,6 +428,54 @@ fn a_restore_that_switched_timelines_gets_its_lost_writes_back() {
         assert!(o.status.success(), "{cmd}: {}", text(&o));
     }
     assert_eq!(restored.psql("shop", "SELECT count(*) FROM orders"), "1500");
+
+    // The by-hand recipe for the old timeline, run as printed by the server's OS user: a copy
+    // of the base backup replays timeline 1 from the old primary's archive to its end.
+    let manual = step("Or by hand");
+    let pitr_dir = primary.dir.join("pitr-old-timeline");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--", "env"])
+        .arg(format!("PATH={}", path_env(&restored)))
+        .arg(format!("BASE_BACKUP={base_s}"))
+        .arg(format!("OLD_WAL_ARCHIVE={old_s}"))
+        .arg(format!("PITR_DIR={}", pitr_dir.display()))
+        .arg(format!("PITR_PORT={port}"))
+        .args(["sh", "-c", &manual])
+        .current_dir("/tmp")
+        .stdin(Stdio::null());
+    let o = c.output().expect("manual recipe");
+    // pg_ctl -w returns once the copy accepts connections; replay may still be going on.
+    let count_copy = || {
+        Command::new(restored.bindir.join("psql"))
+            .args(["-X", "-A", "-t", "-d"])
+            .arg(format!(
+                "postgresql:///shop?host={}&port={port}&user=postgres",
+                pitr_dir.display()
+            ))
+            .args(["-c", "SELECT count(*) FROM orders"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut copy_count = count_copy();
+    while o.status.success() && copy_count != "1500" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        copy_count = count_copy();
+    }
+    let _ = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(restored.bindir.join("pg_ctl"))
+        .arg("-D")
+        .arg(&pitr_dir)
+        .args(["-m", "immediate", "-w", "stop"])
+        .output();
+    assert!(o.status.success(), "{manual}: {}", text(&o));
+    assert_eq!(copy_count, "1500", "timeline 1 replayed to its end");
     // Only the missing rows came back: the restored rows kept their (pre-UPDATE) status.
     assert_eq!(
         restored.psql("shop", "SELECT count(*) FROM orders WHERE status = 'open'"),

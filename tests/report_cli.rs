@@ -46,6 +46,7 @@ fn table(name: &str, oid: u32, ins: i64, live: i64) -> TableStats {
         size_bytes: Some(7 * 8192),
         catalog_xmin_age: Some(10),
         catalog_commit_time: Some(at(11, 0, 0)),
+        reloptions: Vec::new(),
     }
 }
 

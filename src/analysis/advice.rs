@@ -541,9 +541,42 @@ fn dead_tuple_actions(
     f: &crate::analysis::finding::Finding,
 ) -> Vec<Action> {
     let qualified = crate::analysis::quote::qualified(name);
-    let (threshold, d1) = number(evidence, "autovacuum_vacuum_threshold", 50.0);
-    let (scale, d2) = number(evidence, "autovacuum_vacuum_scale_factor", 0.2);
+    // A table's own reloptions override the server's settings (pg_class.reloptions, collected
+    // beside the statistics); `toast.` ones are its TOAST table's.
+    let option = |key: &str| {
+        t.stats
+            .reloptions
+            .iter()
+            .filter_map(|o| o.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    };
+    let table_number = |key: &str| option(key).and_then(|v| v.parse::<f64>().ok());
+    let (mut threshold, mut d1) = number(evidence, "autovacuum_vacuum_threshold", 50.0);
+    let (mut scale, mut d2) = number(evidence, "autovacuum_vacuum_scale_factor", 0.2);
     let (naptime, d3) = number(evidence, "autovacuum_naptime", 60.0);
+    let (mut freeze_max_age, _) = number(evidence, "autovacuum_freeze_max_age", 200_000_000.0);
+    let mut overrides = Vec::new();
+    if let Some(v) = table_number("autovacuum_vacuum_threshold") {
+        threshold = v;
+        d1 = false;
+        overrides.push(format!("autovacuum_vacuum_threshold = {v}"));
+    }
+    if let Some(v) = table_number("autovacuum_vacuum_scale_factor") {
+        scale = v;
+        d2 = false;
+        overrides.push(format!("autovacuum_vacuum_scale_factor = {v}"));
+    }
+    if let Some(v) = table_number("autovacuum_freeze_max_age") {
+        freeze_max_age = v;
+        overrides.push(format!("autovacuum_freeze_max_age = {v}"));
+    }
+    for key in ["autovacuum_enabled", "toast.autovacuum_enabled"] {
+        if let Some(v) = option(key) {
+            overrides.push(format!("{key} = {v}"));
+        }
+    }
+    let server_off = setting(evidence, "autovacuum") == Some("off");
     let reltuples = t.stats.reltuples.max(0.0);
     let trigger = threshold + scale * reltuples;
     let dead = t.dead() as f64;
@@ -559,11 +592,27 @@ fn dead_tuple_actions(
             trigger - dead
         )
     };
-    let assumed = if d1 || d2 || d3 {
-        " (PostgreSQL's defaults: the server's autovacuum settings and the table's own reloptions were not in the evidence; a table-level autovacuum_vacuum_threshold/scale_factor overrides them)"
+    let mut assumed = if d1 || d2 || d3 {
+        " (PostgreSQL's defaults for what the evidence lacks: the server's autovacuum settings were not visible)".to_string()
     } else {
-        " (a table-level autovacuum_vacuum_threshold/scale_factor in its reloptions overrides these)"
+        String::new()
     };
+    if !overrides.is_empty() {
+        assumed.push_str(&format!(
+            "; the table's own reloptions apply: {}",
+            overrides.join(", ")
+        ));
+    }
+    if option("autovacuum_enabled").as_deref() == Some("false") || server_off {
+        assumed.push_str(&format!(
+            "; autovacuum is off for it{}, which stops the vacuum above but not an anti-wraparound one once its oldest transaction id is older than autovacuum_freeze_max_age = {freeze_max_age:.0}",
+            if server_off { " (autovacuum = off on the server)" } else { " (autovacuum_enabled = false)" }
+        ));
+    } else {
+        assumed.push_str(&format!(
+            "; an anti-wraparound vacuum also comes once its oldest transaction id is older than autovacuum_freeze_max_age = {freeze_max_age:.0}"
+        ));
+    }
     let url = crate::analysis::recovery::live_url(evidence).unwrap_or_default();
     let reg = quote_literal(&qualified);
     let dirtyread = format!(

@@ -45,6 +45,7 @@ pub fn table(name: &str, oid: u32, rows: i64) -> TableStats {
         size_bytes: Some((rows / 150).max(1) * 8192),
         catalog_xmin_age: Some(100),
         catalog_commit_time: Some(at(11, 0, 0)),
+        reloptions: Vec::new(),
     }
 }
 

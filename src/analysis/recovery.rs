@@ -156,14 +156,11 @@ pub fn archiver(archive_command: &str) -> (&'static str, Option<String>) {
         return ("none", None);
     }
     if cmd.contains("pgbackrest") {
-        let stanza = cmd
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("--stanza="))
-            .unwrap_or("main");
         return (
             "pgbackrest",
             Some(format!(
-                "pgbackrest --stanza={stanza} archive-get %f \"%p\""
+                "pgbackrest {} archive-get %f \"%p\"",
+                pgbackrest_options(cmd)
             )),
         );
     }
@@ -192,6 +189,36 @@ pub fn archiver(archive_command: &str) -> (&'static str, Option<String>) {
         Some(dir) => ("cp", Some(format!("cp {}/%f %p", shell(&dir)))),
         None => ("other", None),
     }
+}
+
+/// The options of a `pgbackrest … archive-push %p` archive_command that every pgBackRest
+/// command of this cluster needs too: where its configuration is, the stanza, the repository.
+/// Command-specific ones (`--archive-async`, `--process-max`) are left out: restore and
+/// archive-get would reject them on the command line. Without a stanza, `--stanza=main`.
+pub fn pgbackrest_options(archive_command: &str) -> String {
+    let mut words: Vec<String> = archive_command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .filter(|w| {
+            [
+                "--config=",
+                "--config-path=",
+                "--config-include-path=",
+                "--stanza=",
+                "--repo",
+            ]
+            .iter()
+            .any(|p| w.starts_with(p))
+        })
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => format!("{k}={}", shell(v)),
+            None => w.to_string(),
+        })
+        .collect();
+    if !words.iter().any(|w| w.starts_with("--stanza=")) {
+        words.push("--stanza=main".into());
+    }
+    words.join(" ")
 }
 
 /// The archive directory of a plain `cp %p DIR/%f` archive_command (with or without the usual
@@ -489,7 +516,10 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
         }];
         let out_dir = format!("recovered-plan-{id}");
         let pitr_possible = archive_on && target.is_some();
-        let source = if pitr_possible && restore_command.is_some() && archiver_name == "cp" {
+        let source = if pitr_possible
+            && restore_command.is_some()
+            && (archiver_name == "cp" || archiver_name == "pgbackrest")
+        {
             "pitr"
         } else {
             "dump"
@@ -556,30 +586,65 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
                         why: "the same recovery, left running for you: a copy of the base backup in a new data directory on its own port, recovery.signal, restore_command from the server's archive_command, the target with recovery_target_inclusive = false and recovery_target_action = 'pause'. Run as the server's OS user with the server's bin directory on PATH. While paused, the startup process still holds the lock of the destructive transaction on the lost tables: reading them waits forever, so once replay has paused (pg_get_wal_replay_pause_state() = 'paused'), end recovery on this copy with SELECT pg_promote(); stop it with pg_ctl -D \"$PITR_DIR\" stop".into(),
                         language: "sh",
                         command: Some(manual_pitr(t, rc, evidence)),
-                        // Rehearsed by the tests for a time target on the current timeline.
-                        tested: !t.old_timeline,
+                        // Run as printed by tests/recover_e2e.rs (a time target) and
+                        // tests/recovery_commands.rs (an old timeline to its end).
+                        tested: true,
                     });
                     }
-                } else {
+                } else if archiver_name == "pgbackrest" {
+                    variables.push(Variable {
+                        name: "PITR_DIR",
+                        meaning: "a new directory for the restored copy's data (never the live data directory); pgBackRest restores into it".into(),
+                    });
                     steps.push(Step {
-                        title: format!("Point-in-time recovery with {archiver_name}"),
+                        title: "Restore the backup with pgBackRest into a new directory".into(),
                         why: format!(
-                            "the server archives with {archiver_name}: restore its backup into a NEW data directory with that tool, with restore_command = '{rc}' and the target below; then point `pgtriage recover --base-backup` at the restored directory"
+                            "the server archives with pgBackRest (archive_command names it): its own restore writes the latest backup before the target into $PITR_DIR with recovery.signal, restore_command = '{rc}' and the target (exclusive, paused). Run as the server's OS user. Started as it is, that copy recovers and pauses; the next step rehearses it instead"
                         ),
                         language: "sh",
-                        command: native_restore(archiver_name, t),
+                        command: Some(pgbackrest_restore(
+                            &pgbackrest_options(setting("archive_command").unwrap_or("")),
+                            t,
+                        )),
+                        tested: true,
+                    });
+                    steps.push(Step {
+                        title: "Rehearse the point-in-time recovery and extract the lost rows".into(),
+                        why: "pgtriage starts a scratch PostgreSQL on a copy of the restored directory, with its own port and socket, keeps pgBackRest's restore_command, replays to the plan's target (paused), copies the lost tables' rows out, then stops it. The live server is never touched".into(),
+                        language: "sh",
+                        command: Some(format!(
+                            "pgtriage recover \"$EVIDENCE\" --plan {id} --base-backup \"$PITR_DIR\" --out {out_dir}"
+                        )),
+                        tested: true,
+                    });
+                } else {
+                    // No test here can run WAL-G (in no registry this project reaches) or a
+                    // Barman server (its WAL arrives over ssh): a documented step, no command.
+                    steps.push(Step {
+                        title: format!("Point-in-time recovery with {archiver_name}"),
+                        why: native_restore_text(archiver_name, t, rc),
+                        language: "text",
+                        command: None,
                         tested: false,
                     });
                 }
             }
         }
         if let (Some(p), Some(t)) = (provider, target.as_ref().and_then(|t| t.time)) {
+            if p == "rds" {
+                variables.push(Variable {
+                    name: "DB_INSTANCE",
+                    meaning: "the RDS DB instance identifier of this server (aws rds describe-db-instances lists them)".into(),
+                });
+            }
             steps.push(Step {
                 title: format!("Point-in-time restore on {}", provider_name(p)),
-                why: "a managed service restores to a NEW instance at a time; copy the lost rows from it (pgtriage recover --dump on a pg_dump -Fc of the lost tables taken from the new instance)".into(),
-                language: "sh",
-                command: Some(provider_command(p, t)),
-                tested: false,
+                why: provider_restore_text(p, t),
+                language: if p == "rds" { "sh" } else { "text" },
+                command: provider_command(p, t),
+                // The aws command is parsed and validated by the real AWS CLI in
+                // tests/recovery_tools.rs; gcloud and az are documented steps (no command).
+                tested: p == "rds",
             });
         }
         variables.push(Variable {
@@ -739,29 +804,45 @@ fn manual_pitr(target: &Target, restore_command: &str, evidence: &Evidence) -> S
     lines.join("\n")
 }
 
-fn native_restore(archiver: &str, target: &Target) -> Option<String> {
-    let time = target.time.map(target_time_text);
-    match archiver {
-        "pgbackrest" => Some(match &time {
-            Some(t) => format!(
-                "pgbackrest --stanza=main --pg1-path=\"$PITR_DIR\" --type=time --target={} --target-exclusive --target-action=pause --target-timeline={} restore",
-                shell(t),
-                shell(&target.timeline)
-            ),
-            None => format!(
-                "pgbackrest --stanza=main --pg1-path=\"$PITR_DIR\" --target-timeline={} restore",
-                shell(&target.timeline)
-            ),
-        }),
-        "wal-g" => Some("wal-g backup-fetch \"$PITR_DIR\" LATEST".into()),
-        "barman" => time.map(|t| {
-            format!(
-                "barman recover --target-time {} --exclusive --target-action pause \"$BARMAN_SERVER\" latest \"$PITR_DIR\"",
-                shell(&t)
-            )
-        }),
-        _ => None,
-    }
+/// pgBackRest's own restore of the backup before the target into a new `$PITR_DIR`: the
+/// commit LSN when the WAL named it (exclusive: stop just before the loss's COMMIT), else the
+/// time; the timeline to follow; paused at the target.
+fn pgbackrest_restore(options: &str, target: &Target) -> String {
+    let goal = match (&target.lsn, target.time) {
+        (Some(lsn), _) => format!(
+            " --type=lsn --target={} --target-exclusive --target-action=pause",
+            shell(lsn)
+        ),
+        (None, Some(t)) => format!(
+            " --type=time --target={} --target-exclusive --target-action=pause",
+            shell(&target_time_text(t))
+        ),
+        (None, None) => String::new(),
+    };
+    format!(
+        "mkdir -m 0700 \"$PITR_DIR\"\npgbackrest {options} --pg1-path=\"$PITR_DIR\"{goal} --target-timeline={} restore",
+        shell(&target.timeline)
+    )
+}
+
+/// What to do with a tool no test here can run, as text: the tool's own restore with the
+/// target, then `pgtriage recover --base-backup` on the restored directory.
+fn native_restore_text(archiver: &str, target: &Target, restore_command: &str) -> String {
+    let time = target
+        .time
+        .map(target_time_text)
+        .unwrap_or_else(|| format!("the end of timeline {}", target.timeline));
+    let how = match archiver {
+        "wal-g" => format!(
+            "fetch the last base backup taken before {time} into a NEW data directory with WAL-G's backup-fetch (see https://github.com/wal-g/wal-g/blob/master/docs/PostgreSQL.md), create recovery.signal in it"
+        ),
+        _ => format!(
+            "on the Barman server, recover the last backup taken before {time} into a NEW directory with `barman recover` and its --target-time, --exclusive and --target-action pause options (see https://docs.pgbarman.org/), which also writes recovery.signal"
+        ),
+    };
+    format!(
+        "the server archives with {archiver}: {how}, with restore_command = '{restore_command}'. Then run `pgtriage recover \"$EVIDENCE\" --plan N --base-backup DIR --out DIR` on that directory: it keeps the directory's restore_command and stops at this plan's target. pgtriage prints no {archiver} command: no test here can run {archiver}, so none is offered as runnable"
+    )
 }
 
 /// The provider's name as people say it.
@@ -773,18 +854,33 @@ pub fn provider_name(p: &str) -> &'static str {
     }
 }
 
-/// The provider's own point-in-time restore to a new instance, at the target.
-fn provider_command(p: &str, t: DateTime<Utc>) -> String {
-    let time = t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+/// The provider's own point-in-time restore to a new instance, at the target: printed as a
+/// command for RDS only, whose CLI (the AWS CLI, from PyPI) a test runs against a closed local
+/// endpoint to prove it parses and validates; gcloud and az cannot be installed here.
+fn provider_command(p: &str, t: DateTime<Utc>) -> Option<String> {
+    let time = provider_time(t);
+    (p == "rds").then(|| format!(
+        "aws rds restore-db-instance-to-point-in-time --source-db-instance-identifier \"$DB_INSTANCE\" --target-db-instance-identifier \"$DB_INSTANCE-pitr\" --restore-time {time}"
+    ))
+}
+
+fn provider_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Why (and, for the providers without a tested command, how) to restore on the provider.
+fn provider_restore_text(p: &str, t: DateTime<Utc>) -> String {
+    let time = provider_time(t);
+    let copy = "copy the lost rows from the new instance (pgtriage recover --dump on a pg_dump -Fc of the lost tables taken from it)";
     match p {
         "rds" => format!(
-            "aws rds restore-db-instance-to-point-in-time --source-db-instance-identifier \"$DB_INSTANCE\" --target-db-instance-identifier \"$DB_INSTANCE-pitr\" --restore-time {time}"
+            "a managed service restores to a NEW instance at a time ($DB_INSTANCE: the instance identifier); {copy}"
         ),
         "cloudsql" => format!(
-            "gcloud sql instances clone \"$DB_INSTANCE\" \"$DB_INSTANCE-pitr\" --point-in-time {time}"
+            "a managed service restores to a NEW instance at a time: clone the instance to {time} (Cloud SQL's point-in-time recovery: `gcloud sql instances clone` with --point-in-time, see https://cloud.google.com/sql/docs/postgres/backup-recovery/pitr), then {copy}. No command is printed: the gcloud CLI cannot be installed here, so no test could run it"
         ),
         _ => format!(
-            "az postgres flexible-server restore --resource-group \"$RESOURCE_GROUP\" --name \"$DB_INSTANCE-pitr\" --source-server \"$DB_INSTANCE\" --restore-time {time}"
+            "a managed service restores to a NEW server at a time: restore the flexible server to {time} (`az postgres flexible-server restore` with --source-server and --restore-time, see https://learn.microsoft.com/azure/postgresql/flexible-server/how-to-restore-server-cli), then {copy}. No command is printed: the Azure CLI cannot be installed here, so no test could run it"
         ),
     }
 }
@@ -795,9 +891,12 @@ pub fn provider_logs(p: &str) -> &'static str {
         "rds" => {
             "aws rds download-db-log-file-portion --db-instance-identifier \"$DB_INSTANCE\" --log-file-name error/postgresql.log.YYYY-MM-DD-HH --output text"
         }
-        "cloudsql" => "gcloud logging read 'resource.type=\"cloudsql_database\"' --format json",
+        // Documented, not commands: neither CLI can be installed here to test one.
+        "cloudsql" => {
+            "Cloud SQL sends the log to Cloud Logging: export the entries of resource type cloudsql_database for the loss window (see https://cloud.google.com/sql/docs/postgres/logging)"
+        }
         _ => {
-            "az postgres flexible-server server-logs list --resource-group \"$RESOURCE_GROUP\" --server-name \"$DB_INSTANCE\""
+            "Azure keeps the server logs of a flexible server as downloadable files once server logs are enabled (see https://learn.microsoft.com/azure/postgresql/flexible-server/how-to-configure-server-logs)"
         }
     }
 }
@@ -817,6 +916,20 @@ mod tests {
             rc.as_deref(),
             Some("pgbackrest --stanza=prod archive-get %f \"%p\"")
         );
+        // The configuration and repository options come along; push-only ones do not.
+        let (_, rc) = archiver(
+            "pgbackrest --config=/etc/pgbackrest/db1.conf --archive-async --stanza=db1 --repo1-path=/r archive-push %p",
+        );
+        assert_eq!(
+            rc.as_deref(),
+            Some(
+                "pgbackrest --config=/etc/pgbackrest/db1.conf --stanza=db1 --repo1-path=/r archive-get %f \"%p\""
+            )
+        );
+        assert_eq!(
+            pgbackrest_options("pgbackrest archive-push %p"),
+            "--stanza=main"
+        );
         assert_eq!(archiver("wal-g wal-push %p").0, "wal-g");
         let (tool, rc) = archiver("barman-wal-archive backup-host pg %p");
         assert_eq!(tool, "barman");
@@ -826,6 +939,52 @@ mod tests {
         );
         assert_eq!(archiver("/usr/local/bin/ship %p").0, "other");
         assert_eq!(archiver("").0, "none");
+    }
+
+    #[test]
+    fn only_a_provider_command_a_test_runs_is_printed() {
+        let t = DateTime::parse_from_rfc3339("2026-11-23T16:07:02.485Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let rds = provider_command("rds", t).unwrap_or_default();
+        assert!(
+            rds.ends_with("--restore-time 2026-11-23T16:07:02.485Z"),
+            "{rds}"
+        );
+        assert_eq!(provider_command("cloudsql", t), None);
+        assert_eq!(provider_command("azure", t), None);
+        for p in ["cloudsql", "azure"] {
+            let why = provider_restore_text(p, t);
+            assert!(
+                why.contains("2026-11-23T16:07:02.485Z") && why.contains("https://"),
+                "{why}"
+            );
+            assert!(why.contains("no test could run it"), "{why}");
+        }
+        let target = Target {
+            time: Some(t),
+            time_setting: None,
+            lsn: None,
+            inclusive: false,
+            needs_lsn: false,
+            timeline: "latest".into(),
+            old_timeline: false,
+            source: String::new(),
+            checked: true,
+            check: String::new(),
+        };
+        for tool in ["wal-g", "barman"] {
+            let why = native_restore_text(tool, &target, "x");
+            assert!(why.contains("2026-11-23 16:07:02.485000+00"), "{why}");
+            assert!(why.contains("no test here can run"), "{why}");
+        }
+        let restore = pgbackrest_restore("--stanza=main", &target);
+        assert!(
+            restore.contains(
+                "--type=time --target='2026-11-23 16:07:02.485000+00' --target-exclusive --target-action=pause --target-timeline=latest restore"
+            ),
+            "{restore}"
+        );
     }
 
     #[test]

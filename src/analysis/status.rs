@@ -330,6 +330,7 @@ mod tests {
             size_bytes: Some(if live > 0 { 49152 } else { 0 }),
             catalog_xmin_age: Some(10),
             catalog_commit_time: None,
+            reloptions: Vec::new(),
         }
     }
 

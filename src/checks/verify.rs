@@ -224,6 +224,44 @@ pub fn estimate_rows(t: &TableStats) -> RowEstimate {
     }
 }
 
+/// Why the baseline's `n_live_tup` cannot be right, when its own catalog says so: the table
+/// was vacuumed or analyzed (so `reltuples` is a count of its pages), it has not grown a page
+/// since (`relpages` × 8 kB is its size), and `n_live_tup` claims more rows than those pages can
+/// hold. PostgreSQL 15 leaves exactly that after an INSERT and a
+/// VACUUM in the same session (the session's insert count is flushed after VACUUM has set the
+/// live count: 1,000 rows show as 2,000). verify then compares `reltuples` and says so.
+pub fn contradicted_estimate(b: &TableStats) -> Option<String> {
+    let live = b.n_live_tup?;
+    let measured = b.last_vacuum.is_some()
+        || b.last_autovacuum.is_some()
+        || b.last_analyze.is_some()
+        || b.last_autoanalyze.is_some();
+    if !measured || b.reltuples < 0.0 || b.relpages <= 0 {
+        return None;
+    }
+    let size = b.size_bytes?;
+    if size != b.relpages * 8192 {
+        return None;
+    }
+    // Either more rows than any 8 kB page can hold (MaxHeapTuplesPerPage = 291), or a table
+    // only ever inserted into (no update, no delete, no fillfactor: its pages are filled in
+    // order) claiming more rows than the free space of its last page could take.
+    let impossible = live as f64 > b.relpages as f64 * 291.0;
+    let per_page = b.reltuples / b.relpages as f64;
+    let packed = b.n_tup_upd == Some(0)
+        && b.n_tup_del == Some(0)
+        && !b.reloptions.iter().any(|o| o.starts_with("fillfactor="));
+    let overfull = packed && live as f64 > b.reltuples + per_page.max(1.0);
+    if !(impossible || overfull) {
+        return None;
+    }
+    Some(format!(
+        "compared reltuples {}: the baseline's n_live_tup {live} is contradicted by its catalog (relpages {} = the table's size, unchanged since VACUUM/ANALYZE counted reltuples; PostgreSQL 15 double-counts an INSERT followed by VACUUM in the same session). collect --exact-counts records a count instead",
+        b.reltuples.round() as i64,
+        b.relpages
+    ))
+}
+
 /// False when every counter is zero and no vacuum/analyze is recorded: the state a crash, a
 /// point-in-time recovery or `pg_stat_reset()` leaves (and a table nobody touched yet).
 fn statistics_show_activity(t: &TableStats) -> bool {
@@ -520,10 +558,16 @@ fn table_checks(
         .filter(|b| options.selects(&b.schema, &b.name))
     {
         let estimated = estimate_rows(b);
+        let contradicted = contradicted_estimate(b);
         let expected = match probes.baseline_counts.get(&b.qualified_name()) {
             Some(&n) => RowEstimate {
                 rows: Some(n),
                 source: RowSource::Count,
+            },
+            // The catalog contradicts n_live_tup: compare reltuples, never fail on the estimate.
+            None if contradicted.is_some() => RowEstimate {
+                rows: Some(b.reltuples.round() as i64),
+                source: RowSource::Reltuples,
             },
             None => estimated,
         };
@@ -556,6 +600,11 @@ fn table_checks(
                 estimated.source.as_str(),
                 b.reltuples
             ));
+        }
+        if expected.source == RowSource::Reltuples
+            && let Some(why) = &contradicted
+        {
+            notes.push(why.clone());
         }
         if t.oid != b.oid {
             notes.push(format!(
@@ -968,6 +1017,7 @@ mod tests {
             size_bytes: Some(7 * 8192),
             catalog_xmin_age: Some(10),
             catalog_commit_time: None,
+            reloptions: Vec::new(),
         }
     }
 
@@ -1036,6 +1086,57 @@ mod tests {
         let live = table("parent", 1, 990, 1000.0);
         assert_eq!(estimate_rows(&live).source, RowSource::NLiveTup);
         assert_eq!(estimate_rows(&live).rows, Some(990));
+    }
+
+    #[test]
+    fn an_n_live_tup_the_catalog_contradicts_is_not_what_verify_compares() {
+        // PostgreSQL 15, INSERT of 1,000 rows then VACUUM ANALYZE in one session: n_live_tup
+        // 2000 over 5 pages that hold 1,000 (reltuples), more than 291 rows a page could hold.
+        let mut b = table("t", 1, 2000, 1000.0);
+        b.relpages = 5;
+        b.size_bytes = Some(5 * 8192);
+        let why = contradicted_estimate(&b).expect("contradicted");
+        assert!(why.contains("compared reltuples 1000"), "{why}");
+        assert!(why.contains("n_live_tup 2000"), "{why}");
+        // Wide rows, only ever inserted: the pages are full, 2,000 cannot be in 7 pages that
+        // held 1,000.
+        let wide = table("w", 2, 2000, 1000.0);
+        assert!(contradicted_estimate(&wide).is_some());
+        // Not contradicted: rows deleted before (free space the later inserts may have used),
+        // a table grown since the count, a fillfactor, an estimate within a page's rows.
+        let mut deleted = table("d", 3, 2000, 1000.0);
+        deleted.n_tup_del = Some(500);
+        assert_eq!(contradicted_estimate(&deleted), None);
+        let mut grown = table("g", 4, 2000, 1000.0);
+        grown.size_bytes = Some(12 * 8192);
+        assert_eq!(contradicted_estimate(&grown), None);
+        let mut fill = table("f", 5, 2000, 1000.0);
+        fill.reloptions = vec!["fillfactor=50".into()];
+        assert_eq!(contradicted_estimate(&fill), None);
+        assert_eq!(contradicted_estimate(&table("c", 6, 1100, 1000.0)), None);
+        let mut never = table("n", 7, 2000, 1000.0);
+        never.last_analyze = None;
+        assert_eq!(contradicted_estimate(&never), None);
+
+        // verify compares reltuples then, says so, and passes a table that has its 1,000 rows.
+        let baseline = snapshot(vec![b.clone()], vec![]);
+        let mut now_t = b.clone();
+        now_t.n_live_tup = Some(1000);
+        let now = snapshot(vec![now_t], vec![]);
+        let checks = table_checks(
+            &baseline,
+            &now,
+            &LiveProbes::default(),
+            &VerifyOptions::default(),
+        );
+        assert_eq!(checks[0].status, CheckStatus::Pass, "{:?}", checks[0]);
+        assert_eq!(checks[0].baseline_source, RowSource::Reltuples);
+        assert_eq!(checks[0].baseline_rows, Some(1000));
+        assert!(
+            checks[0].note.contains("contradicted"),
+            "{}",
+            checks[0].note
+        );
     }
 
     #[test]

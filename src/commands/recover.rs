@@ -21,13 +21,10 @@ pub struct RecoverArgs {
     /// The plan to rehearse (the report's `recovery[].id`; default: the first).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub plan: usize,
-    /// A plain-format base backup (pg_basebackup -Fp) taken before the loss.
-    #[arg(
-        long,
-        value_name = "DIR",
-        requires = "wal_archive",
-        conflicts_with = "dump"
-    )]
+    /// A plain-format base backup (pg_basebackup -Fp) taken before the loss, or a data
+    /// directory the archiver's own tool restored (pgbackrest restore): without --wal-archive,
+    /// its restore_command is used.
+    #[arg(long, value_name = "DIR", conflicts_with = "dump")]
     pub base_backup: Option<PathBuf>,
     /// The WAL archive directory archive_command copies into.
     #[arg(long, value_name = "DIR", requires = "base_backup")]
@@ -63,14 +60,14 @@ pub fn run(args: RecoverArgs) -> Result<ExitCode> {
         })
     })?;
     let source = match (&args.base_backup, &args.wal_archive, &args.dump) {
-        (Some(dir), Some(wal), None) => Source::BaseBackup {
+        (Some(dir), wal, None) => Source::BaseBackup {
             dir: dir.clone(),
             wal_archive: wal.clone(),
         },
         (None, None, Some(dump)) => Source::Dump(dump.clone()),
         _ => {
             return Err(UserError::new(
-                "give --base-backup DIR --wal-archive DIR, or --dump FILE",
+                "give --base-backup DIR [--wal-archive DIR], or --dump FILE",
             ));
         }
     };
@@ -80,6 +77,13 @@ pub fn run(args: RecoverArgs) -> Result<ExitCode> {
         database: db
             .map(|d| d.server.database.clone())
             .unwrap_or_else(|| "postgres".into()),
+        users: db.map(|d| vec![d.server.user.clone()]).unwrap_or_default(),
+        absent_tables: plan
+            .tables
+            .iter()
+            .filter(|t| db.is_some_and(|d| !d.tables.iter().any(|l| l.qualified_name() == t.table)))
+            .map(|t| t.table.clone())
+            .collect(),
         server_major: db.map(|d| (d.server.version_num / 10000) as u32),
         source,
         out: args.out.clone(),

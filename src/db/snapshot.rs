@@ -23,6 +23,10 @@ const SETTINGS: &[(&str, i32)] = &[
     ("archive_library", 15),
     ("archive_mode", 12),
     ("autovacuum", 12),
+    ("autovacuum_freeze_max_age", 12),
+    ("autovacuum_naptime", 12),
+    ("autovacuum_vacuum_scale_factor", 12),
+    ("autovacuum_vacuum_threshold", 12),
     ("data_directory", 12),
     ("log_autovacuum_min_duration", 12),
     ("log_checkpoints", 12),
@@ -169,6 +173,7 @@ struct TableRow {
     size_bytes: Option<i64>,
     catalog_xmin_age: Option<i64>,
     catalog_commit_time: Option<DateTime<Utc>>,
+    reloptions: Option<Vec<String>>,
 }
 
 #[derive(FromRow)]
@@ -245,7 +250,8 @@ SELECT n.nspname::text AS schema,
        c.relpages::bigint AS relpages,
        {size} AS size_bytes,
        age(c.xmin)::bigint AS catalog_xmin_age,
-       {commit_time} AS catalog_commit_time
+       {commit_time} AS catalog_commit_time,
+       array_cat(c.reloptions::text[], (SELECT array_agg('toast.' || o) FROM pg_class t, unnest(t.reloptions) o WHERE t.oid = c.reltoastrelid))::text[] AS reloptions
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
@@ -730,6 +736,7 @@ fn table_stats(r: TableRow) -> TableStats {
         size_bytes: r.size_bytes,
         catalog_xmin_age: r.catalog_xmin_age,
         catalog_commit_time: r.catalog_commit_time,
+        reloptions: r.reloptions.unwrap_or_default(),
     }
 }
 

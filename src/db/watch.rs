@@ -291,6 +291,7 @@ impl Session {
                     size_bytes: None,
                     catalog_xmin_age: None,
                     catalog_commit_time: None,
+                    reloptions: Vec::new(),
                 })
                 .collect();
             Ok(DatabaseSnapshot {

@@ -142,6 +142,11 @@ pub struct TableStats {
     pub catalog_xmin_age: Option<i64>,
     /// `pg_xact_commit_timestamp(pg_class.xmin)` when `track_commit_timestamp` is on.
     pub catalog_commit_time: Option<DateTime<Utc>>,
+    /// `pg_class.reloptions` (`autovacuum_enabled=false`, `autovacuum_vacuum_threshold=…`),
+    /// then the TOAST table's own prefixed `toast.`: they override the server's autovacuum
+    /// settings for this table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reloptions: Vec<String>,
 }
 
 impl TableStats {

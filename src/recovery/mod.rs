@@ -26,7 +26,12 @@ use scratch::Scratch;
 pub const RECOVER_FORMAT: &str = "pgtriage-recover/1";
 
 pub enum Source {
-    BaseBackup { dir: PathBuf, wal_archive: PathBuf },
+    /// A base backup and the WAL archive `cp` copies into; without an archive, the
+    /// restore_command the directory carries (a pgBackRest restore writes its own).
+    BaseBackup {
+        dir: PathBuf,
+        wal_archive: Option<PathBuf>,
+    },
     Dump(PathBuf),
 }
 
@@ -34,6 +39,13 @@ pub struct Request<'a> {
     pub plan: &'a Plan,
     /// The database the lost tables live in.
     pub database: String,
+    /// Lost tables the live database did not have when the evidence was collected (dropped,
+    /// not re-created): restore.sql creates them first (pg_dump of their definition costs a
+    /// fraction of a second each, so only for these).
+    pub absent_tables: Vec<String>,
+    /// Roles of the investigated server to connect to a recovered copy as when it has no
+    /// `postgres` (the evidence's connecting role); the copy's bootstrap superuser is used then.
+    pub users: Vec<String>,
     /// The major version of the investigated server, when the evidence has it.
     pub server_major: Option<u32>,
     pub source: Source,
@@ -186,17 +198,23 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
                     dir.display()
                 )));
             }
-            if !wal_archive.is_dir() {
+            if let Some(wal_archive) = wal_archive.as_ref().filter(|w| !w.is_dir()) {
                 return Err(UserError::new(format!(
                     "{}: --wal-archive is not a directory: give the directory archive_command copies WAL into",
                     wal_archive.display()
+                )));
+            }
+            if wal_archive.is_none() && directory_restore_command(dir).is_none() {
+                return Err(UserError::new(format!(
+                    "{}: no restore_command in its postgresql.auto.conf or postgresql.conf: give --wal-archive DIR (where archive_command copies WAL), or a directory restored by the archiver's own tool (pgbackrest restore writes one)",
+                    dir.display()
                 )));
             }
             (
                 major,
                 "base_backup",
                 dir.display().to_string(),
-                Some(wal_archive.clone()),
+                wal_archive.clone(),
             )
         }
         Source::Dump(path) => {
@@ -229,6 +247,7 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
         scratch::bindir(major)?
     };
     let mut server = Scratch::create(bindir, req.scratch_parent.as_deref())?;
+    server.also_try_users(&req.users);
 
     let copy_started = Instant::now();
     let mut copy_seconds = 0.0;
@@ -247,21 +266,59 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
                     req.plan.id
                 ))
             })?;
-            let archive = fs::canonicalize(wal_archive).unwrap_or_else(|_| wal_archive.clone());
-            let restore_command = format!(
-                "cp {}/%f %p",
-                crate::analysis::quote::shell(&archive.to_string_lossy())
-            );
-            bar.set_message("finding the last commit before the loss in the WAL archive");
-            let scan_started = Instant::now();
-            let refined = refine_target(target, dir, &archive, &server.bindir, &mut notes);
-            wal_scan_seconds = scan_started.elapsed().as_secs_f64();
+            let archive = wal_archive
+                .as_ref()
+                .map(|w| fs::canonicalize(w).unwrap_or_else(|_| w.clone()));
+            let (restore_command, refined, archive_name) = match &archive {
+                Some(archive) => {
+                    let restore_command = format!(
+                        "cp {}/%f %p",
+                        crate::analysis::quote::shell(&archive.to_string_lossy())
+                    );
+                    bar.set_message("finding the last commit before the loss in the WAL archive");
+                    let scan_started = Instant::now();
+                    let refined = refine_target(target, dir, archive, &server.bindir, &mut notes);
+                    wal_scan_seconds = scan_started.elapsed().as_secs_f64();
+                    (restore_command, refined, archive.display().to_string())
+                }
+                None => {
+                    // pgBackRest resolves a relative %p against its --pg1-path: the restored
+                    // directory's own path there would put the WAL beside the original, not
+                    // into the scratch copy that is recovering.
+                    let mut rc = directory_restore_command(dir).unwrap_or_default();
+                    let scratch_data = server.data.to_string_lossy().to_string();
+                    for original in [
+                        fs::canonicalize(dir)
+                            .ok()
+                            .map(|d| d.to_string_lossy().to_string()),
+                        Some(dir.to_string_lossy().trim_end_matches('/').to_string()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        rc = rc.replace(
+                            &format!("--pg1-path={original}"),
+                            &format!(
+                                "--pg1-path={}",
+                                crate::analysis::quote::shell(&scratch_data)
+                            ),
+                        );
+                    }
+                    notes.push(format!(
+                        "WAL comes from the restore_command the directory carries: {rc}"
+                    ));
+                    if target.needs_lsn && target.lsn.is_none() {
+                        notes.push("the archive is not a directory pg_waldump can read: the recovery stops at the time target, which for DROP DATABASE is too late (give --wal-archive)".into());
+                    }
+                    (rc.clone(), target.clone(), format!("restore_command {rc}"))
+                }
+            };
             server.configure(&plans::recovery_settings(&refined, &restore_command))?;
             server.signal_recovery()?;
             server_started = Instant::now();
             bar.set_message("starting the scratch server");
             server.start()?;
-            reached = Some(wait_for_target(&server, &refined, &archive, &bar)?);
+            reached = Some(wait_for_target(&server, &refined, &archive_name, &bar)?);
             used_target = Some(refined);
         }
         Source::Dump(path) => {
@@ -325,6 +382,28 @@ pub fn recover(req: &Request) -> Result<RecoverReport> {
             cleanup_seconds,
         },
     })
+}
+
+/// The `restore_command` a data directory carries (the last one set in postgresql.auto.conf,
+/// else postgresql.conf), as the server would read it: a directory restored by pgBackRest has
+/// its `archive-get` there.
+pub fn directory_restore_command(dir: &Path) -> Option<String> {
+    ["postgresql.auto.conf", "postgresql.conf"]
+        .iter()
+        .find_map(|f| {
+            let text = fs::read_to_string(dir.join(f)).ok()?;
+            text.lines().rev().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                if k.trim() != "restore_command" {
+                    return None;
+                }
+                let v = v.trim();
+                let inner = v.strip_prefix('\'')?;
+                let end = inner.rfind('\'')?;
+                let value = inner[..end].replace("''", "'").replace("\\\\", "\\");
+                (!value.trim().is_empty()).then_some(value)
+            })
+        })
 }
 
 /// The WAL location to stop at: just after the last transaction that ended before the loss,
@@ -419,7 +498,7 @@ fn refine_target(
 fn wait_for_target(
     server: &Scratch,
     target: &Target,
-    archive: &Path,
+    archive: &str,
     bar: &ProgressBar,
 ) -> Result<String> {
     loop {
@@ -477,16 +556,14 @@ fn wait_for_target(
                 return Err(UserError::new(
                     match (&last, last.as_deref().and_then(next_segment)) {
                         (Some(l), Some(n)) => format!(
-                            "{}: WAL segment {n} is missing (replay ended after {l}) before the target {}: copy the missing segments into the archive, or choose an earlier target",
-                            archive.display(),
+                            "{archive}: WAL segment {n} is missing (replay ended after {l}) before the target {}: copy the missing segments into the archive, or choose an earlier target",
                             target
                                 .time
                                 .map(plans::target_time_text)
                                 .unwrap_or_else(|| "end of timeline".into())
                         ),
                         _ => format!(
-                            "{}: the archive does not reach the target {} ({fatal}): give the archive that covers it",
-                            archive.display(),
+                            "{archive}: the archive does not reach the target {} ({fatal}): give the archive that covers it",
                             target
                                 .time
                                 .map(plans::target_time_text)
@@ -652,6 +729,7 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
     let db = &req.database;
     let mut shapes = Vec::new();
     let mut results = BTreeMap::new();
+    let mut csv_jobs: Vec<(String, PathBuf)> = Vec::new();
     for t in &req.plan.tables {
         let sql = qualified(&t.table);
         let reg = quote_literal(&sql);
@@ -675,25 +753,30 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
             results.insert(t.table.clone(), result);
             continue;
         }
-        let columns: Vec<String> = server
-            .query(db, &format!("SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"))?
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let key: Vec<String> = server
-            .query(db, &format!("SELECT quote_ident(a.attname) FROM pg_index i JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = {reg}::regclass AND i.indisprimary ORDER BY k.n"))?
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let serials: Vec<String> = server
-            .query(db, &format!("SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence({reg}, attname) IS NOT NULL ORDER BY attnum"))?
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let count: i64 = server
-            .query(db, &format!("SELECT count(*) FROM {sql}"))?
-            .trim()
-            .parse()
+        // One round trip for the table's shape and row count: the columns, the primary key and
+        // the serial/identity columns, each list joined by U+001F, the four fields by U+001E.
+        let shape = server.query(
+            db,
+            &format!(
+                "SELECT concat_ws(chr(30), \
+                   coalesce((SELECT string_agg(quote_ident(attname), chr(31) ORDER BY attnum) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''), ''), \
+                   coalesce((SELECT string_agg(quote_ident(a.attname), chr(31) ORDER BY k.n) FROM pg_index i JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = {reg}::regclass AND i.indisprimary), ''), \
+                   coalesce((SELECT string_agg(quote_ident(attname), chr(31) ORDER BY attnum) FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence({reg}, attname) IS NOT NULL), ''), \
+                   (SELECT count(*) FROM {sql}))"
+            ),
+        )?;
+        let fields: Vec<&str> = shape.split('\u{1e}').collect();
+        let list = |n: usize| -> Vec<String> {
+            fields
+                .get(n)
+                .filter(|f| !f.is_empty())
+                .map(|f| f.split('\u{1f}').map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let (columns, key, serials) = (list(0), list(1), list(2));
+        let count: i64 = fields
+            .get(3)
+            .and_then(|c| c.trim().parse().ok())
             .unwrap_or(0);
         result.rows_found = Some(count);
         // The copy must hold at least as many rows as are missing (it also holds the survivors
@@ -709,15 +792,14 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
             result.note = Some("no primary key: restore.sql compares whole rows (EXCEPT ALL), so a row updated since the target comes back as a second, older row".into());
         }
         let csv = format!("{}.csv", t.table.replace(['/', '\\'], "_"));
-        bar.set_message(format!("copying {count} rows of {}", t.table));
-        server.copy_out(
-            db,
-            &format!(
+        // Written by a thread of its own while restore.sql is (below): two COPYs at once.
+        csv_jobs.push((
+            format!(
                 "COPY (SELECT {} FROM {sql}) TO STDOUT WITH (FORMAT csv, HEADER)",
                 columns.join(", ")
             ),
-            &req.out.join(&csv),
-        )?;
+            req.out.join(&csv),
+        ));
         result.csv = Some(csv);
         results.insert(t.table.clone(), result);
         shapes.push(TableShape {
@@ -729,80 +811,124 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
         });
     }
 
-    // Parents before children: a child's rows need their parent's keys.
-    let order = fk_order(server, db, &shapes)?;
-    let path = req.out.join("restore.sql");
-    let mut file = fs::File::create(&path).map_err(|e| write_err(&path, e))?;
-    let mut script = String::new();
-    let _ = writeln!(
-        script,
-        "-- pgtriage recover: plan {} ({})\n-- Puts back only the rows missing from the lost tables: one transaction, never an UPDATE or\n-- DELETE; a row whose key (or, without a key, the whole row) is already there is skipped, so\n-- running it twice changes nothing.\n\\set ON_ERROR_STOP on\nBEGIN;",
-        req.plan.id,
-        req.plan.event.replace('\n', " ")
-    );
-    for (n, i) in order.iter().enumerate() {
-        let s = &shapes[*i];
-        let tmp = format!("pgtriage_restore_{}", n + 1);
-        let cols = s.columns.join(", ");
-        let _ = writeln!(
-            script,
-            "\n-- {}: {} rows in the recovered copy; matched on {}",
-            s.name,
-            results.get(&s.name).and_then(|r| r.rows_found).unwrap_or(0),
-            if s.key.is_empty() {
-                "every column (no primary key)".to_string()
-            } else {
-                format!("the primary key ({})", s.key.join(", "))
+    bar.set_message("writing restore.sql and the CSV files");
+    std::thread::scope(|scope| {
+        let csvs = scope.spawn(|| -> Result<()> {
+            for (copy, path) in &csv_jobs {
+                server.copy_out(db, copy, path)?;
             }
-        );
-        let _ = writeln!(
-            script,
-            "CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {cols} FROM {} WITH NO DATA;\nCOPY {tmp} ({cols}) FROM stdin;",
-            s.sql
-        );
-        file.write_all(script.as_bytes())
-            .and_then(|_| file.flush())
-            .map_err(|e| write_err(&path, e))?;
-        script.clear();
-        let into = file.try_clone().map_err(|e| write_err(&path, e))?;
-        server.copy_into(
-            db,
-            &format!("COPY (SELECT {cols} FROM {}) TO STDOUT", s.sql),
-            into,
-        )?;
-        script.push_str("\\.\n");
-        let select: Vec<String> = s.columns.iter().map(|c| format!("s.{c}")).collect();
-        if s.key.is_empty() {
+            Ok(())
+        });
+        let script = (|| -> Result<()> {
+            // Parents before children: a child's rows need their parent's keys.
+            let order = fk_order(server, db, &shapes)?;
+            let path = req.out.join("restore.sql");
+            let mut file = fs::File::create(&path).map_err(|e| write_err(&path, e))?;
+            let mut script = String::new();
             let _ = writeln!(
                 script,
-                "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {tmp} EXCEPT ALL SELECT {cols} FROM {} ON CONFLICT DO NOTHING;",
-                s.sql, s.sql
+                "-- pgtriage recover: plan {} ({})\n-- Puts back only the rows missing from the lost tables: one transaction, never an UPDATE or\n-- DELETE; a row whose key (or, without a key, the whole row) is already there is skipped, so\n-- running it twice changes nothing.\n\\set ON_ERROR_STOP on\nBEGIN;",
+                req.plan.id,
+                req.plan.event.replace('\n', " ")
             );
-        } else {
-            let on: Vec<String> = s.key.iter().map(|k| format!("l.{k} = s.{k}")).collect();
-            let _ = writeln!(
-                script,
-                "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {} FROM {tmp} s WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE {}) ON CONFLICT DO NOTHING;",
-                s.sql,
-                select.join(", "),
-                s.sql,
-                on.join(" AND ")
-            );
-        }
-        for col in &s.serials {
-            let reg = quote_literal(&s.sql);
-            let colname = quote_literal(col.trim_matches('"'));
-            let _ = writeln!(
-                script,
-                "SELECT setval(x.seq, x.m) FROM (SELECT pg_get_serial_sequence({reg}, {colname}) AS seq, (SELECT max({col}) FROM {}) AS m) x WHERE x.seq IS NOT NULL AND x.m IS NOT NULL AND x.m > coalesce(pg_sequence_last_value(x.seq::regclass), 0);",
-                s.sql
-            );
-        }
-    }
-    script.push_str("\nCOMMIT;\n");
-    file.write_all(script.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| write_err(&path, e))?;
+            // A lost table the live database no longer has (dropped, not re-created) is created first,
+            // from the recovered copy's own definition, in the same transaction: parents first, so a
+            // foreign key finds its table.
+            for (n, i) in order
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| req.absent_tables.contains(&shapes[**i].name))
+            {
+                let s = &shapes[*i];
+                let mut ddl = table_definition(server, db, &s.sql)?;
+                if let Source::Dump(dump) = &req.source {
+                    // The scratch copy of a dump lacks the foreign keys whose parents' rows were not
+                    // restored (their validation failed): the dump itself has them.
+                    ddl.push_str(&dump_foreign_keys(dump, &s.name, &ddl));
+                }
+                let flag = format!("pgtriage_create_{}", n + 1);
+                let schema = s
+                    .sql
+                    .rsplit_once('.')
+                    .map(|(schema, _)| schema.to_string())
+                    .unwrap_or_else(|| "public".into());
+                let _ = writeln!(
+                    script,
+                    "\n-- {}: created from the recovered copy's definition only when the live database has no such table (dropped, not re-created)\nSELECT to_regclass({}) IS NULL AS {flag} \\gset\n\\if :{flag}\nCREATE SCHEMA IF NOT EXISTS {schema};\n{ddl}\\endif",
+                    s.name,
+                    quote_literal(&s.sql)
+                );
+            }
+            for (n, i) in order.iter().enumerate() {
+                let s = &shapes[*i];
+                let tmp = format!("pgtriage_restore_{}", n + 1);
+                let cols = s.columns.join(", ");
+                let _ = writeln!(
+                    script,
+                    "\n-- {}: {} rows in the recovered copy; matched on {}",
+                    s.name,
+                    results.get(&s.name).and_then(|r| r.rows_found).unwrap_or(0),
+                    if s.key.is_empty() {
+                        "every column (no primary key)".to_string()
+                    } else {
+                        format!("the primary key ({})", s.key.join(", "))
+                    }
+                );
+                let _ = writeln!(
+                    script,
+                    "CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {cols} FROM {} WITH NO DATA;\nCOPY {tmp} ({cols}) FROM stdin;",
+                    s.sql
+                );
+                file.write_all(script.as_bytes())
+                    .and_then(|_| file.flush())
+                    .map_err(|e| write_err(&path, e))?;
+                script.clear();
+                let into = file.try_clone().map_err(|e| write_err(&path, e))?;
+                server.copy_into(
+                    db,
+                    &format!("COPY (SELECT {cols} FROM {}) TO STDOUT", s.sql),
+                    into,
+                )?;
+                script.push_str("\\.\n");
+                let select: Vec<String> = s.columns.iter().map(|c| format!("s.{c}")).collect();
+                if s.key.is_empty() {
+                    let _ = writeln!(
+                        script,
+                        "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {tmp} EXCEPT ALL SELECT {cols} FROM {} ON CONFLICT DO NOTHING;",
+                        s.sql, s.sql
+                    );
+                } else {
+                    let on: Vec<String> = s.key.iter().map(|k| format!("l.{k} = s.{k}")).collect();
+                    let _ = writeln!(
+                        script,
+                        "INSERT INTO {} ({cols}) OVERRIDING SYSTEM VALUE SELECT {} FROM {tmp} s WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE {}) ON CONFLICT DO NOTHING;",
+                        s.sql,
+                        select.join(", "),
+                        s.sql,
+                        on.join(" AND ")
+                    );
+                }
+                for col in &s.serials {
+                    let reg = quote_literal(&s.sql);
+                    let colname = quote_literal(col.trim_matches('"'));
+                    let _ = writeln!(
+                        script,
+                        "SELECT setval(x.seq, x.m) FROM (SELECT pg_get_serial_sequence({reg}, {colname}) AS seq, (SELECT max({col}) FROM {}) AS m) x WHERE x.seq IS NOT NULL AND x.m IS NOT NULL AND x.m > coalesce(pg_sequence_last_value(x.seq::regclass), 0);",
+                        s.sql
+                    );
+                }
+            }
+            script.push_str("\nCOMMIT;\n");
+            file.write_all(script.as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|e| write_err(&path, e))?;
+            Ok(())
+        })();
+        let csvs = csvs
+            .join()
+            .unwrap_or_else(|_| Err(UserError::new("writing the CSV files failed")));
+        script.and(csvs)
+    })?;
     let tables = req
         .plan
         .tables
@@ -810,6 +936,116 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
         .filter_map(|t| results.remove(&t.table))
         .collect();
     Ok(tables)
+}
+
+/// The foreign keys of `table` (`schema.name`) as the dump declares them, leaving out those
+/// `ddl` already has (by constraint name).
+fn dump_foreign_keys(dump: &Path, table: &str, ddl: &str) -> String {
+    let Some((schema, name)) = table.split_once('.') else {
+        return String::new();
+    };
+    let Ok(list) = dump_list(dump) else {
+        return String::new();
+    };
+    let prefix = format!("FK CONSTRAINT {schema} {name} ");
+    let wanted: Vec<&str> = list
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .filter(|l| {
+            l.split_once(' ')
+                .map(|(_, rest)| rest.split_once(' ').map(|x| x.1).unwrap_or(""))
+                .and_then(|rest| rest.split_once(' ').map(|x| x.1))
+                .is_some_and(|rest| rest.starts_with(&prefix))
+        })
+        .filter(|l| {
+            let constraint = l[l.find(&prefix).unwrap_or(0) + prefix.len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            !ddl.contains(&format!(
+                "ADD CONSTRAINT {} ",
+                crate::analysis::quote::quote_ident(constraint)
+            ))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return String::new();
+    }
+    let Ok(dir) = tempfile::tempdir() else {
+        return String::new();
+    };
+    let list_path = dir.path().join("fk.list");
+    if fs::write(&list_path, wanted.join("\n")).is_err() {
+        return String::new();
+    }
+    let pg_restore = (12..=30)
+        .rev()
+        .find_map(|m| scratch::bindir(m).ok())
+        .map(|d| d.join("pg_restore"))
+        .unwrap_or_else(|| PathBuf::from("pg_restore"));
+    let out = std::process::Command::new(pg_restore)
+        .arg("-L")
+        .arg(&list_path)
+        .args(["--no-owner", "-f", "-"])
+        .arg(dump)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let Ok(out) = out else { return String::new() };
+    keep_statements(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// A pg_dump/pg_restore script without its comments, session settings and psql meta-commands.
+fn keep_statements(text: &str) -> String {
+    let mut ddl = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.is_empty()
+            || t.starts_with("--")
+            || t.starts_with('\\')
+            || t.starts_with("SET ")
+            || t.starts_with("SELECT pg_catalog.set_config(")
+        {
+            continue;
+        }
+        ddl.push_str(line);
+        ddl.push('\n');
+    }
+    ddl
+}
+
+/// The table's definition in the recovered copy (`pg_dump --schema-only -t`: columns, owned
+/// sequences, defaults, keys, indexes, constraints), without the session settings, ownership and
+/// grants, so it can run inside restore.sql's transaction. pg_dump names every object with its
+/// schema.
+fn table_definition(server: &Scratch, db: &str, table_sql: &str) -> Result<String> {
+    let mut c = server.tool("pg_dump");
+    c.args([
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "--no-tablespaces",
+        "--no-security-labels",
+        "--no-publications",
+        "--no-subscriptions",
+        "-t",
+        table_sql,
+        "-d",
+        &server.conninfo(db),
+    ]);
+    let out = c
+        .output()
+        .map_err(|e| UserError::new(format!("pg_dump: cannot run: {e}")))?;
+    if !out.status.success() {
+        return Err(UserError::new(format!(
+            "reading the definition of {table_sql} from the recovered copy failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+        )));
+    }
+    Ok(keep_statements(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Indexes of `shapes` with referenced tables first (foreign keys among them, from the copy).

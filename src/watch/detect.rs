@@ -461,6 +461,7 @@ mod tests {
             size_bytes: None,
             catalog_xmin_age: Some(10),
             catalog_commit_time: None,
+            reloptions: Vec::new(),
         }
     }
 
