@@ -83,6 +83,93 @@ fn truncation_mark(dropped: u64) -> Vec<u8> {
     format!(" [pgtriage: line truncated, {dropped} more bytes not read]").into_bytes()
 }
 
+/// What replaces the dropped lines of an over-long entry of many lines (a TAB continuation, so
+/// it stays part of the entry's text).
+fn entry_truncation_mark(lines: u64, bytes: u64) -> Vec<u8> {
+    format!("\t[pgtriage: entry truncated, {lines} more lines ({bytes} bytes) not read]\n")
+        .into_bytes()
+}
+
+/// An entry of many lines being dropped after its head: the head is kept aside until the line
+/// that starts the next entry is found, then handed to the parser, marked, as one whole entry.
+/// Without this the parser is handed the growing entry again with every block (quadratic).
+struct EntrySkip {
+    head: Vec<u8>,
+    /// Number of the head's first line.
+    head_line: u64,
+    /// Line breaks and bytes dropped so far.
+    lines: u64,
+    bytes: u64,
+    /// Inside a dropped line too long to keep in the buffer: drop up to its line break.
+    mid_line: bool,
+}
+
+impl EntrySkip {
+    /// Drops the entry's lines at the start of `buf`; true when the next entry's first line (or
+    /// the end of the input) was reached, which is then left at the start of `buf`.
+    fn drop_lines(&mut self, buf: &mut Vec<u8>, parser: &dyn FormatParser, eof: bool) -> bool {
+        let mut pos = 0;
+        let done = loop {
+            if self.mid_line {
+                match memchr::memchr(b'\n', &buf[pos..]) {
+                    Some(i) => {
+                        pos += i + 1;
+                        self.lines += 1;
+                        self.mid_line = false;
+                    }
+                    None => {
+                        pos = buf.len();
+                        break eof;
+                    }
+                }
+                continue;
+            }
+            match memchr::memchr(b'\n', &buf[pos..]) {
+                Some(i) => {
+                    if parser.starts_entry(&buf[pos..pos + i]) {
+                        break true;
+                    }
+                    pos += i + 1;
+                    self.lines += 1;
+                }
+                None if eof => {
+                    // An unterminated last line: the parser reads it if it begins an entry.
+                    if pos < buf.len() && !parser.starts_entry(&buf[pos..]) {
+                        pos = buf.len();
+                        self.lines += 1;
+                    }
+                    break true;
+                }
+                None => {
+                    // A partial line: kept for the next block unless it is too long to keep, in
+                    // which case its head tells whether it begins an entry.
+                    if buf.len() - pos > MAX_LINE {
+                        if parser.starts_entry(&buf[pos..pos + 4096]) {
+                            break true;
+                        }
+                        pos = buf.len();
+                        self.mid_line = true;
+                    }
+                    break false;
+                }
+            }
+        };
+        self.bytes += pos as u64;
+        buf.drain(..pos);
+        done
+    }
+
+    /// Hands the head, marked, to the parser as one whole entry; returns the number of the line
+    /// after the dropped ones.
+    fn finish(&self, parser: &mut dyn FormatParser, sink: &mut dyn EntrySink) -> u64 {
+        let mut entry = self.head.clone();
+        entry.extend_from_slice(&entry_truncation_mark(self.lines, self.bytes));
+        sink.problem(ProblemKind::LongEntry, self.head_line);
+        parser.parse(&entry, self.head_line, true, sink);
+        self.head_line + lines_in(&self.head) + self.lines
+    }
+}
+
 /// Feeds a stream to a parser in blocks of whole lines. Returns the lines read.
 fn drive(
     reader: &mut dyn Read,
@@ -101,6 +188,7 @@ fn drive(
     let mut tail_start = 0usize;
     // Bytes of an over-long line dropped so far.
     let mut dropping: Option<u64> = None;
+    let mut skipping: Option<EntrySkip> = None;
     while !eof {
         let room = limit.map_or(BLOCK as u64, |l| (l - taken).min(BLOCK as u64)) as usize;
         let old = buf.len();
@@ -127,6 +215,20 @@ fn drive(
         }
         if got == 0 || limit.is_some_and(|l| taken >= l) {
             eof = true;
+        }
+        let mut old = old;
+        if let Some(skip) = skipping.as_mut() {
+            if !skip.drop_lines(&mut buf, parser, eof) {
+                continue;
+            }
+            if let Some(skip) = skipping.take() {
+                let head_lines = lines_in(&skip.head);
+                line = skip.finish(parser, sink);
+                lines += head_lines + skip.lines;
+            }
+            // All of the buffer is now unread lines, from the next entry's first line on.
+            tail_start = 0;
+            old = 0;
         }
         if let Some(dropped) = dropping {
             match memchr::memchr(b'\n', &buf[old..]) {
@@ -185,6 +287,27 @@ fn drive(
         }
         buf.drain(..used);
         tail_start = tail_start.saturating_sub(used);
+        // The parser keeps an entry of many lines whole until its end: past the cap its head
+        // (whole lines) is set aside and the rest of its lines dropped as they come.
+        if !eof && parser.caps_long_entries() && upto - used > MAX_LINE {
+            let kept = match memchr::memrchr(b'\n', &buf[..MAX_LINE]) {
+                Some(i) => i + 1,
+                None => memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1),
+            };
+            let head: Vec<u8> = buf.drain(..kept).collect();
+            skipping = Some(EntrySkip {
+                head,
+                head_line: line,
+                lines: 0,
+                bytes: 0,
+                mid_line: false,
+            });
+            tail_start = 0;
+            if let Some(skip) = skipping.as_mut() {
+                // What is already in the buffer is dropped now; the rest with the next blocks.
+                let _ = skip.drop_lines(&mut buf, parser, false);
+            }
+        }
     }
     lines
 }
