@@ -53,6 +53,8 @@ pub struct LogOptions {
     /// `line_prefix` was read from the database (`with_database_settings`), not given: a log it
     /// does not fit is read by inference, with a note.
     pub prefix_from_database: bool,
+    /// `--hash-all`: with `since/until`, hash the whole file too, not only the range read.
+    pub hash_all: bool,
 }
 
 impl LogOptions {
@@ -109,6 +111,7 @@ impl LogOptions {
                 .clamp(1, available_cores()),
             part_bytes: self.part_bytes.unwrap_or(reader::DEFAULT_PART_BYTES),
             prefix_from_database: self.prefix_from_database,
+            hash_all: self.hash_all,
         })
     }
 }

@@ -41,6 +41,8 @@ pub struct ReadSettings {
     pub part_bytes: u64,
     /// `prefix` came from the database, not the user: when it does not fit, infer instead.
     pub prefix_from_database: bool,
+    /// Hash (and count the lines of) the whole file even when `since/until` read only a part.
+    pub hash_all: bool,
 }
 
 /// One file's share of the timeline.
@@ -432,7 +434,7 @@ pub fn read_file(
             leading_timestamp: false,
             warning: None,
         };
-        let mut result = assemble_file(file, &detected, compression, Vec::new(), 0);
+        let mut result = assemble_file(file, None, &detected, compression, Vec::new(), 0);
         let (sha, bytes) = {
             let d = std::mem::take(
                 &mut *opened
@@ -499,13 +501,26 @@ pub fn read_file(
         }
         _ => None,
     };
+    let mut read_range = None;
+    let mut cite = None;
     let (chunks, sha, bytes, lines, line_base) = match split {
         Some((path, size)) => {
             drop(opened);
             let parts = plan_parts(&path, size, &detected, s)?;
             let lo = parts.first().map_or(0, |p| p.0);
-            let ((hash, total, before), outs) = rayon::join(
-                || hash_and_count(&path, lo),
+            let hi = parts.last().map_or(size, |p| p.1);
+            // A window that skips part of the file hashes what it read, not what it skipped
+            // (chain of custody: the hash of what was examined), unless `--hash-all`.
+            let windowed = lo > 0 || hi < size;
+            let whole = !windowed || s.hash_all;
+            let (counted, outs) = rayon::join(
+                || {
+                    if whole {
+                        hash_and_count(&path, lo, windowed.then_some(hi))
+                    } else {
+                        hash_range(&path, lo, hi)
+                    }
+                },
                 || {
                     parts
                         .par_iter()
@@ -513,16 +528,32 @@ pub fn read_file(
                         .collect::<Vec<_>>()
                 },
             );
-            let (sha, bytes) =
-                hash.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?;
-            let lines = total;
+            let cannot =
+                |e: std::io::Error| UserError::new(format!("{}: cannot read: {e}", file.display));
+            let counted = counted.map_err(cannot)?;
             let mut chunks = Vec::new();
             for o in outs {
-                chunks.push(
-                    o.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?,
-                );
+                chunks.push(o.map_err(cannot)?);
             }
-            (chunks, Some(sha), bytes, lines, before)
+            read_range = counted
+                .range
+                .map(|(sha256, lines)| crate::evidence::ReadRange {
+                    start: lo,
+                    end: hi,
+                    sha256,
+                    lines,
+                });
+            if !whole {
+                // Lines before the range were not read: places are counted from its start.
+                cite = Some(format!("{}@{lo}", file.display));
+            }
+            (
+                chunks,
+                counted.sha256,
+                size,
+                counted.lines,
+                counted.lines_before,
+            )
         }
         None => {
             // A regular file is hashed by a second reader on its own thread (I/O and SHA-256
@@ -566,10 +597,11 @@ pub fn read_file(
             (vec![(out, lines)], Some(sha), bytes, lines, 0)
         }
     };
-    let mut result = assemble_file(file, &detected, compression, chunks, line_base);
+    let mut result = assemble_file(file, cite, &detected, compression, chunks, line_base);
     result.source.sha256 = sha;
     result.source.bytes = bytes;
     result.source.lines = lines;
+    result.source.read_range = read_range;
     problems.append(&mut result.problems);
     result.problems = problems;
     Ok(result)
@@ -642,51 +674,108 @@ fn parse_part(
     Ok((sink.finish(), lines))
 }
 
-/// SHA-256, size and line count of the whole file, and the lines before `mark`.
-fn hash_and_count(path: &Path, mark: u64) -> (std::io::Result<(String, u64)>, u64, u64) {
+/// What was hashed and counted of a file.
+struct Counted {
+    /// Of the whole file, when it was all read.
+    sha256: Option<String>,
+    /// Lines of what was read (the whole file, or the range).
+    lines: u64,
+    /// Lines before the first byte parsed (0 when only the range was read).
+    lines_before: u64,
+    /// SHA-256 and lines of the range parsed, when it is not the whole file.
+    range: Option<(String, u64)>,
+}
+
+/// SHA-256 and line count of the whole file, the lines before `mark`, and the SHA-256 and lines
+/// of `mark..range_end` when a range is given (`--hash-all` with a window).
+fn hash_and_count(path: &Path, mark: u64, range_end: Option<u64>) -> std::io::Result<Counted> {
     use sha2::{Digest, Sha256};
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => return (Err(e), 0, 0),
-    };
+    let mut f = File::open(path)?;
     let mut h = Sha256::new();
+    let mut part = Sha256::new();
     let mut buf = vec![0u8; BLOCK];
-    let (mut bytes, mut lines, mut before) = (0u64, 0u64, 0u64);
+    let (mut bytes, mut lines, mut before, mut in_range) = (0u64, 0u64, 0u64, 0u64);
     let mut last = b'\n';
     loop {
         let n = match f.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return (Err(e), 0, 0),
+            Err(e) => return Err(e),
         };
-        h.update(&buf[..n]);
-        let nl = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let block = &buf[..n];
+        h.update(block);
+        let nl = memchr::memchr_iter(b'\n', block).count() as u64;
         if bytes + n as u64 <= mark {
             before += nl;
         } else if bytes < mark {
-            before += memchr::memchr_iter(b'\n', &buf[..(mark - bytes) as usize]).count() as u64;
+            before += lines_in(&block[..(mark - bytes) as usize]);
+        }
+        if let Some(end) = range_end {
+            // The overlap of this block with mark..end.
+            let a = mark.clamp(bytes, bytes + n as u64) - bytes;
+            let b = end.clamp(bytes, bytes + n as u64) - bytes;
+            if a < b {
+                let slice = &block[a as usize..b as usize];
+                part.update(slice);
+                in_range += lines_in(slice);
+            }
         }
         lines += nl;
         bytes += n as u64;
-        last = buf[n - 1];
+        last = block[n - 1];
     }
     if last != b'\n' {
         lines += 1;
     }
-    (Ok((hex::encode(h.finalize()), bytes)), lines, before)
+    Ok(Counted {
+        sha256: Some(hex::encode(h.finalize())),
+        lines,
+        lines_before: before,
+        range: range_end.map(|_| (hex::encode(part.finalize()), in_range)),
+    })
+}
+
+/// SHA-256 and line count of bytes `start..end` only (the rest of the file is not read).
+fn hash_range(path: &Path, start: u64, end: u64) -> std::io::Result<Counted> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    let mut f = f.take(end - start);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; BLOCK];
+    let mut lines = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        lines += lines_in(&buf[..n]);
+    }
+    Ok(Counted {
+        sha256: None,
+        lines,
+        lines_before: 0,
+        range: Some((hex::encode(h.finalize()), lines)),
+    })
 }
 
 /// Puts a file's parts together: absolute `log:FILE:LINE` sources, transactions settled across
 /// parts, counts and problems summed.
 fn assemble_file(
     file: &InputFile,
+    cite: Option<String>,
     d: &Detected,
     compression: Compression,
     chunks: Vec<(ChunkOutput, u64)>,
     line_base: u64,
 ) -> FileResult {
-    let display = file.display.clone();
+    // The name places are cited under: `FILE@START` when only a range was read.
+    let display = cite.unwrap_or_else(|| file.display.clone());
     let mut events: Vec<LogEvent> = Vec::new();
     let mut counts: HashMap<(i64, CountKind), HashMap<String, u64>> = HashMap::new();
     let mut problem_map: BTreeMap<ProblemKind, (u64, u64)> = BTreeMap::new();
@@ -753,7 +842,7 @@ fn assemble_file(
         .collect();
     FileResult {
         source: LogSource {
-            path: display.clone(),
+            path: file.display.clone(),
             format: d.format.name().to_string(),
             line_prefix: d.prefix.as_ref().map(|p| p.text().to_string()),
             compression: compression.name().to_string(),
@@ -762,6 +851,7 @@ fn assemble_file(
             lines: 0,
             first_at,
             last_at,
+            read_range: None,
         },
         events,
         counts,
@@ -805,6 +895,7 @@ mod tests {
             threads: 2,
             part_bytes: DEFAULT_PART_BYTES,
             prefix_from_database: false,
+            hash_all: false,
         };
         let parts = plan_parts(&path, size, &detected, &settings).unwrap_or_else(|e| panic!("{e}"));
         let (lo, hi) = (parts[0].0, parts[parts.len() - 1].1);
