@@ -10,8 +10,18 @@ cd "$(dirname "$0")/.."
 out=tests/data/odd-logs
 mkdir -p "$out"
 
+# With names as arguments, only those logs are (re)written.
+wanted() {
+  [ "${#ONLY[@]}" -eq 0 ] && return 0
+  local n
+  for n in "${ONLY[@]}"; do [ "$n" = "$1" ] && return 0; done
+  return 1
+}
+ONLY=("$@")
+
 write_one() {
   local name=$1 prefix=$2
+  wanted "$name" || return 0
   (
     pg_throwaway_start "log_destination = 'stderr'" "log_line_prefix = '$prefix'" "archive_mode = off"
     pg_psql postgres -c "CREATE TABLE payments (id int); CREATE TABLE orders (id int); INSERT INTO payments VALUES (1), (2); INSERT INTO orders VALUES (1)" >/dev/null
@@ -27,4 +37,8 @@ write_one line-number-as-pid '%t [%p]: [%l-1] user=%u,db=%d '
 write_one session-xid-vxid-sqlstate '%m %c %x %v %e [%p] %q%u@%d '
 write_one padded '%m [%-8p] %-10u %-10d '
 write_one epoch '%n [%p] %q%u@%d '
+# The transaction id in brackets before the pid: `%m [%p] [%l] …` (the xid read as the pid) and
+# `%m [%l] [%p] …` fit every line alike and neither number counts lines; only the session
+# markers (BEGIN and COMMIT in one session, connection authorized … disconnection) tell them apart.
+write_one xid-before-pid '%m [%x] [%p] %q%u@%d '
 echo "wrote $(ls "$out" | wc -l) logs to $out"

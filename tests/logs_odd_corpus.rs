@@ -14,6 +14,7 @@ const CORPUS: &[(&str, &str)] = &[
     ("session-xid-vxid-sqlstate", "%m %c %x %v %e [%p] %q%u@%d "),
     ("padded", "%m [%-8p] %-10u %-10d "),
     ("epoch", "%n [%p] %q%u@%d "),
+    ("xid-before-pid", "%m [%x] [%p] %q%u@%d "),
 ];
 
 fn read(path: &Path, prefix: Option<&str>) -> Result<Timeline, String> {
