@@ -52,6 +52,69 @@ pub struct FileResult {
     pub events: Vec<LogEvent>,
     pub counts: HashMap<(i64, CountKind), HashMap<String, u64>>,
     pub problems: Vec<LogProblem>,
+    /// What each part of the file left of its sessions, settled by [`settle_sessions`] together
+    /// with the files rotated before and after it (a transaction can span a rotation).
+    pub sessions: SessionParts,
+}
+
+/// A file's parts' session reports: (offset of the part's events, report, name of its lines).
+#[derive(Default)]
+pub struct SessionParts(pub Vec<(usize, sessions::ChunkSessions, sessions::SourceName)>);
+
+impl std::fmt::Debug for SessionParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionParts({} parts)", self.0.len())
+    }
+}
+
+/// Settles the sessions of files that are one server's log in time order (a rotated set):
+/// what one file leaves open is carried into the next, so a BEGIN before a rotation and its
+/// COMMIT after it make one committed transaction. A single file is settled on its own.
+pub fn settle_sessions(files: &mut [&mut FileResult]) {
+    // Sessions are keyed by `%c` (start and pid) where the format has it, else by pid. A set
+    // that mixes both (a csvlog after rotated stderr files without `%c`) is keyed by pid alone,
+    // which both name.
+    let by_session_id = |f: &FileResult| {
+        matches!(f.source.format.as_str(), "csvlog" | "jsonlog")
+            || f.source
+                .line_prefix
+                .as_deref()
+                .is_some_and(|p| p.contains("%c"))
+    };
+    let keyed: Vec<bool> = files
+        .iter()
+        .filter(|f| !f.sessions.0.is_empty())
+        .map(|f| by_session_id(f))
+        .collect();
+    if keyed.iter().any(|k| *k) && keyed.iter().any(|k| !*k) {
+        for f in files.iter_mut() {
+            for (_, chunk, _) in &mut f.sessions.0 {
+                chunk.heads.iter_mut().for_each(|(k, _)| *k &= 0xffff_ffff);
+                chunk.tails.iter_mut().for_each(|(k, _)| *k &= 0xffff_ffff);
+            }
+        }
+    }
+    let mut events: Vec<LogEvent> = Vec::new();
+    let mut parts = Vec::new();
+    let mut lens = Vec::new();
+    for f in files.iter_mut() {
+        let base = events.len();
+        lens.push(f.events.len());
+        events.append(&mut f.events);
+        for (off, chunk, name) in std::mem::take(&mut f.sessions.0) {
+            parts.push((off + base, chunk, name));
+        }
+    }
+    sessions::merge(parts, &mut events);
+    let mut rest = events.into_iter();
+    for (f, n) in files.iter_mut().zip(lens) {
+        f.events = rest.by_ref().take(n).collect();
+    }
+    // Events settling made (a COMMIT or ROLLBACK closing a carried transaction): they cite
+    // their own lines, and the timeline is sorted by time after this, so any file may hold them.
+    if let Some(last) = files.last_mut() {
+        last.events.extend(rest);
+    }
 }
 
 pub fn make_parser(d: &Detected, s: &ReadSettings) -> Box<dyn FormatParser> {
@@ -818,7 +881,7 @@ fn assemble_file(
         session_parts.push((
             off,
             sess,
-            Box::new(move |l: u64| format!("log:{name}:{l}")) as Box<dyn Fn(u64) -> String>,
+            Box::new(move |l: u64| format!("log:{name}:{l}")) as sessions::SourceName,
         ));
         first_at = match (first_at, out.first_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -830,7 +893,6 @@ fn assemble_file(
         };
         base += lines;
     }
-    sessions::merge(session_parts, &mut events);
     let problems = problem_map
         .into_iter()
         .map(|(kind, (line, count))| LogProblem {
@@ -856,6 +918,7 @@ fn assemble_file(
         events,
         counts,
         problems,
+        sessions: SessionParts(session_parts),
     }
 }
 
