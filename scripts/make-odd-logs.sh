@@ -4,6 +4,10 @@
 # inference is tested on what servers really write. Each file is one throwaway server's stderr
 # log. Expected events (checked by tests/logs_odd_corpus.rs): a rolled-back
 # `DELETE FROM payments`, a committed `DELETE FROM payments WHERE id = 1`, `TRUNCATE orders`.
+# Also cloud/ (the same incident in RDS, CloudWatch, Cloud SQL, CloudNativePG and Azure
+# renderings of a real server's logs), rotation/ and rotation-copytruncate/ (see below).
+# Usage: scripts/make-odd-logs.sh [NAME…]   (names: the log names below, rds, cloudsql,
+# cloudnativepg, azure, rotation; none = all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg-throwaway.sh
