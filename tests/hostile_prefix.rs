@@ -73,3 +73,54 @@ fn line_number_in_brackets_is_not_read_as_the_pid() {
 fn line_number_without_user_and_db() {
     rolled_back_delete("%m [%p]: [%l-1] ");
 }
+
+/// `[%x]` before `[%p]`: `%m [%p] [%l] …` (the transaction id taken for the pid) and
+/// `%m [%l] [%p] …` fit every line alike and neither number counts lines. Only the session
+/// markers tell them apart: read with the xid as pid, the BEGIN is in "session 0" and its
+/// COMMIT in "session 726", and the committed DELETE came out rolled back, exit 0, no word.
+#[test]
+fn only_the_session_markers_tell_the_xid_from_the_pid() {
+    let prefix = "%m [%x] [%p] %q%u@%d ";
+    rolled_back_delete(prefix);
+    let pg = cluster_with_prefix(prefix);
+    let db = pg.fresh_database("markers");
+    pg.psql(
+        &db,
+        "CREATE TABLE payments (id int); INSERT INTO payments VALUES (1), (2)",
+    );
+    pg.psql_script(
+        &db,
+        "BEGIN;\nDELETE FROM payments WHERE id = 1;\nCOMMIT;\n",
+        false,
+    );
+    pg.psql(&db, "SELECT 'done'");
+    pg.wait_for_log(|t| t.contains("'done'"), std::time::Duration::from_secs(10));
+    let t = read(&pg.log_dir().join("postgresql.log"));
+    let one = t
+        .events
+        .iter()
+        .find(|e| {
+            e.kind == EventKind::Delete && e.text.starts_with("DELETE FROM payments WHERE id = 1")
+        })
+        .unwrap_or_else(|| panic!("no DELETE … WHERE: {:#?}", t.events));
+    assert_eq!(
+        one.outcome,
+        Some(TxOutcome::Committed),
+        "{one:#?}\n{:#?}",
+        t.problems
+    );
+    assert_eq!(
+        t.sources[0].line_prefix.as_deref(),
+        Some("%m [%l] [%p] %q%u@%d ")
+    );
+    // The choice is said, naming both readings.
+    assert!(
+        t.problems
+            .iter()
+            .any(|p| p.message.contains("session markers")
+                && p.message.contains("\"%m [%l] [%p] %q%u@%d \"")
+                && p.message.contains("\"%m [%p] [%l] %q%u@%d \"")),
+        "{:#?}",
+        t.problems
+    );
+}

@@ -59,4 +59,8 @@ pub struct LogArgs {
     /// The server's log_timezone, for timestamps without an offset (default: inferred or UTC).
     #[arg(long, value_name = "ZONE")]
     pub log_timezone: Option<String>,
+    /// With --since/--until, hash the whole log file too (default: only the byte range read is
+    /// hashed, and recorded as the source's read_range).
+    #[arg(long)]
+    pub hash_all: bool,
 }

@@ -94,6 +94,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
         threads: args.threads,
         part_bytes: None,
         prefix_from_database: false,
+        hash_all: args.log.hash_all,
     };
     let mut timeline = crate::logs::read_timeline(&opts)?;
     filter(&mut timeline, &args.tables, &kinds);

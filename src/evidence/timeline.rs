@@ -37,6 +37,23 @@ pub struct LogSource {
     pub first_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub last_at: Option<DateTime<Utc>>,
+    /// With `--since/--until` on a plain file, the part of it that was read (bisected on its
+    /// timestamps) and its SHA-256: what was examined. `sha256` is then `None` unless
+    /// `--hash-all`, and event sources read `log:FILE@START:N` (the Nth line from byte START).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_range: Option<ReadRange>,
+}
+
+/// Bytes `start..end` of a log file (end exclusive), as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRange {
+    pub start: u64,
+    pub end: u64,
+    /// SHA-256 of exactly those bytes (`dd if=FILE iflag=skip_bytes,count_bytes skip=START
+    /// count=END-START | sha256sum`).
+    pub sha256: String,
+    /// Lines in the range.
+    pub lines: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

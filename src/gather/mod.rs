@@ -363,6 +363,7 @@ fn read_logs(
         part_bytes: None,
         prefix_from_database: logs.log_line_prefix.is_none()
             && setting("log_line_prefix").is_some_and(|p| !p.is_empty()),
+        hash_all: logs.hash_all,
     };
     let timeline = crate::logs::read_timeline(&opts)?;
     let inputs = timeline

@@ -72,6 +72,7 @@ pub enum ProblemKind {
     Orphan,
     CorruptStream,
     LongLine,
+    LongEntry,
 }
 
 impl ProblemKind {
@@ -91,6 +92,9 @@ impl ProblemKind {
             }
             ProblemKind::LongLine => {
                 "lines longer than 4 MiB (their first 4 MiB kept and marked `[pgtriage: line truncated, …]`, the rest not read)"
+            }
+            ProblemKind::LongEntry => {
+                "entries of many lines longer than 4 MiB in all (their first 4 MiB of whole lines kept and marked `[pgtriage: entry truncated, …]`, the rest of their lines not read)"
             }
             ProblemKind::Orphan => {
                 "continuation or follow-up lines with no entry before them (kept as raw lines)"

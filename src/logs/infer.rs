@@ -259,8 +259,14 @@ fn prefix_for(
     if allow_empty {
         candidates.push(String::new());
     }
-    if let Some(built) = build_prefix(sample, leading) {
-        candidates.insert(0, built);
+    // Built readings first: the first bracketed number as the pid, then the second (a `[%x]`
+    // or `[%Q]` before `[%p]` reads alike; the session markers tell them apart).
+    for slot in (0..2).rev() {
+        if let Some(built) = build_prefix(sample, leading, slot)
+            && !candidates.contains(&built)
+        {
+            candidates.insert(0, built);
+        }
     }
     let mut total = 0;
     for c in &candidates {
@@ -338,6 +344,151 @@ fn pid_looks_like_a_counter(pids: &[Option<i64>]) -> bool {
     distinct.len() * 2 > values.len() && plus_one * 3 > pairs
 }
 
+/// How a reading's sessions agree with what the server says about them in the head lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct MarkerCheck {
+    /// Markers that agree: a COMMIT/ROLLBACK in the session that began the transaction, a
+    /// session id (`%c`, `start.pid` in hex) that names the pid read.
+    agree: usize,
+    /// Markers that disagree: a COMMIT/ROLLBACK in a session with no transaction begun after
+    /// its connection was seen, a BEGIN in a session whose transaction is open, a second
+    /// `connection authorized` on a live session, a `%c` naming another pid, a session's virtual
+    /// xid (`%v`) changing its backend id.
+    disagree: usize,
+}
+
+impl MarkerCheck {
+    /// Fewest disagreements first, then most agreements.
+    fn rank(&self) -> (usize, std::cmp::Reverse<usize>) {
+        (self.disagree, std::cmp::Reverse(self.agree))
+    }
+}
+
+/// What a statement does to its session's transaction (simple and extended protocol).
+fn transaction_verb(message: &[u8]) -> Option<bool> {
+    let text = String::from_utf8_lossy(message);
+    let sql = if let Some(s) = text.strip_prefix("statement: ") {
+        s
+    } else if text.starts_with("execute ") {
+        text.split_once(": ")?.1
+    } else {
+        return None;
+    };
+    let sql = sql.trim().trim_end_matches(';').trim().to_ascii_uppercase();
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    match words.as_slice() {
+        ["BEGIN", ..] | ["START", "TRANSACTION", ..] => Some(true),
+        ["COMMIT" | "END" | "ROLLBACK" | "ABORT"]
+        | [
+            "COMMIT" | "END" | "ROLLBACK" | "ABORT",
+            "WORK" | "TRANSACTION" | "AND",
+            ..,
+        ] => Some(false),
+        _ => None,
+    }
+}
+
+/// Checks a reading's pids against the session markers of the head lines.
+fn check_markers(p: &LinePrefix, sample: &[u8], leading: bool) -> MarkerCheck {
+    #[derive(Default)]
+    struct Session {
+        /// `connection received/authorized` seen, no disconnection since.
+        live: bool,
+        /// First seen after the server said it was ready: its whole life is in the sample.
+        whole: bool,
+        authorized: bool,
+        open: bool,
+        backend: Option<Vec<u8>>,
+    }
+    let mut check = MarkerCheck::default();
+    if !p.has(Escape::Pid) {
+        return check;
+    }
+    let mut sessions: std::collections::HashMap<i64, Session> = Default::default();
+    // After the server says it is ready, every process seen is new: its whole session is in
+    // the sample, so a COMMIT without its BEGIN is a disagreement there too.
+    let mut started = false;
+    for (_, l) in head_lines(sample) {
+        let l = strip_leading_timestamp(l, leading);
+        let Some(m) = p.matches(l) else { continue };
+        let Some(pid) = m
+            .get(l, Escape::Pid)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        else {
+            continue;
+        };
+        if let Some(sid) = m.get(l, Escape::SessionId)
+            && let Some((_, hex)) = std::str::from_utf8(sid).unwrap_or("").rsplit_once('.')
+            && let Ok(sid_pid) = i64::from_str_radix(hex, 16)
+        {
+            if sid_pid == pid {
+                check.agree += 1;
+            } else {
+                check.disagree += 1;
+            }
+        }
+        let rest = &l[m.rest..];
+        let Some(n) = crate::logs::prefix::severity_at(rest) else {
+            continue;
+        };
+        let message = rest.get(n + 3..).unwrap_or(b"");
+        if message.starts_with(b"database system is ready to accept") {
+            started = true;
+        }
+        let s = sessions.entry(pid).or_insert_with(|| Session {
+            whole: started,
+            ..Session::default()
+        });
+        if let Some(v) = m.get(l, Escape::VirtualXid)
+            && let Some(slash) = memchr::memchr(b'/', v)
+            && s.live
+        {
+            let backend = &v[..slash];
+            match &s.backend {
+                Some(b) if b.as_slice() != backend => check.disagree += 1,
+                Some(_) => {}
+                None => s.backend = Some(backend.to_vec()),
+            }
+        }
+        if message.starts_with(b"connection received:") {
+            if s.live {
+                check.disagree += 1;
+            }
+            *s = Session {
+                live: true,
+                whole: s.whole,
+                ..Session::default()
+            };
+        } else if message.starts_with(b"connection authorized:") {
+            if s.authorized {
+                check.disagree += 1;
+            }
+            s.live = true;
+            s.authorized = true;
+        } else if message.starts_with(b"disconnection:") {
+            // A pid reused later is a new process, begun after this point.
+            *s = Session {
+                whole: true,
+                ..Session::default()
+            };
+        } else if let Some(begins) = transaction_verb(message) {
+            match (begins, s.open) {
+                (true, true) => check.disagree += 1,
+                (true, false) => s.open = true,
+                (false, true) => {
+                    check.agree += 1;
+                    s.open = false;
+                }
+                // Without its connection in the sample, the BEGIN may be before the sample.
+                (false, false) if s.live || s.whole => check.disagree += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    check
+}
+
 /// Picks the reading that matches most head lines and whose pid behaves like a pid. A reading
 /// rejected for that, or a tie between readings that disagree on the pid, is said (the note
 /// becomes a problem of the file), never resolved silently.
@@ -372,8 +523,57 @@ fn choose_prefix(
         }
         return (best, notes.pop());
     };
+    // Among the readings that fit most lines, the one the session markers disagree with least
+    // (the first of equals: the list is in order of preference).
+    let markers: Vec<MarkerCheck> = kept
+        .iter()
+        .map(|(h, p, _)| {
+            if *h == top {
+                check_markers(p, sample, leading)
+            } else {
+                MarkerCheck::default()
+            }
+        })
+        .collect();
+    let best_i = (0..kept.len())
+        .filter(|&i| kept[i].0 == top)
+        .min_by_key(|&i| (markers[i].rank(), i))
+        .unwrap_or(0);
+    let best_markers = markers[best_i];
+    for (i, (h, q, pids)) in kept.iter().enumerate() {
+        if i != best_i
+            && *h == top
+            && markers[i].rank() > best_markers.rank()
+            && *pids != kept[best_i].2
+        {
+            notes.push(format!(
+                "log_line_prefix read as {:?}, not {:?}: the session markers (BEGIN and COMMIT/ROLLBACK in one session, connection lines, %c, %v) agree {} and disagree {} times with the former's process ids, {} and {} times with the latter's",
+                kept[best_i].1.text(),
+                q.text(),
+                best_markers.agree,
+                best_markers.disagree,
+                markers[i].agree,
+                markers[i].disagree
+            ));
+        }
+    }
+    let markers_best = best_markers;
+    let mut kept: Vec<_> = kept
+        .into_iter()
+        .zip(markers)
+        .filter(|(k, m)| k.0 != top || m.rank() == markers_best.rank())
+        .map(|(k, _)| k)
+        .collect();
     let best_i = kept.iter().position(|k| k.0 == top).unwrap_or(0);
     let (hit, best, best_pids) = kept.swap_remove(best_i);
+    if best_markers.disagree >= 2 && best_markers.disagree > best_markers.agree {
+        notes.push(format!(
+            "log_line_prefix inferred as {:?}, but the session markers disagree with its process ids {} times and agree {} times: sessions may be wrong; give --log-line-prefix",
+            best.text(),
+            best_markers.disagree,
+            best_markers.agree
+        ));
+    }
     if let Some((_, r)) = rejected.iter().filter(|r| r.0 >= hit).max_by_key(|r| r.0) {
         notes.push(format!(
             "log_line_prefix read as {:?}, not {:?}: in the latter the process id goes up by one line after line (a line number, %l)",
@@ -493,7 +693,8 @@ fn missing_escapes(line: &[u8], p: &LinePrefix) -> String {
 
 /// Builds a prefix from a session line's pre-severity text: timestamp, `[pid]`, `user@db`,
 /// `key=value` pairs. A guess, kept only if it then matches most lines.
-fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
+/// `pid_slot`: which bracketed number is read as the pid (0: the first); the others are `%l`.
+fn build_prefix(sample: &[u8], leading: bool, pid_slot: usize) -> Option<String> {
     let (_, line) = head_lines(sample)
         .map(|(n, l)| (n, strip_leading_timestamp(l, leading)))
         .filter(|(_, l)| has_severity(l))
@@ -513,15 +714,19 @@ fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
     .ok()?;
     let mut session_started = false;
     let mut pid_seen = false;
+    let mut brackets = 0;
     while !rest.is_empty() {
         if let Some(c) = token.captures(rest) {
             let whole = c.get(0)?.as_str();
             // One pid per line: a second bracketed number after it is `%l` (`[%l-1]`).
-            let piece = if c.get(1).is_some() && !pid_seen {
-                pid_seen = true;
-                "[%p]".to_string()
-            } else if c.get(1).is_some() {
-                "[%l]".to_string()
+            let piece = if c.get(1).is_some() {
+                brackets += 1;
+                if brackets - 1 == pid_slot && !pid_seen {
+                    pid_seen = true;
+                    "[%p]".to_string()
+                } else {
+                    "[%l]".to_string()
+                }
             } else if let (Some(_), Some(m)) = (c.get(2), c.get(3))
                 && pid_seen
             {
@@ -561,7 +766,7 @@ fn build_prefix(sample: &[u8], leading: bool) -> Option<String> {
             rest = &rest[ch.len_utf8()..];
         }
     }
-    Some(out)
+    (pid_slot == 0 || (brackets > pid_slot && pid_seen)).then_some(out)
 }
 
 #[cfg(test)]
@@ -663,7 +868,7 @@ mod tests {
 
     #[test]
     fn built_prefix_reads_the_second_bracket_as_the_line_number() {
-        let built = build_prefix(one_session().as_bytes(), false).unwrap();
+        let built = build_prefix(one_session().as_bytes(), false, 0).unwrap();
         assert_eq!(built, "%t [%p]: [%l-1] ");
     }
 

@@ -53,6 +53,8 @@ pub struct LogOptions {
     /// `line_prefix` was read from the database (`with_database_settings`), not given: a log it
     /// does not fit is read by inference, with a note.
     pub prefix_from_database: bool,
+    /// `--hash-all`: with `since/until`, hash the whole file too, not only the range read.
+    pub hash_all: bool,
 }
 
 impl LogOptions {
@@ -109,6 +111,7 @@ impl LogOptions {
                 .clamp(1, available_cores()),
             part_bytes: self.part_bytes.unwrap_or(reader::DEFAULT_PART_BYTES),
             prefix_from_database: self.prefix_from_database,
+            hash_all: self.hash_all,
         })
     }
 }
@@ -172,9 +175,33 @@ pub fn read_timeline(opts: &LogOptions) -> Result<Timeline, UserError> {
     let mut read: Vec<FileResult> = read.into_iter().map(|(r, _)| r).collect();
     // Rotated sets and directories: in the order of their first timestamp.
     read.sort_by_key(|r| (r.source.first_at.is_none(), r.source.first_at));
+    settle_rotated_sets(&mut read);
     let mut timeline = combine(read);
     timeline.problems.extend(skipped);
     Ok(timeline)
+}
+
+/// The files of one directory are one server's log rotated (the usual `log_directory`): their
+/// sessions are settled across files, in time order. Files of different directories (a primary's
+/// and a standby's logs) are settled apart.
+fn settle_rotated_sets(read: &mut [FileResult]) {
+    let dir_of = |r: &FileResult| {
+        std::path::Path::new(&r.source.path)
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
+    };
+    let mut sets: Vec<(std::path::PathBuf, Vec<&mut FileResult>)> = Vec::new();
+    for r in read.iter_mut() {
+        let dir = dir_of(r);
+        match sets.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, set)) => set.push(r),
+            None => sets.push((dir, vec![r])),
+        }
+    }
+    for (_, mut set) in sets {
+        reader::settle_sessions(&mut set);
+    }
 }
 
 /// A file's name without its compression and log extensions (`postgresql.csv.gz` →
@@ -233,6 +260,7 @@ fn dedupe_formats(read: &mut [(FileResult, bool)]) {
             }
             let r = &mut read[i].0;
             r.events.clear();
+            r.sessions.0.clear();
             r.counts.clear();
             r.problems.retain(|p| p.line.is_none());
             r.problems.push(LogProblem {

@@ -41,6 +41,8 @@ pub struct ReadSettings {
     pub part_bytes: u64,
     /// `prefix` came from the database, not the user: when it does not fit, infer instead.
     pub prefix_from_database: bool,
+    /// Hash (and count the lines of) the whole file even when `since/until` read only a part.
+    pub hash_all: bool,
 }
 
 /// One file's share of the timeline.
@@ -50,6 +52,69 @@ pub struct FileResult {
     pub events: Vec<LogEvent>,
     pub counts: HashMap<(i64, CountKind), HashMap<String, u64>>,
     pub problems: Vec<LogProblem>,
+    /// What each part of the file left of its sessions, settled by [`settle_sessions`] together
+    /// with the files rotated before and after it (a transaction can span a rotation).
+    pub sessions: SessionParts,
+}
+
+/// A file's parts' session reports: (offset of the part's events, report, name of its lines).
+#[derive(Default)]
+pub struct SessionParts(pub Vec<(usize, sessions::ChunkSessions, sessions::SourceName)>);
+
+impl std::fmt::Debug for SessionParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionParts({} parts)", self.0.len())
+    }
+}
+
+/// Settles the sessions of files that are one server's log in time order (a rotated set):
+/// what one file leaves open is carried into the next, so a BEGIN before a rotation and its
+/// COMMIT after it make one committed transaction. A single file is settled on its own.
+pub fn settle_sessions(files: &mut [&mut FileResult]) {
+    // Sessions are keyed by `%c` (start and pid) where the format has it, else by pid. A set
+    // that mixes both (a csvlog after rotated stderr files without `%c`) is keyed by pid alone,
+    // which both name.
+    let by_session_id = |f: &FileResult| {
+        matches!(f.source.format.as_str(), "csvlog" | "jsonlog")
+            || f.source
+                .line_prefix
+                .as_deref()
+                .is_some_and(|p| p.contains("%c"))
+    };
+    let keyed: Vec<bool> = files
+        .iter()
+        .filter(|f| !f.sessions.0.is_empty())
+        .map(|f| by_session_id(f))
+        .collect();
+    if keyed.iter().any(|k| *k) && keyed.iter().any(|k| !*k) {
+        for f in files.iter_mut() {
+            for (_, chunk, _) in &mut f.sessions.0 {
+                chunk.heads.iter_mut().for_each(|(k, _)| *k &= 0xffff_ffff);
+                chunk.tails.iter_mut().for_each(|(k, _)| *k &= 0xffff_ffff);
+            }
+        }
+    }
+    let mut events: Vec<LogEvent> = Vec::new();
+    let mut parts = Vec::new();
+    let mut lens = Vec::new();
+    for f in files.iter_mut() {
+        let base = events.len();
+        lens.push(f.events.len());
+        events.append(&mut f.events);
+        for (off, chunk, name) in std::mem::take(&mut f.sessions.0) {
+            parts.push((off + base, chunk, name));
+        }
+    }
+    sessions::merge(parts, &mut events);
+    let mut rest = events.into_iter();
+    for (f, n) in files.iter_mut().zip(lens) {
+        f.events = rest.by_ref().take(n).collect();
+    }
+    // Events settling made (a COMMIT or ROLLBACK closing a carried transaction): they cite
+    // their own lines, and the timeline is sorted by time after this, so any file may hold them.
+    if let Some(last) = files.last_mut() {
+        last.events.extend(rest);
+    }
 }
 
 pub fn make_parser(d: &Detected, s: &ReadSettings) -> Box<dyn FormatParser> {
@@ -83,6 +148,93 @@ fn truncation_mark(dropped: u64) -> Vec<u8> {
     format!(" [pgtriage: line truncated, {dropped} more bytes not read]").into_bytes()
 }
 
+/// What replaces the dropped lines of an over-long entry of many lines (a TAB continuation, so
+/// it stays part of the entry's text).
+fn entry_truncation_mark(lines: u64, bytes: u64) -> Vec<u8> {
+    format!("\t[pgtriage: entry truncated, {lines} more lines ({bytes} bytes) not read]\n")
+        .into_bytes()
+}
+
+/// An entry of many lines being dropped after its head: the head is kept aside until the line
+/// that starts the next entry is found, then handed to the parser, marked, as one whole entry.
+/// Without this the parser is handed the growing entry again with every block (quadratic).
+struct EntrySkip {
+    head: Vec<u8>,
+    /// Number of the head's first line.
+    head_line: u64,
+    /// Line breaks and bytes dropped so far.
+    lines: u64,
+    bytes: u64,
+    /// Inside a dropped line too long to keep in the buffer: drop up to its line break.
+    mid_line: bool,
+}
+
+impl EntrySkip {
+    /// Drops the entry's lines at the start of `buf`; true when the next entry's first line (or
+    /// the end of the input) was reached, which is then left at the start of `buf`.
+    fn drop_lines(&mut self, buf: &mut Vec<u8>, parser: &dyn FormatParser, eof: bool) -> bool {
+        let mut pos = 0;
+        let done = loop {
+            if self.mid_line {
+                match memchr::memchr(b'\n', &buf[pos..]) {
+                    Some(i) => {
+                        pos += i + 1;
+                        self.lines += 1;
+                        self.mid_line = false;
+                    }
+                    None => {
+                        pos = buf.len();
+                        break eof;
+                    }
+                }
+                continue;
+            }
+            match memchr::memchr(b'\n', &buf[pos..]) {
+                Some(i) => {
+                    if parser.starts_entry(&buf[pos..pos + i]) {
+                        break true;
+                    }
+                    pos += i + 1;
+                    self.lines += 1;
+                }
+                None if eof => {
+                    // An unterminated last line: the parser reads it if it begins an entry.
+                    if pos < buf.len() && !parser.starts_entry(&buf[pos..]) {
+                        pos = buf.len();
+                        self.lines += 1;
+                    }
+                    break true;
+                }
+                None => {
+                    // A partial line: kept for the next block unless it is too long to keep, in
+                    // which case its head tells whether it begins an entry.
+                    if buf.len() - pos > MAX_LINE {
+                        if parser.starts_entry(&buf[pos..pos + 4096]) {
+                            break true;
+                        }
+                        pos = buf.len();
+                        self.mid_line = true;
+                    }
+                    break false;
+                }
+            }
+        };
+        self.bytes += pos as u64;
+        buf.drain(..pos);
+        done
+    }
+
+    /// Hands the head, marked, to the parser as one whole entry; returns the number of the line
+    /// after the dropped ones.
+    fn finish(&self, parser: &mut dyn FormatParser, sink: &mut dyn EntrySink) -> u64 {
+        let mut entry = self.head.clone();
+        entry.extend_from_slice(&entry_truncation_mark(self.lines, self.bytes));
+        sink.problem(ProblemKind::LongEntry, self.head_line);
+        parser.parse(&entry, self.head_line, true, sink);
+        self.head_line + lines_in(&self.head) + self.lines
+    }
+}
+
 /// Feeds a stream to a parser in blocks of whole lines. Returns the lines read.
 fn drive(
     reader: &mut dyn Read,
@@ -101,6 +253,7 @@ fn drive(
     let mut tail_start = 0usize;
     // Bytes of an over-long line dropped so far.
     let mut dropping: Option<u64> = None;
+    let mut skipping: Option<EntrySkip> = None;
     while !eof {
         let room = limit.map_or(BLOCK as u64, |l| (l - taken).min(BLOCK as u64)) as usize;
         let old = buf.len();
@@ -127,6 +280,20 @@ fn drive(
         }
         if got == 0 || limit.is_some_and(|l| taken >= l) {
             eof = true;
+        }
+        let mut old = old;
+        if let Some(skip) = skipping.as_mut() {
+            if !skip.drop_lines(&mut buf, parser, eof) {
+                continue;
+            }
+            if let Some(skip) = skipping.take() {
+                let head_lines = lines_in(&skip.head);
+                line = skip.finish(parser, sink);
+                lines += head_lines + skip.lines;
+            }
+            // All of the buffer is now unread lines, from the next entry's first line on.
+            tail_start = 0;
+            old = 0;
         }
         if let Some(dropped) = dropping {
             match memchr::memchr(b'\n', &buf[old..]) {
@@ -185,6 +352,27 @@ fn drive(
         }
         buf.drain(..used);
         tail_start = tail_start.saturating_sub(used);
+        // The parser keeps an entry of many lines whole until its end: past the cap its head
+        // (whole lines) is set aside and the rest of its lines dropped as they come.
+        if !eof && parser.caps_long_entries() && upto - used > MAX_LINE {
+            let kept = match memchr::memrchr(b'\n', &buf[..MAX_LINE]) {
+                Some(i) => i + 1,
+                None => memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1),
+            };
+            let head: Vec<u8> = buf.drain(..kept).collect();
+            skipping = Some(EntrySkip {
+                head,
+                head_line: line,
+                lines: 0,
+                bytes: 0,
+                mid_line: false,
+            });
+            tail_start = 0;
+            if let Some(skip) = skipping.as_mut() {
+                // What is already in the buffer is dropped now; the rest with the next blocks.
+                let _ = skip.drop_lines(&mut buf, parser, false);
+            }
+        }
     }
     lines
 }
@@ -309,7 +497,7 @@ pub fn read_file(
             leading_timestamp: false,
             warning: None,
         };
-        let mut result = assemble_file(file, &detected, compression, Vec::new(), 0);
+        let mut result = assemble_file(file, None, &detected, compression, Vec::new(), 0);
         let (sha, bytes) = {
             let d = std::mem::take(
                 &mut *opened
@@ -376,13 +564,26 @@ pub fn read_file(
         }
         _ => None,
     };
+    let mut read_range = None;
+    let mut cite = None;
     let (chunks, sha, bytes, lines, line_base) = match split {
         Some((path, size)) => {
             drop(opened);
             let parts = plan_parts(&path, size, &detected, s)?;
             let lo = parts.first().map_or(0, |p| p.0);
-            let ((hash, total, before), outs) = rayon::join(
-                || hash_and_count(&path, lo),
+            let hi = parts.last().map_or(size, |p| p.1);
+            // A window that skips part of the file hashes what it read, not what it skipped
+            // (chain of custody: the hash of what was examined), unless `--hash-all`.
+            let windowed = lo > 0 || hi < size;
+            let whole = !windowed || s.hash_all;
+            let (counted, outs) = rayon::join(
+                || {
+                    if whole {
+                        hash_and_count(&path, lo, windowed.then_some(hi))
+                    } else {
+                        hash_range(&path, lo, hi)
+                    }
+                },
                 || {
                     parts
                         .par_iter()
@@ -390,16 +591,32 @@ pub fn read_file(
                         .collect::<Vec<_>>()
                 },
             );
-            let (sha, bytes) =
-                hash.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?;
-            let lines = total;
+            let cannot =
+                |e: std::io::Error| UserError::new(format!("{}: cannot read: {e}", file.display));
+            let counted = counted.map_err(cannot)?;
             let mut chunks = Vec::new();
             for o in outs {
-                chunks.push(
-                    o.map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?,
-                );
+                chunks.push(o.map_err(cannot)?);
             }
-            (chunks, Some(sha), bytes, lines, before)
+            read_range = counted
+                .range
+                .map(|(sha256, lines)| crate::evidence::ReadRange {
+                    start: lo,
+                    end: hi,
+                    sha256,
+                    lines,
+                });
+            if !whole {
+                // Lines before the range were not read: places are counted from its start.
+                cite = Some(format!("{}@{lo}", file.display));
+            }
+            (
+                chunks,
+                counted.sha256,
+                size,
+                counted.lines,
+                counted.lines_before,
+            )
         }
         None => {
             // A regular file is hashed by a second reader on its own thread (I/O and SHA-256
@@ -443,10 +660,11 @@ pub fn read_file(
             (vec![(out, lines)], Some(sha), bytes, lines, 0)
         }
     };
-    let mut result = assemble_file(file, &detected, compression, chunks, line_base);
+    let mut result = assemble_file(file, cite, &detected, compression, chunks, line_base);
     result.source.sha256 = sha;
     result.source.bytes = bytes;
     result.source.lines = lines;
+    result.source.read_range = read_range;
     problems.append(&mut result.problems);
     result.problems = problems;
     Ok(result)
@@ -519,51 +737,108 @@ fn parse_part(
     Ok((sink.finish(), lines))
 }
 
-/// SHA-256, size and line count of the whole file, and the lines before `mark`.
-fn hash_and_count(path: &Path, mark: u64) -> (std::io::Result<(String, u64)>, u64, u64) {
+/// What was hashed and counted of a file.
+struct Counted {
+    /// Of the whole file, when it was all read.
+    sha256: Option<String>,
+    /// Lines of what was read (the whole file, or the range).
+    lines: u64,
+    /// Lines before the first byte parsed (0 when only the range was read).
+    lines_before: u64,
+    /// SHA-256 and lines of the range parsed, when it is not the whole file.
+    range: Option<(String, u64)>,
+}
+
+/// SHA-256 and line count of the whole file, the lines before `mark`, and the SHA-256 and lines
+/// of `mark..range_end` when a range is given (`--hash-all` with a window).
+fn hash_and_count(path: &Path, mark: u64, range_end: Option<u64>) -> std::io::Result<Counted> {
     use sha2::{Digest, Sha256};
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => return (Err(e), 0, 0),
-    };
+    let mut f = File::open(path)?;
     let mut h = Sha256::new();
+    let mut part = Sha256::new();
     let mut buf = vec![0u8; BLOCK];
-    let (mut bytes, mut lines, mut before) = (0u64, 0u64, 0u64);
+    let (mut bytes, mut lines, mut before, mut in_range) = (0u64, 0u64, 0u64, 0u64);
     let mut last = b'\n';
     loop {
         let n = match f.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return (Err(e), 0, 0),
+            Err(e) => return Err(e),
         };
-        h.update(&buf[..n]);
-        let nl = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let block = &buf[..n];
+        h.update(block);
+        let nl = memchr::memchr_iter(b'\n', block).count() as u64;
         if bytes + n as u64 <= mark {
             before += nl;
         } else if bytes < mark {
-            before += memchr::memchr_iter(b'\n', &buf[..(mark - bytes) as usize]).count() as u64;
+            before += lines_in(&block[..(mark - bytes) as usize]);
+        }
+        if let Some(end) = range_end {
+            // The overlap of this block with mark..end.
+            let a = mark.clamp(bytes, bytes + n as u64) - bytes;
+            let b = end.clamp(bytes, bytes + n as u64) - bytes;
+            if a < b {
+                let slice = &block[a as usize..b as usize];
+                part.update(slice);
+                in_range += lines_in(slice);
+            }
         }
         lines += nl;
         bytes += n as u64;
-        last = buf[n - 1];
+        last = block[n - 1];
     }
     if last != b'\n' {
         lines += 1;
     }
-    (Ok((hex::encode(h.finalize()), bytes)), lines, before)
+    Ok(Counted {
+        sha256: Some(hex::encode(h.finalize())),
+        lines,
+        lines_before: before,
+        range: range_end.map(|_| (hex::encode(part.finalize()), in_range)),
+    })
+}
+
+/// SHA-256 and line count of bytes `start..end` only (the rest of the file is not read).
+fn hash_range(path: &Path, start: u64, end: u64) -> std::io::Result<Counted> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    let mut f = f.take(end - start);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; BLOCK];
+    let mut lines = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        lines += lines_in(&buf[..n]);
+    }
+    Ok(Counted {
+        sha256: None,
+        lines,
+        lines_before: 0,
+        range: Some((hex::encode(h.finalize()), lines)),
+    })
 }
 
 /// Puts a file's parts together: absolute `log:FILE:LINE` sources, transactions settled across
 /// parts, counts and problems summed.
 fn assemble_file(
     file: &InputFile,
+    cite: Option<String>,
     d: &Detected,
     compression: Compression,
     chunks: Vec<(ChunkOutput, u64)>,
     line_base: u64,
 ) -> FileResult {
-    let display = file.display.clone();
+    // The name places are cited under: `FILE@START` when only a range was read.
+    let display = cite.unwrap_or_else(|| file.display.clone());
     let mut events: Vec<LogEvent> = Vec::new();
     let mut counts: HashMap<(i64, CountKind), HashMap<String, u64>> = HashMap::new();
     let mut problem_map: BTreeMap<ProblemKind, (u64, u64)> = BTreeMap::new();
@@ -606,7 +881,7 @@ fn assemble_file(
         session_parts.push((
             off,
             sess,
-            Box::new(move |l: u64| format!("log:{name}:{l}")) as Box<dyn Fn(u64) -> String>,
+            Box::new(move |l: u64| format!("log:{name}:{l}")) as sessions::SourceName,
         ));
         first_at = match (first_at, out.first_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -618,7 +893,6 @@ fn assemble_file(
         };
         base += lines;
     }
-    sessions::merge(session_parts, &mut events);
     let problems = problem_map
         .into_iter()
         .map(|(kind, (line, count))| LogProblem {
@@ -630,7 +904,7 @@ fn assemble_file(
         .collect();
     FileResult {
         source: LogSource {
-            path: display.clone(),
+            path: file.display.clone(),
             format: d.format.name().to_string(),
             line_prefix: d.prefix.as_ref().map(|p| p.text().to_string()),
             compression: compression.name().to_string(),
@@ -639,10 +913,12 @@ fn assemble_file(
             lines: 0,
             first_at,
             last_at,
+            read_range: None,
         },
         events,
         counts,
         problems,
+        sessions: SessionParts(session_parts),
     }
 }
 
@@ -682,6 +958,7 @@ mod tests {
             threads: 2,
             part_bytes: DEFAULT_PART_BYTES,
             prefix_from_database: false,
+            hash_all: false,
         };
         let parts = plan_parts(&path, size, &detected, &settings).unwrap_or_else(|e| panic!("{e}"));
         let (lo, hi) = (parts[0].0, parts[parts.len() - 1].1);

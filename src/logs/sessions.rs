@@ -339,7 +339,7 @@ pub fn resolve(
 }
 
 /// Names a line of a chunk's file as `log:FILE:LINE`.
-pub type SourceName = Box<dyn Fn(u64) -> String>;
+pub type SourceName = Box<dyn Fn(u64) -> String + Send>;
 
 /// Autocommit: what was not aborted committed.
 fn autocommit(group: &Group, events: &mut [LogEvent]) {

@@ -110,6 +110,19 @@ pub fn render_table(t: &Timeline) -> String {
             s.bytes,
             s.sha256.as_deref().unwrap_or("-")
         ));
+        if let Some(r) = &s.read_range {
+            // What a window read of the file, with the command that checks its hash.
+            out.push_str(&format!(
+                "  read bytes {}..{} ({} lines), sha256 {}; check: dd if={} iflag=skip_bytes,count_bytes skip={} count={} bs=1M status=none | sha256sum\n",
+                r.start,
+                r.end,
+                r.lines,
+                r.sha256,
+                crate::evidence::relation::shell_quote(&s.path),
+                r.start,
+                r.end - r.start
+            ));
+        }
     }
     for p in &t.problems {
         out.push_str(&format!("problem: {}\n", problem_line(p)));

@@ -5,6 +5,11 @@
 //! `{"logger":"postgres","msg":"record","record":{…csvlog column names…}}`, read here as well;
 //! the operator's own lines (`{"level":…,"msg":…}` without a record) are not server entries and
 //! are passed over.
+//!
+//! Azure Database for PostgreSQL's diagnostic logs (category `PostgreSQLLogs`, as exported to a
+//! storage account or Event Hub) are JSON lines `{"time":…,"category":"PostgreSQLLogs",
+//! "properties":{"timestamp","processId","errorLevel","sqlerrcode","message","detail",…}}`,
+//! read here too; records of other categories are passed over.
 
 use std::borrow::Cow;
 
@@ -64,6 +69,10 @@ struct Record<'a> {
     backend_type: Option<Cow<'a, str>>,
     /// CloudNativePG: the server's entry, with csvlog's column names.
     record: Option<CnpgRecord>,
+    /// Azure: the server's entry, and the category it was logged under.
+    properties: Option<AzureProperties>,
+    category: Option<String>,
+    time: Option<String>,
     /// CloudNativePG: the operator's own lines have a `msg` and no record.
     msg: Option<serde::de::IgnoredAny>,
     logger: Option<String>,
@@ -89,6 +98,26 @@ struct CnpgRecord {
     query: Option<String>,
     application_name: Option<String>,
     backend_type: Option<String>,
+}
+
+/// The `properties` of an Azure `PostgreSQLLogs` record.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct AzureProperties {
+    timestamp: Option<String>,
+    process_id: Option<serde_json::Value>,
+    error_level: Option<String>,
+    sqlerrcode: Option<String>,
+    message: Option<String>,
+    detail: Option<String>,
+    hint: Option<String>,
+    context: Option<String>,
+    statement: Option<String>,
+    user: Option<String>,
+    database: Option<String>,
+    session_id: Option<String>,
+    backend_type: Option<String>,
+    application_name: Option<String>,
 }
 
 fn owned(v: Option<String>) -> Option<Cow<'static, str>> {
@@ -161,6 +190,52 @@ impl FormatParser for JsonParser {
                     query: owned(r.internal_query),
                     context: owned(r.context),
                     statement: owned(r.query),
+                    raw: false,
+                });
+                continue;
+            }
+            if let Some(a) = rec.properties {
+                if rec
+                    .category
+                    .as_deref()
+                    .is_some_and(|c| c != "PostgreSQLLogs")
+                {
+                    // Azure's other categories (sessions, query store) are not the server log.
+                    continue;
+                }
+                let at = a
+                    .timestamp
+                    .as_deref()
+                    .or(rec.time.as_deref())
+                    .and_then(|t| self.times.parse(t.as_bytes(), self.zone));
+                if at.is_none() {
+                    sink.problem(ProblemKind::BadTimestamp, n);
+                }
+                let pid = match &a.process_id {
+                    Some(serde_json::Value::String(p)) => p.parse::<i32>().ok(),
+                    Some(serde_json::Value::Number(p)) => {
+                        p.as_i64().and_then(|p| i32::try_from(p).ok())
+                    }
+                    _ => None,
+                };
+                sink.entry(Entry {
+                    line: n,
+                    at,
+                    pid,
+                    session_id: owned(a.session_id),
+                    user: owned(a.user),
+                    database: owned(a.database),
+                    application: owned(a.application_name),
+                    host: None,
+                    backend_type: owned(a.backend_type),
+                    severity: severity_name(a.error_level.as_deref().unwrap_or("").as_bytes()),
+                    sqlstate: owned(a.sqlerrcode).filter(|s| s != "00000"),
+                    message: Cow::Owned(a.message.unwrap_or_default()),
+                    detail: owned(a.detail),
+                    hint: owned(a.hint),
+                    query: None,
+                    context: owned(a.context),
+                    statement: owned(a.statement),
                     raw: false,
                 });
                 continue;

@@ -74,4 +74,11 @@ pub trait FormatParser: Send {
     fn starts_entry(&self, line: &[u8]) -> bool {
         !line.is_empty() && line[0] != b'\t'
     }
+
+    /// Whether an entry of many lines that grows past the cap may be cut at a line boundary
+    /// and its remaining lines (until the next line where `starts_entry`) dropped. True where
+    /// an entry's lines are told from the next entry's by `starts_entry` alone (stderr).
+    fn caps_long_entries(&self) -> bool {
+        false
+    }
 }

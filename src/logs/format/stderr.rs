@@ -171,6 +171,10 @@ impl FormatParser for StderrParser {
         }
     }
 
+    fn caps_long_entries(&self) -> bool {
+        true
+    }
+
     fn parse(
         &mut self,
         block: &[u8],
