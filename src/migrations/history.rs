@@ -78,9 +78,26 @@ pub struct Walk {
     pub skipped_paths: BTreeMap<String, u64>,
 }
 
+/// Process-wide libgit2 settings for a read-only walk, set once before any repository is opened.
+///
+/// libgit2's object cache is off: by default it keeps every commit and small tree read, up to
+/// 256 MiB (measured: 300–400 MB RSS on a 22,600-commit history, twice `git log`'s), and a
+/// bounded one is slower still, because each store over the limit scans the cache's hash map to
+/// evict (a quarter of the walk's CPU at 16 MiB). The walk needs no general cache: it reads each
+/// commit once, and keeps the trees of the commit before itself (`DiffContext::tree`), which are
+/// the parent trees of the next commit in a linear stretch of history. Pack delta bases keep
+/// their own small per-pack cache in libgit2.
+fn tune_libgit2() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        git2::opts::strict_hash_verification(false);
+        git2::opts::enable_caching(false);
+    });
+}
+
 /// Opens the repository and walks it. Errors are one line that says what to do.
 pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
-    git2::opts::strict_hash_verification(false);
+    tune_libgit2();
     let repo = Repository::open(opts.repo).map_err(|e| {
         format!(
             "{}: not a git repository ({}); pass --repo with the application's checkout",
@@ -147,6 +164,9 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         detector: opts.detector,
         warned: BTreeMap::new(),
         skipped: BTreeMap::new(),
+        trees: HashMap::new(),
+        previous_trees: HashMap::new(),
+        tree_of_commit: HashMap::new(),
     };
     let mut stopped: Option<String> = None;
     let mut head_walked = false;
@@ -177,13 +197,24 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         if opts.since.is_some_and(|s| time < s) {
             continue;
         }
-        let Ok(tree) = commit.tree() else {
+        // The trees this commit's diff reads become the "previous" generation: the next commit
+        // (usually a child) finds its parent's trees there instead of reading them again.
+        ctx.previous_trees = std::mem::take(&mut ctx.trees);
+        ctx.tree_of_commit.insert(oid, commit.tree_id());
+        let Ok(tree) = ctx.tree(commit.tree_id()) else {
             out.problems.push(format!("commit {oid}: tree missing"));
             continue;
         };
         let mut parents: Vec<Tree> = Vec::new();
         for i in 0..commit.parent_count() {
-            match commit.parent(i).and_then(|p| p.tree()) {
+            let parent_tree = match commit.parent_id(i) {
+                Ok(pid) => match ctx.tree_of_commit.get(&pid).copied() {
+                    Some(tid) => ctx.tree(tid),
+                    None => repo.find_commit(pid).and_then(|p| ctx.tree(p.tree_id())),
+                },
+                Err(e) => Err(e),
+            };
+            match parent_tree {
                 Ok(t) => parents.push(t),
                 Err(e) => out.problems.push(format!(
                     "history incomplete: commit {oid}: parent {} cannot be read ({}); its changes are read against an empty tree; run `git fsck` or clone again",
@@ -372,9 +403,29 @@ struct DiffContext<'r> {
     warned: BTreeMap<String, String>,
     /// Paths detection left out, by reason (each counted once however often it changes).
     skipped: BTreeMap<&'static str, HashSet<String>>,
+    /// Trees read for the current commit, and for the one walked before it: the only cache the
+    /// walk keeps (two commits' changed subtrees, whatever the history's length).
+    trees: HashMap<Oid, Tree<'r>>,
+    previous_trees: HashMap<Oid, Tree<'r>>,
+    /// Root tree of each walked commit (40 bytes a commit), so a parent's tree is found without
+    /// reading the parent commit again.
+    tree_of_commit: HashMap<Oid, Oid>,
 }
 
-impl DiffContext<'_> {
+impl<'r> DiffContext<'r> {
+    /// A tree by id, from the last two commits' trees or read from the object database.
+    fn tree(&mut self, id: Oid) -> Result<Tree<'r>, git2::Error> {
+        if let Some(t) = self.trees.get(&id) {
+            return Ok(t.clone());
+        }
+        let t = match self.previous_trees.get(&id) {
+            Some(t) => t.clone(),
+            None => self.repo.find_tree(id)?,
+        };
+        self.trees.insert(id, t.clone());
+        Ok(t)
+    }
+
     /// Compares two trees entry by entry, descending only where ids differ.
     fn diff(
         &mut self,
@@ -445,10 +496,10 @@ impl DiffContext<'_> {
         {
             let old_tree = old
                 .filter(|_| ok == Some(ObjectType::Tree))
-                .and_then(|e| self.repo.find_tree(e.id()).ok());
+                .and_then(|e| self.tree(e.id()).ok());
             let new_tree = new
                 .filter(|_| nk == Some(ObjectType::Tree))
-                .and_then(|e| self.repo.find_tree(e.id()).ok());
+                .and_then(|e| self.tree(e.id()).ok());
             prefix.push(b'/');
             self.diff(old_tree.as_ref(), new_tree.as_ref(), prefix, out);
         }

@@ -97,6 +97,16 @@ pub fn scan_text(path: &str, framework: &str, text: &str) -> FileScan {
     }
 }
 
+/// What a scan of this path depends on besides the text: for an SQL file only its name (`.sql`,
+/// and whether it is a down migration), for the ORM scanner the whole path (the app folder).
+fn scan_key(path: &str) -> &str {
+    if path.ends_with(".sql") || path.ends_with(".sql.postgres") {
+        path.rsplit('/').next().unwrap_or(path)
+    } else {
+        path
+    }
+}
+
 /// First line of the down part of an SQL migration, if it has one.
 fn sql_down_start(path: &str, text: &str) -> Option<u32> {
     let file = path.rsplit('/').next().unwrap_or(path);
@@ -188,8 +198,9 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
         );
     }
 
-    // Scan every distinct (path, blob) once, in parallel.
-    let mut jobs: Vec<(&str, &str, &'static str)> = Vec::new();
+    // Scan every distinct content once, in parallel: an SQL file's scan depends on its text and
+    // file name only, so a renamed or moved SQL file is not parsed again (see `scan_key`).
+    let mut jobs: Vec<(&str, &str, &str, &'static str)> = Vec::new();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for c in &walk.changes {
         let fw = framework_of
@@ -200,16 +211,16 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
             .into_iter()
             .flatten()
         {
-            if seen.insert((c.path.as_str(), blob.as_str())) {
-                jobs.push((c.path.as_str(), blob.as_str(), fw));
+            if seen.insert((scan_key(&c.path), blob.as_str())) {
+                jobs.push((scan_key(&c.path), c.path.as_str(), blob.as_str(), fw));
             }
         }
     }
     let scans: HashMap<(&str, &str), FileScan> = jobs
         .par_iter()
-        .filter_map(|(path, blob, fw)| {
+        .filter_map(|(key, path, blob, fw)| {
             let text = text_of(&walk, Some(&blob.to_string()))?;
-            Some(((*path, *blob), scan_text(path, fw, text)))
+            Some(((*key, *blob), scan_text(path, fw, text)))
         })
         .collect();
 
@@ -230,7 +241,7 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
             )),
             _ => {}
         }
-        if let Some(scan) = scans.get(&(c.path.as_str(), blob.as_str()))
+        if let Some(scan) = scans.get(&(scan_key(&c.path), blob.as_str()))
             && !scan.problems.is_empty()
         {
             problems.push(format!(
@@ -286,11 +297,11 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
         let new_scan = c
             .new_blob
             .as_ref()
-            .and_then(|b| scans.get(&(c.path.as_str(), b.as_str())));
+            .and_then(|b| scans.get(&(scan_key(&c.path), b.as_str())));
         let old_scan = c
             .old_blob
             .as_ref()
-            .and_then(|b| scans.get(&(c.path.as_str(), b.as_str())));
+            .and_then(|b| scans.get(&(scan_key(&c.path), b.as_str())));
         let Some(new_scan) = new_scan else { continue };
         for t in &new_scan.creates {
             created.insert(normalise_table(t));
