@@ -414,3 +414,50 @@ fn every_sample_incident_is_tested_and_reproducible() {
         }
     }
 }
+
+/// Issue #14 item 4 on the bundled restores: a restore resets the counters, so a table is
+/// compared with the baseline's live rows, and the report says so with the baseline's time.
+/// Incident 13 (dump restore) lost 100 orders and no customer; incident 05 (PITR) zeroed the
+/// counters of the tables it kept, so they expect the baseline's 300 and 1,500 rows and count
+/// none missing, and no finding shows an empty session ("user ?, database ?").
+#[test]
+fn restores_are_counted_against_the_baseline_rows() {
+    let row = |rep: &Value, name: &str| -> Value {
+        rep["tables"]
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{name}: not in tables[]"))
+    };
+    let dump: Value = serde_json::from_str(&report(
+        &incident_dir("13-dump-restore").join("evidence.json"),
+        "json",
+    ))
+    .expect("JSON");
+    let customers = row(&dump, "customers");
+    assert_eq!(customers["expected_rows"], 300, "{customers}");
+    assert_eq!(customers["missing_rows"], Value::Null, "{customers}");
+    assert_eq!(customers["status"], "intact");
+    let orders = row(&dump, "orders");
+    assert_eq!(orders["expected_rows"], 1080, "{orders}");
+    assert_eq!(orders["missing_rows"], 100, "{orders}");
+    let summary = dump["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with(
+            "1 of 2 tables lost rows (100 rows expected from the baseline of 2026-11-23 15:25:39 UTC"
+        ),
+        "{summary}"
+    );
+
+    let pitr_evidence = incident_dir("05-pitr-restore").join("evidence.json");
+    let pitr: Value = serde_json::from_str(&report(&pitr_evidence, "json")).expect("JSON");
+    for (name, rows) in [("customers", 300), ("orders", 1500)] {
+        let t = row(&pitr, name);
+        assert_eq!(t["expected_rows"], rows, "{t}");
+        assert_eq!(t["missing_rows"], Value::Null, "{t}");
+    }
+    let said = texts(&pitr["hypotheses"]);
+    assert!(!said.contains("without a baseline"), "{said}");
+    assert!(said.contains("the baseline of 2026-11-23 15:24:18 UTC counted 1800 rows"));
+    let md = report(&pitr_evidence, "md");
+    assert!(!md.contains("user ?"), "an empty session is shown");
+}
