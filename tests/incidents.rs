@@ -461,3 +461,41 @@ fn restores_are_counted_against_the_baseline_rows() {
     let md = report(&pitr_evidence, "md");
     assert!(!md.contains("user ?"), "an empty session is shown");
 }
+
+/// Seed 002's migration 086 names its revision in its text (`revision = "086"`): the history
+/// read from the bundled repository records that revision (read from the content by the
+/// framework registry), so `UPDATE alembic_version SET version_num='086'` ties to the file.
+#[test]
+fn seed_002_migration_revision_is_read_from_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = dir.path().join("repo");
+    let bundle = incident_dir("11-seed002-multi-cause").join("repo.bundle");
+    let cloned = std::process::Command::new("git")
+        .args(["clone", "-q"])
+        .arg(&bundle)
+        .arg(&repo)
+        .status()
+        .expect("git clone");
+    assert!(cloned.success(), "git clone {}", bundle.display());
+    let out = Command::cargo_bin("pgtriage")
+        .expect("pgtriage binary")
+        .args(["migrations", "--format", "json", "--repo"])
+        .arg(&repo)
+        .output()
+        .expect("run pgtriage migrations");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let file = doc["files"]
+        .as_array()
+        .and_then(|f| {
+            f.iter()
+                .find(|f| f["path"].as_str().is_some_and(|p| p.contains("/086_")))
+                .cloned()
+        })
+        .expect("migration 086 in files[]");
+    assert_eq!(file["version"], "086", "{file}");
+}

@@ -11,6 +11,7 @@
 pub mod checksum;
 pub mod detect;
 pub mod found;
+pub mod frameworks;
 pub mod history;
 pub mod keywords;
 pub mod orm;
@@ -262,6 +263,10 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
                 version: detect::version_of(fw, &c.path),
                 versions: Vec::new(),
             });
+        // A revision the file's text names (Alembic's `revision = "086"`) beats the path's.
+        if let Some(revision) = new_text.and_then(|t| frameworks::revision_in_text(fw, t)) {
+            file.version = Some(revision);
+        }
         file.versions.push(FileVersion {
             commit: meta.id.clone(),
             committed_at: meta.time,
