@@ -263,8 +263,11 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
                 version: detect::version_of(fw, &c.path),
                 versions: Vec::new(),
             });
-        // A revision the file's text names (Alembic's `revision = "086"`) beats the path's.
-        if let Some(revision) = new_text.and_then(|t| frameworks::revision_in_text(fw, t)) {
+        // A revision the file's text names (Alembic's `revision = "086"`) beats the path's;
+        // the latest version of the file says it.
+        if new_text.is_some()
+            && let Some(revision) = detect::revision_of(fw, &c.path, new_text)
+        {
             file.version = Some(revision);
         }
         file.versions.push(FileVersion {
