@@ -112,7 +112,7 @@ fn rank_findings(facts: &Facts, window: &IncidentWindow) -> Analysis {
     let mut ruled_out = Vec::new();
     let wal = wal_join::WalContext::new(facts);
     for hypothesis in hypotheses::ALL {
-        let verdict = hypothesis(facts);
+        let verdict = (hypothesis.hypothesize)(facts);
         for f in verdict.findings {
             let f = match &wal {
                 Some(w) => w.judge(f),

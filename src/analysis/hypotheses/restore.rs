@@ -16,7 +16,7 @@
 //! * A new `initdb` (a different cluster) has a different system identifier.
 
 use crate::analysis::facts::Facts;
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
@@ -27,6 +27,16 @@ const RECOVERY: &[EventKind] = &[
     EventKind::Promotion,
     EventKind::LastCompletedTransaction,
 ];
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::Restore,
+    hypothesize,
+    recovery_note: None,
+    prevention: &[
+        "Restores go through a runbook that ends with `pgtriage verify --baseline …` before traffic returns.",
+    ],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
