@@ -1,7 +1,8 @@
 //! pgtriage: triage for the hour after data went missing from a PostgreSQL database.
 //!
-//! Data flows one way: gatherers (`db`, `logs`, `migrations`) fill the plain types of
-//! `evidence`; `analysis` turns evidence into ranked findings; `report` renders them. Only
+//! Data flows one way: `gather` reads the sources (`db`, `logs`, `migrations`, `wal`) into the
+//! plain types of `evidence`; `analysis::analyze` turns evidence into an `Analysis` (findings
+//! and everything the report shows); `report` renders it. Only
 //! `db/` speaks sqlx, only `migrations/history.rs` speaks git2, only `report/` speaks minijinja
 //! and comfy-table.
 

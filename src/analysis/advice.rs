@@ -37,23 +37,10 @@ pub struct Advice {
     pub prevention: Vec<String>,
 }
 
-/// `schema.name` as SQL: quoted only where PostgreSQL needs it.
+/// `schema.name` as SQL: quoted only where PostgreSQL needs it, reserved words included (the
+/// one quoter, `analysis::quote`).
 pub fn sql_name(qualified: &str) -> String {
-    qualified
-        .split('.')
-        .map(|part| {
-            let plain = part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                && part.chars().next().is_some_and(|c| !c.is_ascii_digit());
-            if plain {
-                part.to_string()
-            } else {
-                format!("\"{}\"", part.replace('"', "\"\""))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+    crate::analysis::quote::qualified(qualified)
 }
 
 fn setting<'a>(evidence: &'a Evidence, name: &str) -> Option<&'a str> {
@@ -218,25 +205,23 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         });
     }
 
+    // What the kind says to do when it lost no committed rows (its file's registry entry).
     for f in analysis
         .findings
         .iter()
         .filter(|f| analysis.explains_any(f))
     {
-        match f.kind {
-            Kind::StatsReset => advice.recovery.push(Action {
-                title: "Nothing to recover for the reset statistics".into(),
-                why: "the rows are there; refresh the estimates".into(),
-                command: Some("ANALYZE;".into()),
-                source: f.evidence.first().map(|e| e.source.clone()).unwrap_or_default(),
-            }),
-            Kind::Rollback => advice.recovery.push(Action {
-                title: "Re-run the failed import or migration".into(),
-                why: "its rows never committed; find why it failed (the error in the log) and run it again".into(),
-                command: None,
-                source: f.evidence.first().map(|e| e.source.clone()).unwrap_or_default(),
-            }),
-            _ => {}
+        if let Some(note) = crate::analysis::hypotheses::of(f.kind).and_then(|h| h.recovery_note) {
+            advice.recovery.push(Action {
+                title: note.title.into(),
+                why: note.why.into(),
+                command: note.command.map(str::to_string),
+                source: f
+                    .evidence
+                    .first()
+                    .map(|e| e.source.clone())
+                    .unwrap_or_default(),
+            });
         }
     }
 
@@ -394,20 +379,16 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         .filter(|f| f.loss)
         .map(|f| f.kind)
         .collect();
-    if kinds.contains(&Kind::Truncate) || kinds.contains(&Kind::Cascade) {
-        advice.prevention.push("Revoke TRUNCATE from application and migration roles that do not need it (REVOKE TRUNCATE ON ALL TABLES IN SCHEMA … FROM …).".into());
-    }
-    if kinds.contains(&Kind::Cascade) {
-        advice.prevention.push("Review ON DELETE CASCADE foreign keys (see the blast radius): prefer RESTRICT where a parent delete should never take children with it; never TRUNCATE … CASCADE outside a maintenance window.".into());
-    }
-    if kinds.contains(&Kind::DropRecreate) {
-        advice.prevention.push("Review migrations for DROP TABLE in CI (`pgtriage migrations`); give tables managed outside the ORM a model or exclude them from autogenerate.".into());
-    }
-    if kinds.contains(&Kind::Delete) {
-        advice.prevention.push("Guard bulk DELETEs: require a WHERE clause (pg-safeupdate), soft deletes for critical tables, and a row-count check before COMMIT.".into());
-    }
-    if kinds.contains(&Kind::Restore) {
-        advice.prevention.push("Restores go through a runbook that ends with `pgtriage verify --baseline …` before traffic returns.".into());
+    // Each kind's prevention items (its file's registry entry), once each.
+    for kind in &kinds {
+        for item in crate::analysis::hypotheses::of(*kind)
+            .map(|h| h.prevention)
+            .unwrap_or_default()
+        {
+            if !advice.prevention.iter().any(|p| p == item) {
+                advice.prevention.push(item.to_string());
+            }
+        }
     }
     if setting(evidence, "log_statement").is_none_or(|s| s == "none" || s == "ddl") {
         advice.prevention.push("Set log_statement = 'mod' so every DELETE, TRUNCATE and DROP is logged with its session.".into());

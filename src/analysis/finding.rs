@@ -150,6 +150,28 @@ pub struct Finding {
     pub links: Vec<Link>,
 }
 
+/// One hypothesis as the analysis registers it (`hypotheses::ALL`): its kind, the function
+/// that looks for it, and the advice text that belongs to it — so adding a hypothesis is its
+/// file (which declares this) plus one line in `hypotheses::ALL`, and `advice` has no per-kind
+/// arms.
+#[derive(Clone, Copy)]
+pub struct Hypothesis {
+    pub kind: Kind,
+    pub hypothesize: fn(&crate::analysis::facts::Facts) -> Verdict,
+    /// What to do when a finding of this kind explains a table but lost no committed rows
+    /// (re-run the import, ANALYZE).
+    pub recovery_note: Option<RecoveryNote>,
+    /// Prevention items when a finding of this kind explains a loss.
+    pub prevention: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RecoveryNote {
+    pub title: &'static str,
+    pub why: &'static str,
+    pub command: Option<&'static str>,
+}
+
 /// How two events of one incident relate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -266,7 +288,11 @@ impl Finding {
     /// Pins time, session and statement from the log event that did it.
     pub fn pin(&mut self, event: &crate::evidence::LogEvent) {
         self.at = Some(event.at);
-        self.session = Some(event.session.clone());
+        // A server process's line (recovery, checkpointer) names no client: no session to show.
+        let s = &event.session;
+        let client =
+            s.user.is_some() || s.database.is_some() || s.application.is_some() || s.host.is_some();
+        self.session = client.then(|| event.session.clone());
         self.statement = Some(event.text.clone());
     }
 

@@ -112,7 +112,7 @@ fn rank_findings(facts: &Facts, window: &IncidentWindow) -> Analysis {
     let mut ruled_out = Vec::new();
     let wal = wal_join::WalContext::new(facts);
     for hypothesis in hypotheses::ALL {
-        let verdict = hypothesis(facts);
+        let verdict = (hypothesis.hypothesize)(facts);
         for f in verdict.findings {
             let f = match &wal {
                 Some(w) => w.judge(f),
@@ -145,6 +145,7 @@ fn rank_findings(facts: &Facts, window: &IncidentWindow) -> Analysis {
     let (mut findings, more_ruled_out) = consolidate::consolidate(facts, findings, window);
     ruled_out.extend(more_ruled_out);
     rank(&mut findings);
+    consolidate::same_transaction(facts, &mut findings);
     // An explanation ruled out for a table another finding of the same kind explains is noise.
     let listed: std::collections::HashSet<(Kind, &str)> = findings
         .iter()

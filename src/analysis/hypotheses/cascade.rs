@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 
 use crate::analysis::facts::{Facts, committed};
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::analysis::signatures as truncate;
 use crate::analysis::signatures as delete;
@@ -345,6 +345,17 @@ fn drop_cascades(facts: &Facts, verdict: &mut Verdict) {
         });
     }
 }
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::Cascade,
+    hypothesize,
+    recovery_note: None,
+    prevention: &[
+        "Revoke TRUNCATE from application and migration roles that do not need it (REVOKE TRUNCATE ON ALL TABLES IN SCHEMA … FROM …).",
+        "Review ON DELETE CASCADE foreign keys (see the blast radius): prefer RESTRICT where a parent delete should never take children with it; never TRUNCATE … CASCADE outside a maintenance window.",
+    ],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();

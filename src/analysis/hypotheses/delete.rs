@@ -10,7 +10,7 @@
 //! be read with a dirty-read tool. `log_statement = ddl` does not log DELETE (`mod` does).
 
 use crate::analysis::facts::{Facts, TableView, committed};
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 pub use crate::analysis::signatures::committed_deletes;
 use crate::evidence::EventKind;
@@ -43,6 +43,16 @@ fn wal_confirm(t: &TableView) -> String {
 }
 
 const DELETES: &[EventKind] = &[EventKind::Delete, EventKind::DeleteAll];
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::Delete,
+    hypothesize,
+    recovery_note: None,
+    prevention: &[
+        "Guard bulk DELETEs: require a WHERE clause (pg-safeupdate), soft deletes for critical tables, and a row-count check before COMMIT.",
+    ],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();

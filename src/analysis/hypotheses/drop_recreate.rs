@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use crate::analysis::facts::{Facts, committed, fold_name};
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::{DestructiveOperation, EventKind, LogEvent};
 
@@ -27,6 +27,16 @@ struct Dropped<'a> {
     events: Vec<&'a LogEvent>,
     ops: Vec<&'a DestructiveOperation>,
 }
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::DropRecreate,
+    hypothesize,
+    recovery_note: None,
+    prevention: &[
+        "Review migrations for DROP TABLE in CI (`pgtriage migrations`); give tables managed outside the ORM a model or exclude them from autogenerate.",
+    ],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();

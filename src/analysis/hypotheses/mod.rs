@@ -11,24 +11,58 @@ pub mod rollback;
 pub mod stats_reset;
 pub mod truncate;
 
-use crate::analysis::facts::Facts;
-use crate::analysis::finding::Verdict;
+use crate::analysis::finding::{Hypothesis, Kind};
 
 /// Every hypothesis, in a fixed order (the order only matters for ties, which the ranking
-/// reports as such).
-pub const ALL: &[fn(&Facts) -> Verdict] = &[
-    cascade::hypothesize,
-    truncate::hypothesize,
-    drop_recreate::hypothesize,
-    restore::hypothesize,
-    delete::hypothesize,
-    rollback::hypothesize,
-    stats_reset::hypothesize,
-    never_populated::hypothesize,
+/// reports as such). Each file declares its `HYPOTHESIS`: kind, search, advice.
+pub const ALL: &[Hypothesis] = &[
+    cascade::HYPOTHESIS,
+    truncate::HYPOTHESIS,
+    drop_recreate::HYPOTHESIS,
+    restore::HYPOTHESIS,
+    delete::HYPOTHESIS,
+    rollback::HYPOTHESIS,
+    stats_reset::HYPOTHESIS,
+    never_populated::HYPOTHESIS,
 ];
+
+/// The registered hypothesis of `kind`.
+pub fn of(kind: Kind) -> Option<&'static Hypothesis> {
+    ALL.iter().find(|h| h.kind == kind)
+}
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The registry and the kinds agree: every kind has exactly one hypothesis.
+    #[test]
+    fn every_kind_is_registered_once() {
+        for kind in Kind::ALL {
+            assert_eq!(ALL.iter().filter(|h| h.kind == kind).count(), 1, "{kind:?}");
+        }
+        assert_eq!(ALL.len(), Kind::ALL.len());
+    }
+
+    /// `advice` reads the per-kind text from the registry: it names no kind itself beyond the
+    /// cross-kind rules (restore targets, dead tuples of deletes).
+    #[test]
+    fn advice_has_no_per_kind_text() {
+        let advice = include_str!("../advice.rs");
+        let code = advice.split("#[cfg(test)]").next().unwrap_or(advice);
+        for kind in [
+            "Kind::StatsReset",
+            "Kind::Rollback",
+            "Kind::DropRecreate",
+            "Kind::Truncate",
+        ] {
+            assert!(
+                !code.contains(kind),
+                "advice.rs has a per-kind arm for {kind}"
+            );
+        }
+    }
+
     /// No hypothesis imports another: what several share lives in `analysis::signatures`
     /// (and the cross-hypothesis rules in `analysis::consolidate`).
     #[test]

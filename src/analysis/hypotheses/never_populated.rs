@@ -8,7 +8,7 @@
 //! so does a stats reset, whose tables keep `reltuples > 0`.
 
 use crate::analysis::facts::{Facts, Status};
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
@@ -52,6 +52,14 @@ fn contradiction(facts: &Facts, i: usize) -> Option<(String, String)> {
             )
         })
 }
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::NeverPopulated,
+    hypothesize,
+    recovery_note: None,
+    prevention: &[],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();

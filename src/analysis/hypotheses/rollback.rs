@@ -11,7 +11,7 @@
 //! `n_tup_ins − n_tup_del > n_live_tup` with rfn = oid is the lasting trace.
 
 use crate::analysis::facts::{Facts, committed};
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RecoveryNote, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
@@ -21,6 +21,18 @@ const WRITES: &[EventKind] = &[
     EventKind::Error,
     EventKind::Rollback,
 ];
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::Rollback,
+    hypothesize,
+    recovery_note: Some(RecoveryNote {
+        title: "Re-run the failed import or migration",
+        why: "its rows never committed; find why it failed (the error in the log) and run it again",
+        command: None,
+    }),
+    prevention: &[],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();

@@ -14,7 +14,7 @@
 //! `restore` hypothesis.
 
 use crate::analysis::facts::Facts;
-use crate::analysis::finding::{Fact, Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RecoveryNote, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
@@ -44,6 +44,18 @@ fn not_a_reset(t: &crate::analysis::facts::TableView) -> String {
         )
     }
 }
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::StatsReset,
+    hypothesize,
+    recovery_note: Some(RecoveryNote {
+        title: "Nothing to recover for the reset statistics",
+        why: "the rows are there; refresh the estimates",
+        command: Some("ANALYZE;"),
+    }),
+    prevention: &[],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();

@@ -10,8 +10,18 @@
 //! relfilenode stays. `log_statement = ddl` does not log TRUNCATE (it is in the `mod` class).
 
 use crate::analysis::facts::Facts;
-use crate::analysis::finding::{Finding, Kind, RuledOut, Verdict};
+use crate::analysis::finding::{Finding, Hypothesis, Kind, RuledOut, Verdict};
 use crate::analysis::signatures::{groups, oid_changed, score_log, score_migrations, score_tables};
+
+/// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
+pub const HYPOTHESIS: Hypothesis = Hypothesis {
+    kind: Kind::Truncate,
+    hypothesize,
+    recovery_note: None,
+    prevention: &[
+        "Revoke TRUNCATE from application and migration roles that do not need it (REVOKE TRUNCATE ON ALL TABLES IN SCHEMA … FROM …).",
+    ],
+};
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
