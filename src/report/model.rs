@@ -27,7 +27,14 @@ pub struct Report {
     /// How the database session was reached (TLS and what was checked, a pooler), in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
+    /// What happened, in one line ("4 tables emptied by TRUNCATE; 143 rows deleted").
+    pub title: String,
+    /// Every table that lost rows, however removed, the total and the loss window.
+    pub impact: crate::analysis::impact::Impact,
     pub summary: String,
+    /// What happened, five to ten sentences, each citing.
+    pub story: Vec<crate::analysis::narrative::Cited>,
+    pub causes: crate::analysis::narrative::Causes,
     pub immediate_actions: Vec<Action>,
     pub tables: Vec<TableRow>,
     pub hypotheses: Vec<Finding>,
@@ -46,6 +53,44 @@ pub struct Report {
     pub scoring: Vec<ScoringRow>,
     /// Whether expected rows are exact (a baseline was given) or inferred from counters.
     pub expected_rows_from: &'static str,
+    /// Follow-up work as checkboxes, each with a suggested owner role.
+    pub action_items: Vec<crate::analysis::narrative::ActionItem>,
+    /// Where we got lucky (`lucky: true`) and what made it harder.
+    pub lessons: Vec<crate::analysis::narrative::Lesson>,
+    /// `ruled_out` grouped per kind: one reason and the tables.
+    pub ruled_out_groups: Vec<crate::analysis::narrative::RuledOutGroup>,
+    /// Timeline events outside the story, counted per kind.
+    pub routine_events: Vec<KindCount>,
+    /// The timeline diagram: one section per finding the story links events to.
+    pub gantt: Vec<GanttSection>,
+    /// `--verify FILE`: what the verification after recovery passed and what still fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_verified: Option<crate::report::verified::RecoveryVerified>,
+    /// `--redact`: `literals` (string and number literals replaced) or `all` (also hosts and
+    /// users); absent when nothing was redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<&'static str>,
+}
+
+/// One section of the Mermaid gantt: a finding and the key instants that support it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GanttSection {
+    pub rank: usize,
+    pub kind: Kind,
+    /// At most six, in time order: `kind: text` at its instant.
+    pub instants: Vec<GanttInstant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GanttInstant {
+    pub at: DateTime<Utc>,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,7 +117,7 @@ pub struct TableRow {
     pub explanation_rank: Option<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     pub kind: String,
@@ -81,6 +126,19 @@ pub struct TimelineEntry {
     pub tables: Vec<String>,
     /// Shown in the diagram of key events.
     pub key: bool,
+    /// Ranks of the findings this event supports (`→ #1` in Markdown).
+    pub findings: Vec<usize>,
+    /// In the story timeline (the rest is routine: counted, and listed only in the full one).
+    pub story: bool,
+    /// The session of a logged event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<crate::evidence::SessionInfo>,
+    /// How the statement's transaction ended, when the log shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::evidence::TxOutcome>,
+    /// The log's DETAIL/STATEMENT lines (a failed statement's text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -298,6 +356,10 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 text: e.text.clone(),
                 tables: e.tables.clone(),
                 key: key_event(e.kind) || cited.contains(e.source.as_str()),
+                session: Some(e.session.clone()),
+                outcome: e.outcome,
+                detail: e.detail.clone(),
+                ..Default::default()
             });
         }
     }
@@ -316,6 +378,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 ),
                 tables: op.objects.clone(),
                 key: op.active && cited.contains(op.source.as_str()),
+                ..Default::default()
             });
         }
     }
@@ -361,6 +424,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                     key: kind == "catalog_change" && cited.contains(source.as_str()),
                     source,
                     tables: vec![t.name.clone()],
+                    ..Default::default()
                 });
             }
         }
@@ -374,6 +438,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 text: "the running postmaster started".into(),
                 tables: vec![],
                 key: true,
+                ..Default::default()
             });
         }
         if let Some(at) = d.database_stats.as_ref().and_then(|s| s.stats_reset) {
@@ -384,6 +449,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 text: "pg_stat_database.stats_reset: statistics reset by pg_stat_reset*()".into(),
                 tables: vec![],
                 key: true,
+                ..Default::default()
             });
         }
         if let Some(at) = d.bgwriter_stats_reset {
@@ -395,6 +461,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                     .into(),
                 tables: vec![],
                 key: false,
+                ..Default::default()
             });
         }
     }
@@ -419,10 +486,15 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 tables: tx.rows.iter().map(|r| r.table.clone()).collect(),
                 key: tx.outcome == crate::evidence::WalOutcome::Committed,
                 source: tx.source.clone(),
+                ..Default::default()
             });
         }
     }
     timeline.retain(|e| window.contains(e.at));
+    let links = crate::analysis::narrative::TimelineLinks::new(&facts, analysis);
+    for e in &mut timeline {
+        (e.findings, e.story) = links.link(e.at, &e.kind, &e.source, &e.tables);
+    }
     timeline.sort_by(|a, b| {
         (a.at, &a.source, &a.kind, &a.text).cmp(&(b.at, &b.source, &b.kind, &b.text))
     });
@@ -507,7 +579,75 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
     };
 
     let summary = summarize(&facts, analysis, &affected);
+    let impact = crate::analysis::impact::impact(&facts, analysis);
+    let recovery = crate::analysis::recovery::plans(evidence, analysis);
+    let cascades: Vec<(String, Vec<String>)> = fk_blast_radius
+        .iter()
+        .map(|b| (b.table.clone(), b.delete_cascades_to.clone()))
+        .collect();
+    let mut routine: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in timeline.iter().filter(|e| !e.story) {
+        *routine.entry(e.kind.as_str()).or_default() += 1;
+    }
+    let routine_events = routine
+        .into_iter()
+        .map(|(kind, count)| KindCount {
+            kind: kind.to_string(),
+            count,
+        })
+        .collect();
+    let gantt = analysis
+        .findings
+        .iter()
+        .filter_map(|f| {
+            let instants: Vec<GanttInstant> = timeline
+                .iter()
+                .filter(|e| e.findings.contains(&f.rank))
+                .take(6)
+                .map(|e| GanttInstant {
+                    at: e.at,
+                    label: match (e.kind.as_str(), e.detail.as_deref()) {
+                        ("error", Some(d)) => format!(
+                            "{} failed: {}",
+                            d.trim().trim_start_matches("STATEMENT:").trim(),
+                            e.text
+                        ),
+                        _ => format!("{}: {}", e.kind, e.text),
+                    },
+                })
+                .collect();
+            (!instants.is_empty()).then_some(GanttSection {
+                rank: f.rank,
+                kind: f.kind,
+                instants,
+            })
+        })
+        .collect();
+    let action_items = crate::analysis::narrative::action_items(
+        &recovery
+            .iter()
+            .map(|p| (p.id, p.tables.iter().map(|t| t.table.clone()).collect()))
+            .collect::<Vec<_>>(),
+        &advice.prevention,
+        &advice
+            .gaps
+            .iter()
+            .map(|g| (g.what.clone(), g.setting.clone()))
+            .collect::<Vec<_>>(),
+        false,
+    );
     Report {
+        title: impact.title.clone(),
+        story: crate::analysis::narrative::story(&facts, analysis, &impact),
+        causes: crate::analysis::narrative::causes(&facts, analysis, &cascades),
+        impact,
+        action_items,
+        lessons: crate::analysis::narrative::lessons(&facts, analysis),
+        ruled_out_groups: crate::analysis::narrative::ruled_out_groups(analysis),
+        routine_events,
+        gantt,
+        recovery_verified: None,
+        redacted: None,
         format: REPORT_FORMAT,
         tool_version: evidence.tool_version.clone(),
         collected_at: evidence.collected_at,
@@ -526,7 +666,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
         timeline,
         migrations,
         fk_blast_radius,
-        recovery: crate::analysis::recovery::plans(evidence, analysis),
+        recovery,
         recovery_notes: advice.recovery,
         gaps: advice.gaps,
         prevention: advice.prevention,
