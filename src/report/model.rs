@@ -81,10 +81,15 @@ pub struct GanttSection {
     pub instants: Vec<GanttInstant>,
 }
 
+/// A key instant: the timeline entry's kind, text and (for a failed statement) detail; the
+/// template writes the label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GanttInstant {
     pub at: DateTime<Utc>,
-    pub label: String,
+    pub kind: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -606,14 +611,9 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis, window: Window) -> R
                 .take(6)
                 .map(|e| GanttInstant {
                     at: e.at,
-                    label: match (e.kind.as_str(), e.detail.as_deref()) {
-                        ("error", Some(d)) => format!(
-                            "{} failed: {}",
-                            d.trim().trim_start_matches("STATEMENT:").trim(),
-                            e.text
-                        ),
-                        _ => format!("{}: {}", e.kind, e.text),
-                    },
+                    kind: e.kind.clone(),
+                    text: e.text.clone(),
+                    detail: e.detail.clone(),
                 })
                 .collect();
             (!instants.is_empty()).then_some(GanttSection {
