@@ -271,7 +271,6 @@ fn markdown_report_has_every_section_in_order_and_is_deterministic() {
     let sections = [
         "## Impact",
         "## Immediate actions",
-        "## Summary",
         "## What happened",
         "## Root cause and contributing factors",
         "## Table counters",
