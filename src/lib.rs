@@ -12,6 +12,7 @@ pub mod commands;
 pub mod db;
 pub mod error;
 pub mod evidence;
+pub mod gather;
 pub mod io;
 pub mod logs;
 pub mod migrations;

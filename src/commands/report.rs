@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use crate::commands::{DbArgs, LogArgs};
 use crate::error::{Result, UserError};
 use crate::evidence::Evidence;
+use crate::gather;
 use crate::report::model::{self, Window};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,46 +113,33 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             .map(|t| parse_time("--until", t))
             .transpose()?,
     };
-    let mut evidence = match &args.evidence {
-        Some(path) => Evidence::load(path)?,
+    let evidence = match &args.evidence {
+        Some(path) => {
+            if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {
+                return Err(UserError::new(
+                    "give either an evidence file or sources to gather (--db/--log/--repo), not both; add sources with `pgtriage collect`",
+                ));
+            }
+            let mut evidence = Evidence::load(path)?;
+            gather::amend(&mut evidence, args.baseline.as_deref(), args.wal.as_deref())?;
+            evidence
+        }
         None => {
             // Gather in one go, exactly as `collect` would (baseline included).
-            let mut sources = crate::commands::collect::Sources::from_args(
+            let mut sources = gather::Sources::from_args(
                 &args.db,
                 &args.logs,
                 args.repo.as_deref(),
                 args.baseline.as_deref(),
             );
             if args.wal.is_some() {
-                sources.database = crate::commands::collect::database_wanted(&args.db, true)
-                    .then(|| args.db.settings());
+                sources.database =
+                    gather::database_wanted(&args.db, true).then(|| args.db.settings());
             }
             sources.wal = args.wal.clone();
-            crate::commands::collect::build_evidence(&sources)?
+            gather::build_evidence(&sources)?
         }
     };
-    if args.evidence.is_some() {
-        if let Some(path) = &args.baseline {
-            let (input, snapshot) = crate::commands::collect::read_baseline(path)?;
-            evidence.inputs.retain(|i| i.kind != "baseline");
-            evidence.inputs.push(input);
-            evidence.baseline = Some(snapshot);
-        }
-        if let Some(dir) = &args.wal {
-            let sources = crate::commands::collect::Sources {
-                wal: Some(dir.clone()),
-                ..Default::default()
-            };
-            evidence.inputs.retain(|i| i.kind != "wal");
-            evidence.wal = None;
-            crate::commands::collect::read_wal(&mut evidence, &sources, None)?;
-        }
-        if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {
-            return Err(UserError::new(
-                "give either an evidence file or sources to gather (--db/--log/--repo), not both; add sources with `pgtriage collect`",
-            ));
-        }
-    }
     let mut report = model::build(&evidence, window);
     if let Some(path) = &args.verify {
         report.recovery_verified = Some(crate::report::verified::read(path)?);
