@@ -250,7 +250,7 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
             },
         ));
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by_key(|a| a.0);
     let mut story: Vec<Cited> = out.into_iter().map(|(_, c)| c).collect();
     story.truncate(9);
     story.push(Cited {
@@ -634,18 +634,21 @@ pub fn routine(kind: &str) -> bool {
     )
 }
 
+/// A finding's rank, the sources it cites, its tables and its time.
+struct FindingMarks {
+    rank: usize,
+    cites: BTreeSet<String>,
+    tables: BTreeSet<String>,
+    at: Option<DateTime<Utc>>,
+}
+
 /// Which findings (by rank) a timeline event supports, and whether it belongs to the story:
 /// cited by a finding, a destructive statement on a finding's tables, a migration, the cluster's
 /// life, an error of a suspect session, or the last write to a lost table before its loss.
 /// Built once per report; each event is then looked up in constant time per finding.
 pub struct TimelineLinks {
-    /// Per explaining finding: its rank, the sources it cites, its tables and time.
-    findings: Vec<(
-        usize,
-        BTreeSet<String>,
-        BTreeSet<String>,
-        Option<DateTime<Utc>>,
-    )>,
+    /// Per explaining finding: what it cites and where.
+    findings: Vec<FindingMarks>,
     /// Sources of errors and last writes → the findings they support.
     extra: BTreeMap<String, Vec<usize>>,
 }
@@ -663,7 +666,12 @@ impl TimelineLinks {
                     .chain(f.links.iter().map(|l| l.source.clone()))
                     .chain(f.transaction.iter().map(|t| t.source.clone()))
                     .collect();
-                (f.rank, cites, f.tables.iter().cloned().collect(), f.at)
+                FindingMarks {
+                    rank: f.rank,
+                    cites,
+                    tables: f.tables.iter().cloned().collect(),
+                    at: f.at,
+                }
             })
             .collect();
         let mut extra: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -720,7 +728,13 @@ impl TimelineLinks {
         ) || kind.starts_with("wal_");
         let mut ranks: Vec<usize> = Vec::new();
         let mut on_a_finding_table = false;
-        for (rank, cites, its_tables, fa) in &self.findings {
+        for FindingMarks {
+            rank,
+            cites,
+            tables: its_tables,
+            at: fa,
+        } in &self.findings
+        {
             // A destructive statement on a finding's tables, in the same transaction time as the
             // finding, is part of it even when the finding cites another line of it.
             let on_its_tables = tables.iter().any(|t| its_tables.contains(t));

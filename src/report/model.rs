@@ -322,11 +322,11 @@ mod tests {
                 until: None,
             },
         );
-        assert!(r.timeline.iter().all(|e| e.at >= at(19, 0, 0)));
+        assert!(r.timeline.iter().all(|e| e.entry.at >= at(19, 0, 0)));
         assert!(
             r.timeline
                 .iter()
-                .any(|e| e.source == "log:postgresql.log:900")
+                .any(|e| e.entry.source == "log:postgresql.log:900")
         );
     }
 }
