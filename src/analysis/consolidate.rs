@@ -52,6 +52,84 @@ pub fn consolidate(
     (findings, ruled_out)
 }
 
+/// "Same transaction": two findings pinned to statements of one session with no COMMIT or
+/// ROLLBACK of that session between them, inside a `BEGIN` the log shows — one unit of work
+/// (a migration, a cleanup script), to be undone together. Needs the ranks: call after ranking.
+pub fn same_transaction(facts: &Facts, findings: &mut [Finding]) {
+    let Some(timeline) = facts.evidence.timeline.as_ref() else {
+        return;
+    };
+    let events = &timeline.events;
+    let same_session = |a: &crate::evidence::SessionInfo, b: &crate::evidence::SessionInfo| {
+        a.pid.is_some()
+            && a.pid == b.pid
+            && (a.session_id.is_none() || b.session_id.is_none() || a.session_id == b.session_id)
+    };
+    // Each finding's statement as a position in the log.
+    let position = |f: &Finding| -> Option<usize> {
+        let (at, statement, session) = (f.at?, f.statement.as_ref()?, f.session.as_ref()?);
+        events
+            .iter()
+            .position(|e| e.at == at && &e.text == statement && same_session(&e.session, session))
+    };
+    let pinned: Vec<(usize, usize)> = findings
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| position(f).map(|p| (i, p)))
+        .collect();
+    let ends = [EventKind::Commit, EventKind::Rollback];
+    let mut links: Vec<(usize, Link)> = Vec::new();
+    for (n, &(i, pi)) in pinned.iter().enumerate() {
+        for &(j, pj) in &pinned[n + 1..] {
+            let (first, last) = (pi.min(pj), pi.max(pj));
+            if first == last {
+                continue;
+            }
+            let session = &events[first].session;
+            if !same_session(session, &events[last].session) {
+                continue;
+            }
+            let of_session = |e: &&crate::evidence::LogEvent| same_session(&e.session, session);
+            let ended_between = events[first..last]
+                .iter()
+                .filter(of_session)
+                .any(|e| ends.contains(&e.kind));
+            // The transaction began before the first statement and did not end before it.
+            let begun = events[..first]
+                .iter()
+                .filter(of_session)
+                .rev()
+                .find(|e| e.kind == EventKind::Begin || ends.contains(&e.kind))
+                .is_some_and(|e| e.kind == EventKind::Begin);
+            if ended_between || !begun {
+                continue;
+            }
+            for (from, to, other) in [(i, j, last), (j, i, first)] {
+                let e = &events[other];
+                links.push((
+                    from,
+                    Link {
+                        relation: Relation::SameTransaction,
+                        rank: Some(findings[to].rank),
+                        source: e.source.clone(),
+                        text: format!(
+                            "same transaction as #{} (`{}`, pid {}): committed or rolled back together",
+                            findings[to].rank,
+                            e.text.trim(),
+                            session.pid.unwrap_or_default()
+                        ),
+                    },
+                ));
+            }
+        }
+    }
+    for (i, link) in links {
+        if !findings[i].links.contains(&link) {
+            findings[i].links.push(link);
+        }
+    }
+}
+
 /// "Caused by": a DELETE … WHERE col IS NULL on a table one of whose columns was dropped
 /// before it (DROP TYPE … CASCADE, ALTER TABLE … DROP COLUMN, often in a migration) and added
 /// back empty. Every row that existed then had NULL there, so the DELETE removed rows the drop
@@ -861,5 +939,78 @@ mod generator_misses {
             Some("INSERT INTO billing.\"Sessions\" SELECT …")
         );
         assert!(a.explanation("billing.Sessions").is_none_or(|f| !f.loss));
+    }
+}
+
+#[cfg(test)]
+mod same_transaction_tests {
+    use crate::analysis::analyze;
+    use crate::analysis::finding::{Kind, Relation};
+    use crate::analysis::fixtures::*;
+    use crate::evidence::EventKind;
+
+    /// A cleanup script: BEGIN; TRUNCATE staging; DELETE FROM orders WHERE …; COMMIT — two
+    /// findings, one transaction; each links to the other by rank. A second session's DELETE
+    /// at the same time is not linked.
+    #[test]
+    fn statements_of_one_transaction_are_linked() {
+        let when = at(14, 0, 0);
+        let staging = truncated(table("staging", 16500, 400), 16600, at(14, 0, 1));
+        let orders = deleted(table("orders", 16501, 1000), 600);
+        let other = deleted(table("carts", 16502, 50), 40);
+        let mut other_delete = event(
+            EventKind::Delete,
+            at(14, 0, 2),
+            13,
+            "DELETE FROM carts WHERE created_at < now()",
+            &["carts"],
+        );
+        other_delete.session.pid = Some(31000);
+        let ev = with_log(
+            evidence(vec![staging, orders, other], vec![]),
+            vec![
+                event(EventKind::Begin, when, 10, "BEGIN", &[]),
+                event(
+                    EventKind::Truncate,
+                    at(14, 0, 1),
+                    11,
+                    "TRUNCATE staging",
+                    &["staging"],
+                ),
+                event(
+                    EventKind::Delete,
+                    at(14, 0, 2),
+                    12,
+                    "DELETE FROM orders WHERE status = 'old'",
+                    &["orders"],
+                ),
+                other_delete,
+                event(EventKind::Commit, at(14, 0, 3), 14, "COMMIT", &[]),
+            ],
+        );
+        let a = analyze(&ev);
+        let find = |kind: Kind, table: &str| {
+            a.findings
+                .iter()
+                .find(|f| f.kind == kind && f.tables.iter().any(|t| t == table))
+                .unwrap_or_else(|| panic!("{kind:?} {table}: {:#?}", a.findings))
+        };
+        let truncate = find(Kind::Truncate, "public.staging");
+        let delete = find(Kind::Delete, "public.orders");
+        let carts = find(Kind::Delete, "public.carts");
+        let linked = |from: &crate::analysis::finding::Finding, to: usize| {
+            from.links
+                .iter()
+                .any(|l| l.relation == Relation::SameTransaction && l.rank == Some(to))
+        };
+        assert!(linked(truncate, delete.rank), "{:#?}", truncate.links);
+        assert!(linked(delete, truncate.rank), "{:#?}", delete.links);
+        assert!(
+            carts
+                .links
+                .iter()
+                .all(|l| l.relation != Relation::SameTransaction),
+            "another session's statement is another transaction"
+        );
     }
 }

@@ -15,6 +15,9 @@ use crate::evidence::{
 pub enum ExpectedFrom {
     /// Exact: the baseline's rows plus the inserts minus the deletes counted since.
     Baseline,
+    /// The baseline's live rows alone: the database was restored since, and a restore resets
+    /// the counters (their inserts are the restore re-loading the rows, not new rows).
+    BaselineRows,
     /// Inferred: inserts − deletes of the current counters.
     Counters,
     None,
@@ -23,7 +26,7 @@ pub enum ExpectedFrom {
 impl ExpectedFrom {
     pub fn as_str(self) -> &'static str {
         match self {
-            ExpectedFrom::Baseline => "baseline",
+            ExpectedFrom::Baseline | ExpectedFrom::BaselineRows => "baseline",
             ExpectedFrom::Counters => "counters",
             ExpectedFrom::None => "none",
         }
@@ -50,6 +53,8 @@ pub struct TableView<'a> {
     pub status: Status,
     /// The counters restarted (crash, reset, restore) and count from some later time.
     pub counters_restarted: bool,
+    /// `n_live_tup` counts the table's rows (see `status::TableAssessment::rows_counted`).
+    pub rows_counted: bool,
 }
 
 impl<'a> TableView<'a> {
@@ -90,8 +95,8 @@ impl<'a> TableView<'a> {
     /// inserts that never committed).
     pub fn missing(&self) -> i64 {
         match self.expected {
-            Some(e) => (e - self.live()).max(0),
-            None => 0,
+            Some(e) if self.rows_counted => (e - self.live()).max(0),
+            _ => 0,
         }
     }
     /// Every cumulative counter is zero.
@@ -154,6 +159,8 @@ pub struct Facts<'a> {
     referencing: HashMap<usize, Vec<usize>>,
     /// Log events naming tables that do not exist now, by lower-case name as logged.
     pub unknown_table_events: BTreeMap<String, Vec<&'a LogEvent>>,
+    /// The database was restored since the baseline (`Cluster::restored_since_baseline`).
+    pub restored: bool,
     /// The migration history re-judged against the log and the snapshot
     /// (`migration_runs::judge`): what ran, which tables no migration manages.
     pub migrations: Option<crate::evidence::MigrationHistory>,
@@ -174,6 +181,9 @@ impl<'a> Facts<'a> {
                 baseline_by_name.insert(t.relation(), t);
             }
         }
+        // A database restored since the baseline: its counters count the restore, so tables are
+        // compared with the baseline's rows (`status::assess_restored`).
+        let restored = Cluster::of(evidence).restored_since_baseline();
         let mut tables: Vec<TableView> = evidence
             .database
             .iter()
@@ -181,11 +191,18 @@ impl<'a> Facts<'a> {
             .map(|t| {
                 let name = t.qualified_name();
                 let baseline = baseline_by_name.get(&t.relation()).copied();
-                let assessment = crate::analysis::status::assess(t, baseline);
+                let assessment = if restored {
+                    crate::analysis::status::assess_restored(t, baseline)
+                } else {
+                    crate::analysis::status::assess(t, baseline)
+                };
                 let expected = assessment.expected_rows;
                 let status = assessment.status;
                 let expected_from = match (expected, baseline) {
                     (None, _) => ExpectedFrom::None,
+                    (Some(_), Some(b)) if b.n_live_tup.is_some() && restored => {
+                        ExpectedFrom::BaselineRows
+                    }
                     (Some(_), Some(b)) if b.n_live_tup.is_some() => ExpectedFrom::Baseline,
                     (Some(_), _) => ExpectedFrom::Counters,
                 };
@@ -197,6 +214,7 @@ impl<'a> Facts<'a> {
                     expected_from,
                     status,
                     counters_restarted: assessment.counters_restarted,
+                    rows_counted: assessment.rows_counted,
                 }
             })
             .collect();
@@ -232,6 +250,7 @@ impl<'a> Facts<'a> {
             table_events: HashMap::new(),
             unknown_table_events: BTreeMap::new(),
             migrations: crate::analysis::migration_runs::judge(evidence),
+            restored,
             fk_ends: Vec::new(),
             referencing: HashMap::new(),
         };
@@ -514,8 +533,38 @@ pub struct Cluster {
 
 impl Facts<'_> {
     pub fn cluster(&self) -> Cluster {
+        Cluster::of(self.evidence)
+    }
+
+    /// When the baseline was taken (its server's clock).
+    pub fn baseline_at(&self) -> Option<DateTime<Utc>> {
+        self.evidence
+            .baseline
+            .as_ref()
+            .map(|b| b.server.server_time)
+    }
+
+    /// "expected from the baseline of 2026-11-23 15:24:18 UTC", or "inferred from inserts −
+    /// deletes" without one: how a reader should take an expected-rows figure.
+    pub fn expected_basis(&self) -> String {
+        match self.baseline_at() {
+            Some(at) if self.restored => format!(
+                "expected from the baseline of {} (its live rows: a restore resets the counters)",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Some(at) => format!(
+                "expected from the baseline of {}",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            None => "inferred from inserts − deletes: no baseline was given".into(),
+        }
+    }
+}
+
+impl Cluster {
+    pub fn of(evidence: &Evidence) -> Cluster {
         let mut c = Cluster::default();
-        if let Some(d) = &self.evidence.database {
+        if let Some(d) = &evidence.database {
             c.timeline_id = d.server.timeline_id;
             c.system_identifier = d.server.system_identifier.clone();
             c.datid = d.server.datid;
@@ -524,7 +573,7 @@ impl Facts<'_> {
             c.database_stats_reset = d.database_stats.as_ref().and_then(|s| s.stats_reset);
             c.in_recovery = d.server.in_recovery;
         }
-        if let Some(b) = &self.evidence.baseline {
+        if let Some(b) = &evidence.baseline {
             c.baseline_timeline_id = b.server.timeline_id;
             c.baseline_system_identifier = b.server.system_identifier.clone();
             c.baseline_datid = b.server.datid;
@@ -532,9 +581,14 @@ impl Facts<'_> {
         }
         c
     }
-}
 
-impl Cluster {
+    /// The database was replaced since the baseline: archive recovery (the timeline moved on),
+    /// another cluster (a new system identifier) or a dump restored into a re-created database
+    /// (a new database oid).
+    pub fn restored_since_baseline(&self) -> bool {
+        self.timeline_advanced() || self.system_changed() || self.datid_changed()
+    }
+
     /// The bgwriter's stats were reset when this postmaster started (within five minutes):
     /// what crash recovery and archive recovery do. On a cluster that never crashed the reset
     /// is the initdb time, before the first start.

@@ -266,7 +266,11 @@ impl Finding {
     /// Pins time, session and statement from the log event that did it.
     pub fn pin(&mut self, event: &crate::evidence::LogEvent) {
         self.at = Some(event.at);
-        self.session = Some(event.session.clone());
+        // A server process's line (recovery, checkpointer) names no client: no session to show.
+        let s = &event.session;
+        let client =
+            s.user.is_some() || s.database.is_some() || s.application.is_some() || s.host.is_some();
+        self.session = client.then(|| event.session.clone());
         self.statement = Some(event.text.clone());
     }
 

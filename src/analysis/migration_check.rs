@@ -13,29 +13,6 @@ use crate::evidence::{
     TxOutcome,
 };
 
-/// The frameworks' own bookkeeping tables: they are created by the tool, not by a migration.
-const TRACKING_TABLES: &[&str] = &[
-    "alembic_version",
-    "django_migrations",
-    "schema_migrations",
-    "ar_internal_metadata",
-    "flyway_schema_history",
-    "databasechangelog",
-    "databasechangeloglock",
-    "_prisma_migrations",
-    "_sqlx_migrations",
-    "goose_db_version",
-    "knex_migrations",
-    "knex_migrations_lock",
-    "__drizzle_migrations",
-    "atlas_schema_revisions",
-    "SequelizeMeta",
-    "sequelizemeta",
-    "migrations",
-    "__diesel_schema_migrations",
-    "seeds",
-];
-
 /// `Public."Users"` → `public.Users`; unquoted parts lower-cased, as PostgreSQL folds them.
 pub fn normalise_table(name: &str) -> String {
     let mut parts = Vec::new();
@@ -176,28 +153,9 @@ fn strip_zeros(v: &str) -> &str {
     if t.is_empty() { "0" } else { t }
 }
 
-/// Frameworks whose files a tracking table's rows can describe.
+/// Frameworks whose files a tracking table's rows can describe (the registry's).
 fn tool_frameworks(tool: &str) -> &'static [&'static str] {
-    match tool {
-        "sqlx" => &["sqlx", "sql"],
-        "prisma" => &["prisma"],
-        "drizzle" => &["drizzle"],
-        "flyway" => &["flyway"],
-        "liquibase" => &["liquibase"],
-        "django" => &["django"],
-        "alembic" => &["alembic"],
-        "goose" => &["goose", "sql"],
-        "knex" => &["knex"],
-        "diesel" => &["diesel"],
-        "atlas" => &["atlas", "sql"],
-        "typeorm" => &["typeorm"],
-        "laravel" => &["laravel"],
-        "sequelize" => &["sequelize"],
-        "supabase" => &["supabase"],
-        // `schema_migrations(version)` is shared by several tools.
-        "schema_migrations" => &["rails", "golang-migrate", "dbmate", "ecto", "sql"],
-        _ => &[],
-    }
+    crate::migrations::frameworks::files_of(tool)
 }
 
 /// Lines the history up with the bookkeeping statements the server log shows (`INSERT INTO
@@ -372,7 +330,7 @@ pub fn cross_check(history: &mut MigrationHistory, db: &DatabaseSnapshot) {
         // A set, not a scan of `notes` per table: 10,000 unmanaged tables made that quadratic.
         let mut noted: HashSet<String> = notes.iter().map(|n| n.table.clone()).collect();
         for (schema, name) in &tables {
-            if TRACKING_TABLES.contains(name)
+            if crate::migrations::frameworks::is_tool_table(name)
                 || *schema == "supabase_migrations"
                 || created(schema, name)
             {

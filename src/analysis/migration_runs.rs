@@ -25,11 +25,7 @@ pub fn revision_from_name(path: &str) -> Option<String> {
 
 fn tool_matches(row: &AppliedMigration, file: &MigrationFile) -> bool {
     row.tool == file.framework
-        || (row.tool == "schema_migrations"
-            && matches!(
-                file.framework.as_str(),
-                "rails" | "golang-migrate" | "dbmate" | "sql"
-            ))
+        || crate::migrations::frameworks::files_of(&row.tool).contains(&file.framework.as_str())
 }
 
 /// The tracking row saying the file at `path` ran, if any.
@@ -42,12 +38,13 @@ pub fn applied_for<'a>(history: &'a MigrationHistory, path: &str) -> Option<&'a 
         return Some(row);
     }
     let file = history.files.iter().find(|f| f.path == path)?;
-    let revisions: Vec<String> = file
-        .version
-        .iter()
-        .cloned()
-        .chain(revision_from_name(path))
-        .collect();
+    // The revision the collector read from the file (its content where the framework names it
+    // there: `migrations::frameworks`); the file-name template only for a file the collector
+    // recorded none for (evidence from a pgtriage that did not read revisions from content).
+    let revisions: Vec<String> = match &file.version {
+        Some(v) => vec![v.clone()],
+        None => revision_from_name(path).into_iter().collect(),
+    };
     history.applied.iter().find(|a| {
         a.path.is_none()
             && a.success != Some(false)
@@ -251,5 +248,23 @@ mod tests {
         let mut again = ev.clone();
         again.migrations = Some(judged.clone());
         assert_eq!(judge(&again).as_ref(), Some(judged));
+    }
+
+    /// The revision is what the file says (`revision = "086"`, read by the collector), not what
+    /// its name looks like: a file named `2024_01_fix_status.py` whose revision is 086 ran; a
+    /// file named `086_x.py` whose revision is `ae1027a6acf` did not.
+    #[test]
+    fn the_recorded_revision_beats_the_file_name() {
+        let mut renamed = file("alembic/versions/2024_01_fix_status.py");
+        renamed.version = Some("086".into());
+        let mut misleading = file("alembic/versions/086_x.py");
+        misleading.version = Some("ae1027a6acf".into());
+        let history = MigrationHistory {
+            files: vec![renamed, misleading],
+            applied: vec![row("086", "log")],
+            ..MigrationHistory::default()
+        };
+        assert!(applied_for(&history, "alembic/versions/2024_01_fix_status.py").is_some());
+        assert!(applied_for(&history, "alembic/versions/086_x.py").is_none());
     }
 }

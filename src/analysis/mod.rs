@@ -151,6 +151,7 @@ fn rank_findings(facts: &Facts, window: &IncidentWindow) -> Analysis {
     let (mut findings, more_ruled_out) = consolidate::consolidate(facts, findings, window);
     ruled_out.extend(more_ruled_out);
     rank(&mut findings);
+    consolidate::same_transaction(facts, &mut findings);
     // An explanation ruled out for a table another finding of the same kind explains is noise.
     let listed: std::collections::HashSet<(Kind, &str)> = findings
         .iter()

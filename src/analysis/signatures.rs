@@ -133,6 +133,9 @@ pub fn storage_signature(t: &TableView) -> bool {
 pub fn expected_label(t: &TableView) -> &'static str {
     match t.expected_from {
         crate::analysis::facts::ExpectedFrom::Baseline => "baseline rows + inserts − deletes since",
+        crate::analysis::facts::ExpectedFrom::BaselineRows => {
+            "the baseline's live rows: a restore resets the counters"
+        }
         _ => "inserts − deletes",
     }
 }

@@ -82,6 +82,10 @@ pub struct TableAssessment {
     /// The counters were zeroed or restarted (rules 3 and 3b): they count from some later time,
     /// not from the table's creation.
     pub counters_restarted: bool,
+    /// `n_live_tup` counts what the table holds, so expected − live is a count of missing rows.
+    /// False after a restore that zeroed the counters of a table it kept: the rows are there
+    /// or not, the counters cannot say.
+    pub rows_counted: bool,
 }
 
 /// Judges one table; `baseline` is the same table (by schema and name) in an earlier snapshot.
@@ -92,6 +96,7 @@ pub fn assess(table: &TableStats, baseline: Option<&TableStats>) -> TableAssessm
             expected_rows: None,
             status: TableStatus::Unknown,
             counters_restarted: false,
+            rows_counted: false,
         };
     };
     let expected = expected_rows(table, baseline, ins, del);
@@ -110,6 +115,53 @@ pub fn assess(table: &TableStats, baseline: Option<&TableStats>) -> TableAssessm
         expected_rows: Some(expected),
         status,
         counters_restarted: restarted && status != TableStatus::NeverPopulated,
+        rows_counted: true,
+    }
+}
+
+/// Judges one table of a database restored since the baseline (a point-in-time recovery, a dump
+/// restored into a re-created database, another cluster): the counters describe the restore,
+/// not the history since the baseline, so the rows the baseline counted are what is expected —
+/// not the baseline's rows plus the inserts the restore made while re-loading them.
+///
+/// * The table was re-created by the restore (new oid): its counters started with it, so
+///   `n_live_tup` is what it holds; fewer rows than the baseline's are missing.
+/// * The restore kept the table (same oid, as PITR does): its counters were zeroed by the
+///   recovery and count only what happened since; its rows now are `unknown` (count them), and
+///   the baseline's rows are still what is expected.
+///
+/// Without the baseline's live rows, or without the table in it, `assess` judges as usual.
+pub fn assess_restored(table: &TableStats, baseline: Option<&TableStats>) -> TableAssessment {
+    let (Some(base), Some((Some(base_live), Some(live)))) =
+        (baseline, baseline.map(|b| (b.n_live_tup, table.n_live_tup)))
+    else {
+        return assess(table, baseline);
+    };
+    if base.oid != table.oid {
+        let status = if live >= base_live {
+            TableStatus::Intact
+        } else if live == 0 {
+            TableStatus::Wiped
+        } else {
+            TableStatus::Partial
+        };
+        return TableAssessment {
+            expected_rows: Some(base_live),
+            status,
+            counters_restarted: false,
+            rows_counted: true,
+        };
+    }
+    let status = if live == 0 && file_replaced_empty(table) {
+        TableStatus::Wiped
+    } else {
+        TableStatus::Unknown
+    };
+    TableAssessment {
+        expected_rows: Some(base_live),
+        status,
+        counters_restarted: true,
+        rows_counted: status == TableStatus::Wiped,
     }
 }
 

@@ -45,23 +45,42 @@ pub fn summarize(facts: &Facts, analysis: &Analysis, affected: &BTreeSet<String>
     let mut s = String::new();
     let total = facts.tables.len();
     let missing: i64 = facts.tables.iter().map(|t| t.missing()).sum();
+    // Tables whose counters restarted cannot be counted from them: say so, not "none missing".
+    let uncounted = facts
+        .tables
+        .iter()
+        .filter(|t| t.counters_restarted && !t.rows_counted)
+        .count();
     if facts.evidence.database.is_none() {
         s.push_str("No database snapshot was available, so row counts are unknown; this draft rests on the log and the migration history. ");
+    } else if affected.is_empty() && uncounted == total {
+        // Said below: none of them can be counted.
+    } else if affected.is_empty() && uncounted > 0 {
+        s.push_str(&format!(
+            "None of the other {} tables shows rows missing that no DELETE accounts for. ",
+            total - uncounted
+        ));
     } else if affected.is_empty() {
         s.push_str(&format!(
             "None of the {total} tables shows rows missing that no DELETE accounts for. "
         ));
     } else {
         s.push_str(&format!(
-            "{} of {} tables lost rows ({} rows expected but not there{}). ",
+            "{} of {} tables lost rows ({} rows {}). ",
             affected.len(),
             total,
             missing,
-            if facts.evidence.baseline.is_some() {
-                ", counted against the baseline"
-            } else {
-                ", inferred from inserts − deletes: no baseline was given"
-            }
+            facts.expected_basis()
+        ));
+    }
+    if uncounted > 0 {
+        s.push_str(&format!(
+            "{uncounted} of {total} tables cannot be counted from the statistics: their counters restarted{}; count(*) tells whether their rows are there. ",
+            facts
+                .cluster()
+                .postmaster_start
+                .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default()
         ));
     }
     let explaining: Vec<&Finding> = analysis

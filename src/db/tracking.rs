@@ -14,24 +14,6 @@ use super::{ConnectionSettings, QueryFailure, Session};
 use crate::error::UserError;
 use crate::evidence::{AppliedMigration, DatabaseSnapshot};
 
-/// Lower-cased table names of the tools pgtriage knows.
-const KNOWN: &[&str] = &[
-    "alembic_version",
-    "django_migrations",
-    "schema_migrations",
-    "flyway_schema_history",
-    "databasechangelog",
-    "_prisma_migrations",
-    "_sqlx_migrations",
-    "goose_db_version",
-    "knex_migrations",
-    "__drizzle_migrations",
-    "atlas_schema_revisions",
-    "__diesel_schema_migrations",
-    "sequelizemeta",
-    "migrations",
-];
-
 #[derive(FromRow)]
 struct TableFound {
     schema: String,
@@ -180,7 +162,11 @@ impl Session {
     ) -> Result<(Vec<AppliedMigration>, Vec<String>), UserError> {
         let target = self.target().to_string();
         self.read_only(|tx| {
-            let known: Vec<String> = KNOWN.iter().map(|s| s.to_string()).collect();
+            // The registry's tracking tables (`migrations::frameworks`), lower case.
+            let known: Vec<String> = crate::migrations::frameworks::tracking_tables()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
             let tables: Vec<TableFound> = tx
                 .fetch_all(
                     sqlx::query_as(
@@ -245,4 +231,38 @@ pub fn read_for_migrations(
             .map(|(w, r)| format!("database: {w} not visible: {r}")),
     );
     Ok((applied, snapshot, gaps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader's per-table SQL and the registry agree: every registry tracking table is read,
+    /// and as the registry's tool.
+    #[test]
+    fn every_registry_table_is_read_as_its_tool() {
+        for f in crate::migrations::frameworks::FRAMEWORKS {
+            let mut columns = vec![f.version_column.to_string()];
+            match f.tool {
+                "laravel" => columns.push("batch".into()),
+                "typeorm" => columns.push("timestamp".into()),
+                _ => {}
+            }
+            let t = TableFound {
+                schema: if f.tool == "supabase" {
+                    "supabase_migrations".into()
+                } else {
+                    "public".into()
+                },
+                name: f.tracking_table.into(),
+                columns,
+            };
+            assert_eq!(
+                query_for(&t).map(|q| q.0),
+                Some(f.tool),
+                "{}",
+                f.tracking_table
+            );
+        }
+    }
 }

@@ -135,24 +135,10 @@ pub enum Verdict<'a> {
     Ignore,
 }
 
-/// Tables of migration tools, and the column holding the version they record.
-const MIGRATION_TABLES: [(&str, &str, &str); 8] = [
-    ("alembic_version", "alembic", "version_num"),
-    ("schema_migrations", "rails", "version"),
-    ("flyway_schema_history", "flyway", "version"),
-    ("django_migrations", "django", "name"),
-    ("knex_migrations", "knex", "name"),
-    ("_sqlx_migrations", "sqlx", "version"),
-    ("goose_db_version", "goose", "version_id"),
-    ("_prisma_migrations", "prisma", "migration_name"),
-];
-
+/// A migration tool's bookkeeping table (`migrations::frameworks`, the one registry): the tool
+/// and the column holding the version it records.
 fn migration_table(table: &str) -> Option<(&'static str, &'static str)> {
-    let bare = table.rsplit('.').next().unwrap_or(table);
-    MIGRATION_TABLES
-        .iter()
-        .find(|(t, _, _)| t.eq_ignore_ascii_case(bare))
-        .map(|(_, tool, col)| (*tool, *col))
+    crate::migrations::frameworks::by_tracking_table(table).map(|f| (f.tool, f.version_column))
 }
 
 /// Classifies one entry.
@@ -1196,7 +1182,7 @@ mod tests {
                 "INSERT INTO \"schema_migrations\" (\"version\") VALUES ($1)",
                 Some("parameters: $1 = '20240101000000'")
             ),
-            Some(("rails".into(), "20240101000000".into()))
+            Some(("schema_migrations".into(), "20240101000000".into()))
         );
         assert_eq!(
             mark(

@@ -303,6 +303,15 @@ pub fn refine(framework: &'static str, path: &str, head: &str, rust_repo: bool) 
 }
 
 /// The migration's version as its framework names it (the key of its tracking-table row).
+/// The revision a migration file names, by its framework's rule in the registry
+/// (`frameworks::Revision`): read from the text where the framework writes it there
+/// (Alembic's `revision = "086"`), else from the path (`version_of`).
+pub fn revision_of(framework: &str, path: &str, text: Option<&str>) -> Option<String> {
+    text.and_then(|t| super::frameworks::revision_in_text(framework, t))
+        .or_else(|| version_of(framework, path))
+}
+
+/// The revision the path names (`V1_2__x.sql` → `1.2`, `0003_x.py` → `0003`).
 pub fn version_of(framework: &str, path: &str) -> Option<String> {
     let parts: Vec<&str> = path.split('/').collect();
     let file = *parts.last()?;

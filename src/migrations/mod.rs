@@ -11,6 +11,7 @@
 pub mod checksum;
 pub mod detect;
 pub mod found;
+pub mod frameworks;
 pub mod history;
 pub mod keywords;
 pub mod orm;
@@ -262,6 +263,13 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
                 version: detect::version_of(fw, &c.path),
                 versions: Vec::new(),
             });
+        // A revision the file's text names (Alembic's `revision = "086"`) beats the path's;
+        // the latest version of the file says it.
+        if new_text.is_some()
+            && let Some(revision) = detect::revision_of(fw, &c.path, new_text)
+        {
+            file.version = Some(revision);
+        }
         file.versions.push(FileVersion {
             commit: meta.id.clone(),
             committed_at: meta.time,

@@ -181,12 +181,35 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         f.tables.push(t.qualified_name());
     }
     let lost: i64 = members.iter().map(|i| facts.tables[*i].missing()).sum();
-    f.summary = if lost > 0 {
-        format!(
-            "the database was restored to an earlier point: {lost} rows committed after it are gone"
-        )
-    } else {
-        "the database was restored to an earlier point: rows committed after the restore point are gone (how many cannot be told without a baseline)".to_string()
+    let baseline_rows: Option<i64> = members
+        .iter()
+        .map(|i| {
+            facts.tables[*i]
+                .expected
+                .filter(|_| facts.tables[*i].baseline.is_some())
+        })
+        .chain(facts.gone.iter().map(|t| t.n_live_tup))
+        .sum();
+    f.summary = match (facts.baseline_at(), baseline_rows) {
+        (Some(at), _) if lost > 0 => format!(
+            "the database was restored to an earlier point: {lost} rows the baseline of {} counted are gone",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        (Some(at), Some(rows)) if members.iter().any(|i| !facts.tables[*i].rows_counted) => {
+            let estimate: f64 = members
+                .iter()
+                .map(|i| facts.tables[*i].stats.reltuples.max(0.0))
+                .sum();
+            format!(
+                "the database was restored to an earlier point: the baseline of {} counted {rows} rows in these tables; the recovery zeroed their counters, so how many are gone needs count(*) (pg_class estimates {estimate:.0} now, as of their last ANALYZE)",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            )
+        }
+        (Some(at), _) => format!(
+            "the database was restored to an earlier point: every table holds at least the rows the baseline of {} counted; rows committed after the baseline and after the restore point are gone",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        (None, _) => "the database was restored to an earlier point: rows committed after the restore point are gone (how many cannot be told without a baseline)".to_string(),
     };
     if c.in_recovery == Some(true) {
         f.note(Fact::for_(
@@ -264,5 +287,137 @@ mod tests {
                 .any(|s| s.source == "catalog:pg_database.oid")
         );
         assert!(f.confidence >= 0.7);
+    }
+
+    /// A table as pg_restore leaves it: re-created (new oid), loaded in one go, never vacuumed.
+    fn restored(name: &str, oid: u32, rows: i64) -> crate::evidence::TableStats {
+        let mut t = table(name, oid, rows);
+        t.last_vacuum = None;
+        t.last_analyze = None;
+        t.vacuum_count = Some(0);
+        t.analyze_count = Some(0);
+        t
+    }
+
+    /// Issue #14 item 4, a dump restore: the baseline had 300 customers and 1,080 orders (1,100
+    /// inserted, 20 deleted); pg_restore re-created both and loaded 300 and 980. The restore's
+    /// inserts are the old rows coming back, not new ones: 100 orders are lost, no customer —
+    /// not "600 expected, 300 missing".
+    #[test]
+    fn a_dump_restore_is_compared_with_the_baseline_rows_not_both_histories() {
+        let mut base = snapshot(
+            vec![
+                table("customers", 16386, 300),
+                deleted(table("orders", 16393, 1100), 20),
+            ],
+            vec![],
+        );
+        base.server.server_time = at(15, 25, 39);
+        let mut ev = evidence(
+            vec![
+                restored("customers", 16412, 300),
+                restored("orders", 16417, 980),
+            ],
+            vec![],
+        );
+        if let Some(d) = ev.database.as_mut() {
+            d.server.datid = Some(16411);
+        }
+        ev.baseline = Some(base);
+        let a = crate::analysis::analyze(&ev);
+        let row = |n: &str| a.tables.iter().find(|t| t.name == n).cloned();
+        let customers = row("customers").expect("customers");
+        assert_eq!(customers.expected_rows, Some(300));
+        assert_eq!(customers.missing_rows, None);
+        assert_eq!(customers.status, "intact");
+        let orders = row("orders").expect("orders");
+        assert_eq!(orders.expected_rows, Some(1080));
+        assert_eq!(orders.missing_rows, Some(100));
+        assert_eq!(orders.status, "partial");
+        assert_eq!(orders.expected_from, "baseline");
+        let top = &a.findings[0];
+        assert_eq!(top.kind, Kind::Restore);
+        assert!(
+            top.summary
+                .contains("100 rows the baseline of 2026-11-23 15:25:39 UTC counted are gone"),
+            "{}",
+            top.summary
+        );
+        assert!(
+            a.summary.starts_with(
+                "1 of 2 tables lost rows (100 rows expected from the baseline of 2026-11-23 15:25:39 UTC"
+            ),
+            "{}",
+            a.summary
+        );
+    }
+
+    /// Issue #14 item 4, PITR: the recovery zeroed the counters of tables it kept (same oids).
+    /// The baseline's rows are what is expected (not 0), the rows now cannot be counted from
+    /// the statistics (no "N missing" from zeroed counters), and the finding says what the
+    /// baseline counted instead of "cannot be told without a baseline". The recovery's log
+    /// line is a server process's: it names no session.
+    #[test]
+    fn pitr_expects_the_baseline_rows_and_does_not_count_zeroed_counters() {
+        let mut base = snapshot(
+            vec![table("customers", 16387, 300), table("orders", 16394, 1500)],
+            vec![],
+        );
+        base.server.server_time = at(15, 24, 18);
+        let mut customers = zeroed(table("customers", 16387, 300));
+        customers.reltuples = 300.0;
+        let mut orders = zeroed(table("orders", 16394, 1500));
+        orders.reltuples = 1000.0;
+        let mut ev = evidence(vec![customers, orders], vec![]);
+        if let Some(d) = ev.database.as_mut() {
+            d.server.timeline_id = Some(2);
+            d.server.postmaster_start_time = Some(at(15, 24, 19));
+            d.bgwriter_stats_reset = Some(at(15, 24, 19));
+        }
+        ev.baseline = Some(base);
+        let mut stop = event(
+            EventKind::RecoveryStop,
+            at(15, 24, 20),
+            12,
+            "recovery stopping before commit of transaction 776",
+            &[],
+        );
+        stop.session = crate::evidence::SessionInfo {
+            pid: Some(18507),
+            ..Default::default()
+        };
+        let ev = with_log(ev, vec![stop]);
+        let a = crate::analysis::analyze(&ev);
+        for (name, rows) in [("customers", 300), ("orders", 1500)] {
+            let t = a.tables.iter().find(|t| t.name == name).expect(name);
+            assert_eq!(t.expected_rows, Some(rows), "{name}");
+            assert_eq!(
+                t.missing_rows, None,
+                "{name}: zeroed counters count nothing"
+            );
+            assert_eq!(t.status, "unknown", "{name}");
+        }
+        let restore = a
+            .findings
+            .iter()
+            .find(|f| f.kind == Kind::Restore)
+            .expect("restore");
+        assert!(
+            !restore.summary.contains("without a baseline"),
+            "{}",
+            restore.summary
+        );
+        assert!(
+            restore
+                .summary
+                .contains("the baseline of 2026-11-23 15:24:18 UTC counted 1800 rows"),
+            "{}",
+            restore.summary
+        );
+        assert_eq!(
+            restore.session, None,
+            "a recovery line names no client session"
+        );
+        assert!(!a.summary.contains("None of the 2 tables"), "{}", a.summary);
     }
 }
