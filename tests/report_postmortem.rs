@@ -98,9 +98,22 @@ fn every_table_that_lost_rows_is_in_the_impact_table_whatever_removed_them() {
         for t in exp["tables"].as_array().into_iter().flatten() {
             let kind = t["kind"].as_str().unwrap_or_default();
             let table = t["table"].as_str().unwrap_or_default();
-            // A restore resets the counters: which tables lost rows is the restore arithmetic
-            // (counted against the baseline), checked by tests/incidents.rs.
-            if removed_by(kind).is_empty() || kind == "restore" {
+            if removed_by(kind).is_empty() {
+                continue;
+            }
+            // A restore resets the counters: which of its tables lost rows, and how many, is the
+            // restore arithmetic against the baseline (tests/incidents.rs); the impact lists the
+            // tables that did, or all of them uncounted when the counters cannot tell.
+            if kind == "restore" {
+                assert!(
+                    json["impact"]["tables"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|r| r["removed_by"] == "restore"),
+                    "{}: no table lost to the restore in the impact",
+                    dir.display()
+                );
                 continue;
             }
             let row = json["impact"]["tables"]
@@ -146,6 +159,11 @@ fn every_table_that_lost_rows_is_in_the_impact_table_whatever_removed_them() {
                 dir.display()
             );
             assert!(impact.contains("| **total** |"), "{impact}");
+            if dir.ends_with("13-dump-restore") {
+                // The real loss: the 100 orders placed between the dump and the DROP DATABASE.
+                assert_eq!(sum, Some(100), "{impact}");
+                assert_eq!(json["title"], "100 rows lost to a restore");
+            }
             assert!(
                 impact.contains("estimated") || impact.contains("exact"),
                 "{impact}"
@@ -171,15 +189,6 @@ fn the_title_says_what_happened_and_a_non_incident_is_never_a_data_loss_incident
             .into_iter()
             .flatten()
             .any(|t| !removed_by(t["kind"].as_str().unwrap_or_default()).is_empty());
-        // A restore's verdict rests on the restore arithmetic (counted against the baseline).
-        let restore = exp["tables"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|t| t["kind"] == "restore");
-        if restore {
-            continue;
-        }
         if loss {
             assert_eq!(json["impact"]["verdict"], "loss", "{}", dir.display());
             assert!(!title.starts_with("# No data lost"), "{title}");

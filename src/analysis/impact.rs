@@ -109,6 +109,9 @@ fn rows_lost(t: &TableView, f: &Finding) -> (Option<i64>, bool, String) {
     if t.expected.is_some() && t.missing() > 0 {
         let how = match t.expected_from {
             ExpectedFrom::Baseline => "baseline n_live_tup and counters since, less n_live_tup now",
+            ExpectedFrom::BaselineRows => {
+                "baseline n_live_tup less n_live_tup now (a restore reset the counters)"
+            }
             _ => "n_tup_ins − n_tup_del − n_live_tup",
         };
         return (Some(t.missing()), false, how.into());
@@ -217,7 +220,10 @@ pub fn impact(facts: &Facts, analysis: &Analysis) -> Impact {
             };
             // A listed table that lost nothing countable and is intact was named by the finding
             // (a statement touched it) but lost no row: not part of the impact.
-            let intact = facts.table(name).is_some_and(|t| !t.affected());
+            // A table of unknown state (a restore zeroed its counters) stays, uncounted.
+            let intact = facts
+                .table(name)
+                .is_some_and(|t| t.status == crate::analysis::facts::Status::Intact);
             if n.unwrap_or(0) <= 0 && intact {
                 continue;
             }
@@ -305,7 +311,13 @@ fn title(analysis: &Analysis, rows: &[ImpactRow], verdict: &str) -> String {
                         format!("{} deleted by ON DELETE CASCADE", rows_text(sum))
                     }
                     "DROP TABLE" => format!("{} dropped", plural(n, "table", "tables")),
-                    "restore" => format!("{} lost to a restore", rows_text(sum)),
+                    "restore" => match sum {
+                        Some(_) => format!("{} lost to a restore", rows_text(sum)),
+                        None => format!(
+                            "{} restored to an earlier point; rows lost not counted",
+                            plural(n, "table", "tables")
+                        ),
+                    },
                     _ => format!(
                         "{} missing from {}, cause unknown",
                         rows_text(sum),
