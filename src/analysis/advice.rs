@@ -37,23 +37,10 @@ pub struct Advice {
     pub prevention: Vec<String>,
 }
 
-/// `schema.name` as SQL: quoted only where PostgreSQL needs it.
+/// `schema.name` as SQL: quoted only where PostgreSQL needs it, reserved words included (the
+/// one quoter, `analysis::quote`).
 pub fn sql_name(qualified: &str) -> String {
-    qualified
-        .split('.')
-        .map(|part| {
-            let plain = part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                && part.chars().next().is_some_and(|c| !c.is_ascii_digit());
-            if plain {
-                part.to_string()
-            } else {
-                format!("\"{}\"", part.replace('"', "\"\""))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+    crate::analysis::quote::qualified(qualified)
 }
 
 fn setting<'a>(evidence: &'a Evidence, name: &str) -> Option<&'a str> {

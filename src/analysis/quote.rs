@@ -1,8 +1,10 @@
 //! Quoting for the commands pgtriage prints: shell words and libpq connection strings. SQL
-//! identifiers and literals are quoted by `checks::quote_ident` / `quote_qualified` /
-//! `quote_literal`, re-exported here so a printed command needs one import.
+//! identifiers are quoted by the one quoter, `evidence::relation::quote_ident` (reserved words
+//! included), re-exported here with the qualified and literal forms so a printed command needs
+//! one import.
 
-pub use crate::checks::{quote_ident, quote_literal, quote_qualified};
+pub use crate::checks::{quote_literal, quote_qualified};
+pub use crate::evidence::relation::quote_ident;
 
 /// One shell word, as POSIX `sh` reads it back: bare when it holds only characters no shell
 /// treats specially, else in single quotes (an inner `'` becomes `'\''`).
@@ -68,6 +70,29 @@ pub fn connection_url(host: &str, port: u16, database: &str, user: &str) -> Stri
 
 #[cfg(test)]
 mod tests {
+
+    /// The quoters that were four (checks, db::verify, db::tracking, advice) are one: a
+    /// reserved word and a mixed-case name come out the same from each path (`sql_name` did
+    /// not quote reserved words).
+    #[test]
+    fn every_path_quotes_alike() {
+        for (schema, table, want) in [
+            ("public", "user", "public.\"user\""),
+            ("public", "Orders", "public.\"Orders\""),
+            ("Sales", "order", "\"Sales\".\"order\""),
+            ("app", "plain_name", "app.plain_name"),
+        ] {
+            let written = format!("{schema}.{table}");
+            assert_eq!(crate::analysis::advice::sql_name(&written), want);
+            assert_eq!(super::qualified(&written), want);
+            assert_eq!(crate::checks::quote_qualified(schema, table), want);
+            assert_eq!(
+                crate::evidence::RelationName::new(schema, table).sql(),
+                want
+            );
+        }
+        assert_eq!(crate::checks::quote_ident("select"), "\"select\"");
+    }
     use super::*;
 
     #[test]

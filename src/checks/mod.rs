@@ -9,85 +9,18 @@ pub mod audit;
 pub mod repo_scan;
 pub mod verify;
 
-/// Quotes an SQL identifier the way `quote_ident()` does: bare when it is a plain lower-case
-/// name, double-quoted (with inner quotes doubled) otherwise. Used in the fixes we suggest.
-pub fn quote_ident(name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-    if plain && !is_reserved(name) {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
+// One identifier quoter for the whole tool (`evidence::relation`, reserved words included):
+// these paths keep working for the code that used them.
+pub use crate::evidence::relation::quote_ident;
 
 /// `schema.name`, each part quoted when it must be.
 pub fn quote_qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", quote_ident(schema), quote_ident(name))
+    crate::evidence::RelationName::new(schema, name).sql()
 }
 
 /// An SQL string literal.
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
-}
-
-/// The reserved words a table or column is most likely to be named after; quoting them is
-/// required, quoting anything else is harmless, so this list need not be complete.
-fn is_reserved(name: &str) -> bool {
-    matches!(
-        name,
-        "all"
-            | "and"
-            | "any"
-            | "array"
-            | "as"
-            | "asc"
-            | "case"
-            | "check"
-            | "column"
-            | "constraint"
-            | "create"
-            | "default"
-            | "desc"
-            | "distinct"
-            | "do"
-            | "else"
-            | "end"
-            | "for"
-            | "foreign"
-            | "from"
-            | "grant"
-            | "group"
-            | "having"
-            | "in"
-            | "limit"
-            | "not"
-            | "null"
-            | "offset"
-            | "on"
-            | "only"
-            | "or"
-            | "order"
-            | "primary"
-            | "references"
-            | "select"
-            | "table"
-            | "then"
-            | "to"
-            | "union"
-            | "unique"
-            | "user"
-            | "using"
-            | "when"
-            | "where"
-            | "with"
-    )
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ struct Row {
 }
 
 fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    crate::evidence::relation::quote_ident(name)
 }
 
 /// The tool and the SELECT (columns `version`, `applied_at`, `checksum`, `success`) for one

@@ -30,7 +30,7 @@ const PROBES_PER_TRANSACTION: usize = 50;
 
 /// Always-quoted identifier for SQL we build (names come from the catalog).
 fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    crate::evidence::relation::quote_ident(name)
 }
 
 fn literal(text: &str) -> String {
