@@ -65,6 +65,21 @@ if ! command -v aws >/dev/null 2>&1; then
   echo "ci: installing the AWS CLI"
   python3 -m pip install -q awscli || echo "ci: awscli not installed; tests/recovery_tools.rs will fail naming it"
 fi
+# Mermaid for tests/report_render.rs: Debian's chromium, and @mermaid-js/mermaid-cli from npm
+# without puppeteer's own browser download (cached in /var/cache/pgtriage/mermaid).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "ci: installing chromium"
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+fi
+mermaid_dir=/var/cache/pgtriage/mermaid
+if [ ! -x "$mermaid_dir/node_modules/.bin/mmdc" ] && [ "$(id -u)" = 0 ]; then
+  echo "ci: installing @mermaid-js/mermaid-cli"
+  mkdir -p "$mermaid_dir"
+  (cd "$mermaid_dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --silent @mermaid-js/mermaid-cli >/dev/null)
+fi
+if command -v chromium >/dev/null 2>&1 && [ -x "$mermaid_dir/node_modules/.bin/mmdc" ]; then
+  export PGTRIAGE_MMDC="$mermaid_dir/node_modules/.bin/mmdc" PGTRIAGE_REQUIRE_MERMAID=1
+fi
 # The postmaster refuses to run as root: the harness runs it as `postgres`.
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres

@@ -1,14 +1,47 @@
 //! Hostile names through every renderer: a table may be called anything PostgreSQL accepts
 //! (line breaks, code fences, pipes, HTML, backticks). In Markdown such a name never starts a
 //! line of its own outside a code block (no heading, list, table row or fence of its own, no SQL
-//! block written by the name), fences stay balanced; JSON carries it exactly; the terminal
-//! summary does not fail.
+//! block written by the name), fences stay balanced, and a GFM renderer (comrak) finds no HTML,
+//! link or image the name wrote — in prose, tables and fences alike; JSON carries it exactly;
+//! the terminal summary does not fail.
 
 use std::path::Path;
 
 use pgtriage::evidence::Evidence;
 use pgtriage::report::model::{self, Window};
 use proptest::prelude::*;
+
+/// What a GFM renderer makes of the names: HTML (other than the report's own `<details>`
+/// block), links and images — none of which a table name may write.
+fn injected(md: &str) -> Vec<String> {
+    use comrak::nodes::{AstNode, NodeValue};
+    fn walk<'a>(n: &'a AstNode<'a>, out: &mut Vec<String>) {
+        match &n.data.borrow().value {
+            NodeValue::HtmlInline(h) => out.push(format!("inline HTML {h}")),
+            NodeValue::HtmlBlock(h)
+                if !["<details>", "</details>", "<summary>"]
+                    .iter()
+                    .any(|ok| h.literal.trim_start().starts_with(ok)) =>
+            {
+                out.push(format!("HTML block {}", h.literal.trim()))
+            }
+            NodeValue::Link(l) => out.push(format!("link {}", l.url)),
+            NodeValue::Image(l) => out.push(format!("image {}", l.url)),
+            _ => {}
+        }
+        for c in n.children() {
+            walk(c, out);
+        }
+    }
+    let arena = comrak::Arena::new();
+    let mut options = comrak::Options::default();
+    options.extension.table = true;
+    options.extension.tasklist = true;
+    let root = comrak::parse_document(&arena, md, &options);
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out
+}
 
 fn sample() -> String {
     std::fs::read_to_string(
@@ -95,6 +128,23 @@ fn the_fence_breaking_name_from_the_issue() {
     }
     let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert!(has_string(&v, "x\n```\nDROP TABLE important; --\n```\n"));
+    assert_eq!(injected(&md), Vec::<String>::new());
+}
+
+#[test]
+fn html_and_links_in_a_name_are_text_in_prose_tables_and_the_impact() {
+    let name = "t<img src=x onerror=alert(1)>[a](http://x)![i](http://y)";
+    let (md, _, _) = render(name);
+    assert_eq!(injected(&md), Vec::<String>::new(), "{md}");
+    // The name is still there, escaped: the Impact table and the prose show it.
+    assert!(
+        md.contains("&lt;img src=x onerror=alert(1)>\\[a\\](http://x)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`public.t<img src=x onerror=alert(1)>[a](http://x)![i](http://y)`"),
+        "{md}"
+    );
 }
 
 proptest! {
@@ -118,5 +168,7 @@ proptest! {
         }
         let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
         prop_assert!(has_string(&v, &name), "JSON lost the exact name {:?}", name);
+        let found = injected(&md);
+        prop_assert!(found.is_empty(), "{:?} wrote {:?}", name, found);
     }
 }

@@ -268,18 +268,20 @@ fn markdown_report_has_every_section_in_order_and_is_deterministic() {
         std::fs::read_to_string(&b).expect("md"),
         "same evidence, same bytes"
     );
+    // The postmortem's order: impact first, the story, the evidence, recovery, follow-up.
     let sections = [
+        "## Impact",
         "## Immediate actions",
-        "## Summary",
-        "## Affected tables",
+        "## What happened",
+        "## Root cause and contributing factors",
+        "## Table counters",
         "## Timeline (UTC)",
-        "## Hypotheses, ranked",
+        "## Findings, ranked",
         "## Ruled out",
-        "## Migration cross-check",
         "## Foreign-key blast radius",
-        "## Recovery options",
-        "## Forensic gaps",
-        "## Prevention",
+        "## Recovery",
+        "## Action items",
+        "## Lessons",
         "## Verification plan",
         "## Appendix: evidence sources",
     ];
@@ -289,7 +291,7 @@ fn markdown_report_has_every_section_in_order_and_is_deterministic() {
         assert!(pos >= last, "{s} out of order");
         last = pos;
     }
-    assert!(md.contains("### 1. cascade — confidence 1.00"));
+    assert!(md.contains("### #1 cascade — confidence 1.00"));
     assert!(md.contains("| `public.parent` | 1000 | 0 |"));
     assert!(md.contains("```mermaid"));
     // Archiving is on: PITR to the TRUNCATE's time, exclusive (the plan of its own event).
@@ -330,8 +332,8 @@ fn a_template_and_a_partial_can_be_replaced() {
     let pdir = dir.path().join("partials");
     std::fs::create_dir_all(&pdir).expect("mkdir");
     std::fs::write(
-        pdir.join("prevention.md.j2"),
-        "## Prevention\n\nOUR RUNBOOK\n",
+        pdir.join("action_items.md.j2"),
+        "## Action items\n\nOUR RUNBOOK\n",
     )
     .expect("write");
     let ext = dir.path().join("ext.md.j2");
@@ -349,7 +351,7 @@ fn a_template_and_a_partial_can_be_replaced() {
     );
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(md.contains("OUR RUNBOOK"));
-    assert!(md.contains("## Hypotheses, ranked"));
+    assert!(md.contains("## Findings, ranked"));
 }
 
 #[test]

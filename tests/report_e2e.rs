@@ -146,8 +146,14 @@ fn delete_with_on_delete_cascade_is_one_cascade_with_urgent_autovacuum_advice() 
             .any(|a| a["command"] == "ALTER TABLE public.parent SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"),
         "{actions:?}"
     );
+    // Impact first (the postmortem's shape), then the urgent actions before anything else.
     let first_section = md.find("## ").map(|i| &md[i..]).unwrap_or_default();
-    assert!(first_section.starts_with("## Immediate actions"), "{md}");
+    assert!(first_section.starts_with("## Impact"), "{md}");
+    let second = first_section[3..]
+        .find("\n## ")
+        .map(|i| &first_section[3 + i + 1..])
+        .unwrap_or_default();
+    assert!(second.starts_with("## Immediate actions"), "{md}");
     assert!(md.contains("ALTER TABLE public.grandchild SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"));
     assert!(
         md.contains("| `public.parent` | `public.child_cascade`")
@@ -306,5 +312,5 @@ fn with_the_server_log_truncate_cascade_is_pinned_to_statement_session_and_time(
         "{inputs:?}"
     );
     assert!(md.contains("`TRUNCATE parent CASCADE`"));
-    assert!(md.contains("### 1. cascade"));
+    assert!(md.contains("### #1 cascade"));
 }

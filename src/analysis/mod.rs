@@ -13,8 +13,11 @@ pub mod facts;
 pub mod finding;
 pub mod fk_graph;
 pub mod hypotheses;
+pub mod impact;
 pub mod migration_check;
 pub mod migration_runs;
+pub mod narrative;
+pub mod postmortem;
 pub mod quote;
 pub mod recovery;
 pub mod scoring;
@@ -58,6 +61,8 @@ pub struct Analysis {
     /// One recovery plan per independent loss event.
     pub recovery: Vec<recovery::Plan>,
     pub verification: summary::Verification,
+    /// The postmortem draft's impact, story and timeline links (`postmortem`).
+    pub postmortem: postmortem::Postmortem,
 }
 
 impl Analysis {
@@ -103,6 +108,7 @@ pub fn analyze_within(evidence: &Evidence, window: &IncidentWindow) -> Analysis 
     analysis.advice = advice::advise(&facts, &analysis);
     analysis.recovery = recovery::plans_from(&facts, &analysis);
     analysis.verification = summary::verification(&facts);
+    analysis.postmortem = postmortem::postmortem(&facts, &analysis);
     analysis
 }
 

@@ -57,6 +57,23 @@ pub struct ReportArgs {
     /// Timeline entries up to this time.
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
+    /// The JSON output of `pgtriage verify` run after recovery: adds a "Recovery verified"
+    /// section (what passed, what still fails).
+    #[arg(long, value_name = "VERIFY.json")]
+    pub verify: Option<PathBuf>,
+    /// For a postmortem shared outside the team: string and number literals in statements
+    /// become $1, $2…; `--redact=all` also replaces user and host names. Writes Markdown even
+    /// to a terminal.
+    #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, require_equals = true, default_missing_value = "literals")]
+    pub redact: Option<Redact>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Redact {
+    /// String and number literals in statements.
+    Literals,
+    /// Literals, and user and host names.
+    All,
 }
 
 /// Parses `--since`/`--until`: RFC 3339, or a UTC `YYYY-MM-DD[ HH:MM[:SS[.f]]]`.
@@ -132,17 +149,40 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             gather::build_evidence(&sources)?
         }
     };
-    let report = model::build(&evidence, window);
-    let text = match args.format {
-        Format::Json => report.to_json(),
-        Format::Md
+    let mut report = model::build(&evidence, window);
+    if let Some(path) = &args.verify {
+        report.recovery_verified = Some(crate::report::verified::read(path)?);
+    }
+    let redact = args.redact.map(|r| match r {
+        Redact::Literals => crate::report::redact::Mode::Literals,
+        Redact::All => crate::report::redact::Mode::All,
+    });
+    let text = match (args.format, redact) {
+        (format, Some(mode)) => {
+            let value = serde_json::to_value(&report)
+                .map_err(|e| UserError::new(format!("report: {e}")))?;
+            let value = crate::report::redact::report(value, mode, &evidence);
+            match format {
+                Format::Json => {
+                    let mut s = serde_json::to_string_pretty(&value)
+                        .map_err(|e| UserError::new(format!("report: {e}")))?;
+                    s.push('\n');
+                    s
+                }
+                Format::Md => {
+                    crate::report::markdown::render_value(&value, args.template.as_deref())?
+                }
+            }
+        }
+        (Format::Json, None) => report.to_json(),
+        (Format::Md, None)
             if args.output.is_none()
                 && args.template.is_none()
                 && std::io::stdout().is_terminal() =>
         {
             crate::report::summary_view::render(&report)
         }
-        Format::Md => crate::report::markdown::render(&report, args.template.as_deref())?,
+        (Format::Md, None) => crate::report::markdown::render(&report, args.template.as_deref())?,
     };
     match &args.output {
         Some(path) => crate::io::write_atomically(path, text.as_bytes())?,

@@ -64,6 +64,26 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/partials/verification.md.j2"),
     ),
     (
+        "partials/impact.md.j2",
+        include_str!("../../templates/partials/impact.md.j2"),
+    ),
+    (
+        "partials/story.md.j2",
+        include_str!("../../templates/partials/story.md.j2"),
+    ),
+    (
+        "partials/recovery_verified.md.j2",
+        include_str!("../../templates/partials/recovery_verified.md.j2"),
+    ),
+    (
+        "partials/action_items.md.j2",
+        include_str!("../../templates/partials/action_items.md.j2"),
+    ),
+    (
+        "partials/lessons.md.j2",
+        include_str!("../../templates/partials/lessons.md.j2"),
+    ),
+    (
         "partials/sources.md.j2",
         include_str!("../../templates/partials/sources.md.j2"),
     ),
@@ -76,27 +96,69 @@ fn embedded(name: &str) -> Option<&'static str> {
         .map(|(_, s)| *s)
 }
 
-/// A table cell: no pipes or line breaks that would break the row.
-fn cell(value: minijinja::Value) -> String {
+/// A table cell: no pipes or line breaks that would break the row, no HTML, no link.
+fn cell(value: minijinja::Value) -> minijinja::Value {
     let s = if value.is_none() || value.is_undefined() {
         "—".to_string()
     } else {
         value.to_string()
     };
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace(['\n', '\r'], " ")
+    minijinja::Value::from_safe_string(prose(&s.replace(['\n', '\r'], " ")).replace('|', "\\|"))
 }
 
-/// Inline code that survives backticks in the text.
-fn code(value: String) -> String {
+/// Inline code that survives backticks in the text (HTML is not read inside a code span, so
+/// `<` stays as it is).
+fn code(value: String) -> minijinja::Value {
+    minijinja::Value::from_safe_string(code_span(&value))
+}
+
+fn code_span(value: &str) -> String {
     let text = value.replace(['\n', '\r'], " ");
-    if text.contains('`') {
-        format!("`` {text} ``")
-    } else {
-        format!("`{text}`")
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    if longest == 0 {
+        return format!("`{text}`");
     }
+    let ticks = "`".repeat(longest + 1);
+    format!("{ticks} {text} {ticks}")
+}
+
+/// Text outside code: a backslash, `<`, `[` and `]` escaped (no HTML, no link or image written
+/// by a name), inline code spans the analysis wrote (`` `…` ``) kept as they are.
+pub fn prose(text: &str) -> String {
+    fn escape(out: &mut String, part: &str) {
+        for c in part.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '<' => out.push_str("&lt;"),
+                '[' => out.push_str("\\["),
+                ']' => out.push_str("\\]"),
+                '*' => out.push_str("\\*"),
+                // Unpaired: it would pair with a backtick further on and swallow the text between.
+                '`' => out.push_str("\\`"),
+                _ => out.push(c),
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let run = rest[open..].chars().take_while(|c| *c == '`').count();
+        let fence = &rest[open..open + run];
+        let after = &rest[open + run..];
+        // A code span closes with a run of exactly as many backticks.
+        let close = after
+            .match_indices(fence)
+            .find(|(i, _)| {
+                !after[i + run..].starts_with('`') && (*i == 0 || !after[..*i].ends_with('`'))
+            })
+            .map(|(i, _)| i);
+        let Some(close) = close else { break };
+        escape(&mut out, &rest[..open]);
+        out.push_str(&rest[open..open + run + close + run]);
+        rest = &after[close + run..];
+    }
+    escape(&mut out, rest);
+    out
 }
 
 /// A whole fenced code block for a command: the fence is longer than any run of backticks in
@@ -126,31 +188,38 @@ fn one_line(
     value: &minijinja::Value,
 ) -> Result<(), Error> {
     match value.as_str() {
-        Some(s) if !value.is_safe() && s.contains(['\n', '\r']) => out
-            .write_str(&s.replace("\r\n", " ").replace(['\n', '\r'], " "))
+        Some(s) if !value.is_safe() => out
+            .write_str(&prose(&s.replace("\r\n", " ").replace(['\n', '\r'], " ")))
             .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write")),
         _ => minijinja::escape_formatter(out, state, value),
     }
 }
 
-/// Text safe inside a Mermaid gantt task name (no `:`, `;` or `#`), shortened.
-fn mermaid(value: String) -> String {
-    let cleaned: String = value
-        .chars()
-        .map(|c| {
-            if matches!(c, ':' | ';' | '#' | '\n' | '\r' | '`' | '"') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    if cleaned.chars().count() > 60 {
-        format!("{}…", cleaned.chars().take(59).collect::<String>())
+/// A Mermaid gantt task name: the characters its grammar reads (`:` ends the name, `;` and `#`
+/// start data and entities, a line break ends the task) written as Mermaid entity codes, so the
+/// label says what the statement says; shortened to 70 characters.
+fn mermaid(value: String) -> minijinja::Value {
+    let one_line = value.split_whitespace().collect::<Vec<_>>().join(" ");
+    let short: String = if one_line.chars().count() > 70 {
+        format!("{}…", one_line.chars().take(69).collect::<String>())
     } else {
-        cleaned
+        one_line
+    };
+    let mut out = String::with_capacity(short.len() + 16);
+    for c in short.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ':' => out.push_str("#58;"),
+            ';' => out.push_str("#59;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '"' => out.push_str("#quot;"),
+            '%' => out.push_str("#37;"),
+            '`' => out.push_str("#96;"),
+            _ => out.push(c),
+        }
     }
+    minijinja::Value::from_safe_string(out)
 }
 
 /// `2026-11-23T12:09:55.403Z` → `2026-11-23 12:09:55.403 UTC`.
@@ -164,12 +233,12 @@ fn utc(value: String) -> String {
     }
 }
 
-/// For a Mermaid `dateFormat YYYY-MM-DDTHH:mm:ss`.
+/// For a Mermaid `dateFormat YYYY-MM-DDTHH:mm:ss.SSS` (millisecond precision).
 fn mermaid_time(value: String) -> String {
     match chrono::DateTime::parse_from_rfc3339(&value) {
         Ok(t) => t
             .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%S")
+            .format("%Y-%m-%dT%H:%M:%S%.3f")
             .to_string(),
         Err(_) => value,
     }
@@ -191,6 +260,17 @@ fn score_line(line: minijinja::Value) -> String {
 
 fn lines(value: String) -> Vec<String> {
     value.lines().map(str::to_string).collect()
+}
+
+/// `2026-11-23T12:09:55.403Z` → `12:09:55.403` (the day is in the heading).
+fn hms(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%H:%M:%S%.3f")
+            .to_string(),
+        Err(_) => value,
+    }
 }
 
 fn fixed2(value: f64) -> String {
@@ -219,6 +299,7 @@ pub fn environment(
     env.add_filter("utc", utc);
     env.add_filter("mermaid_time", mermaid_time);
     env.add_filter("fixed2", fixed2);
+    env.add_filter("hms", hms);
     env.add_filter("lines", lines);
     env.add_filter("score_line", score_line);
     let (user_dir, main) = match user_template {
@@ -297,6 +378,17 @@ fn describe(e: &Error) -> String {
 
 /// Renders the report as Markdown with the embedded templates or the user's.
 pub fn render(report: &Report, user_template: Option<&Path>) -> Result<String, UserError> {
+    render_value(
+        &serde_json::to_value(report).map_err(|e| UserError::new(format!("report: {e}")))?,
+        user_template,
+    )
+}
+
+/// Renders a JSON report (`Report::to_json`'s value, possibly redacted) as Markdown.
+pub fn render_value(
+    report: &serde_json::Value,
+    user_template: Option<&Path>,
+) -> Result<String, UserError> {
     let (env, main) = environment(user_template)?;
     let template = env
         .get_template(&main)

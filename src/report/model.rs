@@ -14,6 +14,7 @@ use crate::evidence::{Evidence, Input};
 // The view's rows are computed by `analysis`; their old paths keep working.
 pub use crate::analysis::blast_radius::BlastRadius;
 pub use crate::analysis::migration_runs::MigrationRow;
+pub use crate::analysis::postmortem::{GanttInstant, GanttSection, KindCount, TimelineRow};
 pub use crate::analysis::summary::Verification;
 pub use crate::analysis::tables::TableRow;
 pub use crate::analysis::timeline::TimelineEntry;
@@ -30,12 +31,19 @@ pub struct Report {
     /// How the database session was reached (TLS and what was checked, a pooler), in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
+    /// What happened, in one line ("4 tables emptied by TRUNCATE; 143 rows deleted").
+    pub title: String,
+    /// Every table that lost rows, however removed, the total and the loss window.
+    pub impact: crate::analysis::impact::Impact,
     pub summary: String,
+    /// What happened, five to ten sentences, each citing.
+    pub story: Vec<crate::analysis::narrative::Cited>,
+    pub causes: crate::analysis::narrative::Causes,
     pub immediate_actions: Vec<Action>,
     pub tables: Vec<TableRow>,
     pub hypotheses: Vec<Finding>,
     pub ruled_out: Vec<RuledOut>,
-    pub timeline: Vec<TimelineEntry>,
+    pub timeline: Vec<TimelineRow>,
     pub migrations: Vec<MigrationRow>,
     pub fk_blast_radius: Vec<BlastRadius>,
     /// One recovery plan per independent loss event (see `analysis::recovery`).
@@ -49,6 +57,23 @@ pub struct Report {
     pub scoring: Vec<ScoringRow>,
     /// Whether expected rows are exact (a baseline was given) or inferred from counters.
     pub expected_rows_from: &'static str,
+    /// Follow-up work as checkboxes, each with a suggested owner role.
+    pub action_items: Vec<crate::analysis::narrative::ActionItem>,
+    /// Where we got lucky (`lucky: true`) and what made it harder.
+    pub lessons: Vec<crate::analysis::narrative::Lesson>,
+    /// `ruled_out` grouped per kind: one reason and the tables.
+    pub ruled_out_groups: Vec<crate::analysis::narrative::RuledOutGroup>,
+    /// Timeline events outside the story, counted per kind.
+    pub routine_events: Vec<KindCount>,
+    /// The timeline diagram: one section per finding the story links events to.
+    pub gantt: Vec<GanttSection>,
+    /// `--verify FILE`: what the verification after recovery passed and what still fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_verified: Option<crate::report::verified::RecoveryVerified>,
+    /// `--redact`: `literals` (string and number literals replaced) or `all` (also hosts and
+    /// users); absent when nothing was redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -106,7 +131,23 @@ pub fn build(evidence: &Evidence, window: Window) -> Report {
 
 /// The report of `analysis`: a mapping, no reasoning (that is `analysis`'s).
 pub fn build_from(evidence: &Evidence, analysis: &Analysis) -> Report {
+    let pm = &analysis.postmortem;
+    let impact = pm.impact.clone().unwrap_or_else(|| {
+        // An analysis made without its postmortem (never by `analyze`): the facts again.
+        crate::analysis::impact::impact(&crate::analysis::facts::Facts::new(evidence), analysis)
+    });
     Report {
+        title: impact.title.clone(),
+        impact,
+        story: pm.story.clone(),
+        causes: pm.causes.clone(),
+        action_items: pm.action_items.clone(),
+        lessons: pm.lessons.clone(),
+        ruled_out_groups: pm.ruled_out_groups.clone(),
+        routine_events: pm.routine_events.clone(),
+        gantt: pm.gantt.clone(),
+        recovery_verified: None,
+        redacted: None,
         format: REPORT_FORMAT,
         tool_version: evidence.tool_version.clone(),
         collected_at: evidence.collected_at,
@@ -122,7 +163,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis) -> Report {
         tables: analysis.tables.clone(),
         hypotheses: analysis.findings.clone(),
         ruled_out: analysis.ruled_out.clone(),
-        timeline: analysis.timeline.clone(),
+        timeline: pm.timeline.clone(),
         migrations: analysis.migrations.clone(),
         fk_blast_radius: analysis.blast_radius.clone(),
         recovery: analysis.recovery.clone(),
@@ -223,13 +264,24 @@ mod tests {
         }
         assert_eq!(json["format"], "pgtriage-report/1");
         for h in json["hypotheses"].as_array().into_iter().flatten() {
+            // A finding that explains a table has its own heading; one that explains none is
+            // one line of "Also fits".
             let heading = format!(
-                "### {}. {} — confidence {:.2}",
+                "### #{} {} — confidence {:.2}",
                 h["rank"],
                 h["kind"].as_str().unwrap_or(""),
                 h["confidence"].as_f64().unwrap_or(-1.0)
             );
-            assert!(md.contains(&heading), "missing {heading}");
+            let line = format!(
+                "#{} {} ({:.2})",
+                h["rank"],
+                h["kind"].as_str().unwrap_or(""),
+                h["confidence"].as_f64().unwrap_or(-1.0)
+            );
+            assert!(
+                md.contains(&heading) || md.contains(&line),
+                "missing {heading}"
+            );
         }
         for t in json["tables"].as_array().into_iter().flatten() {
             if t["status"] != "intact" {
@@ -270,11 +322,11 @@ mod tests {
                 until: None,
             },
         );
-        assert!(r.timeline.iter().all(|e| e.at >= at(19, 0, 0)));
+        assert!(r.timeline.iter().all(|e| e.entry.at >= at(19, 0, 0)));
         assert!(
             r.timeline
                 .iter()
-                .any(|e| e.source == "log:postgresql.log:900")
+                .any(|e| e.entry.source == "log:postgresql.log:900")
         );
     }
 }

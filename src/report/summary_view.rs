@@ -9,7 +9,31 @@ fn opt(v: Option<i64>) -> String {
 }
 
 pub fn render(report: &Report) -> String {
-    let mut out = String::new();
+    // The postmortem's title and impact first, as in the Markdown.
+    let mut out = format!("{}\n", report.title);
+    let impact = &report.impact;
+    for r in &impact.tables {
+        out.push_str(&format!(
+            "  {}: {} by {} ({})\n",
+            r.table,
+            r.rows_lost
+                .map(|n| format!("{n} rows lost"))
+                .unwrap_or_else(|| "rows lost not counted".into()),
+            r.removed_by,
+            if r.exact { "exact" } else { "estimated" }
+        ));
+    }
+    if let Some(total) = impact.total_rows.filter(|_| impact.tables.len() > 1) {
+        out.push_str(&format!(
+            "  total: {total} rows ({})\n",
+            if impact.total_exact {
+                "exact"
+            } else {
+                "estimated"
+            }
+        ));
+    }
+    out.push('\n');
     if !report.immediate_actions.is_empty() {
         out.push_str("IMMEDIATE ACTIONS\n");
         for (i, a) in report.immediate_actions.iter().enumerate() {
@@ -114,6 +138,11 @@ mod tests {
             "intact tables are not listed"
         );
         assert!(text.contains("#1 truncate"));
+        assert!(text.starts_with(&format!("{}\n", build(&ev, Window::default()).title)));
+        assert!(
+            text.contains("public.invoices: 1000 rows lost by TRUNCATE (estimated)"),
+            "{text}"
+        );
         assert!(
             !text.contains('\u{1b}'),
             "no escape codes when not on a terminal"

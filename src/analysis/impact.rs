@@ -1,0 +1,458 @@
+//! The postmortem's first screen: every table that lost rows however they were removed, how
+//! many (exact or estimated, and from what), the loss window, a title that says what happened,
+//! and — when nothing was lost — what that verdict could not check.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::analysis::facts::{ExpectedFrom, Facts, TableView};
+use crate::analysis::finding::{Finding, Kind};
+use crate::analysis::signatures::committed_deletes;
+use crate::evidence::EventKind;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impact {
+    /// `loss` (committed rows are gone), `no_loss` (the evidence shows none gone) or `unknown`
+    /// (no database snapshot to count with).
+    pub verdict: &'static str,
+    /// What happened, in one line: "4 tables emptied by TRUNCATE; 143 rows deleted".
+    pub title: String,
+    /// Every table that lost rows, in the order of the finding that explains it.
+    pub tables: Vec<ImpactRow>,
+    /// The sum of `rows_lost`, when every row count is known.
+    pub total_rows: Option<i64>,
+    /// True when every row count of the total is exact (none estimated).
+    pub total_exact: bool,
+    pub window: LossWindow,
+    /// What the verdict rests on that is an estimate or was not checked.
+    pub caveats: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImpactRow {
+    pub table: String,
+    /// `TRUNCATE`, `DELETE`, `TRUNCATE … CASCADE`, `ON DELETE CASCADE`, `DROP TABLE`,
+    /// `restore` or `unexplained`.
+    pub removed_by: String,
+    pub rows_lost: Option<i64>,
+    /// True for a count (WAL records, `count(*)`), false for an estimate from statistics.
+    pub exact: bool,
+    /// Where the number comes from, in words.
+    pub counted_from: String,
+    /// Rank of the finding that explains it.
+    pub finding: Option<usize>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// One instant of the loss window, with where it is seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Instant {
+    pub at: DateTime<Utc>,
+    pub what: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct LossWindow {
+    /// The last moment the rows are known to have been there: the baseline's collection, or
+    /// the last logged write to a lost table before the loss.
+    pub last_known_good: Option<Instant>,
+    /// The first loss (its commit when the WAL shows it, else its statement).
+    pub loss_at: Option<Instant>,
+    /// The last loss, when there was more than one.
+    pub last_loss_at: Option<Instant>,
+    /// When the evidence was collected: the loss was detected no later than this.
+    pub detected_by: Option<Instant>,
+    /// From the first loss to the evidence's collection, in words ("4.1 s", "2 h 5 min").
+    pub since_loss: Option<String>,
+}
+
+/// What removed the rows, as the postmortem's reader names it.
+fn removed_by(f: &Finding) -> String {
+    let statement = f
+        .statement
+        .as_deref()
+        .unwrap_or("")
+        .trim_start()
+        .to_uppercase();
+    match f.kind {
+        Kind::Truncate => "TRUNCATE".into(),
+        Kind::Delete => "DELETE".into(),
+        Kind::Cascade if statement.starts_with("TRUNCATE") => "TRUNCATE … CASCADE".into(),
+        Kind::Cascade => "ON DELETE CASCADE".into(),
+        Kind::DropRecreate => "DROP TABLE".into(),
+        Kind::Restore => "restore".into(),
+        other => other.as_str().into(),
+    }
+}
+
+/// Rows the table lost to `f`: a WAL count when the WAL names them, else the statistics'.
+fn rows_lost(t: &TableView, f: &Finding) -> (Option<i64>, bool, String) {
+    if let Some(tx) = &f.transaction
+        && let Some(n) = tx
+            .rows
+            .iter()
+            .filter(|r| r.table == t.name && r.change != "insert")
+            .filter_map(|r| r.rows.map(|n| n as i64))
+            .reduce(|a, b| a + b)
+        && n > 0
+    {
+        return (
+            Some(n),
+            true,
+            format!("WAL records of transaction {}", tx.xid),
+        );
+    }
+    if t.expected.is_some() && t.missing() > 0 {
+        let how = match t.expected_from {
+            ExpectedFrom::Baseline => "baseline n_live_tup and counters since, less n_live_tup now",
+            ExpectedFrom::BaselineRows => {
+                "baseline n_live_tup less n_live_tup now (a restore reset the counters)"
+            }
+            _ => "n_tup_ins − n_tup_del − n_live_tup",
+        };
+        return (Some(t.missing()), false, how.into());
+    }
+    if matches!(f.kind, Kind::Delete | Kind::Cascade) && t.has_counters() {
+        let k = committed_deletes(t);
+        if k > 0 {
+            return (Some(k), false, "n_tup_del (committed deletes)".into());
+        }
+    }
+    (None, false, "not counted by the evidence".into())
+}
+
+/// When a finding's loss took effect: its commit in the WAL, else its statement.
+fn loss_instant(f: &Finding) -> Option<Instant> {
+    let source = f
+        .evidence
+        .iter()
+        .find(|e| e.supports && (e.source.starts_with("log:") || e.source.starts_with("wal:")))
+        .or_else(|| f.evidence.iter().find(|e| e.supports))
+        .map(|e| e.source.clone())
+        .unwrap_or_default();
+    if let Some(tx) = &f.transaction
+        && let Some(at) = tx.commit_at
+    {
+        return Some(Instant {
+            at,
+            what: format!("transaction {} of the {} committed", tx.xid, removed_by(f)),
+            source: tx.source.clone(),
+        });
+    }
+    f.at.map(|at| Instant {
+        at,
+        what: match &f.statement {
+            Some(s) => format!("`{}`", s.trim()),
+            None => f.kind.title().to_string(),
+        },
+        source,
+    })
+}
+
+/// "4.1 s", "12 min 3 s", "2 h 5 min", "3 d 4 h".
+pub fn span(seconds: f64) -> String {
+    let s = seconds.max(0.0);
+    if s < 60.0 {
+        return format!("{s:.1} s");
+    }
+    let total = s.round() as i64;
+    let (d, h, m, sec) = (
+        total / 86_400,
+        total % 86_400 / 3600,
+        total % 3600 / 60,
+        total % 60,
+    );
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else {
+        format!("{m} min {sec} s")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn rows_text(n: Option<i64>) -> String {
+    match n {
+        Some(1) => "1 row".into(),
+        Some(n) => format!("{n} rows"),
+        None => "an uncounted number of rows".into(),
+    }
+}
+
+const WRITES: &[EventKind] = &[
+    EventKind::BulkLoad,
+    EventKind::Ddl,
+    EventKind::UpdateAll,
+    EventKind::MigrationBookkeeping,
+];
+
+pub fn impact(facts: &Facts, analysis: &Analysis) -> Impact {
+    let evidence = facts.evidence;
+    let mut rows: Vec<ImpactRow> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut losses: Vec<&Finding> = Vec::new();
+    for f in analysis.findings.iter().filter(|f| f.loss) {
+        let mut counted = false;
+        for name in &f.tables {
+            if analysis.explanation(name).map(|e| e.rank) != Some(f.rank)
+                || !seen.insert(name.clone())
+            {
+                continue;
+            }
+            let (n, exact, how) = match facts.table(name) {
+                Some(t) => rows_lost(t, f),
+                None => match facts.gone.iter().find(|g| g.qualified_name() == *name) {
+                    Some(g) => (
+                        g.n_live_tup,
+                        false,
+                        "baseline n_live_tup (the table is gone)".into(),
+                    ),
+                    None => (None, false, "not counted by the evidence".into()),
+                },
+            };
+            // A listed table that lost nothing countable and is intact was named by the finding
+            // (a statement touched it) but lost no row: not part of the impact.
+            // A table of unknown state (a restore zeroed its counters) stays, uncounted.
+            let intact = facts
+                .table(name)
+                .is_some_and(|t| t.status == crate::analysis::facts::Status::Intact);
+            if n.unwrap_or(0) <= 0 && intact {
+                continue;
+            }
+            counted = true;
+            rows.push(ImpactRow {
+                table: name.clone(),
+                removed_by: removed_by(f),
+                rows_lost: n,
+                exact,
+                counted_from: how,
+                finding: Some(f.rank),
+                at: loss_instant(f).map(|i| i.at),
+            });
+        }
+        if counted {
+            losses.push(f);
+        }
+    }
+    // Rows missing that no finding explains still belong in the impact.
+    for t in facts.tables.iter().filter(|t| t.affected()) {
+        if seen.contains(&t.name) || analysis.explanation(&t.name).is_some_and(|f| !f.loss) {
+            continue;
+        }
+        rows.push(ImpactRow {
+            table: t.name.clone(),
+            removed_by: "unexplained".into(),
+            rows_lost: Some(t.missing()).filter(|n| *n > 0),
+            exact: false,
+            counted_from: "n_tup_ins − n_tup_del − n_live_tup".into(),
+            finding: None,
+            at: None,
+        });
+    }
+    let total_rows = rows
+        .iter()
+        .map(|r| r.rows_lost)
+        .try_fold(0i64, |acc, n| n.map(|n| acc + n));
+    let total_exact = !rows.is_empty() && rows.iter().all(|r| r.exact);
+
+    let verdict = if !rows.is_empty() {
+        "loss"
+    } else if evidence.database.is_none() {
+        "unknown"
+    } else {
+        "no_loss"
+    };
+    let window = loss_window(facts, &losses, &rows);
+    let title = title(analysis, &rows, verdict);
+    let caveats = caveats(facts, verdict, &rows);
+    Impact {
+        verdict,
+        title,
+        tables: rows,
+        total_rows,
+        total_exact,
+        window,
+        caveats,
+    }
+}
+
+fn title(analysis: &Analysis, rows: &[ImpactRow], verdict: &str) -> String {
+    if verdict == "loss" {
+        // One clause per way of removal, in the order the findings rank them.
+        let mut order: Vec<&str> = Vec::new();
+        for r in rows {
+            if !order.contains(&r.removed_by.as_str()) {
+                order.push(&r.removed_by);
+            }
+        }
+        let clauses: Vec<String> = order
+            .iter()
+            .map(|how| {
+                let these: Vec<&ImpactRow> = rows.iter().filter(|r| r.removed_by == *how).collect();
+                let n = these.len();
+                let sum = these
+                    .iter()
+                    .map(|r| r.rows_lost)
+                    .try_fold(0i64, |a, n| n.map(|n| a + n));
+                match *how {
+                    "TRUNCATE" | "TRUNCATE … CASCADE" => {
+                        format!("{} emptied by {how}", plural(n, "table", "tables"))
+                    }
+                    "DELETE" => format!("{} deleted", rows_text(sum)),
+                    "ON DELETE CASCADE" => {
+                        format!("{} deleted by ON DELETE CASCADE", rows_text(sum))
+                    }
+                    "DROP TABLE" => format!("{} dropped", plural(n, "table", "tables")),
+                    "restore" => match sum {
+                        Some(_) => format!("{} lost to a restore", rows_text(sum)),
+                        None => format!(
+                            "{} restored to an earlier point; rows lost not counted",
+                            plural(n, "table", "tables")
+                        ),
+                    },
+                    _ => format!(
+                        "{} missing from {}, cause unknown",
+                        rows_text(sum),
+                        plural(n, "table", "tables")
+                    ),
+                }
+            })
+            .collect();
+        return clauses.join("; ");
+    }
+    if verdict == "unknown" {
+        return "Rows lost unknown: no database snapshot in the evidence".into();
+    }
+    // Nothing lost: say what the evidence shows instead.
+    let top = analysis.findings.iter().find(|f| analysis.explains_any(f));
+    match top {
+        Some(f) if f.kind == Kind::StatsReset => {
+            let crash = f.summary.to_lowercase().contains("crash")
+                || f.evidence
+                    .iter()
+                    .any(|e| e.text.to_lowercase().contains("crash recovery"));
+            if crash {
+                "No data lost: statistics reset by crash recovery".into()
+            } else {
+                "No data lost: statistics reset".into()
+            }
+        }
+        Some(f) if f.kind == Kind::NeverPopulated => format!(
+            "No data lost: {} never populated",
+            plural(f.tables.len(), "table", "tables")
+        ),
+        Some(f) if f.kind == Kind::Rollback => {
+            "No data lost: the destructive transaction did not commit".into()
+        }
+        _ => "No data lost: no table shows missing rows".into(),
+    }
+}
+
+fn loss_window(facts: &Facts, losses: &[&Finding], rows: &[ImpactRow]) -> LossWindow {
+    let evidence = facts.evidence;
+    let mut instants: Vec<Instant> = losses.iter().filter_map(|f| loss_instant(f)).collect();
+    instants.sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
+    let loss_at = instants.first().cloned();
+    let last_loss_at = instants
+        .last()
+        .filter(|l| loss_at.as_ref().is_some_and(|f| f.at != l.at))
+        .cloned();
+    let lost: BTreeSet<&str> = rows.iter().map(|r| r.table.as_str()).collect();
+    let last_known_good = loss_at.as_ref().and_then(|loss| {
+        let baseline = evidence
+            .baseline
+            .as_ref()
+            .map(|b| b.server.server_time)
+            .filter(|t| *t <= loss.at)
+            .map(|at| Instant {
+                at,
+                what: "baseline collected: the rows were there".into(),
+                source: evidence
+                    .inputs
+                    .iter()
+                    .find(|i| i.kind == "baseline")
+                    .map(|i| format!("baseline:{}", i.name))
+                    .unwrap_or_else(|| "baseline".into()),
+            });
+        let last_write = evidence.timeline.as_ref().and_then(|tl| {
+            tl.events
+                .iter()
+                .filter(|e| e.at < loss.at && WRITES.contains(&e.kind))
+                .filter(|e| e.tables.iter().any(|t| lost.contains(t.as_str())))
+                .max_by_key(|e| e.at)
+                .map(|e| Instant {
+                    at: e.at,
+                    what: format!("last logged write to a lost table: `{}`", e.text.trim()),
+                    source: e.source.clone(),
+                })
+        });
+        match (baseline, last_write) {
+            (Some(b), Some(w)) => Some(if w.at > b.at { w } else { b }),
+            (b, w) => b.or(w),
+        }
+    });
+    let detected_by = Some(Instant {
+        at: evidence.collected_at,
+        what: "evidence collected by pgtriage (the loss was detected no later)".into(),
+        source: "evidence:collected_at".into(),
+    });
+    let since_loss = loss_at
+        .as_ref()
+        .map(|l| span((evidence.collected_at - l.at).num_milliseconds() as f64 / 1000.0));
+    LossWindow {
+        last_known_good,
+        loss_at,
+        last_loss_at,
+        detected_by,
+        since_loss,
+    }
+}
+
+fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
+    let evidence = facts.evidence;
+    let mut out = Vec::new();
+    let Some(db) = &evidence.database else {
+        return vec!["No database snapshot: rows lost cannot be counted; the findings rest on the log and the migration history.".into()];
+    };
+    if verdict == "no_loss" {
+        out.push("\"No data lost\" is an estimate: it rests on the statistics collector's n_live_tup and the planner's reltuples, not on counted rows; verify's --exact counts them.".into());
+    } else if rows.iter().any(|r| !r.exact) {
+        out.push("Rows marked estimated come from the statistics counters (n_live_tup, n_tup_del), not from counted rows.".into());
+    }
+    let crashed = evidence.timeline.as_ref().is_some_and(|tl| {
+        tl.events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Crash | EventKind::CrashRecovery))
+    });
+    if verdict == "no_loss" || crashed {
+        out.push(format!(
+            "Unlogged tables were not checked: crash recovery empties them, and the evidence does not record which tables are unlogged (pg_class.relpersistence = 'u'){}.",
+            if crashed { "; this cluster went through crash recovery" } else { "" }
+        ));
+        for (setting, risk) in [
+            (
+                "fsync",
+                "off: a crash can lose or corrupt committed transactions",
+            ),
+            (
+                "synchronous_commit",
+                "off: the transactions acknowledged in the last moments before a crash (up to 3 × wal_writer_delay) can be lost",
+            ),
+        ] {
+            match db.settings.get(setting).map(String::as_str) {
+                Some("off") => out.push(format!("{setting} = {risk}.")),
+                Some(v) => out.push(format!("{setting} = {v}: no acknowledged commit is lost to a crash on this account.")),
+                None => out.push(format!("{setting} is not in the evidence: whether a crash could lose acknowledged commits was not checked.")),
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,171 @@
+//! What the postmortem draft adds to the analysis, computed once with the facts: the impact and
+//! title (`impact`), the story, causes, action items and lessons (`narrative`), the ruled-out
+//! explanations grouped per kind, and the timeline as a story — each event with the findings it
+//! supports, whether it is in the story, its session and outcome — with the routine events
+//! counted and the diagram's key instants per finding.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::analysis::facts::Facts;
+use crate::analysis::finding::Kind;
+use crate::analysis::impact::Impact;
+use crate::analysis::narrative::{self, ActionItem, Causes, Cited, Lesson, RuledOutGroup};
+use crate::analysis::timeline::TimelineEntry;
+use crate::evidence::{LogEvent, SessionInfo, TxOutcome};
+
+/// A timeline entry as the postmortem shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineRow {
+    #[serde(flatten)]
+    pub entry: TimelineEntry,
+    /// Ranks of the findings this event supports (`→ #1` in Markdown).
+    pub findings: Vec<usize>,
+    /// In the story timeline (the rest is routine: counted, listed only in the collapsed block).
+    pub story: bool,
+    /// The session of a logged event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionInfo>,
+    /// How the statement's transaction ended, when the log shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<TxOutcome>,
+    /// The log's DETAIL/STATEMENT lines (a failed statement's text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: usize,
+}
+
+/// One section of the Mermaid gantt: a finding and the key instants that support it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GanttSection {
+    pub rank: usize,
+    pub kind: Kind,
+    /// At most six, in time order.
+    pub instants: Vec<GanttInstant>,
+}
+
+/// A key instant: the timeline entry's kind, text and (for a failed statement) detail; the
+/// template writes the label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GanttInstant {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Postmortem {
+    pub impact: Option<Impact>,
+    pub story: Vec<Cited>,
+    pub causes: Causes,
+    pub action_items: Vec<ActionItem>,
+    pub lessons: Vec<Lesson>,
+    pub ruled_out_groups: Vec<RuledOutGroup>,
+    pub timeline: Vec<TimelineRow>,
+    pub routine_events: Vec<KindCount>,
+    pub gantt: Vec<GanttSection>,
+}
+
+/// The postmortem of an analysis whose timeline, advice, blast radius and recovery plans are
+/// computed.
+pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
+    let impact = crate::analysis::impact::impact(facts, analysis);
+    let events: HashMap<&str, &LogEvent> = facts
+        .evidence
+        .timeline
+        .iter()
+        .flat_map(|tl| tl.events.iter())
+        .map(|e| (e.source.as_str(), e))
+        .collect();
+    let links = narrative::TimelineLinks::new(facts, analysis);
+    let timeline: Vec<TimelineRow> = analysis
+        .timeline
+        .iter()
+        .map(|e| {
+            let (findings, story) = links.link(e.at, &e.kind, &e.source, &e.tables);
+            let logged = events.get(e.source.as_str());
+            TimelineRow {
+                entry: e.clone(),
+                findings,
+                story,
+                session: logged.map(|l| l.session.clone()),
+                outcome: logged.and_then(|l| l.outcome),
+                detail: logged.and_then(|l| l.detail.clone()),
+            }
+        })
+        .collect();
+    let mut routine: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in timeline.iter().filter(|e| !e.story) {
+        *routine.entry(e.entry.kind.as_str()).or_default() += 1;
+    }
+    let routine_events = routine
+        .into_iter()
+        .map(|(kind, count)| KindCount {
+            kind: kind.to_string(),
+            count,
+        })
+        .collect();
+    let gantt = analysis
+        .findings
+        .iter()
+        .filter_map(|f| {
+            let instants: Vec<GanttInstant> = timeline
+                .iter()
+                .filter(|e| e.findings.contains(&f.rank))
+                .take(6)
+                .map(|e| GanttInstant {
+                    at: e.entry.at,
+                    kind: e.entry.kind.clone(),
+                    text: e.entry.text.clone(),
+                    detail: e.detail.clone(),
+                })
+                .collect();
+            (!instants.is_empty()).then_some(GanttSection {
+                rank: f.rank,
+                kind: f.kind,
+                instants,
+            })
+        })
+        .collect();
+    let cascades: Vec<(String, Vec<String>)> = analysis
+        .blast_radius
+        .iter()
+        .map(|b| (b.table.clone(), b.delete_cascades_to.clone()))
+        .collect();
+    let action_items = narrative::action_items(
+        &analysis
+            .recovery
+            .iter()
+            .map(|p| (p.id, p.tables.iter().map(|t| t.table.clone()).collect()))
+            .collect::<Vec<_>>(),
+        &analysis.advice.prevention,
+        &analysis
+            .advice
+            .gaps
+            .iter()
+            .map(|g| (g.what.clone(), g.setting.clone()))
+            .collect::<Vec<_>>(),
+        false,
+    );
+    Postmortem {
+        story: narrative::story(facts, analysis, &impact),
+        causes: narrative::causes(facts, analysis, &cascades),
+        action_items,
+        lessons: narrative::lessons(facts, analysis),
+        ruled_out_groups: narrative::ruled_out_groups(analysis),
+        impact: Some(impact),
+        timeline,
+        routine_events,
+        gantt,
+    }
+}

@@ -1,0 +1,607 @@
+//! The report as a postmortem draft (issue #14): on every bundled incident the title says what
+//! happened, the Impact table lists every table that lost rows however they were removed, a
+//! non-incident is titled "No data lost" with its estimate caveats, the story timeline links
+//! events to findings and counts routine ones, ruled-out explanations are grouped per kind and
+//! the scoring table is in the README only. `--verify` closes the loop with a real `verify`
+//! run on a real server; `--redact` hides literals in Markdown and JSON.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+use serde_json::Value;
+
+fn incidents() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents"))
+            .expect("sample-logs/incidents")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("evidence.json").is_file())
+            .collect();
+    dirs.sort();
+    dirs
+}
+
+fn pgtriage(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("pgtriage")
+        .expect("binary")
+        .args(args)
+        .output()
+        .expect("run pgtriage")
+}
+
+fn report(evidence: &Path, extra: &[&str]) -> (String, Value) {
+    let ev = evidence.to_str().unwrap_or_default();
+    let md = pgtriage(&[&["report", ev, "--format", "md"], extra].concat());
+    assert!(
+        md.status.success(),
+        "{}",
+        String::from_utf8_lossy(&md.stderr)
+    );
+    let json = pgtriage(&[&["report", ev, "--format", "json"], extra].concat());
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    (
+        String::from_utf8(md.stdout).expect("utf-8"),
+        serde_json::from_slice(&json.stdout).expect("JSON report"),
+    )
+}
+
+fn expected(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected"))
+        .expect("expected.json")
+}
+
+/// The Markdown between `## TITLE` and the next `## `.
+fn section<'a>(md: &'a str, title: &str) -> &'a str {
+    let start = md
+        .find(&format!("\n## {title}\n"))
+        .unwrap_or_else(|| panic!("no section {title}:\n{md}"));
+    let rest = &md[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    &rest[..end]
+}
+
+/// What removed a table's rows, as the Impact table spells it, for each loss kind of
+/// expected.json.
+fn removed_by(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "truncate" => &["TRUNCATE"],
+        "delete" => &["DELETE"],
+        "cascade" => &["ON DELETE CASCADE", "TRUNCATE … CASCADE"],
+        "drop_recreate" => &["DROP TABLE"],
+        "restore" => &["restore"],
+        _ => &[],
+    }
+}
+
+#[test]
+fn every_table_that_lost_rows_is_in_the_impact_table_whatever_removed_them() {
+    let mut checked = 0;
+    for dir in incidents() {
+        let (md, json) = report(&dir.join("evidence.json"), &[]);
+        let exp = expected(&dir);
+        let impact = section(&md, "Impact");
+        // Impact is the first section.
+        assert!(
+            md.find("\n## ")
+                .map(|i| &md[i + 1..])
+                .is_some_and(|s| s.starts_with("## Impact")),
+            "{}: Impact is not first",
+            dir.display()
+        );
+        for t in exp["tables"].as_array().into_iter().flatten() {
+            let kind = t["kind"].as_str().unwrap_or_default();
+            let table = t["table"].as_str().unwrap_or_default();
+            if removed_by(kind).is_empty() {
+                continue;
+            }
+            // A restore resets the counters: which of its tables lost rows, and how many, is the
+            // restore arithmetic against the baseline (tests/incidents.rs); the impact lists the
+            // tables that did, or all of them uncounted when the counters cannot tell.
+            if kind == "restore" {
+                assert!(
+                    json["impact"]["tables"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|r| r["removed_by"] == "restore"),
+                    "{}: no table lost to the restore in the impact",
+                    dir.display()
+                );
+                continue;
+            }
+            let row = json["impact"]["tables"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["table"] == table)
+                .unwrap_or_else(|| panic!("{}: {table} missing from impact", dir.display()));
+            assert!(
+                removed_by(kind).contains(&row["removed_by"].as_str().unwrap_or_default()),
+                "{}: {table} removed by {} (expected {kind})",
+                dir.display(),
+                row["removed_by"]
+            );
+            assert!(
+                row["rows_lost"].as_i64().is_some_and(|n| n > 0),
+                "{}: {table} rows lost {}",
+                dir.display(),
+                row["rows_lost"]
+            );
+            assert!(
+                impact.contains(&format!(
+                    "| `{table}` | {} |",
+                    row["removed_by"].as_str().unwrap_or_default()
+                )),
+                "{}: Markdown impact lacks {table}:\n{impact}",
+                dir.display()
+            );
+            checked += 1;
+        }
+        // The total is the sum of the rows, and says whether it is exact.
+        let rows: Vec<&Value> = json["impact"]["tables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect();
+        if !rows.is_empty() {
+            let sum: Option<i64> = rows.iter().map(|r| r["rows_lost"].as_i64()).sum();
+            assert_eq!(
+                json["impact"]["total_rows"].as_i64(),
+                sum,
+                "{}",
+                dir.display()
+            );
+            assert!(impact.contains("| **total** |"), "{impact}");
+            if dir.ends_with("13-dump-restore") {
+                // The real loss: the 100 orders placed between the dump and the DROP DATABASE.
+                assert_eq!(sum, Some(100), "{impact}");
+                assert_eq!(json["title"], "100 rows lost to a restore");
+            }
+            assert!(
+                impact.contains("estimated") || impact.contains("exact"),
+                "{impact}"
+            );
+        }
+    }
+    assert!(checked >= 10, "only {checked} lost tables checked");
+}
+
+#[test]
+fn the_title_says_what_happened_and_a_non_incident_is_never_a_data_loss_incident() {
+    for dir in incidents() {
+        let (md, json) = report(&dir.join("evidence.json"), &[]);
+        let exp = expected(&dir);
+        let title = md.lines().next().unwrap_or_default();
+        assert!(!title.contains("Data-loss incident"), "{title}");
+        assert_eq!(
+            title,
+            format!("# {}", json["title"].as_str().unwrap_or("?"))
+        );
+        let loss = exp["tables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| !removed_by(t["kind"].as_str().unwrap_or_default()).is_empty());
+        if loss {
+            assert_eq!(json["impact"]["verdict"], "loss", "{}", dir.display());
+            assert!(!title.starts_with("# No data lost"), "{title}");
+        } else {
+            assert_eq!(json["impact"]["verdict"], "no_loss", "{}", dir.display());
+            assert!(
+                title.starts_with("# No data lost"),
+                "{}: {title}",
+                dir.display()
+            );
+            // The verdict rests on estimates and says what it did not check.
+            let impact = section(&md, "Impact");
+            assert!(impact.contains("is an estimate"), "{impact}");
+            assert!(
+                impact.contains("Unlogged tables were not checked"),
+                "{impact}"
+            );
+            assert!(impact.contains("fsync"), "{impact}");
+            assert!(impact.contains("synchronous_commit"), "{impact}");
+        }
+    }
+    let titles: Vec<String> = ["11-seed002-multi-cause", "10-crash", "06-delete"]
+        .iter()
+        .map(|n| {
+            report(
+                &Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("sample-logs/incidents")
+                    .join(n)
+                    .join("evidence.json"),
+                &[],
+            )
+            .1["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(titles[0], "4 tables emptied by TRUNCATE; 143 rows deleted");
+    assert_eq!(
+        titles[1],
+        "No data lost: statistics reset by crash recovery"
+    );
+    assert_eq!(titles[2], "1200 rows deleted");
+}
+
+#[test]
+fn the_story_timeline_links_events_to_findings_and_counts_the_routine_ones() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
+    let (md, json) = report(&dir.join("evidence.json"), &[]);
+    let timeline = section(&md, "Timeline (UTC)");
+    let (story, full) = timeline
+        .split_once("<details>")
+        .expect("a collapsed full timeline");
+    // Each explaining finding's statement is in the story, linked to it, in JSON and Markdown.
+    for h in json["hypotheses"].as_array().into_iter().flatten().take(2) {
+        let rank = h["rank"].as_u64().unwrap_or(0);
+        let statement = h["statement"].as_str().unwrap_or_default();
+        let entry = json["timeline"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["text"] == statement)
+            .unwrap_or_else(|| panic!("no timeline entry for {statement}"));
+        assert_eq!(entry["story"], true);
+        assert!(
+            entry["findings"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|r| r.as_u64() == Some(rank))),
+            "{entry}"
+        );
+        let line = story
+            .lines()
+            .find(|l| l.starts_with("| ") && l.contains(statement))
+            .unwrap_or_else(|| panic!("story lacks {statement}:\n{story}"));
+        assert!(line.contains(&format!("→ #{rank}")), "{line}");
+    }
+    // Routine events are counted, not listed in the story; the full timeline has them.
+    assert!(
+        story.contains("Routine events, counted and not listed:"),
+        "{story}"
+    );
+    for routine in ["| vacuum |", "| analyze |", "CREATE ROLE app LOGIN"] {
+        assert!(!story.contains(routine), "{routine} in the story:\n{story}");
+        assert!(
+            full.contains(routine.trim_matches('|').trim()),
+            "{routine} not in the full timeline"
+        );
+    }
+    let story_rows = story.lines().filter(|l| l.starts_with("| 2026-")).count();
+    assert!(
+        (6..=20).contains(&story_rows),
+        "{story_rows} story rows:\n{story}"
+    );
+    // The failed `\!=` DELETE shows its statement with its error.
+    assert!(
+        story.contains("`DELETE FROM migration.collection_flows WHERE status \\!= 'completed';` failed: syntax error"),
+        "{story}"
+    );
+    // The gantt: one section per finding, millisecond instants, labels escaped not stripped.
+    let gantt = &story[story.find("```mermaid").expect("gantt")..];
+    let gantt = &gantt[..gantt[3..].find("```").map_or(gantt.len(), |i| i + 3)];
+    assert!(
+        gantt.contains("section #1 truncate") && gantt.contains("section #2 delete"),
+        "{gantt}"
+    );
+    assert!(
+        gantt.contains("dateFormat YYYY-MM-DDTHH:mm:ss.SSS"),
+        "{gantt}"
+    );
+    assert!(gantt.contains("2026-11-23T16:07:02.485"), "{gantt}");
+    assert!(gantt.contains("truncate#58; TRUNCATE"), "{gantt}");
+    // "What happened": cited sentences.
+    let happened = section(&md, "What happened");
+    let sentences: Vec<&str> = happened
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert!((4..=10).contains(&sentences.len()), "{happened}");
+    assert!(sentences.iter().all(|s| s.contains("(`")), "{happened}");
+    // Action items are checkboxes with an owner.
+    let actions = section(&md, "Action items");
+    assert!(
+        actions
+            .lines()
+            .filter(|l| l.starts_with("- [ ] "))
+            .all(|l| l.contains(" — owner: "))
+    );
+    assert!(actions.contains("- [ ] "), "{actions}");
+    // Lessons: the dead tuples and the WAL archive are where we got lucky.
+    let lessons = section(&md, "Lessons");
+    assert!(lessons.contains("Where we got lucky"), "{lessons}");
+    assert!(lessons.contains("143 dead tuples"), "{lessons}");
+    assert!(lessons.contains("WAL archive"), "{lessons}");
+}
+
+#[test]
+fn ruled_out_is_grouped_per_kind_and_the_scoring_table_is_in_the_readme_only() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    assert!(
+        readme.contains("| `stats_signature` | +35 |"),
+        "README lacks the scoring table"
+    );
+    for dir in incidents() {
+        let (md, json) = report(&dir.join("evidence.json"), &[]);
+        assert!(!md.contains("stats_signature | +35"), "{}", dir.display());
+        assert!(md.contains("README (\"Scoring\")") || md.contains("README, \"Scoring\""));
+        let ruled = section(&md, "Ruled out");
+        let kinds: Vec<&str> = ruled
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| explanation"))
+            .filter_map(|l| l.split('|').nth(1).map(str::trim))
+            .collect();
+        let mut unique = kinds.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(kinds.len(), unique.len(), "{}: {ruled}", dir.display());
+        let groups = json["ruled_out_groups"].as_array().map_or(0, Vec::len);
+        assert_eq!(groups, kinds.len(), "{}", dir.display());
+    }
+}
+
+#[test]
+fn on_ten_thousand_never_written_tables_none_is_listed_as_affected() {
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sample-logs/incidents/01-truncate/evidence.json"),
+    )
+    .expect("evidence");
+    let mut ev: Value = serde_json::from_str(&base).expect("json");
+    let template = ev["database"]["tables"][0].clone();
+    let tables = ev["database"]["tables"].as_array_mut().expect("tables");
+    for i in 0..10_000u32 {
+        let mut t = template.clone();
+        t["name"] = Value::String(format!("never_written_{i}"));
+        t["oid"] = Value::from(900_000 + i);
+        t["relfilenode"] = Value::from(900_000 + i);
+        // Created and never written: no counter moved, never vacuumed, analysed or rewritten.
+        for col in [
+            "n_tup_ins",
+            "n_tup_upd",
+            "n_tup_del",
+            "n_tup_hot_upd",
+            "n_live_tup",
+            "n_dead_tup",
+            "n_mod_since_analyze",
+            "n_ins_since_vacuum",
+            "vacuum_count",
+            "autovacuum_count",
+            "analyze_count",
+            "autoanalyze_count",
+            "size_bytes",
+            "relpages",
+        ] {
+            t[col] = Value::from(0);
+        }
+        for col in [
+            "last_vacuum",
+            "last_autovacuum",
+            "last_analyze",
+            "last_autoanalyze",
+            "catalog_commit_time",
+        ] {
+            t[col] = Value::Null;
+        }
+        t["reltuples"] = Value::from(-1.0);
+        tables.push(t);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("wide.json");
+    std::fs::write(&path, serde_json::to_string(&ev).expect("json")).expect("write");
+    let (md, json) = report(&path, &[]);
+    let listed = md.lines().filter(|l| l.contains("never_written_")).count();
+    assert!(listed <= 5, "{listed} lines name a never-written table");
+    for title in ["Impact", "Table counters"] {
+        if md.contains(&format!("\n## {title}\n")) {
+            assert!(
+                !section(&md, title)
+                    .lines()
+                    .any(|l| l.starts_with("| `public.never_written_")),
+                "{title} lists a never-written table"
+            );
+        }
+    }
+    assert!(
+        md.contains("10000 table(s) were never written"),
+        "the never-written tables are not counted"
+    );
+    assert!(
+        json["impact"]["tables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| !r["table"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("never_written_")),
+        "a never-written table is in the impact"
+    );
+    assert!(md.lines().count() < 400, "{} lines", md.lines().count());
+}
+
+#[test]
+fn redact_replaces_literals_in_markdown_and_json_and_keeps_names_unless_all() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
+    let ev = dir.join("evidence.json");
+    let (plain_md, _) = report(&ev, &[]);
+    assert!(plain_md.contains("WHERE id > 48") || plain_md.contains("WHERE id &gt; 48"));
+    let (md, json) = report(&ev, &["--redact"]);
+    let text = json.to_string();
+    for literal in ["'completed'", "'086'", "id > 48", "WHERE id = 8"] {
+        assert!(!md.contains(literal), "{literal} in the redacted Markdown");
+        assert!(!text.contains(literal), "{literal} in the redacted JSON");
+    }
+    // The shape stays: the statement with placeholders.
+    assert!(
+        md.contains("DELETE FROM migration.collection_flows WHERE status \\!= $1;"),
+        "{md}"
+    );
+    assert!(
+        text.contains("DELETE FROM migration.assets WHERE id > $1"),
+        "{text}"
+    );
+    assert_eq!(json["redacted"], "literals");
+    // Users and hosts are kept; the commands pgtriage prints keep their values.
+    assert!(
+        md.contains("app@migration_db"),
+        "user lost without --redact=all"
+    );
+    assert!(
+        md.contains("usename = 'app'"),
+        "a printed command was redacted"
+    );
+    let (all_md, all_json) = report(&ev, &["--redact=all"]);
+    assert_eq!(all_json["redacted"], "all");
+    for name in [
+        "app@migration_db",
+        "usename = 'app'",
+        "Dana Developer",
+        "/tmp/pgtriage-incident-CQ59M9",
+    ] {
+        assert!(!all_md.contains(name), "{name} kept with --redact=all");
+        assert!(
+            !all_json.to_string().contains(name),
+            "{name} kept in JSON with --redact=all"
+        );
+    }
+    assert!(
+        all_md.contains("user_") && all_md.contains("host_"),
+        "no placeholders"
+    );
+    // Deterministic like the rest.
+    assert_eq!(report(&ev, &["--redact"]).0, md);
+}
+
+#[test]
+fn verify_output_adds_recovery_verified_with_what_passed_and_what_still_fails() {
+    let cluster = support::PgCluster::shared();
+    let db = cluster.fresh_database("pm_verify");
+    let url = cluster.url(&db);
+    cluster.psql_script(
+        &db,
+        "CREATE TABLE orders (id int PRIMARY KEY, note text);
+         INSERT INTO orders SELECT g, 'o' FROM generate_series(1, 400) g;
+         CREATE TABLE keep (id int PRIMARY KEY);
+         INSERT INTO keep SELECT g FROM generate_series(1, 50) g;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    cluster.psql(&db, "VACUUM ANALYZE");
+    cluster.flush_stats(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let baseline = dir.path().join("baseline.json");
+    let evidence = dir.path().join("evidence.json");
+    let out = pgtriage(&[
+        "collect",
+        "--db",
+        &url,
+        "-o",
+        baseline.to_str().unwrap_or_default(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.psql(&db, "DELETE FROM orders WHERE id > 100");
+    cluster.flush_stats(&db);
+    let out = pgtriage(&[
+        "collect",
+        "--db",
+        &url,
+        "-o",
+        evidence.to_str().unwrap_or_default(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify_json = |name: &str| -> PathBuf {
+        let out = pgtriage(&[
+            "verify",
+            "--baseline",
+            baseline.to_str().unwrap_or_default(),
+            "--db",
+            &url,
+            "--exact",
+            "--format",
+            "json",
+        ]);
+        let path = dir.path().join(name);
+        std::fs::write(&path, &out.stdout).expect("write verify");
+        path
+    };
+    // Before recovery: orders still fails.
+    let failing = verify_json("verify-before.json");
+    let (md, json) = report(
+        &evidence,
+        &["--verify", failing.to_str().unwrap_or_default()],
+    );
+    let section_md = section(&md, "Recovery verified");
+    assert!(section_md.contains("**FAIL**"), "{section_md}");
+    let still = section_md.split("Passed:").next().unwrap_or_default();
+    assert!(
+        still.contains("table public.orders: 100 rows now"),
+        "{section_md}"
+    );
+    assert!(
+        section_md.contains("Passed: ") && section_md.contains("table public.keep"),
+        "{section_md}"
+    );
+    assert_eq!(json["recovery_verified"]["passed"], false);
+    assert!(
+        !md.contains("## Verification plan"),
+        "the plan is replaced by its result"
+    );
+    // After the rows are back: PASS, nothing still fails.
+    cluster.psql(
+        &db,
+        "INSERT INTO orders SELECT g, 'o' FROM generate_series(101, 400) g",
+    );
+    cluster.flush_stats(&db);
+    let passing = verify_json("verify-after.json");
+    let (md, json) = report(
+        &evidence,
+        &["--verify", passing.to_str().unwrap_or_default()],
+    );
+    let section_md = section(&md, "Recovery verified");
+    assert!(section_md.contains("**PASS**"), "{section_md}");
+    assert!(!section_md.contains("Still failing"), "{section_md}");
+    assert!(
+        section_md.contains("table public.orders: 400 rows now"),
+        "{section_md}"
+    );
+    assert_eq!(
+        json["recovery_verified"]["still_failing"],
+        Value::Array(vec![])
+    );
+    // Not a verify result: one line, exit 2.
+    let out = pgtriage(&[
+        "report",
+        evidence.to_str().unwrap_or_default(),
+        "--verify",
+        baseline.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--verify") && err.contains("pgtriage verify --format json"),
+        "{err}"
+    );
+}
