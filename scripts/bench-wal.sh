@@ -16,7 +16,8 @@
 # names the incident's transactions.
 #
 # Usage: scripts/bench-wal.sh
-#   env: BENCH_WAL_MB (default 2048), BENCH_KEEP=1 (keep the cluster dir), PGTRIAGE_PG_BINDIR
+#   env: BENCH_WAL_MB (default 2048), BENCH_QUIET (seconds of quiet before the incident,
+#        default 5), BENCH_KEEP=1 (keep the cluster dir), PGTRIAGE_PG_BINDIR
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,8 +49,10 @@ while [ "$(archive_mb)" -lt "$WAL_MB" ]; do
     -h "$PG_DIR" -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
 done
 
-# The incident, a few seconds after the load: the window starts just before it.
-sleep 5
+# The incident, BENCH_QUIET seconds after the load (default 5): the window starts 5 s before it.
+# The read keeps 60 s of slack before --since, so with less than ~65 s of quiet the end of the
+# load is inside the window; BENCH_QUIET=70 shows a window after a quiet minute.
+sleep "${BENCH_QUIET:-5}"
 SINCE=$(pg_psql postgres -At -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 sleep 5
 DELETE_XID=$(pg_psql bench -At -c "BEGIN; DELETE FROM pgbench_accounts WHERE aid <= 1000; SELECT txid_current(); COMMIT;" | grep -E '^[0-9]+$')
