@@ -75,7 +75,7 @@ fn exact_counts_make_the_baseline_trustworthy() {
         .cloned()
         .unwrap_or(Value::Null);
     assert_eq!(t["baseline_rows"], 1000, "{t:#}");
-    assert_eq!(t["baseline_source"], "count", "{t:#}");
+    assert_eq!(t["baseline_rows_from"], "count", "{t:#}");
     eprintln!("n_live_tup after INSERT + VACUUM ANALYZE in one session: {live}");
     if live == "2000" {
         // The estimate is off exactly as measured: the estimate baseline fails the same
