@@ -35,7 +35,12 @@ pub fn parse_time_flag(flag: &str, text: &str) -> Result<DateTime<Utc>> {
 }
 
 fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
-    let mut t = text.trim().replacen('T', " ", 1);
+    // `T` between date and time only (not the one in a trailing `UTC`).
+    let trimmed = text.trim();
+    let mut t = match (trimmed.get(..10), trimmed.get(10..)) {
+        (Some(date), Some(rest)) if rest.starts_with('T') => format!("{date} {}", &rest[1..]),
+        _ => trimmed.to_string(),
+    };
     if let Some(rest) = t.strip_suffix(" UTC").or_else(|| t.strip_suffix('Z')) {
         t = rest.trim_end().to_string();
         return naive(&t).map(|n| n.and_utc());
