@@ -81,7 +81,10 @@ pub fn render_terminal(source: &str, rows: &[TableRow], not_visible: &[NotVisibl
             when(r.last_analyze),
         ]);
     }
-    let mut out = format!("{source}: {} tables\n{table}\n", rows.len());
+    let mut out = format!(
+        "{source}: {}\n{table}\n",
+        super::term::count(rows.len() as u64, "table")
+    );
     for gap in not_visible {
         out.push_str(&format!("not visible: {}: {}\n", gap.what, gap.reason));
     }

@@ -79,8 +79,12 @@ pub fn new_table(header: &[&str]) -> Table {
         table.load_style(presets::UTF8_FULL_CONDENSED);
         table.set_content_arrangement(ContentArrangement::Dynamic);
         // A pty that reports 0 (or very few) columns would squash every column to one letter.
-        if table.width().is_none_or(|w| w < 40) {
-            table.set_width(120);
+        let width = table.width().filter(|w| *w >= 40).unwrap_or(120);
+        table.set_width(width);
+        if !color_on() {
+            // comfy-table colours cells whenever stdout is a terminal; NO_COLOR and
+            // `--color never` must win, so it is told there is none (the width is kept).
+            table.force_no_tty();
         }
     } else {
         table.force_no_tty();
