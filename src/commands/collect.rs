@@ -407,9 +407,10 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     evidence.save(&args.output)?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());
     eprintln!(
-        "collect: wrote {} ({} inputs, {tables} tables)",
+        "collect: wrote {} ({}, {})",
         args.output.display(),
-        evidence.inputs.len()
+        crate::report::term::count(evidence.inputs.len() as u64, "input"),
+        crate::report::term::count(tables as u64, "table")
     );
     Ok(ExitCode::SUCCESS)
 }
