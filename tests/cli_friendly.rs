@@ -71,7 +71,13 @@ fn report_with_nothing_to_read_says_what_to_give() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stdout.is_empty());
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    for wanted in ["evidence file", "pgtriage collect", "--db", "--log", "--repo"] {
+    for wanted in [
+        "evidence file",
+        "pgtriage collect",
+        "--db",
+        "--log",
+        "--repo",
+    ] {
         assert!(stderr.contains(wanted), "{wanted:?} missing: {stderr}");
     }
     assert!(!stderr.contains("cannot connect"), "{stderr}");
@@ -96,9 +102,15 @@ fn migrations_format_has_a_description() {
 
 /// `$ pgtriage …` lines of every subcommand's `--help`.
 fn examples(sub: &str) -> Vec<String> {
-    let out = pgtriage(&repo_root()).args([sub, "--help"]).output().unwrap();
+    let out = pgtriage(&repo_root())
+        .args([sub, "--help"])
+        .output()
+        .unwrap();
     let (help, _) = text(&out);
-    assert!(help.contains("\nExamples:\n"), "{sub} --help has no examples");
+    assert!(
+        help.contains("\nExamples:\n"),
+        "{sub} --help has no examples"
+    );
     help.lines()
         .filter_map(|l| l.trim_start().strip_prefix("$ "))
         .map(str::to_string)
@@ -144,7 +156,15 @@ fn every_help_has_examples_and_each_runs_as_printed() {
     support::git(&app, &["add", "-A"]);
     support::git(
         &app,
-        &["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "init"],
+        &[
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "-qm",
+            "init",
+        ],
     );
     let bin_dir = assert_cmd::cargo::cargo_bin("pgtriage")
         .parent()
@@ -194,7 +214,12 @@ fn every_help_has_examples_and_each_runs_as_printed() {
             ran += 1;
         }
     }
-    for written in ["report.md", "report.json", "live-report.md", "evidence-now.json"] {
+    for written in [
+        "report.md",
+        "report.json",
+        "live-report.md",
+        "evidence-now.json",
+    ] {
         assert!(w.join(written).is_file(), "{written} not written");
     }
     assert!(
@@ -266,7 +291,9 @@ fn the_terminal_summary_ends_with_the_top_recovery_step() {
         lines[at]
     );
     assert!(
-        lines[at + 1..].iter().any(|l| l.contains("pgtriage recover")),
+        lines[at + 1..]
+            .iter()
+            .any(|l| l.contains("pgtriage recover")),
         "the step's command follows: {screen}"
     );
     // A non-incident says no recovery is needed.
@@ -276,10 +303,7 @@ fn the_terminal_summary_ends_with_the_top_recovery_step() {
         &format!("pgtriage report '{}' --color never", ev.display()),
         None,
     );
-    assert!(
-        screen.contains("Top recovery step: none"),
-        "{screen}"
-    );
+    assert!(screen.contains("Top recovery step: none"), "{screen}");
 }
 
 /// The default timeline is for reading: connection lines counted, not listed, rows half as wide;
@@ -316,7 +340,9 @@ fn the_timeline_table_is_readable_and_json_stays_complete() {
     };
     let listed = kinds(&default);
     assert!(
-        !listed.iter().any(|k| k == "connection" || k == "disconnection"),
+        !listed
+            .iter()
+            .any(|k| k == "connection" || k == "disconnection"),
         "{default}"
     );
     assert!(
@@ -337,6 +363,8 @@ fn the_timeline_table_is_readable_and_json_stays_complete() {
 
 #[test]
 fn counts_agree_with_their_number() {
+    let bad =
+        regex::Regex::new(r"(^|[^0-9.])1 (rows|tables|events|lines|bytes|statements)\b").unwrap();
     for name in ["01-truncate", "11-seed002-multi-cause", "13-dump-restore"] {
         let dir = incident(name);
         for args in [
@@ -346,9 +374,29 @@ fn counts_agree_with_their_number() {
             let out = pgtriage(&dir).args(&args).output().unwrap();
             let (stdout, _) = text(&out);
             assert!(out.status.success());
-            let bad = regex::Regex::new(r"(^|[^0-9.])1 (rows|tables|events|lines|bytes|statements)\b")
-                .unwrap();
             assert!(!bad.is_match(&stdout), "{name} {args:?}: {stdout}");
         }
     }
+    // A log of one line: one event, one line, in the singular.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("one.log"),
+        "2026-11-23 12:00:00.000 UTC [42] app@shop LOG:  statement: TRUNCATE invoices\n",
+    )
+    .unwrap();
+    let out = pgtriage(dir.path())
+        .args([
+            "timeline",
+            "--log",
+            "one.log",
+            "--log-line-prefix",
+            "%m [%p] %q%u@%d ",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("1 event listed"), "{stdout}");
+    assert!(stdout.contains(", 1 line, "), "{stdout}");
+    assert!(!bad.is_match(&stdout), "{stdout}");
 }

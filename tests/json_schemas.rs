@@ -17,10 +17,9 @@ fn repo_root() -> PathBuf {
 
 fn schema(name: &str) -> jsonschema::Validator {
     let path = repo_root().join("schemas").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let value: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let value: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
     jsonschema::validator_for(&value)
         .unwrap_or_else(|e| panic!("{}: not a JSON Schema: {e}", path.display()))
 }
@@ -97,7 +96,10 @@ fn assert_sources_are_citations(what: &str, doc: &Value) {
     }
     let mut bad = Vec::new();
     walk(doc, "", &mut bad);
-    assert!(bad.is_empty(), "{what}: `source` that is not a citation: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "{what}: `source` that is not a citation: {bad:?}"
+    );
 }
 
 #[test]
@@ -142,7 +144,11 @@ fn bundled_incidents_match_the_report_tables_timeline_and_evidence_schemas() {
             let lines = run(&root, &["timeline", "--log", p, "--format", "jsonl"], &[0]);
             for (i, line) in lines.lines().enumerate() {
                 let doc: Value = serde_json::from_str(line).unwrap();
-                assert_valid(&event, &format!("timeline jsonl {name}/{log}:{}", i + 1), &doc);
+                assert_valid(
+                    &event,
+                    &format!("timeline jsonl {name}/{log}:{}", i + 1),
+                    &doc,
+                );
             }
             assert!(!lines.is_empty(), "{name}/{log}: no events");
             checked += 3;
@@ -184,7 +190,10 @@ fn a_renamed_or_missing_field_fails_its_schema() {
     let m = t.as_object_mut().unwrap();
     let read_from = m.remove("read_from").expect("tables JSON has read_from");
     m.insert("source".into(), read_from);
-    assert!(!tables.is_valid(&t), "tables: `source` instead of `read_from` accepted");
+    assert!(
+        !tables.is_valid(&t),
+        "tables: `source` instead of `read_from` accepted"
+    );
 
     let mut r = json(&root, &["report", ev, "--format", "json"], &[0]);
     let report = schema("report.json");
@@ -198,7 +207,10 @@ fn a_renamed_or_missing_field_fails_its_schema() {
         "report timeline entries keep session and outcome: {entry:#}"
     );
     entry.as_object_mut().unwrap().remove("session");
-    assert!(!report.is_valid(&r), "a timeline entry without `session` accepted");
+    assert!(
+        !report.is_valid(&r),
+        "a timeline entry without `session` accepted"
+    );
 
     let mut tl = json(
         &root,
@@ -217,7 +229,10 @@ fn a_renamed_or_missing_field_fails_its_schema() {
     assert!(timeline.is_valid(&tl));
     tl["events"][0]["citation"] = tl["events"][0]["source"].take();
     tl["events"][0].as_object_mut().unwrap().remove("source");
-    assert!(!timeline.is_valid(&tl), "an event with `citation` for `source` accepted");
+    assert!(
+        !timeline.is_valid(&tl),
+        "an event with `citation` for `source` accepted"
+    );
 }
 
 /// The same event is cited the same way by `timeline` and by `report` given the same log: the
@@ -244,10 +259,19 @@ fn report_and_timeline_cite_a_log_line_with_the_path_as_given() {
     let dir = root.join("sample-logs/incidents");
     let tl = json(
         &dir,
-        &["timeline", "--log", "./01-truncate/postgresql.log", "--format", "json"],
+        &[
+            "timeline",
+            "--log",
+            "./01-truncate/postgresql.log",
+            "--format",
+            "json",
+        ],
         &[0],
     );
-    assert_eq!(truncate(&tl["events"]), "log:./01-truncate/postgresql.log:157");
+    assert_eq!(
+        truncate(&tl["events"]),
+        "log:./01-truncate/postgresql.log:157"
+    );
 }
 
 /// `--since` means the same instant in `report` and `timeline`: UTC unless the value carries an
@@ -274,18 +298,31 @@ fn since_is_utc_unless_it_carries_an_offset_in_every_command() {
         ("2026-11-23T16:23:39+01:00", Some("America/New_York")),
         ("2026-11-23 10:23:39 -05:00", None),
     ] {
-        let mut args = vec!["timeline", "--log", log, "--format", "json", "--since", since];
+        let mut args = vec![
+            "timeline", "--log", log, "--format", "json", "--since", since,
+        ];
         if let Some(z) = zone {
             args.extend(["--log-timezone", z]);
         }
         let (n, first) = first_at(&json(&root, &args, &[0])["events"]);
-        assert!(first >= bound, "timeline --since {since:?} {zone:?}: {first}");
+        assert!(
+            first >= bound,
+            "timeline --since {since:?} {zone:?}: {first}"
+        );
         seen.push(n);
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
     let r = json(
         &root,
-        &["report", "--log", log, "--format", "json", "--since", "2026-11-23 15:23:39"],
+        &[
+            "report",
+            "--log",
+            log,
+            "--format",
+            "json",
+            "--since",
+            "2026-11-23 15:23:39",
+        ],
         &[0],
     );
     let (_, first) = first_at(&r["timeline"]);
@@ -332,18 +369,47 @@ fn live_server_outputs_match_every_schema() {
     )
     .unwrap();
     support::git(&app, &["add", "-A"]);
-    support::git(&app, &["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "init"]);
+    support::git(
+        &app,
+        &[
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    );
     std::fs::write(
         app.join("migrations/versions/002_drop.py"),
         "revision = \"002\"\ndown_revision = \"001\"\n\ndef upgrade():\n    op.drop_table(\"invoices\")\n",
     )
     .unwrap();
     support::git(&app, &["add", "-A"]);
-    support::git(&app, &["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "drop invoices"]);
+    support::git(
+        &app,
+        &[
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "-qm",
+            "drop invoices",
+        ],
+    );
 
     run(
         w,
-        &["collect", "--db", &url, "--exact-counts", "-o", "baseline.json"],
+        &[
+            "collect",
+            "--db",
+            &url,
+            "--exact-counts",
+            "-o",
+            "baseline.json",
+        ],
         &[0],
     );
     pg.psql(
@@ -353,7 +419,10 @@ fn live_server_outputs_match_every_schema() {
     pg.flush_stats(&db);
     let log_dir = pg.log_dir();
     let archive = pg.archive_dir();
-    pg.wait_for_log(|l| l.contains("TRUNCATE invoices"), std::time::Duration::from_secs(10));
+    pg.wait_for_log(
+        |l| l.contains("TRUNCATE invoices"),
+        std::time::Duration::from_secs(10),
+    );
     run(
         w,
         &[
@@ -376,7 +445,8 @@ fn live_server_outputs_match_every_schema() {
     );
     let evidence = schema("evidence.json");
     for f in ["baseline.json", "evidence.json"] {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(w.join(f)).unwrap()).unwrap();
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(w.join(f)).unwrap()).unwrap();
         assert_valid(&evidence, f, &doc);
     }
 
@@ -384,7 +454,11 @@ fn live_server_outputs_match_every_schema() {
     assert_valid(&schema("report.json"), "report (live)", &r);
     assert_sources_are_citations("report (live)", &r);
     assert!(
-        r["tables"].as_array().unwrap().iter().any(|t| t["name"] == "invoices" && t["status"] == "wiped"),
+        r["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "invoices" && t["status"] == "wiped"),
         "the TRUNCATE is seen: {:#}",
         r["tables"]
     );
@@ -395,10 +469,23 @@ fn live_server_outputs_match_every_schema() {
 
     let v = json(
         w,
-        &["verify", "--baseline", "baseline.json", "--db", &url, "--exact", "--format", "json"],
+        &[
+            "verify",
+            "--baseline",
+            "baseline.json",
+            "--db",
+            &url,
+            "--exact",
+            "--format",
+            "json",
+        ],
         &[1],
     );
-    assert_valid(&schema("verify.json"), "verify (fails: rows are missing)", &v);
+    assert_valid(
+        &schema("verify.json"),
+        "verify (fails: rows are missing)",
+        &v,
+    );
     assert_sources_are_citations("verify", &v);
     let invoices = v["tables"]
         .as_array()
@@ -408,11 +495,27 @@ fn live_server_outputs_match_every_schema() {
         .expect("invoices checked");
     assert_eq!(invoices["rows_from"], "count", "{invoices:#}");
 
-    let a = json(w, &["audit", "--db", &url, "--repo", "app", "--format", "json"], &[0, 1]);
+    let a = json(
+        w,
+        &["audit", "--db", &url, "--repo", "app", "--format", "json"],
+        &[0, 1],
+    );
     assert_valid(&schema("audit.json"), "audit", &a);
     assert_sources_are_citations("audit", &a);
 
-    let m = json(w, &["migrations", "--repo", "app", "--db", &url, "--format", "json"], &[0]);
+    let m = json(
+        w,
+        &[
+            "migrations",
+            "--repo",
+            "app",
+            "--db",
+            &url,
+            "--format",
+            "json",
+        ],
+        &[0],
+    );
     assert_valid(&schema("migrations.json"), "migrations --db", &m);
     assert!(
         m.to_string().contains("drop_table"),
@@ -421,7 +524,13 @@ fn live_server_outputs_match_every_schema() {
 
     let tl = json(
         w,
-        &["timeline", "--log", log_dir.to_str().unwrap(), "--format", "json"],
+        &[
+            "timeline",
+            "--log",
+            log_dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         &[0],
     );
     assert_valid(&schema("timeline.json"), "timeline (live)", &tl);

@@ -67,9 +67,16 @@ the usual input, written by `pgtriage collect`), or sources to gather: --db URL 
 /// Whether the environment names a database the way libpq users expect (then `report` with no
 /// arguments gathers from it, as `psql` would connect).
 fn database_named_by_environment() -> bool {
-    ["DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE", "PGPORT"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGDATABASE",
+        "PGSERVICE",
+        "PGPORT",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
 pub fn run(args: ReportArgs) -> Result<ExitCode> {

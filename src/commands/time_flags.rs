@@ -9,7 +9,11 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use crate::error::{Result, UserError};
 
 /// Forms accepted after the date, with `T` or a space between date and time.
-const NAIVE: [&str; 3] = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"];
+const NAIVE: [&str; 3] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+];
 /// The same with an offset written after the time (`+02:00`, `+0200`, `+02`).
 const WITH_OFFSET: [&str; 6] = [
     "%Y-%m-%d %H:%M:%S%.f%:z",

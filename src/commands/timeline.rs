@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use crate::commands::LogArgs;
+use crate::commands::time_flags::parse_time_flag;
 use crate::error::{Result, UserError};
 use crate::evidence::{EventKind, Timeline};
-use crate::commands::time_flags::parse_time_flag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TimelineFormat {

@@ -55,7 +55,7 @@ pub fn render_terminal(history: &MigrationHistory, all: bool) -> String {
     out.push_str(&format!(
         "{}: {} walked, {}, {}\n",
         history.repo,
-        crate::report::term::count(history.commits_walked as u64, "commit"),
+        crate::report::term::count(history.commits_walked, "commit"),
         crate::report::term::count(files as u64, "migration file"),
         crate::report::term::count(versions as u64, "version")
     ));

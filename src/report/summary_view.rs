@@ -113,7 +113,10 @@ fn top_recovery_step(report: &Report) -> String {
                 bold("Top recovery step:")
             )
         } else {
-            format!("\n{} none needed: no rows were found lost.\n", bold("Top recovery step:"))
+            format!(
+                "\n{} none needed: no rows were found lost.\n",
+                bold("Top recovery step:")
+            )
         };
     };
     let mut out = format!(

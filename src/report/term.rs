@@ -111,9 +111,15 @@ mod tests {
     #[test]
     fn colour_follows_the_flag_the_terminal_and_no_color() {
         assert!(resolve(ColorChoice::Auto, true, None));
-        assert!(resolve(ColorChoice::Auto, true, Some("")), "empty NO_COLOR is unset");
+        assert!(
+            resolve(ColorChoice::Auto, true, Some("")),
+            "empty NO_COLOR is unset"
+        );
         assert!(!resolve(ColorChoice::Auto, true, Some("1")));
-        assert!(!resolve(ColorChoice::Auto, false, None), "a pipe is not coloured");
+        assert!(
+            !resolve(ColorChoice::Auto, false, None),
+            "a pipe is not coloured"
+        );
         assert!(resolve(ColorChoice::Always, false, Some("1")));
         assert!(!resolve(ColorChoice::Never, true, None));
     }

@@ -63,7 +63,11 @@ pub fn routine(e: &LogEvent) -> bool {
 fn table_list(tables: &[String], max: usize) -> String {
     let mut out = String::new();
     for (i, t) in tables.iter().enumerate() {
-        let next = if out.is_empty() { t.clone() } else { format!("{out}, {t}") };
+        let next = if out.is_empty() {
+            t.clone()
+        } else {
+            format!("{out}, {t}")
+        };
         if next.chars().count() > max && i > 0 {
             return format!("{out} +{} more", tables.len() - i);
         }
