@@ -133,12 +133,19 @@ pub fn render_table(t: &Timeline, all: bool) -> String {
         if let Some(s) = &e.sqlstate {
             text = format!("{s} {text}");
         }
+        // A failed statement's text is in the DETAIL/STATEMENT line: without it the row only
+        // says "syntax error at or near …" and not what was attempted.
+        if e.kind == EventKind::Error
+            && let Some(d) = &e.detail
+        {
+            text = format!("{text} — {}", d.trim_start_matches("STATEMENT:").trim());
+        }
         table.add_row(vec![
             e.at.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
             kind,
-            one_line(&who(e), 32),
-            table_list(&e.tables, 36),
-            one_line(&text, 72),
+            one_line(&who(e), 28),
+            table_list(&e.tables, 30),
+            one_line(&text, 96),
             short_source(&e.source, full_paths),
         ]);
     }
