@@ -1,4 +1,5 @@
-//! Every command's JSON output, and the evidence file, validated against the JSON Schema files in
+//! Every command's JSON output (report, tables, timeline and its JSON Lines, migrations, verify,
+//! audit, watch's JSON Lines, recover.json), and the evidence file, validated against the JSON Schema files in
 //! `schemas/` — on the bundled incidents and on a real throwaway PostgreSQL (a loss made on
 //! purpose, its log, its WAL archive and a git repository of migrations). The schemas forbid
 //! unknown fields, so a renamed field fails here before it surprises a consumer.
@@ -412,6 +413,27 @@ fn live_server_outputs_match_every_schema() {
         ],
         &[0],
     );
+    // Before the loss: a dump for `recover`, and the watch's first poll (its baseline).
+    let dump = std::process::Command::new(support::client_tool(&pg.bindir, "pg_dump"))
+        .args(["-Fc", "-f"])
+        .arg(w.join("before.dump"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "pg_dump: {dump:?}");
+    let watch_args = [
+        "watch",
+        "--db",
+        &url,
+        "--once",
+        "--out",
+        "watch",
+        "--format",
+        "jsonl",
+        "--min-rows",
+        "100",
+    ];
+    let first = run(w, &watch_args, &[0, 1]);
     pg.psql(
         &db,
         "TRUNCATE invoices; DELETE FROM customers WHERE id > 250; SELECT pg_switch_wal();",
@@ -534,4 +556,55 @@ fn live_server_outputs_match_every_schema() {
         &[0],
     );
     assert_valid(&schema("timeline.json"), "timeline (live)", &tl);
+
+    // watch: the poll after the TRUNCATE raises it; its lines, captures' evidence files and
+    // baselines match their schemas.
+    let second = run(w, &watch_args, &[1]);
+    let event_schema = schema("watch-event.json");
+    let events: Vec<Value> = first
+        .lines()
+        .chain(second.lines())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("watch line {l}: {e}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "truncate" && e["table"] == "public.invoices"),
+        "{events:#?}"
+    );
+    for e in &events {
+        assert_valid(&event_schema, "watch event", e);
+    }
+    let mut files = 0;
+    for entry in std::fs::read_dir(w.join("watch")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("baseline-") || name.ends_with(".evidence.json") {
+            let doc: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            assert_valid(&evidence, &name, &doc);
+            files += 1;
+        }
+    }
+    assert!(files >= 2, "watch wrote {files} evidence/baseline files");
+
+    // recover: plan 1 (the TRUNCATE) from the dump taken before it.
+    run(
+        w,
+        &[
+            "recover",
+            "evidence.json",
+            "--plan",
+            "1",
+            "--dump",
+            "before.dump",
+            "--out",
+            "recovered",
+        ],
+        &[0, 1],
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("recovered/recover.json")).unwrap())
+            .unwrap();
+    assert_valid(&schema("recover.json"), "recover.json", &doc);
+    assert_eq!(doc["source"], "dump");
 }
