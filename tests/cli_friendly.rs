@@ -354,6 +354,11 @@ fn the_timeline_table_is_readable_and_json_stays_complete() {
     );
     assert!(kinds(&all).iter().any(|k| k == "connection"), "{all}");
     assert!(all.contains(&format!("{} events listed", events.len())));
+    let asked = run(&["--kind", "connection"]);
+    assert!(
+        kinds(&asked).iter().filter(|k| *k == "connection").count() > 5,
+        "--kind connection lists them: {asked}"
+    );
     let widest = default.lines().map(|l| l.chars().count()).max().unwrap();
     assert!(widest <= 250, "{widest} characters wide (485 before)");
     // A failed statement is shown with its error, not only the error.

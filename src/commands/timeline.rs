@@ -95,7 +95,14 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut timeline = crate::logs::read_timeline(&opts)?;
     filter(&mut timeline, &args.tables, &kinds);
     let text = match args.format {
-        TimelineFormat::Table => crate::report::timeline_view::render_table(&timeline, args.all),
+        TimelineFormat::Table => {
+            // Asking for connection lines by --kind lists them without --all.
+            let all = args.all
+                || kinds
+                    .iter()
+                    .any(|k| matches!(k, EventKind::Connection | EventKind::Disconnection));
+            crate::report::timeline_view::render_table(&timeline, all)
+        }
         TimelineFormat::Json => crate::report::timeline_view::render_json(&timeline)?,
         TimelineFormat::Jsonl => {
             for p in &timeline.problems {
