@@ -100,6 +100,38 @@ fn migrations_format_has_a_description() {
     );
 }
 
+/// Every flag of every subcommand says what it is for (clap prints only the default and the
+/// possible values for a flag without a doc comment).
+#[test]
+fn every_flag_has_a_description() {
+    for sub in [
+        "report",
+        "collect",
+        "tables",
+        "timeline",
+        "migrations",
+        "verify",
+        "audit",
+        "watch",
+        "recover",
+    ] {
+        let out = pgtriage(&repo_root()).args([sub, "-h"]).output().unwrap();
+        let (help, _) = text(&out);
+        for line in help.lines().filter(|l| l.starts_with("  -")) {
+            let after_flag = line
+                .trim_start()
+                .splitn(2, "  ")
+                .nth(1)
+                .unwrap_or("")
+                .trim();
+            assert!(
+                !after_flag.is_empty() && !after_flag.starts_with('['),
+                "{sub}: undescribed flag: {line}"
+            );
+        }
+    }
+}
+
 /// `$ pgtriage …` lines of every subcommand's `--help`.
 fn examples(sub: &str) -> Vec<String> {
     let out = pgtriage(&repo_root())

@@ -43,6 +43,8 @@ pub struct ReportArgs {
     /// Write the report here (whole or not at all) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// `md`: the Markdown postmortem draft (on a terminal without -o: a short summary that ends
+    /// with the top recovery step); `json`: the `pgtriage-report/1` contract (schemas/report.json).
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
     /// A minijinja template replacing the embedded report.md.j2; partials next to it
