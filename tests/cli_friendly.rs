@@ -120,10 +120,8 @@ fn every_flag_has_a_description() {
         for line in help.lines().filter(|l| l.starts_with("  -")) {
             let after_flag = line
                 .trim_start()
-                .splitn(2, "  ")
-                .nth(1)
-                .unwrap_or("")
-                .trim();
+                .split_once("  ")
+                .map_or("", |(_, rest)| rest.trim());
             assert!(
                 !after_flag.is_empty() && !after_flag.starts_with('['),
                 "{sub}: undescribed flag: {line}"
