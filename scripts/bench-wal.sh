@@ -8,6 +8,10 @@
 #   pg_waldump --stats -p ARCHIVE -s FIRST -e END      (decodes every record, prints counts)
 #   pgtriage collect --wal ARCHIVE                     (native reader, one part per core)
 #   the same with PGTRIAGE_WAL_READER=pg_waldump       (pg_waldump text per core, parsed)
+#   pgtriage collect --wal ARCHIVE --since T           (bounded by the incident window: T is
+#                                                       taken 5 s before the incident, while
+#                                                       pgbench had just stopped; the read
+#                                                       keeps its default 60 s of slack)
 # each under /usr/bin/time -v: wall time, CPU and peak RSS. The report checks that the scan
 # names the incident's transactions.
 #
@@ -44,7 +48,10 @@ while [ "$(archive_mb)" -lt "$WAL_MB" ]; do
     -h "$PG_DIR" -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
 done
 
-# The incident.
+# The incident, a few seconds after the load: the window starts just before it.
+sleep 5
+SINCE=$(pg_psql postgres -At -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+sleep 5
 DELETE_XID=$(pg_psql bench -At -c "BEGIN; DELETE FROM pgbench_accounts WHERE aid <= 1000; SELECT txid_current(); COMMIT;" | grep -E '^[0-9]+$')
 TRUNCATE_XID=$(pg_psql bench -At -c "BEGIN; TRUNCATE pgbench_history; SELECT txid_current(); COMMIT;" | grep -E '^[0-9]+$')
 LAST=$(pg_psql postgres -At -c "SELECT pg_walfile_name(pg_switch_wal())")
@@ -83,7 +90,26 @@ for round in 1 2; do
   echo "round $round"
   measure "pg_waldump --stats" "$PG_BIN/pg_waldump" --stats -p "$ARCHIVE" -s "$START" -e "$END"
   measure "pgtriage collect --wal" "$PGTRIAGE" collect --wal "$ARCHIVE" -o "$PG_DIR/wal-evidence.json"
+  measure "pgtriage collect --wal --since" "$PGTRIAGE" collect --wal "$ARCHIVE" --since "$SINCE" -o "$PG_DIR/wal-evidence-bounded.json"
 done
+python3 - "$PG_DIR/wal-evidence.json" "$PG_DIR/wal-evidence-bounded.json" "$SINCE" <<'EOF'
+import json, sys
+whole = json.load(open(sys.argv[1]))["wal"]
+bounded = json.load(open(sys.argv[2]))["wal"]
+def key(t):  # RFC 3339 in UTC → comparable text with six fraction digits
+    t = t.rstrip("Z").replace("+00:00", "")
+    head, _, frac = t.partition(".")
+    return head + "." + (frac + "000000")[:6]
+since = key(sys.argv[3])
+inside = [t for t in whole["transactions"] if t.get("end_at") and key(t["end_at"]) >= since]
+w = bounded["window"]
+print(f"bounded read: {w['segments_read']} segments decoded, {w['segments_skipped']} skipped; "
+      f"LSN {bounded['start_lsn']} – {bounded['end_lsn']} (whole: {whole['start_lsn']} – {whole['end_lsn']}); "
+      f"anchored at {w['complete_from_lsn']}")
+same = [t["xid"] for t in bounded["transactions"]] == [t["xid"] for t in inside]
+print(f"transactions ending after --since: bounded {len(bounded['transactions'])}, whole {len(inside)}: "
+      + ("the same" if same else "DIFFER"))
+EOF
 measure "pgtriage, pg_waldump text reader" env PGTRIAGE_WAL_READER=pg_waldump "$PGTRIAGE" collect --wal "$ARCHIVE" -o "$PG_DIR/wal-evidence-waldump.json"
 cmp -s <(python3 -c "import json,sys;print(json.dumps(json.load(open(sys.argv[1]))['wal']['transactions']))" "$PG_DIR/wal-evidence.json") \
        <(python3 -c "import json,sys;print(json.dumps(json.load(open(sys.argv[1]))['wal']['transactions']))" "$PG_DIR/wal-evidence-waldump.json") \

@@ -5,6 +5,10 @@
 //! `db/` speaks sqlx, only `migrations/history.rs` speaks git2, only `report/` speaks minijinja
 //! and comfy-table.
 
+// Input comes from files and servers an attacker may control: the compiler refuses the ways
+// non-test code panics on it (tests may unwrap; see clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod analysis;
 pub mod checks;
 pub mod cli;
@@ -12,6 +16,7 @@ pub mod commands;
 pub mod db;
 pub mod error;
 pub mod evidence;
+pub mod gather;
 pub mod io;
 pub mod logs;
 pub mod migrations;

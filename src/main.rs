@@ -1,6 +1,8 @@
 //! Thin entry point: parse the command line, run the subcommand, turn any error into one line on
 //! stderr and exit code 2.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

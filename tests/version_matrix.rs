@@ -360,7 +360,8 @@ fn postgresql_18() {
 
 /// The WAL of PostgreSQL 16 and 17 read natively (their record layouts differ from 15's): a
 /// DELETE's rows counted under its own xid, a TRUNCATE's old file and lock named, both committed.
-/// (PostgreSQL 18's WAL needs pg_waldump 18, which the npm builds do not ship: pgtriage says so.)
+/// (PostgreSQL 18's is read natively too: the npm builds ship no pg_waldump 18, so
+/// `wal_of_postgresql_18` checks the native reader against pg_walinspect 18.)
 fn wal_scenario(major: u32) {
     let Some(bindir) = bindir_for(major) else {
         return;
@@ -447,4 +448,139 @@ fn wal_of_postgresql_16() {
 #[test]
 fn wal_of_postgresql_17() {
     wal_scenario(17);
+}
+
+/// PostgreSQL 18's WAL read natively and checked against pg_walinspect 18 on the same server:
+/// a DELETE, a TRUNCATE, a DROP (18 widened the dropped-stats items of the COMMIT record to
+/// 16 bytes) and two-phase commits (committed, rolled back, in doubt) give the same
+/// transactions from both.
+#[test]
+fn wal_of_postgresql_18() {
+    wal_scenario(18);
+    let Some(bindir) = bindir_for(18) else {
+        return;
+    };
+    let cluster = PgCluster::start_with_bindir(
+        ClusterOptions {
+            archive: false,
+            extra_conf: vec![
+                "wal_level = logical".into(),
+                "max_prepared_transactions = 3".into(),
+            ],
+        },
+        bindir,
+    );
+    let db = "wal18";
+    cluster.psql("postgres", "CREATE DATABASE wal18");
+    cluster.psql(db, "CREATE EXTENSION pg_walinspect");
+    cluster.psql(
+        db,
+        "CREATE TABLE orders (id int PRIMARY KEY, note text); \
+         INSERT INTO orders SELECT g, 'n' FROM generate_series(1, 300) g; \
+         CREATE TABLE events (id int); INSERT INTO events SELECT generate_series(1, 70); \
+         CREATE TABLE legacy (id int PRIMARY KEY); INSERT INTO legacy SELECT generate_series(1, 50)",
+    );
+    for sql in [
+        "DELETE FROM orders WHERE id <= 100",
+        "TRUNCATE events",
+        "DROP TABLE legacy",
+        "BEGIN; DELETE FROM orders WHERE id <= 150; PREPARE TRANSACTION 'p1'",
+        "COMMIT PREPARED 'p1'",
+        "BEGIN; DELETE FROM orders WHERE id <= 200; PREPARE TRANSACTION 'p2'",
+        "ROLLBACK PREPARED 'p2'",
+        "BEGIN; DELETE FROM orders WHERE id <= 250; PREPARE TRANSACTION 'p3'",
+    ] {
+        cluster.psql(db, sql);
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let live = tmp.path().join("live.json");
+    ok(&[
+        "collect",
+        "--db",
+        &cluster.url(db),
+        "-o",
+        live.to_str().unwrap_or(""),
+    ]);
+    cluster.psql(db, "CHECKPOINT");
+    let wal = tmp.path().join("wal");
+    std::fs::create_dir_all(&wal).expect("mkdir");
+    for e in std::fs::read_dir(cluster.data.join("pg_wal"))
+        .expect("pg_wal")
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.len() == 24 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            std::fs::copy(e.path(), wal.join(&name)).expect("copy segment");
+        }
+    }
+    let native = tmp.path().join("native.json");
+    ok(&[
+        "collect",
+        "--db",
+        &cluster.url(db),
+        "--wal",
+        wal.to_str().unwrap_or(""),
+        "-o",
+        native.to_str().unwrap_or(""),
+    ]);
+    cluster.psql(db, "COMMIT PREPARED 'p3'");
+    let load = |p: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("evidence")).expect("json")
+    };
+    let (live, native) = (load(&live), load(&native));
+    assert_eq!(
+        live["wal"]["source"], "pg_walinspect",
+        "{:#}",
+        live["wal_unavailable"]
+    );
+    assert_eq!(native["wal"]["source"], "wal_directory");
+    assert_eq!(native["wal"]["major_version"], 18);
+    let from = [&live, &native]
+        .iter()
+        .filter_map(|e| {
+            e["wal"]["start_lsn"]
+                .as_str()
+                .and_then(pgtriage::evidence::parse_lsn)
+        })
+        .max()
+        .unwrap_or(0);
+    // Up to where pg_walinspect read (the native read also sees the CHECKPOINT after it).
+    let to = live["wal"]["end_lsn"]
+        .as_str()
+        .and_then(pgtriage::evidence::parse_lsn)
+        .unwrap_or(0);
+    let txs = |ev: &Value| -> Vec<Value> {
+        ev["wal"]["transactions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| {
+                let l = t["end_lsn"]
+                    .as_str()
+                    .or(t["prepared_lsn"].as_str())
+                    .and_then(pgtriage::evidence::parse_lsn)
+                    .unwrap_or(0);
+                l >= from && l <= to
+            })
+            .map(|t| {
+                let mut t = t.clone();
+                t["first_lsn"] = Value::Null;
+                t
+            })
+            .collect()
+    };
+    let (a, b) = (txs(&live), txs(&native));
+    assert_eq!(a, b, "PG 18: pg_walinspect and the native reader disagree");
+    let outcomes: Vec<&str> = a.iter().filter_map(|t| t["outcome"].as_str()).collect();
+    assert!(a.len() >= 6, "PG 18: {a:#?}");
+    for o in ["committed", "aborted", "prepared"] {
+        assert!(outcomes.contains(&o), "PG 18: no {o} in {outcomes:?}");
+    }
+    assert!(
+        a.iter().any(
+            |t| t["dropped_stats"].as_array().is_some_and(|d| !d.is_empty())
+                && t["rows"].as_array().is_some_and(|r| r.is_empty())
+        ),
+        "PG 18: no DROP with its dropped stats in {a:#?}"
+    );
 }

@@ -358,6 +358,31 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
         md.contains(&format!("recovery_target_lsn = '{delete_lsn}'")),
         "{md}"
     );
+    // The commit instant: in the hypothesis, and as a milestone of the Mermaid diagram.
+    let commit_at = finding_with_xid(&report, x_delete)
+        .and_then(|f| f["transaction"]["commit_at"].as_str())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("no commit_at for {x_delete}"));
+    assert!(
+        md.contains(&format!(
+            "Transaction (WAL): xid {x_delete} committed at LSN `{delete_lsn}` at {}",
+            commit_at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+        )),
+        "{md}"
+    );
+    let gantt = md
+        .split("```mermaid")
+        .nth(1)
+        .and_then(|m| m.split("```").next())
+        .unwrap_or_else(|| panic!("no Mermaid diagram: {md}"));
+    assert!(
+        gantt.lines().any(|l| l.trim_start().starts_with(&format!(
+            "wal_committed xid {x_delete} committed at LSN {delete_lsn}"
+        )) && l.contains(&format!(":milestone, e"))
+            && l.contains(&commit_at.format("%Y-%m-%dT%H:%M:%S").to_string())),
+        "{gantt}"
+    );
 
     // The plan for the DELETE stops exactly before its COMMIT record; its rehearsal, run as
     // printed, brings the rows back from the base backup and the archive.
@@ -451,6 +476,7 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
             expected_system_identifier: None,
             threads: Some(threads),
             reader: Some(reader),
+            ..Default::default()
         })
         .expect("scan")
     };
@@ -748,15 +774,93 @@ fn wal_gaps_replica_level_and_no_privilege() {
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(&ev).expect("read")).expect("json");
     assert!(v["wal"].is_null());
+    // Not a problem of the gathering: kept aside, shown by the report only when it matters.
     assert!(
-        v["problems"].as_array().is_some_and(|p| p.iter().any(|p| p
-            .as_str()
-            .is_some_and(|p| p.contains("GRANT pg_read_server_files TO triage")))),
+        v["problems"].as_array().is_none_or(|p| p
+            .iter()
+            .all(|p| !p.as_str().is_some_and(|p| p.contains("pg_walinspect")))),
         "{:#}",
         v["problems"]
     );
+    let grant = v["wal_unavailable"]["setting"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{:#}", v["wal_unavailable"]))
+        .split(" (or ")
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(grant, "GRANT pg_read_server_files TO triage;");
+    // The TRUNCATE is a loss WAL would make exact: one gap line, with what would give it.
+    let rep = tmp.path().join("rep-no-wal.json");
+    let (code, _, err) = pgtriage(&[
+        "report",
+        ev.to_str().unwrap_or(""),
+        "--format",
+        "json",
+        "-o",
+        rep.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(&rep).expect("read")).expect("json");
+    let wal_gaps: Vec<&Value> = r["gaps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|g| g.to_string().contains("pg_walinspect"))
+        .collect();
+    assert_eq!(wal_gaps.len(), 1, "{:#}", r["gaps"]);
+    assert!(
+        wal_gaps[0]["what"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("No WAL evidence: role triage may not call")),
+        "{:#}",
+        wal_gaps[0]
+    );
+    assert!(
+        wal_gaps[0]["setting"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&grant)),
+        "{:#}",
+        wal_gaps[0]
+    );
+    // Nothing lost in another database: nothing about WAL to say.
+    let quiet = cluster.fresh_database("walquiet");
+    cluster.psql(&quiet, "CREATE EXTENSION pg_walinspect");
+    cluster.psql(
+        &quiet,
+        "CREATE TABLE kept (id int); INSERT INTO kept SELECT generate_series(1, 20)",
+    );
+    cluster.flush_stats(&quiet);
+    let quiet_url = format!(
+        "postgres:///{quiet}?host={}&port={}&user=triage",
+        cluster.socket_dir().display(),
+        cluster.port
+    );
+    let quiet_ev = tmp.path().join("quiet.json");
+    let (code, _, err) = pgtriage(&[
+        "collect",
+        "--db",
+        &quiet_url,
+        "-o",
+        quiet_ev.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = pgtriage(&[
+        "report",
+        quiet_ev.to_str().unwrap_or(""),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).expect("json");
+    assert!(
+        !r["gaps"].to_string().contains("pg_walinspect"),
+        "{:#}",
+        r["gaps"]
+    );
     // The GRANT, run as printed, lets the same role read the WAL.
-    cluster.psql(&db, "GRANT pg_read_server_files TO triage;");
+    cluster.psql(&db, &grant);
     let (code, _, err) = pgtriage(&["collect", "--db", &url, "-o", ev.to_str().unwrap_or("")]);
     assert_eq!(code, 0, "{err}");
     let v: Value =
@@ -792,4 +896,396 @@ fn wal_gaps_replica_level_and_no_privilege() {
         "{:#}",
         r["hypotheses"]
     );
+}
+
+/// PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED: a DELETE committed through
+/// two-phase commit is a committed loss at its COMMIT PREPARED record, a rolled-back one is
+/// aborted, an undecided one is "prepared" (in doubt). pg_walinspect, the native reader and
+/// pg_waldump agree.
+#[test]
+fn wal_two_phase_commit_both_readers() {
+    let cluster = PgCluster::start(ClusterOptions {
+        extra_conf: vec![
+            "log_statement = 'none'".into(),
+            "max_prepared_transactions = 5".into(),
+            "autovacuum = off".into(),
+        ],
+        archive: true,
+    });
+    let db = cluster.fresh_database("twophase");
+    cluster.psql(&db, "CREATE EXTENSION pg_walinspect");
+    cluster.psql_script(&db, SCHEMA, false);
+    let before = cluster.psql(&db, "SELECT pg_current_wal_insert_lsn()");
+    let x_committed = xid_of(
+        &cluster,
+        &db,
+        "BEGIN; DELETE FROM orders WHERE id <= 200; SELECT txid_current(); PREPARE TRANSACTION 'purge-orders';",
+    );
+    cluster.psql(&db, "COMMIT PREPARED 'purge-orders'");
+    let x_rolled_back = xid_of(
+        &cluster,
+        &db,
+        "BEGIN; DELETE FROM accounts; SELECT txid_current(); PREPARE TRANSACTION 'purge-accounts';",
+    );
+    cluster.psql(&db, "ROLLBACK PREPARED 'purge-accounts'");
+    let x_in_doubt = xid_of(
+        &cluster,
+        &db,
+        "BEGIN; DELETE FROM events WHERE id <= 30; SELECT txid_current(); PREPARE TRANSACTION 'purge-events';",
+    );
+    // pg_walinspect's own records: the reference.
+    let record = |kind: &str, xid: u32| {
+        cluster.psql(
+            &db,
+            &format!(
+                "SELECT start_lsn FROM pg_get_wal_records_info('{before}', pg_current_wal_flush_lsn()) \
+                 WHERE resource_manager = 'Transaction' AND record_type = '{kind}' \
+                 AND (xid = '{xid}' OR description LIKE '{xid}: %')"
+            ),
+        )
+    };
+    let commit_prepared = record("COMMIT_PREPARED", x_committed);
+    let abort_prepared = record("ABORT_PREPARED", x_rolled_back);
+    let prepare = record("PREPARE", x_in_doubt);
+    assert!(!commit_prepared.is_empty() && !abort_prepared.is_empty() && !prepare.is_empty());
+    cluster.flush_stats(&db);
+    cluster.archive_everything();
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let url = cluster.url(&db);
+    let archive = cluster.archive_dir();
+    let live = tmp.path().join("live.json");
+    let dir = tmp.path().join("dir.json");
+    let (code, _, err) = pgtriage(&["collect", "--db", &url, "-o", live.to_str().unwrap_or("")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = pgtriage(&[
+        "collect",
+        "--db",
+        &url,
+        "--wal",
+        archive.to_str().unwrap_or(""),
+        "-o",
+        dir.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = pgtriage_with(
+        &[("PGTRIAGE_WAL_READER", "pg_waldump")],
+        &[
+            "collect",
+            "--wal",
+            archive.to_str().unwrap_or(""),
+            "-o",
+            tmp.path().join("waldump.json").to_str().unwrap_or(""),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let load = |p: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+    };
+    let evs = [
+        load(&live),
+        load(&dir),
+        load(&tmp.path().join("waldump.json")),
+    ];
+    assert_eq!(evs[0]["wal"]["source"], "pg_walinspect");
+    assert_eq!(evs[1]["wal"]["source"], "wal_directory");
+    assert_eq!(evs[2]["wal"]["source"], "pg_waldump");
+    let of = |ev: &Value, xid: u32| -> Value {
+        let mut t = ev["wal"]["transactions"]
+            .as_array()
+            .and_then(|ts| {
+                ts.iter()
+                    .find(|t| t["xid"].as_u64() == Some(u64::from(xid)))
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("xid {xid} not in {:#}", ev["wal"]));
+        t["first_lsn"] = Value::Null;
+        t
+    };
+    for xid in [x_committed, x_rolled_back, x_in_doubt] {
+        let reference = of(&evs[0], xid);
+        for ev in &evs[1..] {
+            assert_eq!(of(ev, xid), reference, "{} disagrees", ev["wal"]["source"]);
+        }
+    }
+    let c = of(&evs[0], x_committed);
+    assert_eq!(c["outcome"], "committed", "{c:#}");
+    assert_eq!(
+        c["end_lsn"].as_str(),
+        Some(commit_prepared.as_str()),
+        "{c:#}"
+    );
+    assert_eq!(c["gid"], "purge-orders");
+    assert_eq!(c["rows"][0]["deleted"], 200, "{c:#}");
+    assert!(
+        c["end_at"].is_string() && c["prepared_lsn"].is_string(),
+        "{c:#}"
+    );
+    let a = of(&evs[0], x_rolled_back);
+    assert_eq!(a["outcome"], "aborted", "{a:#}");
+    assert_eq!(
+        a["end_lsn"].as_str(),
+        Some(abort_prepared.as_str()),
+        "{a:#}"
+    );
+    let p = of(&evs[0], x_in_doubt);
+    assert_eq!(p["outcome"], "prepared", "{p:#}");
+    assert!(p["end_lsn"].is_null(), "{p:#}");
+    assert_eq!(p["prepared_lsn"].as_str(), Some(prepare.as_str()), "{p:#}");
+    assert_eq!(p["rows"][0]["deleted"], 30, "{p:#}");
+
+    // The report: the committed one is a loss with its COMMIT PREPARED LSN and time (the
+    // recovery target), the rolled-back one no loss, the undecided one said to be in doubt.
+    let (code, out, err) = pgtriage(&["report", dir.to_str().unwrap_or(""), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).expect("json");
+    let f = finding_with_xid(&report, x_committed).unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(f["transaction"]["outcome"], "committed");
+    assert_eq!(
+        f["transaction"]["commit_lsn"].as_str(),
+        Some(commit_prepared.as_str())
+    );
+    assert_eq!(
+        rows(&f["transaction"], "public.orders"),
+        ("deleted".into(), Some(200))
+    );
+    assert!(f["transaction"]["commit_at"].is_string(), "{f:#}");
+    assert!(
+        report["recovery"].to_string().contains(&commit_prepared),
+        "{:#}",
+        report["recovery"]
+    );
+    assert!(
+        report["hypotheses"].as_array().is_some_and(|hs| hs
+            .iter()
+            .all(|h| h["loss"] != true || !h["tables"].to_string().contains("public.accounts"))),
+        "{report:#}"
+    );
+    let d = finding_with_xid(&report, x_in_doubt).unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(d["transaction"]["outcome"], "prepared", "{d:#}");
+    assert_eq!(d["loss"], false, "{d:#}");
+    assert!(
+        d.to_string().contains("in doubt") && d.to_string().contains("purge-events"),
+        "{d:#}"
+    );
+    // Settled, so the server stops with no prepared transaction left.
+    cluster.psql(&db, "COMMIT PREPARED 'purge-events'");
+}
+
+/// The WAL read bounded by the incident window: segments before `--since` and after `--until`
+/// are not decoded, the transactions ending inside the window are exactly those of the whole
+/// read — including one that began before the window (the read steps back to a standby
+/// snapshot no running transaction predates) — and the evidence records the range read.
+#[test]
+fn wal_read_bounded_by_the_incident_window() {
+    use pgtriage::wal::{WalReader, WalScanOptions, scan_directory};
+    let cluster = PgCluster::start(ClusterOptions {
+        extra_conf: vec!["autovacuum = off".into()],
+        archive: true,
+    });
+    let db = cluster.fresh_database("walwindow");
+    cluster.psql_script(&db, SCHEMA, false);
+    // One commit, one standby snapshot (CHECKPOINT logs one) and a new segment, `n` times.
+    let segments = |n: usize| {
+        for _ in 0..n {
+            cluster.psql_script(
+                &db,
+                "INSERT INTO audit VALUES (1); CHECKPOINT; SELECT pg_switch_wal();",
+                false,
+            );
+        }
+    };
+    let now = || {
+        cluster.psql(&db, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+    };
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(1500));
+    let x_before = xid_of(
+        &cluster,
+        &db,
+        "BEGIN; DELETE FROM orders WHERE id <= 50; SELECT txid_current(); COMMIT;",
+    );
+    segments(3);
+    let (since, until, x_long, x_in_delete, x_in_truncate) = std::thread::scope(|scope| {
+        // A transaction that deletes before the window opens and commits inside it.
+        let long = scope.spawn(|| {
+            xid_of(
+                &cluster,
+                &db,
+                "BEGIN; DELETE FROM sessions WHERE id <= 4; SELECT txid_current(); \
+                 SELECT pg_sleep(7); COMMIT;",
+            )
+        });
+        pause();
+        segments(2);
+        pause();
+        let since = now();
+        pause();
+        let x_in_delete = xid_of(
+            &cluster,
+            &db,
+            "BEGIN; DELETE FROM orders WHERE id BETWEEN 51 AND 100; SELECT txid_current(); COMMIT;",
+        );
+        let x_in_truncate = xid_of(
+            &cluster,
+            &db,
+            "BEGIN; TRUNCATE events; SELECT txid_current(); COMMIT;",
+        );
+        segments(2);
+        let x_long = long.join().expect("long transaction");
+        segments(1);
+        pause();
+        let until = now();
+        (since, until, x_long, x_in_delete, x_in_truncate)
+    });
+    pause();
+    let x_after = xid_of(
+        &cluster,
+        &db,
+        "BEGIN; DELETE FROM orders WHERE id BETWEEN 101 AND 150; SELECT txid_current(); COMMIT;",
+    );
+    segments(3);
+    cluster.archive_everything();
+    let archive = cluster.archive_dir();
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .with_timezone(&chrono::Utc)
+    };
+    let (since_t, until_t) = (t(&since), t(&until));
+    let scan = |window: bool, reader: WalReader| {
+        scan_directory(&WalScanOptions {
+            dir: archive.clone(),
+            threads: Some(2),
+            reader: Some(reader),
+            since: window.then_some(since_t),
+            until: window.then_some(until_t),
+            window_slack: Some(chrono::Duration::seconds(1)),
+            ..Default::default()
+        })
+        .expect("scan")
+    };
+    let whole = scan(false, WalReader::Native);
+    let inside: Vec<_> = whole
+        .transactions
+        .iter()
+        .filter(|t| t.end_at.is_some_and(|at| at >= since_t && at <= until_t))
+        .cloned()
+        .collect();
+    let xids: Vec<u32> = inside.iter().map(|t| t.xid).collect();
+    for x in [x_long, x_in_delete, x_in_truncate] {
+        assert!(xids.contains(&x), "{x} not in {xids:?}");
+    }
+    for x in [x_before, x_after] {
+        assert!(!xids.contains(&x), "{x} in {xids:?}");
+        assert!(whole.transactions.iter().any(|t| t.xid == x));
+    }
+    for reader in [WalReader::Native, WalReader::Waldump] {
+        let bounded = scan(true, reader);
+        assert_eq!(bounded.transactions, inside, "{reader:?}");
+        let w = bounded.window.as_ref().expect("window");
+        assert!(w.segments_skipped >= 4, "{reader:?}: {w:?}");
+        assert_eq!(
+            w.segments_read + w.segments_skipped,
+            whole.segments.len() as u64,
+            "{w:?}"
+        );
+        assert!(w.complete_from_lsn.is_some(), "{w:?}");
+        let lsn = |s: &str| pgtriage::evidence::parse_lsn(s).unwrap_or(0);
+        assert!(
+            lsn(&bounded.start_lsn) > lsn(&whole.start_lsn),
+            "{}",
+            bounded.start_lsn
+        );
+        assert!(
+            lsn(&bounded.end_lsn) < lsn(&whole.end_lsn),
+            "{}",
+            bounded.end_lsn
+        );
+        // The long transaction's DELETE came before the anchor: read all the same.
+        let long = bounded
+            .transactions
+            .iter()
+            .find(|t| t.xid == x_long)
+            .expect("long");
+        assert_eq!(long.rows[0].deleted, 4, "{long:?}");
+        assert!(
+            lsn(&long.first_lsn) < lsn(w.complete_from_lsn.as_deref().unwrap_or("")),
+            "{long:?} {w:?}"
+        );
+    }
+
+    // The command line: --since/--until, recorded in the evidence.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("bounded.json");
+    let (code, _, err) = pgtriage(&[
+        "collect",
+        "--wal",
+        archive.to_str().unwrap_or(""),
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "-o",
+        out.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ev: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    assert_eq!(
+        ev["wal"]["window"]["basis"], "--since/--until",
+        "{:#}",
+        ev["wal"]
+    );
+    let cli_xids: Vec<u64> = ev["wal"]["transactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["xid"].as_u64())
+        .collect();
+    assert_eq!(
+        cli_xids,
+        xids.iter().map(|x| u64::from(*x)).collect::<Vec<_>>()
+    );
+    // From the evidence: the logs (log_statement = 'all') place the earliest loss; the read
+    // runs from there to the end of the WAL.
+    let out = tmp.path().join("from-logs.json");
+    let log_dir = cluster.log_dir();
+    let (code, _, err) = pgtriage(&[
+        "collect",
+        "--db",
+        &cluster.url(&db),
+        "--log",
+        log_dir.to_str().unwrap_or(""),
+        "--wal",
+        archive.to_str().unwrap_or(""),
+        "-o",
+        out.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ev: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    let w = &ev["wal"]["window"];
+    assert!(
+        w["basis"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("evidence: from the earliest loss candidate")),
+        "{:#}",
+        ev["wal"]
+    );
+    let from = t(w["since"].as_str().unwrap_or_else(|| panic!("{w:#}")));
+    assert!(w["until"].is_null(), "{w:#}");
+    let expected: Vec<u64> = whole
+        .transactions
+        .iter()
+        .filter(|t| t.end_at.is_some_and(|at| at >= from))
+        .map(|t| u64::from(t.xid))
+        .collect();
+    let got: Vec<u64> = ev["wal"]["transactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["xid"].as_u64())
+        .collect();
+    assert_eq!(got, expected, "{w:#}");
+    assert!(got.contains(&u64::from(x_after)), "{got:?}");
 }

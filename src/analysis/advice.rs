@@ -85,8 +85,9 @@ pub fn first_loss(analysis: &Analysis) -> Option<(DateTime<Utc>, String)> {
         .min()
 }
 
-pub fn advise(evidence: &Evidence, analysis: &Analysis) -> Advice {
-    let facts = Facts::new(evidence);
+/// The advice for `analysis`, from the facts it was computed from (`analyze` calls this once).
+pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
+    let evidence = facts.evidence;
     let mut advice = Advice::default();
     let archive_on = setting(evidence, "archive_mode").is_some_and(|m| m == "on" || m == "always");
     let archiver = evidence.database.as_ref().and_then(|d| d.archiver.as_ref());

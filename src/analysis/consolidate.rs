@@ -22,7 +22,7 @@ pub struct IncidentWindow {
 }
 
 impl IncidentWindow {
-    fn contains(&self, at: DateTime<Utc>) -> bool {
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
         self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u)
     }
 }

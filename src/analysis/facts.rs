@@ -154,6 +154,9 @@ pub struct Facts<'a> {
     referencing: HashMap<usize, Vec<usize>>,
     /// Log events naming tables that do not exist now, by lower-case name as logged.
     pub unknown_table_events: BTreeMap<String, Vec<&'a LogEvent>>,
+    /// The migration history re-judged against the log and the snapshot
+    /// (`migration_runs::judge`): what ran, which tables no migration manages.
+    pub migrations: Option<crate::evidence::MigrationHistory>,
 }
 
 /// Lower-case, quotes removed: how PostgreSQL folds an unquoted identifier.
@@ -228,6 +231,7 @@ impl<'a> Facts<'a> {
             foreign_keys,
             table_events: HashMap::new(),
             unknown_table_events: BTreeMap::new(),
+            migrations: crate::analysis::migration_runs::judge(evidence),
             fk_ends: Vec::new(),
             referencing: HashMap::new(),
         };

@@ -5,6 +5,12 @@
 //! revision — as the collector recorded it, or as the file name gives it (`086_slug.py`,
 //! `0003_x.py`, `20240101_x.sql`: the part before the first `_`). Pure.
 
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::analysis::facts::Facts;
 use crate::evidence::{AppliedMigration, MigrationFile, MigrationHistory};
 
 /// The revision a file name gives: the part of the stem before the first `_`, when it is made
@@ -48,6 +54,98 @@ pub fn applied_for<'a>(history: &'a MigrationHistory, path: &str) -> Option<&'a 
             && tool_matches(a, file)
             && revisions.contains(&a.version)
     })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationRow {
+    pub kind: String,
+    pub objects: Vec<String>,
+    pub statement: String,
+    pub source: String,
+    pub path: String,
+    pub commit: String,
+    pub committed_at: DateTime<Utc>,
+    pub author: String,
+    pub active: bool,
+    /// Tables it names that lost rows (or were dropped).
+    pub affected_tables: Vec<String>,
+    /// What the log or the tracking table says about it running.
+    pub ran: Option<String>,
+    pub note: Option<String>,
+}
+/// The report's migration rows: every destructive operation of the history, the tables it names
+/// that lost rows (or a finding names), and whether it ran.
+pub fn migration_rows(
+    facts: &Facts,
+    history: &MigrationHistory,
+    affected: &BTreeSet<String>,
+    named: &BTreeSet<&str>,
+) -> Vec<MigrationRow> {
+    history
+        .operations
+        .iter()
+        .map(|op| {
+            let affected_tables: Vec<String> = op
+                .objects
+                .iter()
+                .filter_map(|o| {
+                    let name = facts.table(o).map(|t| t.name.clone()).unwrap_or_else(|| {
+                        if o.contains('.') {
+                            o.to_lowercase()
+                        } else {
+                            format!("public.{}", o.to_lowercase())
+                        }
+                    });
+                    (affected.contains(&name) || named.contains(name.as_str())).then_some(name)
+                })
+                .collect();
+            let ran = applied_for(history, &op.path).map(|a| {
+                format!(
+                    "recorded as applied in {}{}{}",
+                    a.table,
+                    a.applied_at
+                        .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                        .unwrap_or_default(),
+                    match a.success {
+                        Some(false) => " (failed)",
+                        _ => "",
+                    }
+                )
+            });
+            MigrationRow {
+                kind: op.kind.clone(),
+                objects: op.objects.clone(),
+                statement: op.statement.clone(),
+                source: op.source.clone(),
+                path: op.path.clone(),
+                commit: op.commit.clone(),
+                committed_at: op.committed_at,
+                author: op.author.clone(),
+                active: op.active,
+                affected_tables,
+                ran,
+                note: op.note.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The migration history re-judged against the other sources of the evidence: the log's
+/// bookkeeping statements give apply times and rows the tracking tables lack, and the tables
+/// that exist now say which destructive migrations ran and which tables no migration manages.
+/// Done here, not when gathering, so a saved evidence file is judged by this pgtriage.
+pub fn judge(evidence: &crate::evidence::Evidence) -> Option<MigrationHistory> {
+    let mut history = evidence.migrations.clone()?;
+    if let Some(timeline) = &evidence.timeline {
+        crate::analysis::migration_check::align_with_log(&mut history, timeline);
+    }
+    if let Some(snapshot) = &evidence.database {
+        crate::analysis::migration_check::cross_check(&mut history, snapshot);
+    }
+    // An evidence file judged by an older pgtriage already holds its problems once.
+    let mut seen = std::collections::HashSet::new();
+    history.problems.retain(|p| seen.insert(p.clone()));
+    Some(history)
 }
 
 #[cfg(test)]
@@ -106,5 +204,52 @@ mod tests {
             Some("0003")
         );
         assert_eq!(revision_from_name("db/x/plain.sql"), None);
+    }
+
+    /// The cross-check is made at report time from the evidence as gathered: a saved evidence
+    /// file whose history was never lined up with the database (or was, by an older
+    /// pgtriage) is judged now — the table no migration creates is unmanaged, the one a
+    /// migration drops and that exists is re-created, and judging twice says it once.
+    #[test]
+    fn a_saved_history_is_judged_at_report_time() {
+        use crate::analysis::fixtures::{evidence, table};
+        let mut ev = evidence(
+            vec![table("orders", 16400, 10), table("audit_log", 16401, 5)],
+            vec![],
+        );
+        let history: MigrationHistory = serde_json::from_value(serde_json::json!({
+            "repo": "r", "commits_walked": 1, "files": [],
+            "operations": [{"kind": "drop_table", "objects": ["orders"],
+                "statement": "DROP TABLE orders", "source": "git:abc:m/001.sql:1",
+                "path": "m/001.sql", "commit": "abcdef01", "line": 1,
+                "committed_at": "2025-01-01T00:00:00Z", "author": "a", "active": true,
+                "cascade": false, "framework": "sql", "found_by": "sql"}],
+            "applied": [],
+            "created_tables": ["orders"]
+        }))
+        .expect("history");
+        ev.migrations = Some(history);
+        let facts = Facts::new(&ev);
+        let judged = facts.migrations.as_ref().expect("judged");
+        assert_eq!(
+            judged.unmanaged_tables,
+            vec!["public.audit_log".to_string()]
+        );
+        assert_eq!(judged.recreated_tables, vec!["public.orders".to_string()]);
+        assert!(
+            judged
+                .cross_check
+                .iter()
+                .any(|n| n.kind == "dropped_and_recreated" && n.table == "public.orders")
+        );
+        // The evidence itself is not rewritten; judging the judged history changes nothing.
+        assert!(
+            ev.migrations
+                .as_ref()
+                .is_some_and(|h| h.cross_check.is_empty())
+        );
+        let mut again = ev.clone();
+        again.migrations = Some(judged.clone());
+        assert_eq!(judge(&again).as_ref(), Some(judged));
     }
 }

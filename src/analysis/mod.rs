@@ -1,19 +1,28 @@
-//! From evidence to ranked findings. Pure functions over `evidence::Evidence`: no SQL, no files,
-//! no git. One hypothesis per file under `hypotheses/`; `facts` derives what they share;
-//! `scoring` is the documented points table; this module ranks.
+//! From evidence to everything the report says. Pure functions over `evidence::Evidence`: no
+//! SQL, no files, no git. `analyze` derives the facts once, runs every hypothesis (one per file
+//! under `hypotheses/`), consolidates and ranks the findings, then computes what the report
+//! shows from them: the table of tables (`tables`), the timeline (`timeline`), the migration
+//! cross-check (`migration_check`, `migration_runs`), the blast radius (`blast_radius`), the
+//! summary (`summary`), advice and recovery plans. `report` renders an `Analysis` and computes
+//! nothing.
 
 pub mod advice;
+pub mod blast_radius;
 pub mod consolidate;
 pub mod facts;
 pub mod finding;
 pub mod fk_graph;
 pub mod hypotheses;
+pub mod migration_check;
 pub mod migration_runs;
 pub mod quote;
 pub mod recovery;
 pub mod scoring;
 pub mod signatures;
 pub mod status;
+pub mod summary;
+pub mod tables;
+pub mod timeline;
 pub mod wal_join;
 
 #[cfg(test)]
@@ -24,8 +33,9 @@ pub use consolidate::IncidentWindow;
 use facts::Facts;
 use finding::{Finding, Kind, RuledOut};
 
-/// Everything the analysis concludes from one evidence value.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything the analysis concludes from one evidence value: the ranked findings and what the
+/// report shows about them.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Analysis {
     /// Sorted by rank (1 first).
     pub findings: Vec<Finding>,
@@ -33,6 +43,21 @@ pub struct Analysis {
     pub ruled_out: Vec<RuledOut>,
     /// Table → index of its explanation in `findings`.
     explanations: std::collections::HashMap<String, usize>,
+    /// Every table now and every baseline table gone, sorted by name.
+    pub tables: Vec<tables::TableRow>,
+    /// `schema.name` of the tables that lost rows.
+    pub affected: std::collections::BTreeSet<String>,
+    /// The events worth showing, within the incident window, sorted.
+    pub timeline: Vec<timeline::TimelineEntry>,
+    /// The destructive migrations, what they touched and whether they ran.
+    pub migrations: Vec<migration_runs::MigrationRow>,
+    pub blast_radius: Vec<blast_radius::BlastRadius>,
+    /// The opening paragraph.
+    pub summary: String,
+    pub advice: advice::Advice,
+    /// One recovery plan per independent loss event.
+    pub recovery: Vec<recovery::Plan>,
+    pub verification: summary::Verification,
 }
 
 impl Analysis {
@@ -59,11 +84,35 @@ pub fn analyze(evidence: &Evidence) -> Analysis {
 /// contradictions rule out, losses outside `window` are not losses) and ranks it.
 pub fn analyze_within(evidence: &Evidence, window: &IncidentWindow) -> Analysis {
     let facts = Facts::new(evidence);
+    let mut analysis = rank_findings(&facts, window);
+    analysis.tables = tables::table_rows(&facts, &analysis);
+    analysis.affected = tables::affected(&analysis.tables);
+    analysis.timeline = timeline::report_timeline(&facts, &analysis.findings, window);
+    let named: std::collections::BTreeSet<&str> = analysis
+        .findings
+        .iter()
+        .flat_map(|f| f.tables.iter().map(String::as_str))
+        .collect();
+    analysis.migrations = facts
+        .migrations
+        .as_ref()
+        .map(|h| migration_runs::migration_rows(&facts, h, &analysis.affected, &named))
+        .unwrap_or_default();
+    analysis.blast_radius = blast_radius::blast_radius(&facts, &analysis.affected, &named);
+    analysis.summary = summary::summarize(&facts, &analysis, &analysis.affected);
+    analysis.advice = advice::advise(&facts, &analysis);
+    analysis.recovery = recovery::plans_from(&facts, &analysis);
+    analysis.verification = summary::verification(&facts);
+    analysis
+}
+
+/// The findings: every hypothesis, judged against the WAL, consolidated and ranked.
+fn rank_findings(facts: &Facts, window: &IncidentWindow) -> Analysis {
     let mut findings = Vec::new();
     let mut ruled_out = Vec::new();
-    let wal = wal_join::WalContext::new(&facts);
+    let wal = wal_join::WalContext::new(facts);
     for hypothesis in hypotheses::ALL {
-        let verdict = hypothesis(&facts);
+        let verdict = hypothesis(facts);
         for f in verdict.findings {
             let f = match &wal {
                 Some(w) => w.judge(f),
@@ -90,10 +139,10 @@ pub fn analyze_within(evidence: &Evidence, window: &IncidentWindow) -> Analysis 
         ruled_out.extend(verdict.ruled_out);
     }
     if let Some(w) = &wal {
-        let from_wal = w.unexplained(&findings, &facts);
+        let from_wal = w.unexplained(&findings, facts);
         findings.extend(from_wal.into_iter().filter(|f| f.confidence > 0.0));
     }
-    let (mut findings, more_ruled_out) = consolidate::consolidate(&facts, findings, window);
+    let (mut findings, more_ruled_out) = consolidate::consolidate(facts, findings, window);
     ruled_out.extend(more_ruled_out);
     rank(&mut findings);
     // An explanation ruled out for a table another finding of the same kind explains is noise.
@@ -120,6 +169,7 @@ pub fn analyze_within(evidence: &Evidence, window: &IncidentWindow) -> Analysis 
         findings,
         ruled_out,
         explanations,
+        ..Analysis::default()
     }
 }
 

@@ -392,7 +392,12 @@ pub fn live_url(evidence: &Evidence) -> Option<String> {
 }
 
 pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
-    let facts = Facts::new(evidence);
+    plans_from(&Facts::new(evidence), analysis)
+}
+
+/// `plans` from facts already derived (`analyze` derives them once per report).
+pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
+    let evidence = facts.evidence;
     let setting = |name: &str| {
         evidence
             .database
@@ -452,7 +457,7 @@ pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
             .iter()
             .map(|t| t.rows_expected_back)
             .sum::<Option<i64>>();
-        let target = target_for(&facts, &event, timeline_id);
+        let target = target_for(facts, &event, timeline_id);
         let statement = first
             .statement
             .as_deref()

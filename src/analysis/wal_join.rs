@@ -30,12 +30,20 @@ pub struct LossTransaction {
     pub commit_lsn: Option<String>,
     pub commit_at: Option<DateTime<Utc>>,
     pub timeline: u32,
-    /// `committed`, `aborted` or `unfinished`.
+    /// `committed`, `aborted`, `prepared` (two-phase commit, in doubt) or `unfinished`.
     pub outcome: WalOutcome,
     /// What it did to each table, sorted by table.
     pub rows: Vec<TableRows>,
-    /// `wal:LSN` of the COMMIT/ABORT record (or of its first record when unfinished).
+    /// `wal:LSN` of the COMMIT/ABORT record (of the PREPARE record when prepared and
+    /// undecided; of its first record when unfinished).
     pub source: String,
+    /// Two-phase commit: the PREPARE TRANSACTION record's LSN, time and gid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_lsn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +115,11 @@ impl WalContext {
             if rows.is_empty() {
                 continue;
             }
-            let lsn = tx.end_lsn.clone().unwrap_or_else(|| tx.first_lsn.clone());
+            let lsn = tx
+                .end_lsn
+                .clone()
+                .or_else(|| tx.prepared_lsn.clone())
+                .unwrap_or_else(|| tx.first_lsn.clone());
             let tables = rows.iter().map(|r| r.table.clone()).collect();
             resolved.push((
                 LossTransaction {
@@ -118,6 +130,9 @@ impl WalContext {
                     outcome: tx.outcome,
                     rows,
                     source: format!("wal:{lsn}"),
+                    prepared_lsn: tx.prepared_lsn.clone(),
+                    prepared_at: tx.prepared_at,
+                    gid: tx.gid.clone(),
                 },
                 tables,
             ));
@@ -176,6 +191,8 @@ impl WalContext {
                 describe(tx)
             );
             finding.scored(Reason::WalRecord, tx.source.clone(), text);
+            // The WAL was read and answered: no need to ask the reader to look there.
+            finding.confirm.retain(|c| !c.starts_with("in WAL"));
             if finding.at.is_none() {
                 finding.at = tx.commit_at;
             }
@@ -188,6 +205,14 @@ impl WalContext {
                 describe(tx)
             );
             finding.scored(Reason::WalAborted, tx.source.clone(), text);
+            finding.transaction = Some(tx.clone());
+        } else if let Some(tx) = pick(WalOutcome::Prepared) {
+            // Prepared, undecided: the rows are still there until COMMIT PREPARED. A fact, not
+            // a score: it neither proves nor rules out the loss.
+            finding.note(crate::analysis::finding::Fact::for_(
+                tx.source.clone(),
+                in_doubt(tx),
+            ));
             finding.transaction = Some(tx.clone());
         }
         finding.finish()
@@ -210,12 +235,16 @@ impl WalContext {
         };
         let mut best: BTreeMap<&BTreeSet<String>, &LossTransaction> = BTreeMap::new();
         for (tx, tables) in &self.resolved {
-            if tx.outcome != WalOutcome::Committed
+            // A prepared transaction that removes rows is rare and always worth a line: it
+            // holds its locks and takes the rows the moment someone runs COMMIT PREPARED.
+            let prepared = tx.outcome == WalOutcome::Prepared;
+            if !(tx.outcome == WalOutcome::Committed || prepared)
                 || carried.contains(&(tx.xid, tx.commit_lsn.as_deref()))
-                || !tx
-                    .rows
-                    .iter()
-                    .any(|r| r.change == "dropped" || suspect(&r.table))
+                || !(prepared
+                    || tx
+                        .rows
+                        .iter()
+                        .any(|r| r.change == "dropped" || suspect(&r.table)))
             {
                 continue;
             }
@@ -240,6 +269,24 @@ impl WalContext {
             } else {
                 Kind::Delete
             };
+            if tx.outcome == WalOutcome::Prepared {
+                let mut f = Finding::new(
+                    kind,
+                    tables.iter().cloned().collect(),
+                    format!(
+                        "transaction {} prepared, in doubt: {} (seen in WAL alone)",
+                        tx.xid,
+                        describe(tx)
+                    ),
+                );
+                f.scored(Reason::WalRecord, tx.source.clone(), in_doubt(tx));
+                // Not a loss yet: nothing is removed until COMMIT PREPARED.
+                f.loss = false;
+                f.at = tx.prepared_at;
+                f.transaction = Some(tx.clone());
+                out.push(f.finish());
+                continue;
+            }
             let mut f = Finding::new(
                 kind,
                 tables.iter().cloned().collect(),
@@ -284,6 +331,23 @@ impl WalContext {
         }
         out
     }
+}
+
+/// What a prepared, undecided transaction means for the rows.
+fn in_doubt(tx: &LossTransaction) -> String {
+    format!(
+        "WAL: xid {} was prepared at LSN {}{}{} and neither committed nor rolled back in the WAL read: in doubt: its change ({}) takes effect only if COMMIT PREPARED follows (ROLLBACK PREPARED keeps the rows); pg_prepared_xacts on the server lists it while it waits",
+        tx.xid,
+        tx.prepared_lsn.as_deref().unwrap_or("?"),
+        tx.prepared_at
+            .map(|t| format!(", {}", t.format("%Y-%m-%d %H:%M:%S%.6f UTC")))
+            .unwrap_or_default(),
+        tx.gid
+            .as_deref()
+            .map(|g| format!(" (PREPARE TRANSACTION '{}')", g.replace('\'', "''")))
+            .unwrap_or_default(),
+        describe(tx)
+    )
 }
 
 fn rows_of(tx: &LossTransaction) -> u64 {
@@ -411,8 +475,24 @@ pub fn gaps(
     evidence: &crate::evidence::Evidence,
     findings: &[Finding],
 ) -> Vec<(String, Option<String>, String)> {
+    let wal_kinds = |f: &&Finding| {
+        f.loss
+            && matches!(
+                f.kind,
+                Kind::Delete | Kind::Cascade | Kind::Truncate | Kind::DropRecreate
+            )
+    };
     let Some(wal) = &evidence.wal else {
-        return Vec::new();
+        // No WAL read: one line saying what would have given it, only when a loss the WAL
+        // would make exact (xid, commit LSN, rows) is found.
+        return match &evidence.wal_unavailable {
+            Some(g) if findings.iter().any(|f| wal_kinds(&f)) => vec![(
+                format!("No WAL evidence: {}", g.what),
+                g.setting.clone(),
+                "the loss's transaction (xid, commit LSN and time, exact rows) is not in the report, and the recovery target is a time rather than its commit LSN".into(),
+            )],
+            _ => Vec::new(),
+        };
     };
     let mut out: Vec<(String, Option<String>, String)> = wal
         .gaps
@@ -442,13 +522,8 @@ pub fn gaps(
     // A loss no WAL transaction explains although WAL was read: its WAL is older than the read.
     let unexplained: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.loss && f.transaction.is_none())
-        .filter(|f| {
-            matches!(
-                f.kind,
-                Kind::Delete | Kind::Cascade | Kind::Truncate | Kind::DropRecreate
-            )
-        })
+        .filter(|f| f.transaction.is_none())
+        .filter(wal_kinds)
         .collect();
     if !unexplained.is_empty() {
         let first_missing = parse_lsn(&wal.start_lsn)
@@ -501,6 +576,7 @@ mod tests {
             transactions,
             files: vec![],
             gaps: vec![],
+            window: None,
         }
     }
 
@@ -525,6 +601,9 @@ mod tests {
             truncated_oids: vec![],
             truncate_cascade: false,
             subxacts: vec![],
+            prepared_lsn: None,
+            prepared_at: None,
+            gid: None,
         }
     }
 
@@ -555,6 +634,23 @@ mod tests {
         assert_eq!((tx.xid, tx.commit_lsn.as_deref()), (742, Some("0/3004B90")));
         assert_eq!(tx.rows[0].rows, Some(300));
         assert!(f.score.iter().any(|s| s.reason == super::Reason::WalRecord));
+        // Without WAL the finding asks the reader to look in WAL; with it, it no longer does.
+        let without = analyze(&evidence(
+            vec![deleted(table("orders", 16400, 500), 300)],
+            vec![],
+        ));
+        assert!(
+            without.findings.iter().any(
+                |f| f.kind == Kind::Delete && f.confirm.iter().any(|c| c.starts_with("in WAL"))
+            ),
+            "{:#?}",
+            without.findings
+        );
+        assert!(
+            f.confirm.iter().all(|c| !c.starts_with("in WAL")),
+            "{:?}",
+            f.confirm
+        );
         let plans = crate::analysis::recovery::plans(&ev, &a);
         let target = plans
             .iter()

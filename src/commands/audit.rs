@@ -76,7 +76,7 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         )?),
         None => None,
     };
-    let with_database = repo.is_none() || crate::commands::collect::database_wanted(&args.db, true);
+    let with_database = repo.is_none() || crate::gather::database_wanted(&args.db, true);
     let report = if with_database {
         let mut session = Session::connect(&args.db.settings())?;
         let facts = session.audit_facts()?;

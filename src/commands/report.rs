@@ -11,6 +11,7 @@ use crate::commands::time_flags::parse_time_flag;
 use crate::commands::{DbArgs, LogArgs};
 use crate::error::{Result, UserError};
 use crate::evidence::Evidence;
+use crate::gather;
 use crate::report::model::{self, Window};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,7 +53,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
     /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM[:SS]]`: UTC unless an
-    /// offset is written).
+    /// offset is written); with --wal, the WAL read is bounded by the same window.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
     /// Timeline entries up to this time (same rule as --since).
@@ -102,46 +103,41 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     {
         return Err(UserError::new(NOTHING_TO_READ));
     }
-    let mut evidence = match &args.evidence {
-        Some(path) => Evidence::load(path)?,
+    let evidence = match &args.evidence {
+        Some(path) => {
+            if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {
+                return Err(UserError::new(
+                    "give either an evidence file or sources to gather (--db/--log/--repo), not both; add sources with `pgtriage collect`",
+                ));
+            }
+            let mut evidence = Evidence::load(path)?;
+            gather::amend(
+                &mut evidence,
+                args.baseline.as_deref(),
+                args.wal.as_deref(),
+                &window,
+            )?;
+            evidence
+        }
         None => {
             // Gather in one go, exactly as `collect` would (baseline included).
-            let mut sources = crate::commands::collect::Sources::from_args(
+            let mut sources = gather::Sources::from_args(
                 &args.db,
                 &args.logs,
                 args.repo.as_deref(),
                 args.baseline.as_deref(),
             );
             if args.wal.is_some() {
-                sources.database = crate::commands::collect::database_wanted(&args.db, true)
-                    .then(|| args.db.settings());
+                sources.database =
+                    gather::database_wanted(&args.db, true).then(|| args.db.settings());
             }
             sources.wal = args.wal.clone();
-            crate::commands::collect::build_evidence(&sources)?
+            // The window of the report bounds the WAL read too.
+            sources.wal_since = window.since;
+            sources.wal_until = window.until;
+            gather::build_evidence(&sources)?
         }
     };
-    if args.evidence.is_some() {
-        if let Some(path) = &args.baseline {
-            let (input, snapshot) = crate::commands::collect::read_baseline(path)?;
-            evidence.inputs.retain(|i| i.kind != "baseline");
-            evidence.inputs.push(input);
-            evidence.baseline = Some(snapshot);
-        }
-        if let Some(dir) = &args.wal {
-            let sources = crate::commands::collect::Sources {
-                wal: Some(dir.clone()),
-                ..Default::default()
-            };
-            evidence.inputs.retain(|i| i.kind != "wal");
-            evidence.wal = None;
-            crate::commands::collect::read_wal(&mut evidence, &sources, None)?;
-        }
-        if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {
-            return Err(UserError::new(
-                "give either an evidence file or sources to gather (--db/--log/--repo), not both; add sources with `pgtriage collect`",
-            ));
-        }
-    }
     let report = model::build(&evidence, window);
     let text = match args.format {
         Format::Json => report.to_json(),

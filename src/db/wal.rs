@@ -181,6 +181,7 @@ impl Session {
                 transactions,
                 files,
                 gaps,
+                window: None,
             }))
         })
     }

@@ -56,6 +56,11 @@ pub struct Evidence {
     /// The loss transactions the write-ahead log shows (`--wal DIR` or pg_walinspect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal: Option<WalEvidence>,
+    /// Why no WAL was read when a database was (pg_walinspect missing or not permitted, a
+    /// server before 15) and what would allow it: shown once, as a forensic gap, only when a
+    /// loss the WAL would make exact is found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_unavailable: Option<WalGap>,
     /// `collect --exact-counts`: `count(*)` of the tables, smallest first, under a time budget
     /// (n_live_tup is an estimate: `verify` compares against these where they exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +110,7 @@ impl Evidence {
             problems: Vec::new(),
             connection: None,
             wal: None,
+            wal_unavailable: None,
             exact_counts: None,
         }
     }

@@ -40,6 +40,31 @@ pub struct WalEvidence {
     /// What the WAL could not show (a missing segment, a truncated file, …), one line each.
     #[serde(default)]
     pub gaps: Vec<WalGap>,
+    /// The incident window the read was bounded by (absent: every segment was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WalWindow>,
+}
+
+/// A WAL read bounded by the incident window: only the segments that can hold a transaction
+/// ending inside it are decoded (found by probing segment starts), and only transactions ending
+/// inside it are kept. `start_lsn`–`end_lsn` of the evidence is the range actually read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalWindow {
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Where the window comes from: `--since/--until`, or `evidence: …` (the earliest loss
+    /// candidate the other sources show, to now).
+    pub basis: String,
+    /// The standby snapshot (RUNNING_XACTS) the read is anchored to: every transaction ending
+    /// after it began inside the range read, so its records are all there.
+    #[serde(default)]
+    pub complete_from_lsn: Option<String>,
+    /// Segments of the directory not decoded because they lie outside the window.
+    pub segments_skipped: u64,
+    /// Segments decoded.
+    pub segments_read: u64,
 }
 
 /// One transaction, with its subtransactions folded in.
@@ -47,7 +72,8 @@ pub struct WalEvidence {
 pub struct WalTransaction {
     pub xid: u32,
     pub timeline: u32,
-    /// `committed`, `aborted`, or `unfinished` (no COMMIT/ABORT in the WAL read).
+    /// `committed`, `aborted`, `prepared` (PREPARE TRANSACTION with no COMMIT/ROLLBACK
+    /// PREPARED in the WAL read: in doubt), or `unfinished` (no COMMIT/ABORT in the WAL read).
     pub outcome: WalOutcome,
     /// The LSN of the transaction's first record seen.
     pub first_lsn: String,
@@ -84,6 +110,15 @@ pub struct WalTransaction {
     pub truncate_cascade: bool,
     #[serde(default)]
     pub subxacts: Vec<u32>,
+    /// Two-phase commit: the LSN and time of its PREPARE TRANSACTION record (its COMMIT
+    /// PREPARED or ROLLBACK PREPARED is then `end_lsn`/`end_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_lsn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_at: Option<DateTime<Utc>>,
+    /// The global transaction identifier given to PREPARE TRANSACTION.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -91,6 +126,8 @@ pub struct WalTransaction {
 pub enum WalOutcome {
     Committed,
     Aborted,
+    /// Prepared (two-phase commit) and neither committed nor rolled back in the WAL read.
+    Prepared,
     Unfinished,
 }
 
@@ -99,6 +136,7 @@ impl WalOutcome {
         match self {
             WalOutcome::Committed => "committed",
             WalOutcome::Aborted => "aborted",
+            WalOutcome::Prepared => "prepared",
             WalOutcome::Unfinished => "unfinished",
         }
     }

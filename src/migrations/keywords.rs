@@ -4,7 +4,7 @@
 //! are not a TRUNCATE or a DELETE, which a regex linter gets wrong (supabase#44609).
 //! Its findings are labelled `keyword`, so a reader knows no parser confirmed them.
 
-use super::sql::{FoundOperation, LineIndex, truncate_chars};
+use super::found::{FoundOperation, LineIndex, truncate_chars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok {

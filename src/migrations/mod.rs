@@ -1,15 +1,16 @@
 //! Migration history: finds migration files of the common frameworks in git, every version of
 //! each, what each version would destroy, and (with a database) which version actually ran.
 //! Only `history.rs` speaks git2; `sql.rs` reads SQL, `orm.rs` the frameworks' own languages,
-//! `keywords.rs` what neither can; `crosscheck.rs` lines the history up with the database.
+//! `keywords.rs` what neither can (both share `found.rs`); lining the history up with the
+//! database is judgement, in `analysis::migration_check`.
 //!
 //! Public API: [`scan_history`] (git, no database), [`match_applied`] (tracking-table rows from
 //! `db::tracking`), [`cross_check`] (a `DatabaseSnapshot`), and [`sql::destructive_statements`]
 //! / [`scan_text`] for a single text.
 
 pub mod checksum;
-pub mod crosscheck;
 pub mod detect;
+pub mod found;
 pub mod history;
 pub mod keywords;
 pub mod orm;
@@ -21,7 +22,10 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-pub use crosscheck::{align_with_log, cross_check, match_applied, normalise_table};
+// The cross-check is judgement and lives in `analysis`; these paths keep working.
+pub use crate::analysis::migration_check::{
+    align_with_log, cross_check, match_applied, normalise_table,
+};
 
 use crate::error::UserError;
 use crate::evidence::{

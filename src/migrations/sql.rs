@@ -12,23 +12,9 @@ use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 
 use super::keywords;
-
-/// One destructive operation found in a text. Line numbers are 1-based in the text given.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct FoundOperation {
-    pub line: u32,
-    /// See `evidence::DestructiveOperation::kind`.
-    pub kind: &'static str,
-    pub cascade: bool,
-    pub objects: Vec<String>,
-    /// The statement, whitespace collapsed, at most 240 characters.
-    pub statement: String,
-    /// False when commented out or otherwise inert; `note` says why.
-    pub active: bool,
-    /// `sql`, `do_block`, `function_body`, `execute_string`, `orm`, `keyword`.
-    pub found_by: &'static str,
-    pub note: Option<String>,
-}
+// Shared with the keyword scanner and the ORM readers, which must not depend on this parser.
+pub(crate) use super::found::truncate_chars;
+pub use super::found::{FoundOperation, LineIndex};
 
 /// Everything one SQL text tells: what it destroys, what tables it creates (for the cross-check
 /// with the database), its meaning as canonical statements (for "edited after commit"), and what
@@ -215,23 +201,6 @@ fn replace_placeholders(line: &str, out: &mut String) {
         let ch = rest.chars().next().unwrap_or(' ');
         out.push(ch);
         i += ch.len_utf8();
-    }
-}
-
-/// Byte offset → 1-based line.
-pub struct LineIndex {
-    starts: Vec<u32>,
-}
-
-impl LineIndex {
-    pub fn new(text: &str) -> Self {
-        let mut starts = vec![0u32];
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1));
-        LineIndex { starts }
-    }
-
-    pub fn line(&self, offset: u32) -> u32 {
-        self.starts.partition_point(|s| *s <= offset) as u32
     }
 }
 
@@ -647,15 +616,6 @@ fn statement_text(node: &SyntaxNode) -> String {
     }
     let out = out.trim().to_string();
     truncate_chars(&out, 240)
-}
-
-pub(crate) fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut s: String = text.chars().take(max - 1).collect();
-    s.push('…');
-    s
 }
 
 /// A statement's meaning as tokens: whitespace and comments dropped, keywords and unquoted

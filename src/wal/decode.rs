@@ -28,6 +28,9 @@ const RM_STANDBY: u8 = 8;
 const RM_HEAP2: u8 = 9;
 const RM_HEAP: u8 = 10;
 const XLOG_SWITCH: u8 = 0x40;
+const XLOG_XACT_PREPARE: u8 = 0x10;
+const XLOG_XACT_COMMIT_PREPARED: u8 = 0x30;
+const XLOG_XACT_ABORT_PREPARED: u8 = 0x40;
 const XLP_FIRST_IS_CONTRECORD: u16 = 0x0001;
 const RECORD_HEADER: usize = 24;
 
@@ -188,6 +191,91 @@ fn i64_at(b: &[u8], i: usize) -> Option<i64> {
 /// Reads the records that start in `[from, stop)` (a segment start, and a segment start or the
 /// end of the run) into `grouper`. Returns why it stopped early, if it did.
 pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -> Stop {
+    let loss_rmgrs = |rmid: u8| matches!(rmid, RM_XACT | RM_SMGR | RM_STANDBY | RM_HEAP2 | RM_HEAP);
+    walk(
+        run,
+        from,
+        stop,
+        loss_rmgrs,
+        |start, xid, info, rmid, record| {
+            if let Some(event) = decode_record(record, info, rmid, run.major) {
+                grouper.event(start, xid, event);
+            }
+            true
+        },
+    )
+}
+
+/// What the first records after a segment start say about time and running transactions:
+/// enough to place the segment in the incident window without decoding the rest of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// The time of the first COMMIT, ABORT or PREPARE record.
+    pub first_time: Option<DateTime<Utc>>,
+    /// The first standby snapshot (`Standby RUNNING_XACTS`, logged at each checkpoint and
+    /// every 15 s of activity): its LSN, `nextXid` and `oldestRunningXid`.
+    pub running: Option<RunningXacts>,
+    /// The latest COMMIT/ABORT/PREPARE time seen before that snapshot.
+    pub last_time_before_running: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunningXacts {
+    pub lsn: u64,
+    pub next_xid: u32,
+    pub oldest_running_xid: u32,
+}
+
+/// Reads from the segment start `from` until it has seen a timed record and a standby
+/// snapshot, or `limit` bytes of WAL.
+pub fn probe(run: &Run<'_>, from: u64, limit: u64) -> Probe {
+    let mut p = Probe::default();
+    let stop = from.saturating_add(limit);
+    // Only transaction and standby records are copied: a probe costs little more than reading.
+    let timed = |rmid: u8| matches!(rmid, RM_XACT | RM_STANDBY);
+    walk(run, from, stop, timed, |start, _xid, info, rmid, record| {
+        match rmid {
+            RM_XACT if matches!(info & 0x70, 0x00 | 0x10 | 0x20 | 0x30 | 0x40) => {
+                let at = match decode_record(record, info, rmid, run.major) {
+                    Some(Event::End { at, .. }) | Some(Event::Prepare { at, .. }) => at,
+                    _ => None,
+                };
+                if p.first_time.is_none() {
+                    p.first_time = at;
+                }
+                if p.running.is_none() && at.is_some() {
+                    p.last_time_before_running = p.last_time_before_running.max(at);
+                }
+            }
+            RM_STANDBY if info & 0xF0 == 0x10 && p.running.is_none() => {
+                // xl_running_xacts: xcnt, subxcnt, subxid_overflow, nextXid, oldestRunningXid.
+                if let Some((_, main)) = layout(record, run.major)
+                    && let (Some(next_xid), Some(oldest_running_xid)) =
+                        (u32_at(main, 12), u32_at(main, 16))
+                {
+                    p.running = Some(RunningXacts {
+                        lsn: start,
+                        next_xid,
+                        oldest_running_xid,
+                    });
+                }
+            }
+            _ => {}
+        }
+        p.first_time.is_none() || p.running.is_none()
+    });
+    p
+}
+
+/// Reads the records that start in `[from, stop)`, handing those of the resource managers a
+/// loss involves to `visit` (LSN, xid, info, rmid, the whole record) until it returns false.
+fn walk(
+    run: &Run<'_>,
+    from: u64,
+    stop: u64,
+    wanted: impl Fn(u8) -> bool,
+    mut visit: impl FnMut(u64, u32, u8, u8, &[u8]) -> bool,
+) -> Stop {
     let mut reader = Reader {
         run,
         loaded: None,
@@ -238,7 +326,7 @@ pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -
         let xid = u32_at(&record, 4).unwrap_or(0);
         let info = record[16];
         let rmid = record[17];
-        let wanted = matches!(rmid, RM_XACT | RM_SMGR | RM_STANDBY | RM_HEAP2 | RM_HEAP);
+        let wanted = wanted(rmid);
         let rest = tot_len - RECORD_HEADER;
         let ok = if wanted {
             reader.take(rest, Some(&mut record))
@@ -261,8 +349,8 @@ pub fn decode_part(run: &Run<'_>, from: u64, stop: u64, grouper: &mut Grouper) -
             }
             continue;
         }
-        if wanted && let Some(event) = decode_record(&record, info, rmid, run.major) {
-            grouper.event(start, xid, event);
+        if wanted && !visit(start, xid, info, rmid, &record) {
+            return None;
         }
     }
 }
@@ -372,12 +460,28 @@ fn decode_record(record: &[u8], info: u8, rmid: u8, major: u32) -> Option<Event>
                 file: u32_at(main, 8)?,
             })
         }
+        RM_XACT if info & 0x70 == XLOG_XACT_PREPARE => {
+            // xl_xact_prepare: magic, total_len, xid, database, prepared_at (8-aligned at 16),
+            // owner, the counts, initfileinval, gidlen; the gid follows the header (72 bytes in
+            // 15+, which added the two stats counts; 64 before).
+            let at = i64_at(main, 16)
+                .and_then(|t| t.checked_add(PG_EPOCH_US))
+                .and_then(DateTime::<Utc>::from_timestamp_micros);
+            let (gidlen_at, header) = if major >= 15 { (54, 72) } else { (46, 64) };
+            let gidlen = usize::from(u16_at(main, gidlen_at).unwrap_or(0));
+            let gid = main
+                .get(header..header + gidlen)
+                .map(|g| g.split(|b| *b == 0).next().unwrap_or(g))
+                .map(|g| String::from_utf8_lossy(g).into_owned());
+            Some(Event::Prepare { at, gid })
+        }
         RM_XACT => {
             let outcome = match info & 0x70 {
-                0x00 => WalOutcome::Committed,
-                0x20 => WalOutcome::Aborted,
+                0x00 | XLOG_XACT_COMMIT_PREPARED => WalOutcome::Committed,
+                0x20 | XLOG_XACT_ABORT_PREPARED => WalOutcome::Aborted,
                 _ => return None,
             };
+            let commit = info & 0x70 == 0x00 || info & 0x70 == XLOG_XACT_COMMIT_PREPARED;
             let time = i64_at(main, 0)?;
             let at = DateTime::<Utc>::from_timestamp_micros(time.checked_add(PG_EPOCH_US)?);
             let (xinfo, mut off) = if info & 0x80 != 0 {
@@ -406,22 +510,38 @@ fn decode_record(record: &[u8], info: u8, rmid: u8, major: u32) -> Option<Event>
             }
             let mut dropped_stats = Vec::new();
             if major >= 15 && xinfo & 0x100 != 0 {
+                // xl_xact_stats_item: kind, database, object id (two uint32 halves in 18+,
+                // where pgstat object ids became 64-bit; one uint32 before).
+                let item = if major >= 18 { 16 } else { 12 };
                 let n = u32_at(main, off)? as usize;
                 dropped_stats = (0..n)
                     .filter_map(|i| {
-                        let o = off + 4 + 12 * i;
+                        let o = off + 4 + item * i;
                         (u32_at(main, o)? == 2)
                             .then(|| u32_at(main, o + 8))
                             .flatten()
                     })
                     .collect();
+                off += 4 + item * n;
             }
+            // Invalidation messages (16 bytes each; commits only), then the prepared xid of a
+            // COMMIT/ABORT PREPARED (ParseCommitRecord / ParseAbortRecord order).
+            if commit && xinfo & 0x08 != 0 {
+                let n = u32_at(main, off)? as usize;
+                off += 4 + 16 * n;
+            }
+            let prepared_xid = if xinfo & 0x10 != 0 {
+                u32_at(main, off)
+            } else {
+                None
+            };
             Some(Event::End {
                 outcome,
                 at,
                 dropped_files,
                 dropped_stats,
                 subxacts,
+                prepared_xid,
             })
         }
         _ => None,
@@ -476,6 +596,7 @@ mod tests {
             dropped_files,
             dropped_stats,
             subxacts,
+            ..
         }) = decode_record(&r, 0x80, RM_XACT, 15)
         else {
             panic!("not a commit");

@@ -48,14 +48,30 @@ pub enum Event {
     RunningXacts { next_xid: u32 },
     /// `Storage CREATE` of a main fork.
     Create { db: u32, file: u32 },
-    /// `Transaction COMMIT` / `ABORT`.
+    /// `Transaction PREPARE` (PREPARE TRANSACTION 'gid'): the transaction's records are all
+    /// written, its outcome waits for COMMIT PREPARED or ROLLBACK PREPARED.
+    Prepare {
+        at: Option<DateTime<Utc>>,
+        gid: Option<String>,
+    },
+    /// `Transaction COMMIT` / `ABORT`, and `COMMIT_PREPARED` / `ABORT_PREPARED`, which another
+    /// session writes for the prepared transaction `prepared_xid` (the record's own xid is
+    /// that session's, usually 0).
     End {
         outcome: WalOutcome,
         at: Option<DateTime<Utc>>,
         dropped_files: Vec<u32>,
         dropped_stats: Vec<u32>,
         subxacts: Vec<u32>,
+        prepared_xid: Option<u32>,
     },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Prepared {
+    lsn: u64,
+    at: Option<DateTime<Utc>>,
+    gid: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +97,7 @@ struct TxState {
     cascade: bool,
     end: Option<End>,
     subxacts: BTreeSet<u32>,
+    prepared: Option<Prepared>,
 }
 
 impl TxState {
@@ -101,6 +118,9 @@ impl TxState {
         self.truncated.extend(other.truncated);
         self.cascade |= other.cascade;
         self.subxacts.extend(other.subxacts);
+        if other.prepared.is_some() {
+            self.prepared = other.prepared;
+        }
         if other.end.is_some() {
             self.end = other.end;
         }
@@ -138,7 +158,11 @@ impl TxState {
         WalTransaction {
             xid,
             timeline,
-            outcome: end.as_ref().map_or(WalOutcome::Unfinished, |e| e.outcome),
+            outcome: match (&end, &self.prepared) {
+                (Some(e), _) => e.outcome,
+                (None, Some(_)) => WalOutcome::Prepared,
+                (None, None) => WalOutcome::Unfinished,
+            },
             first_lsn: format_lsn(self.first_lsn),
             end_lsn: end.as_ref().map(|e| format_lsn(e.lsn)),
             end_at: end.as_ref().and_then(|e| e.at),
@@ -166,6 +190,9 @@ impl TxState {
             truncated_oids: self.truncated.into_iter().collect(),
             truncate_cascade: self.cascade,
             subxacts,
+            prepared_lsn: self.prepared.as_ref().map(|p| format_lsn(p.lsn)),
+            prepared_at: self.prepared.as_ref().and_then(|p| p.at),
+            gid: self.prepared.and_then(|p| p.gid),
         }
     }
 }
@@ -182,7 +209,9 @@ struct FileTally {
 pub struct Part {
     finished: Vec<(u32, TxState)>,
     unfinished: HashMap<u32, TxState>,
-    outcomes: Vec<(u32, End)>,
+    /// Transactions that ended here without anything interesting in this range (their end,
+    /// and a PREPARE seen here): an earlier range may hold their records.
+    outcomes: Vec<(u32, TxState)>,
     tally: HashMap<u32, FileTally>,
     pub records: u64,
     pub first_lsn: Option<u64>,
@@ -250,19 +279,45 @@ impl Grouper {
                 number_after(r.desc, "nextXid").map(|next_xid| Event::RunningXacts { next_xid })
             }
             ("Storage", "CREATE") => path_rel(r.desc).map(|(db, file)| Event::Create { db, file }),
-            ("Transaction", "COMMIT") | ("Transaction", "ABORT") => {
-                let outcome = if r.kind == "COMMIT" {
+            ("Transaction", "PREPARE") => {
+                // `gid NAME: 2026-12-02 05:52:14.491393 UTC; rels: …`: the time follows the last
+                // `: ` of the first section (a gid may hold `: ` itself).
+                let head = r.desc.split(';').next().unwrap_or("");
+                let (gid, time) = match head.rfind(": ") {
+                    Some(i) => (head[..i].strip_prefix("gid "), &head[i + 2..]),
+                    None => (None, head),
+                };
+                Some(Event::Prepare {
+                    at: parse_time(time),
+                    gid: gid.map(str::to_string),
+                })
+            }
+            ("Transaction", "COMMIT")
+            | ("Transaction", "ABORT")
+            | ("Transaction", "COMMIT_PREPARED")
+            | ("Transaction", "ABORT_PREPARED") => {
+                let outcome = if r.kind.starts_with("COMMIT") {
                     WalOutcome::Committed
                 } else {
                     WalOutcome::Aborted
                 };
-                let e = parse_end(outcome, r.lsn, r.desc);
+                // `COMMIT_PREPARED 760: 2026-12-02 05:52:14.492499 UTC; …`: the prepared xid first.
+                let (prepared_xid, desc) = if r.kind.ends_with("_PREPARED") {
+                    match r.desc.split_once(": ") {
+                        Some((x, rest)) => (x.trim().parse().ok(), rest),
+                        None => (None, r.desc),
+                    }
+                } else {
+                    (None, r.desc)
+                };
+                let e = parse_end(outcome, r.lsn, desc);
                 Some(Event::End {
                     outcome,
                     at: e.at,
                     dropped_files: e.dropped_files,
                     dropped_stats: e.dropped_stats,
                     subxacts: e.subxacts,
+                    prepared_xid,
                 })
             }
             _ => None,
@@ -321,19 +376,25 @@ impl Grouper {
                     s.database_oid = s.database_oid.or((db != 0).then_some(db));
                 }
             }
+            Event::Prepare { at, gid } => {
+                if xid != 0 {
+                    self.state(xid, lsn).prepared = Some(Prepared { lsn, at, gid });
+                }
+            }
             Event::End {
                 outcome,
                 at,
                 mut dropped_files,
                 mut dropped_stats,
                 subxacts,
+                prepared_xid,
             } => {
                 dropped_files.sort_unstable();
                 dropped_files.dedup();
                 dropped_stats.sort_unstable();
                 dropped_stats.dedup();
                 self.end(
-                    xid,
+                    prepared_xid.unwrap_or(xid),
                     End {
                         outcome,
                         lsn,
@@ -376,7 +437,7 @@ impl Grouper {
         if state.interesting() {
             self.part.finished.push((xid, state));
         } else if !self.first_range && self.older_than.is_none_or(|t| xid < t) {
-            self.part.outcomes.push((xid, end));
+            self.part.outcomes.push((xid, state));
         }
     }
 
@@ -424,14 +485,13 @@ pub fn merge(parts: Vec<Part>, timeline: u32) -> (Vec<WalTransaction>, Vec<WalFi
                 .unwrap_or_default();
             finish(&mut pending, &mut done, &mut tally, xid, state, &subs);
         }
-        for (xid, end) in part.outcomes {
-            if pending.contains_key(&xid) || end.subxacts.iter().any(|s| pending.contains_key(s)) {
-                let subs = end.subxacts.clone();
-                let state = TxState {
-                    first_lsn: end.lsn,
-                    end: Some(end),
-                    ..TxState::default()
-                };
+        for (xid, state) in part.outcomes {
+            let subs: Vec<u32> = state
+                .end
+                .as_ref()
+                .map(|e| e.subxacts.clone())
+                .unwrap_or_default();
+            if pending.contains_key(&xid) || subs.iter().any(|s| pending.contains_key(s)) {
                 finish(&mut pending, &mut done, &mut tally, xid, state, &subs);
             }
         }
@@ -734,6 +794,47 @@ rmgr: Transaction len (rec/tot):    685/   685, tx:        727, lsn: 0/01544A68,
                 whole,
                 "split after line {cut}"
             );
+        }
+    }
+
+    #[test]
+    fn two_phase_commit_committed_rolled_back_and_in_doubt() {
+        // As pg_waldump 15 prints them: the COMMIT/ABORT PREPARED record carries the prepared
+        // transaction's xid in its description, its own xid is 0.
+        const TWO_PHASE: &str = "\
+rmgr: Heap        len (rec/tot):     54/    54, tx:        760, lsn: 0/01B9B300, prev 0/01B9B268, desc: DELETE off 1 flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/5/16392 blk 0
+rmgr: Transaction len (rec/tot):    250/   250, tx:        760, lsn: 0/01B9BB88, prev 0/01B9B300, desc: PREPARE gid p1: 2026-12-02 05:52:14.491393 UTC
+rmgr: Heap        len (rec/tot):     54/    54, tx:        761, lsn: 0/01B9BC70, prev 0/01B9BB88, desc: DELETE off 2 flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/5/16392 blk 0
+rmgr: Transaction len (rec/tot):     66/    66, tx:          0, lsn: 0/01B9BCB0, prev 0/01B9BC70, desc: COMMIT_PREPARED 760: 2026-12-02 05:52:14.492499 UTC
+rmgr: Transaction len (rec/tot):    250/   250, tx:        761, lsn: 0/01B9BF68, prev 0/01B9BCB0, desc: PREPARE gid p2: with: colon: 2026-12-02 05:52:14.494371 UTC
+rmgr: Transaction len (rec/tot):     66/    66, tx:          0, lsn: 0/01B9C0A8, prev 0/01B9BF68, desc: ABORT_PREPARED 761: 2026-12-02 05:52:14.495473 UTC
+rmgr: Heap        len (rec/tot):     54/    54, tx:        762, lsn: 0/01B9C100, prev 0/01B9C0A8, desc: DELETE off 3 flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/5/16392 blk 0
+rmgr: Transaction len (rec/tot):    250/   250, tx:        762, lsn: 0/01B9C5E0, prev 0/01B9C100, desc: PREPARE gid p3: 2026-12-02 05:52:14.496652 UTC
+";
+        let whole = run(TWO_PHASE, None);
+        let by_xid = |x: u32| whole.iter().find(|t| t.xid == x).cloned();
+        let committed = by_xid(760).expect("760");
+        assert_eq!(committed.outcome, WalOutcome::Committed);
+        assert_eq!(committed.end_lsn.as_deref(), Some("0/1B9BCB0"));
+        assert_eq!(committed.prepared_lsn.as_deref(), Some("0/1B9BB88"));
+        assert_eq!(committed.gid.as_deref(), Some("p1"));
+        assert_eq!(committed.rows[0].deleted, 1);
+        assert_eq!(
+            committed.end_at.map(|t| t.to_rfc3339()),
+            Some("2026-12-02T05:52:14.492499+00:00".to_string())
+        );
+        let rolled_back = by_xid(761).expect("761");
+        assert_eq!(rolled_back.outcome, WalOutcome::Aborted);
+        assert_eq!(rolled_back.gid.as_deref(), Some("p2: with: colon"));
+        let in_doubt = by_xid(762).expect("762");
+        assert_eq!(in_doubt.outcome, WalOutcome::Prepared);
+        assert_eq!(in_doubt.end_lsn, None);
+        assert_eq!(
+            in_doubt.prepared_at.map(|t| t.to_rfc3339()),
+            Some("2026-12-02T05:52:14.496652+00:00".to_string())
+        );
+        for cut in 1..TWO_PHASE.lines().count() {
+            assert_eq!(run(TWO_PHASE, Some(cut)), whole, "split after line {cut}");
         }
     }
 

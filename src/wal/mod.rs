@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::UserError;
-use crate::evidence::{WalEvidence, WalGap, WalTransaction, format_lsn};
+use chrono::{DateTime, Utc};
+
+use crate::evidence::{WalEvidence, WalGap, WalTransaction, WalWindow, format_lsn};
 use group::{Grouper, Part, parse_waldump_line};
 use segment::{Compression, SegmentFile, SegmentHeader, major_of_magic, parse_name};
 
@@ -32,6 +34,112 @@ pub struct WalScanOptions {
     pub threads: Option<usize>,
     /// Who decodes the records (default: `PGTRIAGE_WAL_READER`, else native).
     pub reader: Option<WalReader>,
+    /// The incident window: only segments that can hold a transaction ending in
+    /// `[since, until]` are decoded, only those transactions kept (`None`: read everything).
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Where the window comes from, for the evidence (`--since/--until`, `evidence: …`).
+    pub window_basis: Option<String>,
+    /// How far commit times may run out of WAL order when placing segments (default 60 s).
+    pub window_slack: Option<chrono::Duration>,
+}
+
+/// Commit times follow WAL order only roughly (each is taken just before its record is
+/// inserted, by concurrent sessions): segments are placed in the window with this slack.
+const WINDOW_SLACK_SECONDS: i64 = 60;
+
+/// How far a probe reads past a segment start looking for a timed record and a standby
+/// snapshot (the bgwriter logs one every 15 s of activity, a checkpoint one each time).
+const PROBE_SEGMENTS: u64 = 4;
+
+/// The part of one contiguous run of segments a window needs: decode `run[lo..hi]`; every
+/// transaction ending after `complete_from` has all its records in it.
+struct Selection {
+    lo: usize,
+    hi: usize,
+    complete_from: Option<u64>,
+}
+
+/// Places the window on a run by probing segment starts (binary searches: commit times and
+/// xids grow with the LSN). The start is moved back until the standby snapshot it is
+/// anchored to has no running transaction that began before it, so a long transaction that
+/// ends inside the window is read whole.
+fn select(
+    run: &decode::Run<'_>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    slack: chrono::Duration,
+) -> Selection {
+    let n = run.files.len();
+    let seg = run.segment_size;
+    let start_of = |i: usize| (run.first_segno + i as u64) * seg;
+    let mut cache: BTreeMap<usize, decode::Probe> = BTreeMap::new();
+    let mut probe = |i: usize| -> decode::Probe {
+        *cache
+            .entry(i)
+            .or_insert_with(|| decode::probe(run, start_of(i), PROBE_SEGMENTS * seg))
+    };
+    // Largest i in [lo, hi) with pred(i) (pred true then false); `lo` when none.
+    fn last_true(lo: usize, hi: usize, mut pred: impl FnMut(usize) -> bool) -> Option<usize> {
+        let (mut a, mut b) = (lo, hi);
+        while a < b {
+            let m = a + (b - a) / 2;
+            if pred(m) {
+                a = m + 1;
+            } else {
+                b = m;
+            }
+        }
+        a.checked_sub(1).filter(|i| *i >= lo)
+    }
+    let mut lo = 0usize;
+    let mut complete_from = None;
+    if let Some(since) = since {
+        let early = since - slack;
+        // The last segment starting before the window (an unplaceable one counts as inside:
+        // the read starts earlier, never later).
+        let k = last_true(0, n, |i| probe(i).first_time.is_some_and(|t| t <= early));
+        // Walking back one segment at a time (each read once, only its own records): the
+        // first standby snapshot before every commit of the window is the anchor; the read
+        // starts at the segment of the latest snapshot whose nextXid is at most the anchor's
+        // oldest running xid, so every transaction running at the anchor began inside it.
+        let mut anchor: Option<decode::RunningXacts> = None;
+        let mut i = k;
+        while let Some(at) = i {
+            let p = decode::probe(run, start_of(at), seg);
+            match (anchor, p.running) {
+                (None, Some(r)) if p.last_time_before_running.is_none_or(|t| t < early) => {
+                    anchor = Some(r);
+                    complete_from = Some(r.lsn);
+                    if r.next_xid == r.oldest_running_xid {
+                        lo = at;
+                        break;
+                    }
+                }
+                (Some(a), Some(r))
+                    if (a.oldest_running_xid.wrapping_sub(r.next_xid) as i32) >= 0 =>
+                {
+                    lo = at;
+                    break;
+                }
+                _ => {}
+            }
+            lo = 0;
+            i = at.checked_sub(1);
+        }
+    }
+    let mut hi = n;
+    if let Some(until) = until {
+        let late = until + slack;
+        // The first segment starting after the window ends: not needed.
+        let after = last_true(lo, n, |i| !probe(i).first_time.is_some_and(|t| t > late));
+        hi = after.map_or(lo, |i| i + 1).max(lo + 1).min(n);
+    }
+    Selection {
+        lo,
+        hi,
+        complete_from,
+    }
 }
 
 /// Who decodes the WAL records.
@@ -50,8 +158,9 @@ impl WalReader {
         match std::env::var("PGTRIAGE_WAL_READER").as_deref() {
             Ok("pg_waldump") => WalReader::Waldump,
             Ok("native") => WalReader::Native,
-            // The record layouts the native reader knows.
-            _ if (13..=17).contains(&major) => WalReader::Native,
+            // The record layouts the native reader knows (18's checked against pg_walinspect 18:
+            // the npm builds of 18 ship no pg_waldump).
+            _ if (13..=18).contains(&major) => WalReader::Native,
             _ => WalReader::Waldump,
         }
     }
@@ -231,6 +340,21 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
             .push((segno, f, size));
     }
 
+    // A window is placed with the native reader's probes, whoever decodes the records.
+    let windowed = (opts.since.is_some() || opts.until.is_some())
+        && (13..=18).contains(&major)
+        && (1024..=65536).contains(&block_size);
+    if (opts.since.is_some() || opts.until.is_some()) && !windowed {
+        gaps.push(WalGap {
+            what: format!(
+                "PostgreSQL {major}'s WAL cannot be placed in the incident window: every segment was read"
+            ),
+            setting: None,
+        });
+    }
+    let mut segments_skipped = 0u64;
+    let mut complete_from: Option<u64> = None;
+    let mut cut_by_until = false;
     let threads = opts
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -290,6 +414,28 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
             if run.is_empty() {
                 continue;
             }
+            let run: &[&(u64, SegmentFile, u64)] = if windowed {
+                let files: Vec<PathBuf> = run.iter().map(|s| work_dir.join(&s.1.name)).collect();
+                let native = decode::Run {
+                    files: &files,
+                    first_segno: run[0].0,
+                    segment_size: u64::from(segment_size),
+                    block_size,
+                    major,
+                };
+                let slack = opts
+                    .window_slack
+                    .unwrap_or_else(|| chrono::Duration::seconds(WINDOW_SLACK_SECONDS));
+                let sel = select(&native, opts.since, opts.until, slack);
+                segments_skipped += (run.len() - (sel.hi - sel.lo)) as u64;
+                if let Some(c) = sel.complete_from {
+                    complete_from = Some(complete_from.map_or(c, |p: u64| p.min(c)));
+                }
+                cut_by_until |= sel.hi < run.len();
+                &run[sel.lo..sel.hi]
+            } else {
+                run
+            };
             let Some(last_seg) = run.last() else { continue };
             let run_start = run[0].0 * u64::from(segment_size);
             start_lsn = Some(start_lsn.map_or(run_start, |s| s.min(run_start)));
@@ -400,6 +546,25 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
     });
     files_out.sort_by_key(|f| f.relfilenode);
     files_out.dedup_by_key(|f| f.relfilenode);
+    let window = windowed.then(|| {
+        // Only transactions ending inside the window: those are read whole. One still open at
+        // the end of the WAL is kept unless the read stopped at --until.
+        transactions.retain(|t| match t.end_at {
+            Some(at) => opts.since.is_none_or(|s| at >= s) && opts.until.is_none_or(|u| at <= u),
+            None => t.end_lsn.is_none() && !cut_by_until,
+        });
+        WalWindow {
+            since: opts.since,
+            until: opts.until,
+            basis: opts
+                .window_basis
+                .clone()
+                .unwrap_or_else(|| "--since/--until".into()),
+            complete_from_lsn: complete_from.map(format_lsn),
+            segments_skipped,
+            segments_read: segments_read.len() as u64,
+        }
+    });
     Ok(WalEvidence {
         source: match reader {
             WalReader::Native => "wal_directory".into(),
@@ -414,6 +579,7 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
         transactions,
         files: files_out,
         gaps,
+        window,
     })
 }
 

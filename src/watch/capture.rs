@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use super::detect::WatchEvent;
 use super::hook::HookRunner;
-use crate::commands::collect::{Sources, build_evidence};
 use crate::db::LossCapture;
 use crate::error::{Result, UserError};
 use crate::evidence::{DatabaseSnapshot, Evidence, Input};
+use crate::gather::{Sources, build_evidence};
 
 /// The `format` of a capture file.
 pub const CAPTURE_FORMAT: &str = "pgtriage-watch-capture/1";

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::commands::LogArgs;
-use crate::commands::collect::Sources;
 use crate::db::{ConnectionSettings, Session};
 use crate::error::{Result, UserError};
 use crate::evidence::{DatabaseSnapshot, Evidence};
+use crate::gather::Sources;
 use capture::{Baselines, EvidenceJob, EvidenceWorker, LogTail};
 use detect::{Thresholds, WatchEvent, WatchEventKind};
 use follow::{LogFollower, LoggedStatement, StatementScanner};
@@ -514,6 +514,7 @@ impl Watcher {
             baseline: None,
             tables_only: false,
             wal: None,
+            ..Default::default()
         };
         if let Some(w) = &self.worker {
             w.submit(EvidenceJob {

@@ -264,7 +264,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     ),
                 ));
             }
-            if facts.evidence.migrations.as_ref().is_some_and(|h| {
+            if facts.migrations.as_ref().is_some_and(|h| {
                 names.iter().any(|n| {
                     h.unmanaged_tables
                         .iter()
