@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    pgtriage::report::term::set_color(cli.color);
     match cli.command.run() {
         Ok(code) => code,
         Err(e) => {

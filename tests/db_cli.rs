@@ -312,7 +312,7 @@ fn without_pguser_the_operating_system_user_connects() {
         .env("PGDATABASE", &db));
     assert_lists_table(&out, "via_os_user");
     assert!(
-        out.1.contains(&format!("\"source\": \"{role}@")),
+        out.1.contains(&format!("\"read_from\": \"{role}@")),
         "{}",
         out.1
     );

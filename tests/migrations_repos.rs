@@ -405,7 +405,10 @@ fn bad_input_is_one_line_and_the_rest_is_still_scanned() {
     let repo_arg = repo.path().to_string_lossy().into_owned();
     let (code, _, stderr) = pgtriage(&["--repo", &repo_arg, "--since", "yesterday"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("--since yesterday"), "{stderr}");
+    assert!(
+        stderr.contains("--since \"yesterday\": not a time"),
+        "{stderr}"
+    );
     let (code, _, stderr) = pgtriage(&["--repo", &repo_arg, "--rev", "nope..main"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--rev"), "{stderr}");

@@ -75,7 +75,7 @@ fn exact_counts_make_the_baseline_trustworthy() {
         .cloned()
         .unwrap_or(Value::Null);
     assert_eq!(t["baseline_rows"], 1000, "{t:#}");
-    assert_eq!(t["baseline_source"], "count", "{t:#}");
+    assert_eq!(t["baseline_rows_from"], "count", "{t:#}");
     eprintln!("n_live_tup after INSERT + VACUUM ANALYZE in one session: {live}");
     if cluster.major_version() == 15 {
         assert_eq!(
@@ -101,9 +101,9 @@ fn exact_counts_make_the_baseline_trustworthy() {
             .cloned()
             .unwrap_or(Value::Null);
         assert_eq!(code, Some(0), "{v:#}");
-        assert_eq!(t["baseline_source"], "reltuples", "{t:#}");
+        assert_eq!(t["baseline_rows_from"], "reltuples", "{t:#}");
         assert_eq!(t["baseline_rows"], 1000, "{t:#}");
-        assert_eq!(t["source"], "count", "{t:#}");
+        assert_eq!(t["rows_from"], "count", "{t:#}");
         let note = t["note"].as_str().unwrap_or("");
         assert!(
             note.contains("compared reltuples 1000") && note.contains("n_live_tup 2000"),

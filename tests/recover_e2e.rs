@@ -151,7 +151,7 @@ fn pitr_plan_runs_as_printed_and_brings_the_rows_back() {
     let plans = report["recovery"].as_array().expect("recovery[]");
     assert_eq!(plans.len(), 1, "one loss event, one plan: {plans:#?}");
     let plan = &plans[0];
-    assert_eq!(plan["source"], "pitr");
+    assert_eq!(plan["restore_from"], "pitr");
     assert_eq!(plan["target"]["inclusive"], false);
     let tables: Vec<&str> = plan["tables"]
         .as_array()
@@ -335,7 +335,7 @@ fn dump_plan_runs_as_printed_and_brings_the_rows_back() {
         let id = plan["id"].as_u64().unwrap_or(0);
         let rehearse = step(
             plan,
-            if plan["source"] == "pitr" {
+            if plan["restore_from"] == "pitr" {
                 "Or from a dump"
             } else {
                 "Extract"
@@ -668,7 +668,7 @@ fn dump_restore_incident_gets_the_writes_the_dump_lacked() {
         .find(|p| p["kind"] == "restore")
         .unwrap_or_else(|| panic!("a plan for the restore: {plans:#?}"));
     assert_eq!(
-        plan["source"], "pitr",
+        plan["restore_from"], "pitr",
         "archiving is on: PITR, not the dump that lacks the rows"
     );
     let base_s = base.display().to_string();

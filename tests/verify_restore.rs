@@ -161,7 +161,7 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
     // Missing rows: parent is an empty file; child_cascade is back.
     let parent = table(&report, "parent");
     assert_eq!(parent["status"], "fail");
-    assert_eq!(parent["source"], "empty_file");
+    assert_eq!(parent["rows_from"], "empty_file");
     assert_eq!(table(&report, "child_cascade")["status"], "pass");
     // Orphans, and the constraint that would have refused them is missing.
     let fk = report["foreign_keys"]
@@ -230,7 +230,7 @@ fn dump_restore_fails_while_incomplete_and_passes_when_complete() {
         &["--exact", "--tables", "parent,grandchild"],
     );
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(table(&report, "grandchild")["source"], "count");
+    assert_eq!(table(&report, "grandchild")["rows_from"], "count");
     assert_eq!(report["tables"].as_array().map(|t| t.len()), Some(2));
     assert_eq!(report["exact_count"]["counted"], 2);
 }
@@ -332,12 +332,12 @@ fn point_in_time_recovery_from_a_base_backup_passes_and_says_what_happened() {
     );
     // Statistics start from zero after a recovery: the estimate says it came from reltuples.
     let parent = table(&report, "parent");
-    assert_eq!(parent["source"], "reltuples", "{parent:#}");
+    assert_eq!(parent["rows_from"], "reltuples", "{parent:#}");
     // Exact counts find the 10 rows committed after the backup, replayed from the archive.
     let (code, report) = verify(&baseline, &url, &["--exact"]);
     assert_eq!(code, 0, "{report:#}");
     let parent = table(&report, "parent");
-    assert_eq!(parent["source"], "count");
+    assert_eq!(parent["rows_from"], "count");
     assert_eq!(parent["rows"], 1010);
     assert!(report["exact_count"]["spent_ms"].as_u64().is_some());
 }
@@ -488,7 +488,7 @@ fn after_a_crash_a_never_analyzed_table_is_unverified_until_counted() {
     let (code, report) = verify(&baseline, &url, &[]);
     assert_eq!(code, 1, "{report:#}");
     let events = table(&report, "events");
-    assert_eq!(events["source"], "planner", "{events:#}");
+    assert_eq!(events["rows_from"], "planner", "{events:#}");
     assert_eq!(events["status"], "unverified", "{events:#}");
     assert!(
         report["verdict"]

@@ -35,6 +35,8 @@ pub struct Plan {
     pub rows_expected_back: Option<i64>,
     pub target: Option<Target>,
     /// Where the rows come back from: `pitr` (base backup + WAL archive), `dump`, `none`.
+    /// JSON `restore_from`: `source` is a citation in every pgtriage contract.
+    #[serde(rename = "restore_from")]
     pub source: &'static str,
     /// The archiving tool the server's archive_command names: `cp`, `pgbackrest`, `wal-g`,
     /// `barman`, `other`, or `none` when archiving is off.

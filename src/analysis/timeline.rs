@@ -22,6 +22,11 @@ pub struct TimelineEntry {
     pub tables: Vec<String>,
     /// Shown in the diagram of key events.
     pub key: bool,
+    /// For a log event: the session it ran in, its transaction's outcome and the log's DETAIL
+    /// (a failed statement's text, a cascade's list); null for other sources.
+    pub session: Option<crate::evidence::SessionInfo>,
+    pub outcome: Option<crate::evidence::TxOutcome>,
+    pub detail: Option<String>,
 }
 
 /// Log events that make a forensic timeline (the `timeline` command has the rest).
@@ -83,6 +88,9 @@ pub fn report_timeline(
     if let Some(tl) = &evidence.timeline {
         for e in tl.events.iter().filter(|e| timeline_worthy(e.kind)) {
             timeline.push(TimelineEntry {
+                session: Some(e.session.clone()),
+                outcome: e.outcome,
+                detail: e.detail.clone(),
                 at: e.at,
                 kind: kind_name(&e.kind),
                 source: e.source.clone(),
@@ -95,6 +103,9 @@ pub fn report_timeline(
     if let Some(h) = &evidence.migrations {
         for op in &h.operations {
             timeline.push(TimelineEntry {
+                session: None,
+                outcome: None,
+                detail: None,
                 at: op.committed_at,
                 kind: "migration_commit".into(),
                 source: op.source.clone(),
@@ -138,6 +149,9 @@ pub fn report_timeline(
                     t.cite(col)
                 };
                 timeline.push(TimelineEntry {
+                    session: None,
+                    outcome: None,
+                    detail: None,
                     at,
                     kind: kind.into(),
                     text: if kind == "catalog_change" {
@@ -158,6 +172,9 @@ pub fn report_timeline(
     if let Some(d) = &evidence.database {
         if let Some(at) = d.server.postmaster_start_time {
             timeline.push(TimelineEntry {
+                session: None,
+                outcome: None,
+                detail: None,
                 at,
                 kind: "server_start".into(),
                 source: "catalog:pg_postmaster_start_time".into(),
@@ -168,6 +185,9 @@ pub fn report_timeline(
         }
         if let Some(at) = d.database_stats.as_ref().and_then(|s| s.stats_reset) {
             timeline.push(TimelineEntry {
+                session: None,
+                outcome: None,
+                detail: None,
                 at,
                 kind: "stats_reset".into(),
                 source: "stats:pg_stat_database.stats_reset".into(),
@@ -178,6 +198,9 @@ pub fn report_timeline(
         }
         if let Some(at) = d.bgwriter_stats_reset {
             timeline.push(TimelineEntry {
+                session: None,
+                outcome: None,
+                detail: None,
                 at,
                 kind: "stats_reset".into(),
                 source: "stats:pg_stat_bgwriter.stats_reset".into(),
@@ -197,6 +220,9 @@ pub fn report_timeline(
         {
             let Some(at) = tx.commit_at else { continue };
             timeline.push(TimelineEntry {
+                session: None,
+                outcome: None,
+                detail: None,
                 at,
                 kind: format!("wal_{}", tx.outcome.as_str()),
                 text: format!(

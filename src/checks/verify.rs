@@ -27,7 +27,9 @@ use crate::checks::{quote_ident, quote_literal, quote_qualified};
 use crate::evidence::{DatabaseSnapshot, ForeignKey, TableStats};
 
 /// The value of the `format` field of `verify --format json`.
-pub const VERIFY_FORMAT: &str = "pgtriage-verify/1";
+/// `/2`: a table check's `source`/`baseline_source` (how rows were counted) became
+/// `rows_from`/`baseline_rows_from`; `source` is a citation in every pgtriage contract.
+pub const VERIFY_FORMAT: &str = "pgtriage-verify/2";
 
 /// Default tolerance: estimates drift by a few percent between ANALYZE runs.
 pub const DEFAULT_TOLERANCE_PCT: f64 = 5.0;
@@ -420,8 +422,10 @@ pub struct TableCheck {
     pub name: String,
     pub status: CheckStatus,
     pub baseline_rows: Option<i64>,
+    #[serde(rename = "baseline_rows_from")]
     pub baseline_source: RowSource,
     pub rows: Option<i64>,
+    #[serde(rename = "rows_from")]
     pub source: RowSource,
     /// Baseline rows minus rows now, when both are known and positive.
     pub missing_rows: Option<i64>,

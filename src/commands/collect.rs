@@ -36,7 +36,8 @@ pub struct CollectArgs {
     /// with the pg_waldump of their major version: the exact loss transactions.
     #[arg(long = "wal", value_name = "DIR")]
     pub wal: Option<PathBuf>,
-    /// The incident window for --wal (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC): only the
+    /// The incident window for --wal (RFC 3339, or `YYYY-MM-DD[ HH:MM[:SS]]`: UTC unless an offset
+    /// is written): only the
     /// segments that can hold a transaction ending after this time are decoded. Without
     /// --since/--until and with --log, the window runs from the earliest loss the logs show.
     #[arg(long, value_name = "T")]
@@ -69,12 +70,12 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     sources.wal_since = args
         .since
         .as_deref()
-        .map(|t| crate::commands::report::parse_time("--since", t))
+        .map(|t| crate::commands::time_flags::parse_time_flag("--since", t))
         .transpose()?;
     sources.wal_until = args
         .until
         .as_deref()
-        .map(|t| crate::commands::report::parse_time("--until", t))
+        .map(|t| crate::commands::time_flags::parse_time_flag("--until", t))
         .transpose()?;
     let mut evidence = build_evidence(&sources)?;
     if args.exact_counts {
@@ -83,9 +84,10 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     evidence.save(&args.output)?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());
     eprintln!(
-        "collect: wrote {} ({} inputs, {tables} tables)",
+        "collect: wrote {} ({}, {})",
         args.output.display(),
-        evidence.inputs.len()
+        crate::report::term::count(evidence.inputs.len() as u64, "input"),
+        crate::report::term::count(tables as u64, "table")
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 
-use crate::error::{Result, UserError};
+use crate::commands::time_flags::parse_time_flag;
+use crate::error::Result;
 use crate::migrations::{self, HistoryOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,7 +25,8 @@ pub struct MigrationsArgs {
     /// Database to read the migration tracking tables from, and to cross-check tables with.
     #[arg(long = "db", value_name = "URL")]
     pub db: Option<String>,
-    /// Only versions committed at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    /// Only versions committed at or after this time (RFC 3339, or `YYYY-MM-DD[ HH:MM[:SS]]`: UTC
+    /// unless an offset is written).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// A revision or range to walk (`v1.0..main`); default HEAD.
@@ -40,6 +41,8 @@ pub struct MigrationsArgs {
     /// List inactive operations too (commented out, down migrations).
     #[arg(long)]
     pub all: bool,
+    /// `table` for people (active destructive operations; --all for every one), `json` for
+    /// programs (everything, the `pgtriage-migrations/1` contract).
     #[arg(long, value_enum, default_value_t = MigrationsFormat::Table)]
     pub format: MigrationsFormat,
     /// Walk the history only (no parsing) and print counts: for the benchmark script.
@@ -50,23 +53,12 @@ pub struct MigrationsArgs {
     pub statement_timeout: u64,
 }
 
-/// `--since` as a UTC instant.
-pub fn parse_since(text: &str) -> Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        && let Some(t) = d.and_hms_opt(0, 0, 0)
-    {
-        return Ok(t.and_utc());
-    }
-    Err(UserError::new(format!(
-        "--since {text}: not a time; use RFC 3339 (2025-10-18T22:00:00Z) or a date (2025-10-18)"
-    )))
-}
-
 pub fn run(args: MigrationsArgs) -> Result<ExitCode> {
-    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| parse_time_flag("--since", t))
+        .transpose()?;
     let opts = HistoryOptions {
         repo: args.repo.clone(),
         rev: args.rev.clone(),

@@ -7,6 +7,7 @@ pub mod migrations;
 pub mod recover;
 pub mod report;
 pub mod tables;
+pub mod time_flags;
 pub mod timeline;
 pub mod verify;
 pub mod watch;

@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, ValueEnum};
 
+use crate::commands::time_flags::parse_time_flag;
 use crate::commands::{DbArgs, LogArgs};
 use crate::error::{Result, UserError};
 use crate::evidence::Evidence;
@@ -44,17 +44,19 @@ pub struct ReportArgs {
     /// Write the report here (whole or not at all) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// `md`: the Markdown postmortem draft (on a terminal without -o: a short summary that ends
+    /// with the top recovery step); `json`: the `pgtriage-report/1` contract (schemas/report.json).
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
     /// A minijinja template replacing the embedded report.md.j2; partials next to it
     /// (partials/NAME.md.j2) replace the embedded ones.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
-    /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC); with
-    /// --wal, the WAL read is bounded by the same window.
+    /// Timeline entries from this time (RFC 3339, or `YYYY-MM-DD[ HH:MM[:SS]]`: UTC unless an
+    /// offset is written); with --wal, the WAL read is bounded by the same window.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
-    /// Timeline entries up to this time.
+    /// Timeline entries up to this time (same rule as --since).
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
     /// The JSON output of `pgtriage verify` run after recovery: adds a "Recovery verified"
@@ -76,29 +78,25 @@ pub enum Redact {
     All,
 }
 
-/// Parses `--since`/`--until`: RFC 3339, or a UTC `YYYY-MM-DD[ HH:MM[:SS[.f]]]`.
-pub fn parse_time(flag: &str, text: &str) -> Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for f in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, f) {
-            return Ok(t.and_utc());
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        && let Some(t) = d.and_hms_opt(0, 0, 0)
-    {
-        return Ok(t.and_utc());
-    }
-    Err(UserError::new(format!(
-        "{flag} `{text}`: not a time; use RFC 3339 (2026-11-23T12:09:55Z) or `YYYY-MM-DD HH:MM:SS` (UTC)"
-    )))
+/// What `report` says when given nothing: connecting to libpq's defaults (`root@localhost:5432/
+/// root` for root) would only fail with a message that hides what the command wants.
+pub const NOTHING_TO_READ: &str = "report needs something to read: an evidence file (`pgtriage report evidence.json`, \
+the usual input, written by `pgtriage collect`), or sources to gather: --db URL (or DATABASE_URL / PGHOST), \
+--log PATH, --repo PATH; see `pgtriage report --help`";
+
+/// Whether the environment names a database the way libpq users expect (then `report` with no
+/// arguments gathers from it, as `psql` would connect).
+fn database_named_by_environment() -> bool {
+    [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGDATABASE",
+        "PGSERVICE",
+        "PGPORT",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
@@ -106,14 +104,22 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         since: args
             .since
             .as_deref()
-            .map(|t| parse_time("--since", t))
+            .map(|t| parse_time_flag("--since", t))
             .transpose()?,
         until: args
             .until
             .as_deref()
-            .map(|t| parse_time("--until", t))
+            .map(|t| parse_time_flag("--until", t))
             .transpose()?,
     };
+    if args.evidence.is_none()
+        && args.db.url.is_none()
+        && args.logs.paths.is_empty()
+        && args.repo.is_none()
+        && !database_named_by_environment()
+    {
+        return Err(UserError::new(NOTHING_TO_READ));
+    }
     let evidence = match &args.evidence {
         Some(path) => {
             if args.db.url.is_some() || !args.logs.paths.is_empty() || args.repo.is_some() {

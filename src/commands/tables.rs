@@ -54,7 +54,7 @@ pub fn run(args: TablesArgs) -> Result<ExitCode> {
         TablesFormat::Table => tables_view::render_terminal(&source, &rows, &snapshot.not_visible),
         TablesFormat::Json => tables_view::to_json(&TablesDocument {
             format: tables_view::TABLES_FORMAT,
-            source: &source,
+            read_from: &source,
             tables: &rows,
             not_visible: &snapshot.not_visible,
         }),

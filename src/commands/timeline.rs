@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use crate::commands::LogArgs;
+use crate::commands::time_flags::parse_time_flag;
 use crate::error::{Result, UserError};
 use crate::evidence::{EventKind, Timeline};
-use crate::logs::time::{LogZone, parse_bound};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TimelineFormat {
@@ -20,10 +20,11 @@ pub enum TimelineFormat {
 pub struct TimelineArgs {
     #[command(flatten)]
     pub log: LogArgs,
-    /// Only events at or after this time (RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` in --log-timezone).
+    /// Only events at or after this time (RFC 3339, or `YYYY-MM-DD[ HH:MM[:SS]]`: UTC unless an
+    /// offset is written — not the log's zone).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Only events at or before this time.
+    /// Only events at or before this time (same rule as --since).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Only events touching this table (`name` or `schema.name`; repeatable).
@@ -32,6 +33,10 @@ pub struct TimelineArgs {
     /// Only events of this kind (`truncate`, `delete_all`, `error`, …; repeatable).
     #[arg(long = "kind", value_name = "KIND")]
     pub kinds: Vec<String>,
+    /// List routine connection/disconnection lines in the terminal table too (by default they
+    /// are counted, not listed; JSON and JSON Lines always hold every event).
+    #[arg(long)]
+    pub all: bool,
     /// Output: a terminal table, one JSON document, or JSON Lines (one event per line).
     #[arg(long, value_enum, default_value_t = TimelineFormat::Table)]
     pub format: TimelineFormat,
@@ -65,18 +70,10 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
             "timeline needs --log PATH (a log file, directory, glob, or -)",
         ));
     }
-    let zone = match &args.log.log_timezone {
-        Some(z) => LogZone::parse(z).unwrap_or_default(),
-        None => LogZone::default(),
-    };
+    // The same rule as every other command: UTC unless the value carries an offset, whatever
+    // --log-timezone says about the log's own timestamps.
     let bound = |flag: &str, v: &Option<String>| -> Result<_> {
-        v.as_deref()
-            .map(|t| {
-                parse_bound(t, zone).ok_or_else(|| {
-                    UserError::new(format!("--{flag} {t:?}: not a time; use RFC 3339 (2026-11-23T12:00:00Z) or 2026-11-23 12:00"))
-                })
-            })
-            .transpose()
+        v.as_deref().map(|t| parse_time_flag(flag, t)).transpose()
     };
     let kinds = args
         .kinds
@@ -88,8 +85,8 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
         format: args.log.log_format.clone(),
         line_prefix: args.log.log_line_prefix.clone(),
         timezone: args.log.log_timezone.clone(),
-        since: bound("since", &args.since)?,
-        until: bound("until", &args.until)?,
+        since: bound("--since", &args.since)?,
+        until: bound("--until", &args.until)?,
         progress: true,
         threads: args.threads,
         part_bytes: None,
@@ -99,7 +96,14 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut timeline = crate::logs::read_timeline(&opts)?;
     filter(&mut timeline, &args.tables, &kinds);
     let text = match args.format {
-        TimelineFormat::Table => crate::report::timeline_view::render_table(&timeline),
+        TimelineFormat::Table => {
+            // Asking for connection lines by --kind lists them without --all.
+            let all = args.all
+                || kinds
+                    .iter()
+                    .any(|k| matches!(k, EventKind::Connection | EventKind::Disconnection));
+            crate::report::timeline_view::render_table(&timeline, all)
+        }
         TimelineFormat::Json => crate::report::timeline_view::render_json(&timeline)?,
         TimelineFormat::Jsonl => {
             for p in &timeline.problems {

@@ -41,7 +41,7 @@ pub struct VerifyArgs {
     /// A table fails when it has more than this many percent fewer rows than the baseline.
     #[arg(long, value_name = "PCT", default_value_t = checks::DEFAULT_TOLERANCE_PCT)]
     pub tolerance: f64,
-    /// Output: a terminal table, JSON (`pgtriage-verify/1`), or the Markdown section of a postmortem.
+    /// Output: a terminal table, JSON (`pgtriage-verify/2`), or the Markdown section of a postmortem.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
     pub format: VerifyFormat,
 }

@@ -55,6 +55,7 @@ pub struct WatchArgs {
     /// Longest wait between reconnection attempts.
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub max_backoff: String,
+    /// `text`: one line per event; `jsonl`: one JSON object per event (schemas/watch-event.json).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Print poll timings and resident memory on stderr this often (e.g. 1m).

@@ -236,21 +236,6 @@ pub fn parse_epoch(b: &[u8]) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, nanos)
 }
 
-/// A `--since`/`--until` value: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (in `zone`), or a date.
-pub fn parse_bound(text: &str, zone: LogZone) -> Option<DateTime<Utc>> {
-    let t = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Some(d.with_timezone(&Utc));
-    }
-    let mut owned = t.to_string();
-    if owned.len() == 10 {
-        owned.push_str(" 00:00:00");
-    } else if owned.len() == 16 {
-        owned.push_str(":00");
-    }
-    parse_timestamp(owned.as_bytes(), zone).map(|(at, _)| at)
-}
-
 /// BSD syslog `Nov 23 12:09:26`: the year is not written; `year` supplies it.
 pub fn parse_bsd_syslog(b: &[u8], year: i32, zone: LogZone) -> Option<DateTime<Utc>> {
     if b.len() < 15 {
@@ -305,10 +290,6 @@ mod tests {
         assert_eq!(
             parse_epoch(b"1700000000.123").unwrap(),
             at("2023-11-14T22:13:20.123Z")
-        );
-        assert_eq!(
-            parse_bound("2026-11-23 12:00", LogZone::default()).unwrap(),
-            at("2026-11-23T12:00:00Z")
         );
         assert_eq!(
             parse_bsd_syslog(b"Nov  3 12:09:26", 2026, LogZone::default()).unwrap(),

@@ -53,8 +53,11 @@ pub fn render_terminal(history: &MigrationHistory, all: bool) -> String {
     let files = history.files.len();
     let versions: usize = history.files.iter().map(|f| f.versions.len()).sum();
     out.push_str(&format!(
-        "{}: {} commits walked, {} migration files, {} versions\n",
-        history.repo, history.commits_walked, files, versions
+        "{}: {} walked, {}, {}\n",
+        history.repo,
+        crate::report::term::count(history.commits_walked, "commit"),
+        crate::report::term::count(files as u64, "migration file"),
+        crate::report::term::count(versions as u64, "version")
     ));
     if let Some(s) = &history.shallow {
         out.push_str(&format!("warning: {s}\n"));

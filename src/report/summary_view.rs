@@ -2,7 +2,7 @@
 //! the affected tables and the ranked hypotheses, in tables that fit the screen.
 
 use crate::report::model::Report;
-use crate::report::term::new_table;
+use crate::report::term::{bold, new_table};
 
 fn opt(v: Option<i64>) -> String {
     v.map(|n| n.to_string()).unwrap_or_else(|| "—".into())
@@ -35,7 +35,8 @@ pub fn render(report: &Report) -> String {
     }
     out.push('\n');
     if !report.immediate_actions.is_empty() {
-        out.push_str("IMMEDIATE ACTIONS\n");
+        out.push_str(&bold("IMMEDIATE ACTIONS"));
+        out.push('\n');
         for (i, a) in report.immediate_actions.iter().enumerate() {
             out.push_str(&format!("{}. {}: {}\n", i + 1, a.title, a.why));
             if let Some(c) = &a.command {
@@ -119,6 +120,39 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
     out.push_str("\nFull report: pgtriage report … -o report.md (or --format json).\n");
+    out.push_str(&top_recovery_step(report));
+    out
+}
+
+/// The last lines: what to do first to get the rows back, so the summary ends on an action.
+fn top_recovery_step(report: &Report) -> String {
+    let Some((plan, step)) = report
+        .recovery
+        .iter()
+        .find_map(|p| p.steps.first().map(|s| (p, s)))
+    else {
+        return if report.hypotheses.iter().any(|h| h.loss) {
+            format!(
+                "\n{} none pgtriage can run from this evidence; see the report's Recovery section.\n",
+                bold("Top recovery step:")
+            )
+        } else {
+            format!(
+                "\n{} none needed: no rows were found lost.\n",
+                bold("Top recovery step:")
+            )
+        };
+    };
+    let mut out = format!(
+        "\n{} {} (plan {} for {})\n",
+        bold("Top recovery step:"),
+        step.title,
+        plan.id,
+        plan.event
+    );
+    for line in step.command.as_deref().unwrap_or(&step.why).lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
     out
 }
 
@@ -142,6 +176,11 @@ mod tests {
         assert!(
             text.contains("public.invoices: 1000 rows lost by TRUNCATE (estimated)"),
             "{text}"
+        );
+        let tail = &text[text.rfind("Full report:").expect("the closing lines")..];
+        assert!(
+            tail.contains("Top recovery step: ") && tail.contains("(plan 1 for "),
+            "the summary ends with the top recovery step: {text}"
         );
         assert!(
             !text.contains('\u{1b}'),

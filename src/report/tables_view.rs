@@ -6,17 +6,20 @@ use serde::Serialize;
 use crate::analysis::status::{TableRow, TableStatus};
 use crate::evidence::NotVisible;
 
-/// What `pgtriage tables --format json` prints (`"format": "pgtriage-tables/1"`).
+/// What `pgtriage tables --format json` prints (`"format": "pgtriage-tables/2"`; schema in
+/// `schemas/tables.json`).
 #[derive(Debug, Serialize)]
 pub struct TablesDocument<'a> {
     pub format: &'static str,
-    /// `user@host:port/db` or the evidence file it was read from.
-    pub source: &'a str,
+    /// `user@host:port/db` or the evidence file it was read from. Not `source`: in every JSON
+    /// contract `source` is a citation (`log:FILE:LINE`, `stats:…`), and this is an input.
+    pub read_from: &'a str,
     pub tables: &'a [TableRow],
     pub not_visible: &'a [NotVisible],
 }
 
-pub const TABLES_FORMAT: &str = "pgtriage-tables/1";
+/// `/2`: `source` (the input read) became `read_from`.
+pub const TABLES_FORMAT: &str = "pgtriage-tables/2";
 
 pub fn to_json(doc: &TablesDocument<'_>) -> String {
     let mut s =
@@ -78,7 +81,10 @@ pub fn render_terminal(source: &str, rows: &[TableRow], not_visible: &[NotVisibl
             when(r.last_analyze),
         ]);
     }
-    let mut out = format!("{source}: {} tables\n{table}\n", rows.len());
+    let mut out = format!(
+        "{source}: {}\n{table}\n",
+        super::term::count(rows.len() as u64, "table")
+    );
     for gap in not_visible {
         out.push_str(&format!("not visible: {}: {}\n", gap.what, gap.reason));
     }

@@ -2,7 +2,7 @@
 //! include (`markdown_section`). Renders a `checks::verify::VerifyReport`; decides nothing.
 
 use crate::checks::verify::{CheckStatus, VerifyReport};
-use crate::report::term::new_table;
+use crate::report::term::{count, new_table};
 
 fn md_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -16,17 +16,20 @@ fn rows(n: Option<i64>) -> String {
 pub fn headline(r: &VerifyReport) -> String {
     if r.passed {
         format!(
-            "PASS: {} tables, {} foreign keys, {} sequences checked against the baseline of {}",
-            r.tables.len(),
-            r.foreign_keys.len(),
-            r.sequences.len(),
+            "PASS: {}, {}, {} checked against the baseline of {}",
+            count(r.tables.len() as u64, "table"),
+            count(r.foreign_keys.len() as u64, "foreign key"),
+            count(r.sequences.len() as u64, "sequence"),
             r.baseline.taken_at.format("%Y-%m-%d %H:%M:%S UTC")
         )
     } else {
         format!(
-            "FAIL: {} of {} checks did not pass (baseline of {})",
+            "FAIL: {} of {} did not pass (baseline of {})",
             r.failures,
-            r.tables.len() + r.foreign_keys.len() + r.sequences.len(),
+            count(
+                (r.tables.len() + r.foreign_keys.len() + r.sequences.len()) as u64,
+                "check"
+            ),
             r.baseline.taken_at.format("%Y-%m-%d %H:%M:%S UTC")
         )
     }
@@ -124,8 +127,10 @@ pub fn terminal(r: &VerifyReport) -> String {
     }
     if let Some(e) = &r.exact_count {
         out.push_str(&format!(
-            "\nExact counts: {} tables counted in {} ms of a {} ms budget",
-            e.counted, e.spent_ms, e.budget_ms
+            "\nExact counts: {} counted in {} ms of a {} ms budget",
+            count(e.counted as u64, "table"),
+            e.spent_ms,
+            e.budget_ms
         ));
         if e.not_counted.is_empty() {
             out.push('\n');
@@ -267,8 +272,8 @@ pub fn markdown_section(r: &VerifyReport) -> String {
     }
     if let Some(e) = &r.exact_count {
         md.push_str(&format!(
-            "\nExact counts: {} tables in {} ms of a {} ms budget{}.\n",
-            e.counted,
+            "\nExact counts: {} in {} ms of a {} ms budget{}.\n",
+            count(e.counted as u64, "table"),
             e.spent_ms,
             e.budget_ms,
             if e.not_counted.is_empty() {
