@@ -2,8 +2,10 @@
 //! (`application_name = pg_cron`): end its sessions and pause the job whose command it was, run
 //! as printed against a real PostgreSQL 15 with pg_cron loaded. The job's command has what
 //! breaks a naive `command ILIKE '%…%'`: a quote, a newline, a trailing semicolon, and LIKE's
-//! own wildcards `_` and `%`; a second job differs from it only where `_` would match, a third is
-//! unrelated. Only the job that issued the DELETE may be paused.
+//! own wildcards `_` and `%`. Other jobs: one that differs only where `_` would match, one with
+//! a condition more (a `%…%` pattern matches it), one running the purge then ANALYZE in other
+//! whitespace (it may be the one that ran it: paused too), and an unrelated VACUUM. Only the
+//! jobs whose statements include the DELETE may be paused.
 //!
 //! pg_cron 1.4 (Debian 12's) has no seconds schedule, so the test does not wait for the
 //! scheduler: it runs the job's command itself from a session named `pg_cron`, which is what the
@@ -30,6 +32,11 @@ const PURGE: &str =
 /// statement: it must stay active.
 const NEAR_MISS: &str =
     "DELETE FROM public.sessions\n  WHERE token LIKE 'tmp-%' AND note <> 'it''s kept';";
+/// The same DELETE with one more condition: a pattern `%…%` matches it, it is another statement.
+const SUPERSET: &str = "DELETE FROM public.sessions\n  WHERE token LIKE 'tmp_%' AND note <> 'it''s kept' AND id > 1000";
+/// A job that runs the purge among other statements (its log line would be the whole text, the
+/// finding's statement one of them): it may be the one that issued it, so it is paused too.
+const PURGE_THEN_ANALYZE: &str = "DELETE FROM public.sessions  WHERE token LIKE 'tmp_%'\tAND note <> 'it''s kept' ; ANALYZE public.sessions;";
 const UNRELATED: &str = "VACUUM ANALYZE public.sessions";
 
 fn bin() -> PathBuf {
@@ -110,6 +117,8 @@ fn pg_cron_job_is_paused_as_printed() {
                SELECT g, CASE WHEN g % 3 = 0 THEN 'tmp_' || g ELSE 'live-' || g END, 'n' FROM generate_series(1, 300) g;
              SELECT cron.schedule('purge-tmp-sessions', '*/30 * * * *', $job${PURGE}$job$);
              SELECT cron.schedule('purge-dash-sessions', '*/30 * * * *', $job${NEAR_MISS}$job$);
+             SELECT cron.schedule('purge-old-tmp-sessions', '*/30 * * * *', $job${SUPERSET}$job$);
+             SELECT cron.schedule('purge-then-analyze', '0 * * * *', $job${PURGE_THEN_ANALYZE}$job$);
              SELECT cron.schedule('vacuum-sessions', '0 3 * * *', $job${UNRELATED}$job$);"
         ),
         false,
@@ -163,6 +172,14 @@ fn pg_cron_job_is_paused_as_printed() {
 
     let o = run_sql(&cluster, CRON_DATABASE, &command);
     assert!(o.status.success(), "{command}\n{}", text(&o));
+    // It lists the jobs it paused, for the user to check against the log.
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        listed.contains("purge-tmp-sessions")
+            && listed.contains("purge-then-analyze")
+            && listed.contains("(2 rows)"),
+        "{command}\n{listed}"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while job_active(&cluster, "purge-tmp-sessions") != "f" {
         assert!(
@@ -173,10 +190,17 @@ fn pg_cron_job_is_paused_as_printed() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        job_active(&cluster, "purge-dash-sessions"),
-        "t",
-        "a job the LIKE wildcards match was paused too:\n{command}"
+        job_active(&cluster, "purge-then-analyze"),
+        "f",
+        "a job with the purge among its statements stayed active:\n{command}"
     );
+    for job in ["purge-old-tmp-sessions", "purge-dash-sessions"] {
+        assert_eq!(
+            job_active(&cluster, job),
+            "t",
+            "{job}, a different statement, was paused too:\n{command}"
+        );
+    }
     assert_eq!(
         job_active(&cluster, "vacuum-sessions"),
         "t",
