@@ -27,6 +27,11 @@ for bindir in /usr/lib/postgresql/*/bin; do
     echo "ci: installing postgresql-$major-dirtyread"
     (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq "postgresql-$major-dirtyread" >/dev/null)
   fi
+  # pg_cron: tests/recovery_cron.rs runs the printed pause of the job that issued a DELETE.
+  if [ ! -f "/usr/share/postgresql/$major/extension/pg_cron.control" ] && [ "$(id -u)" = 0 ]; then
+    echo "ci: installing postgresql-$major-cron"
+    (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq "postgresql-$major-cron" >/dev/null)
+  fi
 done
 # PgBouncer for the pooler tests, the openssl command line for the TLS tests' certificates, and
 # npm/node to fetch the other PostgreSQL majors.

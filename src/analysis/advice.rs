@@ -470,13 +470,7 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
             s.pid.map(|p| format!(" from pid {p}")).unwrap_or_default()
         );
         if app == Some("pg_cron") {
-            command.push_str(&format!(
-                "\nSELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE command ILIKE {};",
-                quote_literal(&format!(
-                    "%{}%",
-                    f.statement.as_deref().unwrap_or("").trim().trim_end_matches(';')
-                ))
-            ));
+            command.push_str(&pause_cron_jobs(f.statement.as_deref().unwrap_or("")));
             why.push_str(" and pause the pg_cron job that issued it");
         } else if let Some(u) = user.filter(|u| Some(*u) != live_user && *u != "postgres") {
             command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
@@ -503,6 +497,27 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         });
     }
     out
+}
+
+/// `cron.job.command` or the logged statement as `;stmt;stmt;`: whitespace runs made one space,
+/// each run of `;` and spaces one `;`. pg_cron sends a job's command verbatim, so the log holds
+/// its text, but the finding's statement is one statement of it, trimmed, and may have lost its
+/// newlines. Both sides go through the same SQL so the server's idea of whitespace decides.
+fn cron_statements(text_sql: &str) -> String {
+    format!(
+        "';' || btrim(regexp_replace(regexp_replace({text_sql}, '[[:space:]]+', ' ', 'g'), ' ?;[ ;]*', ';', 'g'), ' ;') || ';'"
+    )
+}
+
+/// Pauses every pg_cron job whose command is, or has among its statements, `statement`. A plain
+/// substring test (`strpos`), not LIKE: `_` and `%` in the statement are no wildcards, and the
+/// `;` bounds keep `DELETE … WHERE a` from matching a job running `DELETE … WHERE a AND b`.
+fn pause_cron_jobs(statement: &str) -> String {
+    format!(
+        "\nSELECT jobid, jobname, cron.alter_job(jobid, active := false) FROM cron.job\n WHERE strpos({}, {}) > 0;",
+        cron_statements("command"),
+        cron_statements(&quote_literal(statement))
+    )
 }
 
 /// A setting as a number, else PostgreSQL's default (and whether the default was assumed).
