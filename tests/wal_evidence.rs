@@ -379,7 +379,7 @@ fn wal_names_the_exact_transactions_and_the_recovery_target_recovers() {
     assert!(
         gantt.lines().any(|l| l.trim_start().starts_with(&format!(
             "wal_committed xid {x_delete} committed at LSN {delete_lsn}"
-        )) && l.contains(&format!(":milestone, e"))
+        )) && l.contains(":milestone, e")
             && l.contains(&commit_at.format("%Y-%m-%dT%H:%M:%S").to_string())),
         "{gantt}"
     );

@@ -132,7 +132,7 @@ fn select(
     if let Some(until) = until {
         let late = until + slack;
         // The first segment starting after the window ends: not needed.
-        let after = last_true(lo, n, |i| !probe(i).first_time.is_some_and(|t| t > late));
+        let after = last_true(lo, n, |i| probe(i).first_time.is_none_or(|t| t <= late));
         hi = after.map_or(lo, |i| i + 1).max(lo + 1).min(n);
     }
     Selection {
