@@ -37,6 +37,15 @@ pub struct ChunkOutput {
     pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
     pub entries: u64,
+    /// Events whose session this chunk never saw connect (index into `events`, session key):
+    /// a file read in parts learns their user, database, application and host from the part
+    /// before, so reading on two cores gives what reading on one does.
+    pub unresolved: Vec<(usize, u64)>,
+    /// What this chunk knew at its end about sessions still connected.
+    pub known_at_end: FastMap<u64, SessionInfo>,
+    /// Sessions that connected or disconnected in this chunk: what an earlier part knew about
+    /// them no longer holds.
+    pub touched: Vec<u64>,
 }
 
 pub struct Assembler {
@@ -51,6 +60,8 @@ pub struct Assembler {
     timeless: Vec<usize>,
     /// Sessions already shown as a `tool_session`.
     announced: FastMap<u64, ()>,
+    /// Sessions that connected or disconnected in this chunk.
+    touched: FastMap<u64, ()>,
     /// The minute being counted into, per kind (statements of one transaction alternate kinds):
     /// the outer hash lookup and a table-name String only once per minute, kind and table.
     count_cache: Option<(i64, [FastMap<String, u64>; 5])>,
@@ -88,6 +99,7 @@ impl Assembler {
             last_at: None,
             timeless: Vec::new(),
             announced: FastMap::default(),
+            touched: FastMap::default(),
             count_cache: None,
         }
     }
@@ -95,6 +107,8 @@ impl Assembler {
     pub fn finish(mut self) -> ChunkOutput {
         self.flush_count_cache();
         self.out.sessions = self.tracker.finish();
+        self.out.known_at_end = std::mem::take(&mut self.known);
+        self.out.touched = self.touched.keys().copied().collect();
         self.out
     }
 
@@ -214,7 +228,14 @@ impl Assembler {
             migration: c.migration,
         };
         self.out.events.push(event);
-        self.out.events.len() - 1
+        let index = self.out.events.len() - 1;
+        if let Some(k) = key
+            && !self.known.contains_key(&k)
+            && !self.touched.contains_key(&k)
+        {
+            self.out.unresolved.push((index, k));
+        }
+        index
     }
 
     fn mark(&self, e: &Entry<'_>, at: DateTime<Utc>, key: Option<u64>, end: End) -> EndMark {
@@ -327,6 +348,7 @@ impl EntrySink for Assembler {
             }
             Verdict::ConnectionReceived { host } => {
                 if let Some(k) = key {
+                    self.touched.insert(k, ());
                     self.known.insert(
                         k,
                         SessionInfo {
@@ -346,6 +368,7 @@ impl EntrySink for Assembler {
                     self.announced.insert(k, ());
                 }
                 if let Some(k) = key {
+                    self.touched.insert(k, ());
                     let received = self.known.remove(&k).and_then(|s| s.host);
                     self.known.insert(
                         k,
@@ -375,6 +398,7 @@ impl EntrySink for Assembler {
                     self.tracker.control(k, mark, &mut self.out.events, source);
                     self.known.remove(&k);
                     self.announced.remove(&k);
+                    self.touched.insert(k, ());
                 }
             }
             Verdict::Event(c) => {

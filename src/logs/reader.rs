@@ -845,8 +845,30 @@ fn assemble_file(
     let mut session_parts = Vec::new();
     let (mut first_at, mut last_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
     let mut base = line_base;
+    // Sessions connected in an earlier part, as that part last knew them.
+    let mut carried: crate::logs::fasthash::FastMap<u64, crate::evidence::SessionInfo> =
+        Default::default();
     for (mut out, lines) in chunks {
         let off = events.len();
+        for (i, key) in std::mem::take(&mut out.unresolved) {
+            if let (Some(known), Some(e)) = (carried.get(&key), out.events.get_mut(i)) {
+                let s = &mut e.session;
+                for (own, from) in [
+                    (&mut s.user, &known.user),
+                    (&mut s.database, &known.database),
+                    (&mut s.application, &known.application),
+                    (&mut s.host, &known.host),
+                ] {
+                    if own.is_none() {
+                        own.clone_from(from);
+                    }
+                }
+            }
+        }
+        for key in std::mem::take(&mut out.touched) {
+            carried.remove(&key);
+        }
+        carried.extend(std::mem::take(&mut out.known_at_end));
         for e in &mut out.events {
             let rel: u64 = e.source.parse().unwrap_or(0);
             e.source = format!("log:{display}:{}", rel + base);
