@@ -411,7 +411,7 @@ fn a_cluster_initialised_with_another_superuser_is_recovered() {
     assert!(o.status.success(), "{}", text(&o));
     let report = report_json(&work);
     let plan = &report["recovery"][0];
-    assert_eq!(plan["source"], "pitr", "{plan:#}");
+    assert_eq!(plan["restore_from"], "pitr", "{plan:#}");
     let base_s = base.display().to_string();
     let vars = [
         ("EVIDENCE", "evidence.json"),

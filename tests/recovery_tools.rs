@@ -260,7 +260,7 @@ fn pgbackrest_plan_runs_as_printed_and_brings_the_rows_back() {
         .iter()
         .find(|p| p["archiver"] == "pgbackrest")
         .unwrap_or_else(|| panic!("a pgBackRest plan: {plans:#?}"));
-    assert_eq!(plan["source"], "pitr", "{plan:#}");
+    assert_eq!(plan["restore_from"], "pitr", "{plan:#}");
     assert_every_command_is_tested(plan);
     let restore = step(plan, "Restore the backup with pgBackRest");
     assert!(restore.contains("--target-exclusive"), "{restore}");
