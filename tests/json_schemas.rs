@@ -82,9 +82,18 @@ fn assert_sources_are_citations(what: &str, doc: &Value) {
                 for (k, x) in m {
                     if k == "source"
                         && let Some(s) = x.as_str()
-                        && !["log:", "stats:", "catalog:", "git:", "wal:", "baseline:"]
-                            .iter()
-                            .any(|p| s.starts_with(p))
+                        && ![
+                            "log:",
+                            "stats:",
+                            "catalog:",
+                            "git:",
+                            "wal:",
+                            "baseline:",
+                            "setting:",
+                            "evidence:",
+                        ]
+                        .iter()
+                        .any(|p| s.starts_with(p))
                     {
                         bad.push(format!("{path}.source = {s:?}"));
                     }
@@ -130,6 +139,14 @@ fn bundled_incidents_match_the_report_tables_timeline_and_evidence_schemas() {
         let r = json(&root, &["report", ev, "--format", "json"], &[0]);
         assert_valid(&report, &format!("report {name}"), &r);
         assert_sources_are_citations(&format!("report {name}"), &r);
+        // A postmortem for outside the team: the same contract, and it says what was redacted.
+        for (flag, what) in [("--redact", "literals"), ("--redact=all", "all")] {
+            let red = json(&root, &["report", ev, "--format", "json", flag], &[0]);
+            assert_valid(&report, &format!("report {flag} {name}"), &red);
+            assert_sources_are_citations(&format!("report {flag} {name}"), &red);
+            assert_eq!(red["redacted"], what, "report {flag} {name}");
+            checked += 1;
+        }
         let t = json(&root, &["tables", ev, "--format", "json"], &[0]);
         assert_valid(&tables, &format!("tables {name}"), &t);
         assert_sources_are_citations(&format!("tables {name}"), &t);
@@ -509,6 +526,25 @@ fn live_server_outputs_match_every_schema() {
         &v,
     );
     assert_sources_are_citations("verify", &v);
+    // The report after recovery: `--verify` adds `recovery_verified` from verify's JSON.
+    std::fs::write(w.join("verify.json"), v.to_string()).unwrap();
+    let rv = json(
+        w,
+        &[
+            "report",
+            "evidence.json",
+            "--format",
+            "json",
+            "--verify",
+            "verify.json",
+            "--redact=all",
+        ],
+        &[0],
+    );
+    assert_valid(&schema("report.json"), "report --verify --redact=all", &rv);
+    assert_sources_are_citations("report --verify", &rv);
+    assert_eq!(rv["recovery_verified"]["passed"], false, "{rv:#}");
+    assert_eq!(rv["redacted"], "all");
     let invoices = v["tables"]
         .as_array()
         .unwrap()
