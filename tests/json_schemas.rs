@@ -82,9 +82,18 @@ fn assert_sources_are_citations(what: &str, doc: &Value) {
                 for (k, x) in m {
                     if k == "source"
                         && let Some(s) = x.as_str()
-                        && !["log:", "stats:", "catalog:", "git:", "wal:", "baseline:"]
-                            .iter()
-                            .any(|p| s.starts_with(p))
+                        && ![
+                            "log:",
+                            "stats:",
+                            "catalog:",
+                            "git:",
+                            "wal:",
+                            "baseline:",
+                            "setting:",
+                            "evidence:",
+                        ]
+                        .iter()
+                        .any(|p| s.starts_with(p))
                     {
                         bad.push(format!("{path}.source = {s:?}"));
                     }
@@ -130,6 +139,14 @@ fn bundled_incidents_match_the_report_tables_timeline_and_evidence_schemas() {
         let r = json(&root, &["report", ev, "--format", "json"], &[0]);
         assert_valid(&report, &format!("report {name}"), &r);
         assert_sources_are_citations(&format!("report {name}"), &r);
+        // A postmortem for outside the team: the same contract, and it says what was redacted.
+        for (flag, what) in [("--redact", "literals"), ("--redact=all", "all")] {
+            let red = json(&root, &["report", ev, "--format", "json", flag], &[0]);
+            assert_valid(&report, &format!("report {flag} {name}"), &red);
+            assert_sources_are_citations(&format!("report {flag} {name}"), &red);
+            assert_eq!(red["redacted"], what, "report {flag} {name}");
+            checked += 1;
+        }
         let t = json(&root, &["tables", ev, "--format", "json"], &[0]);
         assert_valid(&tables, &format!("tables {name}"), &t);
         assert_sources_are_citations(&format!("tables {name}"), &t);
@@ -354,7 +371,9 @@ fn live_server_outputs_match_every_schema() {
          INSERT INTO orders SELECT g, 1 + g % 300 FROM generate_series(1, 500) g;
          CREATE TABLE invoices (id int PRIMARY KEY);
          INSERT INTO invoices SELECT generate_series(1, 800);
-         CREATE SEQUENCE invoice_numbers;",
+         CREATE SEQUENCE invoice_numbers;
+         CREATE TABLE tickets (id serial PRIMARY KEY);
+         INSERT INTO tickets SELECT generate_series(1, 50);",
     );
     pg.flush_stats(&db);
     let url = pg.url(&db);
@@ -509,6 +528,25 @@ fn live_server_outputs_match_every_schema() {
         &v,
     );
     assert_sources_are_citations("verify", &v);
+    // The report after recovery: `--verify` adds `recovery_verified` from verify's JSON.
+    std::fs::write(w.join("verify.json"), v.to_string()).unwrap();
+    let rv = json(
+        w,
+        &[
+            "report",
+            "evidence.json",
+            "--format",
+            "json",
+            "--verify",
+            "verify.json",
+            "--redact=all",
+        ],
+        &[0],
+    );
+    assert_valid(&schema("report.json"), "report --verify --redact=all", &rv);
+    assert_sources_are_citations("report --verify", &rv);
+    assert_eq!(rv["recovery_verified"]["passed"], false, "{rv:#}");
+    assert_eq!(rv["redacted"], "all");
     let invoices = v["tables"]
         .as_array()
         .unwrap()
@@ -516,6 +554,16 @@ fn live_server_outputs_match_every_schema() {
         .find(|t| t["name"] == "invoices")
         .expect("invoices checked");
     assert_eq!(invoices["rows_from"], "count", "{invoices:#}");
+    // tickets.id's sequence was never advanced past ids inserted by hand: a sequence check.
+    assert!(
+        v["sequences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["column"] == "public.tickets.id"),
+        "{:#}",
+        v["sequences"]
+    );
 
     let a = json(
         w,
@@ -607,4 +655,154 @@ fn live_server_outputs_match_every_schema() {
             .unwrap();
     assert_valid(&schema("recover.json"), "recover.json", &doc);
     assert_eq!(doc["source"], "dump");
+}
+
+/// `timeline --since` on a plain file reads only part of it: the source records `read_range`
+/// and events cite `log:FILE@START:N`; both match the schemas, and a citation that is not one
+/// (a bare `FILE:LINE`) does not.
+#[test]
+fn a_windowed_log_read_matches_the_timeline_schemas() {
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    // 20 minutes of statements, 0.4 s apart, a TRUNCATE near the end.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z").unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(w.join("postgresql.log")).unwrap());
+    for i in 0..3000i64 {
+        let at = start + chrono::Duration::milliseconds(400 * (i + 1));
+        let p = format!(
+            "{} [{}] app@shop ",
+            at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+            4000 + i % 3
+        );
+        if i == 2500 {
+            writeln!(f, "{p}LOG:  statement: TRUNCATE invoices").unwrap();
+        } else {
+            writeln!(
+                f,
+                "{p}LOG:  statement: UPDATE accounts SET balance = balance - 1 WHERE id = {i}"
+            )
+            .unwrap();
+        }
+    }
+    drop(f);
+    let args = [
+        "timeline",
+        "--log",
+        "postgresql.log",
+        "--since",
+        "2026-11-23 08:15:00",
+        "--format",
+    ];
+    let mut tl = json(w, &[&args[..], &["json"]].concat(), &[0]);
+    let range = &tl["sources"][0]["read_range"];
+    assert!(
+        range["start"].as_u64().unwrap() > 0 && tl["sources"][0]["sha256"].is_null(),
+        "only part of the file read and hashed: {:#}",
+        tl["sources"]
+    );
+    let timeline = schema("timeline.json");
+    assert_valid(&timeline, "timeline --since (windowed)", &tl);
+    assert_sources_are_citations("timeline --since", &tl);
+    let truncate = tl["events"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["kind"] == "truncate")
+        .expect("the TRUNCATE in the window");
+    let cited = truncate["source"].as_str().unwrap().to_string();
+    assert!(cited.starts_with("log:postgresql.log@"), "{cited}");
+    truncate["source"] = Value::String(cited.trim_start_matches("log:").into());
+    assert!(
+        !timeline.is_valid(&tl),
+        "a source without its citation kind accepted"
+    );
+    let event = schema("timeline-event.json");
+    let lines = run(w, &[&args[..], &["jsonl"]].concat(), &[0]);
+    for (i, line) in lines.lines().enumerate() {
+        let doc: Value = serde_json::from_str(line).unwrap();
+        assert_valid(&event, &format!("timeline --since jsonl:{}", i + 1), &doc);
+    }
+    assert!(
+        lines.contains(&cited),
+        "the JSON Lines cite it the same way"
+    );
+}
+
+/// Two-phase commit in the WAL: a DELETE committed through COMMIT PREPARED and one left
+/// prepared (in doubt). The evidence's transactions (`prepared_lsn`, `prepared_at`, `gid`,
+/// outcome `prepared`) and the report's findings match their schemas.
+#[test]
+fn prepared_transactions_in_the_wal_match_the_evidence_and_report_schemas() {
+    let pg = PgCluster::start(support::ClusterOptions {
+        extra_conf: vec![
+            "max_prepared_transactions = 2".into(),
+            "autovacuum = off".into(),
+        ],
+        archive: true,
+    });
+    let db = pg.fresh_database("schemas2pc");
+    pg.psql(
+        &db,
+        "CREATE TABLE orders (id int PRIMARY KEY);
+         INSERT INTO orders SELECT generate_series(1, 400);
+         CREATE TABLE events (id int PRIMARY KEY);
+         INSERT INTO events SELECT generate_series(1, 100);",
+    );
+    pg.flush_stats(&db);
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let url = pg.url(&db);
+    run(w, &["collect", "--db", &url, "-o", "baseline.json"], &[0]);
+    pg.psql_script(
+        &db,
+        "BEGIN; DELETE FROM orders WHERE id <= 200; PREPARE TRANSACTION 'purge-orders';
+         COMMIT PREPARED 'purge-orders';
+         BEGIN; DELETE FROM events WHERE id <= 30; PREPARE TRANSACTION 'purge-events';",
+        false,
+    );
+    pg.flush_stats(&db);
+    pg.archive_everything();
+    let archive = pg.archive_dir();
+    run(
+        w,
+        &[
+            "collect",
+            "--db",
+            &url,
+            "--wal",
+            archive.to_str().unwrap(),
+            "--baseline",
+            "baseline.json",
+            "-o",
+            "evidence.json",
+        ],
+        &[0],
+    );
+    let ev: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("evidence.json")).unwrap()).unwrap();
+    assert_valid(&schema("evidence.json"), "evidence (2PC)", &ev);
+    let txs = ev["wal"]["transactions"].as_array().expect("WAL read");
+    for (gid, outcome) in [("purge-orders", "committed"), ("purge-events", "prepared")] {
+        let tx = txs
+            .iter()
+            .find(|t| t["gid"] == gid)
+            .unwrap_or_else(|| panic!("{gid} not in {txs:#?}"));
+        assert_eq!(tx["outcome"], outcome, "{tx:#}");
+        assert!(tx["prepared_lsn"].is_string() && tx["prepared_at"].is_string());
+    }
+    let r = json(w, &["report", "evidence.json", "--format", "json"], &[0]);
+    assert_valid(&schema("report.json"), "report (2PC)", &r);
+    assert_sources_are_citations("report (2PC)", &r);
+    assert!(
+        r["hypotheses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["transaction"]["gid"] == "purge-orders"),
+        "the committed 2PC DELETE is a finding with its WAL transaction: {:#}",
+        r["hypotheses"]
+    );
+    // The prepared transaction holds locks; end it so the server stops cleanly.
+    pg.psql(&db, "ROLLBACK PREPARED 'purge-events'");
 }

@@ -380,7 +380,7 @@ fn loss_window(facts: &Facts, losses: &[&Finding], rows: &[ImpactRow]) -> LossWi
                     .iter()
                     .find(|i| i.kind == "baseline")
                     .map(|i| format!("baseline:{}", i.name))
-                    .unwrap_or_else(|| "baseline".into()),
+                    .unwrap_or_else(|| "evidence:baseline".into()),
             });
         let last_write = evidence.timeline.as_ref().and_then(|tl| {
             tl.events

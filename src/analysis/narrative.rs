@@ -572,7 +572,13 @@ pub fn lessons(facts: &Facts, analysis: &Analysis) -> Vec<Lesson> {
             lucky: true,
             text: "A baseline from before the loss existed: expected rows are known, not inferred."
                 .into(),
-            source: "baseline".into(),
+            // A citation like every other: the baseline file the evidence names.
+            source: evidence
+                .inputs
+                .iter()
+                .find(|i| i.kind == "baseline")
+                .map(|i| format!("baseline:{}", i.name))
+                .unwrap_or_else(|| "evidence:baseline".into()),
         });
     } else if evidence.database.is_some() {
         out.push(Lesson {
