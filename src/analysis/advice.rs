@@ -459,7 +459,7 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
             filter.join(" AND ")
         );
         let mut why = format!(
-            "{} ran `{}`{}; if it is a job or script it may run again while the rows are being restored. End its sessions",
+            "{} ran `{}`{} and, if it is a job or script, may run again during the restore: end its sessions",
             match (user, app) {
                 (Some(u), Some(a)) => format!("role {u} ({a})"),
                 (Some(u), None) => format!("role {u}"),
@@ -475,10 +475,10 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         } else if let Some(u) = user.filter(|u| Some(*u) != live_user && *u != "postgres") {
             command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
             why.push_str(&format!(
-                ", then keep role {u} from logging in again (only if it is the job's own role, not the application's: ALTER ROLE … LOGIN undoes it), or pause the scheduler that runs it"
+                ", then block role {u} from logging in (only if it is the job's own role, not the application's; ALTER ROLE … LOGIN undoes it), or pause its scheduler"
             ));
         } else {
-            why.push_str(", and pause the scheduler or script that runs it");
+            why.push_str(", and pause its scheduler or script");
         }
         let source = f
             .evidence

@@ -399,5 +399,42 @@ pub fn render_value(
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    Ok(out)
+    Ok(tighten(&out))
+}
+
+/// The words budget: a blank line right after a heading, and a second blank line in a row, add
+/// length and nothing else — GFM ends an ATX heading at its line, so what follows renders the
+/// same. Lines inside a code fence are kept as they are (a command's blank lines are its own).
+fn tighten(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    let mut fence: Option<(char, usize)> = None;
+    let mut after_heading = false;
+    let mut after_blank = false;
+    for line in markdown.split_inclusive('\n') {
+        let text = line.trim_end_matches(['\n', '\r']);
+        let opener = text.trim_start();
+        let marker = opener.chars().next().filter(|c| *c == '`' || *c == '~');
+        let run = marker.map_or(0, |m| opener.chars().take_while(|c| *c == m).count());
+        match fence {
+            Some((m, len)) => {
+                if marker == Some(m) && run >= len && opener.trim_end().len() == run {
+                    fence = None;
+                }
+                out.push_str(line);
+                after_heading = false;
+                after_blank = false;
+                continue;
+            }
+            None if run >= 3 => fence = marker.map(|m| (m, run)),
+            None => {}
+        }
+        let blank = text.trim().is_empty();
+        if blank && (after_heading || after_blank) {
+            continue;
+        }
+        out.push_str(line);
+        after_heading = text.starts_with('#');
+        after_blank = blank;
+    }
+    out
 }
