@@ -13,15 +13,91 @@ const CASES: u32 = 256;
 /// with and without tags, nested comments, escapes, placeholders, psql meta-commands, COPY data,
 /// non-ASCII, host-language comment and string openers.
 const FRAGMENTS: &[&str] = &[
-    "'", "\"", "`", "$$", "$tag$", "$1", "$", "/*", "*/", "/* /* */", "--", "#", "//", "E'\\",
-    "\\'", "''", "\"\"", "\"\"\"", "'''", ";", "\n", "\r\n", " ", "DROP", "TABLE", "TRUNCATE",
-    "DELETE", "FROM", "UPDATE", "SET", "ALTER", "COLUMN", "TYPE", "CASCADE", "DO", "BEGIN", "END",
-    "EXECUTE", "CREATE", "FUNCTION", "RETURNS", "LANGUAGE", "plpgsql", "AS", "ATOMIC", "MERGE",
-    "WHEN", "THEN", "WITH", "(", ")", ",", ".", "${", "{{", "}}", "}", "\\connect x", "\\.",
-    "COPY t FROM stdin;\n", "ñ", "é", "😀", "\u{202e}", "\u{0}", "op.drop_table(", "drop_table :",
-    "execute <<~SQL\n", "SQL\n", "<<<EOT\n", "EOT\n", "<<~'X'", "<!--", "-->", "<sql>",
-    "</sql>", "<![CDATA[", "]]>", "op.execute(\"", ".dropTable('", "DeleteModel(",
-    "state_operations=[", "def downgrade():\n", "def upgrade():\n", "-- +goose Down\n",
+    "'",
+    "\"",
+    "`",
+    "$$",
+    "$tag$",
+    "$1",
+    "$",
+    "/*",
+    "*/",
+    "/* /* */",
+    "--",
+    "#",
+    "//",
+    "E'\\",
+    "\\'",
+    "''",
+    "\"\"",
+    "\"\"\"",
+    "'''",
+    ";",
+    "\n",
+    "\r\n",
+    " ",
+    "DROP",
+    "TABLE",
+    "TRUNCATE",
+    "DELETE",
+    "FROM",
+    "UPDATE",
+    "SET",
+    "ALTER",
+    "COLUMN",
+    "TYPE",
+    "CASCADE",
+    "DO",
+    "BEGIN",
+    "END",
+    "EXECUTE",
+    "CREATE",
+    "FUNCTION",
+    "RETURNS",
+    "LANGUAGE",
+    "plpgsql",
+    "AS",
+    "ATOMIC",
+    "MERGE",
+    "WHEN",
+    "THEN",
+    "WITH",
+    "(",
+    ")",
+    ",",
+    ".",
+    "${",
+    "{{",
+    "}}",
+    "}",
+    "\\connect x",
+    "\\.",
+    "COPY t FROM stdin;\n",
+    "ñ",
+    "é",
+    "😀",
+    "\u{202e}",
+    "\u{0}",
+    "op.drop_table(",
+    "drop_table :",
+    "execute <<~SQL\n",
+    "SQL\n",
+    "<<<EOT\n",
+    "EOT\n",
+    "<<~'X'",
+    "<!--",
+    "-->",
+    "<sql>",
+    "</sql>",
+    "<![CDATA[",
+    "]]>",
+    "op.execute(\"",
+    ".dropTable('",
+    "DeleteModel(",
+    "state_operations=[",
+    "def downgrade():\n",
+    "def upgrade():\n",
+    "-- +goose Down\n",
 ];
 
 fn hostile_text() -> impl Strategy<Value = String> {
@@ -30,12 +106,12 @@ fn hostile_text() -> impl Strategy<Value = String> {
         1 => "[a-zA-Z_][a-zA-Z0-9_]{0,12}",
         1 => "\\PC{0,8}",
         // A huge identifier, quoted or not.
-        1 => (1usize..20_000, any::<bool>()).prop_map(|(n, q)| {
+        1 => (1usize..2_000, any::<bool>()).prop_map(|(n, q)| {
             let id = "x".repeat(n);
             if q { format!("\"{id}\"") } else { id }
         }),
     ];
-    proptest::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+    proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
 }
 
 const ORM_PATHS: &[(&str, &str)] = &[
@@ -60,14 +136,14 @@ fn scan_everything(text: &str) {
     }
     let _ = keywords::scan(text);
     let _ = sql::preprocess(text);
-    let _ = scan_text("db/migrations/001_x.sql", "flyway", text);
-    let _ = scan_text("db/migrations/001_x.down.sql", "golang-migrate", text);
+    // The file-level entry point: an SQL down migration (all inert) and every ORM language.
+    for op in scan_text("db/migrations/001_x.down.sql", "golang-migrate", text).operations {
+        assert!(!op.active, "a down migration runs only on rollback: {op:?}");
+    }
     for (path, framework) in ORM_PATHS {
-        let o = orm::scan(path, framework, text, Some("shop"));
-        for op in &o.operations {
+        for op in scan_text(path, framework, text).operations {
             assert!(op.line >= 1, "line 0 in {path} for {op:?}");
         }
-        let _ = scan_text(path, framework, text);
     }
 }
 
@@ -75,7 +151,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
 
     #[test]
-    fn scanners_never_panic_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+    fn scanners_never_panic_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
         scan_everything(&String::from_utf8_lossy(&bytes));
     }
 
@@ -103,7 +179,12 @@ fn table_name() -> impl Strategy<Value = String> {
     )
     .prop_map(|parts| format!("\"Q{}\"", parts.concat()));
     let base = prop_oneof![unquoted, quoted];
-    (base, proptest::option::of(proptest::sample::select(&["public", "app", "\"Billing\""][..])))
+    (
+        base,
+        proptest::option::of(proptest::sample::select(
+            &["public", "app", "\"Billing\""][..],
+        )),
+    )
         .prop_map(|(name, schema)| match schema {
             Some(s) => format!("{s}.{name}"),
             None => name,
@@ -115,20 +196,41 @@ fn cased(word: &'static str) -> impl Strategy<Value = String> {
     proptest::collection::vec(any::<bool>(), word.len()).prop_map(move |up| {
         word.chars()
             .zip(up)
-            .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+            .map(|(c, u)| {
+                if u {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
             .collect()
     })
 }
 
 /// (statement, kind, cascade) for a table name.
 fn destructive_sql() -> impl Strategy<Value = (String, &'static str, bool, String)> {
-    (table_name(), 0usize..5, cased("drop"), cased("table"), cased("truncate"), cased("delete"))
+    (
+        table_name(),
+        0usize..5,
+        cased("drop"),
+        cased("table"),
+        cased("truncate"),
+        cased("delete"),
+    )
         .prop_map(|(name, form, drop, table, truncate, delete)| {
             let (stmt, kind, cascade) = match form {
                 0 => (format!("{drop} {table} {name};"), "drop_table", false),
-                1 => (format!("{drop} {table} IF EXISTS {name} CASCADE;"), "drop_table", true),
+                1 => (
+                    format!("{drop} {table} IF EXISTS {name} CASCADE;"),
+                    "drop_table",
+                    true,
+                ),
                 2 => (format!("{truncate} {name};"), "truncate", false),
-                3 => (format!("{truncate} {table} {name} RESTART IDENTITY CASCADE;"), "truncate", true),
+                3 => (
+                    format!("{truncate} {table} {name} RESTART IDENTITY CASCADE;"),
+                    "truncate",
+                    true,
+                ),
                 _ => (format!("{delete} FROM {name};"), "delete_all", false),
             };
             (stmt, kind, cascade, name)
@@ -140,9 +242,25 @@ fn prose() -> impl Strategy<Value = String> {
     proptest::collection::vec(
         proptest::sample::select(
             &[
-                "DROP TABLE decoy", "TRUNCATE decoy", "DELETE FROM decoy", "drop", "table",
-                "truncate", ";", "--", "(", ")", "über", "日本", "😀", "decoy", "CASCADE", "*",
-                "/", "\"", "x",
+                "DROP TABLE decoy",
+                "TRUNCATE decoy",
+                "DELETE FROM decoy",
+                "drop",
+                "table",
+                "truncate",
+                ";",
+                "--",
+                "(",
+                ")",
+                "über",
+                "日本",
+                "😀",
+                "decoy",
+                "CASCADE",
+                "*",
+                "/",
+                "\"",
+                "x",
             ][..],
         ),
         0..8,
@@ -196,7 +314,13 @@ fn sql_migration() -> impl Strategy<Value = (String, &'static str, bool, String,
         .prop_map(|(before, (stmt, kind, cascade, name), after)| {
             let head = before.concat();
             let line = head.matches('\n').count() as u32 + 1;
-            (format!("{head}{stmt}\n{}", after.concat()), kind, cascade, name, line)
+            (
+                format!("{head}{stmt}\n{}", after.concat()),
+                kind,
+                cascade,
+                name,
+                line,
+            )
         })
 }
 
@@ -276,11 +400,20 @@ impl Host {
     fn drop_call(self, table: &str, form: bool) -> (String, &'static str) {
         match (self, form) {
             (Host::Alembic, false) => (format!("    op.drop_table('{table}')\n"), "drop_table"),
-            (Host::Alembic, true) => (format!("    op.execute(\"DROP TABLE {table}\")\n"), "drop_table"),
+            (Host::Alembic, true) => (
+                format!("    op.execute(\"DROP TABLE {table}\")\n"),
+                "drop_table",
+            ),
             (Host::Rails, false) => (format!("    drop_table :{table}\n"), "drop_table"),
             (Host::Rails, true) => (format!("    execute \"TRUNCATE {table}\"\n"), "truncate"),
-            (Host::Knex, false) => (format!("  await knex.schema.dropTable('{table}');\n"), "drop_table"),
-            (Host::Knex, true) => (format!("  await knex.raw(`DELETE FROM {table}`);\n"), "delete_all"),
+            (Host::Knex, false) => (
+                format!("  await knex.schema.dropTable('{table}');\n"),
+                "drop_table",
+            ),
+            (Host::Knex, true) => (
+                format!("  await knex.raw(`DELETE FROM {table}`);\n"),
+                "delete_all",
+            ),
         }
     }
 }
@@ -292,9 +425,23 @@ fn host_prose() -> impl Strategy<Value = String> {
     proptest::collection::vec(
         proptest::sample::select(
             &[
-                "op.drop_table('decoy')", "drop_table :decoy", ".dropTable('decoy')",
-                "DeleteModel('Decoy')", "`", "'", "\"", "/*", "*/", "#", "//", "über", "😀",
-                "decoy", "(", ")", "x",
+                "op.drop_table('decoy')",
+                "drop_table :decoy",
+                ".dropTable('decoy')",
+                "DeleteModel('Decoy')",
+                "`",
+                "'",
+                "\"",
+                "/*",
+                "*/",
+                "#",
+                "//",
+                "über",
+                "😀",
+                "decoy",
+                "(",
+                ")",
+                "x",
             ][..],
         ),
         0..6,
@@ -337,7 +484,10 @@ fn harmless_host(host: Host) -> BoxedStrategy<String> {
                 "  const t = `\n{}\n  knex.schema.dropTable('decoy')\n`;\n",
                 no(p, &['`', '\\'])
             )),
-            Just("  await knex.schema.createTable('other', (t) => { t.increments(); });\n".to_string()),
+            Just(
+                "  await knex.schema.createTable('other', (t) => { t.increments(); });\n"
+                    .to_string()
+            ),
             Just("  const url = 'http://example.com/*';\n".to_string()),
         ]
         .boxed(),
@@ -384,4 +534,70 @@ proptest! {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regression: the keyword scanner searched for the end of the statement once per token, so a
+// text without semicolons took quadratic time (20,000 tokens: 161 ms; 200,000: about a minute).
+// Found while timing the hostile-fragment property above.
+
+fn words_without_semicolon(n: usize) -> String {
+    let mut text = "a ".repeat(n);
+    text.push_str("\nDROP TABLE tail_t");
+    text
+}
+
+#[test]
+fn keyword_scan_of_a_long_statement_is_linear() {
+    let best = |n: usize| {
+        let text = words_without_semicolon(n);
+        (0..3)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                let found = keywords::scan(&text);
+                let took = t.elapsed();
+                assert_eq!(found.len(), 1, "{found:?}");
+                assert_eq!(found[0].kind, "drop_table");
+                assert_eq!(found[0].objects, vec!["tail_t".to_string()]);
+                assert_eq!(found[0].line, 2);
+                took
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    // A ratio measured in one run (the machine is loaded; absolute times mean nothing): eight
+    // times the text must cost far less than the 64 times a quadratic scan costs.
+    let small = best(20_000);
+    let large = best(160_000);
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-6);
+    assert!(
+        ratio < 30.0,
+        "8x the tokens took {ratio:.1}x the time ({small:?} → {large:?})"
+    );
+}
+
+// Regression: the Rails patterns read `#\s*` before the call, and `\s` crosses lines, so a real
+// `drop_table` under an empty `#` comment line was reported as commented out, on the comment's
+// line. Found by `orm_drop_call_is_found_once_among_decoys` (its shrunk case, kept verbatim).
+#[test]
+fn rails_drop_under_an_empty_comment_line_is_active() {
+    let text = "class X < ActiveRecord::Migration[7.0]\n  def up\n    # \n    drop_table :t_a\n  end\nend\n";
+    let scan = orm::scan("db/migrate/20240101000000_x.rb", "rails", text, None);
+    let found: Vec<_> = scan
+        .operations
+        .iter()
+        .map(|o| (o.line, o.kind, o.objects.clone(), o.active))
+        .collect();
+    assert_eq!(
+        found,
+        vec![(4, "drop_table", vec!["t_a".to_string()], true)],
+        "{:?}",
+        scan.operations
+    );
+    // A call that is commented out is still read as such.
+    let commented = text.replace("    # \n    drop_table", "    # drop_table");
+    let scan = orm::scan("db/migrate/20240101000000_x.rb", "rails", &commented, None);
+    assert_eq!(scan.operations.len(), 1, "{:?}", scan.operations);
+    assert!(!scan.operations[0].active);
+    assert_eq!(scan.operations[0].line, 3);
 }
