@@ -134,6 +134,7 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
     let lines = LineIndex::new(text);
     let mut out = Vec::new();
     let mut stmt_start = 0;
+    let mut stmt_end = 0;
     let mut i = 0;
     while i < tokens.len() {
         if tokens[i].tok == Tok::Semi {
@@ -149,10 +150,15 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
             i += 1;
             continue;
         }
-        let end = tokens[i..]
-            .iter()
-            .position(|t| t.tok == Tok::Semi)
-            .map_or(tokens.len(), |n| i + n);
+        // The statement's end is searched once per statement, not once per token: a long text
+        // without a semicolon would otherwise take quadratic time (found by the property tests).
+        if stmt_end <= i {
+            stmt_end = tokens[i..]
+                .iter()
+                .position(|t| t.tok == Tok::Semi)
+                .map_or(tokens.len(), |n| i + n);
+        }
+        let end = stmt_end;
         let stmt = &tokens[i..end];
         let word = |k: usize| match stmt.get(k).map(|t| &t.tok) {
             Some(Tok::Word(w)) => w.as_str(),

@@ -370,14 +370,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         // Rails
         rule(
-            &format!(r"(?m)^\s*(?:#\s*)?drop_table\s*\(?\s*{name}"),
+            &format!(r"(?m)^\s*(?:#[ \t]*)?drop_table\s*\(?\s*{name}"),
             "drop_table",
             Some(1),
             None,
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*(?:#\s*)?drop_join_table\s*\(?\s*{name}\s*,\s*{name}"),
+            &format!(r"(?m)^\s*(?:#[ \t]*)?drop_join_table\s*\(?\s*{name}\s*,\s*{name}"),
             "drop_table",
             Some(1),
             None,
@@ -385,7 +385,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         rule(
             &format!(
-                r"(?m)^\s*(?:#\s*)?remove_(?:column|reference|belongs_to)\s*\(?\s*{name}\s*,\s*{name}"
+                r"(?m)^\s*(?:#[ \t]*)?remove_(?:column|reference|belongs_to)\s*\(?\s*{name}\s*,\s*{name}"
             ),
             "drop_column",
             Some(1),
@@ -393,21 +393,21 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*(?:#\s*)?remove_columns\s*\(?\s*{name}"),
+            &format!(r"(?m)^\s*(?:#[ \t]*)?remove_columns\s*\(?\s*{name}"),
             "drop_column",
             Some(1),
             None,
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*(?:#\s*)?remove_timestamps\s*\(?\s*{name}"),
+            &format!(r"(?m)^\s*(?:#[ \t]*)?remove_timestamps\s*\(?\s*{name}"),
             "drop_column",
             Some(1),
             None,
             None,
         ),
         rule(
-            &format!(r"(?m)^\s*(?:#\s*)?change_column\s*\(?\s*{name}\s*,\s*{name}"),
+            &format!(r"(?m)^\s*(?:#[ \t]*)?change_column\s*\(?\s*{name}\s*,\s*{name}"),
             "alter_column_type",
             Some(1),
             Some(2),
@@ -550,7 +550,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             None,
         ),
         rule(
-            r"(?m)^\s*(?:#\s*)?remove(?:_if_exists)?\s+:(\w+)",
+            r"(?m)^\s*(?:#[ \t]*)?remove(?:_if_exists)?\s+:(\w+)",
             "drop_column",
             None,
             Some(1),
