@@ -1071,6 +1071,35 @@ mod tests {
     }
 
     #[test]
+    fn barman_server_and_config_come_from_the_archive_command() {
+        assert_eq!(
+            barman_server("barman-wal-archive --port 2222 -U barman -c /etc/b.conf bk pg %p"),
+            Some(("pg".into(), Some("/etc/b.conf".into())))
+        );
+        assert_eq!(
+            barman_server("/usr/bin/barman-wal-archive --config=/x.conf bk main %p"),
+            Some(("main".into(), Some("/x.conf".into())))
+        );
+        assert_eq!(barman_server("barman-wal-archive bk %p"), None);
+        let t = Target {
+            time: None,
+            time_setting: None,
+            lsn: Some("0/3000028".into()),
+            inclusive: false,
+            needs_lsn: false,
+            timeline: "1".into(),
+            old_timeline: false,
+            source: String::new(),
+            checked: true,
+            check: String::new(),
+        };
+        assert_eq!(
+            barman_recover("main", Some("/x.conf"), &t),
+            "barman --config /x.conf recover --target-lsn 0/3000028 --exclusive --target-tli 1 --target-action pause main \"$BACKUP_ID\" \"$PITR_DIR\""
+        );
+    }
+
+    #[test]
     fn targets_are_exclusive_and_pause() {
         let t = Target {
             time: Some(
