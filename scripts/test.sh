@@ -60,6 +60,12 @@ if ! command -v python3 >/dev/null 2>&1; then
   echo "ci: installing python3"
   (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq python3 >/dev/null)
 fi
+# Barman, its barman-wal-archive client and an ssh server, for tests/recovery_barman.rs: a real
+# Barman on localhost that receives the WAL over ssh and runs the printed `barman recover`.
+if ! command -v barman >/dev/null 2>&1 || ! command -v barman-wal-archive >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; then
+  echo "ci: installing barman barman-cli openssh-server"
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq barman barman-cli openssh-server >/dev/null)
+fi
 # pgBackRest, whose printed restore tests/recovery_tools.rs runs on a real stanza, and the AWS
 # CLI (PyPI), which parses and validates the printed RDS commands there.
 if ! command -v pgbackrest >/dev/null 2>&1; then

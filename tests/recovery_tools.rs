@@ -3,8 +3,8 @@
 //! … archive-push`, a loss, then the plan's `pgbackrest … restore`, `pgtriage recover` on the
 //! restored directory, `psql -f restore.sql` and `pgtriage verify`; and the AWS CLI (from PyPI)
 //! parsing and validating the printed RDS commands, sent to a closed local proxy so nothing
-//! leaves the machine. WAL-G, Barman, gcloud and az commands are not printed (documented steps:
-//! no test here can run them), which the last test checks.
+//! leaves the machine. WAL-G, gcloud and az commands are not printed (documented steps: no test
+//! here can run them), which the last test checks; Barman's are run by tests/recovery_barman.rs.
 
 mod support;
 

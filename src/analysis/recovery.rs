@@ -520,7 +520,10 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
         let pitr_possible = archive_on && target.is_some();
         let source = if pitr_possible
             && restore_command.is_some()
-            && (archiver_name == "cp" || archiver_name == "pgbackrest")
+            && (archiver_name == "cp"
+                || archiver_name == "pgbackrest"
+                || (archiver_name == "barman"
+                    && barman_server(setting("archive_command").unwrap_or("")).is_some()))
         {
             "pitr"
         } else {
@@ -619,9 +622,41 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
                         )),
                         tested: true,
                     });
+                } else if archiver_name == "barman"
+                    && barman_server(setting("archive_command").unwrap_or("")).is_some()
+                {
+                    let (server, config) =
+                        barman_server(setting("archive_command").unwrap_or("")).unwrap_or_default();
+                    variables.push(Variable {
+                        name: "BACKUP_ID",
+                        meaning: format!("the id of the last Barman backup of {server} taken before the loss (`barman list-backups {server}` on the Barman server lists them)"),
+                    });
+                    variables.push(Variable {
+                        name: "PITR_DIR",
+                        meaning: "a new directory for the recovered copy's data (never the live data directory); Barman recovers into it".into(),
+                    });
+                    steps.push(Step {
+                        title: "Recover the backup with Barman into a new directory".into(),
+                        why: format!(
+                            "the server archives with Barman (archive_command names barman-wal-archive): on the Barman server, as its user, barman recover copies backup $BACKUP_ID and the WAL up to the target into $PITR_DIR, with recovery.signal, a restore_command reading the copied WAL and the target (exclusive, paused). The next step rehearses that copy (the server's own restore_command would be '{rc}')"
+                        ),
+                        language: "sh",
+                        command: Some(barman_recover(&server, config.as_deref(), t)),
+                        // Run as printed by tests/recovery_barman.rs against a real Barman.
+                        tested: true,
+                    });
+                    steps.push(Step {
+                        title: "Rehearse the point-in-time recovery and extract the lost rows".into(),
+                        why: "pgtriage starts a scratch PostgreSQL on a copy of the recovered directory, with its own port and socket, keeps Barman's restore_command, replays to the plan's target (paused), copies the lost tables' rows out, then stops it. The live server is never touched".into(),
+                        language: "sh",
+                        command: Some(format!(
+                            "pgtriage recover \"$EVIDENCE\" --plan {id} --base-backup \"$PITR_DIR\" --out {out_dir}"
+                        )),
+                        tested: true,
+                    });
                 } else {
-                    // No test here can run WAL-G (in no registry this project reaches) or a
-                    // Barman server (its WAL arrives over ssh): a documented step, no command.
+                    // No test here can run WAL-G (in no registry this project reaches): a
+                    // documented step, no command. Nor a Barman archive_command naming no server.
                     steps.push(Step {
                         title: format!("Point-in-time recovery with {archiver_name}"),
                         why: native_restore_text(archiver_name, t, rc),
@@ -827,6 +862,52 @@ fn pgbackrest_restore(options: &str, target: &Target) -> String {
     )
 }
 
+/// The Barman server name and the Barman configuration file (`--config=`/`-c`) an
+/// `archive_command` of `barman-wal-archive [options] HOST SERVER %p` names.
+fn barman_server(archive_command: &str) -> Option<(String, Option<String>)> {
+    let words: Vec<&str> = archive_command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    let p = words
+        .iter()
+        .position(|w| w.ends_with("barman-wal-archive"))?;
+    let mut config = None;
+    let mut positional = Vec::new();
+    let mut rest = words[p + 1..].iter();
+    while let Some(w) = rest.next() {
+        if let Some(v) = w.strip_prefix("--config=") {
+            config = Some(v.to_string());
+        } else if *w == "-c" || *w == "--config" {
+            config = rest.next().map(|v| v.to_string());
+        } else if ["-U", "--user", "--port"].contains(w) {
+            rest.next();
+        } else if !w.starts_with('-') && *w != "%p" {
+            positional.push(*w);
+        }
+    }
+    (positional.len() >= 2).then(|| (positional[1].to_string(), config))
+}
+
+/// Barman's own recovery of `$BACKUP_ID` into a new `$PITR_DIR`, run on the Barman server:
+/// the commit LSN when the WAL named it (exclusive: stop just before the loss's COMMIT), else
+/// the time; the timeline to follow; paused at the target.
+fn barman_recover(server: &str, config: Option<&str>, target: &Target) -> String {
+    let goal = match (&target.lsn, target.time) {
+        (Some(lsn), _) => format!(" --target-lsn {} --exclusive", shell(lsn)),
+        (None, Some(t)) => format!(" --target-time {} --exclusive", shell(&target_time_text(t))),
+        (None, None) => String::new(),
+    };
+    let config = config
+        .map(|c| format!(" --config {}", shell(c)))
+        .unwrap_or_default();
+    format!(
+        "barman{config} recover{goal} --target-tli {} --target-action pause {} \"$BACKUP_ID\" \"$PITR_DIR\"",
+        shell(&target.timeline),
+        shell(server)
+    )
+}
+
 /// What to do with a tool no test here can run, as text: the tool's own restore with the
 /// target, then `pgtriage recover --base-backup` on the restored directory.
 fn native_restore_text(archiver: &str, target: &Target, restore_command: &str) -> String {
@@ -986,6 +1067,35 @@ mod tests {
                 "--type=time --target='2026-11-23 16:07:02.485000+00' --target-exclusive --target-action=pause --target-timeline=latest restore"
             ),
             "{restore}"
+        );
+    }
+
+    #[test]
+    fn barman_server_and_config_come_from_the_archive_command() {
+        assert_eq!(
+            barman_server("barman-wal-archive --port 2222 -U barman -c /etc/b.conf bk pg %p"),
+            Some(("pg".into(), Some("/etc/b.conf".into())))
+        );
+        assert_eq!(
+            barman_server("/usr/bin/barman-wal-archive --config=/x.conf bk main %p"),
+            Some(("main".into(), Some("/x.conf".into())))
+        );
+        assert_eq!(barman_server("barman-wal-archive bk %p"), None);
+        let t = Target {
+            time: None,
+            time_setting: None,
+            lsn: Some("0/3000028".into()),
+            inclusive: false,
+            needs_lsn: false,
+            timeline: "1".into(),
+            old_timeline: false,
+            source: String::new(),
+            checked: true,
+            check: String::new(),
+        };
+        assert_eq!(
+            barman_recover("main", Some("/x.conf"), &t),
+            "barman --config /x.conf recover --target-lsn 0/3000028 --exclusive --target-tli 1 --target-action pause main \"$BACKUP_ID\" \"$PITR_DIR\""
         );
     }
 
