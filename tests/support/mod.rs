@@ -9,6 +9,8 @@
 //! even if the test process dies, so no stray server is ever left behind.
 #![allow(dead_code)]
 
+pub mod printed;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
