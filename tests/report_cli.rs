@@ -24,6 +24,7 @@ fn table(name: &str, oid: u32, ins: i64, live: i64) -> TableStats {
         oid,
         relfilenode: oid,
         relkind: "r".into(),
+        persistence: None,
         partition_parent: None,
         n_tup_ins: Some(ins),
         n_tup_upd: Some(0),

@@ -23,6 +23,7 @@ pub fn table(name: &str, oid: u32, rows: i64) -> TableStats {
         oid,
         relfilenode: oid,
         relkind: "r".into(),
+        persistence: None,
         partition_parent: None,
         n_tup_ins: Some(rows),
         n_tup_upd: Some(0),

@@ -360,6 +360,7 @@ mod tests {
             oid: 16423,
             relfilenode: 16423,
             relkind: "r".into(),
+            persistence: None,
             partition_parent: None,
             n_tup_ins: Some(ins),
             n_tup_upd: Some(0),

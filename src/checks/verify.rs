@@ -999,6 +999,7 @@ mod tests {
             oid,
             relfilenode: oid,
             relkind: "r".into(),
+            persistence: None,
             partition_parent: None,
             n_tup_ins: Some(live),
             n_tup_upd: Some(0),

@@ -269,6 +269,7 @@ impl Session {
                     oid: as_u32(r.oid),
                     relfilenode: as_u32(r.relfilenode),
                     relkind: r.relkind,
+                    persistence: None,
                     partition_parent: None,
                     n_tup_ins: r.n_tup_ins,
                     n_tup_upd: r.n_tup_upd,

@@ -112,6 +112,10 @@ pub struct TableStats {
     pub relfilenode: u32,
     /// `r` (table) or `p` (partitioned table).
     pub relkind: String,
+    /// `pg_class.relpersistence`: `p` permanent, `u` unlogged (crash recovery empties it and no
+    /// replica or WAL archive holds its rows). Absent in evidence written before it was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<String>,
     /// `schema.name` of the parent when this table is a partition.
     #[serde(default)]
     pub partition_parent: Option<String>,
