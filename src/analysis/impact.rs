@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::analysis::Analysis;
-use crate::analysis::facts::{ExpectedFrom, Facts, TableView};
+use crate::analysis::facts::{ExpectedFrom, Facts, TableView, committed};
 use crate::analysis::finding::{Finding, Kind};
 use crate::analysis::signatures::committed_deletes;
 use crate::evidence::EventKind;
@@ -187,9 +187,12 @@ fn rows_text(n: Option<i64>) -> String {
     }
 }
 
-const WRITES: &[EventKind] = &[
+/// Logged statements that show a table's rows were there: a write of rows to it. DDL is not
+/// one — an `ALTER TABLE … ADD COLUMN` run after the `DROP TYPE … CASCADE` that emptied a
+/// column says nothing about the rows, and placing "last known good" after the change that
+/// caused the loss would put the cause outside the window.
+const ROW_WRITES: &[EventKind] = &[
     EventKind::BulkLoad,
-    EventKind::Ddl,
     EventKind::UpdateAll,
     EventKind::MigrationBookkeeping,
 ];
@@ -385,9 +388,10 @@ fn loss_window(facts: &Facts, losses: &[&Finding], rows: &[ImpactRow]) -> LossWi
         let last_write = evidence.timeline.as_ref().and_then(|tl| {
             tl.events
                 .iter()
-                .filter(|e| e.at < loss.at && WRITES.contains(&e.kind))
+                .filter(|e| e.at < loss.at && ROW_WRITES.contains(&e.kind))
                 .filter(|e| e.tables.iter().any(|t| lost.contains(t.as_str())))
-                .max_by_key(|e| e.at)
+                .filter(|e| committed(e) != Some(false))
+                .max_by_key(|e| (e.at, e.source.as_str()))
                 .map(|e| Instant {
                     at: e.at,
                     what: format!("last logged write to a lost table: `{}`", e.text.trim()),
@@ -432,11 +436,43 @@ fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
             .iter()
             .any(|e| matches!(e.kind, EventKind::Crash | EventKind::CrashRecovery))
     });
-    if verdict == "no_loss" || crashed {
-        out.push(format!(
-            "Unlogged tables were not checked: crash recovery empties them, and the evidence does not record which tables are unlogged (pg_class.relpersistence = 'u'){}.",
-            if crashed { "; this cluster went through crash recovery" } else { "" }
-        ));
+    // Unlogged tables (pg_class.relpersistence = 'u'): crash recovery empties them, and no WAL
+    // archive or replica holds their rows.
+    let known = !db.tables.is_empty() && db.tables.iter().all(|t| t.persistence.is_some());
+    let unlogged: Vec<String> = db
+        .tables
+        .iter()
+        .filter(|t| t.persistence.as_deref() == Some("u"))
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    let lost_unlogged = rows.iter().any(|r| unlogged.contains(&r.table));
+    if verdict == "no_loss" || crashed || lost_unlogged {
+        let after_crash = if crashed {
+            "; this cluster went through crash recovery"
+        } else {
+            ""
+        };
+        if !known {
+            out.push(format!(
+                "Unlogged tables were not checked: crash recovery empties them, and the evidence does not record which tables are unlogged (pg_class.relpersistence = 'u'){after_crash}."
+            ));
+        } else if unlogged.is_empty() {
+            out.push(format!(
+                "No table is unlogged (pg_class.relpersistence = 'p' for all {}): crash recovery empties none{after_crash}.",
+                db.tables.len()
+            ));
+        } else {
+            let shown = unlogged.len().min(20);
+            let more = if unlogged.len() > shown {
+                format!(" and {} more", unlogged.len() - shown)
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "Unlogged (pg_class.relpersistence = 'u'): {}{more} — crash recovery empties them and no WAL archive or replica holds their rows{after_crash}.",
+                unlogged[..shown].join(", ")
+            ));
+        }
         for (setting, risk) in [
             (
                 "fsync",
@@ -446,13 +482,170 @@ fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
                 "synchronous_commit",
                 "off: the transactions acknowledged in the last moments before a crash (up to 3 × wal_writer_delay) can be lost",
             ),
+            (
+                "full_page_writes",
+                "off: a crash in the middle of a page write can leave torn pages that WAL replay cannot repair",
+            ),
         ] {
             match db.settings.get(setting).map(String::as_str) {
                 Some("off") => out.push(format!("{setting} = {risk}.")),
+                Some(v) if setting == "full_page_writes" => out.push(format!("{setting} = {v}: WAL replay repairs pages torn by a crash.")),
                 Some(v) => out.push(format!("{setting} = {v}: no acknowledged commit is lost to a crash on this account.")),
+                // Not collected by older evidence: said for the settings that lose commits.
+                None if setting == "full_page_writes" => {}
                 None => out.push(format!("{setting} is not in the evidence: whether a crash could lose acknowledged commits was not checked.")),
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::analyze;
+    use crate::analysis::fixtures::*;
+    use crate::evidence::Evidence;
+
+    fn impact_of(ev: &Evidence) -> Impact {
+        analyze(ev).postmortem.impact.unwrap_or_else(|| {
+            panic!("no impact");
+        })
+    }
+
+    /// Seed 002's collection_flows: rows inserted, then a migration's `DROP TYPE … CASCADE`
+    /// empties their status column and re-adds it (`ALTER TABLE … ADD COLUMN`), then the
+    /// janitor's DELETE matches the NULLs.
+    fn dropped_type_then_delete() -> Evidence {
+        let flows = deleted(table("migration.collection_flows", 16471, 145), 143);
+        let tables = vec![flows];
+        let t = |s: u32| at(16, 7, s);
+        let events = vec![
+            event(
+                EventKind::BulkLoad,
+                t(0),
+                38,
+                "INSERT INTO migration.collection_flows (status) SELECT 'running' FROM generate_series(1, 145) g",
+                &["migration.collection_flows"],
+            ),
+            event(
+                EventKind::DropType,
+                t(10),
+                47,
+                "DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE",
+                &["migration.collection_flows"],
+            ),
+            event(
+                EventKind::Ddl,
+                t(11),
+                49,
+                "ALTER TABLE migration.collection_flows ADD COLUMN status migration.collectionflowstatus",
+                &["migration.collection_flows"],
+            ),
+            event(
+                EventKind::Delete,
+                t(20),
+                59,
+                "DELETE FROM migration.collection_flows WHERE status IS NULL",
+                &["migration.collection_flows"],
+            ),
+        ];
+        with_log(evidence(tables, vec![]), events)
+    }
+
+    #[test]
+    fn last_known_good_is_the_last_write_of_rows_not_a_later_ddl() {
+        let ev = dropped_type_then_delete();
+        let impact = impact_of(&ev);
+        assert_eq!(impact.verdict, "loss", "{impact:#?}");
+        let loss = impact.window.loss_at.as_ref().map(|l| l.source.as_str());
+        assert_eq!(loss, Some("log:postgresql.log:59"), "{impact:#?}");
+        let good = impact
+            .window
+            .last_known_good
+            .as_ref()
+            .unwrap_or_else(|| panic!("no last known good: {impact:#?}"));
+        // The INSERT that wrote the rows, not the ADD COLUMN after the DROP TYPE.
+        assert_eq!(good.source, "log:postgresql.log:38", "{good:?}");
+        assert_eq!(good.at, at(16, 7, 0));
+        assert!(good.what.contains("INSERT INTO"), "{good:?}");
+    }
+
+    #[test]
+    fn a_baseline_later_than_the_last_write_is_the_last_known_good() {
+        let mut ev = dropped_type_then_delete();
+        // Collected before the DELETE, with the rows there.
+        let mut base = snapshot(
+            vec![table("migration.collection_flows", 16471, 145)],
+            vec![],
+        );
+        base.server.server_time = at(16, 7, 5);
+        ev.baseline = Some(base);
+        let good = impact_of(&ev).window.last_known_good;
+        assert_eq!(good.map(|g| g.at), Some(at(16, 7, 5)));
+    }
+
+    fn crashed(persistence: &[Option<&str>]) -> Evidence {
+        let tables = persistence
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut t = zeroed(table(&format!("t{i}"), 16400 + i as u32, 100));
+                t.persistence = p.map(str::to_string);
+                t
+            })
+            .collect();
+        let mut ev = with_log(
+            evidence(tables, vec![]),
+            vec![event(
+                EventKind::CrashRecovery,
+                at(12, 13, 7),
+                3,
+                "database system was not properly shut down; automatic recovery in progress",
+                &[],
+            )],
+        );
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 13, 7));
+            d.bgwriter_stats_reset = Some(at(12, 13, 9));
+            d.settings.insert("fsync".into(), "on".into());
+            d.settings.insert("synchronous_commit".into(), "off".into());
+            d.settings.insert("full_page_writes".into(), "off".into());
+        }
+        ev
+    }
+
+    fn caveat<'a>(impact: &'a Impact, needle: &str) -> Option<&'a str> {
+        impact
+            .caveats
+            .iter()
+            .map(String::as_str)
+            .find(|c| c.contains(needle))
+    }
+
+    #[test]
+    fn unlogged_tables_are_named_when_the_evidence_records_persistence() {
+        let impact = impact_of(&crashed(&[Some("p"), Some("u"), Some("u")]));
+        let line = caveat(&impact, "relpersistence").unwrap_or_else(|| panic!("{impact:#?}"));
+        assert!(line.starts_with("Unlogged"), "{line}");
+        assert!(line.contains("public.t1, public.t2"), "{line}");
+        assert!(!line.contains("public.t0"), "{line}");
+        assert!(line.contains("crash recovery"), "{line}");
+        assert!(caveat(&impact, "not checked").is_none(), "{impact:#?}");
+        // The durability settings, as collected.
+        assert!(caveat(&impact, "fsync = on").is_some(), "{impact:#?}");
+        assert!(caveat(&impact, "synchronous_commit = off").is_some());
+        assert!(caveat(&impact, "full_page_writes = off").is_some());
+    }
+
+    #[test]
+    fn no_unlogged_table_is_said_so_and_old_evidence_keeps_not_checked() {
+        let impact = impact_of(&crashed(&[Some("p"), Some("p")]));
+        let line = caveat(&impact, "relpersistence").unwrap_or_else(|| panic!("{impact:#?}"));
+        assert!(line.starts_with("No table is unlogged"), "{line}");
+        assert!(line.contains("all 2"), "{line}");
+        let old = impact_of(&crashed(&[None, None]));
+        let line = caveat(&old, "relpersistence").unwrap_or_else(|| panic!("{old:#?}"));
+        assert!(line.starts_with("Unlogged tables were not checked"), "{line}");
+    }
 }
