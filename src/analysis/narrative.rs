@@ -270,6 +270,15 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
     story
 }
 
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 /// An application name that reads as a one-off script or a job rather than the service.
 fn looks_like_script(app: &str) -> bool {
     let a = app.to_lowercase();
@@ -292,10 +301,11 @@ pub fn causes(facts: &Facts, analysis: &Analysis, cascades: &[(String, Vec<Strin
         .into_iter()
         .filter(|f| f.loss)
         .collect();
+    // What the statement did is in the impact and the story: the root cause names it and who.
     for f in &losses {
         let text = match &f.statement {
-            Some(s) => format!("`{}` run by {}: {}.", s.trim(), who(f), f.summary),
-            None => format!("{}.", f.summary),
+            Some(s) => format!("#{} {}: `{}` run by {}.", f.rank, f.kind.as_str(), s.trim(), who(f)),
+            None => format!("#{} {}: {}.", f.rank, f.kind.as_str(), f.summary),
         };
         c.root.push(Cited {
             text,
@@ -337,34 +347,51 @@ pub fn causes(facts: &Facts, analysis: &Analysis, cascades: &[(String, Vec<Strin
         .iter()
         .flat_map(|tl| tl.events.iter())
         .collect();
-    let mut noted: BTreeSet<(String, String)> = BTreeSet::new();
+    // Scripts per role, in rank order: several scripts on one shared role are one factor.
+    let mut scripts: BTreeMap<String, Vec<(String, &Finding)>> = BTreeMap::new();
     for f in &losses {
         let Some(s) = &f.session else { continue };
         let (Some(user), Some(app)) = (&s.user, &s.application) else {
             continue;
         };
-        if !looks_like_script(app) || !noted.insert((user.clone(), app.clone())) {
-            continue;
+        let of_user = scripts.entry(user.clone()).or_default();
+        if looks_like_script(app) && !of_user.iter().any(|(a, _)| a == app) {
+            of_user.push((app.clone(), f));
         }
+    }
+    for (user, apps) in &scripts {
+        let names: Vec<&str> = apps.iter().map(|(a, _)| a.as_str()).collect();
         let others: BTreeSet<&str> = events
             .iter()
             .filter(|e| e.session.user.as_deref() == Some(user.as_str()))
             .filter_map(|e| e.session.application.as_deref())
-            .filter(|a| *a != app && !a.is_empty())
+            .filter(|a| !names.contains(a) && !a.is_empty())
             .collect();
-        let source = statement_source(f).unwrap_or_default();
+        let mut sources: Vec<String> = apps
+            .iter()
+            .filter_map(|(_, f)| statement_source(f))
+            .collect();
+        sources.dedup();
+        let scripts_word = if names.len() == 1 {
+            "the script"
+        } else {
+            "the scripts"
+        };
         if others.is_empty() {
-            c.contributing.push(Cited {
-                text: format!("{app} could run `{}` against this database as role {user}: nothing kept the script away from it.", f.statement.as_deref().unwrap_or("it").trim()),
-                sources: vec![source],
-            });
+            for (app, f) in apps {
+                c.contributing.push(Cited {
+                    text: format!("{app} could run `{}` against this database as role {user}: nothing kept the script away from it.", f.statement.as_deref().unwrap_or("it").trim()),
+                    sources: statement_source(f).into_iter().collect(),
+                });
+            }
         } else {
             c.contributing.push(Cited {
                 text: format!(
-                    "{app} ran with the credentials of role {user}, which {} also use: the script had the application's rights on this database.",
-                    others.into_iter().collect::<Vec<_>>().join(", ")
+                    "{} ran with the credentials of role {user}, which {} also use: {scripts_word} had the application's rights on this database.",
+                    and_list(&names),
+                    others.into_iter().collect::<Vec<_>>().join(", "),
                 ),
-                sources: vec![source],
+                sources,
             });
         }
     }
@@ -442,14 +469,27 @@ pub fn action_items(
     has_verification: bool,
 ) -> Vec<ActionItem> {
     let mut out = Vec::new();
-    for (id, tables) in plans {
-        out.push(ActionItem {
+    // One item for every plan: the on-call DBA runs them together.
+    match plans {
+        [] => {}
+        [(id, tables)] => out.push(ActionItem {
             what: format!(
                 "Put back the missing rows of {} (recovery plan {id}).",
                 tables.join(", ")
             ),
             owner: "on-call DBA",
-        });
+        }),
+        _ => out.push(ActionItem {
+            what: format!(
+                "Put back the missing rows: {}.",
+                plans
+                    .iter()
+                    .map(|(id, tables)| format!("{} (recovery plan {id})", tables.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            owner: "on-call DBA",
+        }),
     }
     if !plans.is_empty() && !has_verification {
         out.push(ActionItem {

@@ -104,6 +104,25 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
             }
         })
         .collect();
+    // The catalog's postmaster start time is the logged start seen again: told once.
+    let logged_starts: Vec<DateTime<Utc>> = timeline
+        .iter()
+        .filter(|e| e.entry.kind == "server_start" && e.entry.source.starts_with("log:"))
+        .map(|e| e.entry.at)
+        .collect();
+    let mut timeline = timeline;
+    for e in timeline.iter_mut().filter(|e| {
+        e.entry.kind == "server_start"
+            && e.entry.source == "catalog:pg_postmaster_start_time"
+            && e.findings.is_empty()
+    }) {
+        if logged_starts
+            .iter()
+            .any(|at| (*at - e.entry.at).num_milliseconds().abs() <= 1000)
+        {
+            e.story = false;
+        }
+    }
     let mut routine: BTreeMap<&str, usize> = BTreeMap::new();
     for e in timeline.iter().filter(|e| !e.story) {
         *routine.entry(e.entry.kind.as_str()).or_default() += 1;

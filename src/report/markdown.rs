@@ -262,6 +262,163 @@ fn lines(value: String) -> Vec<String> {
     value.lines().map(str::to_string).collect()
 }
 
+/// A finding's evidence as the Markdown lists it, every fact kept and each said once:
+///
+/// - the same fact about several tables is one line naming them all, the numbers that differ
+///   written per table in the order named (`48/8/7/115`), cited by its first source and how
+///   many more (each is in the JSON's `evidence[]`);
+/// - facts in a row from one source (a statement and "its transaction committed") are one line.
+///
+/// `evidence` is `hypotheses[].evidence` (`supports`, `text`, `source`), `tables` the finding's
+/// tables. Returns `supports`, `text`, `source` and `more` (further sources) per line.
+fn evidence_lines(evidence: minijinja::Value, tables: minijinja::Value) -> minijinja::Value {
+    #[derive(serde::Deserialize)]
+    struct Fact {
+        supports: bool,
+        text: String,
+        source: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Line {
+        supports: bool,
+        text: String,
+        source: String,
+        more: usize,
+    }
+    let facts: Vec<Fact> = serde_json::to_value(&evidence)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let tables: Vec<String> = serde_json::to_value(&tables)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    // `table: fact` → (table, fact) when the table is one of the finding's.
+    let split = |text: &str| -> Option<(String, String)> {
+        let (table, rest) = text.split_once(": ")?;
+        tables
+            .iter()
+            .any(|t| t == table)
+            .then(|| (table.to_string(), rest.to_string()))
+    };
+    // Groups of per-table facts with one shape (digits aside), in first-seen order.
+    struct Group {
+        supports: bool,
+        shape: (String, String),
+        tables: Vec<String>,
+        texts: Vec<String>,
+        sources: Vec<String>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for f in &facts {
+        let Some((table, rest)) = split(&f.text) else {
+            groups.push(Group {
+                supports: f.supports,
+                shape: (String::new(), String::new()),
+                tables: Vec::new(),
+                texts: vec![f.text.clone()],
+                sources: vec![f.source.clone()],
+            });
+            continue;
+        };
+        let shape = (skeleton(&rest), f.source.replace(&table, "\u{0}"));
+        match groups
+            .iter_mut()
+            .find(|g| !g.tables.is_empty() && g.supports == f.supports && g.shape == shape)
+        {
+            Some(g) if !g.tables.contains(&table) => {
+                g.tables.push(table);
+                g.texts.push(rest);
+                g.sources.push(f.source.clone());
+            }
+            _ => groups.push(Group {
+                supports: f.supports,
+                shape,
+                tables: vec![table],
+                texts: vec![rest],
+                sources: vec![f.source.clone()],
+            }),
+        }
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    for g in groups {
+        let text = if g.tables.is_empty() {
+            g.texts.concat()
+        } else {
+            format!("{}: {}", g.tables.join(", "), merge_numbers(&g.texts))
+        };
+        let source = g.sources.first().cloned().unwrap_or_default();
+        let more = g.sources.len().saturating_sub(1);
+        match lines.last_mut() {
+            Some(last)
+                if more == 0 && last.more == 0 && last.source == source && last.supports == g.supports =>
+            {
+                last.text = format!("{}; {text}", last.text);
+            }
+            _ => lines.push(Line {
+                supports: g.supports,
+                text,
+                source,
+                more,
+            }),
+        }
+    }
+    minijinja::Value::from(Serde(&lines))
+}
+
+/// A text with every run of digits (and a leading minus) as `#`: the shape facts share.
+fn skeleton(text: &str) -> String {
+    number_split(text)
+        .into_iter()
+        .map(|(part, number)| if number { "#" } else { part })
+        .collect()
+}
+
+/// Text and number runs in order (`true` for a number).
+fn number_split(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut in_number = false;
+    for (i, c) in text.char_indices() {
+        let digit = c.is_ascii_digit();
+        if digit != in_number && i > start {
+            out.push((&text[start..i], in_number));
+            start = i;
+        }
+        in_number = digit;
+    }
+    if start < text.len() {
+        out.push((&text[start..], in_number));
+    }
+    out
+}
+
+/// Texts of one shape as one: a number equal in all is written once, a number that differs as
+/// each text's value in order (`48/8/7/115`).
+fn merge_numbers(texts: &[String]) -> String {
+    let split: Vec<Vec<(&str, bool)>> = texts.iter().map(|t| number_split(t)).collect();
+    let Some(first) = split.first() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (i, (part, number)) in first.iter().enumerate() {
+        if !number {
+            out.push_str(part);
+            continue;
+        }
+        let values: Vec<&str> = split
+            .iter()
+            .map(|s| s.get(i).map_or("?", |p| p.0))
+            .collect();
+        if values.iter().all(|v| v == part) {
+            out.push_str(part);
+        } else {
+            out.push_str(&values.join("/"));
+        }
+    }
+    out
+}
+
 /// `2026-11-23T12:09:55.403Z` → `12:09:55.403` (the day is in the heading).
 fn hms(value: String) -> String {
     match chrono::DateTime::parse_from_rfc3339(&value) {
@@ -302,6 +459,7 @@ pub fn environment(
     env.add_filter("hms", hms);
     env.add_filter("lines", lines);
     env.add_filter("score_line", score_line);
+    env.add_filter("evidence_lines", evidence_lines);
     let (user_dir, main) = match user_template {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
