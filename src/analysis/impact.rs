@@ -473,6 +473,7 @@ fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
                 unlogged[..shown].join(", ")
             ));
         }
+        let mut missing: Vec<&str> = Vec::new();
         for (setting, risk) in [
             (
                 "fsync",
@@ -491,10 +492,17 @@ fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
                 Some("off") => out.push(format!("{setting} = {risk}.")),
                 Some(v) if setting == "full_page_writes" => out.push(format!("{setting} = {v}: WAL replay repairs pages torn by a crash.")),
                 Some(v) => out.push(format!("{setting} = {v}: no acknowledged commit is lost to a crash on this account.")),
-                // Not collected by older evidence: said for the settings that lose commits.
+                // Not collected by older evidence: said once, for the settings that lose commits.
                 None if setting == "full_page_writes" => {}
-                None => out.push(format!("{setting} is not in the evidence: whether a crash could lose acknowledged commits was not checked.")),
+                None => missing.push(setting),
             }
+        }
+        if !missing.is_empty() {
+            out.push(format!(
+                "{} {} not in the evidence: whether a crash could lose acknowledged commits was not checked.",
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" }
+            ));
         }
     }
     out
