@@ -490,8 +490,12 @@ fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
         ] {
             match db.settings.get(setting).map(String::as_str) {
                 Some("off") => out.push(format!("{setting} = {risk}.")),
-                Some(v) if setting == "full_page_writes" => out.push(format!("{setting} = {v}: WAL replay repairs pages torn by a crash.")),
-                Some(v) => out.push(format!("{setting} = {v}: no acknowledged commit is lost to a crash on this account.")),
+                Some(v) if setting == "full_page_writes" => out.push(format!(
+                    "{setting} = {v}: WAL replay repairs pages torn by a crash."
+                )),
+                Some(v) => out.push(format!(
+                    "{setting} = {v}: no acknowledged commit is lost to a crash on this account."
+                )),
                 // Not collected by older evidence: said once, for the settings that lose commits.
                 None if setting == "full_page_writes" => {}
                 None => missing.push(setting),
@@ -654,6 +658,9 @@ mod tests {
         assert!(line.contains("all 2"), "{line}");
         let old = impact_of(&crashed(&[None, None]));
         let line = caveat(&old, "relpersistence").unwrap_or_else(|| panic!("{old:#?}"));
-        assert!(line.starts_with("Unlogged tables were not checked"), "{line}");
+        assert!(
+            line.starts_with("Unlogged tables were not checked"),
+            "{line}"
+        );
     }
 }

@@ -304,7 +304,13 @@ pub fn causes(facts: &Facts, analysis: &Analysis, cascades: &[(String, Vec<Strin
     // What the statement did is in the impact and the story: the root cause names it and who.
     for f in &losses {
         let text = match &f.statement {
-            Some(s) => format!("#{} {}: `{}` run by {}.", f.rank, f.kind.as_str(), s.trim(), who(f)),
+            Some(s) => format!(
+                "#{} {}: `{}` run by {}.",
+                f.rank,
+                f.kind.as_str(),
+                s.trim(),
+                who(f)
+            ),
             None => format!("#{} {}: {}.", f.rank, f.kind.as_str(), f.summary),
         };
         c.root.push(Cited {

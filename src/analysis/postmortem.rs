@@ -104,22 +104,29 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
             }
         })
         .collect();
-    // The catalog's postmaster start time is the logged start seen again: told once.
+    // A logged server start is told once: the catalog's postmaster start time is the same
+    // start seen again, and a bgwriter stats reset in the seconds before it is the reset a
+    // fresh cluster (initdb) or a restart brings. Both stay in the story when a finding rests
+    // on them (a crash recovery's reset is the stats_reset finding's evidence).
     let logged_starts: Vec<DateTime<Utc>> = timeline
         .iter()
         .filter(|e| e.entry.kind == "server_start" && e.entry.source.starts_with("log:"))
         .map(|e| e.entry.at)
         .collect();
     let mut timeline = timeline;
-    for e in timeline.iter_mut().filter(|e| {
-        e.entry.kind == "server_start"
-            && e.entry.source == "catalog:pg_postmaster_start_time"
-            && e.findings.is_empty()
-    }) {
-        if logged_starts
-            .iter()
-            .any(|at| (*at - e.entry.at).num_milliseconds().abs() <= 1000)
-        {
+    for e in timeline.iter_mut().filter(|e| e.findings.is_empty()) {
+        let near = |before_ms: i64, after_ms: i64| {
+            logged_starts.iter().any(|at| {
+                let d = (*at - e.entry.at).num_milliseconds();
+                (-after_ms..=before_ms).contains(&d)
+            })
+        };
+        let again = match (e.entry.kind.as_str(), e.entry.source.as_str()) {
+            ("server_start", "catalog:pg_postmaster_start_time") => near(1000, 1000),
+            ("stats_reset", "stats:pg_stat_bgwriter.stats_reset") => near(5000, 1000),
+            _ => false,
+        };
+        if again {
             e.story = false;
         }
     }

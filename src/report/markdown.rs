@@ -351,7 +351,10 @@ fn evidence_lines(evidence: minijinja::Value, tables: minijinja::Value) -> minij
         let more = g.sources.len().saturating_sub(1);
         match lines.last_mut() {
             Some(last)
-                if more == 0 && last.more == 0 && last.source == source && last.supports == g.supports =>
+                if more == 0
+                    && last.more == 0
+                    && last.source == source
+                    && last.supports == g.supports =>
             {
                 last.text = format!("{}; {text}", last.text);
             }
@@ -364,6 +367,52 @@ fn evidence_lines(evidence: minijinja::Value, tables: minijinja::Value) -> minij
         }
     }
     minijinja::Value::from(Serde(&lines))
+}
+
+/// The story timeline's rows, with one migration commit's operations (same file, same commit,
+/// same time) on one row: `path committed by author: `op1`, `op2`…`, the findings of all of
+/// them, cited by the first operation's line and how many more (each is in the JSON's
+/// `timeline[]`). Every other row is kept as it is, with `more` 0.
+fn story_rows(rows: minijinja::Value) -> minijinja::Value {
+    let rows: Vec<serde_json::Value> = serde_json::to_value(&rows)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let text = |r: &serde_json::Value| r["text"].as_str().unwrap_or_default().to_string();
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for mut row in rows {
+        row["more"] = serde_json::Value::from(0);
+        let merged = out.last_mut().and_then(|last| {
+            let (kind, at) = (&row["kind"], &row["at"]);
+            if kind != "migration_commit" || last["kind"] != *kind || last["at"] != *at {
+                return None;
+            }
+            let (head, op) = text(&row)
+                .split_once(": ")
+                .map(|(h, o)| (h.to_string(), o.to_string()))?;
+            let last_text = text(last);
+            if !last_text.starts_with(&format!("{head}: ")) {
+                return None;
+            }
+            last["text"] = serde_json::Value::from(format!("{last_text}, {op}"));
+            let mut findings: Vec<u64> = last["findings"]
+                .as_array()
+                .into_iter()
+                .chain(row["findings"].as_array())
+                .flatten()
+                .filter_map(serde_json::Value::as_u64)
+                .collect();
+            findings.sort_unstable();
+            findings.dedup();
+            last["findings"] = serde_json::Value::from(findings);
+            last["more"] = serde_json::Value::from(last["more"].as_u64().unwrap_or(0) + 1);
+            Some(())
+        });
+        if merged.is_none() {
+            out.push(row);
+        }
+    }
+    minijinja::Value::from(Serde(&out))
 }
 
 /// A text with every run of digits (and a leading minus) as `#`: the shape facts share.
@@ -460,6 +509,7 @@ pub fn environment(
     env.add_filter("lines", lines);
     env.add_filter("score_line", score_line);
     env.add_filter("evidence_lines", evidence_lines);
+    env.add_filter("story_rows", story_rows);
     let (user_dir, main) = match user_template {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
