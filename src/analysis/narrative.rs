@@ -231,8 +231,15 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
         };
         text.push_str(&format!(": {} (#{}).", f.summary, f.rank));
         let mut sources: Vec<String> = statement_source(f).into_iter().collect();
+        // The cause by its statement; how it caused the loss is a contributing factor, told
+        // there in full.
         for l in f.links.iter().filter(|l| l.relation == Relation::CausedBy) {
-            text.push_str(&format!(" It was {}.", l.text.trim_end_matches('.')));
+            match first_code_span(&l.text) {
+                Some(stmt) => text.push_str(&format!(
+                    " It was caused by `{stmt}` (see the contributing factors)."
+                )),
+                None => text.push_str(&format!(" It was {}.", l.text.trim_end_matches('.'))),
+            }
             sources.push(l.source.clone());
         }
         out.push((at, Cited { text, sources }));
@@ -268,6 +275,13 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
         sources: vec!["evidence:collected_at".into()],
     });
     story
+}
+
+/// The text of the first `` `…` `` span.
+fn first_code_span(text: &str) -> Option<&str> {
+    let (_, rest) = text.split_once('`')?;
+    let (span, _) = rest.split_once('`')?;
+    Some(span).filter(|s| !s.trim().is_empty())
 }
 
 /// `a`, `a and b`, `a, b and c`.
