@@ -649,6 +649,41 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
     ] {
         assert!(full.contains(routine), "{routine} not in:\n{full}");
     }
+    // Said once, nothing dropped: the four tables' counters are one line of finding #1 with
+    // every table's numbers; the two scripts on role app are one contributing factor; the
+    // catalog's postmaster start is not a second story row next to the logged start.
+    let findings = section(&md, "Findings, ranked");
+    assert!(
+        findings.contains("n_live_tup 0 while 48/8/7/115 rows are expected"),
+        "{findings}"
+    );
+    assert!(
+        findings.contains("relfilenode 16499/16507/16511/16503 ≠ oid 16445/16422/16459/16431"),
+        "{findings}"
+    );
+    let causes = section(&md, "Root cause and contributing factors");
+    assert_eq!(
+        causes
+            .matches("ran with the credentials of role app")
+            .count(),
+        1,
+        "{causes}"
+    );
+    assert!(
+        causes.contains("reset_demo_data.py and flow-janitor ran with the credentials"),
+        "{causes}"
+    );
+    let story = section(&md, "Timeline (UTC)")
+        .split_once("<details>")
+        .map_or("", |(s, _)| s);
+    assert_eq!(
+        story
+            .lines()
+            .filter(|l| l.starts_with("| 2026-") && l.contains("| server_start |"))
+            .count(),
+        1,
+        "{story}"
+    );
     // Commands are printed verbatim (fenced and indented inside their list item).
     let unindented: String = md
         .lines()

@@ -646,3 +646,96 @@ fn tighten(markdown: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lines_of(evidence: serde_json::Value, tables: &[&str]) -> Vec<serde_json::Value> {
+        let v = evidence_lines(
+            minijinja::Value::from(Serde(&evidence)),
+            minijinja::Value::from(Serde(&tables)),
+        );
+        serde_json::to_value(&v)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn one_fact_about_several_tables_is_one_line_with_every_number() {
+        let ev = json!([
+            {"supports": true, "source": "stats:s.a.n_live_tup", "text": "s.a: n_live_tup 0 while 48 rows are expected; n_tup_del 33"},
+            {"supports": true, "source": "catalog:s.a.relfilenode", "text": "s.a: relfilenode 16499 ≠ oid 16445"},
+            {"supports": true, "source": "stats:s.b.n_live_tup", "text": "s.b: n_live_tup 0 while 8 rows are expected; n_tup_del 0"},
+            {"supports": true, "source": "catalog:s.b.relfilenode", "text": "s.b: relfilenode 16507 ≠ oid 16422"},
+            {"supports": false, "source": "stats:s.c.n_live_tup", "text": "s.c: n_live_tup 0 while 7 rows are expected; n_tup_del 1"},
+            {"supports": true, "source": "log:x.log:63", "text": "`TRUNCATE s.a, s.b`"},
+            {"supports": true, "source": "log:x.log:63", "text": "its transaction committed"},
+        ]);
+        let lines = lines_of(ev, &["s.a", "s.b", "s.c"]);
+        let texts: Vec<&str> = lines.iter().filter_map(|l| l["text"].as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "s.a, s.b: n_live_tup 0 while 48/8 rows are expected; n_tup_del 33/0",
+                "s.a, s.b: relfilenode 16499/16507 ≠ oid 16445/16422",
+                // A fact against is never merged with one for.
+                "s.c: n_live_tup 0 while 7 rows are expected; n_tup_del 1",
+                "`TRUNCATE s.a, s.b`; its transaction committed",
+            ]
+        );
+        assert_eq!(lines[0]["source"], "stats:s.a.n_live_tup");
+        assert_eq!(lines[0]["more"], 1);
+        assert_eq!(lines[2]["supports"], false);
+        assert_eq!(lines[3]["more"], 0);
+    }
+
+    #[test]
+    fn facts_of_another_shape_or_table_stay_apart() {
+        let ev = json!([
+            {"supports": true, "source": "stats:s.a.n_tup_del", "text": "s.a: n_tup_del 10 with n_live_tup 190"},
+            {"supports": true, "source": "stats:s.b.n_tup_del", "text": "s.b: n_tup_del 1, the rows are gone"},
+            {"supports": true, "source": "stats:other.n_tup_del", "text": "other: n_tup_del 5 with n_live_tup 1"},
+        ]);
+        let lines = lines_of(ev, &["s.a", "s.b"]);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines.iter().all(|l| l["more"] == 0));
+    }
+
+    #[test]
+    fn one_migration_commits_operations_are_one_story_row() {
+        let row = |text: &str, line: u32, findings: Vec<u32>| {
+            json!({"at": "2026-11-23T13:25:20Z", "kind": "migration_commit", "text": text,
+                   "source": format!("git:3dd6f43:m.py:{line}"), "findings": findings})
+        };
+        let rows = json!([
+            row(
+                "m.py committed by Dana: `op.drop_table(\"session\")`",
+                20,
+                vec![1]
+            ),
+            row(
+                "m.py committed by Dana: `op.drop_table(\"account\")`",
+                21,
+                vec![]
+            ),
+            row("n.py committed by Dana: `op.drop_table(\"x\")`", 5, vec![]),
+        ]);
+        let out: Vec<serde_json::Value> =
+            serde_json::to_value(story_rows(minijinja::Value::from(Serde(&rows))))
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(
+            out[0]["text"],
+            "m.py committed by Dana: `op.drop_table(\"session\")`, `op.drop_table(\"account\")`"
+        );
+        assert_eq!(out[0]["source"], "git:3dd6f43:m.py:20");
+        assert_eq!(out[0]["more"], 1);
+        assert_eq!(out[0]["findings"], json!([1]));
+        assert_eq!(out[1]["more"], 0);
+    }
+}
