@@ -87,6 +87,12 @@ fn every_table_that_lost_rows_is_in_the_impact_table_whatever_removed_them() {
         let (md, json) = report(&dir.join("evidence.json"), &[]);
         let exp = expected(&dir);
         let impact = section(&md, "Impact");
+        // No sentence without its subject or its citation.
+        assert!(
+            !md.contains("Contributing:  ") && !md.contains(" ()"),
+            "{}: an empty name or citation:\n{md}",
+            dir.display()
+        );
         // Impact is the first section.
         assert!(
             md.find("\n## ")

@@ -374,8 +374,11 @@ pub fn causes(facts: &Facts, analysis: &Analysis, cascades: &[(String, Vec<Strin
         let (Some(user), Some(app)) = (&s.user, &s.application) else {
             continue;
         };
+        if !looks_like_script(app) {
+            continue;
+        }
         let of_user = scripts.entry(user.clone()).or_default();
-        if looks_like_script(app) && !of_user.iter().any(|(a, _)| a == app) {
+        if !of_user.iter().any(|(a, _)| a == app) {
             of_user.push((app.clone(), f));
         }
     }
