@@ -56,10 +56,12 @@ macro_rules! hypotheses {
 
 // The order is the order of precedence: when two kinds describe one event exactly as well,
 // the earlier (more specific) one is the finding (`consolidate`), and it breaks ties in the
-// ranking. A cascade says more than the TRUNCATE or DELETE it started with; "nothing was lost"
-// comes last.
+// ranking. A cascade says more than the TRUNCATE or DELETE it started with; an UNLOGGED table
+// emptied by crash recovery says more than the restore or statistics reset around it; "nothing
+// was lost" comes last.
 hypotheses! {
     cascade: Cascade,
+    unlogged_crash: UnloggedCrash,
     restore: Restore,
     drop_recreate: DropRecreate,
     truncate: Truncate,
@@ -192,6 +194,7 @@ mod tests {
             "Kind::Rollback",
             "Kind::DropRecreate",
             "Kind::Truncate",
+            "Kind::UnloggedCrash",
         ] {
             assert!(
                 !code.contains(kind),
