@@ -418,11 +418,8 @@ pub fn live_url(evidence: &Evidence) -> Option<String> {
     Some(connection_url(&s.host, s.port, &s.database, &s.user))
 }
 
-pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
-    plans_from(&Facts::new(evidence), analysis)
-}
-
-/// `plans` from facts already derived (`analyze` derives them once per report).
+/// The recovery plans, from the facts `analyze` derived (once: `Analysis::recovery` holds the
+/// result, which `report` prints and `recover` rehearses).
 pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
     let evidence = facts.evidence;
     let setting = |name: &str| {
