@@ -31,6 +31,20 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// Every violation of `schemas/NAME` by `doc`.
+fn schema_errors(name: &str, doc: &Value) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("schema")).expect("json");
+    let validator = jsonschema::validator_for(&schema).expect("a JSON Schema");
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("at {}: {e}", e.instance_path()))
+        .collect()
+}
+
 fn finding_for<'a>(report: &'a Value, table: &str) -> &'a Value {
     let rank = report["tables"]
         .as_array()
@@ -114,6 +128,11 @@ fn crash_recovery_empties_the_unlogged_table_and_the_report_names_it() {
         "json",
     ]))
     .expect("report json");
+    // The new kind is part of the JSON contract.
+    let errors = schema_errors("report.json", &report);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let errors = schema_errors("evidence.json", &collected);
+    assert!(errors.is_empty(), "{errors:#?}");
     let f = finding_for(&report, "sessions");
     assert_eq!(f["kind"], "unlogged_crash", "{f}");
     assert_eq!(f["loss"], true);

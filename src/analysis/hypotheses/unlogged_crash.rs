@@ -2,7 +2,8 @@
 //! is a standby, or was restored from a base backup / PITR). A loss: the rows are gone, and no
 //! WAL, archive, base backup or replica ever held them.
 //!
-//! PostgreSQL behaviour relied on (measured on 15 for this hypothesis, tests/unlogged_crash.rs):
+//! PostgreSQL behaviour relied on (the crash part measured on 15 by tests/unlogged_crash.rs; the
+//! standby and base-backup part is the PostgreSQL documentation's, not measured here):
 //! an UNLOGGED table (`pg_class.relpersistence = 'u'`) writes no WAL. At the end of crash
 //! recovery (`pg_ctl stop -m immediate`, a backend crash, a power cut) the server resets every
 //! unlogged table to its init fork: the main fork is 0 bytes (`pg_relation_size` = 0) while the
@@ -37,8 +38,10 @@ pub const HYPOTHESIS: Hypothesis = Hypothesis {
 struct Reset<'a> {
     /// When it happened, when the evidence says.
     at: Option<DateTime<Utc>>,
-    /// `crash recovery`, `standby`, `restore`: the words of the summary.
+    /// What it was, as a noun: `crash recovery`, `restore`.
     what: &'static str,
+    /// How the table came to be empty, for the summary: `emptied by crash recovery`.
+    how: &'static str,
     /// The cluster-level fact (scored as the cluster signature), with its source.
     cluster: Option<(String, String)>,
     /// The server's own log line, when the log has it.
@@ -52,9 +55,11 @@ struct Reset<'a> {
 fn reset<'a>(facts: &Facts<'a>) -> Option<Reset<'a>> {
     let c = facts.cluster();
     if c.in_recovery == Some(true) {
+        // No time: a standby's content says nothing about when the primary had the rows.
         return Some(Reset {
-            at: c.postmaster_start,
-            what: "this server is a standby",
+            at: None,
+            what: "standby",
+            how: "empty on this standby",
             cluster: Some((
                 "catalog:pg_is_in_recovery".into(),
                 "pg_is_in_recovery() is true: a standby never has an unlogged table's rows (they are not in the WAL it replays)".into(),
@@ -77,7 +82,8 @@ fn reset<'a>(facts: &Facts<'a>) -> Option<Reset<'a>> {
         let logged = archive.first().copied();
         return Some(Reset {
             at: logged.map(|e| e.at).or(c.postmaster_start),
-            what: "a restore from a base backup",
+            what: "restore",
+            how: "emptied by a restore from a base backup",
             cluster,
             logged,
         });
@@ -112,6 +118,7 @@ fn reset<'a>(facts: &Facts<'a>) -> Option<Reset<'a>> {
             .map(|e| e.at)
             .or(c.postmaster_start.filter(|_| cluster.is_some())),
         what: "crash recovery",
+        how: "emptied by crash recovery",
         cluster,
         logged,
     })
@@ -227,10 +234,10 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         Kind::UnloggedCrash,
         names.clone(),
         format!(
-            "{} {} UNLOGGED and emptied by {} ({lost}): its rows were never in the WAL, so no archive, base backup or replica has them",
+            "{} {} UNLOGGED and {} ({lost}): its rows were never in the WAL, so no archive, base backup or replica has them",
             names.join(", "),
             if names.len() == 1 { "is" } else { "are" },
-            reset.what
+            reset.how
         ),
     );
     for (i, _, how) in &members {
@@ -467,6 +474,21 @@ mod tests {
         }
         let f = &hypothesize(&Facts::new(&ev)).findings[0];
         assert!(f.summary.contains("standby"), "{}", f.summary);
+    }
+
+    /// A baseline taken after the crash still counted the rows: this crash did not empty it.
+    #[test]
+    fn rows_counted_after_the_crash_rule_it_out() {
+        let mut before = table("sessions", 16400, 1200);
+        before.persistence = Some("u".into());
+        let mut ev = evidence(vec![reset_unlogged(table("sessions", 16400, 1000))], vec![]);
+        crashed(&mut ev);
+        let mut base = snapshot(vec![before], vec![]);
+        base.server.server_time = at(12, 40, 0);
+        ev.baseline = Some(base);
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty(), "{v:?}");
+        assert!(v.ruled_out[0].reason.contains("something later emptied it"));
     }
 
     /// A TRUNCATE after the crash, in the log, is what emptied it.
