@@ -277,18 +277,13 @@ fn event_key(f: &Finding) -> Option<String> {
 }
 
 /// More specific kinds first when two describe one event equally well: a cascade says more
-/// than the TRUNCATE or DELETE it started with.
-fn specificity(kind: Kind) -> u8 {
-    match kind {
-        Kind::Cascade => 0,
-        Kind::Restore => 1,
-        Kind::DropRecreate => 2,
-        Kind::Truncate => 3,
-        Kind::Delete => 4,
-        Kind::Rollback => 5,
-        Kind::NeverPopulated => 6,
-        Kind::StatsReset => 7,
-    }
+/// than the TRUNCATE or DELETE it started with. The registry (`hypotheses!`) lists the kinds in
+/// this order.
+fn specificity(kind: Kind) -> usize {
+    Kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(usize::MAX)
 }
 
 /// One finding per event: findings pinned to the same logged statement (or the same

@@ -440,12 +440,16 @@ impl<'a> Facts<'a> {
     }
 
     /// Every table's counters are zero while the catalog shows rows in at least one: the
-    /// statistics were lost (crash recovery, PITR, `pg_stat_reset()`), not the data.
+    /// statistics were lost (crash recovery, PITR, `pg_stat_reset()`), not the data — unless an
+    /// UNLOGGED table's file was emptied (`status::unlogged_file_emptied`).
     pub fn stats_zeroed_everywhere(&self) -> bool {
         let with_counters: Vec<_> = self.tables.iter().filter(|t| t.has_counters()).collect();
         !with_counters.is_empty()
             && with_counters.iter().all(|t| t.counters_zero())
             && with_counters.iter().any(|t| t.catalog_rows())
+            && !with_counters
+                .iter()
+                .any(|t| crate::analysis::status::unlogged_file_emptied(t.stats))
     }
 
     /// Indices of tables whose counters are zero while the catalog shows rows.
@@ -478,7 +482,10 @@ impl<'a> Facts<'a> {
             // say nothing; its partitions carry the rows.
             .filter(|i| {
                 let t = &self.tables[*i];
-                t.counters_zero() && t.catalog_rows() && t.stats.relkind != "p"
+                t.counters_zero()
+                    && t.catalog_rows()
+                    && t.stats.relkind != "p"
+                    && !crate::analysis::status::unlogged_file_emptied(t.stats)
             })
             .collect()
     }

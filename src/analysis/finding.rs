@@ -8,69 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::scoring::{Reason, ScoreLine};
 use crate::evidence::SessionInfo;
 
-/// The kinds of explanation pgtriage knows; the JSON spelling is the snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Truncate,
-    Cascade,
-    Rollback,
-    Restore,
-    Delete,
-    DropRecreate,
-    NeverPopulated,
-    StatsReset,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 8] = [
-        Kind::Truncate,
-        Kind::Cascade,
-        Kind::Rollback,
-        Kind::Restore,
-        Kind::Delete,
-        Kind::DropRecreate,
-        Kind::NeverPopulated,
-        Kind::StatsReset,
-    ];
-
-    /// The JSON spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Truncate => "truncate",
-            Kind::Cascade => "cascade",
-            Kind::Rollback => "rollback",
-            Kind::Restore => "restore",
-            Kind::Delete => "delete",
-            Kind::DropRecreate => "drop_recreate",
-            Kind::NeverPopulated => "never_populated",
-            Kind::StatsReset => "stats_reset",
-        }
-    }
-
-    /// A heading a person reads.
-    pub fn title(self) -> &'static str {
-        match self {
-            Kind::Truncate => "TRUNCATE",
-            Kind::Cascade => "Cascade along foreign keys",
-            Kind::Rollback => "Rolled-back or aborted transactions",
-            Kind::Restore => "Restore (backup, point-in-time recovery or older replica)",
-            Kind::Delete => "DELETE",
-            Kind::DropRecreate => "DROP TABLE and re-create",
-            Kind::NeverPopulated => "Never populated",
-            Kind::StatsReset => "Statistics reset (not a data loss)",
-        }
-    }
-
-    /// Whether committed rows are gone when this explanation holds. Aborted work never became
-    /// rows; a stats reset and an empty-from-the-start table lost nothing.
-    pub fn is_loss(self) -> bool {
-        !matches!(
-            self,
-            Kind::Rollback | Kind::NeverPopulated | Kind::StatsReset
-        )
-    }
-}
+/// The kinds of explanation pgtriage knows. Generated, with their order and JSON spelling, by
+/// the registry (`hypotheses!` in `analysis::hypotheses`); each kind's title and whether it is a
+/// loss come from its file's `HYPOTHESIS`.
+pub use crate::analysis::hypotheses::Kind;
 
 /// One fact cited for or against a finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,13 +91,16 @@ pub struct Finding {
     pub links: Vec<Link>,
 }
 
-/// One hypothesis as the analysis registers it (`hypotheses::ALL`): its kind, the function
-/// that looks for it, and the advice text that belongs to it — so adding a hypothesis is its
-/// file (which declares this) plus one line in `hypotheses::ALL`, and `advice` has no per-kind
-/// arms.
+/// One hypothesis as the analysis registers it (`hypotheses::ALL`): what a reader calls it,
+/// whether it is a loss, the function that looks for it, and the advice text that belongs to
+/// it — so adding a hypothesis is its file (which declares this) plus one line in the
+/// `hypotheses!` list, and `advice` has no per-kind arms.
 #[derive(Clone, Copy)]
 pub struct Hypothesis {
-    pub kind: Kind,
+    /// A heading a person reads (`Kind::title`).
+    pub title: &'static str,
+    /// Whether committed rows are gone when this explanation holds (`Kind::is_loss`).
+    pub loss: bool,
     pub hypothesize: fn(&crate::analysis::facts::Facts) -> Verdict,
     /// What to do when a finding of this kind explains a table but lost no committed rows
     /// (re-run the import, ANALYZE).

@@ -122,6 +122,34 @@ fn rows_lost(t: &TableView, f: &Finding) -> (Option<i64>, bool, String) {
             return (Some(k), false, "n_tup_del (committed deletes)".into());
         }
     }
+    // Counters that restarted since the baseline (crash recovery zeroes them) count nothing of
+    // what the table held: the baseline's rows, less what is live now, are what it lost.
+    if t.counters_restarted
+        && let Some(b) = t.baseline
+        && b.oid == t.stats.oid
+        && let Some(n) = b.n_live_tup
+        && n > t.live()
+    {
+        return (
+            Some(n - t.live()),
+            false,
+            "baseline n_live_tup less n_live_tup now (the counters restarted since)".into(),
+        );
+    }
+    // Without a baseline: a file emptied under the catalog's last estimate (an UNLOGGED table
+    // reset by crash recovery keeps pg_class's pages and rows over a 0-byte file).
+    if t.counters_restarted
+        && t.stats.size_bytes == Some(0)
+        && !t.rewritten()
+        && t.stats.reltuples >= 1.0
+    {
+        return (
+            Some(t.stats.reltuples as i64),
+            false,
+            "pg_class.reltuples of the last VACUUM or ANALYZE (an estimate): the file is empty now"
+                .into(),
+        );
+    }
     (None, false, "not counted by the evidence".into())
 }
 
@@ -321,11 +349,20 @@ fn title(analysis: &Analysis, rows: &[ImpactRow], verdict: &str) -> String {
                             plural(n, "table", "tables")
                         ),
                     },
-                    _ => format!(
-                        "{} missing from {}, cause unknown",
-                        rows_text(sum),
-                        plural(n, "table", "tables")
-                    ),
+                    // Any other kind says what it is in its registry title.
+                    other => match Kind::from_name(other) {
+                        Some(kind) => format!(
+                            "{} lost from {}: {}",
+                            rows_text(sum),
+                            plural(n, "table", "tables"),
+                            kind.title()
+                        ),
+                        None => format!(
+                            "{} missing from {}, cause unknown",
+                            rows_text(sum),
+                            plural(n, "table", "tables")
+                        ),
+                    },
                 }
             })
             .collect();

@@ -418,11 +418,8 @@ pub fn live_url(evidence: &Evidence) -> Option<String> {
     Some(connection_url(&s.host, s.port, &s.database, &s.user))
 }
 
-pub fn plans(evidence: &Evidence, analysis: &Analysis) -> Vec<Plan> {
-    plans_from(&Facts::new(evidence), analysis)
-}
-
-/// `plans` from facts already derived (`analyze` derives them once per report).
+/// The recovery plans, from the facts `analyze` derived (once: `Analysis::recovery` holds the
+/// result, which `report` prints and `recover` rehearses).
 pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
     let evidence = facts.evidence;
     let setting = |name: &str| {
@@ -517,7 +514,27 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
             meaning: "this evidence file (the one the report was made from)".into(),
         }];
         let out_dir = format!("recovered-plan-{id}");
-        let pitr_possible = archive_on && target.is_some();
+        // An UNLOGGED table's rows are in no WAL and no base backup: a point-in-time recovery
+        // brings it back empty, so only a logical dump can have them.
+        let unlogged: Vec<&String> = event
+            .tables
+            .iter()
+            .filter(|t| {
+                facts
+                    .table(t)
+                    .is_some_and(|v| v.stats.persistence.as_deref() == Some("u"))
+            })
+            .collect();
+        let all_unlogged = !unlogged.is_empty() && unlogged.len() == event.tables.len();
+        if !unlogged.is_empty() {
+            notes.push(format!(
+                "{} {}: the rows are in neither the WAL, the WAL archive, a base backup nor a standby, so a point-in-time recovery brings {} back empty; only a logical dump (pg_dump copies unlogged tables' rows) or a copy the application keeps has them",
+                unlogged.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "),
+                if unlogged.len() == 1 { "is UNLOGGED" } else { "are UNLOGGED" },
+                if unlogged.len() == 1 { "it" } else { "them" }
+            ));
+        }
+        let pitr_possible = archive_on && target.is_some() && !all_unlogged;
         let source = if pitr_possible
             && restore_command.is_some()
             && (archiver_name == "cp"
@@ -667,7 +684,9 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
                 }
             }
         }
-        if let (Some(p), Some(t)) = (provider, target.as_ref().and_then(|t| t.time)) {
+        if let (Some(p), Some(t), false) =
+            (provider, target.as_ref().and_then(|t| t.time), all_unlogged)
+        {
             if p == "rds" {
                 variables.push(Variable {
                     name: "DB_INSTANCE",

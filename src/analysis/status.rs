@@ -14,7 +14,11 @@
 //!    (`reltuples ≤ 0`, `relpages = 0`), the file never replaced (`relfilenode = oid`):
 //!    pg-forensics.md scenario 12. With a replaced file it is `unknown`: zeroed counters and a
 //!    TRUNCATE leave the same picture.
-//! 3. `unknown` — every counter is zero but the catalog still shows rows (`reltuples > 0`,
+//! 3. `wiped` — every counter is zero, the table is UNLOGGED and its file is 0 bytes while the
+//!    catalog still counts rows or pages: crash recovery reset it to empty (the
+//!    `unlogged_crash` hypothesis); pg_class keeps the pages and rows of its last VACUUM/ANALYZE.
+//!
+//!    `unknown` — every counter is zero but the catalog still shows rows (`reltuples > 0`,
 //!    `relpages > 0` or a non-empty file): the statistics were zeroed by a crash, a point-in-time
 //!    restore or `pg_stat_reset()` (scenarios 10, 11, 13), which says nothing about the rows.
 //!
@@ -216,6 +220,13 @@ fn expected_rows(table: &TableStats, baseline: Option<&TableStats>, ins: i64, de
     }
 }
 
+/// An UNLOGGED table whose file is empty while the catalog still counts rows or pages.
+pub fn unlogged_file_emptied(t: &TableStats) -> bool {
+    t.persistence.as_deref() == Some("u")
+        && t.size_bytes == Some(0)
+        && (t.reltuples > 0.0 || t.relpages > 0)
+}
+
 fn catalog_shows_rows(t: &TableStats) -> bool {
     t.reltuples > 0.0 || t.relpages > 0 || t.size_bytes.unwrap_or(0) > 0
 }
@@ -238,6 +249,12 @@ fn status_of(
         } else {
             TableStatus::Unknown
         };
+    }
+    // An UNLOGGED table reset by crash recovery: the counters zeroed like everyone's, but its
+    // file is 0 bytes under pg_class's pages and rows of the last VACUUM/ANALYZE. The catalog
+    // remembers rows the file no longer has.
+    if counters_zero && unlogged_file_emptied(table) {
+        return TableStatus::Wiped;
     }
     if counters_zero && catalog_shows_rows(table) {
         return TableStatus::Unknown;

@@ -651,8 +651,8 @@ mod tests {
             "{:?}",
             f.confirm
         );
-        let plans = crate::analysis::recovery::plans(&ev, &a);
-        let target = plans
+        let target = a
+            .recovery
             .iter()
             .find_map(|p| p.target.as_ref())
             .expect("a recovery target");

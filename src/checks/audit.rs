@@ -11,15 +11,18 @@
 //! * Repository: destructive statements that are active (not commented out), with file and line.
 //!
 //! Each finding carries a severity and the exact change that fixes it. Pure: the settings come
-//! from `db::audit`, the repository statements from `checks::repo_scan`.
+//! from `db::audit`, the repository statements from `migrations::repo_scan`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::checks::{quote_ident, quote_qualified};
-use crate::evidence::{ArchiverStats, ForeignKey};
+use crate::evidence::ForeignKey;
+
+// The server's settings (`db::audit`) and the repository's statements (`migrations::repo_scan`)
+// are gathered into `evidence::probes`.
+pub use crate::evidence::probes::{RepoStatement, ServerFacts};
 
 /// The value of the `format` field of `audit --format json`.
 pub const AUDIT_FORMAT: &str = "pgtriage-audit/1";
@@ -64,17 +67,6 @@ pub struct AuditPass {
     pub value: String,
 }
 
-/// What the server is configured to do, as `db::audit` read it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServerFacts {
-    /// `pg_settings` name → setting (only the ones the audit needs; missing = not visible).
-    pub settings: BTreeMap<String, String>,
-    pub archiver: Option<ArchiverStats>,
-    /// `pgaudit` in `pg_extension`.
-    pub pgaudit_installed: bool,
-    pub server_time: Option<DateTime<Utc>>,
-}
-
 /// One table's blast radius.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlastRadius {
@@ -84,23 +76,6 @@ pub struct BlastRadius {
     pub delete_cascades_to: Vec<String>,
     /// Tables `TRUNCATE … CASCADE` on it empties entirely: every referencing table, transitively.
     pub truncate_cascade_empties: Vec<String>,
-}
-
-/// A destructive statement found in the repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RepoStatement {
-    /// Relative to the repository root.
-    pub path: String,
-    pub line: u32,
-    /// See `evidence::DestructiveOperation::kind`.
-    pub kind: String,
-    pub cascade: bool,
-    pub objects: Vec<String>,
-    pub statement: String,
-    pub active: bool,
-    /// Whether the file is a migration (schema history) rather than application code.
-    pub migration: bool,
-    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -665,6 +640,7 @@ fn repository_findings(statements: &[RepoStatement], radius: &[BlastRadius]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::ArchiverStats;
 
     fn fk(child: &str, parent: &str, on_delete: &str) -> ForeignKey {
         ForeignKey {

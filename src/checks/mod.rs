@@ -2,11 +2,12 @@
 //! incident: `verify` (is everything back after a restore?) and `audit` (would we be able to
 //! tell what happened next time, and what would a cascade empty?).
 //!
-//! Pure functions over plain values: the live facts are gathered by `db::verify` and
-//! `db::audit`, rendering lives in `report::verify_view` and `report::audit_view`.
+//! Pure functions over plain values (`evidence::probes`): the live facts are gathered by
+//! `db::verify` and `db::audit`, the repository's statements by `migrations::repo_scan`;
+//! rendering lives in `report::verify_view` and `report::audit_view`. Nothing here reads a
+//! file or a socket.
 
 pub mod audit;
-pub mod repo_scan;
 pub mod verify;
 
 // One identifier quoter for the whole tool (`evidence::relation`, reserved words included):

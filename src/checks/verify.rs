@@ -26,6 +26,12 @@ use serde::Serialize;
 use crate::checks::{quote_ident, quote_literal, quote_qualified};
 use crate::evidence::{DatabaseSnapshot, ForeignKey, TableStats};
 
+// The live facts verify judges are gathered by `db::verify` into `evidence::probes`.
+pub use crate::evidence::probes::{
+    ExactCounts, ForeignKeyEdge, LiveProbes, ORPHAN_SAMPLE, OrphanProbe, OrphanResult,
+    SequenceProbe,
+};
+
 /// The value of the `format` field of `verify --format json`.
 /// `/2`: a table check's `source`/`baseline_source` (how rows were counted) became
 /// `rows_from`/`baseline_rows_from`; `source` is a citation in every pgtriage contract.
@@ -33,9 +39,6 @@ pub const VERIFY_FORMAT: &str = "pgtriage-verify/2";
 
 /// Default tolerance: estimates drift by a few percent between ANALYZE runs.
 pub const DEFAULT_TOLERANCE_PCT: f64 = 5.0;
-
-/// How many offending keys an orphan check reports.
-pub const ORPHAN_SAMPLE: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
@@ -63,82 +66,6 @@ impl VerifyOptions {
                 None => t == name,
             })
     }
-}
-
-/// The live facts `verify` needs beyond a snapshot. Gathered by `db::verify`.
-#[derive(Debug, Clone, Default)]
-pub struct LiveProbes {
-    /// `--exact`: `count(*)` per table under a time budget.
-    pub exact_counts: Option<ExactCounts>,
-    /// One per edge from `foreign_key_edges`.
-    pub orphans: Vec<OrphanProbe>,
-    /// Every sequence owned by a column (serial or identity).
-    pub sequences: Vec<SequenceProbe>,
-    /// `schema.name` → the planner's row estimate, for the tables `tables_without_estimate`
-    /// names: from the file's page count and the row width of the column types, no ANALYZE.
-    pub planner_estimates: BTreeMap<String, i64>,
-    /// `schema.name` → the baseline's exact count (`collect --exact-counts`): compared instead
-    /// of the baseline's estimate.
-    pub baseline_counts: BTreeMap<String, i64>,
-}
-
-/// Exact row counts taken under a budget; what the budget did not allow is listed, not hidden.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ExactCounts {
-    pub budget_ms: u64,
-    pub spent_ms: u64,
-    /// `schema.name` → rows.
-    pub counted: BTreeMap<String, i64>,
-    /// `schema.name` → why it was not counted (budget spent, timeout, lock, permission).
-    pub not_counted: BTreeMap<String, String>,
-}
-
-/// One foreign-key edge to check for orphans, with where the constraint is known from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ForeignKeyEdge {
-    pub fk: ForeignKey,
-    pub in_baseline: bool,
-    pub in_database: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrphanProbe {
-    pub edge: ForeignKeyEdge,
-    pub result: OrphanResult,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum OrphanResult {
-    /// `orphans` child rows (at most the probe's limit; `capped` when there may be more), and
-    /// the first few offending keys as `col=value` text.
-    Checked {
-        orphans: u64,
-        capped: bool,
-        sample: Vec<String>,
-    },
-    NotChecked {
-        reason: String,
-    },
-}
-
-/// A sequence that feeds a column, and that column's current max.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SequenceProbe {
-    pub schema: String,
-    pub name: String,
-    pub table_schema: String,
-    pub table: String,
-    pub column: String,
-    /// `serial` (owned by the column), `identity`, or `default` (a column DEFAULT nextval() on a
-    /// sequence it does not own).
-    pub kind: String,
-    pub last_value: Option<i64>,
-    pub is_called: bool,
-    pub increment: i64,
-    /// `max(column)`; `None` for an empty table.
-    pub column_max: Option<i64>,
-    /// Why the max could not be read (timeout, lock, permission).
-    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use crate::checks::audit::{self as checks, Severity};
-use crate::checks::repo_scan::{self, SqlHit};
 use crate::commands::DbArgs;
 use crate::db::Session;
 use crate::error::Result;
+use crate::migrations::repo_scan::{self, SqlHit};
 use crate::report::audit_view;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

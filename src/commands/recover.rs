@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analysis::analyze;
-use crate::analysis::recovery::plans;
 use crate::error::{Result, UserError};
 use crate::evidence::Evidence;
 use crate::recovery::{self, Request, Source};
@@ -43,8 +42,9 @@ pub struct RecoverArgs {
 
 pub fn run(args: RecoverArgs) -> Result<ExitCode> {
     let evidence = Evidence::load(&args.evidence)?;
+    // One analysis, facts derived once: its plans are the report's, rehearsed as printed.
     let analysis = analyze(&evidence);
-    let all = plans(&evidence, &analysis);
+    let all = &analysis.recovery;
     let plan = all.iter().find(|p| p.id == args.plan).ok_or_else(|| {
         UserError::new(if all.is_empty() {
             format!(

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-use crate::checks::audit::ServerFacts;
 use crate::db::Session;
 use crate::error::UserError;
 use crate::evidence::ArchiverStats;
+use crate::evidence::probes::ServerFacts;
 
 /// The settings the audit judges.
 pub const AUDIT_SETTINGS: &[&str] = &[

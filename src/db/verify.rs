@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use sqlx::FromRow;
 
-use crate::checks::verify::{
-    ExactCounts, ForeignKeyEdge, ORPHAN_SAMPLE, OrphanProbe, OrphanResult, SequenceProbe,
-};
 use crate::db::{QueryFailure, ReadOnly, Session};
 use crate::error::UserError;
+use crate::evidence::probes::{
+    ExactCounts, ForeignKeyEdge, ORPHAN_SAMPLE, OrphanProbe, OrphanResult, SequenceProbe,
+};
 
 /// An orphan check stops counting here: enough to say "many", cheap enough to finish.
 pub const ORPHAN_LIMIT: u64 = 1000;

@@ -7,6 +7,7 @@
 
 pub mod database;
 pub mod migrations;
+pub mod probes;
 pub mod relation;
 pub mod timeline;
 pub mod wal;

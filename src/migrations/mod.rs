@@ -15,6 +15,7 @@ pub mod frameworks;
 pub mod history;
 pub mod keywords;
 pub mod orm;
+pub mod repo_scan;
 pub mod sql;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -348,7 +348,8 @@ fn drop_cascades(facts: &Facts, verdict: &mut Verdict) {
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::Cascade,
+    title: "Cascade along foreign keys",
+    loss: true,
     hypothesize,
     recovery_note: None,
     prevention: &[

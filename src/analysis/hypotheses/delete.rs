@@ -46,7 +46,8 @@ const DELETES: &[EventKind] = &[EventKind::Delete, EventKind::DeleteAll];
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::Delete,
+    title: "DELETE",
+    loss: true,
     hypothesize,
     recovery_note: None,
     prevention: &[

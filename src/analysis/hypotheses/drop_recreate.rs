@@ -30,7 +30,8 @@ struct Dropped<'a> {
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::DropRecreate,
+    title: "DROP TABLE and re-create",
+    loss: true,
     hypothesize,
     recovery_note: None,
     prevention: &[

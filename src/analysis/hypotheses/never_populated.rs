@@ -55,7 +55,8 @@ fn contradiction(facts: &Facts, i: usize) -> Option<(String, String)> {
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::NeverPopulated,
+    title: "Never populated",
+    loss: false,
     hypothesize,
     recovery_note: None,
     prevention: &[],

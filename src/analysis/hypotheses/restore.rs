@@ -30,7 +30,8 @@ const RECOVERY: &[EventKind] = &[
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::Restore,
+    title: "Restore (backup, point-in-time recovery or older replica)",
+    loss: true,
     hypothesize,
     recovery_note: None,
     prevention: &[

@@ -24,7 +24,8 @@ const WRITES: &[EventKind] = &[
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::Rollback,
+    title: "Rolled-back or aborted transactions",
+    loss: false,
     hypothesize,
     recovery_note: Some(RecoveryNote {
         title: "Re-run the failed import or migration",

@@ -47,7 +47,8 @@ fn not_a_reset(t: &crate::analysis::facts::TableView) -> String {
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::StatsReset,
+    title: "Statistics reset (not a data loss)",
+    loss: false,
     hypothesize,
     recovery_note: Some(RecoveryNote {
         title: "Nothing to recover for the reset statistics",

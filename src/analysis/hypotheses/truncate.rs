@@ -15,7 +15,8 @@ use crate::analysis::signatures::{groups, oid_changed, score_log, score_migratio
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
-    kind: Kind::Truncate,
+    title: "TRUNCATE",
+    loss: true,
     hypothesize,
     recovery_note: None,
     prevention: &[

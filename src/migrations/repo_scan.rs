@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checks::audit::RepoStatement;
 use crate::error::UserError;
+use crate::evidence::probes::RepoStatement;
 
 /// One destructive statement in one SQL text, as the SQL scanner reports it (1-based line in
 /// that text).
