@@ -1,6 +1,8 @@
 //! The command line: one clap subcommand per job. Each subcommand's flags live beside the code
 //! that runs it, in `commands/`.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use clap::{Parser, Subcommand};
 
 use crate::commands;

@@ -2,6 +2,7 @@
 //! stderr and exit code 2.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use std::process::ExitCode;
 

@@ -4,6 +4,8 @@
 //! means that instant; a value without one is UTC — never the log's zone nor the machine's,
 //! so the same flag selects the same events whichever command reads it.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 
 use crate::error::{Result, UserError};
@@ -41,8 +43,11 @@ pub fn parse_time_flag(flag: &str, text: &str) -> Result<DateTime<Utc>> {
 fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     // `T` between date and time only (not the one in a trailing `UTC`).
     let trimmed = text.trim();
-    let mut t = match (trimmed.get(..10), trimmed.get(10..)) {
-        (Some(date), Some(rest)) if rest.starts_with('T') => format!("{date} {}", &rest[1..]),
+    let mut t = match (
+        trimmed.get(..10),
+        trimmed.get(10..).and_then(|r| r.strip_prefix('T')),
+    ) {
+        (Some(date), Some(time)) => format!("{date} {time}"),
         _ => trimmed.to_string(),
     };
     if let Some(rest) = t.strip_suffix(" UTC").or_else(|| t.strip_suffix('Z')) {

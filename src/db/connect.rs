@@ -49,6 +49,9 @@
 //! a server that stops answering (SIGSTOP, a dead network path) ends the command with one line
 //! instead of hanging it. Where to connect is `conninfo.rs`; TLS is `tls.rs`.
 
+// What the server returns is input too: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow, PgSslMode};
@@ -371,7 +374,13 @@ impl Session {
         let mut pooler: Option<String> = None;
         let mut index = 0;
         let (mut connection, attempt) = loop {
-            let attempt = attempts[index];
+            // `attempts()` is never empty and `index` only moves on while `has_next`.
+            let Some(&attempt) = attempts.get(index) else {
+                return Err(prefix(format!(
+                    "sslmode={} leaves no way to connect",
+                    plan.sslmode
+                )));
+            };
             let has_next = index + 1 < attempts.len();
             // libpq trusts the root file alone; the driver adds the system's roots, so check
             // strictly first.

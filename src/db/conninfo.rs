@@ -9,6 +9,9 @@
 //! `application_name=pgtriage`, so a server log shows what pgtriage did), and a
 //! `connect_timeout` of 0 (libpq's "wait forever"; pgtriage never waits forever).
 
+// Connection strings and passfiles are user input: no index or byte slice may panic on them.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -271,31 +274,26 @@ fn parse_url(
 ) -> Result<(), UserError> {
     let usage = "expected postgres://user@host:port/dbname or postgres:///dbname?host=/socket/dir";
     let text = url.trim();
-    let scheme_end = text.find("://").ok_or_else(|| {
+    let (scheme, rest) = text.split_once("://").ok_or_else(|| {
         UserError::new(format!(
             "{source}: the connection URL does not start with postgres:// or postgresql://; {usage}"
         ))
     })?;
-    let scheme = &text[..scheme_end];
     if scheme != "postgres" && scheme != "postgresql" {
         return Err(UserError::new(format!(
             "{source}: unsupported URL scheme `{scheme}`; {usage}"
         )));
     }
-    let rest = &text[scheme_end + 3..];
     // The password runs from the first `:` of the user part to the LAST `@`: a `/`, `#` or `?`
     // in an unencoded password must still be kept out of every message.
     let mut suspicious_password = false;
-    if let Some(at) = rest.rfind('@') {
-        let userinfo = &rest[..at];
-        if let Some(colon) = userinfo.find(':') {
-            let raw = &userinfo[colon + 1..];
-            if !raw.is_empty() {
-                secrets.push(raw.to_string());
-                secrets.push(percent_decode(raw));
-                suspicious_password = raw.contains(['/', '#', '?', '@']);
-            }
-        }
+    if let Some((userinfo, _)) = rest.rsplit_once('@')
+        && let Some((_, raw)) = userinfo.split_once(':')
+        && !raw.is_empty()
+    {
+        secrets.push(raw.to_string());
+        secrets.push(percent_decode(raw));
+        suspicious_password = raw.contains(['/', '#', '?', '@']);
     }
     let encode_hint = if suspicious_password {
         "; the password seems to hold `/`, `#`, `?` or `@`: percent-encode them in a URL (%2F, %23, %3F, %40)"
@@ -315,18 +313,21 @@ fn parse_url(
         ));
     }
     // libpq allows an empty host (`postgres://user@/db?host=/dir`); the url crate does not.
-    let mut mended = text.to_string();
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(end) => rest.split_at_checked(end).unwrap_or((rest, "")),
+        None => (rest, ""),
+    };
     let host_part = authority
         .rsplit_once('@')
         .map(|(_, h)| h)
         .unwrap_or(authority);
     let empty_host = host_part.is_empty() || host_part.starts_with(':');
-    if empty_host && authority.contains('@') {
-        let at = authority.rfind('@').unwrap_or(0);
-        mended.insert_str(scheme_end + 3 + at + 1, "localhost");
-    }
+    let mended = match authority.rsplit_once('@') {
+        Some((userinfo, host)) if empty_host => {
+            format!("{scheme}://{userinfo}@localhost{host}{tail}")
+        }
+        _ => text.to_string(),
+    };
     let parsed = url::Url::parse(&mended).map_err(|e| fail(e.to_string(), secrets))?;
     let username = parsed.username();
     if !username.is_empty() {
@@ -501,16 +502,16 @@ fn password_from_file(file: &Path, info: &ConnInfo) -> Result<Option<String>, St
             continue;
         }
         let fields = split_passfile_line(line);
-        if fields.len() < 5 {
+        let [host, port_field, dbname, user, password, ..] = fields.as_slice() else {
             continue;
-        }
+        };
         let m = |field: &str, value: &str| field == "*" || field == value;
-        if hosts.iter().any(|h| m(&fields[0], h))
-            && m(&fields[1], &port)
-            && m(&fields[2], &info.dbname)
-            && m(&fields[3], &info.user)
+        if hosts.iter().any(|h| m(host, h))
+            && m(port_field, &port)
+            && m(dbname, &info.dbname)
+            && m(user, &info.user)
         {
-            return Ok(Some(fields[4].clone()));
+            return Ok(Some(password.clone()));
         }
     }
     Ok(None)
@@ -582,9 +583,9 @@ fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
+    while let Some(&c) = bytes.get(i) {
+        // `%XX`; a `%` without two hex digits after it stays as written.
+        if c == b'%'
             && let Some(b) = s
                 .get(i + 1..i + 3)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -593,7 +594,7 @@ fn percent_decode(s: &str) -> String {
             i += 3;
             continue;
         }
-        out.push(bytes[i]);
+        out.push(c);
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -683,5 +684,25 @@ mod tests {
             split_passfile_line(r"h\:x:5432:*:bob:pw:with:colons"),
             vec!["h:x", "5432", "*", "bob", "pw:with:colons"]
         );
+    }
+
+    #[test]
+    fn non_ascii_urls_parse_or_fail_in_one_line() {
+        let (p, secrets) = parse("postgres://jörg:pässwört@/dæta?host=/tmp/sock").unwrap();
+        assert_eq!(p["user"], "jörg");
+        assert_eq!(p["password"], "pässwört");
+        assert_eq!(p["dbname"], "dæta");
+        assert!(secrets.contains(&"pässwört".to_string()), "{secrets:?}");
+        assert_eq!(percent_decode("%é%4"), "%é%4");
+        assert_eq!(percent_decode("a%C3%A9"), "aé");
+        for url in [
+            "pøstgres://a@b/c",
+            "postgres://é@",
+            "postgres://%é:%@:é/",
+            "é://",
+        ] {
+            let e = parse(url).map(|_| ()).unwrap_err();
+            assert_eq!(e.message().lines().count(), 1, "{url}: {e}");
+        }
     }
 }

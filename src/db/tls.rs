@@ -10,6 +10,9 @@
 //! which rule failed. The probe sends `SSLRequest`, completes (or fails) the handshake and closes
 //! without a startup packet; the server logs at most a `connection received` line for it.
 
+// What the server returns is input too: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -432,10 +435,9 @@ fn explain_certificate(
 /// rustls words a certificate's names as `DnsName("db.example")` or `IpAddress(10.0.0.1)`:
 /// keep the name.
 fn presented_name(p: &str) -> &str {
-    match (p.find('('), p.rfind(')')) {
-        (Some(open), Some(close)) if open < close => p[open + 1..close].trim_matches('"'),
-        _ => p,
-    }
+    p.split_once('(')
+        .and_then(|(_, inside)| inside.rsplit_once(')'))
+        .map_or(p, |(name, _)| name.trim_matches('"'))
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -596,5 +598,22 @@ impl ServerCertVerifier for ChainOnly {
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presented_names_keep_the_name_whatever_the_text() {
+        assert_eq!(presented_name("DnsName(\"db.example\")"), "db.example");
+        assert_eq!(presented_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(
+            presented_name("DnsName(\"bücher.example\")"),
+            "bücher.example"
+        );
+        assert_eq!(presented_name(")é("), ")é(");
+        assert_eq!(presented_name("é"), "é");
     }
 }

@@ -7,6 +7,9 @@
 //! be sure, bounded by `statement_timeout`, the `--exact` budget and a LIMIT on orphans, and
 //! run in batches of short transactions (see `PROBES_PER_TRANSACTION`).
 
+// What the server returns is input too: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -329,7 +332,8 @@ impl Session {
                         sqlx::AssertSqlSafe(sql),
                     ));
                     if let Ok((plan,)) = plan
-                        && let Some(rows) = plan[0]["Plan"]["Plan Rows"].as_f64()
+                        && let Some(rows) =
+                            plan.pointer("/0/Plan/Plan Rows").and_then(|r| r.as_f64())
                     {
                         out.insert(format!("{schema}.{name}"), rows.round() as i64);
                     }

@@ -14,6 +14,9 @@
 //! Liquibase's `MD5SUM` (`8:…`/`9:…`) is an MD5 of the normalised change set, not of the file, and
 //! Atlas's `hash` chains every earlier file; those rows are matched by version and time only.
 
+// Migration files are untrusted text: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use sha2::{Digest, Sha256, Sha384};
 
 /// The checksum the framework would store for this version of the file, or `None` when the
@@ -42,29 +45,11 @@ pub fn alternatives(framework: &str, text: &str) -> Vec<String> {
 /// Flyway's `ChecksumCalculator`: CRC32 of the lines without their terminators, BOM stripped.
 pub fn flyway_crc32(text: &str) -> i32 {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The lines fed one after another to a streaming CRC are the text without its line
+    // terminators (`\n`, `\r\n`, `\r`): every CR and LF left out.
     let mut crc = crc32fast::Hasher::new();
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => {
-                crc.update(&bytes[start..i]);
-                start = i + 1;
-            }
-            b'\r' => {
-                crc.update(&bytes[start..i]);
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if start < bytes.len() {
-        crc.update(&bytes[start..]);
+    for piece in text.as_bytes().split(|b| matches!(b, b'\n' | b'\r')) {
+        crc.update(piece);
     }
     crc.finalize() as i32
 }

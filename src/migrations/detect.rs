@@ -6,6 +6,9 @@
 //! "migrate" appears somewhere in its path; files that look like migrations but live in test
 //! directories, test files or vendored/front-end assets are left out and counted (`Verdict`).
 
+// Migration files are untrusted text: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 /// Directories that hold other people's code: their migrations are not the application's.
 const VENDORED: &[&str] = &[
     "node_modules",
@@ -157,14 +160,9 @@ pub fn verdict(path: &str) -> Verdict {
 /// The framework whose layout the path follows, before tests and vendored code are left out.
 fn layout_of(path: &str) -> Option<&'static str> {
     let parts: Vec<&str> = path.split('/').collect();
-    let file = *parts.last()?;
-    let dirs = &parts[..parts.len() - 1];
+    let (&file, dirs) = parts.split_last()?;
     let parent = dirs.last().copied().unwrap_or("");
-    let grandparent = if dirs.len() >= 2 {
-        dirs[dirs.len() - 2]
-    } else {
-        ""
-    };
+    let grandparent = dirs.iter().rev().nth(1).copied().unwrap_or("");
     let ext = file.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     let stem_digits = file.split(['_', '-']).next().is_some_and(is_digits);
     let under = |name: &str| dirs.contains(&name);
@@ -316,11 +314,7 @@ pub fn version_of(framework: &str, path: &str) -> Option<String> {
     let parts: Vec<&str> = path.split('/').collect();
     let file = *parts.last()?;
     let stem = file.split('.').next().unwrap_or(file);
-    let dir = if parts.len() >= 2 {
-        parts[parts.len() - 2]
-    } else {
-        ""
-    };
+    let dir = parts.iter().rev().nth(1).copied().unwrap_or("");
     let leading_number = |s: &str| -> Option<String> {
         let n: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
         (!n.is_empty()).then_some(n)
@@ -350,7 +344,11 @@ pub fn version_of(framework: &str, path: &str) -> Option<String> {
                         .to_string(),
                 )
             } else {
-                Some(head[1..].replace('_', "."))
+                // `V1_2` → `1.2`: the prefix is one character (`V`, or a configured one that
+                // need not be ASCII).
+                let mut version = head.chars();
+                version.next();
+                Some(version.as_str().replace('_', "."))
             }
         }
         // Alembic's default file template is `<revision>_<slug>.py`.
@@ -498,5 +496,11 @@ mod tests {
             version_of("django", "app/migrations/0002_remove.py").as_deref(),
             Some("0002_remove")
         );
+        // A non-ASCII first character used to be cut in half (a panic on a hostile repo).
+        assert_eq!(
+            version_of("flyway", "db/migration/é1_2__init.sql").as_deref(),
+            Some("1.2")
+        );
+        assert_eq!(version_of("flyway", "é__x.sql").as_deref(), Some(""));
     }
 }

@@ -4,6 +4,9 @@
 //! are not a TRUNCATE or a DELETE, which a regex linter gets wrong (supabase#44609).
 //! Its findings are labelled `keyword`, so a reader knows no parser confirmed them.
 
+// Migration files are untrusted text: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use super::found::{FoundOperation, LineIndex, truncate_chars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,26 +29,33 @@ fn tokenize(text: &str) -> Vec<Token> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
+    // Where the line holding `from` ends (or the text does).
+    let line_end = |from: usize| find(b, from, b"\n").unwrap_or(b.len());
+    while let Some(&c) = b.get(i) {
+        let next = b.get(i + 1).copied();
         if c.is_ascii_whitespace() {
             i += 1;
-        } else if c == b'-' && b.get(i + 1) == Some(&b'-') {
-            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+        } else if c == b'-' && next == Some(b'-') {
+            i = line_end(i);
         } else if c == b'#' {
             // Comments of the host languages (Python, Ruby, shell) — never SQL text.
-            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
-        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            i = line_end(i);
+        } else if c == b'/' && next == Some(b'*') {
             i = find(b, i + 2, b"*/").map_or(b.len(), |n| n + 2);
         } else if c == b'\'' {
-            // A string literal is data, not code; '' is an escaped quote.
+            // A string literal is data, not code; '' is an escaped quote, and in an E'' string
+            // a backslash escapes the next byte.
+            let escapes = i
+                .checked_sub(1)
+                .and_then(|p| b.get(p))
+                .is_some_and(|p| matches!(p, b'E' | b'e'));
             let mut j = i + 1;
-            while j < b.len() {
-                if b[j] == b'\\' && i > 0 && matches!(b[i - 1], b'E' | b'e') {
+            while let Some(&bj) = b.get(j) {
+                if bj == b'\\' && escapes {
                     j += 2;
                     continue;
                 }
-                if b[j] == b'\'' {
+                if bj == b'\'' {
                     if b.get(j + 1) == Some(&b'\'') {
                         j += 2;
                         continue;
@@ -62,39 +72,42 @@ fn tokenize(text: &str) -> Vec<Token> {
             i = j + 1;
         } else if c == b'$' {
             // Dollar quotes: the body is code (DO blocks, functions); read it as tokens.
-            let tag_end = b[i + 1..]
+            let tag_len = b
+                .get(i + 1..)
+                .unwrap_or_default()
                 .iter()
-                .position(|x| !(x.is_ascii_alphanumeric() || *x == b'_'))
-                .map(|n| i + 1 + n);
-            match tag_end {
-                Some(e) if b[e] == b'$' => {
-                    out.push(Token {
-                        tok: Tok::Semi,
-                        start: i,
-                        end: e + 1,
-                    });
-                    i = e + 1;
-                }
-                _ => i += 1,
+                .take_while(|x| x.is_ascii_alphanumeric() || **x == b'_')
+                .count();
+            let e = i + 1 + tag_len;
+            if b.get(e) == Some(&b'$') {
+                out.push(Token {
+                    tok: Tok::Semi,
+                    start: i,
+                    end: e + 1,
+                });
+                i = e + 1;
+            } else {
+                i += 1;
             }
         } else if c == b'"' {
-            let j = memchr::memchr(b'"', &b[i + 1..]).map_or(b.len(), |n| i + 1 + n);
+            let end = find(b, i + 1, b"\"").map_or(b.len(), |j| j + 1);
             out.push(Token {
-                tok: Tok::Name(String::from_utf8_lossy(&b[i..(j + 1).min(b.len())]).into_owned()),
+                tok: Tok::Name(lossy(b, i, end)),
                 start: i,
-                end: (j + 1).min(b.len()),
+                end,
             });
-            i = j + 1;
-        } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
-            let mut j = i;
-            while j < b.len()
-                && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.' || b[j] >= 0x80)
-            {
-                j += 1;
-            }
-            let word = String::from_utf8_lossy(&b[i..j]).into_owned();
+            i = end;
+        } else if is_word_byte(c) {
+            // Non-ASCII bytes are word bytes: a word never starts or ends inside a character.
+            let len = b
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|x| is_word_byte(**x) || **x == b'.')
+                .count();
+            let j = i + len;
             out.push(Token {
-                tok: Tok::Word(word.to_ascii_uppercase()),
+                tok: Tok::Word(lossy(b, i, j).to_ascii_uppercase()),
                 start: i,
                 end: j,
             });
@@ -118,6 +131,16 @@ fn tokenize(text: &str) -> Vec<Token> {
     out
 }
 
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+/// The text of a token's span (tokens start and end on character boundaries; were one not to,
+/// the broken character shows as U+FFFD rather than failing the scan).
+fn lossy(b: &[u8], start: usize, end: usize) -> String {
+    String::from_utf8_lossy(b.get(start..end).unwrap_or_default()).into_owned()
+}
+
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay.get(from..)?, needle).map(|n| from + n)
 }
@@ -136,8 +159,8 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
     let mut stmt_start = 0;
     let mut stmt_end = 0;
     let mut i = 0;
-    while i < tokens.len() {
-        if tokens[i].tok == Tok::Semi {
+    while let Some(token) = tokens.get(i) {
+        if token.tok == Tok::Semi {
             stmt_start = i + 1;
             i += 1;
             continue;
@@ -153,25 +176,28 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
         // The statement's end is searched once per statement, not once per token: a long text
         // without a semicolon would otherwise take quadratic time (found by the property tests).
         if stmt_end <= i {
-            stmt_end = tokens[i..]
-                .iter()
-                .position(|t| t.tok == Tok::Semi)
+            stmt_end = tokens
+                .get(i..)
+                .and_then(|rest| rest.iter().position(|t| t.tok == Tok::Semi))
                 .map_or(tokens.len(), |n| i + n);
         }
         let end = stmt_end;
-        let stmt = &tokens[i..end];
+        let Some(stmt) = tokens.get(i..end) else {
+            break;
+        };
         let word = |k: usize| match stmt.get(k).map(|t| &t.tok) {
             Some(Tok::Word(w)) => w.as_str(),
             _ => "",
         };
-        let prev = if i > stmt_start {
-            match &tokens[i - 1].tok {
-                Tok::Word(w) => w.as_str(),
-                Tok::Other => ",",
-                _ => "",
-            }
-        } else {
-            ""
+        let prev = match i
+            .checked_sub(1)
+            .filter(|p| *p >= stmt_start)
+            .and_then(|p| tokens.get(p))
+            .map(|t| &t.tok)
+        {
+            Some(Tok::Word(w)) => w.as_str(),
+            Some(Tok::Other) => ",",
+            _ => "",
         };
         let standalone = !NOT_A_COMMAND_AFTER.contains(&prev) && prev != ",";
         let has = |w: &str| stmt.iter().any(|t| t.tok == Tok::Word(w.to_string()));
@@ -196,7 +222,7 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
                                 | "FORCE"
                         ) =>
                     {
-                        Some(text[t.start..t.end].to_string())
+                        Some(lossy(text.as_bytes(), t.start, t.end))
                     }
                     Tok::Name(n) => Some(n.clone()),
                     _ => None,
@@ -219,15 +245,16 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
             }
             ("ALTER", "TABLE") => {
                 let drop_col = stmt.windows(2).any(|w| {
-                    w[0].tok == Tok::Word("DROP".into()) && w[1].tok == Tok::Word("COLUMN".into())
+                    matches!(w, [a, b] if a.tok == Tok::Word("DROP".into())
+                        && b.tok == Tok::Word("COLUMN".into()))
                 });
                 drop_col.then(|| ("drop_column", names_after(2).into_iter().take(1).collect()))
             }
             _ => None,
         };
         if let Some((kind, objects)) = found {
-            let stmt_end = stmt.last().map_or(tokens[i].end, |t| t.end);
-            let statement = text[tokens[i].start..stmt_end]
+            let stmt_end = stmt.last().map_or(token.end, |t| t.end);
+            let statement = lossy(text.as_bytes(), token.start, stmt_end)
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
@@ -240,7 +267,7 @@ pub fn scan(text: &str) -> Vec<FoundOperation> {
                 objects.into_iter().take(1).collect()
             };
             out.push(FoundOperation {
-                line: lines.line(tokens[i].start as u32),
+                line: lines.line(token.start as u32),
                 kind,
                 cascade: has("CASCADE"),
                 objects,

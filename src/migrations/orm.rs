@@ -8,6 +8,9 @@
 //! string literal that holds SQL (`op.execute("…")`, `RunSQL`, `execute <<~SQL`, `DB::statement`,
 //! `knex.raw`, `queryRunner.query`) is parsed as SQL by `sql.rs`.
 
+// Migration files are untrusted text: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -100,12 +103,16 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
         *code_start = seg.end;
         segs.push(seg);
     };
-    let line_end = |from: usize| memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |n| from + n);
-    while i < b.len() {
-        let c = b[i];
-        let rest = &b[i..];
-        if lang.xml && rest.starts_with(b"<!--") {
-            let end = memchr::memmem::find(&rest[4..], b"-->").map_or(b.len(), |n| i + 4 + n + 3);
+    let line_end = |from: usize| {
+        b.get(from..)
+            .and_then(|r| memchr::memchr(b'\n', r))
+            .map_or(b.len(), |n| from + n)
+    };
+    while let Some(rest @ &[c, ..]) = b.get(i..) {
+        if lang.xml
+            && let Some(body) = rest.strip_prefix(b"<!--")
+        {
+            let end = memchr::memmem::find(body, b"-->").map_or(b.len(), |n| i + 4 + n + 3);
             push(
                 &mut segs,
                 &mut code_start,
@@ -118,8 +125,10 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
                 ),
             );
             i = end;
-        } else if lang.xml && rest.starts_with(b"<![CDATA[") {
-            let end = memchr::memmem::find(&rest[9..], b"]]>").map_or(b.len(), |n| i + 9 + n + 3);
+        } else if lang.xml
+            && let Some(body) = rest.strip_prefix(b"<![CDATA[")
+        {
+            let end = memchr::memmem::find(body, b"]]>").map_or(b.len(), |n| i + 9 + n + 3);
             push(
                 &mut segs,
                 &mut code_start,
@@ -129,7 +138,9 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
         } else if lang.xml && (rest.starts_with(b"<sql>") || rest.starts_with(b"<sql ")) {
             // Liquibase `<sql>…</sql>`: the element's text is SQL.
             let open_end = memchr::memchr(b'>', rest).map_or(b.len(), |n| i + n + 1);
-            let close = memchr::memmem::find(&b[open_end.min(b.len())..], b"</sql>")
+            let close = b
+                .get(open_end..)
+                .and_then(|r| memchr::memmem::find(r, b"</sql>"))
                 .map_or(b.len(), |n| open_end + n);
             push(
                 &mut segs,
@@ -150,8 +161,10 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
                 seg(Seg::Comment, i, end, i + skip, end),
             );
             i = end;
-        } else if lang.slash_comment && rest.starts_with(b"/*") {
-            let end = memchr::memmem::find(&rest[2..], b"*/").map_or(b.len(), |n| i + 2 + n + 2);
+        } else if lang.slash_comment
+            && let Some(body) = rest.strip_prefix(b"/*")
+        {
+            let end = memchr::memmem::find(body, b"*/").map_or(b.len(), |n| i + 2 + n + 2);
             push(
                 &mut segs,
                 &mut code_start,
@@ -164,18 +177,20 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
                 ),
             );
             i = end;
-        } else if lang.triple_quotes && (rest.starts_with(b"\"\"\"") || rest.starts_with(b"'''")) {
-            let q = &rest[..3];
-            let end = memchr::memmem::find(&rest[3..], q).map_or(b.len(), |n| i + 3 + n + 3);
+        } else if lang.triple_quotes
+            && let Some((q, body)) = triple_quote(rest)
+        {
+            let end = memchr::memmem::find(body, q).map_or(b.len(), |n| i + 3 + n + 3);
             push(
                 &mut segs,
                 &mut code_start,
                 seg(Seg::Str, i, end, i + 3, end.saturating_sub(3).max(i + 3)),
             );
             i = end;
-        } else if lang.ruby_heredoc && rest.starts_with(b"<<") && heredoc_tag(&rest[2..]).is_some()
+        } else if lang.ruby_heredoc
+            && let Some(after) = rest.strip_prefix(b"<<")
+            && let Some((tag, taglen)) = heredoc_tag(after)
         {
-            let (tag, taglen) = heredoc_tag(&rest[2..]).unwrap_or_default();
             let body_start = line_end(i) + 1;
             let (content_end, end) = heredoc_end(b, body_start, &tag);
             // The rest of the opening line stays code.
@@ -200,8 +215,12 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
             ));
             code_start = end;
             i = end;
-        } else if lang.php_heredoc && rest.starts_with(b"<<<") {
-            let tag: String = String::from_utf8_lossy(&rest[3..])
+        } else if lang.php_heredoc
+            && let Some(after) = rest.strip_prefix(b"<<<")
+        {
+            // The tag ends its line: only that line is decoded.
+            let first_line = after.split(|x| *x == b'\n').next().unwrap_or_default();
+            let tag: String = String::from_utf8_lossy(first_line)
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '\'' || *c == '"')
                 .collect();
@@ -216,10 +235,13 @@ fn lex(text: &str, lang: Lang) -> Vec<Segment> {
             i = end;
         } else if c == b'"' || c == b'\'' || (lang.backtick && c == b'`') {
             let mut j = i + 1;
-            while j < b.len() && b[j] != c {
-                if b[j] == b'\\' {
+            while let Some(&bj) = b.get(j) {
+                if bj == c {
+                    break;
+                }
+                if bj == b'\\' {
                     j += 1;
-                } else if b[j] == b'\n' && c != b'`' {
+                } else if bj == b'\n' && c != b'`' {
                     break;
                 }
                 j += 1;
@@ -250,6 +272,13 @@ fn seg(kind: Seg, start: usize, end: usize, a: usize, z: usize) -> Segment {
     }
 }
 
+/// `"""…` or `'''…`: the quote and what follows it.
+fn triple_quote(rest: &[u8]) -> Option<(&'static [u8], &[u8])> {
+    [&b"\"\"\""[..], &b"'''"[..]]
+        .into_iter()
+        .find_map(|q| rest.strip_prefix(q).map(|body| (q, body)))
+}
+
 /// `<<~SQL`, `<<-SQL`, `<<SQL`, `<<~'SQL'` → (tag, bytes consumed after `<<`).
 fn heredoc_tag(rest: &[u8]) -> Option<(String, usize)> {
     let mut k = 0;
@@ -260,14 +289,17 @@ fn heredoc_tag(rest: &[u8]) -> Option<(String, usize)> {
     if quoted {
         k += 1;
     }
-    let start = k;
-    while k < rest.len() && (rest[k].is_ascii_uppercase() || rest[k] == b'_') {
-        k += 1;
-    }
-    if k == start {
+    let tag: String = rest
+        .get(k..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|c| c.is_ascii_uppercase() || **c == b'_')
+        .map(|c| char::from(*c))
+        .collect();
+    if tag.is_empty() {
         return None;
     }
-    let tag = String::from_utf8_lossy(&rest[start..k]).into_owned();
+    k += tag.len();
     if quoted {
         k += 1;
     }
@@ -277,9 +309,10 @@ fn heredoc_tag(rest: &[u8]) -> Option<(String, usize)> {
 /// Finds the line that is only the heredoc tag: (content end, segment end).
 fn heredoc_end(b: &[u8], body_start: usize, tag: &str) -> (usize, usize) {
     let mut pos = body_start;
-    while pos < b.len() {
-        let end = memchr::memchr(b'\n', &b[pos..]).map_or(b.len(), |n| pos + n);
-        let line = String::from_utf8_lossy(&b[pos..end]);
+    while let Some(tail) = b.get(pos..).filter(|t| !t.is_empty()) {
+        let line = tail.split(|x| *x == b'\n').next().unwrap_or_default();
+        let end = pos + line.len();
+        let line = String::from_utf8_lossy(line);
         let t = line.trim().trim_end_matches(';');
         if !tag.is_empty() && t == tag {
             return (pos, end);
@@ -686,10 +719,10 @@ pub fn scan(path: &str, framework: &str, text: &str, app: Option<&str>) -> OrmSc
                 (None, Some(c)) => vec![c],
                 (None, None) => vec![],
             };
-            let line_end = text[m.end()..]
-                .find('\n')
-                .map_or(text.len(), |n| m.end() + n);
-            let call_line = &text[m.start()..line_end];
+            let call_line = text
+                .get(m.start()..)
+                .and_then(|r| r.split('\n').next())
+                .unwrap_or_default();
             let cascade = rule
                 .cascade_word
                 .is_some_and(|w| call_line.to_ascii_lowercase().contains(w))
@@ -858,17 +891,22 @@ fn looks_like_sql(s: &str) -> bool {
 
 fn quoted_pieces(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if (b[i] == b'"' || b[i] == b'\'')
-            && let Some(n) = memchr::memchr(b[i], &b[i + 1..])
-        {
-            out.push(&s[i + 1..i + 1 + n]);
-            i += n + 2;
-            continue;
+    let mut rest = s;
+    while let Some(open) = rest.find(['"', '\'']) {
+        let Some((_, from_quote)) = rest.split_at_checked(open) else {
+            break;
+        };
+        let mut chars = from_quote.chars();
+        let Some(quote) = chars.next() else { break };
+        let after = chars.as_str();
+        match after.split_once(quote) {
+            Some((piece, tail)) => {
+                out.push(piece);
+                rest = tail;
+            }
+            // An unclosed quote: a later one may still open a piece.
+            None => rest = after,
         }
-        i += 1;
     }
     out
 }
@@ -897,7 +935,7 @@ fn state_operation_ranges(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let b = text.as_bytes();
     for (pos, _) in text.match_indices("state_operations") {
-        let Some(open) = text[pos..].find('[').map(|n| pos + n) else {
+        let Some(open) = text.get(pos..).and_then(|r| r.find('[')).map(|n| pos + n) else {
             continue;
         };
         let mut depth = 0i32;
@@ -960,7 +998,7 @@ fn canonical(text: &str, segs: &[Segment]) -> Vec<String> {
     let chars: Vec<char> = joined.chars().collect();
     for (k, c) in chars.iter().enumerate() {
         if *c == ',' {
-            let next = chars[k + 1..].iter().find(|x| !x.is_whitespace());
+            let next = chars.iter().skip(k + 1).find(|x| !x.is_whitespace());
             if matches!(next, Some(')' | ']' | '}')) {
                 continue;
             }

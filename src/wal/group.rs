@@ -264,14 +264,13 @@ impl Grouper {
                 // One record may list several locks: `xid X db D rel R` repeated.
                 let mut locks = Vec::new();
                 let mut rest = r.desc;
-                while let Some(i) = rest.find("xid ") {
-                    rest = &rest[i..];
-                    let xid = number_after(rest, "xid").unwrap_or(r.xid);
+                while let Some((_, after)) = rest.split_once("xid ") {
+                    rest = after;
+                    let xid = leading_number(rest).unwrap_or(r.xid);
                     let db = number_after(rest, "db").unwrap_or(0);
                     if let Some(rel) = number_after(rest, "rel") {
                         locks.push((xid, db, rel));
                     }
-                    rest = &rest[4..];
                 }
                 Some(Event::Lock { locks })
             }
@@ -283,8 +282,8 @@ impl Grouper {
                 // `gid NAME: 2026-12-02 05:52:14.491393 UTC; rels: …`: the time follows the last
                 // `: ` of the first section (a gid may hold `: ` itself).
                 let head = r.desc.split(';').next().unwrap_or("");
-                let (gid, time) = match head.rfind(": ") {
-                    Some(i) => (head[..i].strip_prefix("gid "), &head[i + 2..]),
+                let (gid, time) = match head.rsplit_once(": ") {
+                    Some((gid, time)) => (gid.strip_prefix("gid "), time),
                     None => (None, head),
                 };
                 Some(Event::Prepare {
@@ -583,12 +582,11 @@ fn finish(
 
 /// `rel SPC/DB/FILE` in a block reference (main fork assumed for heap records).
 fn block_rel(block_ref: &str) -> Option<(u32, u32)> {
-    let i = block_ref.find("rel ")?;
-    let rest = &block_ref[i + 4..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '/'))
-        .unwrap_or(rest.len());
-    let mut parts = rest[..end].split('/');
+    let (_, rest) = block_ref.split_once("rel ")?;
+    let path = rest
+        .split(|c: char| !(c.is_ascii_digit() || c == '/'))
+        .next()?;
+    let mut parts = path.split('/');
     let _spc = parts.next()?;
     let db = parts.next()?.parse().ok()?;
     let file = parts.next()?.parse().ok()?;
@@ -606,24 +604,30 @@ fn path_rel(path: &str) -> Option<(u32, u32)> {
 
 /// The first number after `word` (skipping `:`, spaces, `[`).
 fn number_after(text: &str, word: &str) -> Option<u32> {
-    let i = text.find(word)?;
-    let rest = text[i + word.len()..].trim_start_matches([':', ' ', '[']);
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+    let (_, rest) = text.split_once(word)?;
+    leading_number(rest)
+}
+
+/// The number at the start of `text` (after any `:`, spaces, `[`).
+fn leading_number(text: &str) -> Option<u32> {
+    let rest = text.trim_start_matches([':', ' ', '[']);
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// All numbers after `word` up to the next `;` (a `relids 1 2 3` or `relids: [1, 2, 3]` list).
 fn numbers_after(text: &str, word: &str) -> Vec<u32> {
     // `nrelids 2 relids …`: the word itself, not a longer one ending in it.
-    let found = text
-        .match_indices(word)
-        .find(|(i, _)| *i == 0 || !text.as_bytes()[*i - 1].is_ascii_alphanumeric());
-    let Some((i, _)) = found else {
+    let found = text.match_indices(word).find(|(i, _)| {
+        text.get(..*i)
+            .and_then(|before| before.chars().next_back())
+            .is_none_or(|c| !c.is_ascii_alphanumeric())
+    });
+    let Some(rest) = found.and_then(|(i, w)| text.get(i + w.len()..)) else {
         return Vec::new();
     };
-    let rest = &text[i + word.len()..];
     let rest = rest.split(';').next().unwrap_or("");
     rest.split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse().ok())
@@ -688,25 +692,25 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 
 /// Parses one line of `pg_waldump` output; `None` for lines that are not records.
 pub fn parse_waldump_line(line: &str) -> Option<WalRecord<'_>> {
+    // `rmgr: Heap        len (rec/tot):     59/    59, tx:        727, lsn: 0/0301A8B0, prev
+    // 0/0301A878, desc: DELETE off: 3, …, blkref #0: rel 1663/5/16390 blk 0`
     let rest = line.strip_prefix("rmgr: ")?;
-    let rmgr_end = rest.find(' ')?;
-    let rmgr = &rest[..rmgr_end];
-    let tx_at = rest.find("tx:")?;
-    let after_tx = rest[tx_at + 3..].trim_start();
-    let tx_end = after_tx.find(',')?;
-    let xid = after_tx[..tx_end].trim().parse().ok()?;
-    let lsn_at = after_tx.find("lsn: ")?;
-    let after_lsn = &after_tx[lsn_at + 5..];
-    let lsn_end = after_lsn.find(',')?;
-    let lsn = crate::evidence::parse_lsn(&after_lsn[..lsn_end])?;
-    let desc_at = after_lsn.find("desc: ")?;
-    let desc_all = &after_lsn[desc_at + 6..];
-    let (kind, rest_desc) = match desc_all.find(' ') {
-        Some(i) => (&desc_all[..i], &desc_all[i + 1..]),
-        None => (desc_all, ""),
-    };
-    let (desc, block_ref) = match rest_desc.find("blkref #") {
-        Some(i) => (rest_desc[..i].trim_end_matches([' ', ',']), &rest_desc[i..]),
+    let (rmgr, rest) = rest.split_once(' ')?;
+    let (_, after_tx) = rest.split_once("tx:")?;
+    let after_tx = after_tx.trim_start();
+    let (xid, _) = after_tx.split_once(',')?;
+    let xid = xid.trim().parse().ok()?;
+    let (_, after_lsn) = after_tx.split_once("lsn: ")?;
+    let (lsn, _) = after_lsn.split_once(',')?;
+    let lsn = crate::evidence::parse_lsn(lsn)?;
+    let (_, desc_all) = after_lsn.split_once("desc: ")?;
+    let (kind, rest_desc) = desc_all.split_once(' ').unwrap_or((desc_all, ""));
+    // The block references keep their `blkref #` (a pg_walinspect row's block_ref has it too).
+    let (desc, block_ref) = match rest_desc
+        .find("blkref #")
+        .and_then(|i| rest_desc.split_at_checked(i))
+    {
+        Some((desc, block_ref)) => (desc.trim_end_matches([' ', ',']), block_ref),
         None => (rest_desc, ""),
     };
     Some(WalRecord {
@@ -844,5 +848,29 @@ rmgr: Transaction len (rec/tot):    250/   250, tx:        762, lsn: 0/01B9C5E0,
             parse_time("2026-11-23 12:09:26.464602+00").map(|t| t.to_rfc3339()),
             Some("2026-11-23T12:09:26.464602+00:00".to_string())
         );
+    }
+
+    #[test]
+    fn any_prefix_of_a_line_and_non_ascii_text_parse_without_a_panic() {
+        let odd = "rmgr: Transaction len (rec/tot):    250/   250, tx:        770, lsn: 0/01B9BB88, prev 0/01B9B300, desc: PREPARE gid ünïcødé: ✓: 2026-12-02 05:52:14.491393 UTC";
+        let delete = "rmgr: Heap        len (rec/tot):     54/    54, tx:        770, lsn: 0/01B9B300, prev 0/01B9B268, desc: DELETE off 1 flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/5/16392 blk 0";
+        let mut g = Grouper::new(true);
+        for line in [delete, odd] {
+            g.record(&parse_waldump_line(line).expect("a record"));
+        }
+        let txs = merge(vec![g.finish()], 1).0;
+        assert_eq!(txs[0].gid.as_deref(), Some("ünïcødé: ✓"));
+        for line in DELETE_THEN_COMMIT
+            .lines()
+            .chain([odd, "rmgr: é tx: é, lsn: é, desc: é é"])
+        {
+            let mut g = Grouper::new(true);
+            for (cut, _) in line.char_indices() {
+                if let Some(r) = parse_waldump_line(line.get(..cut).unwrap()) {
+                    g.record(&r);
+                }
+            }
+            let _ = g.finish();
+        }
     }
 }

@@ -7,6 +7,10 @@
 //! Read-only: the directory is never written (compressed segments are expanded into a temporary
 //! directory).
 
+// Segments are hostile input: no index or byte-range slice may panic on a short or corrupt one
+// (this covers decode, group and segment too; tests may index, see clippy.toml).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 pub mod decode;
 pub mod group;
 pub mod segment;
@@ -266,9 +270,11 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
         )));
     }
     let segment_size = first.segment_size;
-    if !segment_size.is_power_of_two() || segment_size < 1024 * 1024 {
+    // PostgreSQL's limits (1 MB to 1 GB, a power of two): the native reader holds one segment
+    // in memory, so a corrupt header must not size it.
+    if !segment_size.is_power_of_two() || !(1 << 20..=1 << 30).contains(&segment_size) {
         return Err(UserError::new(format!(
-            "{}: segment size {segment_size} in the header is not a WAL segment size",
+            "{}: segment size {segment_size} in the header is not a WAL segment size (a power of two from 1 MB to 1 GB): a damaged segment; give --wal undamaged copies",
             first_file.path.display()
         )));
     }
@@ -411,14 +417,14 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
         }
         let mut parts: Vec<Part> = Vec::new();
         for (run_index, run) in runs.iter().enumerate() {
-            if run.is_empty() {
+            let Some(run_first) = run.first() else {
                 continue;
-            }
+            };
             let run: &[&(u64, SegmentFile, u64)] = if windowed {
                 let files: Vec<PathBuf> = run.iter().map(|s| work_dir.join(&s.1.name)).collect();
                 let native = decode::Run {
                     files: &files,
-                    first_segno: run[0].0,
+                    first_segno: run_first.0,
                     segment_size: u64::from(segment_size),
                     block_size,
                     major,
@@ -427,40 +433,47 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                     .window_slack
                     .unwrap_or_else(|| chrono::Duration::seconds(WINDOW_SLACK_SECONDS));
                 let sel = select(&native, opts.since, opts.until, slack);
-                segments_skipped += (run.len() - (sel.hi - sel.lo)) as u64;
+                // select() keeps lo < hi <= the run's length; were it ever not so, the whole
+                // run is read (more, never less).
+                let chosen = run.get(sel.lo..sel.hi).unwrap_or(run);
+                segments_skipped += (run.len() - chosen.len()) as u64;
                 if let Some(c) = sel.complete_from {
                     complete_from = Some(complete_from.map_or(c, |p: u64| p.min(c)));
                 }
-                cut_by_until |= sel.hi < run.len();
-                &run[sel.lo..sel.hi]
+                cut_by_until |= chosen.last().map(|s| s.0) != run.last().map(|s| s.0);
+                chosen
             } else {
                 run
             };
-            let Some(last_seg) = run.last() else { continue };
-            let run_start = run[0].0 * u64::from(segment_size);
+            let (Some(first_seg), Some(last_seg)) = (run.first(), run.last()) else {
+                continue;
+            };
+            let run_start = first_seg.0 * u64::from(segment_size);
             start_lsn = Some(start_lsn.map_or(run_start, |s| s.min(run_start)));
             let run_end = (last_seg.0 + 1) * u64::from(segment_size);
+            // One part per thread: [from, to) from the start of every (len/n)th segment.
             let n = threads.min(run.len());
-            let bounds: Vec<u64> = (0..=n)
-                .map(|i| {
-                    if i == n {
-                        run_end
-                    } else {
-                        run[i * run.len() / n].0 * u64::from(segment_size)
-                    }
-                })
+            let starts = (0..n)
+                .filter_map(|i| run.get(i * run.len() / n))
+                .map(|s| s.0 * u64::from(segment_size));
+            let bounds: Vec<u64> = starts.chain(std::iter::once(run_end)).collect();
+            let ranges: Vec<(u64, u64)> = bounds
+                .iter()
+                .copied()
+                .zip(bounds.iter().copied().skip(1))
                 .collect();
             let results: Vec<Result<(Part, Option<String>), UserError>> =
                 std::thread::scope(|scope| {
-                    let handles: Vec<_> = (0..n)
-                        .map(|i| {
-                            let (from, to) = (bounds[i], bounds[i + 1]);
+                    let handles: Vec<_> = ranges
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(from, to))| {
                             let waldump = &waldump;
                             let work_dir = &work_dir;
                             let first_range = run_index == 0 && i == 0;
                             let files: Vec<PathBuf> =
                                 run.iter().map(|s| work_dir.join(&s.1.name)).collect();
-                            let first_segno = run[0].0;
+                            let first_segno = first_seg.0;
                             scope.spawn(move || {
                                 if reader == WalReader::Native {
                                     let native = decode::Run {
@@ -496,9 +509,9 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                         })
                         .collect()
                 });
-            for (i, result) in results.into_iter().enumerate() {
+            for (i, (result, &(_, to))) in results.into_iter().zip(&ranges).enumerate() {
                 let (part, error) = result?;
-                let last_of_run = i + 1 == n;
+                let last_of_run = i + 1 == ranges.len();
                 if let Some(message) = error {
                     if part.records == 0 && i == 0 && parts.is_empty() && runs.len() == 1 {
                         let who = match reader {
@@ -514,7 +527,7 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
                         gaps.push(WalGap {
                             what: format!(
                                 "the WAL reader stopped before {} ({message}): WAL up to there was not read",
-                                format_lsn(bounds[i + 1])
+                                format_lsn(to)
                             ),
                             setting: None,
                         });

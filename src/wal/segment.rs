@@ -73,12 +73,14 @@ pub fn parse_name(path: &Path) -> Option<SegmentFile> {
     if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
+    // 24 ASCII hex digits: three 8-digit fields.
+    let hex = |range: std::ops::Range<usize>| u32::from_str_radix(name.get(range)?, 16).ok();
     Some(SegmentFile {
         path: path.to_path_buf(),
         name: name.to_ascii_uppercase(),
-        timeline: u32::from_str_radix(&name[0..8], 16).ok()?,
-        log: u32::from_str_radix(&name[8..16], 16).ok()?,
-        seg: u32::from_str_radix(&name[16..24], 16).ok()?,
+        timeline: hex(0..8)?,
+        log: hex(8..16)?,
+        seg: hex(16..24)?,
         compression,
     })
 }
@@ -113,37 +115,36 @@ impl SegmentFile {
 
     /// Reads the long page header (the first 40 bytes).
     pub fn header(&self) -> Result<SegmentHeader, UserError> {
-        let mut buf = [0u8; 40];
-        let mut reader = self.open()?;
-        let mut filled = 0;
-        while filled < buf.len() {
-            match reader.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) => {
-                    return Err(UserError::new(format!(
-                        "{}: cannot read the segment header: {e}",
-                        self.path.display()
-                    )));
-                }
-            }
-        }
-        if filled < buf.len() {
-            return Err(UserError::new(format!(
-                "{}: {filled} bytes, shorter than a WAL page header: not a WAL segment (or an empty copy)",
+        let mut head = Vec::with_capacity(40);
+        self.open()?.take(40).read_to_end(&mut head).map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot read the segment header: {e}",
                 self.path.display()
+            ))
+        })?;
+        let Ok(buf) = <[u8; 40]>::try_from(head.as_slice()) else {
+            return Err(UserError::new(format!(
+                "{}: {} bytes, shorter than a WAL page header: not a WAL segment (or an empty copy)",
+                self.path.display(),
+                head.len()
             )));
-        }
-        let u16_at = |i: usize| u16::from_le_bytes([buf[i], buf[i + 1]]);
-        let u32_at = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-        let u64_at = |i: usize| u64::from(u32_at(i)) | (u64::from(u32_at(i + 4)) << 32);
+        };
+        // XLogLongPageHeaderData: the short header (magic, info, timeline, pageaddr, rem_len,
+        // padding), then xlp_sysid, xlp_seg_size, xlp_xlog_blcksz; constant offsets into the
+        // array, checked when compiled.
+        let le32 = |b: [u8; 4]| u32::from_le_bytes(b);
+        let le64 = |b: [u8; 8]| u64::from_le_bytes(b);
         Ok(SegmentHeader {
-            magic: u16_at(0),
-            timeline: u32_at(4),
-            page_addr: u64_at(8),
-            system_identifier: u64_at(24),
-            segment_size: u32_at(32),
-            block_size: u32_at(36),
+            magic: u16::from_le_bytes([buf[0], buf[1]]),
+            timeline: le32([buf[4], buf[5], buf[6], buf[7]]),
+            page_addr: le64([
+                buf[8], buf[9], buf[10], buf[11], buf[12], buf[13], buf[14], buf[15],
+            ]),
+            system_identifier: le64([
+                buf[24], buf[25], buf[26], buf[27], buf[28], buf[29], buf[30], buf[31],
+            ]),
+            segment_size: le32([buf[32], buf[33], buf[34], buf[35]]),
+            block_size: le32([buf[36], buf[37], buf[38], buf[39]]),
         })
     }
 
@@ -185,5 +186,23 @@ mod tests {
         assert!(parse_name(Path::new("000000010000000000000003.partial")).is_none());
         assert_eq!(major_of_magic(0xD110), Some(15));
         assert_eq!(major_of_magic(0x1234), None);
+    }
+
+    #[test]
+    fn a_short_or_oddly_named_file_is_refused_not_a_panic() {
+        // 24 bytes, not 24 characters: a multi-byte name is not a segment's.
+        assert!(parse_name(Path::new("0000000100000000000000é")).is_none());
+        assert!(parse_name(Path::new("00000001000000000000000\u{e9}.gz")).is_none());
+        let dir = tempfile::tempdir().expect("tempdir");
+        for len in [0usize, 1, 24, 39] {
+            let path = dir.path().join("000000010000000000000001");
+            std::fs::write(&path, vec![0x10; len]).expect("write");
+            let seg = parse_name(&path).expect("name");
+            let err = seg.header().map(|_| ()).unwrap_err().message().to_string();
+            assert!(
+                err.contains(&format!("{len} bytes, shorter than a WAL page header")),
+                "{err}"
+            );
+        }
     }
 }

@@ -159,20 +159,23 @@ impl LogFollower {
         if file.seek(SeekFrom::Start(self.offset)).is_err() {
             return;
         }
-        let mut buf = Vec::new();
-        let read = file.take(READ_LIMIT).read_to_end(&mut buf).unwrap_or(0);
-        self.offset += read as u64;
-        self.partial.extend_from_slice(&buf[..read]);
-        let mut start = 0;
-        while let Some(nl) = memchr::memchr(b'\n', &self.partial[start..]) {
-            let end = start + nl;
-            let text =
-                String::from_utf8_lossy(crate::logs::entry::trim_cr(&self.partial[start..end]))
-                    .into_owned();
-            self.push(lines, text);
-            start = end + 1;
+        let mut partial = std::mem::take(&mut self.partial);
+        let kept = partial.len();
+        // A failed read adds nothing: the next poll reads from the same offset.
+        match file.take(READ_LIMIT).read_to_end(&mut partial) {
+            Ok(read) => self.offset += read as u64,
+            Err(_) => partial.truncate(kept),
         }
-        self.partial.drain(..start);
+        // Complete lines are pushed; the unterminated rest waits for the next read.
+        let complete = memchr::memrchr(b'\n', &partial).map_or(0, |nl| nl + 1);
+        if let Some(done) = partial.get(..complete).and_then(|d| d.strip_suffix(b"\n")) {
+            for line in done.split(|b| *b == b'\n') {
+                let text = String::from_utf8_lossy(crate::logs::entry::trim_cr(line));
+                self.push(lines, text.into_owned());
+            }
+        }
+        partial.drain(..complete);
+        self.partial = partial;
         if self.partial.len() > PARTIAL_LIMIT {
             self.flush_partial(lines);
         }
@@ -196,11 +199,10 @@ impl LogFollower {
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
-        let mut cut = line.len().min(TAIL_LINE_BYTES);
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.tail.push_back(line[..cut].to_string());
+        let kept = line
+            .split_at_checked(line.floor_char_boundary(TAIL_LINE_BYTES))
+            .map_or(line, |(head, _)| head);
+        self.tail.push_back(kept.to_string());
     }
 
     pub fn is_jsonlog(&self) -> bool {
@@ -215,10 +217,10 @@ fn count_lines(path: &Path) -> u64 {
     let mut buf = vec![0u8; 1 << 16];
     let mut n = 1;
     while let Ok(k) = f.read(&mut buf) {
-        if k == 0 {
+        let Some(chunk) = buf.get(..k).filter(|c| !c.is_empty()) else {
             break;
-        }
-        n += memchr::memchr_iter(b'\n', &buf[..k]).count() as u64;
+        };
+        n += memchr::memchr_iter(b'\n', chunk).count() as u64;
     }
     n
 }
