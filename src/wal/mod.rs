@@ -318,7 +318,10 @@ pub fn scan_directory(opts: &WalScanOptions) -> Result<WalEvidence, UserError> {
     let mut by_timeline: BTreeMap<u32, Vec<(u64, SegmentFile, u64)>> = BTreeMap::new();
     for (f, h) in headers {
         let segno = f.segno(segment_size);
-        if h.page_addr != segno * u64::from(segment_size) || h.timeline != f.timeline {
+        // checked: a hostile name (log FFFFFFFF) times the segment size overflows u64.
+        if segno.checked_mul(u64::from(segment_size)) != Some(h.page_addr)
+            || h.timeline != f.timeline
+        {
             gaps.push(WalGap {
                 what: format!(
                     "{}: its header says timeline {} LSN {}, its name says otherwise (a renamed copy?); not read",

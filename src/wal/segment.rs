@@ -89,7 +89,7 @@ impl SegmentFile {
     /// The segment number for a segment size.
     pub fn segno(&self, segment_size: u32) -> u64 {
         let per_log = 0x1_0000_0000u64 / u64::from(segment_size.max(1));
-        u64::from(self.log) * per_log + u64::from(self.seg)
+        (u64::from(self.log) * per_log).saturating_add(u64::from(self.seg))
     }
 
     /// A reader of the decompressed bytes.
