@@ -70,7 +70,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         sources.database.is_some() && (l.log_line_prefix.is_none() || l.log_timezone.is_none())
     });
     // Without --since/--until, the logs may place the incident: the WAL directory is then read
-    // after them, from the earliest loss they show.
+    // after them, from the earliest destructive statement they recorded.
     let window_from_logs = sources.wal.is_some()
         && sources.logs.is_some()
         && sources.wal_since.is_none()
@@ -123,9 +123,9 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     }
     if window_from_logs {
         let mut bounded = sources.clone();
-        let basis = earliest_loss(&evidence).map(|(at, what)| {
+        let basis = earliest_destructive(&evidence).map(|(at, what)| {
             bounded.wal_since = Some(at);
-            format!("evidence: from the earliest loss candidate ({what}) to now")
+            format!("logs: from the earliest destructive statement they recorded ({what}) to now")
         });
         read_wal_bounded(&mut evidence, &bounded, None, basis)?;
     }
@@ -253,24 +253,50 @@ pub fn read_wal(
     read_wal_bounded(evidence, sources, session, None)
 }
 
-/// The earliest time a loss candidate of the evidence gathered so far is pinned to (the logs
-/// pin statements), with what it is: where the incident window of the WAL read starts.
-fn earliest_loss(evidence: &Evidence) -> Option<(chrono::DateTime<Utc>, String)> {
-    let analysis = crate::analysis::analyze(evidence);
-    analysis
-        .findings
+/// Where the WAL window starts when only the logs can place the incident: the earliest
+/// destructive statement the logs recorded, as the log reader classified it (TRUNCATE, DELETE,
+/// UPDATE without WHERE, DROP …), whatever became of its transaction. A plain reading of the
+/// timeline, no hypothesis weighed: which statement lost the rows is `analysis`'s question,
+/// and starting at the first candidate never cuts it off.
+fn earliest_destructive(evidence: &Evidence) -> Option<(chrono::DateTime<Utc>, String)> {
+    use crate::evidence::EventKind as K;
+    let timeline = evidence.timeline.as_ref()?;
+    timeline
+        .events
         .iter()
-        .filter(|f| f.loss)
-        .filter_map(|f| Some((f.at?, f)))
-        .min_by_key(|(at, _)| *at)
-        .map(|(at, f)| {
+        .filter(|e| {
+            matches!(
+                e.kind,
+                K::Truncate
+                    | K::Delete
+                    | K::DeleteAll
+                    | K::UpdateAll
+                    | K::DropTable
+                    | K::DropSchema
+                    | K::DropType
+                    | K::DropDatabase
+                    | K::DropOwned
+                    | K::DropColumn
+            )
+        })
+        // Sorted by (at, source) already; min_by_key keeps the first of equal times.
+        .min_by_key(|e| e.at)
+        .map(|e| {
+            let kind = serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let tables = if e.tables.is_empty() {
+                String::new()
+            } else {
+                format!(" of {}", e.tables.join(", "))
+            };
             (
-                at,
+                e.at,
                 format!(
-                    "{} of {} at {}",
-                    f.kind.as_str(),
-                    f.tables.join(", "),
-                    at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                    "{kind}{tables} at {}, {}",
+                    e.at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                    e.source
                 ),
             )
         })
