@@ -62,9 +62,32 @@ pub struct FileScan {
 /// else with the ORM scanner (which parses the SQL in its strings). SQL down-migrations (goose
 /// `-- +goose Down`, dbmate `-- migrate:down`, `*.down.sql`, Diesel `down.sql`) are marked inert.
 pub fn scan_text(path: &str, framework: &str, text: &str) -> FileScan {
-    let is_sql = path.ends_with(".sql") || path.ends_with(".sql.postgres");
-    if is_sql {
-        let scan = sql::scan(text);
+    if is_sql(path) {
+        sql_file_scan(path, text, sql::scan(text))
+    } else {
+        let app = path
+            .rsplit('/')
+            .skip_while(|p| *p != "migrations")
+            .nth(1)
+            .map(str::to_string);
+        let scan = orm::scan(path, framework, text, app.as_deref());
+        FileScan {
+            operations: scan.operations,
+            creates: scan.creates,
+            canonical: scan.canonical,
+            problems: scan.problems,
+        }
+    }
+}
+
+fn is_sql(path: &str) -> bool {
+    path.ends_with(".sql") || path.ends_with(".sql.postgres")
+}
+
+/// An SQL file's scan from the scan of its text: what comes after the file's down marker (or
+/// all of a down file) only runs on rollback.
+fn sql_file_scan(path: &str, text: &str, scan: sql::SqlScan) -> FileScan {
+    {
         let mut operations = scan.operations;
         let down_from = sql_down_start(path, text);
         for op in operations.iter_mut() {
@@ -82,26 +105,13 @@ pub fn scan_text(path: &str, framework: &str, text: &str) -> FileScan {
             canonical: scan.canonical,
             problems: scan.problems,
         }
-    } else {
-        let app = path
-            .rsplit('/')
-            .skip_while(|p| *p != "migrations")
-            .nth(1)
-            .map(str::to_string);
-        let scan = orm::scan(path, framework, text, app.as_deref());
-        FileScan {
-            operations: scan.operations,
-            creates: scan.creates,
-            canonical: scan.canonical,
-            problems: scan.problems,
-        }
     }
 }
 
 /// What a scan of this path depends on besides the text: for an SQL file only its name (`.sql`,
 /// and whether it is a down migration), for the ORM scanner the whole path (the app folder).
 fn scan_key(path: &str) -> &str {
-    if path.ends_with(".sql") || path.ends_with(".sql.postgres") {
+    if is_sql(path) {
         path.rsplit('/').next().unwrap_or(path)
     } else {
         path
@@ -217,13 +227,7 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
             }
         }
     }
-    let scans: HashMap<(&str, &str), FileScan> = jobs
-        .par_iter()
-        .filter_map(|(key, path, blob, fw)| {
-            let text = text_of(&walk, Some(&blob.to_string()))?;
-            Some(((*key, *blob), scan_text(path, fw, text)))
-        })
-        .collect();
+    let scans = scan_distinct(&walk, &jobs);
 
     // Blob-level notes: huge, binary, not UTF-8 — once per (path, blob).
     let mut noted: HashSet<(&str, &str)> = HashSet::new();
@@ -415,6 +419,64 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
         cross_check: Vec::new(),
         skipped_paths: walk.skipped_paths.clone(),
     }
+}
+
+/// Scans every job (one distinct SQL or ORM text), in parallel. SQL texts are scanned statement
+/// by statement with a cache: a file edited in many commits keeps most of its statements, so
+/// each distinct statement is parsed once over the whole history (`sql::split_statements`), and
+/// the file's scan is put together from them — the same scan as of the whole text. A text whose
+/// statements are not all cleanly parsed (or that cannot be cut) is scanned whole.
+fn scan_distinct<'w>(
+    walk: &'w history::Walk,
+    jobs: &[(&'w str, &'w str, &'w str, &'static str)],
+) -> HashMap<(&'w str, &'w str), FileScan> {
+    let text = |blob: &str| match walk.blobs.get(blob)? {
+        history::BlobText::Text(t, _) => Some(t.as_str()),
+        history::BlobText::Skipped(_) => None,
+    };
+    // SQL texts cut into statements; every other job is scanned whole.
+    let split: Vec<Option<sql::Statements>> = jobs
+        .par_iter()
+        .map(|(_, path, blob, _)| {
+            if is_sql(path) {
+                sql::split_statements(text(blob)?)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let mut distinct: HashMap<&str, usize> = HashMap::new();
+    let mut statements: Vec<&str> = Vec::new();
+    for s in split.iter().flatten() {
+        for i in 0..s.pieces.len() {
+            let piece = s.text(i);
+            distinct.entry(piece).or_insert_with(|| {
+                statements.push(piece);
+                statements.len() - 1
+            });
+        }
+    }
+    let statement_scans: Vec<sql::SqlScan> = statements
+        .par_iter()
+        .map(|t| sql::scan_prepared(t))
+        .collect();
+    jobs.par_iter()
+        .zip(split.par_iter())
+        .filter_map(|((key, path, blob, fw), split)| {
+            let text = text(blob)?;
+            let joined = split.as_ref().and_then(|s| {
+                sql::join_statements((0..s.pieces.len()).filter_map(|i| {
+                    let at = *distinct.get(s.text(i))?;
+                    Some((&statement_scans[at], s.pieces[i].1))
+                }))
+            });
+            let scan = match joined {
+                Some(joined) => sql_file_scan(path, text, joined),
+                None => scan_text(path, fw, text),
+            };
+            Some(((*key, *blob), scan))
+        })
+        .collect()
 }
 
 fn floor_char_boundary(s: &str, max: usize) -> usize {
