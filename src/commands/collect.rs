@@ -81,7 +81,8 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     if args.exact_counts {
         evidence.exact_counts = Some(exact_counts(&args, &evidence)?);
     }
-    evidence.save(&args.output)?;
+    crate::gather::timing::Clock::start()
+        .phase("write the evidence file", || evidence.save(&args.output))?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());
     eprintln!(
         "collect: wrote {} ({}, {})",

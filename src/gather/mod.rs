@@ -4,6 +4,8 @@
 //! evidence file is re-judged by a newer pgtriage. `collect`, `report` and `watch` all gather
 //! through `build_evidence`; the sources are read in parallel.
 
+pub mod timing;
+
 use std::path::{Path, PathBuf};
 
 use crate::commands::{DbArgs, LogArgs};
@@ -58,6 +60,7 @@ impl Sources {
 /// Gathers `sources` into one evidence value. Inputs are listed in a fixed order: database,
 /// logs, repository, baseline.
 pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
+    let clock = timing::Clock::start();
     let mut evidence = Evidence::new(Utc::now());
     // The three sources are read at the same time (std::thread::scope), each into its own part,
     // then merged in the fixed order database, WAL, logs, repository, baseline: the evidence is
@@ -78,12 +81,14 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let (database, logs, history) = std::thread::scope(|scope| {
         let repo = sources.repo.as_ref().map(|repo| {
             scope.spawn(move || {
-                crate::migrations::scan_history(&crate::migrations::HistoryOptions {
-                    repo: repo.clone(),
-                    rev: None,
-                    since: None,
-                    paths: Vec::new(),
-                    no_conventions: false,
+                clock.phase("repository", || {
+                    crate::migrations::scan_history(&crate::migrations::HistoryOptions {
+                        repo: repo.clone(),
+                        rev: None,
+                        since: None,
+                        paths: Vec::new(),
+                        no_conventions: false,
+                    })
                 })
             })
         });
@@ -91,12 +96,16 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             .logs
             .as_ref()
             .filter(|_| !logs_need_settings)
-            .map(|logs| scope.spawn(move || read_logs(logs, None)));
-        let database = gather_database(sources, window_from_logs);
+            .map(|logs| scope.spawn(move || clock.phase("logs", || read_logs(logs, None))));
+        let database = clock.phase("database", || {
+            gather_database(sources, window_from_logs, clock)
+        });
         let logs = match (early_logs, &sources.logs) {
             (Some(handle), _) => Some(join(handle)),
             (None, Some(logs)) => Some(match &database {
-                Ok(part) => read_logs(logs, part.evidence.database.as_ref()),
+                Ok(part) => clock.phase("logs (after the database's settings)", || {
+                    read_logs(logs, part.evidence.database.as_ref())
+                }),
                 // The database error is reported first anyway.
                 Err(_) => Ok(LogPart::default()),
             }),
@@ -127,7 +136,9 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             bounded.wal_since = Some(at);
             format!("logs: from the earliest destructive statement they recorded ({what}) to now")
         });
-        read_wal_bounded(&mut evidence, &bounded, None, basis)?;
+        clock.phase("wal (from the logs' window)", || {
+            read_wal_bounded(&mut evidence, &bounded, None, basis)
+        })?;
     }
     if let (Some(repo), Some(history)) = (&sources.repo, history) {
         let mut history = history?;
@@ -152,6 +163,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         evidence.inputs.push(input);
         evidence.baseline = Some(baseline);
     }
+    clock.total("gathered");
     Ok(evidence)
 }
 
@@ -204,16 +216,22 @@ struct DatabasePart {
     tracking: Option<Tracking>,
 }
 
-fn gather_database(sources: &Sources, wal_later: bool) -> Result<DatabasePart> {
+fn gather_database(
+    sources: &Sources,
+    wal_later: bool,
+    clock: timing::Clock,
+) -> Result<DatabasePart> {
     let mut evidence = Evidence::new(Utc::now());
     let mut session = None;
     if let Some(settings) = &sources.database {
-        let mut s = Session::connect(settings)?;
-        let snapshot = if sources.tables_only {
-            s.snapshot_tables_only()?
-        } else {
-            s.snapshot()?
-        };
+        let mut s = clock.phase("database: connect", || Session::connect(settings))?;
+        let snapshot = clock.phase("database: snapshot", || {
+            if sources.tables_only {
+                s.snapshot_tables_only()
+            } else {
+                s.snapshot()
+            }
+        })?;
         evidence.inputs.push(Input {
             kind: "database".to_string(),
             name: s.target().to_string(),
@@ -233,10 +251,14 @@ fn gather_database(sources: &Sources, wal_later: bool) -> Result<DatabasePart> {
         session = Some(s);
     }
     if !wal_later {
-        read_wal(&mut evidence, sources, session.as_mut())?;
+        clock.phase("database: wal", || {
+            read_wal(&mut evidence, sources, session.as_mut())
+        })?;
     }
     let tracking = match (&sources.repo, session.as_mut()) {
-        (Some(_), Some(s)) => Some(s.migration_tracking()),
+        (Some(_), Some(s)) => Some(clock.phase("database: migration tracking tables", || {
+            s.migration_tracking()
+        })),
         _ => None,
     };
     Ok(DatabasePart { evidence, tracking })

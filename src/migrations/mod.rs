@@ -421,11 +421,14 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
     }
 }
 
-/// Scans every job (one distinct SQL or ORM text), in parallel. SQL texts are scanned statement
-/// by statement with a cache: a file edited in many commits keeps most of its statements, so
-/// each distinct statement is parsed once over the whole history (`sql::split_statements`), and
-/// the file's scan is put together from them — the same scan as of the whole text. A text whose
-/// statements are not all cleanly parsed (or that cannot be cut) is scanned whole.
+/// Scans every job (one distinct SQL or ORM text), in parallel. An SQL file edited in several
+/// commits keeps most of its statements, so SQL texts are cut into statements
+/// (`sql::split_statements`) and a statement found in more than one text (or twice in one) is
+/// parsed once for the whole history; the statements between two shared ones are parsed
+/// together, as one piece of text, and a text that shares nothing is scanned whole (cutting a
+/// text into many small parses costs more than it saves: each parse has its own setup). The
+/// file's scan is put together from its pieces (`sql::join_statements`) — the same scan as of
+/// the whole text; a text with a statement the grammar cannot fully read is scanned whole.
 fn scan_distinct<'w>(
     walk: &'w history::Walk,
     jobs: &[(&'w str, &'w str, &'w str, &'static str)],
@@ -445,31 +448,50 @@ fn scan_distinct<'w>(
             }
         })
         .collect();
-    let mut distinct: HashMap<&str, usize> = HashMap::new();
-    let mut statements: Vec<&str> = Vec::new();
+    // How many times each statement occurs over all the texts.
+    let mut occurrences: HashMap<&str, u32> = HashMap::new();
     for s in split.iter().flatten() {
         for i in 0..s.pieces.len() {
-            let piece = s.text(i);
-            distinct.entry(piece).or_insert_with(|| {
-                statements.push(piece);
-                statements.len() - 1
-            });
+            *occurrences.entry(s.text(i)).or_default() += 1;
         }
     }
-    let statement_scans: Vec<sql::SqlScan> = statements
-        .par_iter()
-        .map(|t| sql::scan_prepared(t))
+    let shared = |piece: &str| occurrences.get(piece).is_some_and(|n| *n > 1);
+    let mut cached: Vec<&str> = occurrences
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(piece, _)| *piece)
         .collect();
+    cached.sort_unstable();
+    let cached_scans: HashMap<&str, sql::SqlScan> = cached
+        .par_iter()
+        .map(|piece| (*piece, sql::scan_prepared(piece)))
+        .collect();
+
     jobs.par_iter()
         .zip(split.par_iter())
         .filter_map(|((key, path, blob, fw), split)| {
             let text = text(blob)?;
-            let joined = split.as_ref().and_then(|s| {
-                sql::join_statements((0..s.pieces.len()).filter_map(|i| {
-                    let at = *distinct.get(s.text(i))?;
-                    Some((&statement_scans[at], s.pieces[i].1))
-                }))
-            });
+            let joined = split
+                .as_ref()
+                .filter(|s| (0..s.pieces.len()).any(|i| shared(s.text(i))))
+                .and_then(|s| {
+                    let pieces = pieces_of(s, &shared);
+                    let own: Vec<Option<sql::SqlScan>> = pieces
+                        .iter()
+                        .map(|(range, _, is_shared)| {
+                            (!is_shared).then(|| sql::scan_prepared(&s.prepared[range.clone()]))
+                        })
+                        .collect();
+                    sql::join_statements(pieces.iter().zip(&own).filter_map(
+                        |((range, line, _), own)| {
+                            let scan = match own {
+                                Some(scan) => scan,
+                                None => cached_scans.get(&s.prepared[range.clone()])?,
+                            };
+                            Some((scan, *line))
+                        },
+                    ))
+                });
             let scan = match joined {
                 Some(joined) => sql_file_scan(path, text, joined),
                 None => scan_text(path, fw, text),
@@ -477,6 +499,23 @@ fn scan_distinct<'w>(
             Some(((*key, *blob), scan))
         })
         .collect()
+}
+
+/// The pieces a text is scanned in: each shared statement alone (`true`: its scan is cached),
+/// and each run of statements between them as one piece (byte range, first line).
+fn pieces_of(
+    statements: &sql::Statements,
+    shared: &impl Fn(&str) -> bool,
+) -> Vec<(std::ops::Range<usize>, u32, bool)> {
+    let mut pieces: Vec<(std::ops::Range<usize>, u32, bool)> = Vec::new();
+    for (i, (range, line)) in statements.pieces.iter().enumerate() {
+        let is_shared = shared(statements.text(i));
+        match pieces.last_mut() {
+            Some((run, _, false)) if !is_shared => run.end = range.end,
+            _ => pieces.push((range.clone(), *line, is_shared)),
+        }
+    }
+    pieces
 }
 
 fn floor_char_boundary(s: &str, max: usize) -> usize {
