@@ -437,61 +437,72 @@ fn scan_distinct<'w>(
         history::BlobText::Text(t, _) => Some(t.as_str()),
         history::BlobText::Skipped(_) => None,
     };
-    // SQL texts cut into statements; every other job is scanned whole.
-    let split: Vec<Option<sql::Statements>> = jobs
+    // Each SQL text's statements, as hashes: the texts themselves are not kept (a history holds
+    // megabytes of SQL), only those of the texts that share a statement are cut again below.
+    let hashes: Vec<Option<Vec<u64>>> = jobs
         .par_iter()
         .map(|(_, path, blob, _)| {
-            if is_sql(path) {
-                sql::split_statements(text(blob)?)
-            } else {
-                None
-            }
+            let s = sql::split_statements(text(blob).filter(|_| is_sql(path))?)?;
+            Some((0..s.pieces.len()).map(|i| piece_hash(s.text(i))).collect())
         })
         .collect();
-    // How many times each statement occurs over all the texts.
-    let mut occurrences: HashMap<&str, u32> = HashMap::new();
-    for s in split.iter().flatten() {
-        for i in 0..s.pieces.len() {
-            *occurrences.entry(s.text(i)).or_default() += 1;
-        }
+    // How many times each statement occurs over all the texts (a hash collision only makes a
+    // statement be parsed alone; the cache below is keyed by the text).
+    let mut occurrences: HashMap<u64, u32> = HashMap::new();
+    for h in hashes.iter().flatten().flatten() {
+        *occurrences.entry(*h).or_default() += 1;
     }
-    let shared = |piece: &str| occurrences.get(piece).is_some_and(|n| *n > 1);
-    let mut cached: Vec<&str> = occurrences
+    let shared = |h: &u64| occurrences.get(h).is_some_and(|n| *n > 1);
+    let sharing: Vec<Option<sql::Statements>> = jobs
+        .par_iter()
+        .zip(hashes.par_iter())
+        .map(|((_, _, blob, _), hashes)| {
+            hashes.as_ref().filter(|h| h.iter().any(shared))?;
+            sql::split_statements(text(blob)?)
+        })
+        .collect();
+    let mut cached: Vec<&str> = sharing
         .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(piece, _)| *piece)
+        .zip(&hashes)
+        .filter_map(|(s, h)| Some((s.as_ref()?, h.as_ref()?)))
+        .flat_map(|(s, h)| {
+            (0..s.pieces.len())
+                .filter(|i| h.get(*i).is_some_and(shared))
+                .map(|i| s.text(i))
+        })
         .collect();
     cached.sort_unstable();
+    cached.dedup();
     let cached_scans: HashMap<&str, sql::SqlScan> = cached
         .par_iter()
         .map(|piece| (*piece, sql::scan_prepared(piece)))
         .collect();
 
     jobs.par_iter()
-        .zip(split.par_iter())
-        .filter_map(|((key, path, blob, fw), split)| {
+        .zip(sharing.par_iter().zip(hashes.par_iter()))
+        .filter_map(|((key, path, blob, fw), (statements, hashes))| {
             let text = text(blob)?;
-            let joined = split
-                .as_ref()
-                .filter(|s| (0..s.pieces.len()).any(|i| shared(s.text(i))))
-                .and_then(|s| {
-                    let pieces = pieces_of(s, &shared);
-                    let own: Vec<Option<sql::SqlScan>> = pieces
-                        .iter()
-                        .map(|(range, _, is_shared)| {
-                            (!is_shared).then(|| sql::scan_prepared(&s.prepared[range.clone()]))
-                        })
-                        .collect();
-                    sql::join_statements(pieces.iter().zip(&own).filter_map(
-                        |((range, line, _), own)| {
-                            let scan = match own {
-                                Some(scan) => scan,
-                                None => cached_scans.get(&s.prepared[range.clone()])?,
-                            };
-                            Some((scan, *line))
-                        },
-                    ))
-                });
+            let joined = statements.as_ref().zip(hashes.as_ref()).and_then(|(s, h)| {
+                let pieces = pieces_of(s, |i| h.get(i).is_some_and(shared));
+                let own: Vec<Option<sql::SqlScan>> = pieces
+                    .iter()
+                    .map(|(range, _, is_shared)| {
+                        (!is_shared).then(|| sql::scan_prepared(&s.prepared[range.clone()]))
+                    })
+                    .collect();
+                let parts: Option<Vec<(&sql::SqlScan, u32)>> = pieces
+                    .iter()
+                    .zip(&own)
+                    .map(|((range, line, _), own)| {
+                        let scan = match own {
+                            Some(scan) => scan,
+                            None => cached_scans.get(&s.prepared[range.clone()])?,
+                        };
+                        Some((scan, *line))
+                    })
+                    .collect();
+                sql::join_statements(parts?)
+            });
             let scan = match joined {
                 Some(joined) => sql_file_scan(path, text, joined),
                 None => scan_text(path, fw, text),
@@ -501,15 +512,22 @@ fn scan_distinct<'w>(
         .collect()
 }
 
+fn piece_hash(piece: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    piece.hash(&mut h);
+    h.finish()
+}
+
 /// The pieces a text is scanned in: each shared statement alone (`true`: its scan is cached),
 /// and each run of statements between them as one piece (byte range, first line).
 fn pieces_of(
     statements: &sql::Statements,
-    shared: &impl Fn(&str) -> bool,
+    shared: impl Fn(usize) -> bool,
 ) -> Vec<(std::ops::Range<usize>, u32, bool)> {
     let mut pieces: Vec<(std::ops::Range<usize>, u32, bool)> = Vec::new();
     for (i, (range, line)) in statements.pieces.iter().enumerate() {
-        let is_shared = shared(statements.text(i));
+        let is_shared = shared(i);
         match pieces.last_mut() {
             Some((run, _, false)) if !is_shared => run.end = range.end,
             _ => pieces.push((range.clone(), *line, is_shared)),
@@ -536,4 +554,39 @@ fn first_changed_line(old: &str, new: &str) -> u32 {
         n += 1;
     }
     n.min(new.lines().count().max(1) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whichever statements are shared, the text put together from its pieces (shared ones
+    /// alone, the runs between them whole) scans as the whole text.
+    #[test]
+    fn any_cut_into_pieces_scans_as_the_whole_text() {
+        let texts = [
+            "CREATE TABLE a (id int);\n-- note\nDROP TABLE b CASCADE; TRUNCATE c;\n\nDO $$ BEGIN DELETE FROM d; END $$;\nselect 'x;y'; -- drop table e;\nALTER TABLE f DROP COLUMN g;\n-- fix\n",
+            "-- +goose Up\nCREATE TABLE t (a int);\nTRUNCATE t; TRUNCATE t;\n-- +goose Down\nDROP TABLE t;\nDELETE FROM u;\n",
+        ];
+        for text in texts {
+            let statements = sql::split_statements(text).expect("cut");
+            let n = statements.pieces.len();
+            assert!(n >= 5, "{n}");
+            for mask in 0u32..(1 << n) {
+                let pieces = pieces_of(&statements, |i| mask & (1 << i) != 0);
+                let scans: Vec<sql::SqlScan> = pieces
+                    .iter()
+                    .map(|(range, _, _)| sql::scan_prepared(&statements.prepared[range.clone()]))
+                    .collect();
+                let joined = sql::join_statements(scans.iter().zip(pieces.iter().map(|p| p.1)))
+                    .expect("clean");
+                assert_eq!(joined, sql::scan(text), "mask {mask:b}");
+                let path = "db/migrations/001_x.sql";
+                assert_eq!(
+                    sql_file_scan(path, text, joined),
+                    scan_text(path, "goose", text)
+                );
+            }
+        }
+    }
 }
