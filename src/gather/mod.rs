@@ -483,3 +483,70 @@ pub fn database_wanted(db: &DbArgs, other_sources: bool) -> bool {
             .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
         || !other_sources
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{EventKind, LogEvent, Timeline, TxOutcome};
+
+    fn event(at: &str, kind: EventKind, tables: &[&str], line: u32) -> LogEvent {
+        LogEvent {
+            at: at.parse().expect("time"),
+            kind,
+            source: format!("log:pg.log:{line}"),
+            session: Default::default(),
+            severity: Some("LOG".into()),
+            sqlstate: None,
+            text: String::new(),
+            tables: tables.iter().map(|t| t.to_string()).collect(),
+            cascade: false,
+            outcome: Some(TxOutcome::RolledBack),
+            detail: None,
+            rows: None,
+            migration: None,
+        }
+    }
+
+    /// The window starts at the first destructive statement the logs recorded, whatever came
+    /// of it (rolled back here) and whatever else the log holds before it.
+    #[test]
+    fn the_window_starts_at_the_earliest_destructive_statement_of_the_logs() {
+        let mut evidence = Evidence::new(Utc::now());
+        assert_eq!(earliest_destructive(&evidence), None);
+        evidence.timeline = Some(Timeline {
+            events: vec![
+                event("2024-05-01T10:00:00Z", EventKind::Connection, &[], 1),
+                event("2024-05-01T10:00:01Z", EventKind::Ddl, &["public.t"], 2),
+                event(
+                    "2024-05-01T10:00:02Z",
+                    EventKind::Delete,
+                    &["public.orders"],
+                    3,
+                ),
+                event(
+                    "2024-05-01T10:00:03Z",
+                    EventKind::Truncate,
+                    &["public.users"],
+                    4,
+                ),
+            ],
+            ..Default::default()
+        });
+        let (at, what) = earliest_destructive(&evidence).expect("a destructive statement");
+        assert_eq!(
+            at,
+            "2024-05-01T10:00:02Z"
+                .parse::<chrono::DateTime<Utc>>()
+                .expect("t")
+        );
+        assert_eq!(
+            what,
+            "delete of public.orders at 2024-05-01 10:00:02.000 UTC, log:pg.log:3"
+        );
+        if let Some(t) = evidence.timeline.as_mut() {
+            t.events
+                .retain(|e| e.kind != EventKind::Delete && e.kind != EventKind::Truncate);
+        }
+        assert_eq!(earliest_destructive(&evidence), None);
+    }
+}
