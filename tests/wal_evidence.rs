@@ -1247,8 +1247,8 @@ fn wal_read_bounded_by_the_incident_window() {
         cli_xids,
         xids.iter().map(|x| u64::from(*x)).collect::<Vec<_>>()
     );
-    // From the evidence: the logs (log_statement = 'all') place the earliest loss; the read
-    // runs from there to the end of the WAL.
+    // From the logs (log_statement = 'all'): the earliest destructive statement they recorded
+    // opens the window; the read runs from there to the end of the WAL.
     let out = tmp.path().join("from-logs.json");
     let log_dir = cluster.log_dir();
     let (code, _, err) = pgtriage(&[
@@ -1269,7 +1269,7 @@ fn wal_read_bounded_by_the_incident_window() {
     assert!(
         w["basis"]
             .as_str()
-            .is_some_and(|b| b.starts_with("evidence: from the earliest loss candidate")),
+            .is_some_and(|b| b.starts_with("logs: from the earliest destructive statement")),
         "{:#}",
         ev["wal"]
     );

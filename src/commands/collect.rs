@@ -41,7 +41,7 @@ pub struct CollectArgs {
     /// The incident window for --wal (RFC 3339, or `YYYY-MM-DD[ HH:MM[:SS]]`: UTC unless an offset
     /// is written): only the
     /// segments that can hold a transaction ending after this time are decoded. Without
-    /// --since/--until and with --log, the window runs from the earliest loss the logs show.
+    /// --since/--until and with --log, the window runs from the earliest destructive statement the logs recorded.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
     /// The end of the incident window for --wal.
@@ -83,7 +83,8 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     if args.exact_counts {
         evidence.exact_counts = Some(exact_counts(&args, &evidence)?);
     }
-    evidence.save(&args.output)?;
+    crate::gather::timing::Clock::start()
+        .phase("write the evidence file", || evidence.save(&args.output))?;
     let tables = evidence.database.as_ref().map_or(0, |d| d.tables.len());
     eprintln!(
         "collect: wrote {} ({}, {})",

@@ -54,8 +54,8 @@ pub struct WalWindow {
     pub since: Option<DateTime<Utc>>,
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
-    /// Where the window comes from: `--since/--until`, or `evidence: …` (the earliest loss
-    /// candidate the other sources show, to now).
+    /// Where the window comes from: `--since/--until`, or `logs: …` (from the earliest
+    /// destructive statement the logs recorded, to now).
     pub basis: String,
     /// The standby snapshot (RUNNING_XACTS) the read is anchored to: every transaction ending
     /// after it began inside the range read, so its records are all there.

@@ -4,6 +4,8 @@
 //! evidence file is re-judged by a newer pgtriage. `collect`, `report` and `watch` all gather
 //! through `build_evidence`; the sources are read in parallel.
 
+pub mod timing;
+
 use std::path::{Path, PathBuf};
 
 use crate::commands::{DbArgs, LogArgs};
@@ -58,6 +60,7 @@ impl Sources {
 /// Gathers `sources` into one evidence value. Inputs are listed in a fixed order: database,
 /// logs, repository, baseline.
 pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
+    let clock = timing::Clock::start();
     let mut evidence = Evidence::new(Utc::now());
     // The three sources are read at the same time (std::thread::scope), each into its own part,
     // then merged in the fixed order database, WAL, logs, repository, baseline: the evidence is
@@ -70,7 +73,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         sources.database.is_some() && (l.log_line_prefix.is_none() || l.log_timezone.is_none())
     });
     // Without --since/--until, the logs may place the incident: the WAL directory is then read
-    // after them, from the earliest loss they show.
+    // after them, from the earliest destructive statement they recorded.
     let window_from_logs = sources.wal.is_some()
         && sources.logs.is_some()
         && sources.wal_since.is_none()
@@ -78,12 +81,14 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     let (database, logs, history) = std::thread::scope(|scope| {
         let repo = sources.repo.as_ref().map(|repo| {
             scope.spawn(move || {
-                crate::migrations::scan_history(&crate::migrations::HistoryOptions {
-                    repo: repo.clone(),
-                    rev: None,
-                    since: None,
-                    paths: Vec::new(),
-                    no_conventions: false,
+                clock.phase("repository", || {
+                    crate::migrations::scan_history(&crate::migrations::HistoryOptions {
+                        repo: repo.clone(),
+                        rev: None,
+                        since: None,
+                        paths: Vec::new(),
+                        no_conventions: false,
+                    })
                 })
             })
         });
@@ -91,12 +96,16 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             .logs
             .as_ref()
             .filter(|_| !logs_need_settings)
-            .map(|logs| scope.spawn(move || read_logs(logs, None)));
-        let database = gather_database(sources, window_from_logs);
+            .map(|logs| scope.spawn(move || clock.phase("logs", || read_logs(logs, None))));
+        let database = clock.phase("database", || {
+            gather_database(sources, window_from_logs, clock)
+        });
         let logs = match (early_logs, &sources.logs) {
             (Some(handle), _) => Some(join(handle)),
             (None, Some(logs)) => Some(match &database {
-                Ok(part) => read_logs(logs, part.evidence.database.as_ref()),
+                Ok(part) => clock.phase("logs (after the database's settings)", || {
+                    read_logs(logs, part.evidence.database.as_ref())
+                }),
                 // The database error is reported first anyway.
                 Err(_) => Ok(LogPart::default()),
             }),
@@ -123,11 +132,13 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     }
     if window_from_logs {
         let mut bounded = sources.clone();
-        let basis = earliest_loss(&evidence).map(|(at, what)| {
+        let basis = earliest_destructive(&evidence).map(|(at, what)| {
             bounded.wal_since = Some(at);
-            format!("evidence: from the earliest loss candidate ({what}) to now")
+            format!("logs: from the earliest destructive statement they recorded ({what}) to now")
         });
-        read_wal_bounded(&mut evidence, &bounded, None, basis)?;
+        clock.phase("wal (from the logs' window)", || {
+            read_wal_bounded(&mut evidence, &bounded, None, basis)
+        })?;
     }
     if let (Some(repo), Some(history)) = (&sources.repo, history) {
         let mut history = history?;
@@ -152,6 +163,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         evidence.inputs.push(input);
         evidence.baseline = Some(baseline);
     }
+    clock.total("gathered");
     Ok(evidence)
 }
 
@@ -204,16 +216,22 @@ struct DatabasePart {
     tracking: Option<Tracking>,
 }
 
-fn gather_database(sources: &Sources, wal_later: bool) -> Result<DatabasePart> {
+fn gather_database(
+    sources: &Sources,
+    wal_later: bool,
+    clock: timing::Clock,
+) -> Result<DatabasePart> {
     let mut evidence = Evidence::new(Utc::now());
     let mut session = None;
     if let Some(settings) = &sources.database {
-        let mut s = Session::connect(settings)?;
-        let snapshot = if sources.tables_only {
-            s.snapshot_tables_only()?
-        } else {
-            s.snapshot()?
-        };
+        let mut s = clock.phase("database: connect", || Session::connect(settings))?;
+        let snapshot = clock.phase("database: snapshot", || {
+            if sources.tables_only {
+                s.snapshot_tables_only()
+            } else {
+                s.snapshot()
+            }
+        })?;
         evidence.inputs.push(Input {
             kind: "database".to_string(),
             name: s.target().to_string(),
@@ -233,10 +251,14 @@ fn gather_database(sources: &Sources, wal_later: bool) -> Result<DatabasePart> {
         session = Some(s);
     }
     if !wal_later {
-        read_wal(&mut evidence, sources, session.as_mut())?;
+        clock.phase("database: wal", || {
+            read_wal(&mut evidence, sources, session.as_mut())
+        })?;
     }
     let tracking = match (&sources.repo, session.as_mut()) {
-        (Some(_), Some(s)) => Some(s.migration_tracking()),
+        (Some(_), Some(s)) => Some(clock.phase("database: migration tracking tables", || {
+            s.migration_tracking()
+        })),
         _ => None,
     };
     Ok(DatabasePart { evidence, tracking })
@@ -253,24 +275,50 @@ pub fn read_wal(
     read_wal_bounded(evidence, sources, session, None)
 }
 
-/// The earliest time a loss candidate of the evidence gathered so far is pinned to (the logs
-/// pin statements), with what it is: where the incident window of the WAL read starts.
-fn earliest_loss(evidence: &Evidence) -> Option<(chrono::DateTime<Utc>, String)> {
-    let analysis = crate::analysis::analyze(evidence);
-    analysis
-        .findings
+/// Where the WAL window starts when only the logs can place the incident: the earliest
+/// destructive statement the logs recorded, as the log reader classified it (TRUNCATE, DELETE,
+/// UPDATE without WHERE, DROP …), whatever became of its transaction. A plain reading of the
+/// timeline, no hypothesis weighed: which statement lost the rows is `analysis`'s question,
+/// and starting at the first candidate never cuts it off.
+fn earliest_destructive(evidence: &Evidence) -> Option<(chrono::DateTime<Utc>, String)> {
+    use crate::evidence::EventKind as K;
+    let timeline = evidence.timeline.as_ref()?;
+    timeline
+        .events
         .iter()
-        .filter(|f| f.loss)
-        .filter_map(|f| Some((f.at?, f)))
-        .min_by_key(|(at, _)| *at)
-        .map(|(at, f)| {
+        .filter(|e| {
+            matches!(
+                e.kind,
+                K::Truncate
+                    | K::Delete
+                    | K::DeleteAll
+                    | K::UpdateAll
+                    | K::DropTable
+                    | K::DropSchema
+                    | K::DropType
+                    | K::DropDatabase
+                    | K::DropOwned
+                    | K::DropColumn
+            )
+        })
+        // Sorted by (at, source) already; min_by_key keeps the first of equal times.
+        .min_by_key(|e| e.at)
+        .map(|e| {
+            let kind = serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let tables = if e.tables.is_empty() {
+                String::new()
+            } else {
+                format!(" of {}", e.tables.join(", "))
+            };
             (
-                at,
+                e.at,
                 format!(
-                    "{} of {} at {}",
-                    f.kind.as_str(),
-                    f.tables.join(", "),
-                    at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                    "{kind}{tables} at {}, {}",
+                    e.at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                    e.source
                 ),
             )
         })
@@ -434,4 +482,71 @@ pub fn database_wanted(db: &DbArgs, other_sources: bool) -> bool {
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
         || !other_sources
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{EventKind, LogEvent, Timeline, TxOutcome};
+
+    fn event(at: &str, kind: EventKind, tables: &[&str], line: u32) -> LogEvent {
+        LogEvent {
+            at: at.parse().expect("time"),
+            kind,
+            source: format!("log:pg.log:{line}"),
+            session: Default::default(),
+            severity: Some("LOG".into()),
+            sqlstate: None,
+            text: String::new(),
+            tables: tables.iter().map(|t| t.to_string()).collect(),
+            cascade: false,
+            outcome: Some(TxOutcome::RolledBack),
+            detail: None,
+            rows: None,
+            migration: None,
+        }
+    }
+
+    /// The window starts at the first destructive statement the logs recorded, whatever came
+    /// of it (rolled back here) and whatever else the log holds before it.
+    #[test]
+    fn the_window_starts_at_the_earliest_destructive_statement_of_the_logs() {
+        let mut evidence = Evidence::new(Utc::now());
+        assert_eq!(earliest_destructive(&evidence), None);
+        evidence.timeline = Some(Timeline {
+            events: vec![
+                event("2024-05-01T10:00:00Z", EventKind::Connection, &[], 1),
+                event("2024-05-01T10:00:01Z", EventKind::Ddl, &["public.t"], 2),
+                event(
+                    "2024-05-01T10:00:02Z",
+                    EventKind::Delete,
+                    &["public.orders"],
+                    3,
+                ),
+                event(
+                    "2024-05-01T10:00:03Z",
+                    EventKind::Truncate,
+                    &["public.users"],
+                    4,
+                ),
+            ],
+            ..Default::default()
+        });
+        let (at, what) = earliest_destructive(&evidence).expect("a destructive statement");
+        assert_eq!(
+            at,
+            "2024-05-01T10:00:02Z"
+                .parse::<chrono::DateTime<Utc>>()
+                .expect("t")
+        );
+        assert_eq!(
+            what,
+            "delete of public.orders at 2024-05-01 10:00:02.000 UTC, log:pg.log:3"
+        );
+        if let Some(t) = evidence.timeline.as_mut() {
+            t.events
+                .retain(|e| e.kind != EventKind::Delete && e.kind != EventKind::Truncate);
+        }
+        assert_eq!(earliest_destructive(&evidence), None);
+    }
 }

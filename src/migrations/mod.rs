@@ -63,9 +63,32 @@ pub struct FileScan {
 /// else with the ORM scanner (which parses the SQL in its strings). SQL down-migrations (goose
 /// `-- +goose Down`, dbmate `-- migrate:down`, `*.down.sql`, Diesel `down.sql`) are marked inert.
 pub fn scan_text(path: &str, framework: &str, text: &str) -> FileScan {
-    let is_sql = path.ends_with(".sql") || path.ends_with(".sql.postgres");
-    if is_sql {
-        let scan = sql::scan(text);
+    if is_sql(path) {
+        sql_file_scan(path, text, sql::scan(text))
+    } else {
+        let app = path
+            .rsplit('/')
+            .skip_while(|p| *p != "migrations")
+            .nth(1)
+            .map(str::to_string);
+        let scan = orm::scan(path, framework, text, app.as_deref());
+        FileScan {
+            operations: scan.operations,
+            creates: scan.creates,
+            canonical: scan.canonical,
+            problems: scan.problems,
+        }
+    }
+}
+
+fn is_sql(path: &str) -> bool {
+    path.ends_with(".sql") || path.ends_with(".sql.postgres")
+}
+
+/// An SQL file's scan from the scan of its text: what comes after the file's down marker (or
+/// all of a down file) only runs on rollback.
+fn sql_file_scan(path: &str, text: &str, scan: sql::SqlScan) -> FileScan {
+    {
         let mut operations = scan.operations;
         let down_from = sql_down_start(path, text);
         for op in operations.iter_mut() {
@@ -83,26 +106,13 @@ pub fn scan_text(path: &str, framework: &str, text: &str) -> FileScan {
             canonical: scan.canonical,
             problems: scan.problems,
         }
-    } else {
-        let app = path
-            .rsplit('/')
-            .skip_while(|p| *p != "migrations")
-            .nth(1)
-            .map(str::to_string);
-        let scan = orm::scan(path, framework, text, app.as_deref());
-        FileScan {
-            operations: scan.operations,
-            creates: scan.creates,
-            canonical: scan.canonical,
-            problems: scan.problems,
-        }
     }
 }
 
 /// What a scan of this path depends on besides the text: for an SQL file only its name (`.sql`,
 /// and whether it is a down migration), for the ORM scanner the whole path (the app folder).
 fn scan_key(path: &str) -> &str {
-    if path.ends_with(".sql") || path.ends_with(".sql.postgres") {
+    if is_sql(path) {
         path.rsplit('/').next().unwrap_or(path)
     } else {
         path
@@ -218,13 +228,7 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
             }
         }
     }
-    let scans: HashMap<(&str, &str), FileScan> = jobs
-        .par_iter()
-        .filter_map(|(key, path, blob, fw)| {
-            let text = text_of(&walk, Some(&blob.to_string()))?;
-            Some(((*key, *blob), scan_text(path, fw, text)))
-        })
-        .collect();
+    let scans = scan_distinct(&walk, &jobs);
 
     // Blob-level notes: huge, binary, not UTF-8 — once per (path, blob).
     let mut noted: HashSet<(&str, &str)> = HashSet::new();
@@ -418,6 +422,121 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
     }
 }
 
+/// Scans every job (one distinct SQL or ORM text), in parallel. An SQL file edited in several
+/// commits keeps most of its statements, so SQL texts are cut into statements
+/// (`sql::split_statements`) and a statement found in more than one text (or twice in one) is
+/// parsed once for the whole history; the statements between two shared ones are parsed
+/// together, as one piece of text, and a text that shares nothing is scanned whole (cutting a
+/// text into many small parses costs more than it saves: each parse has its own setup). The
+/// file's scan is put together from its pieces (`sql::join_statements`) — the same scan as of
+/// the whole text; a text with a statement the grammar cannot fully read is scanned whole.
+fn scan_distinct<'w>(
+    walk: &'w history::Walk,
+    jobs: &[(&'w str, &'w str, &'w str, &'static str)],
+) -> HashMap<(&'w str, &'w str), FileScan> {
+    let text = |blob: &str| match walk.blobs.get(blob)? {
+        history::BlobText::Text(t, _) => Some(t.as_str()),
+        history::BlobText::Skipped(_) => None,
+    };
+    // Each SQL text's statements, as hashes: the texts themselves are not kept (a history holds
+    // megabytes of SQL), only those of the texts that share a statement are cut again below.
+    let hashes: Vec<Option<Vec<u64>>> = jobs
+        .par_iter()
+        .map(|(_, path, blob, _)| {
+            let s = sql::split_statements(text(blob).filter(|_| is_sql(path))?)?;
+            Some((0..s.pieces.len()).map(|i| piece_hash(s.text(i))).collect())
+        })
+        .collect();
+    // How many times each statement occurs over all the texts (a hash collision only makes a
+    // statement be parsed alone; the cache below is keyed by the text).
+    let mut occurrences: HashMap<u64, u32> = HashMap::new();
+    for h in hashes.iter().flatten().flatten() {
+        *occurrences.entry(*h).or_default() += 1;
+    }
+    let shared = |h: &u64| occurrences.get(h).is_some_and(|n| *n > 1);
+    let sharing: Vec<Option<sql::Statements>> = jobs
+        .par_iter()
+        .zip(hashes.par_iter())
+        .map(|((_, _, blob, _), hashes)| {
+            hashes.as_ref().filter(|h| h.iter().any(shared))?;
+            sql::split_statements(text(blob)?)
+        })
+        .collect();
+    let mut cached: Vec<&str> = sharing
+        .iter()
+        .zip(&hashes)
+        .filter_map(|(s, h)| Some((s.as_ref()?, h.as_ref()?)))
+        .flat_map(|(s, h)| {
+            (0..s.pieces.len())
+                .filter(|i| h.get(*i).is_some_and(shared))
+                .map(|i| s.text(i))
+        })
+        .collect();
+    cached.sort_unstable();
+    cached.dedup();
+    let cached_scans: HashMap<&str, sql::SqlScan> = cached
+        .par_iter()
+        .map(|piece| (*piece, sql::scan_prepared(piece)))
+        .collect();
+
+    jobs.par_iter()
+        .zip(sharing.par_iter().zip(hashes.par_iter()))
+        .filter_map(|((key, path, blob, fw), (statements, hashes))| {
+            let text = text(blob)?;
+            let joined = statements.as_ref().zip(hashes.as_ref()).and_then(|(s, h)| {
+                let pieces = pieces_of(s, |i| h.get(i).is_some_and(shared));
+                let own: Vec<Option<sql::SqlScan>> = pieces
+                    .iter()
+                    .map(|(range, _, is_shared)| {
+                        (!is_shared).then(|| sql::scan_prepared(&s.prepared[range.clone()]))
+                    })
+                    .collect();
+                let parts: Option<Vec<(&sql::SqlScan, u32)>> = pieces
+                    .iter()
+                    .zip(&own)
+                    .map(|((range, line, _), own)| {
+                        let scan = match own {
+                            Some(scan) => scan,
+                            None => cached_scans.get(&s.prepared[range.clone()])?,
+                        };
+                        Some((scan, *line))
+                    })
+                    .collect();
+                sql::join_statements(parts?)
+            });
+            let scan = match joined {
+                Some(joined) => sql_file_scan(path, text, joined),
+                None => scan_text(path, fw, text),
+            };
+            Some(((*key, *blob), scan))
+        })
+        .collect()
+}
+
+fn piece_hash(piece: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    piece.hash(&mut h);
+    h.finish()
+}
+
+/// The pieces a text is scanned in: each shared statement alone (`true`: its scan is cached),
+/// and each run of statements between them as one piece (byte range, first line).
+fn pieces_of(
+    statements: &sql::Statements,
+    shared: impl Fn(usize) -> bool,
+) -> Vec<(std::ops::Range<usize>, u32, bool)> {
+    let mut pieces: Vec<(std::ops::Range<usize>, u32, bool)> = Vec::new();
+    for (i, (range, line)) in statements.pieces.iter().enumerate() {
+        let is_shared = shared(i);
+        match pieces.last_mut() {
+            Some((run, _, false)) if !is_shared => run.end = range.end,
+            _ => pieces.push((range.clone(), *line, is_shared)),
+        }
+    }
+    pieces
+}
+
 fn floor_char_boundary(s: &str, max: usize) -> usize {
     let mut i = max.min(s.len());
     while i > 0 && !s.is_char_boundary(i) {
@@ -436,4 +555,39 @@ fn first_changed_line(old: &str, new: &str) -> u32 {
         n += 1;
     }
     n.min(new.lines().count().max(1) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whichever statements are shared, the text put together from its pieces (shared ones
+    /// alone, the runs between them whole) scans as the whole text.
+    #[test]
+    fn any_cut_into_pieces_scans_as_the_whole_text() {
+        let texts = [
+            "CREATE TABLE a (id int);\n-- note\nDROP TABLE b CASCADE; TRUNCATE c;\n\nDO $$ BEGIN DELETE FROM d; END $$;\nselect 'x;y'; -- drop table e;\nALTER TABLE f DROP COLUMN g;\n-- fix\n",
+            "-- +goose Up\nCREATE TABLE t (a int);\nTRUNCATE t; TRUNCATE t;\n-- +goose Down\nDROP TABLE t;\nDELETE FROM u;\n",
+        ];
+        for text in texts {
+            let statements = sql::split_statements(text).expect("cut");
+            let n = statements.pieces.len();
+            assert!(n >= 5, "{n}");
+            for mask in 0u32..(1 << n) {
+                let pieces = pieces_of(&statements, |i| mask & (1 << i) != 0);
+                let scans: Vec<sql::SqlScan> = pieces
+                    .iter()
+                    .map(|(range, _, _)| sql::scan_prepared(&statements.prepared[range.clone()]))
+                    .collect();
+                let joined = sql::join_statements(scans.iter().zip(pieces.iter().map(|p| p.1)))
+                    .expect("clean");
+                assert_eq!(joined, sql::scan(text), "mask {mask:b}");
+                let path = "db/migrations/001_x.sql";
+                assert_eq!(
+                    sql_file_scan(path, text, joined),
+                    scan_text(path, "goose", text)
+                );
+            }
+        }
+    }
 }

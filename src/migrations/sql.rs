@@ -42,13 +42,18 @@ pub fn destructive_statements(text: &str) -> Vec<FoundOperation> {
 /// Scans one SQL text. Never fails: what cannot be parsed is reported in `problems` and searched
 /// by the keyword scanner.
 pub fn scan(text: &str) -> SqlScan {
-    let prepared = preprocess(text);
-    let lines = LineIndex::new(&prepared);
-    let parse = SourceFile::parse(&prepared);
+    scan_prepared(&preprocess(text))
+}
+
+/// Scans a text `preprocess` already made parseable (preprocessing twice is not the same: a
+/// `COPY … FROM stdin` whose data lines are gone would blank the rest of the text).
+pub fn scan_prepared(prepared: &str) -> SqlScan {
+    let lines = LineIndex::new(prepared);
+    let parse = SourceFile::parse(prepared);
     let root = parse.tree();
     let mut scan = SqlScan::default();
     let mut walker = Walker {
-        text: &prepared,
+        text: prepared,
         lines: &lines,
         out: &mut scan.operations,
         creates: &mut scan.creates,
@@ -78,7 +83,7 @@ pub fn scan(text: &str) -> SqlScan {
             .iter()
             .map(|e| lines.line(u32::from(e.range().start())))
             .collect();
-        for found in keywords::scan(&prepared) {
+        for found in keywords::scan(prepared) {
             let near_error = error_lines
                 .iter()
                 .any(|l| found.line + 2 >= *l && found.line <= l + 2);
@@ -103,6 +108,122 @@ pub fn scan(text: &str) -> SqlScan {
     scan.creates.sort();
     scan.creates.dedup();
     scan
+}
+
+// --- Statement by statement (the migration history's statement cache) -----------------------
+//
+// A migration file rewritten in many commits mostly keeps its statements. `migrations::assemble`
+// splits every version into statements, scans each distinct statement once and puts the file's
+// scan together from them: the same `SqlScan` as `scan` of the whole text, which is what every
+// statement-level fact of a scan depends on (a statement's findings, creates and canonical form
+// come from its own syntax tree; lines are shifted by where it starts). What this cannot carry
+// falls back to the whole text: a statement the grammar cannot fully read (its error recovery
+// may cross a semicolon), `BEGIN ATOMIC` bodies (semicolons inside a statement), a BOM.
+
+/// A text made parseable (`preprocess`) and cut into statements: each piece is a byte range of
+/// `prepared` (leading whitespace skipped, up to and including its semicolon; the last piece is
+/// whatever follows the last semicolon) and the 1-based line it starts on.
+#[derive(Debug, Clone)]
+pub struct Statements {
+    pub prepared: String,
+    pub pieces: Vec<(std::ops::Range<usize>, u32)>,
+}
+
+impl Statements {
+    pub fn text(&self, piece: usize) -> &str {
+        &self.prepared[self.pieces[piece].0.clone()]
+    }
+}
+
+/// Cuts an SQL text into statements at the semicolons outside parentheses, with the grammar's
+/// own lexer (so a semicolon in a string, a quoted name, a comment or a dollar-quoted body is
+/// never a cut). `None` when the text must be scanned whole (see above).
+pub fn split_statements(text: &str) -> Option<Statements> {
+    use squawk_lexer::TokenKind;
+    let prepared = preprocess(text);
+    if prepared.starts_with('\u{feff}') {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut pos = 0usize;
+    let mut line = 1u32;
+    let mut start: Option<(usize, u32)> = None;
+    let mut depth = 0i64;
+    for token in squawk_lexer::tokenize(&prepared) {
+        let end = pos + token.len as usize;
+        let piece = prepared.get(pos..end)?;
+        match token.kind {
+            TokenKind::Whitespace if start.is_none() => {}
+            _ => {
+                if start.is_none() {
+                    start = Some((pos, line));
+                }
+                match token.kind {
+                    TokenKind::OpenParen => depth += 1,
+                    TokenKind::CloseParen => depth -= 1,
+                    TokenKind::Ident if piece.eq_ignore_ascii_case("atomic") => return None,
+                    TokenKind::Semi if depth <= 0 => {
+                        if let Some((from, at)) = start.take() {
+                            pieces.push((from..end, at));
+                        }
+                        depth = 0;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        line += memchr::memchr_iter(b'\n', piece.as_bytes()).count() as u32;
+        pos = end;
+    }
+    if pos != prepared.len() {
+        return None;
+    }
+    if let Some((from, at)) = start {
+        pieces.push((from..prepared.len(), at));
+    }
+    Some(Statements { prepared, pieces })
+}
+
+/// The scan of a whole text from the scans of its statements (`scan_prepared` of each piece of
+/// `split_statements`, with the line each starts on): `None` when one of them is not fully
+/// parsed — the whole text must then be scanned, as its problems and keyword fallback are the
+/// whole text's.
+pub fn join_statements<'a>(parts: impl IntoIterator<Item = (&'a SqlScan, u32)>) -> Option<SqlScan> {
+    let mut scan = SqlScan::default();
+    for (part, first_line) in parts {
+        if !part.problems.is_empty() {
+            return None;
+        }
+        scan.operations
+            .extend(part.operations.iter().cloned().map(|mut op| {
+                op.line += first_line - 1;
+                op
+            }));
+        scan.creates.extend(part.creates.iter().cloned());
+        scan.canonical.extend(part.canonical.iter().cloned());
+    }
+    scan.operations.sort();
+    scan.operations.dedup();
+    scan.creates.sort();
+    scan.creates.dedup();
+    Some(scan)
+}
+
+/// `scan`, statement by statement, without a cache: what `migrations::assemble` does across
+/// versions, for one text (the tests compare it with `scan`).
+pub fn scan_by_statement(text: &str) -> SqlScan {
+    let Some(statements) = split_statements(text) else {
+        return scan(text);
+    };
+    let scans: Vec<SqlScan> = (0..statements.pieces.len())
+        .map(|i| scan_prepared(statements.text(i)))
+        .collect();
+    join_statements(
+        scans
+            .iter()
+            .zip(statements.pieces.iter().map(|(_, line)| *line)),
+    )
+    .unwrap_or_else(|| scan_prepared(&statements.prepared))
 }
 
 /// Destructive statements in SQL comments (`-- DROP TABLE users;`): listed inactive, because a
