@@ -622,7 +622,7 @@ impl Session {
             } else {
                 Vec::new()
             };
-            let mut answers: Vec<(Slow, Result<(Part, Vec<NotVisible>), String>)> =
+            let mut answers: Vec<(Slow, Answer)> =
                 waiting.into_iter().map(|h| (h.slow, h.answer(asked))).collect();
             let mut take = |slow: Slow| match answers.iter().position(|(s, _)| *s == slow) {
                 Some(i) => match answers.swap_remove(i).1 {
@@ -873,12 +873,15 @@ enum Part {
     Sequences(Vec<SequenceState>),
 }
 
+/// What a sibling read, with the gaps it recorded; `Err` says why it could not (then the main
+/// session reads it).
+type Answer = Result<(Part, Vec<NotVisible>), String>;
+
 enum Event {
     /// The sibling is in the snapshot: its answer will come.
     Imported,
-    /// What it read, with the gaps it recorded; `Err` says why it could not (then the main
-    /// session reads it).
-    Done(Result<(Part, Vec<NotVisible>), String>),
+    /// Its [`Answer`].
+    Done(Answer),
 }
 
 /// A sibling session on its own thread, connecting as soon as it is started.
@@ -941,7 +944,7 @@ impl Helper {
     /// The sibling's answer, or why there is none: not imported within [`IMPORT_WAIT`] of
     /// `asked`, or failed. A sibling given up on is left to end on its own (its import fails
     /// once the main transaction is over).
-    fn answer(self, asked: Instant) -> Result<(Part, Vec<NotVisible>), String> {
+    fn answer(self, asked: Instant) -> Answer {
         let wait = IMPORT_WAIT.saturating_sub(asked.elapsed());
         let answer = match self.events.recv_timeout(wait) {
             Ok(Event::Imported) => match self.events.recv() {
