@@ -57,6 +57,13 @@ fn through(pool_mode: &str) {
         ev["connection"]
     );
     assert!(pooler.contains("every transaction"), "{pooler}");
+    // The snapshot's slow statements ran on sibling sessions importing its snapshot through the
+    // pooler too (each in its own transaction, on its own server connection).
+    assert!(
+        ev["connection"].get("single_connection").is_none(),
+        "{pool_mode}: {}",
+        ev["connection"]
+    );
     let orders = ev["database"]["tables"]
         .as_array()
         .unwrap()

@@ -72,6 +72,29 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// PostgreSQL's timeouts are `int` milliseconds.
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
+/// What [`Session::sibling`] gives: enough to connect again, on any thread.
+#[derive(Debug, Clone)]
+pub(crate) struct Sibling {
+    settings: ConnectionSettings,
+    target: String,
+    server_version_num: i32,
+}
+
+impl Sibling {
+    /// Connects like the original session; refused if it reached another server (a host list
+    /// can fail over between two connections).
+    pub fn connect(&self) -> Result<Session, UserError> {
+        let other = Session::connect(&self.settings)?;
+        if other.target != self.target || other.server_version_num != self.server_version_num {
+            return Err(UserError::new(format!(
+                "a second connection reached {} (server {}), not {} (server {})",
+                other.target, other.server_version_num, self.target, self.server_version_num
+            )));
+        }
+        Ok(other)
+    }
+}
+
 /// A connected, read-only session to one database.
 pub struct Session {
     runtime: tokio::runtime::Runtime,
@@ -85,6 +108,8 @@ pub struct Session {
     /// Why the connection was given up (a missed deadline): every later call fails with it.
     broken: Option<String>,
     security: SessionSecurity,
+    /// How this session was asked for, so [`Session::sibling`] can open another one like it.
+    settings: ConnectionSettings,
 }
 
 /// Where the session is connected, as the user asked for it (never a password).
@@ -142,6 +167,9 @@ pub(crate) struct ReadOnly<'s> {
     /// Through a pooler a named prepared statement may outlive us on a server connection
     /// another client gets next: use unnamed ones only.
     pooled: bool,
+    /// The `SET LOCAL`s a pooler needs in every transaction (see [`Session::read_only`]).
+    per_transaction: Option<&'s [String]>,
+    target: &'s str,
 }
 
 type Timed<R> = Result<Result<R, sqlx::Error>, tokio::time::error::Elapsed>;
@@ -198,6 +226,93 @@ impl ReadOnly<'_> {
             sqlstate: None,
             message: "the query returned no row".to_string(),
         })
+    }
+
+    /// `pg_export_snapshot()`: the identifier other sessions give `SET TRANSACTION SNAPSHOT` to
+    /// see exactly what this transaction sees (as `pg_dump -j` does). Call it first: it cannot run
+    /// in a savepoint (a subtransaction cannot export), so a failure aborts the transaction, which
+    /// is then begun again; what was read before would be from another snapshot.
+    pub fn export_snapshot(&mut self) -> Result<String, QueryFailure> {
+        self.alive()?;
+        let result = timed(
+            self.runtime,
+            self.deadline,
+            sqlx::query_as::<_, (String,)>("SELECT pg_export_snapshot()")
+                .persistent(false)
+                .fetch_one(&mut *self.connection),
+        );
+        match self.settle(result)? {
+            Ok((id,)) => Ok(id),
+            Err(e) => {
+                let f = failure(e);
+                self.simple("ROLLBACK".into())?;
+                self.begin(None).map_err(|e| QueryFailure {
+                    sqlstate: None,
+                    message: e.message().to_string(),
+                })?;
+                Err(f)
+            }
+        }
+    }
+
+    /// `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`, then `SET TRANSACTION SNAPSHOT` when
+    /// importing one (it must come before any query), then what a pooler needs: the `SET LOCAL`s
+    /// and the check that the transaction is read-only. Rolls back whatever failed.
+    fn begin(&mut self, import: Option<&str>) -> Result<(), UserError> {
+        let target = self.target;
+        self.simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into())
+            .map_err(|f| {
+                f.into_user_error(&format!("{target}: cannot begin a read-only transaction"))
+            })?;
+        if let Some(id) = import {
+            // The identifier comes from the server (`00000003-0000001B-1`); it is still checked
+            // before it goes into a statement that takes no parameter.
+            let set = if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                Ok(format!("SET TRANSACTION SNAPSHOT '{id}'"))
+            } else {
+                Err(UserError::new(format!(
+                    "{target}: not a snapshot identifier: `{id}`"
+                )))
+            };
+            let imported = set.and_then(|set| {
+                self.simple(set)
+                    .map_err(|f| f.into_user_error(&format!("{target}: importing the snapshot")))
+            });
+            if let Err(e) = imported {
+                let _ = self.simple("ROLLBACK".into());
+                return Err(e);
+            }
+        }
+        if let Some(sets) = self.per_transaction {
+            for set in sets {
+                if let Err(f) = self.simple(set.clone()) {
+                    let _ = self.simple("ROLLBACK".into());
+                    return Err(f.into_user_error(&format!("{target}: `{set}`")));
+                }
+            }
+            let state = self
+                .fetch_one::<(String,)>(sqlx::query_as(
+                    "SELECT current_setting('transaction_read_only')",
+                ))
+                .map_err(|f| {
+                    f.into_user_error(&format!("{target}: reading transaction_read_only"))
+                });
+            match state {
+                Ok((on,)) if on == "on" => {}
+                Ok((other,)) => {
+                    let _ = self.simple("ROLLBACK".into());
+                    return Err(UserError::new(format!(
+                        "{target}: the transaction is not read-only through the pooler (transaction_read_only = `{other}`); pgtriage stops"
+                    )));
+                }
+                Err(e) => {
+                    let _ = self.simple("ROLLBACK".into());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn alive(&self) -> Result<(), QueryFailure> {
@@ -449,6 +564,7 @@ impl Session {
             per_transaction: None,
             deadline,
             broken: None,
+            settings: settings.clone(),
             security: SessionSecurity {
                 sslmode: plan.sslmode.clone(),
                 encrypted: matches!(attempt, Attempt::Tls(_)),
@@ -482,6 +598,7 @@ impl Session {
                     .service
                     .as_ref()
                     .map(|(name, file)| format!("{name} ({})", file.display())),
+                single_connection: None,
             },
         };
         if pooler.is_some() {
@@ -574,6 +691,41 @@ impl Session {
         &mut self,
         work: impl FnOnce(&mut ReadOnly<'_>) -> Result<T, UserError>,
     ) -> Result<T, UserError> {
+        self.read_only_with(None, work)
+    }
+
+    /// [`Session::read_only`] in the snapshot another session exported with
+    /// [`ReadOnly::export_snapshot`] (its transaction must still be open): both see the same rows.
+    pub(crate) fn read_only_in_snapshot<T>(
+        &mut self,
+        snapshot: &str,
+        work: impl FnOnce(&mut ReadOnly<'_>) -> Result<T, UserError>,
+    ) -> Result<T, UserError> {
+        self.read_only_with(Some(snapshot), work)
+    }
+
+    /// How to open another session to the same server, asked for exactly as this one was
+    /// (read-only, the same timeouts, TLS and pooler handling), for work that runs beside this
+    /// session's on another thread.
+    pub(crate) fn sibling(&self) -> Sibling {
+        Sibling {
+            settings: self.settings.clone(),
+            target: self.target.clone(),
+            server_version_num: self.server_version_num,
+        }
+    }
+
+    /// Records why the database snapshot was read on this one connection only (see
+    /// `SessionSecurity::single_connection`).
+    pub(crate) fn note_single_connection(&mut self, why: String) {
+        self.security.single_connection = Some(why);
+    }
+
+    fn read_only_with<T>(
+        &mut self,
+        import: Option<&str>,
+        work: impl FnOnce(&mut ReadOnly<'_>) -> Result<T, UserError>,
+    ) -> Result<T, UserError> {
         let target = self.target.clone();
         if let Some(why) = &self.broken {
             return Err(UserError::new(format!("{target}: {why}")));
@@ -588,39 +740,10 @@ impl Session {
             deadline: self.deadline,
             broken: &mut self.broken,
             pooled: self.per_transaction.is_some(),
+            per_transaction: self.per_transaction.as_deref(),
+            target: &self.target,
         };
-        tx.simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into())
-            .map_err(|f| {
-                f.into_user_error(&format!("{target}: cannot begin a read-only transaction"))
-            })?;
-        if let Some(sets) = &self.per_transaction {
-            for set in sets {
-                if let Err(f) = tx.simple(set.clone()) {
-                    let _ = tx.simple("ROLLBACK".into());
-                    return Err(f.into_user_error(&format!("{target}: `{set}`")));
-                }
-            }
-            let state = tx
-                .fetch_one::<(String,)>(sqlx::query_as(
-                    "SELECT current_setting('transaction_read_only')",
-                ))
-                .map_err(|f| {
-                    f.into_user_error(&format!("{target}: reading transaction_read_only"))
-                });
-            match state {
-                Ok((on,)) if on == "on" => {}
-                Ok((other,)) => {
-                    let _ = tx.simple("ROLLBACK".into());
-                    return Err(UserError::new(format!(
-                        "{target}: the transaction is not read-only through the pooler (transaction_read_only = `{other}`); pgtriage stops"
-                    )));
-                }
-                Err(e) => {
-                    let _ = tx.simple("ROLLBACK".into());
-                    return Err(e);
-                }
-            }
-        }
+        tx.begin(import)?;
         let result = work(&mut tx);
         if let Some(why) = tx.broken.clone() {
             // Nothing more can be said to this connection; drop it without a goodbye.

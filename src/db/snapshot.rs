@@ -4,12 +4,14 @@
 //! the reason instead of failing; see ../shared/pg-forensics.md for why each field matters.
 
 use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::Session;
-use super::connect::{QueryFailure, ReadOnly};
+use super::connect::{QueryFailure, ReadOnly, Sibling};
 use crate::error::UserError;
 use crate::evidence::{
     ArchiverStats, DatabaseSnapshot, DatabaseStats, DroppedColumn, ForeignKey, NotVisible,
@@ -115,6 +117,8 @@ struct ServerRow {
     postmaster_start_time: Option<DateTime<Utc>>,
     in_recovery: Option<bool>,
     server_time: DateTime<Utc>,
+    can_stat_files: bool,
+    segment_bytes: i64,
 }
 
 #[derive(FromRow)]
@@ -229,7 +233,8 @@ struct SequenceRow {
 /// GROUP BY of every relation and its indexes, which pgtriage never reads (on 10,000 tables that
 /// aggregate was about a third of the statement's server time). Every table of pg_class has a
 /// row in the view, so the values are the same. `{ins_since_vacuum}`, `{size}` and `{commit_time}` are filled from
-/// fixed fragments chosen by version and settings, never from input.
+/// fixed fragments chosen by version and settings, never from input (`{size}` with its alias:
+/// see [`SizeSource`]).
 const TABLES_SQL: &str = "\
 SELECT n.nspname::text AS schema,
        c.relname::text AS name,
@@ -253,7 +258,7 @@ SELECT n.nspname::text AS schema,
        pg_stat_get_analyze_count(c.oid) AS analyze_count, pg_stat_get_autoanalyze_count(c.oid) AS autoanalyze_count,
        c.reltuples::float8 AS reltuples,
        c.relpages::bigint AS relpages,
-       {size} AS size_bytes,
+       {size},
        age(c.xmin)::bigint AS catalog_xmin_age,
        {commit_time} AS catalog_commit_time,
        array_cat(c.reloptions::text[], (SELECT array_agg('toast.' || o) FROM pg_class t, unnest(t.reloptions) o WHERE t.oid = c.reltoastrelid))::text[] AS reloptions
@@ -264,25 +269,79 @@ SELECT n.nspname::text AS schema,
    AND n.nspname !~ '^pg_'
  ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"";
 
-/// Top-level foreign keys only (`conparentid = 0`). The column names are looked up in one
-/// aggregate over the unnested key pairs rather than two `ARRAY(SELECT …)` sub-plans per
-/// constraint (10,000 sub-plan starts on 5,000 foreign keys).: the copies PostgreSQL makes on each
-/// partition would repeat the same rule once per partition.
+/// Where `tables[].size_bytes` comes from. `pg_relation_size()` is the sum of the sizes of the
+/// main fork's segment files, but it opens each table to find them: on a new connection that
+/// builds a relation-cache entry per table (10,000 tables: about 450 ms of a 250 ms statement,
+/// measured for issue 16). `FileStat` reads the same files' sizes with `pg_stat_file()` on
+/// `pg_relation_filepath()`, which takes no lock and opens nothing: the same value, where the
+/// role may execute `pg_stat_file` (a superuser; `pg_monitor` may not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SizeSource {
+    /// `collect --tables-only`, or a table was locked: `size_bytes` is null.
+    Skip,
+    RelationSize,
+    FileStat,
+}
+
+/// `{size}` for [`SizeSource::FileStat`]: for plain tables nobody holds (or waits for) an
+/// AccessExclusiveLock on, the size of the first segment file; the others get
+/// `pg_relation_size()`, so a locked table still waits `lock_timeout` and is reported as before.
+/// A missing file makes `pg_stat_file` raise, and the statement is run again with
+/// `pg_relation_size()` (which reads it as 0). A first segment of `segment_size` (1 GB by
+/// default) may have more: [`MORE_SEGMENTS_SQL`] adds them.
+const FIRST_SEGMENT: &str = "\
+CASE WHEN c.relkind = 'r'
+          AND c.oid <> ALL (ARRAY(SELECT l.relation FROM pg_locks l
+                                   WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+                                     AND l.relation IS NOT NULL
+                                     AND l.database = (SELECT d.oid FROM pg_database d
+                                                        WHERE d.datname = current_database())))
+     THEN (pg_stat_file(pg_relation_filepath(c.oid))).size
+     ELSE pg_relation_size(c.oid) END AS size_bytes";
+
+/// The sizes of the segments after the first (`.1`, `.2`… until one is missing, as
+/// `pg_relation_size()` counts them) of the tables given (`$1`: oids whose `size_bytes` is
+/// exactly `segment_size`). A statement of its own, sent even with no table so the count stays
+/// fixed: inside the per-table query its estimated cost made PostgreSQL JIT-compile the whole
+/// statement (60 ms of CPU on 10,000 tables for a branch that never runs). A size read by
+/// `pg_relation_size()` that happens to equal `segment_size` has no further segment with data
+/// in it, so adding this cannot count a table twice.
+const MORE_SEGMENTS_SQL: &str = "\
+WITH RECURSIVE segment(oid, path, n, bytes) AS (
+     SELECT t.id, pg_relation_filepath(t.id::oid), 1,
+            (pg_stat_file(pg_relation_filepath(t.id::oid) || '.1', true)).size
+       FROM unnest($1::bigint[]) t(id)
+     UNION ALL
+     SELECT s.oid, s.path, s.n + 1, (pg_stat_file(s.path || '.' || (s.n + 1), true)).size
+       FROM segment s WHERE s.bytes IS NOT NULL)
+SELECT oid, COALESCE(sum(bytes), 0)::bigint AS bytes FROM segment GROUP BY oid";
+
+/// Top-level foreign keys only (`conparentid = 0`): the copies PostgreSQL makes on each
+/// partition would repeat the same rule once per partition. The column names are looked up in
+/// one aggregate over the unnested keys of both sides rather than two `ARRAY(SELECT …)`
+/// sub-plans per constraint (10,000 sub-plan starts on 5,000 foreign keys), and in one join of
+/// `pg_attribute`, user columns only (`attnum > 0`: a key has no system column), instead of one
+/// join per side: each hashed all of `pg_attribute` (193,000 rows on 10,000 tables, spilling to
+/// disk), a third of the statement's CPU time (issue 16).
 const FOREIGN_KEYS_SQL: &str = "\
 WITH fk AS MATERIALIZED (
   SELECT con.oid, con.conname, con.conrelid, con.confrelid, con.conkey, con.confkey,
          con.confdeltype, con.confupdtype
     FROM pg_constraint con
    WHERE con.contype = 'f' AND con.conparentid = 0),
+keys AS MATERIALIZED (
+  SELECT fk.oid, k.ord, fk.conrelid AS relid, k.attnum, false AS referenced
+    FROM fk CROSS JOIN LATERAL unnest(fk.conkey) WITH ORDINALITY k(attnum, ord)
+  UNION ALL
+  SELECT fk.oid, k.ord, fk.confrelid, k.attnum, true
+    FROM fk CROSS JOIN LATERAL unnest(fk.confkey) WITH ORDINALITY k(attnum, ord)),
 cols AS (
-  SELECT fk.oid,
-         array_agg(a.attname::text ORDER BY k.ord) AS columns,
-         array_agg(ra.attname::text ORDER BY k.ord) AS ref_columns
-    FROM fk
-   CROSS JOIN LATERAL unnest(fk.conkey, fk.confkey) WITH ORDINALITY k(attnum, ref_attnum, ord)
-    JOIN pg_attribute a ON a.attrelid = fk.conrelid AND a.attnum = k.attnum
-    JOIN pg_attribute ra ON ra.attrelid = fk.confrelid AND ra.attnum = k.ref_attnum
-   GROUP BY fk.oid)
+  SELECT keys.oid,
+         array_agg(a.attname::text ORDER BY keys.ord) FILTER (WHERE NOT keys.referenced) AS columns,
+         array_agg(a.attname::text ORDER BY keys.ord) FILTER (WHERE keys.referenced) AS ref_columns
+    FROM keys
+    JOIN pg_attribute a ON a.attrelid = keys.relid AND a.attnum = keys.attnum AND a.attnum > 0
+   GROUP BY keys.oid)
 SELECT fk.conname::text AS name,
        cn.nspname::text AS schema,
        cc.relname::text AS \"table\",
@@ -375,7 +434,32 @@ impl Session {
         let target = self.target().to_string();
         let endpoint = self.endpoint().clone();
         let major = self.server_version_num() / 10000;
-        self.read_only(|tx| {
+        // The slow statements go to sibling sessions (a full snapshot only: the tables-only
+        // baseline has no sizes, foreign keys or sequences, and `watch` takes it every poll).
+        // They connect now, while this session reads the server facts.
+        let mut single_connection: Option<String> = None;
+        let mut helpers: Vec<Helper> = Vec::new();
+        if full {
+            for slow in SLOW {
+                match Helper::start(slow, self.sibling()) {
+                    Ok(h) => helpers.push(h),
+                    Err(why) => single_connection = Some(why),
+                }
+            }
+        }
+        let snapshot = self.read_only(|tx| {
+            // First, before anything is read: a failed export begins the transaction again.
+            let exported = if helpers.is_empty() {
+                None
+            } else {
+                match tx.export_snapshot() {
+                    Ok(id) => Some(id),
+                    Err(f) => {
+                        single_connection = Some(format!("pg_export_snapshot() failed: {}", f.message));
+                        None
+                    }
+                }
+            };
             let mut not_visible = version_gaps(major);
             let fail = |doing: &str| {
                 let doing = format!("{target}: {doing}");
@@ -389,7 +473,11 @@ impl Session {
                             (SELECT oid::bigint FROM pg_database WHERE datname = current_database()) AS datid,
                             pg_postmaster_start_time() AS postmaster_start_time,
                             pg_is_in_recovery() AS in_recovery,
-                            now() AS server_time",
+                            now() AS server_time,
+                            has_function_privilege('pg_catalog.pg_stat_file(text)', 'EXECUTE')
+                              AND has_function_privilege('pg_catalog.pg_stat_file(text, boolean)', 'EXECUTE')
+                              AS can_stat_files,
+                            pg_size_bytes(current_setting('segment_size'))::bigint AS segment_bytes",
                 ))
                 .map_err(fail("reading the server facts"))?;
 
@@ -501,72 +589,78 @@ impl Session {
             }
 
             let commit_ts_on = settings.get("track_commit_timestamp").map(String::as_str) == Some("on");
-            let tables = read_tables(tx, major, commit_ts_on, full, &mut not_visible)
-                .map_err(fail("reading the table statistics"))?;
-
-            let foreign_keys = match if full {
-                tx.fetch_all::<ForeignKeyRow>(sqlx::query_as(FOREIGN_KEYS_SQL))
-            } else {
-                Ok(Vec::new())
-            } {
-                Ok(rows) => rows
-                    .into_iter()
-                    .map(|r| ForeignKey {
-                        name: r.name,
-                        schema: r.schema,
-                        table: r.table,
-                        columns: r.columns,
-                        ref_schema: r.ref_schema,
-                        ref_table: r.ref_table,
-                        ref_columns: r.ref_columns,
-                        on_delete: r.on_delete,
-                        on_update: r.on_update,
-                    })
-                    .collect(),
-                Err(f) => {
-                    gap(&mut not_visible, "foreign keys (pg_constraint)", &f);
-                    Vec::new()
-                }
+            let sizes = match (full, server.can_stat_files) {
+                (false, _) => SizeSource::Skip,
+                (true, false) => SizeSource::RelationSize,
+                (true, true) => SizeSource::FileStat,
             };
-
-            let sequences = match if full {
-                tx.fetch_all::<SequenceRow>(sqlx::query_as(SEQUENCES_SQL))
-            } else {
-                Ok(Vec::new())
-            } {
-                Ok(rows) => {
-                    let unreadable: Vec<String> = rows
-                        .iter()
-                        .filter(|r| !r.readable)
-                        .map(|r| format!("{}.{}", r.schema, r.name))
-                        .collect();
-                    if !unreadable.is_empty() {
-                        not_visible.push(NotVisible {
-                            what: format!("sequences.last_value of {}", unreadable.join(", ")),
-                            reason: "the role has no SELECT or USAGE on them".to_string(),
-                        });
+            let asked = Instant::now();
+            let mut waiting = Vec::new();
+            match &exported {
+                Some(id) => {
+                    for h in helpers.drain(..) {
+                        let job = Job {
+                            snapshot: id.clone(),
+                            major,
+                            commit_ts_on,
+                            sizes,
+                            segment_bytes: server.segment_bytes,
+                        };
+                        // A sibling that could not connect has already said why, and
+                        // hung up: its answer is that reason.
+                        let _ = h.jobs.send(job);
+                        waiting.push(h);
                     }
-                    rows.into_iter()
-                        .map(|r| SequenceState {
-                            schema: r.schema,
-                            name: r.name,
-                            last_value: r.last_value,
-                            owned_by_table: r.owned_by_table,
-                            owned_by_column: r.owned_by_column,
-                        })
-                        .collect()
                 }
-                Err(f) => {
-                    gap(&mut not_visible, "sequences (pg_sequences)", &f);
-                    Vec::new()
-                }
-            };
-
+                // Dropping them tells the siblings there is no work.
+                None => helpers.clear(),
+            }
+            // This session's own last statement while the siblings work.
+            let mut dropped_not_visible = Vec::new();
             let dropped_columns = if full {
-                read_dropped_columns(tx, commit_ts_on, &mut not_visible)
+                read_dropped_columns(tx, commit_ts_on, &mut dropped_not_visible)
             } else {
                 Vec::new()
             };
+            let mut answers: Vec<(Slow, Answer)> =
+                waiting.into_iter().map(|h| (h.slow, h.answer(asked))).collect();
+            let mut take = |slow: Slow| match answers.iter().position(|(s, _)| *s == slow) {
+                Some(i) => match answers.swap_remove(i).1 {
+                    Ok(part) => Some(part),
+                    Err(why) => {
+                        single_connection.get_or_insert(format!("{slow:?}: {why}"));
+                        None
+                    }
+                },
+                None => None,
+            };
+            // Each answer, or this session reads it (the same statement, the same snapshot);
+            // the gaps in the order the statements had on one connection.
+            let tables = match take(Slow::Tables) {
+                Some((Part::Tables(t), gaps)) => {
+                    not_visible.extend(gaps);
+                    t
+                }
+                _ => read_tables(tx, major, commit_ts_on, sizes, server.segment_bytes, &mut not_visible)
+                    .map_err(fail("reading the table statistics"))?,
+            };
+            let foreign_keys = match (full, take(Slow::ForeignKeys)) {
+                (false, _) => Vec::new(),
+                (true, Some((Part::ForeignKeys(f), gaps))) => {
+                    not_visible.extend(gaps);
+                    f
+                }
+                (true, _) => read_foreign_keys(tx, &mut not_visible),
+            };
+            let sequences = match (full, take(Slow::Sequences)) {
+                (false, _) => Vec::new(),
+                (true, Some((Part::Sequences(q), gaps))) => {
+                    not_visible.extend(gaps);
+                    q
+                }
+                (true, _) => read_sequences(tx, &mut not_visible),
+            };
+            not_visible.extend(dropped_not_visible);
 
             let (system_identifier, timeline_id, checkpoint_time) = match control {
                 Some(c) => (c.system_identifier, c.timeline_id, c.checkpoint_time),
@@ -600,7 +694,11 @@ impl Session {
             };
             sort_snapshot(&mut snapshot);
             Ok(snapshot)
-        })
+        });
+        if let Some(why) = single_connection {
+            self.note_single_connection(why);
+        }
+        snapshot
     }
 }
 
@@ -618,23 +716,51 @@ fn sort_snapshot(s: &mut DatabaseSnapshot) {
     s.not_visible.sort_by(|a, b| a.what.cmp(&b.what));
 }
 
-/// The per-table query, with two fallbacks that keep the rest: without `pg_relation_size()`
-/// when a table is locked (a paused recovery holds AccessExclusiveLock on tables it was
-/// truncating: pg-forensics.md 11b), and without the commit time when it cannot be read.
+/// The per-table query, with fallbacks that keep the rest: sizes by `pg_relation_size()` when
+/// reading the files failed (the same values), without sizes when a table is locked (a paused
+/// recovery holds AccessExclusiveLock on tables it was truncating: pg-forensics.md 11b), and
+/// without the commit time when it cannot be read.
 fn read_tables(
     tx: &mut ReadOnly<'_>,
     major: i32,
     commit_ts_on: bool,
-    with_sizes: bool,
+    sizes: SizeSource,
+    segment_bytes: i64,
     not_visible: &mut Vec<NotVisible>,
 ) -> Result<Vec<TableStats>, QueryFailure> {
-    let mut with_size = with_sizes;
+    let mut size = sizes;
     let mut with_commit_time = commit_ts_on;
     loop {
-        let sql = tables_sql(major, with_size, with_commit_time);
+        let sql = tables_sql(major, size, with_commit_time);
         match tx.fetch_all::<TableRow>(sqlx::query_as(sqlx::AssertSqlSafe(sql))) {
-            Ok(rows) => return Ok(rows.into_iter().map(table_stats).collect()),
-            Err(f) if with_size && f.is_lock_timeout() => {
+            Ok(rows) => {
+                let mut tables: Vec<TableStats> = rows.into_iter().map(table_stats).collect();
+                if size == SizeSource::FileStat {
+                    let full: Vec<i64> = tables
+                        .iter()
+                        .filter(|t| t.size_bytes == Some(segment_bytes))
+                        .map(|t| i64::from(t.oid))
+                        .collect();
+                    match tx.fetch_all::<(i64, i64)>(sqlx::query_as(MORE_SEGMENTS_SQL).bind(full)) {
+                        Ok(more) => {
+                            let more: BTreeMap<i64, i64> = more.into_iter().collect();
+                            for t in &mut tables {
+                                if let (Some(bytes), Some(extra)) =
+                                    (t.size_bytes.as_mut(), more.get(&i64::from(t.oid)))
+                                {
+                                    *bytes += extra;
+                                }
+                            }
+                        }
+                        Err(_) => {
+                            size = SizeSource::RelationSize;
+                            continue;
+                        }
+                    }
+                }
+                return Ok(tables);
+            }
+            Err(f) if size != SizeSource::Skip && f.is_lock_timeout() => {
                 not_visible.push(NotVisible {
                     what: "tables.size_bytes".to_string(),
                     reason: format!(
@@ -642,8 +768,9 @@ fn read_tables(
                         f.message
                     ),
                 });
-                with_size = false;
+                size = SizeSource::Skip;
             }
+            Err(_) if size == SizeSource::FileStat => size = SizeSource::RelationSize,
             Err(f) if with_commit_time => {
                 not_visible.push(NotVisible {
                     what: "tables.catalog_commit_time".to_string(),
@@ -653,6 +780,193 @@ fn read_tables(
             }
             Err(f) => return Err(f),
         }
+    }
+}
+
+/// Foreign keys; a failure is a gap.
+fn read_foreign_keys(tx: &mut ReadOnly<'_>, not_visible: &mut Vec<NotVisible>) -> Vec<ForeignKey> {
+    match tx.fetch_all::<ForeignKeyRow>(sqlx::query_as(FOREIGN_KEYS_SQL)) {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|r| ForeignKey {
+                name: r.name,
+                schema: r.schema,
+                table: r.table,
+                columns: r.columns,
+                ref_schema: r.ref_schema,
+                ref_table: r.ref_table,
+                ref_columns: r.ref_columns,
+                on_delete: r.on_delete,
+                on_update: r.on_update,
+            })
+            .collect(),
+        Err(f) => {
+            gap(not_visible, "foreign keys (pg_constraint)", &f);
+            Vec::new()
+        }
+    }
+}
+
+/// Sequences with their last values; the ones the role may not read are named, a failure is a
+/// gap.
+fn read_sequences(tx: &mut ReadOnly<'_>, not_visible: &mut Vec<NotVisible>) -> Vec<SequenceState> {
+    match tx.fetch_all::<SequenceRow>(sqlx::query_as(SEQUENCES_SQL)) {
+        Ok(rows) => {
+            let unreadable: Vec<String> = rows
+                .iter()
+                .filter(|r| !r.readable)
+                .map(|r| format!("{}.{}", r.schema, r.name))
+                .collect();
+            if !unreadable.is_empty() {
+                not_visible.push(NotVisible {
+                    what: format!("sequences.last_value of {}", unreadable.join(", ")),
+                    reason: "the role has no SELECT or USAGE on them".to_string(),
+                });
+            }
+            rows.into_iter()
+                .map(|r| SequenceState {
+                    schema: r.schema,
+                    name: r.name,
+                    last_value: r.last_value,
+                    owned_by_table: r.owned_by_table,
+                    owned_by_column: r.owned_by_column,
+                })
+                .collect()
+        }
+        Err(f) => {
+            gap(not_visible, "sequences (pg_sequences)", &f);
+            Vec::new()
+        }
+    }
+}
+
+/// The three statements that take nearly all of a full snapshot's time on many tables (issue
+/// 16: the per-table functions, the foreign keys' column names, each sequence opened). Each
+/// runs on a sibling session inside the main transaction's exported snapshot, so they overlap
+/// one another and the main session's own statements, and read exactly what it would have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slow {
+    Tables,
+    ForeignKeys,
+    Sequences,
+}
+
+const SLOW: [Slow; 3] = [Slow::Tables, Slow::ForeignKeys, Slow::Sequences];
+
+/// How long the main session waits for a sibling to have imported the snapshot before it runs
+/// the statement itself: a pooler with no free server connection would otherwise keep the
+/// sibling waiting while the main transaction holds one.
+const IMPORT_WAIT: Duration = Duration::from_secs(3);
+
+/// What a sibling is asked to read.
+struct Job {
+    snapshot: String,
+    major: i32,
+    commit_ts_on: bool,
+    sizes: SizeSource,
+    segment_bytes: i64,
+}
+
+enum Part {
+    Tables(Vec<TableStats>),
+    ForeignKeys(Vec<ForeignKey>),
+    Sequences(Vec<SequenceState>),
+}
+
+/// What a sibling read, with the gaps it recorded; `Err` says why it could not (then the main
+/// session reads it).
+type Answer = Result<(Part, Vec<NotVisible>), String>;
+
+enum Event {
+    /// The sibling is in the snapshot: its answer will come.
+    Imported,
+    /// Its [`Answer`].
+    Done(Answer),
+}
+
+/// A sibling session on its own thread, connecting as soon as it is started.
+struct Helper {
+    slow: Slow,
+    jobs: mpsc::Sender<Job>,
+    events: mpsc::Receiver<Event>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Helper {
+    fn start(slow: Slow, sibling: Sibling) -> Result<Helper, String> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (event_tx, events) = mpsc::channel::<Event>();
+        let thread = std::thread::Builder::new()
+            .name(format!("snapshot-{slow:?}"))
+            .spawn(move || {
+                let mut session = match sibling.connect() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = event_tx.send(Event::Done(Err(e.message().to_string())));
+                        return;
+                    }
+                };
+                // No job: the main session could not export its snapshot, or is done.
+                let Ok(job) = job_rx.recv() else { return };
+                let done = session.read_only_in_snapshot(&job.snapshot, |tx| {
+                    let _ = event_tx.send(Event::Imported);
+                    let mut not_visible = Vec::new();
+                    let part = match slow {
+                        Slow::Tables => Part::Tables(
+                            read_tables(
+                                tx,
+                                job.major,
+                                job.commit_ts_on,
+                                job.sizes,
+                                job.segment_bytes,
+                                &mut not_visible,
+                            )
+                            .map_err(|f| UserError::new(f.message))?,
+                        ),
+                        Slow::ForeignKeys => {
+                            Part::ForeignKeys(read_foreign_keys(tx, &mut not_visible))
+                        }
+                        Slow::Sequences => Part::Sequences(read_sequences(tx, &mut not_visible)),
+                    };
+                    Ok((part, not_visible))
+                });
+                let _ = event_tx.send(Event::Done(done.map_err(|e| e.message().to_string())));
+            })
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
+        Ok(Helper {
+            slow,
+            jobs,
+            events,
+            thread,
+        })
+    }
+
+    /// The sibling's answer, or why there is none: not imported within [`IMPORT_WAIT`] of
+    /// `asked`, or failed. A sibling given up on is left to end on its own (its import fails
+    /// once the main transaction is over).
+    fn answer(self, asked: Instant) -> Answer {
+        let wait = IMPORT_WAIT.saturating_sub(asked.elapsed());
+        let answer = match self.events.recv_timeout(wait) {
+            Ok(Event::Imported) => match self.events.recv() {
+                Ok(Event::Done(done)) => done,
+                Ok(Event::Imported) | Err(_) => {
+                    Err("the sibling session ended without an answer".to_string())
+                }
+            },
+            Ok(Event::Done(done)) => done,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "a sibling session had not imported the snapshot {}s after it was asked (a pooler without a free server connection?)",
+                    IMPORT_WAIT.as_secs()
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err("the sibling session ended without an answer".to_string())
+            }
+        };
+        // It has sent its last word: let it close its connection properly.
+        let _ = self.thread.join();
+        answer
     }
 }
 
@@ -689,17 +1003,18 @@ fn read_dropped_columns(
     Vec::new()
 }
 
-/// The per-table query for a server major version: `n_ins_since_vacuum` exists from 13.
-fn tables_sql(major: i32, with_size: bool, with_commit_time: bool) -> String {
+/// The per-table query for a server major version (`n_ins_since_vacuum` exists from 13), a
+/// size source and whether the commit time can be read.
+fn tables_sql(major: i32, size: SizeSource, with_commit_time: bool) -> String {
     let ins_since_vacuum = if major >= 13 {
         "pg_stat_get_ins_since_vacuum(c.oid)"
     } else {
         "NULL::bigint"
     };
-    let size = if with_size {
-        "pg_relation_size(c.oid)"
-    } else {
-        "NULL::bigint"
+    let size_column = match size {
+        SizeSource::Skip => "NULL::bigint AS size_bytes",
+        SizeSource::RelationSize => "pg_relation_size(c.oid) AS size_bytes",
+        SizeSource::FileStat => FIRST_SEGMENT,
     };
     let commit_time = if with_commit_time {
         "pg_xact_commit_timestamp(c.xmin)"
@@ -708,7 +1023,7 @@ fn tables_sql(major: i32, with_size: bool, with_commit_time: bool) -> String {
     };
     TABLES_SQL
         .replace("{ins_since_vacuum}", ins_since_vacuum)
-        .replace("{size}", size)
+        .replace("{size}", size_column)
         .replace("{commit_time}", commit_time)
 }
 
@@ -752,18 +1067,28 @@ mod tests {
 
     #[test]
     fn tables_sql_adapts_to_the_version_and_the_fallbacks() {
-        let pg12 = tables_sql(12, true, true);
+        let pg12 = tables_sql(12, SizeSource::RelationSize, true);
         assert!(
             pg12.contains("NULL::bigint AS n_ins_since_vacuum"),
             "{pg12}"
         );
         assert!(pg12.contains("pg_relation_size(c.oid) AS size_bytes"));
         assert!(pg12.contains("pg_xact_commit_timestamp(c.xmin) AS catalog_commit_time"));
-        let pg17 = tables_sql(17, false, false);
+        let pg17 = tables_sql(17, SizeSource::Skip, false);
         assert!(pg17.contains("pg_stat_get_ins_since_vacuum(c.oid) AS n_ins_since_vacuum"));
         assert!(pg17.contains("NULL::bigint AS size_bytes"));
         assert!(pg17.contains("NULL::timestamptz AS catalog_commit_time"));
         assert!(!pg17.contains('{'), "unfilled placeholder: {pg17}");
+        let files = tables_sql(16, SizeSource::FileStat, true);
+        assert!(
+            files.contains("(pg_stat_file(pg_relation_filepath(c.oid))).size"),
+            "{files}"
+        );
+        assert!(
+            files.contains("ELSE pg_relation_size(c.oid) END AS size_bytes"),
+            "{files}"
+        );
+        assert!(!files.contains('{'), "unfilled placeholder: {files}");
     }
 
     #[test]

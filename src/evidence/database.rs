@@ -250,4 +250,8 @@ pub struct SessionSecurity {
     /// The connection service used (`service=NAME` and its file).
     #[serde(default)]
     pub service: Option<String>,
+    /// Why the database snapshot was read on this one connection instead of beside sibling
+    /// sessions sharing its exported snapshot (absent when they were used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_connection: Option<String>,
 }
