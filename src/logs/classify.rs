@@ -317,6 +317,27 @@ pub fn is_noise(severity: &str, message: &[u8]) -> bool {
     severity == "LOG" && message.starts_with(b"duration: ") && MS.find(message).is_none()
 }
 
+/// Entries `classify` ignores whatever their prefix fields and follow-up lines say: a LOG
+/// `duration:` line that does not carry a statement to count, such as the timing of a bind step
+/// (`duration: 0.004 ms  bind P_2: SELECT …` and its `DETAIL:  parameters: …`, a third of the
+/// lines of a log of prepared statements). The same reading as `classify_log`'s, on the bytes of
+/// the message (its first line).
+pub fn is_ignored_duration(severity: &str, message: &[u8]) -> bool {
+    if severity != "LOG" {
+        return false;
+    }
+    let Some(rest) = message.strip_prefix(b"duration: ") else {
+        return false;
+    };
+    match MS.find(rest) {
+        None => true,
+        Some(i) => {
+            let what = &rest[i + 5..];
+            !what.starts_with(b"statement: ") && !what.starts_with(b"execute ")
+        }
+    }
+}
+
 fn lifecycle(msg: &str) -> Option<EventKind> {
     const STARTS: [(&str, EventKind); 34] = [
         ("starting PostgreSQL ", EventKind::ServerStart),
@@ -1461,7 +1482,10 @@ mod fast_path_tests {
     #[test]
     fn plain_keyword_search_agrees_with_the_lexer() {
         for (s, kw) in [
-            (" SET abalance = abalance + -4049 WHERE aid = 61391;", "where"),
+            (
+                " SET abalance = abalance + -4049 WHERE aid = 61391;",
+                "where",
+            ),
             (" SET abalance = abalance + $1 WHERE aid = $2;", "where"),
             (" SET somewhere = 1", "where"),
             (" SET somewhere = 1 where x", "where"),
@@ -1507,7 +1531,10 @@ mod fast_path_tests {
         for (s, kws) in [
             ("UPDATE pgbench_accounts SET a = 1", &["update"][..]),
             ("update  public.t\tSET", &["update"]),
-            ("INSERT INTO pgbench_history (tid) VALUES (1)", &["insert", "into"]),
+            (
+                "INSERT INTO pgbench_history (tid) VALUES (1)",
+                &["insert", "into"],
+            ),
             ("insert into t(a) values (1)", &["insert", "into"]),
             ("DELETE FROM t;", &["delete", "from"]),
             ("DELETE FROM t", &["delete", "from"]),
