@@ -701,10 +701,7 @@ fn plan_parts(
         hi = end.max(lo);
     }
     let span = hi - lo;
-    // Parts of `part_bytes`, up to 16 a thread: the threads run out of parts unevenly only by
-    // the last one (with 4 a thread, a 60 MB part of a 480 MB log kept one core waiting for a
-    // fifth of the run after the other, and the SHA-256 reader's thread, were done).
-    let n = ((span / s.part_bytes.max(1)) as usize).clamp(1, s.threads.max(1) * 16);
+    let n = ((span / s.part_bytes.max(1)) as usize).clamp(1, s.threads.max(1) * 4);
     let mut cuts = vec![lo];
     for k in 1..n {
         let at = lo + span * k as u64 / n as u64;
