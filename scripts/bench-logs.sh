@@ -10,7 +10,10 @@
 # and prints MB/s and peak RSS (/usr/bin/time -v) for each.
 #
 # Usage: scripts/bench-logs.sh [LOGFILE]
-#   env: BENCH_MB, PGTRIAGE_PG_BINDIR, SKIP_PGBADGER=1, BENCH_GENERATE_ONLY=1
+#   env: BENCH_MB, PGTRIAGE_PG_BINDIR, SKIP_PGBADGER=1, BENCH_GENERATE_ONLY=1,
+#        BENCH_ROUNDS=N (default 1: each reader N times, interleaved; the median is printed),
+#        BENCH_BASELINE=/path/to/an/older/pgtriage (timed the same way in the same rounds, for a
+#        before/after on a shared machine: compare the ratios to grep, not the seconds)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,31 +78,58 @@ echo "log: $LOG, $((BYTES / 1048576)) MB, $(wc -l <"$LOG") lines, $(nproc) cores
 (cd "$ROOT" && cargo build --release -q)
 PGTRIAGE="$ROOT/target/release/pgtriage"
 
-# measure NAME COMMAND…: wall seconds, MB/s and peak RSS.
-measure() {
+ROUNDS=${BENCH_ROUNDS:-1}
+RESULTS=$(mktemp -d)
+
+# run NAME COMMAND…: one timed run; wall seconds and peak RSS (MB) appended to RESULTS/NAME.
+run() {
   local name=$1; shift
   local out
   out=$(mktemp)
   # Not /dev/null: GNU grep stops at the first match when its output is discarded.
   /usr/bin/time -v "$@" >/tmp/pgtriage-bench-stdout 2>"$out" || true
-  local wall rss
-  wall=$(awk '/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$out")
-  rss=$(awk -F': ' '/Maximum resident set size/ { print int($2 / 1024) }' "$out")
-  awk -v n="$name" -v w="$wall" -v b="$BYTES" -v r="$rss" \
-    'BEGIN { printf "%-34s %8.2f s %9.1f MB/s %7d MB peak RSS\n", n, w, (b / 1048576) / (w > 0 ? w : 0.001), r }'
+  awk '/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; w = s }
+       /Maximum resident set size/ { split($0, f, ": "); r = int(f[2] / 1024) }
+       END { print w, r }' "$out" >>"$RESULTS/$name"
   rm -f "$out"
 }
 
+# report NAME: the median wall time of its runs, MB/s, peak RSS, and the median of its ratios to
+# grep run by run (a reader and the grep of its round share the machine's load of the moment).
+report() {
+  local name=$1
+  local ratio
+  ratio=$(paste -d' ' "$RESULTS/grep -c duration (floor)" "$RESULTS/$name" |
+    awk '{ print $3 / ($1 > 0 ? $1 : 0.01) }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  sort -n "$RESULTS/$name" | awk -v n="$name" -v b="$BYTES" -v q="$ratio" -v k="$ROUNDS" '
+    { w[NR] = $1; r[NR] = $2; all = all sprintf(" %.2f", $1) }
+    END { m = w[int((NR + 1) / 2)]; rss = r[int((NR + 1) / 2)]
+          printf "%-34s %8.2f s %9.1f MB/s %7d MB peak RSS %6.1fx grep", n, m, (b / 1048576) / (m > 0 ? m : 0.001), rss, q
+          if (k > 1) printf "   (runs:%s)", all
+          printf "\n" }'
+}
+
 cat "$LOG" >/dev/null # warm the page cache: every reader gets the same start
-measure "grep -c duration (floor)" grep -c duration "$LOG"
-# --threads 1 is one parsing thread; a regular file's SHA-256 is computed by a second thread
-# reading the file on its own (I/O and hashing overlap the parsing).
-measure "pgtriage timeline, 1 parse thread" "$PGTRIAGE" timeline --log "$LOG" --format jsonl --threads 1
-measure "pgtriage timeline, $(nproc) threads" "$PGTRIAGE" timeline --log "$LOG" --format jsonl
+NAMES=("grep -c duration (floor)" "pgtriage timeline, 1 parse thread" "pgtriage timeline, $(nproc) threads")
+[ -n "${BENCH_BASELINE:-}" ] && NAMES+=("baseline, 1 parse thread" "baseline, $(nproc) threads")
+for _ in $(seq "$ROUNDS"); do
+  run "grep -c duration (floor)" grep -c duration "$LOG"
+  # --threads 1 is one parsing thread; a regular file's SHA-256 is computed by a second thread
+  # reading the file on its own (I/O and hashing overlap the parsing).
+  run "pgtriage timeline, 1 parse thread" "$PGTRIAGE" timeline --log "$LOG" --format jsonl --threads 1
+  run "pgtriage timeline, $(nproc) threads" "$PGTRIAGE" timeline --log "$LOG" --format jsonl
+  if [ -n "${BENCH_BASELINE:-}" ]; then
+    run "baseline, 1 parse thread" "$BENCH_BASELINE" timeline --log "$LOG" --format jsonl --threads 1
+    run "baseline, $(nproc) threads" "$BENCH_BASELINE" timeline --log "$LOG" --format jsonl
+  fi
+done
+for name in "${NAMES[@]}"; do report "$name"; done
 if [ "${SKIP_PGBADGER:-0}" != 1 ]; then
   if ! command -v pgbadger >/dev/null; then
     echo "installing pgbadger (apt-get)…" >&2
     apt-get install -y -q pgbadger >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbadger >/dev/null 2>&1; }
   fi
-  measure "pgbadger -j 1" pgbadger -j 1 -f stderr --prefix "$PREFIX" -o /tmp/pgtriage-bench-pgbadger.txt -x text "$LOG"
+  run "pgbadger -j 1" pgbadger -j 1 -f stderr --prefix "$PREFIX" -o /tmp/pgtriage-bench-pgbadger.txt -x text "$LOG"
+  report "pgbadger -j 1"
 fi
+rm -rf "$RESULTS"

@@ -278,6 +278,12 @@ impl EntrySink for Assembler {
         self.note_time(at);
     }
 
+    /// An entry `classify` ignores does nothing in `entry` but note its time, unless it names
+    /// an application (a tool's first entry announces its session): the parser checks that.
+    fn ignores(&self, severity: &'static str, message: &[u8]) -> bool {
+        classify::is_ignored_duration(severity, message)
+    }
+
     fn entry(&mut self, e: Entry<'_>) {
         let at = self.note_time(e.at);
         if self.since.is_some_and(|s| at < s) || self.until.is_some_and(|u| at > u) {

@@ -317,6 +317,27 @@ pub fn is_noise(severity: &str, message: &[u8]) -> bool {
     severity == "LOG" && message.starts_with(b"duration: ") && MS.find(message).is_none()
 }
 
+/// Entries `classify` ignores whatever their prefix fields and follow-up lines say: a LOG
+/// `duration:` line that does not carry a statement to count, such as the timing of a bind step
+/// (`duration: 0.004 ms  bind P_2: SELECT …` and its `DETAIL:  parameters: …`, a third of the
+/// lines of a log of prepared statements). The same reading as `classify_log`'s, on the bytes of
+/// the message (its first line).
+pub fn is_ignored_duration(severity: &str, message: &[u8]) -> bool {
+    if severity != "LOG" {
+        return false;
+    }
+    let Some(rest) = message.strip_prefix(b"duration: ") else {
+        return false;
+    };
+    match MS.find(rest) {
+        None => true,
+        Some(i) => {
+            let what = &rest[i + 5..];
+            !what.starts_with(b"statement: ") && !what.starts_with(b"execute ")
+        }
+    }
+}
+
 fn lifecycle(msg: &str) -> Option<EventKind> {
     const STARTS: [(&str, EventKind); 34] = [
         ("starting PostgreSQL ", EventKind::ServerStart),
@@ -504,6 +525,16 @@ fn into_owned(v: StatementVerdict<'_>) -> StatementVerdict<'static> {
 }
 
 fn first_word(s: &str) -> &str {
+    // ASCII text (nearly always) is read on bytes; other text takes the Unicode path.
+    let b = s.as_bytes();
+    let start = b.iter().take_while(|c| is_ascii_space(**c)).count();
+    if b.get(start).is_none_or(|c| c.is_ascii()) {
+        let len = b[start..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+            .count();
+        return s.get(start..start + len).unwrap_or("");
+    }
     let s = s.trim_start();
     let end = s
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -627,8 +658,63 @@ fn select_table(stmt: &str) -> Option<Cow<'_, str>> {
     qualified_name(&mut t).map(Cow::Owned)
 }
 
+/// The whitespace `str::trim_start` skips, of ASCII (`u8::is_ascii_whitespace` lacks `\x0B`).
+fn is_ascii_space(c: u8) -> bool {
+    matches!(c, b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r' | b' ')
+}
+
+/// `name_after` on bytes for the usual text (`UPDATE pgbench_accounts SET …`): the keywords,
+/// each followed by ASCII blanks, then a plain lower-case name followed by a blank, `(`, `;` or
+/// the end. `None` for anything else (comments, quotes, `ONLY`, upper case, other scripts): the
+/// lexer reads those. Gives what the lexer's reading gives for the text it accepts.
+fn name_after_plain<'a>(stmt: &'a str, keywords: &[&str]) -> Option<(&'a str, usize)> {
+    let b = stmt.as_bytes();
+    let mut i = 0;
+    // The blanks the lexer skips between tokens.
+    let skip = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    for kw in keywords {
+        i = skip(i);
+        let k = kw.as_bytes();
+        if b.len() - i <= k.len()
+            || !b[i..i + k.len()].eq_ignore_ascii_case(k)
+            || !b[i + k.len()].is_ascii_whitespace()
+        {
+            return None;
+        }
+        i += k.len();
+    }
+    let start = skip(i);
+    let len = b[start..]
+        .iter()
+        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || **c == b'_' || **c == b'.')
+        .count();
+    let end = start + len;
+    let name = &b[start..end];
+    let next_ok = b
+        .get(end)
+        .is_none_or(|c| is_ascii_space(*c) || *c == b'(' || *c == b';');
+    // `only` (and `only.x`, which the lexer reads as ONLY then `.x`) is left to the lexer.
+    if len == 0 || !next_ok || name.starts_with(b"only") {
+        return None;
+    }
+    Some((stmt.get(start..end)?, end))
+}
+
 /// After `KEYWORD [ONLY]`: the table name, fast path first.
 fn name_after<'a>(stmt: &'a str, keywords: &[&str]) -> (Option<Cow<'a, str>>, usize) {
+    if let Some((name, end)) = name_after_plain(stmt, keywords) {
+        return (Some(Cow::Borrowed(name)), end);
+    }
+    name_after_lexed(stmt, keywords)
+}
+
+/// `name_after` by lexing: comments, quoted names and `ONLY` understood.
+fn name_after_lexed<'a>(stmt: &'a str, keywords: &[&str]) -> (Option<Cow<'a, str>>, usize) {
     let mut lx = Lexer::new(stmt);
     for kw in keywords {
         match lx.next() {
@@ -655,6 +741,70 @@ fn name_after<'a>(stmt: &'a str, keywords: &[&str]) -> (Option<Cow<'a, str>>, us
 
 /// Whether the tokens after `from` hold a top-level keyword.
 fn has_top_level(stmt: &str, from: usize, kw: &str) -> bool {
+    if let Some(known) = top_level_plain(stmt.get(from..).unwrap_or(""), kw) {
+        return known;
+    }
+    has_top_level_lexed(stmt, from, kw)
+}
+
+/// `has_top_level` without the lexer, for the usual text (`SET a = a + $1 WHERE id = 5`): when
+/// nothing before the keyword can nest or quote (no parenthesis, quote, comment or dollar
+/// quote), a whole word equal to it is the top-level token the lexer would find. `None` when
+/// that cannot be told this way; the lexer decides then. (Lexing every UPDATE's SET list was a
+/// tenth of the time of reading a pgbench log.)
+fn top_level_plain(s: &str, kw: &str) -> Option<bool> {
+    let b = s.as_bytes();
+    let k = kw.as_bytes();
+    let &first = k.first()?;
+    // Bytes before `plain_upto` were checked: none opens a nesting, a quote or a comment.
+    let mut plain_upto = 0usize;
+    for i in memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), b) {
+        if b.len() - i < k.len() || !b[i..i + k.len()].eq_ignore_ascii_case(k) {
+            continue;
+        }
+        // A pair (`--`, `/*`, `$x`) may straddle the previous check's end.
+        if !plain_sql(&b[plain_upto.saturating_sub(1)..i]) {
+            return None;
+        }
+        plain_upto = i;
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + k.len()).copied();
+        match before {
+            // `1where` lexes as a number then a word, `$q$…$q$where` as a string then a word:
+            // left to the lexer.
+            Some(c) if c.is_ascii_digit() || c == b'$' => return None,
+            // Inside a longer word (`somewhere`).
+            Some(c) if sql::is_word_byte(c) => continue,
+            _ => {}
+        }
+        if after.is_some_and(sql::is_word_byte) {
+            // A longer word starting here (`whereas`).
+            continue;
+        }
+        return Some(true);
+    }
+    // No whole-word occurrence (the lexer finds none either, quoted or not).
+    Some(false)
+}
+
+/// No byte that makes the lexer nest, quote or skip a comment: `(`, `)`, `'`, `"`, `--`, `/*`,
+/// or a `$` other than a `$1` parameter.
+fn plain_sql(b: &[u8]) -> bool {
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'(' | b')' | b'\'' | b'"' => return false,
+            b'-' | b'/' if matches!((c, b.get(i + 1)), (b'-', Some(b'-')) | (b'/', Some(b'*'))) => {
+                return false;
+            }
+            b'$' if !b.get(i + 1).is_some_and(u8::is_ascii_digit) => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// `has_top_level` by lexing: parentheses counted, strings, quotes and comments skipped.
+fn has_top_level_lexed(stmt: &str, from: usize, kw: &str) -> bool {
     if !sql::contains_ignore_case(stmt.get(from..).unwrap_or(""), kw) {
         return false;
     }
@@ -1321,5 +1471,117 @@ mod sqlstate_tests {
         );
         assert_eq!(sqlstate_of_message("deadlock detected"), Some("40P01"));
         assert_eq!(sqlstate_of_message("something else entirely"), None);
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_keyword_search_agrees_with_the_lexer() {
+        for (s, kw) in [
+            (
+                " SET abalance = abalance + -4049 WHERE aid = 61391;",
+                "where",
+            ),
+            (" SET abalance = abalance + $1 WHERE aid = $2;", "where"),
+            (" SET somewhere = 1", "where"),
+            (" SET somewhere = 1 where x", "where"),
+            (" SET a = 1where", "where"),
+            (" SET a = $1where", "where"),
+            (" SET a = $q$x$q$where", "where"),
+            (" SET a = 'where'", "where"),
+            (" SET a = (SELECT 1 WHERE true)", "where"),
+            (" SET a = 1 -- where\n", "where"),
+            (" SET a = 1 /* where */", "where"),
+            (" SET \"where\" = 1", "where"),
+            (" (a, b) SELECT 1", "select"),
+            (" VALUES (1) ", "select"),
+            (" SET a = 1.where", "where"),
+            (" SET é = 1 WHERE", "where"),
+            (" SET éwhere = 1", "where"),
+            ("", "where"),
+            ("WHERE", "where"),
+        ] {
+            let lexed = has_top_level_lexed(s, 0, kw);
+            if let Some(fast) = top_level_plain(s, kw) {
+                assert_eq!(fast, lexed, "{s:?} {kw}");
+            }
+            assert_eq!(has_top_level(s, 0, kw), lexed, "{s:?} {kw}");
+        }
+        // The usual statement is decided without the lexer.
+        assert_eq!(
+            top_level_plain(" SET abalance = abalance + $1 WHERE aid = $2;", "where"),
+            Some(true)
+        );
+    }
+
+    fn first_word_unicode(s: &str) -> &str {
+        let s = s.trim_start();
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        &s[..end]
+    }
+
+    #[test]
+    fn plain_names_agree_with_the_lexer() {
+        for (s, kws) in [
+            ("UPDATE pgbench_accounts SET a = 1", &["update"][..]),
+            ("update  public.t\tSET", &["update"]),
+            (
+                "INSERT INTO pgbench_history (tid) VALUES (1)",
+                &["insert", "into"],
+            ),
+            ("insert into t(a) values (1)", &["insert", "into"]),
+            ("DELETE FROM t;", &["delete", "from"]),
+            ("DELETE FROM t", &["delete", "from"]),
+            ("UPDATE ONLY t SET", &["update"]),
+            ("UPDATE only t SET", &["update"]),
+            ("UPDATE only.t SET", &["update"]),
+            ("UPDATE onlyx SET", &["update"]),
+            ("UPDATE \x0Bt SET", &["update"]),
+            ("UPDATE\x0Bt SET", &["update"]),
+            ("UPDATE /* c */ t SET", &["update"]),
+            ("UPDATE \"T\" SET", &["update"]),
+            ("UPDATE T SET", &["update"]),
+            ("UPDATE t\u{a0}SET", &["update"]),
+            ("UPDATE 1t SET", &["update"]),
+            ("UPDATE", &["update"]),
+            ("UPDATE ", &["update"]),
+            ("DELETE FROMt", &["delete", "from"]),
+        ] {
+            assert_eq!(name_after(s, kws), name_after_lexed(s, kws), "{s:?}");
+        }
+        assert!(name_after_plain("UPDATE pgbench_accounts SET a = 1", &["update"]).is_some());
+    }
+
+    proptest! {
+        #[test]
+        fn plain_names_agree_with_the_lexer_on_any_text(
+            s in proptest::string::string_regex(
+                "(UPDATE|update|INSERT|into|DELETE|from|ONLY|only|[ \t\n\x0B]|[a-z_.]{1,6}|[A-Z0-9\\(;\"$]|/\\*|\\*/|--|\u{a0}|é){0,10}"
+            ).unwrap_or_else(|e| panic!("{e}")),
+            kws in prop_oneof![
+                Just(&["update"][..]),
+                Just(&["insert", "into"][..]),
+                Just(&["delete", "from"][..]),
+            ],
+        ) {
+            prop_assert_eq!(name_after(&s, kws), name_after_lexed(&s, kws), "{:?}", s);
+            prop_assert_eq!(first_word(&s), first_word_unicode(&s), "{:?}", s);
+        }
+
+        #[test]
+        fn plain_keyword_search_agrees_with_the_lexer_on_any_text(
+            s in proptest::string::string_regex(
+                "([ a-zA-Z0-9_$.;,=+*/'\"()\\-\n\t]|where|WHERE|select|from|--|/\\*|\\*/|\\$\\$|é){0,24}"
+            ).unwrap_or_else(|e| panic!("{e}")),
+            kw in prop_oneof![Just("where"), Just("select"), Just("from")],
+        ) {
+            prop_assert_eq!(has_top_level(&s, 0, kw), has_top_level_lexed(&s, 0, kw), "{:?}", s);
+        }
     }
 }

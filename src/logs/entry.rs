@@ -113,6 +113,12 @@ pub trait EntrySink {
         true
     }
     fn seen(&mut self, _at: Option<DateTime<Utc>>) {}
+    /// Whether an entry with this severity and (one-line) message comes to nothing whatever its
+    /// other fields and follow-ups say, so that, when building it would report no problem either,
+    /// the parser may report only its time with `seen`.
+    fn ignores(&self, _severity: &'static str, _message: &[u8]) -> bool {
+        false
+    }
 }
 
 /// Text from log bytes: borrowed when valid UTF-8, else lossy (and counted).

@@ -146,6 +146,9 @@ pub struct PrefixMatch {
     values: [(u16, u16); ESCAPES],
     /// Offset of the severity word (`LOG`, `ERROR`, …).
     pub rest: usize,
+    /// The severity word's length and name (read once, where the match found it).
+    pub severity_len: usize,
+    pub severity: &'static str,
 }
 
 impl PrefixMatch {
@@ -200,40 +203,34 @@ pub const SEVERITIES: [&[u8]; 19] = [
 
 /// The length of the severity word at the start of `rest` when it is followed by `:  `.
 pub fn severity_at(rest: &[u8]) -> Option<usize> {
-    let first = *rest.first()?;
-    if !first.is_ascii_uppercase() {
-        return None;
-    }
-    // The word ends at the first ':' within the longest severity's length.
-    let colon = rest.iter().take(10).position(|c| *c == b':')?;
-    if rest.get(colon + 1) != Some(&b' ') || rest.get(colon + 2) != Some(&b' ') {
-        return None;
-    }
-    // A match on the word (by length, then bytes) rather than a scan of `SEVERITIES`: this runs
-    // on every line. Same words as `SEVERITIES`.
-    matches!(
-        &rest[..colon],
-        b"LOG"
-            | b"ERROR"
-            | b"STATEMENT"
-            | b"DETAIL"
-            | b"HINT"
-            | b"CONTEXT"
-            | b"FATAL"
-            | b"WARNING"
-            | b"NOTICE"
-            | b"INFO"
-            | b"PANIC"
-            | b"QUERY"
-            | b"LOCATION"
-            | b"BACKTRACE"
-            | b"DEBUG1"
-            | b"DEBUG2"
-            | b"DEBUG3"
-            | b"DEBUG4"
-            | b"DEBUG5"
-    )
-    .then_some(colon)
+    severity_word_at(rest).map(|(n, _)| n)
+}
+
+/// The severity word at the start of `rest` when it is followed by `:  `: its length and its
+/// name (as `entry::severity_name` gives it). The words of `SEVERITIES`, told by their first
+/// byte: this runs on every line.
+pub fn severity_word_at(rest: &[u8]) -> Option<(usize, &'static str)> {
+    let word = |w: &'static str| rest.starts_with(w.as_bytes()).then_some((w.len(), w));
+    let (len, name) = match rest.first()? {
+        b'L' => word("LOG").or_else(|| word("LOCATION"))?,
+        b'E' => word("ERROR")?,
+        b'S' => word("STATEMENT")?,
+        b'D' => word("DETAIL").or_else(|| {
+            (rest.starts_with(b"DEBUG") && matches!(rest.get(5), Some(b'1'..=b'5')))
+                .then_some((6, "DEBUG"))
+        })?,
+        b'H' => word("HINT")?,
+        b'C' => word("CONTEXT")?,
+        b'F' => word("FATAL")?,
+        b'W' => word("WARNING")?,
+        b'N' => word("NOTICE")?,
+        b'I' => word("INFO")?,
+        b'P' => word("PANIC")?,
+        b'Q' => word("QUERY")?,
+        b'B' => word("BACKTRACE")?,
+        _ => return None,
+    };
+    (rest.get(len..len + 3) == Some(b":  ".as_slice())).then_some((len, name))
 }
 
 impl LinePrefix {
@@ -333,14 +330,20 @@ impl LinePrefix {
     /// Matches the prefix at the start of `line`; `None` when the line does not carry it.
     pub fn matches(&self, line: &[u8]) -> Option<PrefixMatch> {
         let mut m = PrefixMatch::default();
-        if let Some(rest) = self.match_first_reading(line, &mut m) {
+        if let Some((rest, (len, name))) = self.match_first_reading(line, &mut m) {
             m.rest = rest;
+            m.severity_len = len;
+            m.severity = name;
             return Some(m);
         }
         // Backtracking from a clean slate, as if the first reading had not been tried.
         let mut m = PrefixMatch::default();
         let rest = self.match_from(0, line, 0, &mut m)?;
+        // Every reading `match_from` accepts ends before a severity.
+        let (len, name) = severity_word_at(&line[rest..])?;
         m.rest = rest;
+        m.severity_len = len;
+        m.severity = name;
         Some(m)
     }
 
@@ -349,7 +352,11 @@ impl LinePrefix {
     /// that reading fails or a free-text value is not followed by a literal; the caller then
     /// backtracks with `match_from`, whose first try is this same reading, so the result is the
     /// same either way.
-    fn match_first_reading(&self, line: &[u8], m: &mut PrefixMatch) -> Option<usize> {
+    fn match_first_reading(
+        &self,
+        line: &[u8],
+        m: &mut PrefixMatch,
+    ) -> Option<(usize, (usize, &'static str))> {
         let mut pos = 0;
         for (idx, piece) in self.pieces.iter().enumerate() {
             match piece {
@@ -362,8 +369,8 @@ impl LinePrefix {
                     }
                 }
                 Piece::SessionOnly => {
-                    if severity_at(&line[pos..]).is_some() {
-                        return Some(pos);
+                    if let Some(sev) = severity_word_at(&line[pos..]) {
+                        return Some((pos, sev));
                     }
                 }
                 Piece::Field { escape, padded } => {
@@ -372,7 +379,7 @@ impl LinePrefix {
                         let limit = line.len().min(pos + 512);
                         let found = match self.pieces.get(idx + 1) {
                             Some(Piece::Literal(lit)) if lit.len() == 1 => {
-                                memchr::memchr(lit[0], &line[pos..limit])?
+                                find_byte(lit[0], &line[pos..limit])?
                             }
                             Some(Piece::Literal(_)) => match self.finders.get(idx + 1) {
                                 Some(Some(finder)) => finder.find(&line[pos..limit])?,
@@ -406,7 +413,7 @@ impl LinePrefix {
                 }
             }
         }
-        severity_at(&line[pos..]).map(|_| pos)
+        severity_word_at(&line[pos..]).map(|sev| (pos, sev))
     }
 
     fn match_from(
@@ -513,21 +520,30 @@ impl LinePrefix {
     }
 }
 
+/// The first `needle` in `hay`. Values such as a user or database name are a few bytes: a
+/// plain loop over the first ones beats a `memchr` call's setup; longer ones go to `memchr`.
+fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    let head = hay.len().min(24);
+    match hay[..head].iter().position(|c| *c == needle) {
+        Some(i) => Some(i),
+        None => memchr::memchr(needle, &hay[head..]).map(|i| head + i),
+    }
+}
+
 /// Length of a value of fixed shape at the start of `b`: timestamps, numbers, ids.
 fn fixed_value_len(escape: Escape, b: &[u8]) -> Option<usize> {
     let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
     match escape {
         Escape::Time | Escape::TimeMs | Escape::SessionStart => {
-            // The shape only (the calendar is checked when the time is read).
-            const SHAPE: &[u8; 19] = b"0000-00-00 00:00:00";
-            if b.len() < 19
-                || !SHAPE.iter().zip(b).all(|(s, c)| {
-                    if *s == b'0' {
-                        c.is_ascii_digit()
-                    } else {
-                        s == c || (*s == b' ' && *c == b'T')
-                    }
-                })
+            // The shape only (the calendar is checked when the time is read): `0000-00-00
+            // 00:00:00`, `T` allowed for the space. Byte by byte, unrolled: every line has one.
+            if b.len() < 19 {
+                return None;
+            }
+            let d = |i: usize| b[i].is_ascii_digit();
+            if !(d(0) && d(1) && d(2) && d(3) && b[4] == b'-' && d(5) && d(6) && b[7] == b'-')
+                || !(d(8) && d(9) && (b[10] == b' ' || b[10] == b'T') && d(11) && d(12))
+                || !(b[13] == b':' && d(14) && d(15) && b[16] == b':' && d(17) && d(18))
             {
                 return None;
             }

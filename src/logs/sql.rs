@@ -135,7 +135,7 @@ impl<'a> Lexer<'a> {
     }
 }
 
-fn is_word_byte(c: u8) -> bool {
+pub fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
 

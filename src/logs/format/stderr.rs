@@ -5,10 +5,10 @@
 use std::borrow::Cow;
 
 use crate::logs::entry::{
-    self, Entry, EntrySink, ProblemKind, is_follow_up, multiline_text, severity_name, trim_cr,
+    self, Entry, EntrySink, ProblemKind, is_follow_up, multiline_text, trim_cr,
 };
 use crate::logs::format::FormatParser;
-use crate::logs::prefix::{Escape, LinePrefix, PrefixMatch, severity_at};
+use crate::logs::prefix::{Escape, LinePrefix, PrefixMatch};
 use crate::logs::time::{LogZone, TimestampCache, parse_epoch};
 
 pub struct StderrParser {
@@ -78,6 +78,9 @@ impl StderrParser {
             sink.seen(at);
             return;
         }
+        if self.comes_to_nothing(block, p, line, sink) {
+            return;
+        }
         let field = |e: Escape, sink: &mut dyn EntrySink| -> Option<Cow<'_, str>> {
             m.get(line, e).map(|v| entry::text(v, p.line, sink))
         };
@@ -130,6 +133,58 @@ impl StderrParser {
     }
 }
 
+impl StderrParser {
+    /// An entry the sink ignores whatever it holds (`EntrySink::ignores`) is not built when
+    /// building it would have no other effect: its time reads, it names no application (a
+    /// tool's session is announced on its first entry), and every field and line that building
+    /// converts is valid UTF-8 (so no problem would be counted). Only its time is reported then.
+    fn comes_to_nothing(
+        &mut self,
+        block: &[u8],
+        p: &Pending,
+        line: &[u8],
+        sink: &mut dyn EntrySink,
+    ) -> bool {
+        let message = &block[p.message.0..p.message.1];
+        if memchr::memchr(b'\n', message).is_some() || !sink.ignores(p.severity, trim_cr(message)) {
+            return false;
+        }
+        let m = &p.m;
+        if m.get(line, Escape::Application).is_some() {
+            return false;
+        }
+        let utf8 = |b: &[u8]| std::str::from_utf8(b).is_ok();
+        let fields_ok = [
+            Escape::SessionId,
+            Escape::User,
+            Escape::Database,
+            Escape::RemoteHost,
+            Escape::RemoteHostPort,
+            Escape::BackendType,
+            Escape::SqlState,
+        ]
+        .into_iter()
+        .all(|e| m.get(line, e).is_none_or(utf8));
+        if !fields_ok
+            || !utf8(message)
+            || !p.follow_ups[..p.n_follow_ups]
+                .iter()
+                .all(|&(_, s, end)| utf8(&block[s..end]))
+        {
+            return false;
+        }
+        let at = match m.get(line, Escape::TimeMs).or(m.get(line, Escape::Time)) {
+            Some(ts) => self.times.parse(ts, self.zone),
+            None => m.get(line, Escape::Epoch).and_then(parse_epoch),
+        };
+        if at.is_none() {
+            return false;
+        }
+        sink.seen(at);
+        true
+    }
+}
+
 /// Follow-ups by number, to keep `Pending` small (it is moved once per line).
 fn follow_up_index(severity: &str) -> u8 {
     match severity {
@@ -162,11 +217,7 @@ impl FormatParser for StderrParser {
         }
         let skip = self.line_start(line);
         match self.prefix.matches(&line[skip..]) {
-            Some(m) => {
-                let rest = &line[skip + m.rest..];
-                let n = severity_at(rest).unwrap_or(0);
-                !is_follow_up(severity_name(&rest[..n]))
-            }
+            Some(m) => !is_follow_up(m.severity),
             None => true,
         }
     }
@@ -216,9 +267,7 @@ impl FormatParser for StderrParser {
                     Some(m) => {
                         // Ranges relative to the block.
                         let base = pos + skip;
-                        let sev_len = severity_at(&line[skip + m.rest..]).unwrap_or(0);
-                        let sev_word = &line[skip + m.rest..skip + m.rest + sev_len];
-                        let severity = severity_name(sev_word);
+                        let (sev_len, severity) = (m.severity_len, m.severity);
                         let msg_start = base + m.rest + sev_len + 3;
                         let pid = parse_pid(m.get(&line[skip..], Escape::Pid));
                         let attach = is_follow_up(severity)
