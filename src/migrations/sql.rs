@@ -747,12 +747,13 @@ fn statement_text(node: &SyntaxNode) -> String {
     truncate_chars(&out, 240)
 }
 
-/// `$tag$ body $tag$` → ` body `; `None` for a token that is not delimited so (`$$` alone, a
-/// closing tag missing).
+/// `$tag$ body $tag$` → ` body `; an unclosed `$tag$ body` (the lexer reads it to the end of
+/// the text) → ` body`; `None` for a token that does not start with `$tag$`.
 fn dollar_quoted_body(text: &str) -> Option<&str> {
     let (tag, _) = text.strip_prefix('$')?.split_once('$')?;
     let delimiter = text.get(..tag.len() + 2)?;
-    text.strip_prefix(delimiter)?.strip_suffix(delimiter)
+    let body = text.strip_prefix(delimiter)?;
+    Some(body.strip_suffix(delimiter).unwrap_or(body))
 }
 
 /// A statement's meaning as tokens: whitespace and comments dropped, keywords and unquoted
@@ -775,8 +776,11 @@ fn canonical_tokens(node: &SyntaxNode) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        if kind == SyntaxKind::DOLLAR_QUOTED_STRING {
-            let inner = dollar_quoted_body(text).unwrap_or(text);
+        // The body is re-read only when it is shorter than the token: an unclosed `$$` whose
+        // body were the token itself would be re-read for ever.
+        if kind == SyntaxKind::DOLLAR_QUOTED_STRING
+            && let Some(inner) = dollar_quoted_body(text)
+        {
             let parse = SourceFile::parse(inner);
             let root = parse.syntax_node();
             out.push_str("$$ ");
@@ -876,9 +880,23 @@ mod tests {
         );
         assert_eq!(dollar_quoted_body("$tag$ body $tag$"), Some(" body "));
         assert_eq!(dollar_quoted_body("$é$ü$é$"), Some("ü"));
-        assert_eq!(dollar_quoted_body("$$"), None);
-        assert_eq!(dollar_quoted_body("$a$a$"), None);
+        assert_eq!(dollar_quoted_body("$$"), Some(""));
+        assert_eq!(dollar_quoted_body("$a$a$"), Some("a$"));
+        assert_eq!(dollar_quoted_body("$a$ unclosed"), Some(" unclosed"));
         assert_eq!(dollar_quoted_body("é$x$"), None);
+        assert_eq!(dollar_quoted_body("$x"), None);
+        // Unclosed dollar quotes at the end of a text: the canonical form is computed (it used
+        // to recurse on the token itself until the stack overflowed).
+        for text in [
+            "SELECT $$",
+            "SELECT $a$a",
+            "SELECT $a$ x",
+            "DO $é$ BEGIN",
+            "SELECT $$ $",
+        ] {
+            scan(text);
+            scan_by_statement(text);
+        }
         // A canonical form of a body with a non-ASCII tag (formatters keep it whole).
         let a = scan("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $é$ DELETE FROM s $é$;");
         let b = scan("create function f() returns void language sql as $é$delete  from s$é$;");
