@@ -119,8 +119,9 @@ proptest! {
 fn a_clean_migration_is_put_together_from_its_statements() {
     let text = "CREATE TABLE a (id int);\n-- note\nDROP TABLE b CASCADE;\nDO $$ BEGIN TRUNCATE c; END $$;\nselect 'x;y';\n-- fix\n";
     let statements = sql::split_statements(text).expect("cut");
-    let pieces: Vec<(&str, u32)> = (0..statements.pieces.len())
-        .map(|i| (statements.text(i), statements.pieces[i].1))
+    let pieces: Vec<(&str, u32)> = statements
+        .texts()
+        .zip(statements.pieces.iter().map(|(_, line)| *line))
         .collect();
     assert_eq!(
         pieces,
@@ -132,9 +133,7 @@ fn a_clean_migration_is_put_together_from_its_statements() {
             ("-- fix\n", 6),
         ]
     );
-    let scans: Vec<sql::SqlScan> = (0..pieces.len())
-        .map(|i| sql::scan_prepared(statements.text(i)))
-        .collect();
+    let scans: Vec<sql::SqlScan> = statements.texts().map(sql::scan_prepared).collect();
     let joined = sql::join_statements(scans.iter().zip(pieces.iter().map(|p| p.1)))
         .expect("every statement parsed cleanly");
     assert_eq!(joined, sql::scan(text));
@@ -143,9 +142,7 @@ fn a_clean_migration_is_put_together_from_its_statements() {
     // A statement the grammar cannot read makes the whole text be scanned whole.
     assert!(
         sql::split_statements("SELECT FROM WHERE; DROP TABLE x;").is_some_and(|s| {
-            let scans: Vec<sql::SqlScan> = (0..s.pieces.len())
-                .map(|i| sql::scan_prepared(s.text(i)))
-                .collect();
+            let scans: Vec<sql::SqlScan> = s.texts().map(sql::scan_prepared).collect();
             sql::join_statements(scans.iter().map(|s| (s, 1))).is_none()
         })
     );

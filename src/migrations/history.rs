@@ -232,7 +232,7 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         if parents.len() > 1 {
             // Keep what differs from every parent: the merge's own changes.
             raw.retain(|c: &RawChange| {
-                parents[1..].iter().all(|p| {
+                parents.iter().skip(1).all(|p| {
                     let theirs = p.get_path(Path::new(&c.path)).ok().map(|e| e.id());
                     theirs != c.new
                 })
@@ -332,7 +332,7 @@ fn read_blob(repo: &Repository, odb: &git2::Odb, id: &str) -> BlobText {
     match repo.find_blob(oid) {
         Ok(blob) => {
             let bytes = blob.content();
-            let probe = &bytes[..bytes.len().min(8000)];
+            let probe = bytes.get(..8000).unwrap_or(bytes);
             if memchr::memchr(0, probe).is_some() {
                 return BlobText::Skipped("binary content".to_string());
             }
@@ -376,7 +376,7 @@ fn tree_order(a: &git2::TreeEntry, b: &git2::TreeEntry) -> std::cmp::Ordering {
         return std::cmp::Ordering::Equal;
     }
     let len = x.len().min(y.len());
-    match x[..len].cmp(&y[..len]) {
+    match x.iter().take(len).cmp(y.iter().take(len)) {
         std::cmp::Ordering::Equal => {
             let end = |name: &[u8], e: &git2::TreeEntry| {
                 name.get(len)

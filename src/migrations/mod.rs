@@ -8,6 +8,10 @@
 //! `db::tracking`), [`cross_check`] (a `DatabaseSnapshot`), and [`sql::destructive_statements`]
 //! / [`scan_text`] for a single text.
 
+// Migration files and git objects are untrusted input: no index or byte slice may panic on
+// them, anywhere in the migration tree.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 pub mod checksum;
 pub mod detect;
 pub mod found;
@@ -145,7 +149,7 @@ pub fn short(commit: &str) -> &str {
 /// file may be anything).
 pub fn prefix(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
+        Some((i, _)) => s.get(..i).unwrap_or(s),
         None => s,
     }
 }
@@ -203,7 +207,7 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
             continue;
         }
         let head = text_of(&walk, c.new_blob.as_ref()).unwrap_or("");
-        let head = &head[..floor_char_boundary(head, 4096)];
+        let head = head.get(..floor_char_boundary(head, 4096)).unwrap_or(head);
         framework_of.insert(
             &c.path,
             detect::refine(c.framework, &c.path, head, walk.rust_repo),
@@ -239,7 +243,10 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
         if !noted.insert((c.path.as_str(), blob.as_str())) {
             continue;
         }
-        let at = format!("git:{}:{}", short(&walk.commits[c.commit].id), c.path);
+        // `c.commit` indexes `walk.commits` (the walk made both); a citation without the
+        // commit beats a panic should it not.
+        let commit = walk.commits.get(c.commit).map_or("", |m| short(&m.id));
+        let at = format!("git:{commit}:{}", c.path);
         match walk.blobs.get(blob) {
             Some(history::BlobText::Skipped(why)) => problems.push(format!("{at}: skipped: {why}")),
             Some(history::BlobText::Text(_, true)) => problems.push(format!(
@@ -264,7 +271,9 @@ fn assemble(repo: &str, walk: history::Walk) -> MigrationHistory {
     let mut first_commit: HashMap<&str, &str> = HashMap::new();
 
     for c in &walk.changes {
-        let meta = &walk.commits[c.commit];
+        let Some(meta) = walk.commits.get(c.commit) else {
+            continue;
+        };
         let fw = framework_of
             .get(c.path.as_str())
             .copied()
@@ -444,7 +453,7 @@ fn scan_distinct<'w>(
         .par_iter()
         .map(|(_, path, blob, _)| {
             let s = sql::split_statements(text(blob).filter(|_| is_sql(path))?)?;
-            Some((0..s.pieces.len()).map(|i| piece_hash(s.text(i))).collect())
+            Some(s.texts().map(piece_hash).collect())
         })
         .collect();
     // How many times each statement occurs over all the texts (a hash collision only makes a
@@ -467,9 +476,10 @@ fn scan_distinct<'w>(
         .zip(&hashes)
         .filter_map(|(s, h)| Some((s.as_ref()?, h.as_ref()?)))
         .flat_map(|(s, h)| {
-            (0..s.pieces.len())
-                .filter(|i| h.get(*i).is_some_and(shared))
-                .map(|i| s.text(i))
+            s.texts()
+                .zip(h)
+                .filter(|(_, h)| shared(h))
+                .map(|(text, _)| text)
         })
         .collect();
     cached.sort_unstable();
@@ -488,7 +498,7 @@ fn scan_distinct<'w>(
                 let own: Vec<Option<sql::SqlScan>> = pieces
                     .iter()
                     .map(|(range, _, is_shared)| {
-                        (!is_shared).then(|| sql::scan_prepared(&s.prepared[range.clone()]))
+                        (!is_shared).then(|| sql::scan_prepared(s.slice(range.clone())))
                     })
                     .collect();
                 let parts: Option<Vec<(&sql::SqlScan, u32)>> = pieces
@@ -497,7 +507,7 @@ fn scan_distinct<'w>(
                     .map(|((range, line, _), own)| {
                         let scan = match own {
                             Some(scan) => scan,
-                            None => cached_scans.get(&s.prepared[range.clone()])?,
+                            None => cached_scans.get(s.slice(range.clone()))?,
                         };
                         Some((scan, *line))
                     })
@@ -577,7 +587,7 @@ mod tests {
                 let pieces = pieces_of(&statements, |i| mask & (1 << i) != 0);
                 let scans: Vec<sql::SqlScan> = pieces
                     .iter()
-                    .map(|(range, _, _)| sql::scan_prepared(&statements.prepared[range.clone()]))
+                    .map(|(range, _, _)| sql::scan_prepared(statements.slice(range.clone())))
                     .collect();
                 let joined = sql::join_statements(scans.iter().zip(pieces.iter().map(|p| p.1)))
                     .expect("clean");

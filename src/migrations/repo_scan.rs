@@ -193,63 +193,68 @@ fn looks_destructive(s: &str) -> bool {
 /// The string literals of a source file with the line each starts on, skipping the language's
 /// comments. Handles '…', "…", Python's triple quotes and backtick strings (JS, Go).
 pub fn string_literals(text: &str, lang: Comments) -> Vec<(u32, String)> {
-    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut line: u32 = 1;
-    let mut i = 0;
     let hash = matches!(lang, Comments::Hash | Comments::Both);
     let slash = matches!(lang, Comments::Slash | Comments::Both);
-    while i < b.len() {
-        let c = b[i];
+    // What is left to read; a source file is untrusted, so every step is a checked one (`from`).
+    let mut rest = text.as_bytes();
+    while let Some(&c) = rest.first() {
         if c == b'\n' {
             line += 1;
-            i += 1;
-        } else if (hash && c == b'#') || (slash && c == b'/' && b.get(i + 1) == Some(&b'/')) {
-            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
-        } else if slash && c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let end = memchr::memmem::find(&b[i + 2..], b"*/").map_or(b.len(), |n| i + 2 + n + 2);
-            line += count_newlines(&b[i..end]);
-            i = end;
-        } else if c == b'"' || c == b'\'' || c == b'`' {
-            let triple = hash && b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&c);
-            let start_line = line;
-            let (body_start, closer): (usize, &[u8]) = if triple {
-                (i + 3, if c == b'"' { b"\"\"\"" } else { b"'''" })
-            } else {
-                (i + 1, std::slice::from_ref(&b[i]))
+            rest = from(rest, 1);
+        } else if (hash && c == b'#') || (slash && rest.starts_with(b"//")) {
+            // To the line end; the newline is counted on the next turn.
+            rest = memchr::memchr(b'\n', rest).map_or(&[], |n| from(rest, n));
+        } else if slash && rest.starts_with(b"/*") {
+            let end = memchr::memmem::find(from(rest, 2), b"*/").map_or(rest.len(), |n| n + 4);
+            let (comment, after) = rest.split_at_checked(end).unwrap_or((rest, &[]));
+            line += count_newlines(comment);
+            rest = after;
+        } else if matches!(c, b'"' | b'\'' | b'`') {
+            let triple = hash && rest.get(1) == Some(&c) && rest.get(2) == Some(&c);
+            let closer: &[u8] = match (triple, c) {
+                (true, b'"') => b"\"\"\"",
+                (true, _) => b"\'\'\'",
+                (false, _) => std::slice::from_ref(&c),
             };
             let raw = c == b'`';
-            let mut j = body_start;
-            let mut end = b.len();
-            while j < b.len() {
-                if b[j] == b'\\' && !raw {
+            let ends_at_line_end = !triple && !raw;
+            let tail = from(rest, closer.len());
+            // Where the body stops, and how much after it belongs to the literal: the closer, or
+            // nothing when an unterminated single-line string stops on its newline (left for the
+            // loop to count). A literal never closed runs to the end of the file.
+            let mut stop = (tail.len(), 0);
+            let mut j = 0;
+            while let Some(&d) = tail.get(j) {
+                if d == b'\\' && !raw {
                     j += 2;
                     continue;
                 }
-                if b[j..].starts_with(closer) {
-                    end = j;
+                if from(tail, j).starts_with(closer) {
+                    stop = (j, closer.len());
                     break;
                 }
-                // An unterminated single-line string ends at the line end.
-                if b[j] == b'\n' && !triple && c != b'`' {
-                    end = j;
+                if d == b'\n' && ends_at_line_end {
+                    stop = (j, 0);
                     break;
                 }
                 j += 1;
             }
-            let body = &b[body_start.min(b.len())..end.min(b.len())];
-            out.push((start_line, String::from_utf8_lossy(body).into_owned()));
-            line += count_newlines(&b[i..end.min(b.len())]);
-            i = (end + closer.len()).min(b.len());
-            if end < b.len() && b[end] == b'\n' {
-                // The unterminated case stopped on the newline: let the loop count it.
-                i = end;
-            }
+            let (body, after) = tail.split_at_checked(stop.0).unwrap_or((tail, &[]));
+            out.push((line, String::from_utf8_lossy(body).into_owned()));
+            line += count_newlines(body);
+            rest = from(after, stop.1);
         } else {
-            i += 1;
+            rest = from(rest, 1);
         }
     }
     out
+}
+
+/// The bytes of `b` from `at` on: none when `at` is past the end.
+fn from(b: &[u8], at: usize) -> &[u8] {
+    b.get(at..).unwrap_or_default()
 }
 
 fn count_newlines(b: &[u8]) -> u32 {
@@ -277,6 +282,46 @@ mod tests {
             lits,
             vec![(3, "\n  TRUNCATE c".to_string()), (5, "it\\'s".to_string())]
         );
+    }
+
+    #[test]
+    fn hostile_sources_end_without_a_panic() {
+        // Unclosed literals and comments, an escape as the last byte, multi-byte text next to
+        // every delimiter: each stops at the end of the text.
+        assert_eq!(
+            string_literals("x = \"DROP é\\", Comments::Hash),
+            vec![(1, "DROP é\\".to_string())]
+        );
+        assert_eq!(
+            string_literals("é'''ü\nTRUNCATE t", Comments::Hash),
+            vec![(1, "ü\nTRUNCATE t".to_string())]
+        );
+        assert_eq!(
+            string_literals("/* é \"DROP TABLE x\"\n", Comments::Slash),
+            vec![]
+        );
+        assert_eq!(
+            string_literals("ü`a\nb` \"c\nd\"", Comments::Both),
+            // The unclosed `"c` stops at its line end; `d"` opens another, empty at the end.
+            vec![
+                (1, "a\nb".to_string()),
+                (2, "c".to_string()),
+                (3, String::new())
+            ]
+        );
+        for text in [
+            "\"", "'", "`", "'''", "\"\"", "/*", "/", "#", "\\", "é\"", "\"é",
+        ] {
+            for lang in [Comments::Hash, Comments::Slash, Comments::Both] {
+                let lits = string_literals(text, lang);
+                // Every body is a piece of the one-line text.
+                assert!(
+                    lits.iter()
+                        .all(|(line, body)| *line == 1 && text.contains(body.as_str())),
+                    "{text:?}: {lits:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -130,8 +130,17 @@ pub struct Statements {
 }
 
 impl Statements {
-    pub fn text(&self, piece: usize) -> &str {
-        &self.prepared[self.pieces[piece].0.clone()]
+    /// The text of a byte range of `prepared`; `""` for a range that is not one (the ranges in
+    /// `pieces` are cut at token boundaries `split_statements` read with `get`, so they all are).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> &str {
+        self.prepared.get(range).unwrap_or("")
+    }
+
+    /// Each statement's text, in order (one per entry of `pieces`).
+    pub fn texts(&self) -> impl Iterator<Item = &str> + '_ {
+        self.pieces
+            .iter()
+            .map(|(range, _)| self.slice(range.clone()))
     }
 }
 
@@ -215,9 +224,7 @@ pub fn scan_by_statement(text: &str) -> SqlScan {
     let Some(statements) = split_statements(text) else {
         return scan(text);
     };
-    let scans: Vec<SqlScan> = (0..statements.pieces.len())
-        .map(|i| scan_prepared(statements.text(i)))
-        .collect();
+    let scans: Vec<SqlScan> = statements.texts().map(scan_prepared).collect();
     join_statements(
         scans
             .iter()
@@ -274,7 +281,8 @@ pub fn preprocess(text: &str) -> String {
     let mut in_copy_data = false;
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
-        let ending = &line[body.len()..];
+        // `body` is `line` without its terminator: what follows it is `\n`, `\r\n` or nothing.
+        let ending = line.get(body.len()..).unwrap_or_default();
         let trimmed = body.trim_start();
         if in_copy_data {
             if trimmed.starts_with("\\.") {
@@ -301,27 +309,23 @@ pub fn preprocess(text: &str) -> String {
 const PLACEHOLDER: &str = "__placeholder__";
 
 fn replace_placeholders(line: &str, out: &mut String) {
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let rest = &line[i..];
-        if rest.starts_with("${")
-            && let Some(end) = rest.find('}')
-        {
+    let mut rest = line;
+    loop {
+        let placeholder = rest
+            .strip_prefix("${")
+            .and_then(|r| r.split_once('}'))
+            .or_else(|| rest.strip_prefix("{{").and_then(|r| r.split_once("}}")));
+        if let Some((_, after)) = placeholder {
             out.push_str(PLACEHOLDER);
-            i += end + 1;
+            rest = after;
             continue;
         }
-        if rest.starts_with("{{")
-            && let Some(end) = rest.find("}}")
-        {
-            out.push_str(PLACEHOLDER);
-            i += end + 2;
-            continue;
-        }
-        let ch = rest.chars().next().unwrap_or(' ');
+        let mut chars = rest.chars();
+        let Some(ch) = chars.next() else {
+            break;
+        };
         out.push(ch);
-        i += ch.len_utf8();
+        rest = chars.as_str();
     }
 }
 
@@ -612,10 +616,14 @@ impl Walker<'_> {
         };
         let literals: Vec<ast::Literal> =
             expr.descendants().filter_map(ast::Literal::cast).collect();
-        let single_literal = literals.len() == 1
-            && compact(&expr.text().to_string())
-                == compact(&literals[0].syntax().text().to_string());
-        if single_literal && let Some(decoded) = literals[0].decoded_value() {
+        // The expression is one string literal and nothing else (no `||`, no function call).
+        let single_literal = match literals.as_slice() {
+            [literal] => (compact(&expr.text().to_string())
+                == compact(&literal.syntax().text().to_string()))
+            .then_some(literal),
+            _ => None,
+        };
+        if let Some(decoded) = single_literal.and_then(|l| l.decoded_value()) {
             let parse = SourceFile::parse(decoded.text());
             let mut inner = layers.to_vec();
             inner.push(Layer::Decoded(&decoded));
@@ -739,6 +747,15 @@ fn statement_text(node: &SyntaxNode) -> String {
     truncate_chars(&out, 240)
 }
 
+/// `$tag$ body $tag$` → ` body `; an unclosed `$tag$ body` (the lexer reads it to the end of
+/// the text) → ` body`; `None` for a token that does not start with `$tag$`.
+fn dollar_quoted_body(text: &str) -> Option<&str> {
+    let (tag, _) = text.strip_prefix('$')?.split_once('$')?;
+    let delimiter = text.get(..tag.len() + 2)?;
+    let body = text.strip_prefix(delimiter)?;
+    Some(body.strip_suffix(delimiter).unwrap_or(body))
+}
+
 /// A statement's meaning as tokens: whitespace and comments dropped, keywords and unquoted
 /// identifiers lower-cased, dollar-quoted bodies canonicalised recursively (formatters rewrite
 /// function bodies too).
@@ -759,15 +776,11 @@ fn canonical_tokens(node: &SyntaxNode) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        if kind == SyntaxKind::DOLLAR_QUOTED_STRING {
-            let inner = text
-                .find('$')
-                .and_then(|_| {
-                    let tag_end = text[1..].find('$')? + 2;
-                    let tag = &text[..tag_end];
-                    text.get(tag_end..text.len().checked_sub(tag.len())?)
-                })
-                .unwrap_or(text);
+        // The body is re-read only when it is shorter than the token: an unclosed `$$` whose
+        // body were the token itself would be re-read for ever.
+        if kind == SyntaxKind::DOLLAR_QUOTED_STRING
+            && let Some(inner) = dollar_quoted_body(text)
+        {
             let parse = SourceFile::parse(inner);
             let root = parse.syntax_node();
             out.push_str("$$ ");
@@ -853,6 +866,41 @@ mod tests {
         assert_eq!(a.canonical, b.canonical);
         let c = scan("DROP TABLE users CASCADE;");
         assert_ne!(a.canonical[0], c.canonical[0]);
+    }
+
+    #[test]
+    fn placeholders_and_dollar_quotes_are_read_by_character() {
+        // Placeholders next to multi-byte characters, an unclosed one, a line that ends in CR LF.
+        let mut out = String::new();
+        replace_placeholders("é${schéma}ü{{ naïve }}ß${", &mut out);
+        assert_eq!(out, "é__placeholder__ü__placeholder__ß${");
+        assert_eq!(
+            preprocess("DROP TABLE ${s}.ü;\r\n\\c db\r\n{{x"),
+            "DROP TABLE __placeholder__.ü;\r\n\r\n{{x"
+        );
+        assert_eq!(dollar_quoted_body("$tag$ body $tag$"), Some(" body "));
+        assert_eq!(dollar_quoted_body("$é$ü$é$"), Some("ü"));
+        assert_eq!(dollar_quoted_body("$$"), Some(""));
+        assert_eq!(dollar_quoted_body("$a$a$"), Some("a$"));
+        assert_eq!(dollar_quoted_body("$a$ unclosed"), Some(" unclosed"));
+        assert_eq!(dollar_quoted_body("é$x$"), None);
+        assert_eq!(dollar_quoted_body("$x"), None);
+        // Unclosed dollar quotes at the end of a text: the canonical form is computed (it used
+        // to recurse on the token itself until the stack overflowed).
+        for text in [
+            "SELECT $$",
+            "SELECT $a$a",
+            "SELECT $a$ x",
+            "DO $é$ BEGIN",
+            "SELECT $$ $",
+        ] {
+            scan(text);
+            scan_by_statement(text);
+        }
+        // A canonical form of a body with a non-ASCII tag (formatters keep it whole).
+        let a = scan("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $é$ DELETE FROM s $é$;");
+        let b = scan("create function f() returns void language sql as $é$delete  from s$é$;");
+        assert_eq!(a.canonical, b.canonical);
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! transaction, idempotent, never an UPDATE or DELETE), one CSV per table and `recover.json`.
 //! The investigated server is never contacted.
 
+// Server logs, configuration files and pg_restore listings are untrusted text: no index or byte
+// slice may panic on them.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 pub mod scratch;
 
 use std::collections::BTreeMap;
@@ -160,12 +164,14 @@ fn backup_major(dir: &Path) -> Result<u32> {
 
 /// The name of the WAL segment after `name` (16 MB segments).
 fn next_segment(name: &str) -> Option<String> {
+    // The name comes from the scratch server's log: 24 bytes are not 24 ASCII digits, so each
+    // field is read with `get` (a name cut inside a character is no segment).
     if name.len() != 24 {
         return None;
     }
-    let tli = &name[..8];
-    let log = u32::from_str_radix(&name[8..16], 16).ok()?;
-    let seg = u32::from_str_radix(&name[16..24], 16).ok()?;
+    let tli = name.get(..8)?;
+    let log = u32::from_str_radix(name.get(8..16)?, 16).ok()?;
+    let seg = u32::from_str_radix(name.get(16..24)?, 16).ok()?;
     let (log, seg) = if seg >= 0xFF {
         (log + 1, 0)
     } else {
@@ -399,8 +405,8 @@ pub fn directory_restore_command(dir: &Path) -> Option<String> {
                 }
                 let v = v.trim();
                 let inner = v.strip_prefix('\'')?;
-                let end = inner.rfind('\'')?;
-                let value = inner[..end].replace("''", "'").replace("\\\\", "\\");
+                let (quoted, _) = inner.rsplit_once('\'')?;
+                let value = quoted.replace("''", "'").replace("\\\\", "\\");
                 (!value.trim().is_empty()).then_some(value)
             })
         })
@@ -517,15 +523,15 @@ fn wait_for_target(
         );
         if let Ok(text) = state {
             let parts: Vec<&str> = text.split('|').collect();
-            if parts.len() == 3 {
-                let done = match (parts[0], parts[1]) {
+            if let [in_recovery, replay, replayed_until] = parts.as_slice() {
+                let done = match (*in_recovery, *replay) {
                     ("t", "paused") => true,
                     // Replayed the whole timeline (no time target) and promoted.
                     ("f", _) => target.time.is_none() && target.lsn.is_none(),
                     _ => false,
                 };
                 if done {
-                    if parts[0] == "t" {
+                    if *in_recovery == "t" {
                         // Paused before the destructive commit, the startup process still holds
                         // that transaction's AccessExclusiveLock (replayed from its lock
                         // record): reading the table would wait forever. Ending recovery on the
@@ -534,9 +540,9 @@ fn wait_for_target(
                         bar.set_message("target reached; ending recovery on the scratch copy");
                         server.query("template1", "SELECT pg_promote(true, 600)")?;
                     }
-                    return Ok(parts[2].to_string());
+                    return Ok(replayed_until.to_string());
                 }
-                if parts[0] == "f" {
+                if *in_recovery == "f" {
                     return Err(UserError::new(
                         "the scratch server finished recovery without pausing at the target: the target is after the archive's last transaction",
                     ));
@@ -834,12 +840,11 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
             // A lost table the live database no longer has (dropped, not re-created) is created first,
             // from the recovered copy's own definition, in the same transaction: parents first, so a
             // foreign key finds its table.
-            for (n, i) in order
+            for (n, s) in order
                 .iter()
                 .enumerate()
-                .filter(|(_, i)| req.absent_tables.contains(&shapes[**i].name))
+                .filter(|(_, s)| req.absent_tables.contains(&s.name))
             {
-                let s = &shapes[*i];
                 let mut ddl = table_definition(server, db, &s.sql)?;
                 if let Source::Dump(dump) = &req.source {
                     // The scratch copy of a dump lacks the foreign keys whose parents' rows were not
@@ -859,8 +864,7 @@ fn extract(server: &Scratch, req: &Request, bar: &ProgressBar) -> Result<Vec<Tab
                     quote_literal(&s.sql)
                 );
             }
-            for (n, i) in order.iter().enumerate() {
-                let s = &shapes[*i];
+            for (n, s) in order.iter().enumerate() {
                 let tmp = format!("pgtriage_restore_{}", n + 1);
                 let cols = s.columns.join(", ");
                 let _ = writeln!(
@@ -958,7 +962,9 @@ fn dump_foreign_keys(dump: &Path, table: &str, ddl: &str) -> String {
                 .is_some_and(|rest| rest.starts_with(&prefix))
         })
         .filter(|l| {
-            let constraint = l[l.find(&prefix).unwrap_or(0) + prefix.len()..]
+            let constraint = l
+                .split_once(&prefix)
+                .map_or("", |(_, after)| after)
                 .split_whitespace()
                 .next()
                 .unwrap_or("");
@@ -1048,8 +1054,12 @@ fn table_definition(server: &Scratch, db: &str, table_sql: &str) -> Result<Strin
     Ok(keep_statements(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Indexes of `shapes` with referenced tables first (foreign keys among them, from the copy).
-fn fk_order(server: &Scratch, db: &str, shapes: &[TableShape]) -> Result<Vec<usize>> {
+/// `shapes` with referenced tables first (foreign keys among them, from the copy).
+fn fk_order<'s>(
+    server: &Scratch,
+    db: &str,
+    shapes: &'s [TableShape],
+) -> Result<Vec<&'s TableShape>> {
     let mut edges = Vec::new();
     for (i, child) in shapes.iter().enumerate() {
         let parents = server.query(
@@ -1073,8 +1083,16 @@ fn fk_order(server: &Scratch, db: &str, shapes: &[TableShape]) -> Result<Vec<usi
     while order.len() < shapes.len() {
         let before = order.len();
         for i in 0..shapes.len() {
-            if !placed[i] && edges.iter().all(|(p, c)| *c != i || placed[*p] || *p == i) {
-                placed[i] = true;
+            // Every parent of `i` (other than itself) already placed; the edges are positions in
+            // `shapes`, so `get` always finds them.
+            let ready = edges
+                .iter()
+                .all(|(p, c)| *c != i || *p == i || placed.get(*p).copied().unwrap_or(true));
+            if let Some(slot) = placed.get_mut(i)
+                && !*slot
+                && ready
+            {
+                *slot = true;
                 order.push(i);
             }
         }
@@ -1088,7 +1106,7 @@ fn fk_order(server: &Scratch, db: &str, shapes: &[TableShape]) -> Result<Vec<usi
             }
         }
     }
-    Ok(order)
+    Ok(order.into_iter().filter_map(|i| shapes.get(i)).collect())
 }
 
 #[cfg(test)]
@@ -1105,6 +1123,15 @@ mod tests {
             next_segment("0000000100000000000000FF").as_deref(),
             Some("000000010000000100000000")
         );
+        // 24 bytes from a server log that are not 24 ASCII characters: no segment (this cut
+        // `é` in half and panicked), nor a name that is not hexadecimal.
+        let cut = format!("{}é{}", "0".repeat(7), "0".repeat(15));
+        assert_eq!(cut.len(), 24);
+        assert_eq!(next_segment(&cut), None);
+        assert_eq!(next_segment("00000001000000000000000Z"), None);
+        assert_eq!(next_segment("0000000100000000000003"), None);
+        let log = format!("LOG:  restored log file \"{cut}\" from archive\n");
+        assert_eq!(last_restored(&log).and_then(|s| next_segment(&s)), None);
     }
 
     #[test]
