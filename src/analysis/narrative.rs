@@ -516,7 +516,7 @@ pub fn action_items(
     }
     if !plans.is_empty() && !has_verification {
         out.push(ActionItem {
-            what: "Run the verification below and attach its result to this postmortem.".into(),
+            what: "Run `pgtriage verify` once the rows are back and attach its result to this postmortem.".into(),
             owner: "on-call DBA",
         });
     }
