@@ -463,8 +463,10 @@ fn redact_replaces_literals_in_markdown_and_json_and_keeps_names_unless_all() {
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
     let ev = dir.join("evidence.json");
-    let (plain_md, _) = report(&ev, &[]);
-    assert!(plain_md.contains("WHERE id > 48") || plain_md.contains("WHERE id &gt; 48"));
+    // The literals are there unredacted (the routine DELETE is in the JSON timeline only).
+    let (plain_md, plain_json) = report(&ev, &[]);
+    assert!(plain_json.to_string().contains("WHERE id > 48"));
+    assert!(plain_md.contains("'completed'"));
     let (md, json) = report(&ev, &["--redact"]);
     let text = json.to_string();
     for literal in ["'completed'", "'086'", "id > 48", "WHERE id = 8"] {
@@ -643,7 +645,7 @@ fn verify_output_adds_recovery_verified_with_what_passed_and_what_still_fails() 
 /// the immediate actions and of the recovery plans is printed exactly as the JSON has it.
 #[test]
 fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command() {
-    const BUDGET: usize = 238;
+    const BUDGET: usize = 170;
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
     let (md, json) = report(&dir.join("evidence.json"), &[]);

@@ -260,6 +260,11 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
     out.sort_by_key(|a| a.0);
     let mut story: Vec<Cited> = out.into_iter().map(|(_, c)| c).collect();
     story.truncate(9);
+    // The Impact's "Detected" line says when the evidence was collected and how long after the
+    // loss: the story does not end by saying it again (unless it has nothing else to say).
+    if impact.window.detected_by.is_some() && !story.is_empty() {
+        return story;
+    }
     story.push(Cited {
         text: match first_loss {
             Some(at) => format!(
