@@ -288,10 +288,16 @@ fn the_story_timeline_links_events_to_findings_and_counts_the_routine_ones() {
         .find(|e| e["text"] == "CREATE ROLE app LOGIN")
         .unwrap_or_else(|| panic!("CREATE ROLE app LOGIN not in the JSON timeline"));
     assert_eq!(create_role["story"], false, "{create_role}");
-    assert_eq!(create_role["source"], "log:postgresql.log:8", "{create_role}");
+    assert_eq!(
+        create_role["source"], "log:postgresql.log:8",
+        "{create_role}"
+    );
     // An earlier routine DELETE no finding rests on is counted, not told; the bookkeeping of a
     // revision the cross-check does not list ('084') is too, that of 086 is told.
-    assert!(!story.contains("DELETE FROM migration.assets WHERE id > 48"), "{story}");
+    assert!(
+        !story.contains("DELETE FROM migration.assets WHERE id > 48"),
+        "{story}"
+    );
     assert!(!story.contains("VALUES ('084')"), "{story}");
     assert!(story.contains("version_num='086'"), "{story}");
     // The diagram has the key instants only: the two loss statements, the DROP TYPE that
@@ -303,7 +309,10 @@ fn the_story_timeline_links_events_to_findings_and_counts_the_routine_ones() {
         .unwrap_or_default();
     let instants = gantt.lines().filter(|l| l.contains(":milestone,")).count();
     assert_eq!(instants, 4, "{gantt}");
-    assert!(!gantt.contains("bulk_load") && !gantt.contains("catalog_change"), "{gantt}");
+    assert!(
+        !gantt.contains("bulk_load") && !gantt.contains("catalog_change"),
+        "{gantt}"
+    );
     let story_rows = story.lines().filter(|l| l.starts_with("| 2026-")).count();
     assert!(
         (6..=20).contains(&story_rows),
@@ -727,8 +736,7 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
     );
     let recovery = section(&md, "Recovery");
     assert!(
-        recovery.contains("`migration.collection_flows` 143")
-            && recovery.contains("321 in all"),
+        recovery.contains("`migration.collection_flows` 143") && recovery.contains("321 in all"),
         "{recovery}"
     );
     // One action stops both scripts of role app: one ALTER ROLE.
@@ -747,7 +755,9 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
         }
     }
     assert!(
-        steps.iter().any(|s| s["title"].as_str().is_some_and(|t| t.starts_with("Or "))),
+        steps
+            .iter()
+            .any(|s| s["title"].as_str().is_some_and(|t| t.starts_with("Or "))),
         "{steps:#?}"
     );
     assert!(commands.len() >= 6, "{commands:?}");
@@ -757,4 +767,60 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
             "not printed verbatim:\n{command}"
         );
     }
+}
+
+/// Incident 11 with one more logged write: a bulk load into migration.assets between the DELETE
+/// (16:07:01.467) and the TRUNCATE (16:07:02.485). A recovery to before the DELETE would miss
+/// those rows, so the TRUNCATE keeps a plan of its own (and its target), and the DELETE's plan
+/// still expects its 143 rows back.
+#[test]
+fn a_loss_whose_tables_were_written_after_the_earlier_loss_keeps_its_own_plan() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
+    let mut ev: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("evidence.json")).expect("evidence"),
+    )
+    .expect("json");
+    let events = ev["timeline"]["events"].as_array_mut().expect("events");
+    let written = serde_json::json!({
+        "at": "2026-11-23T16:07:02.000Z", "kind": "bulk_load", "source": "log:postgresql.log:62",
+        "session": {"pid": 15735, "session_id": null, "user": "app", "database": "migration_db",
+                    "application": "backend", "host": "[local]"},
+        "severity": "LOG", "sqlstate": null,
+        "text": "INSERT INTO migration.assets (raw_import_record_id, name) SELECT g, 'late ' || g FROM generate_series(1, 5) g",
+        "tables": ["migration.assets"], "cascade": false, "outcome": "committed", "detail": null,
+        "rows": null, "migration": null
+    });
+    let at = events
+        .iter()
+        .position(|e| {
+            e["at"]
+                .as_str()
+                .is_some_and(|t| t > "2026-11-23T16:07:02.000Z")
+        })
+        .unwrap_or(events.len());
+    events.insert(at, written);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("evidence.json");
+    std::fs::write(&path, serde_json::to_string(&ev).expect("json")).expect("write");
+    let (_, json) = report(&path, &[]);
+    let plans = json["recovery"].as_array().expect("recovery[]");
+    assert_eq!(plans.len(), 2, "{plans:#?}");
+    let by_finding = |rank: u64| {
+        plans
+            .iter()
+            .find(|p| p["findings"] == serde_json::json!([rank]))
+            .unwrap_or_else(|| panic!("no plan for #{rank} alone: {plans:#?}"))
+    };
+    assert_eq!(
+        by_finding(1)["target"]["time_setting"],
+        "2026-11-23 16:07:02.485000+00"
+    );
+    let delete = by_finding(2);
+    assert_eq!(
+        delete["target"]["time_setting"],
+        "2026-11-23 16:07:01.467000+00"
+    );
+    assert_eq!(delete["tables"][0]["table"], "migration.collection_flows");
+    assert_eq!(delete["tables"][0]["rows_expected_back"], 143);
 }

@@ -460,7 +460,12 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         let statement = f.statement.as_deref().unwrap_or(f.kind.title()).trim();
         let own = app == Some("pg_cron") || user.is_none();
         let group = writers.iter_mut().find(|w| {
-            w.user == user && if own { w.app == app } else { w.app != Some("pg_cron") }
+            w.user == user
+                && if own {
+                    w.app == app
+                } else {
+                    w.app != Some("pg_cron")
+                }
         });
         let run = (app, statement, s.pid.map(i64::from), source);
         match group {

@@ -502,7 +502,7 @@ pub fn action_items(
     let check = if has_verification {
         ""
     } else {
-        "; check them with `pgtriage verify` and attach its result to this postmortem"
+        "; check them with `pgtriage verify` and attach its result to this postmortem (`pgtriage report … --verify` adds it to the report)"
     };
     match plans {
         [] => {}

@@ -303,10 +303,7 @@ mod tests {
                         r["removed_by"].as_str().unwrap_or(""),
                         r["rows_lost"]
                     ),
-                    None => format!(
-                        "| `{name}` | {} | {} |",
-                        t["expected_rows"], t["live_rows"]
-                    ),
+                    None => format!("| `{name}` | {} | {} |", t["expected_rows"], t["live_rows"]),
                 };
                 assert!(md.contains(&row), "missing {row}");
             }
