@@ -644,14 +644,17 @@ fn verify_output_adds_recovery_verified_with_what_passed_and_what_still_fails() 
 }
 
 /// The words budget (issue #14 item 3) on seed 002: the Markdown stays under its line budget
-/// (321 lines, 257 after the first trim, 237 after the second: per-table facts of a finding on
-/// one line, one migration commit per story row, a later recovery plan saying only what differs
-/// from plan 1). The issue's goal of 150 is not reached: the fenced commands alone (immediate
-/// actions 21 lines, plan 1's steps 32) and the gantt (14) are 67 lines, and every section a
-/// report must have (tests/report_cli.rs) takes its heading and blank line. The test checks that
-/// the trim lost no fact a reader needs: every table that lost rows is still named in the
-/// Impact table, the routine events are still in the collapsed timeline, and every command of
-/// the immediate actions and of the recovery plans is printed exactly as the JSON has it.
+/// (321 lines, 257 after the first trim, 237 after the second, 169 after the third: one recovery
+/// plan for the two losses one PITR covers, one stop action for role app, the by-hand PITR and
+/// dump routes named in one line pointing to the JSON steps, no Table counters repeating the
+/// Impact rows, no Verification plan beside the plan's check step, key instants only in the
+/// gantt, the routine events counted instead of listed). The issue's goal of 150 is not reached:
+/// the fenced commands (immediate actions 18 lines, the plan's steps 12), the gantt (11), the
+/// story table (12) and every section's heading and blank line remain. The test checks that the
+/// trim lost no fact a reader needs: every table that lost rows is still named in the Impact
+/// table, the routine events are counted, the one plan undoes both losses with the DELETE's 143
+/// rows, and every command of the immediate actions and of the plan's main route is printed
+/// exactly as the JSON has it (the other routes are named and pointed to).
 #[test]
 fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command() {
     const BUDGET: usize = 170;
