@@ -275,7 +275,6 @@ fn markdown_report_has_every_section_in_order_and_is_deterministic() {
         "## Immediate actions",
         "## What happened",
         "## Root cause and contributing factors",
-        "## Table counters",
         "## Timeline (UTC)",
         "## Findings, ranked",
         "## Ruled out",
@@ -283,7 +282,6 @@ fn markdown_report_has_every_section_in_order_and_is_deterministic() {
         "## Recovery",
         "## Action items",
         "## Lessons",
-        "## Verification plan",
         "## Appendix: evidence sources",
     ];
     let mut last = 0;
@@ -293,7 +291,16 @@ fn markdown_report_has_every_section_in_order_and_is_deterministic() {
         last = pos;
     }
     assert!(md.contains("### #1 cascade — confidence 1.00"));
-    assert!(md.contains("| `public.parent` | 1000 | 0 |"));
+    // Every flagged table is in the Impact table, so "Table counters" (which lists only the
+    // tables the Impact table does not) is left out; the plan's check step is the
+    // verification, so "Verification plan" is too.
+    assert!(
+        md.contains("| `public.parent` | TRUNCATE … CASCADE | 1000 |"),
+        "{md}"
+    );
+    assert!(!md.contains("## Table counters"), "{md}");
+    assert!(!md.contains("## Verification plan"), "{md}");
+    assert!(md.contains("pgtriage verify --exact --baseline"), "{md}");
     assert!(md.contains("```mermaid"));
     // Archiving is on: PITR to the TRUNCATE's time, exclusive (the plan of its own event).
     assert!(

@@ -428,11 +428,19 @@ fn dropped_column_cause(
 }
 
 /// Stop the session, role or job that removed the rows before restoring anything: a cron job,
-/// a janitor or a reset script runs again. One action per (role, application) seen doing it.
+/// a janitor or a reset script runs again. One action per role seen doing it, naming every
+/// application of that role that removed rows, with one SQL block: a pg_terminate_backend line
+/// per application and one ALTER ROLE (two actions for one role would block it twice). A
+/// pg_cron job, or a writer without a role, is an action of its own.
 fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
+    struct Writer<'a> {
+        user: Option<&'a str>,
+        app: Option<&'a str>,
+        /// (application, statement, pid, source) per application, in rank order.
+        runs: Vec<(Option<&'a str>, &'a str, Option<i64>, String)>,
+    }
     let live_user = evidence.database.as_ref().map(|d| d.server.user.as_str());
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
+    let mut writers: Vec<Writer> = Vec::new();
     for f in analysis
         .findings
         .iter()
@@ -443,57 +451,130 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         if user.is_none() && app.is_none() {
             continue;
         }
-        if !seen.insert((user.map(str::to_string), app.map(str::to_string))) {
-            continue;
-        }
-        let mut filter = Vec::new();
-        if let Some(u) = user {
-            filter.push(format!("usename = {}", quote_literal(u)));
-        }
-        if let Some(a) = app.filter(|a| !a.is_empty() && *a != "[unknown]") {
-            filter.push(format!("application_name = {}", quote_literal(a)));
-        }
-        filter.push("pid <> pg_backend_pid()".into());
-        let mut command = format!(
-            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {};",
-            filter.join(" AND ")
-        );
-        let mut why = format!(
-            "{} ran `{}`{} and, if it is a job or script, may run again during the restore: end its sessions",
-            match (user, app) {
-                (Some(u), Some(a)) => format!("role {u} ({a})"),
-                (Some(u), None) => format!("role {u}"),
-                (None, Some(a)) => format!("the application {a}"),
-                (None, None) => String::new(),
-            },
-            f.statement.as_deref().unwrap_or(f.kind.title()).trim(),
-            s.pid.map(|p| format!(" from pid {p}")).unwrap_or_default()
-        );
-        if app == Some("pg_cron") {
-            command.push_str(&pause_cron_jobs(f.statement.as_deref().unwrap_or("")));
-            why.push_str(" and pause the pg_cron job that issued it");
-        } else if let Some(u) = user.filter(|u| Some(*u) != live_user && *u != "postgres") {
-            command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
-            why.push_str(&format!(
-                ", then block role {u} from logging in (only if it is the job's own role, not the application's; ALTER ROLE … LOGIN undoes it), or pause its scheduler"
-            ));
-        } else {
-            why.push_str(", and pause its scheduler or script");
-        }
         let source = f
             .evidence
             .iter()
             .find(|e| e.supports && e.source.starts_with("log:"))
             .map(|e| e.source.clone())
             .unwrap_or_default();
+        let statement = f.statement.as_deref().unwrap_or(f.kind.title()).trim();
+        let own = app == Some("pg_cron") || user.is_none();
+        let group = writers.iter_mut().find(|w| {
+            w.user == user
+                && if own {
+                    w.app == app
+                } else {
+                    w.app != Some("pg_cron")
+                }
+        });
+        let run = (app, statement, s.pid.map(i64::from), source);
+        match group {
+            Some(w) => {
+                if !w.runs.iter().any(|r| r.0 == app) {
+                    w.runs.push(run);
+                }
+            }
+            None => writers.push(Writer {
+                user,
+                app: if own { app } else { None },
+                runs: vec![run],
+            }),
+        }
+    }
+    let mut out = Vec::new();
+    for w in writers {
+        let cron = w.app == Some("pg_cron");
+        let apps: Vec<&str> = w
+            .runs
+            .iter()
+            .filter_map(|r| r.0)
+            .filter(|a| !a.is_empty() && *a != "[unknown]")
+            .collect();
+        let mut lines = Vec::new();
+        for (app, _, _, _) in &w.runs {
+            let mut filter = Vec::new();
+            if let Some(u) = w.user {
+                filter.push(format!("usename = {}", quote_literal(u)));
+            }
+            if let Some(a) = app.filter(|a| !a.is_empty() && *a != "[unknown]") {
+                filter.push(format!("application_name = {}", quote_literal(a)));
+            }
+            filter.push("pid <> pg_backend_pid()".into());
+            let line = format!(
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {};",
+                filter.join(" AND ")
+            );
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+        let mut command = lines.join("\n");
+        let ran: Vec<String> = w
+            .runs
+            .iter()
+            .map(|(app, statement, pid, _)| {
+                let who = [
+                    app.filter(|_| w.runs.len() > 1 || w.user.is_none())
+                        .map(str::to_string),
+                    pid.map(|p| format!("pid {p}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+                match (who.is_empty(), w.runs.len() > 1 || w.user.is_none()) {
+                    (true, _) => format!("`{statement}`"),
+                    (false, true) => format!("`{statement}` ({who})"),
+                    (false, false) => format!("`{statement}` from {who}"),
+                }
+            })
+            .collect();
+        let many = w.runs.len() > 1;
+        let mut why = format!(
+            "{} ran {} and, if {}, may run again during the restore: end {} sessions",
+            match (w.user, apps.as_slice()) {
+                (Some(u), [a]) => format!("role {u} ({a})"),
+                (Some(u), _) => format!("role {u}"),
+                (None, [a, ..]) => format!("the application {a}"),
+                (None, []) => String::new(),
+            },
+            ran.join(" and "),
+            if many {
+                "they are jobs or scripts"
+            } else {
+                "it is a job or script"
+            },
+            if many { "their" } else { "its" },
+        );
+        let first_statement = w.runs.first().map(|r| r.1).unwrap_or("");
+        if cron {
+            command.push_str(&pause_cron_jobs(first_statement));
+            why.push_str(" and pause the pg_cron job that issued it");
+        } else if let Some(u) = w.user.filter(|u| Some(*u) != live_user && *u != "postgres") {
+            command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
+            why.push_str(&format!(
+                ", then block role {u} from logging in (only if it is the job's own role, not the application's; ALTER ROLE … LOGIN undoes it), or pause {} scheduler",
+                if many { "their" } else { "its" }
+            ));
+        } else {
+            why.push_str(", and pause its scheduler or script");
+        }
+        let mut sources: Vec<&str> = Vec::new();
+        for r in &w.runs {
+            if !r.3.is_empty() && !sources.contains(&r.3.as_str()) {
+                sources.push(&r.3);
+            }
+        }
+        let name = if apps.is_empty() {
+            w.user.unwrap_or("the writer").to_string()
+        } else {
+            apps.join(" and ")
+        };
         out.push(Action {
-            title: format!(
-                "Stop {} before restoring",
-                app.or(user).unwrap_or("the writer")
-            ),
+            title: format!("Stop {name} before restoring"),
             why,
             command: Some(command),
-            source,
+            source: sources.join(", "),
         });
     }
     out

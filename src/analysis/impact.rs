@@ -90,7 +90,7 @@ fn removed_by(f: &Finding) -> String {
 }
 
 /// Rows the table lost to `f`: a WAL count when the WAL names them, else the statistics'.
-fn rows_lost(t: &TableView, f: &Finding) -> (Option<i64>, bool, String) {
+pub(crate) fn rows_lost(t: &TableView, f: &Finding) -> (Option<i64>, bool, String) {
     if let Some(tx) = &f.transaction
         && let Some(n) = tx
             .rows

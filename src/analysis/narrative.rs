@@ -260,6 +260,11 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
     out.sort_by_key(|a| a.0);
     let mut story: Vec<Cited> = out.into_iter().map(|(_, c)| c).collect();
     story.truncate(9);
+    // The Impact's "Detected" line says when the evidence was collected and how long after the
+    // loss: the story does not end by saying it again (unless it has nothing else to say).
+    if impact.window.detected_by.is_some() && !story.is_empty() {
+        return story;
+    }
     story.push(Cited {
         text: match first_loss {
             Some(at) => format!(
@@ -492,19 +497,25 @@ pub fn action_items(
     has_verification: bool,
 ) -> Vec<ActionItem> {
     let mut out = Vec::new();
-    // One item for every plan: the on-call DBA runs them together.
+    // One item for every plan: the on-call DBA runs them together, and checks the rows with
+    // the plan's own `pgtriage verify` step (unless a verification result is attached).
+    let check = if has_verification {
+        ""
+    } else {
+        "; check them with `pgtriage verify` and attach its result to this postmortem (`pgtriage report … --verify` adds it to the report)"
+    };
     match plans {
         [] => {}
         [(id, tables)] => out.push(ActionItem {
             what: format!(
-                "Put back the missing rows of {} (recovery plan {id}).",
+                "Put back the missing rows of {} (recovery plan {id}){check}.",
                 tables.join(", ")
             ),
             owner: "on-call DBA",
         }),
         _ => out.push(ActionItem {
             what: format!(
-                "Put back the missing rows: {}.",
+                "Put back the missing rows: {}{check}.",
                 plans
                     .iter()
                     .map(|(id, tables)| format!("{} (recovery plan {id})", tables.join(", ")))
@@ -513,12 +524,6 @@ pub fn action_items(
             ),
             owner: "on-call DBA",
         }),
-    }
-    if !plans.is_empty() && !has_verification {
-        out.push(ActionItem {
-            what: "Run the verification below and attach its result to this postmortem.".into(),
-            owner: "on-call DBA",
-        });
     }
     for p in prevention {
         out.push(ActionItem {
@@ -796,7 +801,6 @@ impl TimelineLinks {
                 | "rollback"
         ) || kind.starts_with("wal_");
         let mut ranks: Vec<usize> = Vec::new();
-        let mut on_a_finding_table = false;
         for FindingMarks {
             rank,
             cites,
@@ -807,7 +811,6 @@ impl TimelineLinks {
             // A destructive statement on a finding's tables, in the same transaction time as the
             // finding, is part of it even when the finding cites another line of it.
             let on_its_tables = tables.iter().any(|t| its_tables.contains(t));
-            on_a_finding_table |= on_its_tables;
             let same_moment = fa.is_some_and(|fa| (fa - at).num_milliseconds().abs() < 1000);
             if cites.contains(source) || (destructive && on_its_tables && same_moment) {
                 ranks.push(*rank);
@@ -833,8 +836,9 @@ impl TimelineLinks {
                 | "last_completed_transaction"
         );
         let migration = matches!(kind, "migration_commit" | "migration_bookkeeping");
-        let story =
-            !ranks.is_empty() || lifecycle || migration || (destructive && on_a_finding_table);
+        // A destructive statement no finding rests on (an earlier routine DELETE on a lost
+        // table) is counted with the routine events, not told.
+        let story = !ranks.is_empty() || lifecycle || migration;
         (ranks, story)
     }
 }

@@ -48,7 +48,7 @@ pub struct KindCount {
 pub struct GanttSection {
     pub rank: usize,
     pub kind: Kind,
-    /// At most six, in time order.
+    /// Its key instants, in time order (at most six across all sections).
     pub instants: Vec<GanttInstant>,
 }
 
@@ -75,6 +75,9 @@ pub struct Postmortem {
     pub routine_events: Vec<KindCount>,
     pub gantt: Vec<GanttSection>,
 }
+
+/// The most instants the timeline diagram shows: a diagram of every event says less.
+const GANTT_INSTANTS: usize = 6;
 
 /// The postmortem of an analysis whose timeline, advice, blast radius and recovery plans are
 /// computed.
@@ -130,6 +133,27 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
             e.story = false;
         }
     }
+    // Migration bookkeeping (a version table's INSERT or UPDATE) is told for the migrations the
+    // cross-check lists: the row naming one of their revisions, quoted. Another revision's
+    // bookkeeping is routine. Without a cross-checked migration every bookkeeping row is told.
+    let revisions: Vec<String> = analysis
+        .migrations
+        .iter()
+        .flat_map(|m| {
+            let file = m.path.rsplit('/').next().unwrap_or(&m.path);
+            let stem = file.split('.').next().unwrap_or(file);
+            let prefix = stem.split('_').next().unwrap_or(stem);
+            [format!("'{stem}'"), format!("'{prefix}'")]
+        })
+        .collect();
+    if !revisions.is_empty() {
+        for e in timeline
+            .iter_mut()
+            .filter(|e| e.findings.is_empty() && e.entry.kind == "migration_bookkeeping")
+        {
+            e.story = revisions.iter().any(|r| e.entry.text.contains(r.as_str()));
+        }
+    }
     let mut routine: BTreeMap<&str, usize> = BTreeMap::new();
     for e in timeline.iter().filter(|e| !e.story) {
         *routine.entry(e.entry.kind.as_str()).or_default() += 1;
@@ -141,21 +165,63 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
             count,
         })
         .collect();
+    // The diagram shows the key instants only: the loss statements and what caused them (a
+    // DROP TYPE, a rollback), the failed statements of the suspect sessions, a crash or a
+    // restore — each once, at most GANTT_INSTANTS in all. A finding none of whose events is
+    // one of those shows its first event. The story table below has the rest.
+    let key = |kind: &str| {
+        matches!(
+            kind,
+            "truncate"
+                | "delete"
+                | "delete_all"
+                | "update_all"
+                | "drop_table"
+                | "drop_schema"
+                | "drop_type"
+                | "drop_database"
+                | "drop_owned"
+                | "drop_column"
+                | "rollback"
+                | "error"
+                | "crash"
+                | "crash_recovery"
+                | "recovery_start"
+                | "recovery_stop"
+                | "new_timeline"
+                | "promotion"
+                | "stats_reset"
+        ) || kind.starts_with("wal_")
+    };
+    let mut shown: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let gantt = analysis
         .findings
         .iter()
         .filter_map(|f| {
-            let instants: Vec<GanttInstant> = timeline
+            let linked: Vec<&TimelineRow> = timeline
                 .iter()
                 .filter(|e| e.findings.contains(&f.rank))
-                .take(6)
-                .map(|e| GanttInstant {
+                .collect();
+            let mut picked: Vec<&TimelineRow> = linked
+                .iter()
+                .copied()
+                .filter(|e| key(&e.entry.kind))
+                .collect();
+            if picked.is_empty() && analysis.explains_any(f) {
+                picked = linked.into_iter().take(1).collect();
+            }
+            let mut instants: Vec<GanttInstant> = Vec::new();
+            for e in picked {
+                if shown.len() >= GANTT_INSTANTS || !shown.insert(e.entry.source.as_str()) {
+                    continue;
+                }
+                instants.push(GanttInstant {
                     at: e.entry.at,
                     kind: e.entry.kind.clone(),
                     text: e.entry.text.clone(),
                     detail: e.detail.clone(),
-                })
-                .collect();
+                });
+            }
             (!instants.is_empty()).then_some(GanttSection {
                 rank: f.rank,
                 kind: f.kind,
@@ -187,11 +253,49 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
         story: narrative::story(facts, analysis, &impact),
         causes: narrative::causes(facts, analysis, &cascades),
         action_items,
-        lessons: narrative::lessons(facts, analysis),
+        lessons: point_to_actions(
+            narrative::lessons(facts, analysis),
+            &analysis.advice.immediate_actions,
+        ),
         ruled_out_groups: narrative::ruled_out_groups(analysis),
         impact: Some(impact),
         timeline,
         routine_events,
         gantt,
     }
+}
+
+/// A lucky break an immediate action already acts on (the dead rows to read, the archive to
+/// keep, the dropped column's values) is one short line pointing to that action, not its
+/// reasons again.
+fn point_to_actions(
+    lessons: Vec<Lesson>,
+    actions: &[crate::analysis::advice::Action],
+) -> Vec<Lesson> {
+    let archive = |source: &str| {
+        source == "setting:archive_mode" || source.starts_with("stats:pg_stat_archiver.")
+    };
+    lessons
+        .into_iter()
+        .map(|mut l| {
+            if !l.lucky {
+                return l;
+            }
+            let acted = actions.iter().position(|a| {
+                a.source.split(", ").any(|s| s == l.source)
+                    || (archive(&l.source) && a.title.starts_with("Keep the WAL archive"))
+            });
+            if let Some(i) = acted {
+                let short = l
+                    .text
+                    .split(" — ")
+                    .next()
+                    .unwrap_or(&l.text)
+                    .trim_end_matches('.')
+                    .to_string();
+                l.text = format!("{short} — immediate action {}.", i + 1);
+            }
+            l
+        })
+        .collect()
 }

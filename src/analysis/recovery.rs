@@ -150,6 +150,69 @@ fn events<'a>(analysis: &'a Analysis) -> Vec<Event<'a>> {
     out
 }
 
+/// One point-in-time recovery to before the earliest loss recovers a later loss too when none
+/// of the later loss's tables was written between the two: the copy then holds every row the
+/// later statement removed. Such events become one plan (one rehearsal, one restore.sql); a
+/// later loss whose tables were written in between (or whose writes the log does not show)
+/// keeps its own plan, since the earlier target would miss those rows. A restore, a timeline
+/// switch, a DROP DATABASE (a commit-LSN target) or a WAL-exact target is never merged.
+fn merge_covered<'a>(facts: &Facts, events: Vec<Event<'a>>) -> Vec<Event<'a>> {
+    if !facts.has_log() {
+        return events;
+    }
+    let mergeable = |e: &Event| {
+        e.at.is_some()
+            && e.findings.iter().all(|f| {
+                f.kind != Kind::Restore
+                    && f.transaction.is_none()
+                    && !f.statement.as_deref().is_some_and(|s| {
+                        let s = s.trim_start().to_ascii_uppercase();
+                        s.starts_with("DROP DATABASE") || s.starts_with("DROP TABLESPACE")
+                    })
+            })
+    };
+    let writes = [EventKind::BulkLoad, EventKind::Ddl, EventKind::UpdateAll];
+    // Every table of `later` was last written before `earliest`.
+    let covered = |earliest: DateTime<Utc>, later: &Event| {
+        let Some(until) = later.at else { return false };
+        later.tables.iter().all(|t| {
+            facts.resolve(t).is_some_and(|i| {
+                facts
+                    .events_for(i, &writes)
+                    .into_iter()
+                    .filter(|e| e.at < until && e.outcome != Some(TxOutcome::Aborted))
+                    .map(|e| e.at)
+                    .max()
+                    .is_some_and(|w| w < earliest)
+            })
+        })
+    };
+    let mut out: Vec<Event<'a>> = Vec::new();
+    for e in events {
+        let host = out.iter_mut().find(|o| {
+            mergeable(o)
+                && mergeable(&e)
+                && match (o.at, e.at) {
+                    (Some(a), Some(b)) if a <= b => covered(a, &e) && covered(a, o),
+                    (Some(_), Some(b)) => covered(b, o) && covered(b, &e),
+                    _ => false,
+                }
+        });
+        match host {
+            Some(o) => {
+                o.findings.extend(e.findings);
+                o.tables.extend(e.tables);
+                o.at = match (o.at, e.at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            None => out.push(e),
+        }
+    }
+    out
+}
+
 /// The archiving tool the server's `archive_command` names, and the matching
 /// `restore_command`, when it can be derived.
 pub fn archiver(archive_command: &str) -> (&'static str, Option<String>) {
@@ -262,7 +325,12 @@ pub fn provider(evidence: &Evidence) -> Option<&'static str> {
 /// at or after it — the destructive one included, since a transaction commits after its
 /// statement starts. (A commit LSN from the WAL would be exact: slot it in here.)
 fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<Target> {
-    let first = event.findings.first()?;
+    // A merged event's target is its earliest loss.
+    let first = event
+        .findings
+        .iter()
+        .find(|f| f.at.is_some() && f.at == event.at)
+        .or(event.findings.first())?;
     let source = first
         .evidence
         .iter()
@@ -448,7 +516,7 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
         .map(|i| shell(&i.name));
 
     let mut out = Vec::new();
-    for event in events(analysis) {
+    for event in merge_covered(facts, events(analysis)) {
         let id = out.len() + 1;
         let first = event.findings[0];
         let tables: Vec<PlanTable> = event
@@ -458,7 +526,15 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
                 Some(v) => PlanTable {
                     table: t.clone(),
                     expected_rows: v.expected,
-                    rows_expected_back: v.expected.map(|_| v.missing()),
+                    // The rows the explaining finding says were lost (the Impact table's
+                    // number): a committed DELETE leaves inserts − deletes = live, so
+                    // "expected − live" would say 0 for it.
+                    rows_expected_back: event
+                        .findings
+                        .iter()
+                        .find(|f| analysis.explanation(t).map(|e| e.rank) == Some(f.rank))
+                        .and_then(|f| crate::analysis::impact::rows_lost(v, f).0)
+                        .or(v.expected.map(|_| v.missing())),
                     expected_from: v.expected_from.as_str(),
                 },
                 None => PlanTable {
@@ -482,23 +558,32 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
             .map(|t| t.rows_expected_back)
             .sum::<Option<i64>>();
         let target = target_for(facts, &event, timeline_id);
-        let statement = first
-            .statement
-            .as_deref()
-            .map(|s| format!("`{}`", s.trim()))
-            .unwrap_or_else(|| first.kind.title().to_string());
-        let event_text = format!(
-            "{statement}{}{}",
-            event
-                .at
-                .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S%.3f UTC")))
-                .unwrap_or_default(),
-            first
-                .session
-                .as_ref()
-                .and_then(|s| s.user.as_ref().map(|u| format!(" by {u}")))
-                .unwrap_or_default()
-        );
+        // One clause per loss statement, earliest first (a merged plan has several).
+        let mut by_time: Vec<&Finding> = event.findings.clone();
+        by_time.sort_by_key(|f| (f.at, f.rank));
+        by_time.dedup_by_key(|f| f.at);
+        let mut clauses: Vec<String> = Vec::new();
+        for f in by_time {
+            let statement = f
+                .statement
+                .as_deref()
+                .map(|s| format!("`{}`", s.trim()))
+                .unwrap_or_else(|| f.kind.title().to_string());
+            let clause = format!(
+                "{statement}{}{}",
+                f.at.or(event.at)
+                    .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S%.3f UTC")))
+                    .unwrap_or_default(),
+                f.session
+                    .as_ref()
+                    .and_then(|s| s.user.as_ref().map(|u| format!(" by {u}")))
+                    .unwrap_or_default()
+            );
+            if !clauses.contains(&clause) {
+                clauses.push(clause);
+            }
+        }
+        let event_text = clauses.join("; then ");
 
         let drops_database = event.findings.iter().any(|f| {
             f.statement.as_deref().is_some_and(|s| {
@@ -794,7 +879,11 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
             id,
             event: event_text,
             kind: first.kind,
-            findings: event.findings.iter().map(|f| f.rank).collect(),
+            findings: {
+                let mut ranks: Vec<usize> = event.findings.iter().map(|f| f.rank).collect();
+                ranks.sort_unstable();
+                ranks
+            },
             at: event.at,
             tables,
             rows_expected_back,
