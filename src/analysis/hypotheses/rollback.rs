@@ -61,8 +61,12 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         let never_analyzed = t.stats.last_analyze.is_none() && t.stats.last_autoanalyze.is_none();
         let mod_ = t.stats.n_mod_since_analyze.unwrap_or(0);
         // Dead tuples of committed deletes and updates are counted in n_mod_since_analyze;
-        // those of aborted inserts are not.
-        let aborted_dead = (t.dead() - mod_.min(t.dead())).max(0);
+        // those of aborted inserts are not. Only updates and deletes leave dead tuples of
+        // committed work, so n_tup_upd + n_tup_del (attempts, so an upper bound) bounds them
+        // too — the tighter bound when n_mod_since_analyze also counts committed inserts (a
+        // table never analyzed).
+        let committed_dead = mod_.min(t.upd() + t.del()).min(t.dead());
+        let aborted_dead = (t.dead() - committed_dead).max(0);
         let dead_cover = aborted_dead >= missing;
         let insv_cover = t.stats.n_ins_since_vacuum.unwrap_or(0) >= missing && mod_ < missing;
         let vacuum_log: Vec<_> = facts
@@ -321,6 +325,32 @@ mod tests {
             v.findings[0].statement.as_deref(),
             Some("INSERT INTO parent SELECT …")
         );
+    }
+
+    /// Generator miss (seed 1796226280, incident 10): 1,431 committed rows, 6 updated, never
+    /// vacuumed or analyzed, then 1,087 inserts that failed. n_mod_since_analyze (1,437) counts
+    /// the committed inserts as well, so it is no bound on the dead tuples of committed work:
+    /// only updates and deletes leave those (at most n_tup_upd + n_tup_del = 6), and the other
+    /// 1,087 dead tuples are the aborted inserts.
+    #[test]
+    fn dead_tuples_beyond_updates_and_deletes_are_aborted_inserts() {
+        let mut t = table("billing.LineItems", 16430, 1431);
+        t.n_tup_ins = Some(2518);
+        t.n_tup_upd = Some(6);
+        t.n_dead_tup = Some(1093);
+        t.n_mod_since_analyze = Some(1437);
+        t.n_ins_since_vacuum = Some(2518);
+        t.last_vacuum = None;
+        t.last_analyze = None;
+        t.vacuum_count = Some(0);
+        t.analyze_count = Some(0);
+        t.reltuples = -1.0;
+        t.relpages = 0;
+        let ev = evidence(vec![t], vec![]);
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1, "{:#?}", v.ruled_out);
+        assert_eq!(v.findings[0].tables, vec!["billing.LineItems"]);
+        assert!(!v.findings[0].loss);
     }
 
     #[test]

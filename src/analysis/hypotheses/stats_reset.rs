@@ -88,6 +88,34 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         }
         None => true,
     });
+    // "pg_class still counts them" is the claim: a table whose file was replaced since the
+    // baseline (or ever, without one) with `reltuples` reset to −1 is the TRUNCATE signature,
+    // and pg_class counts nothing there. The reset explains its counters, not its rows.
+    members.retain(|i| {
+        let t = &facts.tables[*i];
+        let replaced_since = t
+            .baseline
+            .is_none_or(|b| b.oid == t.stats.oid && b.relfilenode != t.stats.relfilenode);
+        if crate::analysis::signatures::storage_signature(t) && replaced_since {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::StatsReset,
+                tables: vec![t.name.clone()],
+                reason: format!(
+                    "relfilenode {} ≠ oid {}{} and reltuples {}: its file was replaced and pg_class no longer counts its rows — a reset zeroes counters, it does not swap files",
+                    t.stats.relfilenode,
+                    t.stats.oid,
+                    t.baseline
+                        .map(|b| format!(" (baseline {})", b.relfilenode))
+                        .unwrap_or_default(),
+                    t.stats.reltuples
+                ),
+                source: t.cite_catalog("relfilenode"),
+            });
+            false
+        } else {
+            true
+        }
+    });
     let cluster = facts.cluster();
     if members.is_empty() {
         for i in facts.affected() {
@@ -288,6 +316,47 @@ mod tests {
         t.n_live_tup = Some(700);
         let ev = evidence(vec![t], vec![]);
         assert_eq!(hypothesize(&Facts::new(&ev)).findings.len(), 1);
+    }
+
+    /// Generator miss (seed 1796226280, incident 171): `pg_stat_reset()`, then `TRUNCATE` of a
+    /// partitioned table, then 19 new rows in one partition. Its counters restarted (1,142
+    /// inserts in the baseline, 19 now), but its file was replaced since the baseline and
+    /// `reltuples` is −1: pg_class does not "still count the rows", so the reset cannot say
+    /// nothing was lost there.
+    #[test]
+    fn a_file_replaced_since_the_baseline_is_not_a_reset() {
+        let mut base = table("user.Addresses_p2", 16494, 1142);
+        base.partition_parent = Some("user.Addresses".into());
+        let mut now = zeroed(base.clone());
+        now.n_tup_ins = Some(19);
+        now.n_live_tup = Some(19);
+        now.n_mod_since_analyze = Some(19);
+        now.n_ins_since_vacuum = Some(19);
+        now.relfilenode = 16517;
+        now.reltuples = -1.0;
+        now.relpages = 0;
+        now.size_bytes = Some(8192);
+        let quiet = zeroed(table("public.inventory", 16500, 300));
+        let mut ev = evidence(vec![now, quiet], vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 30, 0));
+        }
+        ev.baseline = Some(snapshot(
+            vec![base, table("public.inventory", 16500, 300)],
+            vec![],
+        ));
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["public.inventory"]);
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.tables == ["user.Addresses_p2"] && r.reason.contains("reltuples")),
+            "{:#?}",
+            v.ruled_out
+        );
     }
 
     #[test]

@@ -173,6 +173,29 @@ mod tests {
         assert!(v.ruled_out[0].reason.contains("relfilenode = oid"));
     }
 
+    /// Generator miss (seed 1796226280, incidents 52, 69, 1582): a crash zeroed every counter;
+    /// the partitioned parent (relkind p) has relfilenode 0 — no storage of its own — and
+    /// reltuples −1, which read as "new file, estimate reset": a 0.25 truncate "data loss" on a
+    /// table that holds no rows, in an incident where nothing was lost.
+    #[test]
+    fn a_partitioned_parent_after_a_crash_is_not_truncated() {
+        let mut parent = zeroed(table("refunds", 16410, 0));
+        parent.relkind = "p".into();
+        parent.relfilenode = 0;
+        parent.reltuples = -1.0;
+        parent.relpages = -1;
+        parent.size_bytes = Some(0);
+        let mut leaf = zeroed(table("refunds_p1", 16415, 19));
+        leaf.partition_parent = Some("public.refunds".into());
+        let mut ev = evidence(vec![parent, leaf], vec![]);
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 13, 7));
+            d.bgwriter_stats_reset = Some(at(12, 13, 9));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    }
+
     #[test]
     fn vacuum_full_rewrites_storage_but_loses_nothing() {
         // Control C1: rfn ≠ oid, rows all there.
