@@ -61,7 +61,14 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
     let mut members = facts.stats_zeroed_tables();
     for (i, t) in facts.tables.iter().enumerate() {
-        if t.has_counters() && !t.counters_zero() && t.live() > t.ins() - t.del() && t.ins() == 0 {
+        // n_live_tup repopulated by a VACUUM after the reset, n_tup_ins still 0. Live rows are
+        // the point: with none left, deletes counted since the reset mean the rows went since.
+        if t.has_counters()
+            && !t.counters_zero()
+            && t.live() > 0
+            && t.live() > t.ins() - t.del()
+            && t.ins() == 0
+        {
             members.push(i);
         }
         // Counters that restarted and counted a little since (status rule 3b).
@@ -357,6 +364,28 @@ mod tests {
             "{:#?}",
             v.ruled_out
         );
+    }
+
+    /// Generator miss (seed 1796226280, incident 125): `pg_stat_reset()`, then `DELETE FROM
+    /// "UserAccounts"` cascading to `payments`. Since the reset `payments` counts 554 deletes,
+    /// no insert and no live row: "n_live_tup above n_tup_ins − n_tup_del" holds trivially
+    /// (0 > −554), but no row is left for the reset to vouch for — the rows went since.
+    #[test]
+    fn deletes_counted_since_a_reset_with_nothing_left_are_not_a_reset() {
+        let mut gone = zeroed(table("payments", 16472, 554));
+        gone.n_tup_del = Some(554);
+        gone.n_dead_tup = Some(554);
+        gone.n_mod_since_analyze = Some(554);
+        let quiet = zeroed(table("shipments", 16386, 697));
+        let mut ev = evidence(vec![gone, quiet], vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 30, 0));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["public.shipments"]);
     }
 
     #[test]
