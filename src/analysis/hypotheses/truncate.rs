@@ -109,6 +109,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
 mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
+    use crate::analysis::scoring::Reason;
     use crate::evidence::EventKind;
 
     #[test]
@@ -194,6 +195,48 @@ mod tests {
         }
         let v = hypothesize(&Facts::new(&ev));
         assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    }
+
+    /// Generator miss (seed 1796226280, incident 123, after the fix above): `TRUNCATE "user",
+    /// "user"."table"` logged, `"user"."table"` partitioned. The parent has no storage, so no
+    /// storage signature either way; in the finding it read as "relfilenode = oid: a TRUNCATE
+    /// always gives new storage" and contradicted the whole statement. Its partitions carry the
+    /// loss; the parent is no member.
+    #[test]
+    fn a_logged_truncate_through_a_partitioned_parent_is_told_by_its_partitions() {
+        let mut parent = zeroed(table("user.table", 16449, 946));
+        parent.relkind = "p".into();
+        parent.relfilenode = 0;
+        parent.relpages = -1;
+        parent.size_bytes = Some(0);
+        let mut p1 = truncated(table("user.table_p1", 16454, 19), 16480, at(12, 9, 40));
+        p1.partition_parent = Some("user.table".into());
+        let mut p2 = truncated(table("user.table_p2", 16461, 927), 16484, at(12, 9, 40));
+        p2.partition_parent = Some("user.table".into());
+        let user = truncated(table("public.user", 16442, 986), 16476, at(12, 9, 40));
+        let ev = with_log(
+            evidence(vec![parent, p1, p2, user], vec![]),
+            vec![event(
+                EventKind::Truncate,
+                at(12, 9, 40),
+                7,
+                "TRUNCATE \"user\", \"user\".\"table\"",
+                &["public.user", "user.table"],
+            )],
+        );
+        let v = hypothesize(&Facts::new(&ev));
+        let all: Vec<&String> = v.findings.iter().flat_map(|f| &f.tables).collect();
+        assert!(!all.iter().any(|t| *t == "user.table"), "{all:?}");
+        for leaf in ["public.user", "user.table_p1", "user.table_p2"] {
+            assert!(all.iter().any(|t| *t == leaf), "{leaf} in {all:?}");
+        }
+        assert!(
+            v.findings
+                .iter()
+                .all(|f| f.score.iter().all(|s| s.reason != Reason::Contradicted)),
+            "{:#?}",
+            v.findings
+        );
     }
 
     #[test]
