@@ -4,7 +4,8 @@
 Usage: random_incidents.py N [SEED]   (normally through scripts/random-incidents.sh)
 
 Each incident i of a run is drawn from random.Random(f"{SEED}/{i}") alone, so one incident can be
-re-staged by itself (RANDOM_INCIDENTS_ONLY=i). For each incident this:
+re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
+(RANDOM_INCIDENTS_FROM=i stages i..N-1). For each incident this:
 
 1. copies a cluster initialised once per run and starts it with random logging settings:
    log_statement none/ddl/mod/all, one of several log_line_prefix values, stderr/csvlog/jsonlog,
@@ -630,7 +631,9 @@ def main():
     total = right = 0
     failures = 0
     started = time.time()
-    indexes = [int(only)] if only else range(n)
+    # Incidents FROM..N-1 only: a larger N in parts, each incident still drawn from SEED/i alone.
+    first = int(os.environ.get("RANDOM_INCIDENTS_FROM", "0"))
+    indexes = [int(only)] if only else range(first, n)
     try:
         for i in indexes:
             inc = Incident(seed, i)
