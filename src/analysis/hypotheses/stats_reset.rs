@@ -79,21 +79,41 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     members.sort_unstable();
     members.dedup();
     // "Nothing was lost" cannot hold for a table the log shows emptied by a committed
-    // statement: that table is ruled out, with the statement as the reason.
-    members.retain(|i| match facts.logged_emptying(*i).first() {
-        Some(e) => {
-            verdict.ruled_out.push(RuledOut {
-                kind: Kind::StatsReset,
-                tables: vec![facts.tables[*i].name.clone()],
-                reason: format!(
-                    "the log shows `{}` committed on it: its counters restarted, but its rows went by that statement",
-                    e.text.trim()
-                ),
-                source: e.source.clone(),
-            });
-            false
+    // statement: that table is ruled out, with the statement as the reason. Nor for one a
+    // committed DELETE (with a WHERE) touched after the baseline was taken: the reset hid how
+    // many rows it removed, but they are rows the baseline counted. (Without a baseline such a
+    // DELETE may be routine work of any age: the reset keeps the table.)
+    let baseline_at = facts.baseline_at();
+    members.retain(|i| {
+        let t = &facts.tables[*i];
+        let since_baseline = || {
+            let b = baseline_at.filter(|_| t.baseline.is_some())?;
+            facts
+                .events_for(*i, &[EventKind::Delete])
+                .into_iter()
+                .rev()
+                .find(|e| e.at > b && crate::analysis::facts::committed(e) == Some(true))
+        };
+        match facts.logged_emptying(*i).first().copied().or_else(since_baseline) {
+            Some(e) => {
+                verdict.ruled_out.push(RuledOut {
+                    kind: Kind::StatsReset,
+                    tables: vec![t.name.clone()],
+                    reason: format!(
+                        "the log shows `{}` committed on it{}: its counters restarted, but rows went by that statement",
+                        e.text.trim(),
+                        if e.kind == EventKind::Delete {
+                            " after the baseline"
+                        } else {
+                            ""
+                        }
+                    ),
+                    source: e.source.clone(),
+                });
+                false
+            }
+            None => true,
         }
-        None => true,
     });
     // "pg_class still counts them" is the claim: a table whose file was replaced since the
     // baseline (or ever, without one) with `reltuples` reset to −1 is the TRUNCATE signature,
@@ -386,6 +406,61 @@ mod tests {
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings.len(), 1);
         assert_eq!(v.findings[0].tables, vec!["public.shipments"]);
+    }
+
+    /// Generator miss (seed 1796226280, incident 277): a baseline, then `DELETE FROM
+    /// "Ops".customers WHERE id % 2 = 0` (logged, committed), then a crash. The counters cannot
+    /// size it, but it ran after the baseline: the reset does not make its table "nothing
+    /// lost". A routine `DELETE … WHERE id = 536` from before the baseline does not count.
+    #[test]
+    fn a_committed_delete_after_the_baseline_keeps_its_table_out_of_the_reset() {
+        let run = |delete_at| {
+            let mut base = deleted(table("Ops.customers", 16406, 1232), 1);
+            base.n_dead_tup = Some(0);
+            let mut baseline = snapshot(vec![base, table("Ops.inventory", 16394, 951)], vec![]);
+            baseline.server.server_time = at(12, 10, 0);
+            let mut now = zeroed(table("Ops.customers", 16406, 1231));
+            now.reltuples = -1.0;
+            now.relpages = 0;
+            now.size_bytes = Some(57344);
+            let quiet = zeroed(table("Ops.inventory", 16394, 951));
+            let mut ev = with_log(
+                evidence(vec![now, quiet], vec![]),
+                vec![
+                    event(
+                        EventKind::Delete,
+                        at(12, 5, 0),
+                        30,
+                        "DELETE FROM \"Ops\".customers WHERE id = 536",
+                        &["Ops.customers"],
+                    ),
+                    event(
+                        EventKind::Delete,
+                        delete_at,
+                        40,
+                        "DELETE FROM \"Ops\".customers WHERE id % 2 = 0",
+                        &["Ops.customers"],
+                    ),
+                ],
+            );
+            ev.baseline = Some(baseline);
+            if let Some(d) = ev.database.as_mut() {
+                d.server.postmaster_start_time = Some(at(12, 25, 0));
+                d.bgwriter_stats_reset = Some(at(12, 25, 2));
+            }
+            hypothesize(&Facts::new(&ev))
+        };
+        let v = run(at(12, 20, 0));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["Ops.inventory"]);
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.tables == ["Ops.customers"] && r.reason.contains("after the baseline"))
+        );
+        // The control: both deletes before the baseline; the reset explains both tables.
+        let v = run(at(12, 8, 0));
+        assert_eq!(v.findings[0].tables.len(), 2, "{:#?}", v.ruled_out);
     }
 
     #[test]
