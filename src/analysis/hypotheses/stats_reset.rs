@@ -115,6 +115,28 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             None => true,
         }
     });
+    // Deletes counted since the restart that committed (their dead tuples and modifications
+    // are there too) and left no live row: the rows went after the reset, by DELETE.
+    members.retain(|i| {
+        let t = &facts.tables[*i];
+        let k = crate::analysis::signatures::committed_deletes(t);
+        if t.live() == 0 && k > 0 {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::StatsReset,
+                tables: vec![t.name.clone()],
+                reason: format!(
+                    "n_tup_del {} since the counters restarted, {k} of them committed (n_dead_tup {}, n_mod_since_analyze {}), and n_live_tup 0: the rows went after the reset",
+                    t.del(),
+                    t.dead(),
+                    t.stats.n_mod_since_analyze.unwrap_or(0)
+                ),
+                source: t.cite("n_tup_del"),
+            });
+            false
+        } else {
+            true
+        }
+    });
     // "pg_class still counts them" is the claim: a table whose file was replaced since the
     // baseline (or ever, without one) with `reltuples` reset to −1 is the TRUNCATE signature,
     // and pg_class counts nothing there. The reset explains its counters, not its rows.
@@ -461,6 +483,29 @@ mod tests {
         // The control: both deletes before the baseline; the reset explains both tables.
         let v = run(at(12, 8, 0));
         assert_eq!(v.findings[0].tables.len(), 2, "{:#?}", v.ruled_out);
+    }
+
+    /// Generator miss (seed 1796226280, incident 245, N = 400): a crash, then `DELETE FROM
+    /// "LineItems"` cascading to `notes`. notes' counters went backwards (0 inserts against the
+    /// baseline's 1,471), so they restarted — but since then they count 1,471 committed deletes
+    /// and no live row: the rows went after the crash.
+    #[test]
+    fn committed_deletes_since_the_restart_that_left_nothing_are_not_a_reset() {
+        let base = table("notes", 16393, 1471);
+        let mut now = zeroed(base.clone());
+        now.n_tup_del = Some(1471);
+        now.n_dead_tup = Some(1471);
+        now.n_mod_since_analyze = Some(1471);
+        let quiet = zeroed(table("inventory", 16400, 300));
+        let mut ev = evidence(vec![now, quiet], vec![]);
+        ev.baseline = Some(snapshot(vec![base, table("inventory", 16400, 300)], vec![]));
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 25, 0));
+            d.bgwriter_stats_reset = Some(at(12, 25, 2));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["public.inventory"]);
     }
 
     #[test]
