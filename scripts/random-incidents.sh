@@ -7,8 +7,10 @@
 # (Python 3 stdlib + psql); see its top comment for what is staged and how it is judged.
 #
 # Environment: PGTRIAGE (binary; default target/debug/pgtriage, built if missing),
-# PGTRIAGE_PG_BINDIR (server binaries), RANDOM_INCIDENTS_KEEP=DIR (keep every incident's
-# evidence, report and truth there), RANDOM_INCIDENTS_JSON=FILE (write the summary as JSON).
+# PGTRIAGE_PG_BINDIR (server binaries), RANDOM_INCIDENTS_KEEP=DIR (keep each missed incident's
+# evidence, report and truth there; RANDOM_INCIDENTS_KEEP_ALL=1 keeps every incident's),
+# RANDOM_INCIDENTS_JSON=FILE (write the summary as JSON),
+# RANDOM_INCIDENTS_ONLY=i (stage incident i alone), RANDOM_INCIDENTS_FROM=i (stage i..N-1).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [[ $# -lt 1 ]]; then

@@ -11,11 +11,12 @@ use std::process::Command;
 /// Seed and size of the CI run: 10 incidents, about a minute on two cores.
 const SEED: &str = "ci";
 const N: &str = "10";
-/// Share of tables (in %) this seed must explain correctly. Measured: 77 of 78 (98.7 %; the
-/// miss is a rolled-back insert followed by `pg_stat_reset()`: the table's first explanation is
-/// the reset, not the rollback — neither is a loss, but the judge wants the rollback). 97 % leaves room for one more miss from timing (statistics flushed late on a busy
-/// machine), not for a regression; raising it needs better reasoning, not a different seed.
-const THRESHOLD_PERCENT: u64 = 97;
+/// Share of tables (in %) this seed must explain correctly. Measured: 78 of 78 (the last
+/// session's one miss, a rolled-back insert followed by `pg_stat_reset()`, is one no longer: the
+/// log now tells the rollback, and the judge accepts the reset there). 98 % leaves room for one miss from
+/// timing (statistics flushed late on a busy machine), not for a regression; raising it needs
+/// better reasoning, not a different seed.
+const THRESHOLD_PERCENT: u64 = 98;
 
 fn figure(out: &str, prefix: &str) -> Option<(u64, u64)> {
     let line = out.lines().rev().find(|l| l.starts_with(prefix))?;

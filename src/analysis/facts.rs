@@ -117,9 +117,11 @@ impl<'a> TableView<'a> {
     pub fn catalog_rows(&self) -> bool {
         self.stats.reltuples > 0.0 || self.stats.relpages > 0 || self.stats.size_bytes > Some(0)
     }
-    /// `relfilenode ≠ oid`: the table's storage was replaced at some point.
+    /// `relfilenode ≠ oid`: the table's storage was replaced at some point. A partitioned
+    /// table (relkind `p`) has no storage at all — its relfilenode is always 0 — so it is never
+    /// rewritten: a TRUNCATE through it replaces its partitions' files, not its own.
     pub fn rewritten(&self) -> bool {
-        self.stats.relfilenode != self.stats.oid
+        self.stats.relkind != "p" && self.stats.relfilenode != self.stats.oid
     }
     /// Every `last_*` time is NULL and no vacuum was ever counted.
     pub fn never_maintained(&self) -> bool {

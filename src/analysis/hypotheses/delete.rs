@@ -75,8 +75,18 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         let k = committed_deletes(t);
         if k == 0 && t.counters_restarted {
             // The counters restarted (crash, reset, restore) after the DELETE: they cannot count
-            // its rows, but the log shows it committed.
-            if let Some(e) = events.iter().rev().find(|e| committed(e) == Some(true)) {
+            // its rows, but the log shows it committed. One that ran before the baseline was
+            // taken is in the baseline already: it removed nothing the baseline counted.
+            let since_baseline = |e: &&&crate::evidence::LogEvent| match facts.baseline_at() {
+                Some(b) if t.baseline.is_some() => e.at > b,
+                _ => true,
+            };
+            if let Some(e) = events
+                .iter()
+                .rev()
+                .filter(since_baseline)
+                .find(|e| committed(e) == Some(true))
+            {
                 let mut f = Finding::new(
                     Kind::Delete,
                     vec![t.name.clone()],
@@ -243,6 +253,45 @@ mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
     use crate::evidence::TxOutcome;
+
+    /// Generator false alarm (seed 1796226280, stricter count): a routine `DELETE … WHERE id =
+    /// 66`, VACUUM ANALYZE, a baseline, then `pg_stat_reset()`. The counters cannot size the
+    /// DELETE, but the baseline was taken after it: whatever it removed, the baseline already
+    /// did not count. Only a DELETE logged after the baseline can explain a loss since.
+    #[test]
+    fn a_delete_before_the_baseline_is_no_loss_after_a_reset() {
+        let reset = |ev: &mut crate::evidence::Evidence| {
+            if let Some(d) = ev.database.as_mut()
+                && let Some(s) = d.database_stats.as_mut()
+            {
+                s.stats_reset = Some(at(12, 30, 0));
+            }
+        };
+        let mut base = deleted(table("Invoice", 16429, 605), 1);
+        base.n_dead_tup = Some(0);
+        let mut baseline = snapshot(vec![base], vec![]);
+        baseline.server.server_time = at(12, 10, 0);
+        let delete_at = |when| {
+            let mut now = zeroed(table("Invoice", 16429, 604));
+            now.reltuples = 604.0;
+            let mut ev = with_log(
+                evidence(vec![now], vec![]),
+                vec![event(
+                    EventKind::Delete,
+                    when,
+                    33,
+                    "DELETE FROM \"Invoice\" WHERE id = 66",
+                    &["Invoice"],
+                )],
+            );
+            ev.baseline = Some(baseline.clone());
+            reset(&mut ev);
+            hypothesize(&Facts::new(&ev))
+        };
+        assert!(delete_at(at(12, 5, 0)).findings.is_empty());
+        // The control: the same statement after the baseline is a finding.
+        assert_eq!(delete_at(at(12, 20, 0)).findings.len(), 1);
+    }
 
     /// A DELETE, then a TRUNCATE gave the table a new file: the WAL check must not name the new
     /// file, which the DELETE never touched.

@@ -64,6 +64,29 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             && facts.tables.iter().filter(|t| t.has_counters()).all(|t| {
                 t.never_maintained() && t.upd() == 0 && t.del() == 0 && t.ins() == t.live()
             });
+    // pg_restore loads each table's rows first and builds its indexes (the primary key) after:
+    // CREATE INDEX sets pg_class.reltuples to the rows it indexed. A table created with its
+    // indexes and filled afterwards keeps reltuples −1 until its first VACUUM or ANALYZE. So on
+    // freshly loaded counters, reltuples counted on tables no VACUUM or ANALYZE ever touched (on
+    // most of them: a table without an index has none to build) is the load of a dump — with
+    // no baseline and no log, the only trace of the restore.
+    let indexed_after_load: Vec<usize> = populated
+        .iter()
+        .copied()
+        .filter(|i| {
+            let t = &facts.tables[*i];
+            // reltuples above n_live_tup with no delete counted: the counters started after
+            // the rows were there (a reset, which also clears every last_*), not with the load.
+            t.never_maintained()
+                && !t.rewritten()
+                && t.stats.reltuples > 0.0
+                && t.stats.reltuples <= t.live() as f64
+        })
+        .collect();
+    let reloaded = dump_signature
+        && !facts.counters_restarted_cluster()
+        && indexed_after_load.len() >= 2
+        && indexed_after_load.len() * 2 >= populated.len();
     let mut f = Finding::new(Kind::Restore, Vec::new(), String::new());
     let mut signals = 0;
     if c.timeline_advanced() {
@@ -121,7 +144,23 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         );
         f.pin(e);
     }
-    if dump_signature && (c.datid_changed() || !restore_tools.is_empty()) {
+    if reloaded && signals == 0 {
+        signals += 1;
+        let first = &facts.tables[indexed_after_load[0]];
+        f.scored(
+            Reason::CatalogSignature,
+            first.cite_catalog("reltuples"),
+            format!(
+                "pg_class.reltuples is set on {} of {} populated tables no VACUUM or ANALYZE ever ran on ({} reltuples {}, n_live_tup {}): their indexes were built after their rows were loaded, as pg_restore does",
+                indexed_after_load.len(),
+                populated.len(),
+                first.name,
+                first.stats.reltuples,
+                first.live()
+            ),
+        );
+    }
+    if dump_signature && (c.datid_changed() || !restore_tools.is_empty() || reloaded) {
         f.scored(
             Reason::StatsSignature,
             "stats:pg_stat_user_tables",
@@ -308,6 +347,69 @@ mod tests {
         t.vacuum_count = Some(0);
         t.analyze_count = Some(0);
         t
+    }
+
+    /// Generator miss (seed 1796226280, incidents 103 and 157): pg_dump, dropdb, createdb,
+    /// pg_restore, with no baseline and log_statement = none (no connection lines either). The
+    /// only trace: every table's counters are fresh (n_tup_ins = n_live_tup, nothing else), yet
+    /// pg_class.reltuples counts the rows of the tables with a primary key although nothing
+    /// ever vacuumed or analyzed them — pg_restore built their indexes after loading them.
+    #[test]
+    fn a_dump_restore_without_baseline_or_log_is_told_by_indexes_built_after_the_load() {
+        let mut no_key = restored("public.LineItems", 16501, 169);
+        no_key.reltuples = -1.0;
+        no_key.relpages = 0;
+        let tables = vec![
+            restored("Sales.audit_log", 16476, 114),
+            restored("billing.customers", 16491, 1431),
+            restored("public.window", 16519, 470),
+            no_key,
+        ];
+        let v = hypothesize(&Facts::new(&evidence(tables, vec![])));
+        assert_eq!(v.findings.len(), 1, "{:#?}", v.ruled_out);
+        let f = &v.findings[0];
+        assert!(f.loss);
+        assert_eq!(f.tables.len(), 4);
+        assert!(f.score.iter().any(|s| s.text.contains("pg_restore")));
+    }
+
+    /// The control: the same fresh counters on tables created with their keys and filled
+    /// by the application (reltuples −1, no VACUUM yet) are no restore.
+    #[test]
+    fn fresh_counters_with_unset_reltuples_are_no_restore() {
+        let tables: Vec<_> = [("a", 1, 114), ("b", 2, 1431), ("c", 3, 470)]
+            .into_iter()
+            .map(|(n, oid, rows)| {
+                let mut t = restored(n, oid, rows);
+                t.reltuples = -1.0;
+                t.relpages = 0;
+                t
+            })
+            .collect();
+        let v = hypothesize(&Facts::new(&evidence(tables, vec![])));
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    }
+
+    /// The control of the generator's incident 171: `pg_stat_reset()` also clears every
+    /// `last_*` and leaves counters that look fresh, while reltuples still counts the rows from
+    /// the last ANALYZE. That is a reset, not a load.
+    #[test]
+    fn counters_fresh_after_a_stats_reset_are_no_restore() {
+        let mut tables = Vec::new();
+        for (n, oid, rows) in [("a", 1, 114), ("b", 2, 1431), ("c", 3, 470)] {
+            let mut t = zeroed(table(n, oid, rows));
+            t.n_tup_ins = Some(10);
+            t.n_live_tup = Some(10);
+            tables.push(t);
+        }
+        let mut ev = evidence(tables, vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 30, 0));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
     }
 
     /// Issue #14 item 4, a dump restore: the baseline had 300 customers and 1,080 orders (1,100

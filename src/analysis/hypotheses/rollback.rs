@@ -48,9 +48,6 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     // The status rule calls a shortfall of uncommitted inserts intact; look at every shortfall.
     for (i, t) in facts.tables.iter().enumerate() {
         let missing = t.missing();
-        if missing == 0 {
-            continue;
-        }
         let aborted_log: Vec<_> = facts
             .events_for(i, WRITES)
             .into_iter()
@@ -59,11 +56,73 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     || matches!(e.kind, EventKind::Error | EventKind::Rollback)
             })
             .collect();
+        if missing == 0 {
+            // Aborted inserts inflate n_tup_ins for good, so counters that run on always show
+            // them. Counters that restarted (crash, pg_stat_reset()) after the failed insert do
+            // not: then only the log tells it.
+            let restarted = t.counters_restarted || t.counters_zero();
+            let failed_insert = aborted_log
+                .iter()
+                .rev()
+                .find(|e| e.kind == EventKind::BulkLoad && committed(e) == Some(false));
+            if let Some(e) = failed_insert
+                && restarted
+                && t.stats.relkind != "p"
+                && !crate::analysis::signatures::storage_signature(t)
+            {
+                let mut f = Finding::new(
+                    Kind::Rollback,
+                    vec![t.name.clone()],
+                    format!(
+                        "{}: an insert the log shows failing or rolled back — never committed, so not lost (how many rows, the counters cannot say: they restarted since)",
+                        t.name
+                    ),
+                );
+                f.scored(
+                    Reason::LogStatement,
+                    e.source.clone(),
+                    format!("`{}` (its transaction failed or rolled back)", e.text),
+                );
+                f.pin(e);
+                f.scored(
+                    Reason::CatalogSignature,
+                    t.cite_catalog("relfilenode"),
+                    format!(
+                        "relfilenode = oid ({}): the storage was never replaced",
+                        t.stats.oid
+                    ),
+                );
+                f.note(Fact::against(
+                    t.cite("n_tup_ins"),
+                    format!(
+                        "n_tup_ins {} and n_dead_tup {}: counters since a restart, not since the insert",
+                        t.ins(),
+                        t.dead()
+                    ),
+                ));
+                f.confirm.push(
+                    "in WAL: Heap/INSERT records followed by Transaction/ABORT for the same xid"
+                        .into(),
+                );
+                let key = aborted_log
+                    .iter()
+                    .rev()
+                    .find(|x| matches!(x.kind, EventKind::Rollback | EventKind::Error))
+                    .map(|x| x.source.clone())
+                    .unwrap_or_else(|| e.source.clone());
+                pending.push((key, f));
+            }
+            continue;
+        }
         let never_analyzed = t.stats.last_analyze.is_none() && t.stats.last_autoanalyze.is_none();
         let mod_ = t.stats.n_mod_since_analyze.unwrap_or(0);
         // Dead tuples of committed deletes and updates are counted in n_mod_since_analyze;
-        // those of aborted inserts are not.
-        let aborted_dead = (t.dead() - mod_.min(t.dead())).max(0);
+        // those of aborted inserts are not. Only updates and deletes leave dead tuples of
+        // committed work, so n_tup_upd + n_tup_del (attempts, so an upper bound) bounds them
+        // too — the tighter bound when n_mod_since_analyze also counts committed inserts (a
+        // table never analyzed).
+        let committed_dead = mod_.min(t.upd() + t.del()).min(t.dead());
+        let aborted_dead = (t.dead() - committed_dead).max(0);
         let dead_cover = aborted_dead >= missing;
         let insv_cover = t.stats.n_ins_since_vacuum.unwrap_or(0) >= missing && mod_ < missing;
         let vacuum_log: Vec<_> = facts
@@ -322,6 +381,62 @@ mod tests {
             v.findings[0].statement.as_deref(),
             Some("INSERT INTO parent SELECT …")
         );
+    }
+
+    /// Generator miss (seed 1796226280, incident 10): 1,431 committed rows, 6 updated, never
+    /// vacuumed or analyzed, then 1,087 inserts that failed. n_mod_since_analyze (1,437) counts
+    /// the committed inserts as well, so it is no bound on the dead tuples of committed work:
+    /// only updates and deletes leave those (at most n_tup_upd + n_tup_del = 6), and the other
+    /// 1,087 dead tuples are the aborted inserts.
+    #[test]
+    fn dead_tuples_beyond_updates_and_deletes_are_aborted_inserts() {
+        let mut t = table("billing.LineItems", 16430, 1431);
+        t.n_tup_ins = Some(2518);
+        t.n_tup_upd = Some(6);
+        t.n_dead_tup = Some(1093);
+        t.n_mod_since_analyze = Some(1437);
+        t.n_ins_since_vacuum = Some(2518);
+        t.last_vacuum = None;
+        t.last_analyze = None;
+        t.vacuum_count = Some(0);
+        t.analyze_count = Some(0);
+        t.reltuples = -1.0;
+        t.relpages = 0;
+        let ev = evidence(vec![t], vec![]);
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1, "{:#?}", v.ruled_out);
+        assert_eq!(v.findings[0].tables, vec!["billing.LineItems"]);
+        assert!(!v.findings[0].loss);
+    }
+
+    /// Generator miss (seed 1796226280, incident 2336): an INSERT into a partitioned table
+    /// that failed (`SELECT 1/0` before COMMIT), then `pg_stat_reset()`, log_statement = mod.
+    /// The reset erased the inflated n_tup_ins; the log still shows the aborted INSERT on the
+    /// table (a statement on the parent reaches its partitions). The rollback explains it.
+    #[test]
+    fn a_failed_insert_the_reset_erased_from_the_counters_is_told_by_the_log() {
+        let mut p2 = zeroed(table("Ops.events_p2", 16458, 131));
+        p2.partition_parent = Some("Ops.events".into());
+        let mut ev = evidence(vec![p2], vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 30, 0));
+        }
+        let mut insert = event(
+            EventKind::BulkLoad,
+            at(12, 29, 0),
+            40,
+            "INSERT INTO \"Ops\".events_p2 (id, payload) SELECT …",
+            &["Ops.events_p2"],
+        );
+        insert.outcome = Some(TxOutcome::Aborted);
+        let ev = with_log(ev, vec![insert]);
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1, "{:#?}", v.ruled_out);
+        assert_eq!(v.findings[0].tables, vec!["Ops.events_p2"]);
+        assert!(!v.findings[0].loss);
+        assert_eq!(v.findings[0].at, Some(at(12, 29, 0)));
     }
 
     #[test]

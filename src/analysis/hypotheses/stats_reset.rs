@@ -62,7 +62,14 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
     let mut members = facts.stats_zeroed_tables();
     for (i, t) in facts.tables.iter().enumerate() {
-        if t.has_counters() && !t.counters_zero() && t.live() > t.ins() - t.del() && t.ins() == 0 {
+        // n_live_tup repopulated by a VACUUM after the reset, n_tup_ins still 0. Live rows are
+        // the point: with none left, deletes counted since the reset mean the rows went since.
+        if t.has_counters()
+            && !t.counters_zero()
+            && t.live() > 0
+            && t.live() > t.ins() - t.del()
+            && t.ins() == 0
+        {
             members.push(i);
         }
         // Counters that restarted and counted a little since (status rule 3b).
@@ -73,21 +80,91 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     members.sort_unstable();
     members.dedup();
     // "Nothing was lost" cannot hold for a table the log shows emptied by a committed
-    // statement: that table is ruled out, with the statement as the reason.
-    members.retain(|i| match facts.logged_emptying(*i).first() {
-        Some(e) => {
+    // statement: that table is ruled out, with the statement as the reason. Nor for one a
+    // committed DELETE (with a WHERE) touched after the baseline was taken: the reset hid how
+    // many rows it removed, but they are rows the baseline counted. (Without a baseline such a
+    // DELETE may be routine work of any age: the reset keeps the table.)
+    let baseline_at = facts.baseline_at();
+    members.retain(|i| {
+        let t = &facts.tables[*i];
+        let since_baseline = || {
+            let b = baseline_at.filter(|_| t.baseline.is_some())?;
+            facts
+                .events_for(*i, &[EventKind::Delete])
+                .into_iter()
+                .rev()
+                .find(|e| e.at > b && crate::analysis::facts::committed(e) == Some(true))
+        };
+        match facts.logged_emptying(*i).first().copied().or_else(since_baseline) {
+            Some(e) => {
+                verdict.ruled_out.push(RuledOut {
+                    kind: Kind::StatsReset,
+                    tables: vec![t.name.clone()],
+                    reason: format!(
+                        "the log shows `{}` committed on it{}: its counters restarted, but rows went by that statement",
+                        e.text.trim(),
+                        if e.kind == EventKind::Delete {
+                            " after the baseline"
+                        } else {
+                            ""
+                        }
+                    ),
+                    source: e.source.clone(),
+                });
+                false
+            }
+            None => true,
+        }
+    });
+    // Deletes counted since the restart that committed (their dead tuples and modifications
+    // are there too) and left no live row: the rows went after the reset, by DELETE.
+    members.retain(|i| {
+        let t = &facts.tables[*i];
+        let k = crate::analysis::signatures::committed_deletes(t);
+        if t.live() == 0 && k > 0 {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::StatsReset,
-                tables: vec![facts.tables[*i].name.clone()],
+                tables: vec![t.name.clone()],
                 reason: format!(
-                    "the log shows `{}` committed on it: its counters restarted, but its rows went by that statement",
-                    e.text.trim()
+                    "n_tup_del {} since the counters restarted, {k} of them committed (n_dead_tup {}, n_mod_since_analyze {}), and n_live_tup 0: the rows went after the reset",
+                    t.del(),
+                    t.dead(),
+                    t.stats.n_mod_since_analyze.unwrap_or(0)
                 ),
-                source: e.source.clone(),
+                source: t.cite("n_tup_del"),
             });
             false
+        } else {
+            true
         }
-        None => true,
+    });
+    // "pg_class still counts them" is the claim: a table whose file was replaced since the
+    // baseline (or ever, without one) with `reltuples` reset to −1 is the TRUNCATE signature,
+    // and pg_class counts nothing there. The reset explains its counters, not its rows.
+    members.retain(|i| {
+        let t = &facts.tables[*i];
+        let replaced_since = t
+            .baseline
+            .is_none_or(|b| b.oid == t.stats.oid && b.relfilenode != t.stats.relfilenode);
+        if crate::analysis::signatures::storage_signature(t) && replaced_since {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::StatsReset,
+                tables: vec![t.name.clone()],
+                reason: format!(
+                    "relfilenode {} ≠ oid {}{} and reltuples {}: its file was replaced and pg_class no longer counts its rows — a reset zeroes counters, it does not swap files",
+                    t.stats.relfilenode,
+                    t.stats.oid,
+                    t.baseline
+                        .map(|b| format!(" (baseline {})", b.relfilenode))
+                        .unwrap_or_default(),
+                    t.stats.reltuples
+                ),
+                source: t.cite_catalog("relfilenode"),
+            });
+            false
+        } else {
+            true
+        }
     });
     let cluster = facts.cluster();
     if members.is_empty() {
@@ -289,6 +366,147 @@ mod tests {
         t.n_live_tup = Some(700);
         let ev = evidence(vec![t], vec![]);
         assert_eq!(hypothesize(&Facts::new(&ev)).findings.len(), 1);
+    }
+
+    /// Generator miss (seed 1796226280, incident 171): `pg_stat_reset()`, then `TRUNCATE` of a
+    /// partitioned table, then 19 new rows in one partition. Its counters restarted (1,142
+    /// inserts in the baseline, 19 now), but its file was replaced since the baseline and
+    /// `reltuples` is −1: pg_class does not "still count the rows", so the reset cannot say
+    /// nothing was lost there.
+    #[test]
+    fn a_file_replaced_since_the_baseline_is_not_a_reset() {
+        let mut base = table("user.Addresses_p2", 16494, 1142);
+        base.partition_parent = Some("user.Addresses".into());
+        let mut now = zeroed(base.clone());
+        now.n_tup_ins = Some(19);
+        now.n_live_tup = Some(19);
+        now.n_mod_since_analyze = Some(19);
+        now.n_ins_since_vacuum = Some(19);
+        now.relfilenode = 16517;
+        now.reltuples = -1.0;
+        now.relpages = 0;
+        now.size_bytes = Some(8192);
+        let quiet = zeroed(table("public.inventory", 16500, 300));
+        let mut ev = evidence(vec![now, quiet], vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 30, 0));
+        }
+        ev.baseline = Some(snapshot(
+            vec![base, table("public.inventory", 16500, 300)],
+            vec![],
+        ));
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["public.inventory"]);
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.tables == ["user.Addresses_p2"] && r.reason.contains("reltuples")),
+            "{:#?}",
+            v.ruled_out
+        );
+    }
+
+    /// Generator miss (seed 1796226280, incident 125): `pg_stat_reset()`, then `DELETE FROM
+    /// "UserAccounts"` cascading to `payments`. Since the reset `payments` counts 554 deletes,
+    /// no insert and no live row: "n_live_tup above n_tup_ins − n_tup_del" holds trivially
+    /// (0 > −554), but no row is left for the reset to vouch for — the rows went since.
+    #[test]
+    fn deletes_counted_since_a_reset_with_nothing_left_are_not_a_reset() {
+        let mut gone = zeroed(table("payments", 16472, 554));
+        gone.n_tup_del = Some(554);
+        gone.n_dead_tup = Some(554);
+        gone.n_mod_since_analyze = Some(554);
+        let quiet = zeroed(table("shipments", 16386, 697));
+        let mut ev = evidence(vec![gone, quiet], vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 30, 0));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["public.shipments"]);
+    }
+
+    /// Generator miss (seed 1796226280, incident 277): a baseline, then `DELETE FROM
+    /// "Ops".customers WHERE id % 2 = 0` (logged, committed), then a crash. The counters cannot
+    /// size it, but it ran after the baseline: the reset does not make its table "nothing
+    /// lost". A routine `DELETE … WHERE id = 536` from before the baseline does not count.
+    #[test]
+    fn a_committed_delete_after_the_baseline_keeps_its_table_out_of_the_reset() {
+        let run = |delete_at| {
+            let mut base = deleted(table("Ops.customers", 16406, 1232), 1);
+            base.n_dead_tup = Some(0);
+            let mut baseline = snapshot(vec![base, table("Ops.inventory", 16394, 951)], vec![]);
+            baseline.server.server_time = at(12, 10, 0);
+            let mut now = zeroed(table("Ops.customers", 16406, 1231));
+            now.reltuples = -1.0;
+            now.relpages = 0;
+            now.size_bytes = Some(57344);
+            let quiet = zeroed(table("Ops.inventory", 16394, 951));
+            let mut ev = with_log(
+                evidence(vec![now, quiet], vec![]),
+                vec![
+                    event(
+                        EventKind::Delete,
+                        at(12, 5, 0),
+                        30,
+                        "DELETE FROM \"Ops\".customers WHERE id = 536",
+                        &["Ops.customers"],
+                    ),
+                    event(
+                        EventKind::Delete,
+                        delete_at,
+                        40,
+                        "DELETE FROM \"Ops\".customers WHERE id % 2 = 0",
+                        &["Ops.customers"],
+                    ),
+                ],
+            );
+            ev.baseline = Some(baseline);
+            if let Some(d) = ev.database.as_mut() {
+                d.server.postmaster_start_time = Some(at(12, 25, 0));
+                d.bgwriter_stats_reset = Some(at(12, 25, 2));
+            }
+            hypothesize(&Facts::new(&ev))
+        };
+        let v = run(at(12, 20, 0));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["Ops.inventory"]);
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.tables == ["Ops.customers"] && r.reason.contains("after the baseline"))
+        );
+        // The control: both deletes before the baseline; the reset explains both tables.
+        let v = run(at(12, 8, 0));
+        assert_eq!(v.findings[0].tables.len(), 2, "{:#?}", v.ruled_out);
+    }
+
+    /// Generator miss (seed 1796226280, incident 245, N = 400): a crash, then `DELETE FROM
+    /// "LineItems"` cascading to `notes`. notes' counters went backwards (0 inserts against the
+    /// baseline's 1,471), so they restarted — but since then they count 1,471 committed deletes
+    /// and no live row: the rows went after the crash.
+    #[test]
+    fn committed_deletes_since_the_restart_that_left_nothing_are_not_a_reset() {
+        let base = table("notes", 16393, 1471);
+        let mut now = zeroed(base.clone());
+        now.n_tup_del = Some(1471);
+        now.n_dead_tup = Some(1471);
+        now.n_mod_since_analyze = Some(1471);
+        let quiet = zeroed(table("inventory", 16400, 300));
+        let mut ev = evidence(vec![now, quiet], vec![]);
+        ev.baseline = Some(snapshot(vec![base, table("inventory", 16400, 300)], vec![]));
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 25, 0));
+            d.bgwriter_stats_reset = Some(at(12, 25, 2));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(v.findings.len(), 1);
+        assert_eq!(v.findings[0].tables, vec!["public.inventory"]);
     }
 
     #[test]

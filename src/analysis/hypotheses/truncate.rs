@@ -110,6 +110,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
 mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
+    use crate::analysis::scoring::Reason;
     use crate::evidence::EventKind;
 
     #[test]
@@ -172,6 +173,71 @@ mod tests {
         assert!(v.findings.is_empty());
         assert_eq!(v.ruled_out.len(), 1);
         assert!(v.ruled_out[0].reason.contains("relfilenode = oid"));
+    }
+
+    /// Generator miss (seed 1796226280, incidents 52, 69, 1582): a crash zeroed every counter;
+    /// the partitioned parent (relkind p) has relfilenode 0 — no storage of its own — and
+    /// reltuples −1, which read as "new file, estimate reset": a 0.25 truncate "data loss" on a
+    /// table that holds no rows, in an incident where nothing was lost.
+    #[test]
+    fn a_partitioned_parent_after_a_crash_is_not_truncated() {
+        let mut parent = zeroed(table("refunds", 16410, 0));
+        parent.relkind = "p".into();
+        parent.relfilenode = 0;
+        parent.reltuples = -1.0;
+        parent.relpages = -1;
+        parent.size_bytes = Some(0);
+        let mut leaf = zeroed(table("refunds_p1", 16415, 19));
+        leaf.partition_parent = Some("public.refunds".into());
+        let mut ev = evidence(vec![parent, leaf], vec![]);
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 13, 7));
+            d.bgwriter_stats_reset = Some(at(12, 13, 9));
+        }
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    }
+
+    /// Generator miss (seed 1796226280, incident 123, after the fix above): `TRUNCATE "user",
+    /// "user"."table"` logged, `"user"."table"` partitioned. The parent has no storage, so no
+    /// storage signature either way; in the finding it read as "relfilenode = oid: a TRUNCATE
+    /// always gives new storage" and contradicted the whole statement. Its partitions carry the
+    /// loss; the parent is no member.
+    #[test]
+    fn a_logged_truncate_through_a_partitioned_parent_is_told_by_its_partitions() {
+        let mut parent = zeroed(table("user.table", 16449, 946));
+        parent.relkind = "p".into();
+        parent.relfilenode = 0;
+        parent.relpages = -1;
+        parent.size_bytes = Some(0);
+        let mut p1 = truncated(table("user.table_p1", 16454, 19), 16480, at(12, 9, 40));
+        p1.partition_parent = Some("user.table".into());
+        let mut p2 = truncated(table("user.table_p2", 16461, 927), 16484, at(12, 9, 40));
+        p2.partition_parent = Some("user.table".into());
+        let user = truncated(table("public.user", 16442, 986), 16476, at(12, 9, 40));
+        let ev = with_log(
+            evidence(vec![parent, p1, p2, user], vec![]),
+            vec![event(
+                EventKind::Truncate,
+                at(12, 9, 40),
+                7,
+                "TRUNCATE \"user\", \"user\".\"table\"",
+                &["public.user", "user.table"],
+            )],
+        );
+        let v = hypothesize(&Facts::new(&ev));
+        let all: Vec<&String> = v.findings.iter().flat_map(|f| &f.tables).collect();
+        assert!(!all.iter().any(|t| *t == "user.table"), "{all:?}");
+        for leaf in ["public.user", "user.table_p1", "user.table_p2"] {
+            assert!(all.iter().any(|t| *t == leaf), "{leaf} in {all:?}");
+        }
+        assert!(
+            v.findings
+                .iter()
+                .all(|f| f.score.iter().all(|s| s.reason != Reason::Contradicted)),
+            "{:#?}",
+            v.findings
+        );
     }
 
     #[test]
