@@ -728,14 +728,23 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
         .flatten()
         .filter_map(|a| a["command"].as_str())
         .collect();
-    // One PITR to before the DELETE (16:07:01.467) recovers the TRUNCATE's tables too: none
-    // of them was written between the two. One plan, undoing both, with the DELETE's 143 rows.
+    // The DELETE (16:07:01.467) matched the NULLs left by migration 086's DROP TYPE … CASCADE
+    // (16:07:00.428): a PITR to before the DROP TYPE brings the rows back with their status
+    // values, and recovers the TRUNCATE's tables too (none was written after 16:07:00.329).
+    // One plan, undoing both, with the DELETE's 143 rows.
     let plans = json["recovery"].as_array().expect("recovery[]");
     assert_eq!(plans.len(), 1, "{plans:#?}");
     assert_eq!(plans[0]["findings"], serde_json::json!([1, 2]));
     assert_eq!(
         plans[0]["target"]["time_setting"],
-        "2026-11-23 16:07:01.467000+00"
+        "2026-11-23 16:07:00.428000+00"
+    );
+    assert!(
+        plans[0]["target"]["check"].as_str().is_some_and(|c| c
+            .contains("DROP TYPE IF EXISTS migration.collectionflowstatus CASCADE")
+            && c.contains("keeps the dropped column's values")),
+        "{:#?}",
+        plans[0]["target"]
     );
     let recovery = section(&md, "Recovery");
     assert!(
@@ -773,7 +782,7 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
 }
 
 /// Incident 11 with one more logged write: a bulk load into migration.assets between the DELETE
-/// (16:07:01.467) and the TRUNCATE (16:07:02.485). A recovery to before the DELETE would miss
+/// (16:07:01.467) and the TRUNCATE (16:07:02.485). A recovery to before the DELETE's cause would miss
 /// those rows, so the TRUNCATE keeps a plan of its own (and its target), and the DELETE's plan
 /// still expects its 143 rows back.
 #[test]
@@ -819,10 +828,11 @@ fn a_loss_whose_tables_were_written_after_the_earlier_loss_keeps_its_own_plan() 
         by_finding(1)["target"]["time_setting"],
         "2026-11-23 16:07:02.485000+00"
     );
+    // The DELETE's plan stops before its cause, the DROP TYPE … CASCADE (16:07:00.428).
     let delete = by_finding(2);
     assert_eq!(
         delete["target"]["time_setting"],
-        "2026-11-23 16:07:01.467000+00"
+        "2026-11-23 16:07:00.428000+00"
     );
     assert_eq!(delete["tables"][0]["table"], "migration.collection_flows");
     assert_eq!(delete["tables"][0]["rows_expected_back"], 143);

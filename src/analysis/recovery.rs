@@ -187,14 +187,20 @@ fn merge_covered<'a>(facts: &Facts, events: Vec<Event<'a>>) -> Vec<Event<'a>> {
             })
         })
     };
+    // Where a plan for `e` would stop: before its cause, when one destroyed values first.
+    let start_of =
+        |e: &Event, at: DateTime<Utc>| earliest_cause(facts, &e.findings, at).map_or(at, |c| c.at);
     let mut out: Vec<Event<'a>> = Vec::new();
     for e in events {
         let host = out.iter_mut().find(|o| {
             mergeable(o)
                 && mergeable(&e)
                 && match (o.at, e.at) {
-                    (Some(a), Some(b)) if a <= b => covered(a, &e) && covered(a, o),
-                    (Some(_), Some(b)) => covered(b, o) && covered(b, &e),
+                    // The earlier event's own tables are checked against its loss (its
+                    // target may stop sooner, before its cause, on purpose); the later
+                    // event's against where the merged plan stops.
+                    (Some(a), Some(b)) if a <= b => covered(start_of(o, a), &e) && covered(a, o),
+                    (Some(_), Some(b)) => covered(start_of(&e, b), o) && covered(b, &e),
                     _ => false,
                 }
         });
@@ -320,6 +326,29 @@ pub fn provider(evidence: &Evidence) -> Option<&'static str> {
     }
 }
 
+/// The earliest statement that caused one of `findings`' losses by destroying values itself,
+/// before `loss_at` (seed 002: the DROP TYPE … CASCADE that dropped the column whose NULLs a
+/// DELETE then matched). Stopping before the loss brings the rows back without the dropped
+/// column's values; stopping before the cause brings back both.
+fn earliest_cause<'a>(
+    facts: &Facts<'a>,
+    findings: &[&Finding],
+    loss_at: DateTime<Utc>,
+) -> Option<&'a crate::evidence::LogEvent> {
+    let drops = facts.events_of(&[EventKind::DropType, EventKind::DropColumn]);
+    findings
+        .iter()
+        .flat_map(|f| f.links.iter())
+        .filter(|l| l.relation == crate::analysis::finding::Relation::CausedBy)
+        .filter_map(|l| {
+            drops
+                .iter()
+                .copied()
+                .find(|e| e.source == l.source && e.at < loss_at)
+        })
+        .min_by_key(|e| e.at)
+}
+
 /// The recovery target of one event. Times for now: the destructive statement's logged time
 /// with `recovery_target_inclusive = false` stops replay before any transaction that committed
 /// at or after it — the destructive one included, since a transaction commits after its
@@ -385,7 +414,9 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
             ),
         });
     }
-    let at = event.at?;
+    let loss_at = event.at?;
+    let cause = earliest_cause(facts, &event.findings, loss_at);
+    let at = cause.map_or(loss_at, |c| c.at);
     let writes = [EventKind::BulkLoad, EventKind::Ddl, EventKind::UpdateAll];
     let mut last_writes = Vec::new();
     let mut unchecked = Vec::new();
@@ -409,10 +440,19 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
         }
     }
     let checked = facts.has_log() && unchecked.is_empty();
-    let mut check = format!(
-        "before the destructive statement at {} ({source})",
-        at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
-    );
+    let mut check = match cause {
+        Some(c) => format!(
+            "before `{}` at {} ({}), which caused the loss at {} ({source}): the copy keeps the dropped column's values too",
+            c.text.trim(),
+            at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+            c.source,
+            loss_at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+        ),
+        None => format!(
+            "before the destructive statement at {} ({source})",
+            at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+        ),
+    };
     if !last_writes.is_empty() {
         check.push_str(&format!(
             " and after the last logged write: {}",
