@@ -246,7 +246,23 @@ fn the_story_timeline_links_events_to_findings_and_counts_the_routine_ones() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
     let (md, json) = report(&dir.join("evidence.json"), &[]);
     let timeline = section(&md, "Timeline (UTC)");
-    let story = timeline;
+    // The story is what comes before the collapsed block of routine events (issue #14 item 2:
+    // "the full timeline in a collapsed <details> block and in JSON").
+    let (story, routine) = timeline.split_once("<details>").unwrap_or((timeline, ""));
+    assert!(
+        routine.contains("</details>"),
+        "no collapsed routine events:\n{timeline}"
+    );
+    for listed in [
+        "CREATE ROLE app LOGIN (`log:postgresql.log:8`)",
+        "DELETE FROM migration.assets WHERE id > 48 (`log:postgresql.log:35`)",
+        "| vacuum ×5 |",
+    ] {
+        assert!(
+            routine.contains(listed),
+            "{listed} not in the collapsed block:\n{routine}"
+        );
+    }
     // Each explaining finding's statement is in the story, linked to it, in JSON and Markdown.
     for h in json["hypotheses"].as_array().into_iter().flatten().take(2) {
         let rank = h["rank"].as_u64().unwrap_or(0);
@@ -271,15 +287,12 @@ fn the_story_timeline_links_events_to_findings_and_counts_the_routine_ones() {
         assert!(line.contains(&format!("→ #{rank}")), "{line}");
     }
     // Routine events are counted, not listed; the JSON timeline has each with its citation.
-    assert!(
-        story.contains("Routine events, counted and not listed"),
-        "{story}"
-    );
+    assert!(routine.contains("Routine events, counted:"), "{routine}");
     for routine in ["| vacuum |", "| analyze |", "CREATE ROLE app LOGIN"] {
         assert!(!story.contains(routine), "{routine} in the story:\n{story}");
     }
     for count in ["vacuum ×5", "analyze ×5", "ddl ×15"] {
-        assert!(story.contains(count), "{count} not counted:\n{story}");
+        assert!(routine.contains(count), "{count} not counted:\n{routine}");
     }
     let create_role = json["timeline"]
         .as_array()
@@ -644,11 +657,12 @@ fn verify_output_adds_recovery_verified_with_what_passed_and_what_still_fails() 
 }
 
 /// The words budget (issue #14 item 3) on seed 002: the Markdown stays under its line budget
-/// (321 lines, 257 after the first trim, 237 after the second, 169 after the third: one recovery
+/// (321 lines, 257 after the first trim, 237 after the second, 169 after the third, 185 with the
+/// collapsed routine-events block the issue asks for put back: one recovery
 /// plan for the two losses one PITR covers, one stop action for role app, the by-hand PITR and
 /// dump routes named in one line pointing to the JSON steps, no Table counters repeating the
 /// Impact rows, no Verification plan beside the plan's check step, key instants only in the
-/// gantt, the routine events counted instead of listed). The issue's goal of 150 is not reached:
+/// gantt, the routine events collapsed in one <details> block). The issue's goal of 150 is not reached:
 /// the fenced commands (immediate actions 18 lines, the plan's steps 12), the gantt (11), the
 /// story table (12) and every section's heading and blank line remain. The test checks that the
 /// trim lost no fact a reader needs: every table that lost rows is still named in the Impact
@@ -657,7 +671,7 @@ fn verify_output_adds_recovery_verified_with_what_passed_and_what_still_fails() 
 /// exactly as the JSON has it (the other routes are named and pointed to).
 #[test]
 fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command() {
-    const BUDGET: usize = 170;
+    const BUDGET: usize = 186;
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
     let (md, json) = report(&dir.join("evidence.json"), &[]);
