@@ -865,6 +865,17 @@ fn assemble_file(
                 }
             }
         }
+        let host_before = |key: &u64| carried.get(key).and_then(|k| k.host.clone());
+        for (i, key) in std::mem::take(&mut out.host_from_before) {
+            if let (Some(host), Some(e)) = (host_before(&key), out.events.get_mut(i)) {
+                e.session.host = Some(host);
+            }
+        }
+        for key in std::mem::take(&mut out.host_before_at_end) {
+            if let (Some(host), Some(k)) = (host_before(&key), out.known_at_end.get_mut(&key)) {
+                k.host = Some(host);
+            }
+        }
         for key in std::mem::take(&mut out.touched) {
             carried.remove(&key);
         }
@@ -893,6 +904,15 @@ fn assemble_file(
             if let Some(b) = head.group.begin.as_mut() {
                 b.1 += base;
             }
+            if let Some((g, end)) = head.opened.as_mut() {
+                end.line += base;
+                if let Some(b) = g.begin.as_mut() {
+                    b.1 += base;
+                }
+            }
+        }
+        if let Some(m) = sess.reset.as_mut() {
+            m.line += base;
         }
         for (_, tail) in &mut sess.tails {
             if let Some(b) = tail.begin.as_mut() {
