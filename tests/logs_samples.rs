@@ -388,3 +388,145 @@ fn directories_stdin_and_database_settings() {
     );
     assert_eq!(story(&t), story(&read(&sample("postgresql.log"))));
 }
+
+#[test]
+fn any_number_of_parts_gives_the_streamed_timeline() {
+    // Every checked-in plain log (and the sample twice over, pids reused), cut into 2 to 64
+    // parts: each layout puts the part boundaries elsewhere relative to the BEGIN, statement,
+    // ERROR, COMMIT, disconnect and server-stop lines, and a transaction can span many parts or
+    // a part hold nothing of a session open on both sides of it. Every field of every event
+    // must come out as the file read in one stream gives it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+    let dir = tempfile::tempdir().expect("tmp");
+    let twice = dir.path().join("twice.log");
+    let text = std::fs::read(sample("postgresql.log")).expect("sample");
+    std::fs::write(&twice, text.repeat(2)).expect("write");
+    let mut logs = vec![twice, sample("postgresql.csv")];
+    logs.push(root.join("incidents/10-crash/postgresql.log"));
+    let as_json = |t: &Timeline| {
+        t.events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    for log in logs {
+        let streamed = as_json(&read(&log));
+        let size = std::fs::metadata(&log).expect("size").len();
+        for parts in 2..=64u64 {
+            let parallel = read_timeline(&LogOptions {
+                paths: vec![log.display().to_string()],
+                part_bytes: Some(size / parts),
+                threads: Some(64),
+                ..LogOptions::default()
+            })
+            .expect("read");
+            let parallel = as_json(&parallel);
+            if let Some(i) = (0..streamed.len().max(parallel.len()))
+                .find(|&i| streamed.get(i) != parallel.get(i))
+            {
+                panic!(
+                    "{} in {parts} parts: event {i} differs\n streamed: {:?}\n parallel: {:?}",
+                    log.display(),
+                    streamed.get(i.saturating_sub(1)..(i + 2).min(streamed.len())),
+                    parallel.get(i.saturating_sub(1)..(i + 2).min(parallel.len())),
+                );
+            }
+        }
+    }
+}
+
+/// Transactions cut across parts every way: an ERROR in the part after its statement, a BEGIN
+/// ignored inside a transaction open since an earlier part, a transaction spanning many parts
+/// with parts holding no line of it, a server crash rolling back a transaction whose session
+/// the crash's part never shows, and sessions after the restart.
+const CUT_ACROSS: &str = "\
+2026-11-23 10:00:00.000 UTC [101] app@shop LOG:  statement: DELETE FROM a
+2026-11-23 10:00:00.100 UTC [102] app@shop LOG:  statement: BEGIN
+2026-11-23 10:00:00.200 UTC [101] app@shop ERROR:  permission denied for table a
+2026-11-23 10:00:00.200 UTC [101] app@shop STATEMENT:  DELETE FROM a
+2026-11-23 10:00:00.300 UTC [102] app@shop LOG:  statement: DELETE FROM b
+2026-11-23 10:00:00.400 UTC [103] app@shop LOG:  statement: BEGIN
+2026-11-23 10:00:00.500 UTC [103] app@shop LOG:  statement: TRUNCATE d
+2026-11-23 10:00:00.600 UTC [105] app@shop LOG:  statement: BEGIN
+2026-11-23 10:00:00.700 UTC [105] app@shop LOG:  statement: INSERT INTO f VALUES (1)
+2026-11-23 10:00:00.800 UTC [101] app@shop LOG:  statement: DROP TABLE g
+2026-11-23 10:00:00.900 UTC [105] app@shop ERROR:  duplicate key value violates unique constraint \"f_pkey\"
+2026-11-23 10:00:00.900 UTC [105] app@shop DETAIL:  Key (id)=(1) already exists.
+2026-11-23 10:00:00.900 UTC [105] app@shop STATEMENT:  INSERT INTO f VALUES (1)
+2026-11-23 10:00:01.000 UTC [102] app@shop LOG:  statement: BEGIN
+2026-11-23 10:00:01.100 UTC [102] app@shop LOG:  statement: TRUNCATE c
+2026-11-23 10:00:01.200 UTC [105] app@shop LOG:  statement: COMMIT
+2026-11-23 10:00:01.300 UTC [101] app@shop LOG:  statement: DELETE FROM h
+2026-11-23 10:00:01.400 UTC [102] app@shop LOG:  statement: COMMIT
+2026-11-23 10:00:01.500 UTC [106] app@shop LOG:  statement: BEGIN
+2026-11-23 10:00:01.600 UTC [106] app@shop LOG:  statement: DELETE FROM i
+2026-11-23 10:00:01.700 UTC [101] app@shop LOG:  statement: TRUNCATE j
+2026-11-23 10:00:01.800 UTC [1] LOG:  server process (PID 101) was terminated by signal 9: Killed
+2026-11-23 10:00:01.800 UTC [1] DETAIL:  Failed process was running: TRUNCATE j
+2026-11-23 10:00:01.900 UTC [1] LOG:  database system is ready to accept connections
+2026-11-23 10:00:02.000 UTC [103] app@shop LOG:  statement: DELETE FROM k
+2026-11-23 10:00:02.100 UTC [103] app@shop ERROR:  relation \"k\" does not exist
+2026-11-23 10:00:02.100 UTC [103] app@shop STATEMENT:  DELETE FROM k
+2026-11-23 10:00:02.200 UTC [106] app@shop LOG:  statement: DELETE FROM l
+2026-11-23 10:00:02.300 UTC [107] app@shop LOG:  statement: BEGIN
+2026-11-23 10:00:02.400 UTC [107] app@shop LOG:  statement: DELETE FROM m
+";
+
+#[test]
+fn transactions_cut_across_any_parts_give_the_streamed_timeline() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("cut.log");
+    std::fs::write(&path, CUT_ACROSS).expect("write");
+    let as_json = |t: &Timeline| {
+        t.events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let streamed = read(&path);
+    // The one-stream read is right to begin with: what the cuts are compared against.
+    let outcome = |text: &str| {
+        streamed
+            .events
+            .iter()
+            .find(|e| e.text == text)
+            .and_then(|e| e.outcome)
+    };
+    assert_eq!(outcome("DELETE FROM a"), Some(TxOutcome::Aborted));
+    assert_eq!(outcome("DELETE FROM b"), Some(TxOutcome::Committed));
+    assert_eq!(outcome("TRUNCATE c"), Some(TxOutcome::Committed));
+    assert_eq!(outcome("TRUNCATE d"), Some(TxOutcome::RolledBack));
+    assert_eq!(outcome("DELETE FROM i"), Some(TxOutcome::RolledBack));
+    assert_eq!(outcome("DELETE FROM k"), Some(TxOutcome::Aborted));
+    assert_eq!(outcome("DELETE FROM l"), Some(TxOutcome::Committed));
+    assert_eq!(outcome("DELETE FROM m"), Some(TxOutcome::Unknown));
+    let begins = |t: &Timeline| {
+        t.events
+            .iter()
+            .filter(|e| e.kind == EventKind::Begin)
+            .count()
+    };
+    assert_eq!(begins(&streamed), 4, "{:#?}", streamed.events);
+    let streamed = as_json(&streamed);
+    let lines = CUT_ACROSS.lines().count() as u64;
+    // 1 part (streamed) up to a part per line: every entry boundary is cut at some point.
+    for parts in 2..=lines {
+        let parallel = read_timeline(&LogOptions {
+            paths: vec![path.display().to_string()],
+            part_bytes: Some(CUT_ACROSS.len() as u64 / parts),
+            threads: Some(64),
+            ..LogOptions::default()
+        })
+        .expect("read");
+        let parallel = as_json(&parallel);
+        if let Some(i) =
+            (0..streamed.len().max(parallel.len())).find(|&i| streamed.get(i) != parallel.get(i))
+        {
+            panic!(
+                "{parts} parts: event {i} differs\n streamed: {:?}\n parallel: {:?}",
+                streamed.get(i),
+                parallel.get(i)
+            );
+        }
+    }
+}

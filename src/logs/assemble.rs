@@ -46,6 +46,11 @@ pub struct ChunkOutput {
     /// Sessions that connected or disconnected in this chunk: what an earlier part knew about
     /// them no longer holds.
     pub touched: Vec<u64>,
+    /// Events of sessions whose `connection authorized` is in this chunk but whose `connection
+    /// received` (the host) was in an earlier part: their host is the one that part knew.
+    pub host_from_before: Vec<(usize, u64)>,
+    /// Sessions still connected at the end whose host is the one known before the chunk.
+    pub host_before_at_end: Vec<u64>,
 }
 
 pub struct Assembler {
@@ -62,6 +67,9 @@ pub struct Assembler {
     announced: FastMap<u64, ()>,
     /// Sessions that connected or disconnected in this chunk.
     touched: FastMap<u64, ()>,
+    /// Sessions that connected here without a `connection received` in this chunk, seen by no
+    /// line before it in the chunk: the host is what the part before knew.
+    host_before: FastMap<u64, ()>,
     /// The minute being counted into, per kind (statements of one transaction alternate kinds):
     /// the outer hash lookup and a table-name String only once per minute, kind and table.
     count_cache: Option<(i64, [FastMap<String, u64>; 5])>,
@@ -100,6 +108,7 @@ impl Assembler {
             timeless: Vec::new(),
             announced: FastMap::default(),
             touched: FastMap::default(),
+            host_before: FastMap::default(),
             count_cache: None,
         }
     }
@@ -109,6 +118,7 @@ impl Assembler {
         self.out.sessions = self.tracker.finish();
         self.out.known_at_end = std::mem::take(&mut self.known);
         self.out.touched = self.touched.keys().copied().collect();
+        self.out.host_before_at_end = self.host_before.keys().copied().collect();
         self.out
     }
 
@@ -235,6 +245,12 @@ impl Assembler {
         {
             self.out.unresolved.push((index, k));
         }
+        if let Some(k) = key
+            && self.host_before.contains_key(&k)
+            && self.out.events[index].session.host.is_none()
+        {
+            self.out.host_from_before.push((index, k));
+        }
         index
     }
 
@@ -355,6 +371,7 @@ impl EntrySink for Assembler {
             Verdict::ConnectionReceived { host } => {
                 if let Some(k) = key {
                     self.touched.insert(k, ());
+                    self.host_before.remove(&k);
                     self.known.insert(
                         k,
                         SessionInfo {
@@ -374,6 +391,11 @@ impl EntrySink for Assembler {
                     self.announced.insert(k, ());
                 }
                 if let Some(k) = key {
+                    // Nothing of this session before in the chunk: its `connection received`
+                    // (if any) was in an earlier part, and so is its host.
+                    if !self.touched.contains_key(&k) && e.host.is_none() {
+                        self.host_before.insert(k, ());
+                    }
                     self.touched.insert(k, ());
                     let received = self.known.remove(&k).and_then(|s| s.host);
                     self.known.insert(
@@ -403,6 +425,7 @@ impl EntrySink for Assembler {
                     let mark = self.mark(&e, at, key, End::Disconnect);
                     self.tracker.control(k, mark, &mut self.out.events, source);
                     self.known.remove(&k);
+                    self.host_before.remove(&k);
                     self.announced.remove(&k);
                     self.touched.insert(k, ());
                 }

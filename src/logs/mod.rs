@@ -318,7 +318,18 @@ fn combine(files: Vec<FileResult>) -> Timeline {
         }
         timeline.problems.extend(f.problems);
     }
-    events.sort_by_cached_key(|(i, e)| (e.at, *i, line_of(&e.source), e.kind));
+    // Ties (a server stop rolling back several sessions on one line) go by session, not by the
+    // order settling happened to write them in, which depends on where a file was cut.
+    events.sort_by_cached_key(|(i, e)| {
+        (
+            e.at,
+            *i,
+            line_of(&e.source),
+            e.kind,
+            e.session.pid,
+            e.session.session_id.clone(),
+        )
+    });
     timeline.events = events.into_iter().map(|(_, e)| e).collect();
     let mut counts: Vec<StatementCount> = counts
         .into_iter()

@@ -38,6 +38,10 @@ pub struct Group {
     pub writes: u64,
     /// Where BEGIN was logged: (time, line).
     pub begin: Option<(DateTime<Utc>, u64)>,
+    /// Opened by the session's first control in its chunk: a BEGIN that, inside a transaction
+    /// carried in from an earlier part, the server ignored (the statements after it belong to
+    /// the carried transaction).
+    pub first_begin: bool,
 }
 
 impl Group {
@@ -62,11 +66,23 @@ pub struct EndMark {
     pub session: SessionInfo,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Head {
     pub group: Group,
     /// The first control seen in the chunk; `None` when there was none.
     pub first: Option<EndMark>,
+    /// When `first` is a BEGIN: the transaction it opened and the control that ended it in the
+    /// chunk (still open at the chunk's end, it is the chunk's tail). Left to the merge, which
+    /// knows whether that BEGIN opened it or was ignored inside a carried transaction.
+    pub opened: Option<(Group, EndMark)>,
+    /// The session's first line in the chunk was an ERROR: it failed the session's last
+    /// statement, which an earlier part holds.
+    pub orphan_error: bool,
+    /// The kept event of the session's latest statement at the chunk's end (an ERROR at the
+    /// start of the next part fails it).
+    pub last_statement: Option<usize>,
+    /// The session first showed after a server stop in this chunk: nothing carried applies.
+    pub after_reset: bool,
 }
 
 #[derive(Debug, Default)]
@@ -76,8 +92,27 @@ struct Session {
     head: Group,
     head_first: Option<EndMark>,
     tx: Option<Group>,
+    /// The transaction opened by the first control (a BEGIN) and its end, for the merge.
+    opened: Option<(Group, EndMark)>,
     /// The kept event of this session's latest statement, to mark it aborted if an ERROR follows.
     last_statement: Option<usize>,
+    /// A statement, control or error was seen: an ERROR no longer fails an earlier part's line.
+    active: bool,
+    orphan_error: bool,
+    after_reset: bool,
+}
+
+impl Session {
+    fn into_head(self) -> Head {
+        Head {
+            group: self.head,
+            first: self.head_first,
+            opened: self.opened,
+            orphan_error: self.orphan_error,
+            last_statement: self.last_statement,
+            after_reset: self.after_reset,
+        }
+    }
 }
 
 /// Per-chunk tracker.
@@ -86,8 +121,9 @@ pub struct Tracker {
     sessions: crate::logs::fasthash::FastMap<u64, Session>,
     /// Sessions whose head is settled (they ended inside the chunk), in order.
     heads: Vec<(u64, Head)>,
-    /// The server stopped or crashed in this chunk: every earlier open transaction rolled back.
-    pub reset: bool,
+    /// The server first stopped or crashed in this chunk here: every earlier open transaction
+    /// rolled back, and a session seen after it starts in a known state.
+    pub reset: Option<EndMark>,
 }
 
 /// What one chunk leaves for the merge.
@@ -95,10 +131,20 @@ pub struct Tracker {
 pub struct ChunkSessions {
     pub heads: Vec<(u64, Head)>,
     pub tails: Vec<(u64, Group)>,
-    pub reset: bool,
+    pub reset: Option<EndMark>,
 }
 
 impl Tracker {
+    fn session(&mut self, key: u64) -> &mut Session {
+        let after_reset = self.reset.is_some();
+        self.sessions.entry(key).or_insert_with(|| Session {
+            // After a server stop no transaction is open: the state is known.
+            known: after_reset,
+            after_reset,
+            ..Session::default()
+        })
+    }
+
     /// A statement ran; `kept` is its event (if kept), `write` the table it wrote (if counted).
     pub fn statement(
         &mut self,
@@ -107,7 +153,8 @@ impl Tracker {
         write: Option<&str>,
         events: &mut [LogEvent],
     ) {
-        let s = self.sessions.entry(key).or_default();
+        let s = self.session(key);
+        s.active = true;
         s.last_statement = kept;
         let group = if !s.known {
             &mut s.head
@@ -133,7 +180,9 @@ impl Tracker {
 
     /// An ERROR/FATAL in the session: the statement failed, and an open transaction is aborted.
     pub fn error(&mut self, key: u64, events: &mut [LogEvent]) {
-        let s = self.sessions.entry(key).or_default();
+        let s = self.session(key);
+        s.orphan_error |= !s.active;
+        s.active = true;
         if let Some(i) = s.last_statement.take() {
             events[i].outcome = Some(TxOutcome::Aborted);
         }
@@ -152,7 +201,8 @@ impl Tracker {
         events: &mut Vec<LogEvent>,
         source: &dyn Fn(u64) -> String,
     ) {
-        let s = self.sessions.entry(key).or_default();
+        let s = self.session(key);
+        s.active = true;
         s.last_statement = None;
         let end = mark.end;
         if !s.known {
@@ -161,6 +211,7 @@ impl Tracker {
             if end == End::Begin {
                 s.tx = Some(Group {
                     begin: Some((mark.at, mark.line)),
+                    first_begin: true,
                     ..Group::default()
                 });
             }
@@ -173,6 +224,8 @@ impl Tracker {
                         ..Group::default()
                     })
                 }
+                // Whether the first BEGIN opened this transaction is the merge's to say.
+                (_, Some(open)) if open.first_begin => s.opened = Some((open, mark)),
                 (_, Some(open)) => resolve(open, &mark, events, source),
                 (_, None) => {}
             }
@@ -180,13 +233,7 @@ impl Tracker {
         if end == End::Disconnect
             && let Some(s) = self.sessions.remove(&key)
         {
-            self.heads.push((
-                key,
-                Head {
-                    group: s.head,
-                    first: s.head_first,
-                },
-            ));
+            self.heads.push((key, s.into_head()));
         }
     }
 
@@ -198,7 +245,14 @@ impl Tracker {
         events: &mut Vec<LogEvent>,
         source: &dyn Fn(u64) -> String,
     ) {
-        self.reset = true;
+        if self.reset.is_none() {
+            self.reset = Some(EndMark {
+                end: End::Disconnect,
+                at,
+                line,
+                session: SessionInfo::default(),
+            });
+        }
         let mut keys: Vec<u64> = self.sessions.keys().copied().collect();
         keys.sort_unstable();
         for key in keys {
@@ -220,14 +274,9 @@ impl Tracker {
             let Some(s) = self.sessions.remove(&key) else {
                 continue;
             };
-            self.heads.push((
-                key,
-                Head {
-                    group: s.head,
-                    first: s.head_first,
-                },
-            ));
-            if let Some(tx) = s.tx {
+            let tail = s.tx.clone();
+            self.heads.push((key, s.into_head()));
+            if let Some(tx) = tail {
                 tails.push((key, tx));
             }
         }
@@ -351,61 +400,116 @@ fn autocommit(group: &Group, events: &mut [LogEvent]) {
 }
 
 /// Settles, in file order, what chunks left open. `chunks` holds each chunk's event offset in
-/// `events`, its session report and a function naming a line of its file.
+/// `events`, its session report and a function naming a line of its file. Any cut into any
+/// number of chunks gives what one chunk of the whole file does.
 pub fn merge(chunks: Vec<(usize, ChunkSessions, SourceName)>, events: &mut Vec<LogEvent>) {
-    let mut carry: HashMap<u64, (Group, usize)> = HashMap::new();
+    // Per session: the transaction open at the end of the chunks so far.
+    let mut carry: HashMap<u64, Group> = HashMap::new();
+    // Per session: the kept event of its latest statement (an ERROR first in a later chunk
+    // fails it).
+    let mut last: HashMap<u64, usize> = HashMap::new();
     let shift = |g: &mut Group, off: usize| g.events.iter_mut().for_each(|i| *i += off);
     for (off, chunk, source) in chunks {
-        let mut seen = std::collections::HashSet::new();
-        for (key, mut head) in chunk.heads {
-            shift(&mut head.group, off);
-            seen.insert(key);
-            match (carry.remove(&key), head.first) {
-                (Some((mut open, _)), None) => {
-                    open.absorb(head.group);
-                    carry.insert(key, (open, off));
-                }
-                (None, _) => autocommit(&head.group, events),
-                (Some((mut open, _)), Some(mark)) => {
-                    if mark.end == End::Begin {
-                        // BEGIN inside a transaction is ignored by the server; what the chunk
-                        // resolved after it shares the fate we cannot see from here.
-                        autocommit(&head.group, events);
-                        let unknown = EndMark {
-                            end: End::Begin,
-                            ..mark
-                        };
-                        resolve(open, &unknown, events, &*source);
-                    } else {
-                        open.absorb(head.group);
-                        resolve(open, &mark, events, &*source);
-                    }
-                }
-            }
+        let (before, after): (Vec<_>, Vec<_>) =
+            chunk.heads.into_iter().partition(|(_, h)| !h.after_reset);
+        for (key, head) in before {
+            settle_head(key, head, off, &mut carry, &mut last, events, &*source);
         }
-        if chunk.reset {
-            let mut keys: Vec<u64> = carry
-                .keys()
-                .copied()
-                .filter(|k| !seen.contains(k))
-                .collect();
+        if let Some(mark) = &chunk.reset {
+            // Sessions the chunk did not see before the stop: what they had open rolled back.
+            let mut keys: Vec<u64> = carry.keys().copied().collect();
             keys.sort_unstable();
             for key in keys {
-                if let Some((open, _)) = carry.remove(&key) {
-                    for &i in &open.events {
-                        events[i].outcome = Some(TxOutcome::RolledBack);
-                    }
+                if let Some(open) = carry.remove(&key) {
+                    resolve(open, mark, events, &*source);
                 }
             }
+            last.clear();
+        }
+        for (key, head) in after {
+            settle_head(key, head, off, &mut carry, &mut last, events, &*source);
         }
         for (key, mut tail) in chunk.tails {
             shift(&mut tail, off);
-            carry.insert(key, (tail, off));
+            match carry.get_mut(&key) {
+                // Opened by an ignored BEGIN: the rest of the carried transaction.
+                Some(open) if tail.first_begin => open.absorb(tail),
+                _ => {
+                    tail.first_begin = false;
+                    carry.insert(key, tail);
+                }
+            }
         }
     }
-    for (_, (open, _)) in carry {
+    for (_, open) in carry {
         for &i in &open.events {
             events[i].outcome = Some(TxOutcome::Unknown);
+        }
+    }
+}
+
+/// Settles one session's start in a chunk against what the chunks before left open.
+fn settle_head(
+    key: u64,
+    mut head: Head,
+    off: usize,
+    carry: &mut HashMap<u64, Group>,
+    last: &mut HashMap<u64, usize>,
+    events: &mut Vec<LogEvent>,
+    source: &dyn Fn(u64) -> String,
+) {
+    let shift = |g: &mut Group| g.events.iter_mut().for_each(|i| *i += off);
+    shift(&mut head.group);
+    if let Some((g, _)) = head.opened.as_mut() {
+        shift(g);
+    }
+    if head.orphan_error
+        && let Some(i) = last.remove(&key)
+    {
+        events[i].outcome = Some(TxOutcome::Aborted);
+    }
+    match head.last_statement {
+        Some(i) => last.insert(key, i + off),
+        None => last.remove(&key),
+    };
+    let open = carry.remove(&key);
+    let Some(first) = head.first else {
+        // No control: the statements share the carried transaction's fate, or autocommit.
+        match open {
+            Some(mut open) => {
+                open.absorb(head.group);
+                carry.insert(key, open);
+            }
+            None => autocommit(&head.group, events),
+        }
+        return;
+    };
+    match (open, first.end) {
+        (None, _) => {
+            autocommit(&head.group, events);
+            if let Some((mut g, end)) = head.opened {
+                g.first_begin = false;
+                resolve(g, &end, events, source);
+            }
+        }
+        (Some(mut open), End::Begin) => {
+            // BEGIN inside a transaction is ignored by the server: what follows it up to the
+            // chunk's first COMMIT/ROLLBACK is still the carried transaction.
+            open.absorb(head.group);
+            match head.opened {
+                Some((g, end)) => {
+                    open.absorb(g);
+                    resolve(open, &end, events, source);
+                }
+                // Still open at the chunk's end: its tail joins this.
+                None => {
+                    carry.insert(key, open);
+                }
+            }
+        }
+        (Some(mut open), _) => {
+            open.absorb(head.group);
+            resolve(open, &first, events, source);
         }
     }
 }
