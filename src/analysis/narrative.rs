@@ -786,20 +786,9 @@ impl TimelineLinks {
         source: &str,
         tables: &[String],
     ) -> (Vec<usize>, bool) {
-        let destructive = matches!(
-            kind,
-            "truncate"
-                | "delete"
-                | "delete_all"
-                | "update_all"
-                | "drop_table"
-                | "drop_schema"
-                | "drop_type"
-                | "drop_database"
-                | "drop_owned"
-                | "drop_column"
-                | "rollback"
-        ) || kind.starts_with("wal_");
+        let destructive = crate::evidence::EventKind::is_destructive_name(kind)
+            || kind == "rollback"
+            || kind.starts_with("wal_");
         let mut ranks: Vec<usize> = Vec::new();
         for FindingMarks {
             rank,

@@ -170,28 +170,20 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
     // restore — each once, at most GANTT_INSTANTS in all. A finding none of whose events is
     // one of those shows its first event. The story table below has the rest.
     let key = |kind: &str| {
-        matches!(
-            kind,
-            "truncate"
-                | "delete"
-                | "delete_all"
-                | "update_all"
-                | "drop_table"
-                | "drop_schema"
-                | "drop_type"
-                | "drop_database"
-                | "drop_owned"
-                | "drop_column"
-                | "rollback"
-                | "error"
-                | "crash"
-                | "crash_recovery"
-                | "recovery_start"
-                | "recovery_stop"
-                | "new_timeline"
-                | "promotion"
-                | "stats_reset"
-        ) || kind.starts_with("wal_")
+        crate::evidence::EventKind::is_destructive_name(kind)
+            || matches!(
+                kind,
+                "rollback"
+                    | "error"
+                    | "crash"
+                    | "crash_recovery"
+                    | "recovery_start"
+                    | "recovery_stop"
+                    | "new_timeline"
+                    | "promotion"
+                    | "stats_reset"
+            )
+            || kind.starts_with("wal_")
     };
     let mut shown: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let gantt = analysis

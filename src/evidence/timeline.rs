@@ -152,6 +152,35 @@ pub enum EventKind {
     Other,
 }
 
+impl EventKind {
+    /// The statements that remove rows, columns or objects: where an incident's loss is looked
+    /// for (the WAL window, the story's links, the timeline diagram's key instants).
+    pub const DESTRUCTIVE: [EventKind; 10] = [
+        EventKind::Truncate,
+        EventKind::Delete,
+        EventKind::DeleteAll,
+        EventKind::UpdateAll,
+        EventKind::DropTable,
+        EventKind::DropSchema,
+        EventKind::DropType,
+        EventKind::DropDatabase,
+        EventKind::DropOwned,
+        EventKind::DropColumn,
+    ];
+
+    pub fn is_destructive(self) -> bool {
+        Self::DESTRUCTIVE.contains(&self)
+    }
+
+    /// `is_destructive` on the JSON spelling (the report's rows carry the kind as text).
+    pub fn is_destructive_name(kind: &str) -> bool {
+        use serde::de::IntoDeserializer;
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            kind.into_deserializer();
+        EventKind::deserialize(de).is_ok_and(EventKind::is_destructive)
+    }
+}
+
 /// How the transaction a statement ran in ended, reconstructed per session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,4 +245,32 @@ pub struct StatementCount {
     /// `select`, `insert`, `update`, `delete`, `other`.
     pub kind: String,
     pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON spelling and the kind agree on which statements are destructive.
+    #[test]
+    fn destructive_kinds_by_name() {
+        for kind in EventKind::DESTRUCTIVE {
+            let name = serde_json::to_value(kind).unwrap();
+            assert!(
+                EventKind::is_destructive_name(name.as_str().unwrap()),
+                "{kind:?}"
+            );
+        }
+        for name in [
+            "ddl",
+            "rollback",
+            "bulk_load",
+            "wal_delete",
+            "",
+            "DROP_TABLE",
+            "drop table",
+        ] {
+            assert!(!EventKind::is_destructive_name(name), "{name}");
+        }
+    }
 }

@@ -284,26 +284,11 @@ pub fn read_wal(
 /// timeline, no hypothesis weighed: which statement lost the rows is `analysis`'s question,
 /// and starting at the first candidate never cuts it off.
 fn earliest_destructive(evidence: &Evidence) -> Option<(chrono::DateTime<Utc>, String)> {
-    use crate::evidence::EventKind as K;
     let timeline = evidence.timeline.as_ref()?;
     timeline
         .events
         .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                K::Truncate
-                    | K::Delete
-                    | K::DeleteAll
-                    | K::UpdateAll
-                    | K::DropTable
-                    | K::DropSchema
-                    | K::DropType
-                    | K::DropDatabase
-                    | K::DropOwned
-                    | K::DropColumn
-            )
-        })
+        .filter(|e| e.kind.is_destructive())
         // Sorted by (at, source) already; min_by_key keeps the first of equal times.
         .min_by_key(|e| e.at)
         .map(|e| {
