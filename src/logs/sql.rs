@@ -45,6 +45,13 @@ impl<'a> Lexer<'a> {
         self.pos
     }
 
+    /// The text from the next token on (after skipping blanks and comments).
+    pub fn remaining(&mut self) -> &'a str {
+        self.skip_blank();
+        // Blanks and comments end on ASCII bytes or at the end, so on a char boundary.
+        self.s.get(self.pos..).unwrap_or_default()
+    }
+
     /// Byte offset just after the last token read (no blanks skipped).
     pub fn position(&self) -> usize {
         self.pos
@@ -63,7 +70,11 @@ impl<'a> Lexer<'a> {
 
     fn skip_blank(&mut self) {
         loop {
-            self.pos += self.rest().iter().take_while(|c| c.is_ascii_whitespace()).count();
+            self.pos += self
+                .rest()
+                .iter()
+                .take_while(|c| c.is_ascii_whitespace())
+                .count();
             let rest = self.rest();
             if rest.starts_with(b"--") {
                 self.pos += memchr::memchr(b'\n', rest).unwrap_or(rest.len());
@@ -287,8 +298,10 @@ pub fn contains_ignore_case(hay: &str, needle: &str) -> bool {
     let Some(&first) = n.first() else {
         return true;
     };
-    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), h)
-        .any(|i| h.get(i..i + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n)))
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), h).any(|i| {
+        h.get(i..i + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    })
 }
 
 #[cfg(test)]
