@@ -89,14 +89,11 @@ pub fn render(report: &Report) -> String {
             "statement",
         ]);
         for h in report.hypotheses.iter().take(15) {
-            let tables = if h.tables.len() > 4 {
-                format!(
-                    "{} and {} more",
-                    h.tables[..4].join(", "),
-                    h.tables.len() - 4
-                )
-            } else {
-                h.tables.join(", ")
+            let tables = match h.tables.get(..4) {
+                Some(first) if h.tables.len() > 4 => {
+                    format!("{} and {} more", first.join(", "), h.tables.len() - 4)
+                }
+                _ => h.tables.join(", "),
             };
             table.add_row(vec![
                 h.rank.to_string(),
