@@ -1,6 +1,8 @@
 //! One parser per log format, behind one small trait. A parser turns whole lines into complete
 //! `Entry`s; it never classifies and never decides what is kept.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 pub mod cloudsql;
 pub mod csvlog;
 pub mod jsonlog;
@@ -72,7 +74,7 @@ pub trait FormatParser: Send {
 
     /// Whether a line can begin an entry (a place to cut a file for parallel reading).
     fn starts_entry(&self, line: &[u8]) -> bool {
-        !line.is_empty() && line[0] != b'\t'
+        line.first().is_some_and(|c| *c != b'\t')
     }
 
     /// Whether an entry of many lines that grows past the cap may be cut at a line boundary
