@@ -174,7 +174,9 @@ mod tests {
             text.contains("public.invoices: 1000 rows lost by TRUNCATE (estimated)"),
             "{text}"
         );
-        let tail = &text[text.rfind("Full report:").expect("the closing lines")..];
+        let tail = text
+            .get(text.rfind("Full report:").expect("the closing lines")..)
+            .expect("a char boundary");
         assert!(
             tail.contains("Top recovery step: ") && tail.contains("(plan 1 for "),
             "the summary ends with the top recovery step: {text}"
