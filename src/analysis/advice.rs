@@ -567,25 +567,22 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         if cron {
             command.push_str(&pause_cron_jobs(first_statement));
             why.push_str(" and pause the pg_cron job that issued it");
-        } else if let Some((u, others)) = w
-            .user
-            .filter(|u| Some(*u) != live_user && *u != "postgres")
-            .map(|u| (u, other_applications_of(evidence, u, &apps)))
-            .filter(|(_, others)| !others.is_empty())
-        {
-            // Blocking a role the application also logs in with would take the application
-            // down: the log shows who else uses it, so the printed block leaves it out.
-            why.push_str(&format!(
-                "; do not block role {u}: the log shows {} logging in with it too, so pause {} scheduler instead",
-                others.join(", "),
-                if many { "their" } else { "its" }
-            ));
         } else if let Some(u) = w.user.filter(|u| Some(*u) != live_user && *u != "postgres") {
-            command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
-            why.push_str(&format!(
-                ", then block role {u} from logging in (only if it is the job's own role, not the application's; ALTER ROLE … LOGIN undoes it), or pause {} scheduler",
-                if many { "their" } else { "its" }
-            ));
+            let their = if many { "their" } else { "its" };
+            let others = other_applications_of(evidence, u, &apps);
+            if others.is_empty() {
+                command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
+                why.push_str(&format!(
+                    ", then block role {u} from logging in (only if it is the job's own role, not the application's; ALTER ROLE … LOGIN undoes it), or pause {their} scheduler"
+                ));
+            } else {
+                // Blocking a role the application also logs in with would take the application
+                // down: the log shows who else uses it, so the printed block leaves it out.
+                why.push_str(&format!(
+                    "; do not block role {u}: the log shows {} logging in with it too, so pause {their} scheduler instead",
+                    others.join(", ")
+                ));
+            }
         } else {
             why.push_str(", and pause its scheduler or script");
         }

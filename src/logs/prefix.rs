@@ -541,38 +541,8 @@ fn fixed_value_len(escape: Escape, b: &[u8]) -> Option<usize> {
     let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
     match escape {
         Escape::Time | Escape::TimeMs | Escape::SessionStart => {
-            // The shape only (the calendar is checked when the time is read): `0000-00-00
-            // 00:00:00`, `T` allowed for the space. Byte by byte, unrolled: every line has one.
-            let [
-                y0,
-                y1,
-                y2,
-                y3,
-                b'-',
-                mo0,
-                mo1,
-                b'-',
-                d0,
-                d1,
-                b' ' | b'T',
-                h0,
-                h1,
-                b':',
-                mi0,
-                mi1,
-                b':',
-                s0,
-                s1,
-            ] = b.first_chunk::<19>()?
-            else {
-                return None;
-            };
-            if ![y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1]
-                .iter()
-                .all(|c| c.is_ascii_digit())
-            {
-                return None;
-            }
+            // The shape only: the calendar is checked when the time is read.
+            crate::logs::time::civil_shape(b)?;
             let mut n = 19;
             if let Some([b'.', fraction @ ..]) = b.get(n..) {
                 n += 1 + digits(fraction);

@@ -124,8 +124,10 @@ pub fn parse_civil(b: &[u8]) -> Option<NaiveDateTime> {
     split_civil(b).map(|(civil, _)| civil)
 }
 
-/// `parse_civil`, and the bytes after the date-time.
-fn split_civil(b: &[u8]) -> Option<(NaiveDateTime, &[u8])> {
+/// The shape `0000-00-00 00:00:00` (`T` allowed for the space) at the start of `b`, calendar
+/// unchecked: its 14 digits in order (year, month, day, hour, minute, second) and the bytes
+/// after it. The prefix matcher needs the shape only; `split_civil` reads the calendar from it.
+pub fn civil_shape(b: &[u8]) -> Option<([u8; 14], &[u8])> {
     let (
         &[
             y0,
@@ -153,6 +155,16 @@ fn split_civil(b: &[u8]) -> Option<(NaiveDateTime, &[u8])> {
     else {
         return None;
     };
+    let digits = [y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1];
+    digits
+        .iter()
+        .all(u8::is_ascii_digit)
+        .then_some((digits, rest))
+}
+
+/// `parse_civil`, and the bytes after the date-time.
+fn split_civil(b: &[u8]) -> Option<(NaiveDateTime, &[u8])> {
+    let ([y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1], rest) = civil_shape(b)?;
     let date = NaiveDate::from_ymd_opt(
         digits(&[y0, y1, y2, y3])? as i32,
         digits(&[mo0, mo1])?,
