@@ -2,6 +2,9 @@
 //! many (exact or estimated, and from what), the loss window, a title that says what happened,
 //! and — when nothing was lost — what that verdict could not check.
 
+// Evidence is untrusted input: no index or byte slice may panic on it.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -507,7 +510,12 @@ fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
             };
             out.push(format!(
                 "Unlogged (pg_class.relpersistence = 'u'): {}{more} — crash recovery empties them and no WAL archive or replica holds their rows{after_crash}.",
-                unlogged[..shown].join(", ")
+                unlogged
+                    .iter()
+                    .take(shown)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         let mut missing: Vec<&str> = Vec::new();
