@@ -53,7 +53,7 @@ pub fn scan_prepared(prepared: &str) -> SqlScan {
 }
 
 /// Whether the scan skips, before walking them, the parts of a tree that cannot hold a finding:
-/// a statement with no node the destructive-statement walk reacts to, and a DO block or function
+/// a subtree with no node the destructive-statement walk acts on, and a DO block or function
 /// body whose text names none of the statements that walk reports (so it is not parsed as
 /// PL/pgSQL). `Off` walks everything, as the scan did before; the tests compare both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,16 +75,7 @@ pub fn scan_prepared_with(prepared: &str, prefilter: Prefilter) -> SqlScan {
         creates: &mut scan.creates,
         prefilter,
     };
-    match prefilter {
-        Prefilter::Off => walker.walk(root.syntax(), &[], "sql"),
-        Prefilter::On => {
-            for statement in root.syntax().children() {
-                if green_has_node(&statement.green(), walked) {
-                    walker.walk(&statement, &[], "sql");
-                }
-            }
-        }
-    }
+    walker.walk(root.syntax(), &[], "sql");
     canonical_and_commented_out(root.syntax(), &lines, &mut scan);
 
     let errors = parse.errors();
@@ -552,8 +543,21 @@ impl Walker<'_> {
 
     /// Visits every node under `root`: statements nested in CTEs, ALTER TABLE actions, MERGE
     /// actions and SQL-standard function bodies are all descendants.
+    /// With the prefilter on, a subtree holding no node of a kind `visit` acts on is not
+    /// entered (most of a migration: column lists, expressions, whole CREATE INDEX statements).
     fn walk(&mut self, root: &SyntaxNode, layers: &[Layer], context: &'static str) {
-        for node in root.descendants() {
+        let mut pending = vec![root.clone()];
+        while let Some(node) = pending.pop() {
+            let first_child = pending.len();
+            for child in node.children() {
+                if self.prefilter == Prefilter::Off || green_has_node(&child.green(), walked) {
+                    pending.push(child);
+                }
+            }
+            // Popped in the order of the text, as a preorder walk visits them.
+            if let Some(children) = pending.get_mut(first_child..) {
+                children.reverse();
+            }
             // Only the kinds `visit` acts on: what to report is asked of those alone.
             if !walked(node.kind()) {
                 continue;
