@@ -1,9 +1,6 @@
 //! What to do about the findings, computed from the facts: urgent actions, recovery options,
 //! forensic gaps and prevention items. Suggestions only — pgtriage never runs them.
 
-// Evidence is untrusted input: no index or byte slice may panic on it.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};

@@ -3,9 +3,6 @@
 //! included), re-exported here with the qualified and literal forms so a printed command needs
 //! one import.
 
-// Evidence is untrusted input: no index or byte slice may panic on it.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 pub use crate::checks::{quote_literal, quote_qualified};
 pub use crate::evidence::relation::quote_ident;
 

@@ -2,8 +2,6 @@
 //! of the statements not kept, problems, and the session tracker's report. Sources are written as
 //! chunk-relative line numbers here and made `log:FILE:LINE` once the chunk's place is known.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};

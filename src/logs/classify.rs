@@ -1,7 +1,6 @@
 //! Classification: what one log entry means for the timeline. Destructive statements with the
 //! tables they name, DDL, transaction control, errors, server lifecycle, maintenance, sessions,
 //! pgaudit and migration bookkeeping; everything else is only counted. Pure functions over text.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use std::borrow::Cow;
 use std::sync::LazyLock;

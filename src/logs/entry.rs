@@ -1,8 +1,6 @@
 //! One server-log entry, whatever format it came from: what every format parser produces and the
 //! classifier reads. Borrowed from the input where it can be (the hot path), owned otherwise.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};

@@ -1,8 +1,6 @@
 //! A small, fast hash (the Fx algorithm) for the per-line maps of the hot path: session ids and
 //! table names. Not DoS-resistant, which a log reader run by its owner does not need.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 

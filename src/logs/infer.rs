@@ -1,7 +1,6 @@
 //! Format and `log_line_prefix` inference from a file's first lines. When nothing fits, the
 //! error names the line that could not be matched and the escapes that seem to be missing: the
 //! complaint pgBadger users raise most.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use regex::Regex;
 

@@ -1,8 +1,6 @@
 //! Reading log inputs: files, directories, globs and `-` (stdin); decompression chosen by magic
 //! bytes (gzip, zstd, bzip2, xz), SHA-256 and byte counts of what was read (chain of custody).
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

@@ -7,8 +7,6 @@
 //! separators included: the matcher backtracks over each place the next literal occurs and keeps
 //! the first reading after which the line goes on with a severity (`LOG:  `, `ERROR:  `, …).
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use crate::error::UserError;
 
 /// One `%` escape.

@@ -9,7 +9,6 @@
 //! transaction when the chunk began. Each chunk resolves what it can and reports, per session,
 //! the statements seen before its first BEGIN/COMMIT/ROLLBACK/disconnect (`Head`) and the
 //! transaction still open at its end (`Tail`); `merge` settles those in file order.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use std::collections::HashMap;
 

@@ -5,8 +5,6 @@
 //! the reading noted next to them; give `--log-timezone` and a prefix with an offset when that is
 //! wrong. A timestamp without any zone is read in the `log_timezone` given (UTC by default).
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 
 /// The zone timestamps without their own zone are read in (`--log-timezone`, the database's

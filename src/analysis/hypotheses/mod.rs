@@ -8,9 +8,6 @@
 //! spelling (the module name), the order and the registry entry; nothing else names kinds one
 //! by one.
 
-// Evidence is untrusted input: no index or byte slice may panic on it.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::analysis::finding::Hypothesis;
