@@ -150,6 +150,9 @@ pub fn expected_label(t: &TableView) -> &'static str {
         crate::analysis::facts::ExpectedFrom::BaselineRows => {
             "the baseline's live rows: a restore resets the counters"
         }
+        crate::analysis::facts::ExpectedFrom::Catalog => {
+            "the catalog's reltuples (an estimate; the counters restarted)"
+        }
         _ => "inserts − deletes",
     }
 }
