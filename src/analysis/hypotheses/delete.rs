@@ -87,6 +87,22 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 .filter(since_baseline)
                 .find(|e| committed(e) == Some(true))
             {
+                // A count says what the counters could not: the rows expected are there, so the
+                // DELETE took no more than the table's ordinary traffic did.
+                if let Some(counted) = t.counted.filter(|_| !t.affected()) {
+                    verdict.ruled_out.push(RuledOut {
+                        kind: Kind::Delete,
+                        tables: vec![t.name.clone()],
+                        reason: format!(
+                            "`{}` committed, but a count(*) after the snapshot finds {counted} rows where {} gives {}: no rows are missing",
+                            e.text.trim(),
+                            crate::analysis::signatures::expected_label(t),
+                            t.expected.unwrap_or(0)
+                        ),
+                        source: format!("evidence:exact_counts.counted.{}", t.name),
+                    });
+                    continue;
+                }
                 let mut f = Finding::new(
                     Kind::Delete,
                     vec![t.name.clone()],
@@ -127,9 +143,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             // the table was not re-created (new oid): what removes rows and keeps both is a
             // DELETE, committed before the counters restarted.
             if let Some(counted) = t.counted
-                && t.affected()
-                && !crate::analysis::signatures::storage_signature(t)
-                && !crate::analysis::signatures::oid_changed(t)
+                && crate::analysis::signatures::deleted_before_restart(t) > 0
             {
                 let mut f = Finding::new(
                     Kind::Delete,
