@@ -57,7 +57,13 @@ fn explanation<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 fn quiet_cluster() -> PgCluster {
     PgCluster::start(ClusterOptions {
-        extra_conf: vec!["log_statement = 'none'".into(), "autovacuum = off".into()],
+        extra_conf: vec![
+            "log_statement = 'none'".into(),
+            "autovacuum = off".into(),
+            // A COMMIT must reach the WAL before a staged crash (the support default is off,
+            // which loses the last commits to `stop -m immediate`).
+            "synchronous_commit = on".into(),
+        ],
         ..ClusterOptions::default()
     })
 }
@@ -184,4 +190,59 @@ fn a_crash_alone_reads_intact_by_the_counts() {
         .map(|hs| hs.iter().filter(|h| h["loss"] == true).collect())
         .unwrap_or_default();
     assert!(losses.is_empty(), "no loss after a crash alone: {losses:?}");
+}
+
+/// A DELETE on a parent whose children reference it ON DELETE CASCADE, then a crash (every
+/// counter zeroed), nothing logged, a baseline from before: one cascade finding names the
+/// parent and both children by their counted rows (random-incident seed 1796255251, #10).
+#[test]
+fn a_cascade_then_a_crash_is_one_cascade_by_the_counts() {
+    let mut pg = quiet_cluster();
+    let db = pg.fresh_database("cascade_crash");
+    pg.psql_script(
+        &db,
+        "CREATE TABLE accounts (id int PRIMARY KEY);
+         CREATE TABLE invoices (id int PRIMARY KEY,
+                                account_id int REFERENCES accounts ON DELETE CASCADE);
+         CREATE TABLE lines (id int PRIMARY KEY,
+                             invoice_id int REFERENCES invoices ON DELETE CASCADE);
+         INSERT INTO accounts SELECT g FROM generate_series(1, 50) g;
+         INSERT INTO invoices SELECT g, 1 + g % 50 FROM generate_series(1, 200) g;
+         INSERT INTO lines SELECT g, 1 + g % 200 FROM generate_series(1, 600) g;",
+        false,
+    );
+    for t in ["accounts", "invoices", "lines"] {
+        pg.psql(&db, &format!("VACUUM ANALYZE {t}"));
+    }
+    pg.flush_stats(&db);
+    let work = tempfile::tempdir().expect("tempdir");
+    let baseline = work.path().join("baseline.json");
+    pgtriage(&["collect", "--db", &pg.url(&db), "-o", path(&baseline)]);
+    pg.psql(&db, "DELETE FROM accounts");
+    pg.stop_server("immediate");
+    pg.start_server();
+    let evidence = work.path().join("evidence.json");
+    pgtriage(&[
+        "collect",
+        "--db",
+        &pg.url(&db),
+        "--baseline",
+        path(&baseline),
+        "-o",
+        path(&evidence),
+    ]);
+    let report: Value =
+        serde_json::from_slice(&pgtriage(&["report", path(&evidence), "--format", "json"]))
+            .expect("report json");
+    for (name, lost) in [("accounts", 50), ("invoices", 200), ("lines", 600)] {
+        let t = table(&report, name);
+        assert_eq!(t["status"], "wiped", "{t}");
+        assert_eq!(t["missing_rows"], lost, "{t}");
+        assert_eq!(explanation(&report, name)["kind"], "cascade", "{name}");
+    }
+    assert_eq!(
+        explanation(&report, "lines")["rank"],
+        explanation(&report, "accounts")["rank"],
+        "one finding for the one DELETE"
+    );
 }
