@@ -245,4 +245,13 @@ fn a_cascade_then_a_crash_is_one_cascade_by_the_counts() {
         explanation(&report, "accounts")["rank"],
         "one finding for the one DELETE"
     );
+    // And no `delete` finding per table beside it ("fits exactly as well as #1" before): the
+    // cascade names the DELETE once for the three tables.
+    let deletes: Vec<&Value> = report["hypotheses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["kind"] == "delete")
+        .collect();
+    assert!(deletes.is_empty(), "{deletes:#?}");
 }

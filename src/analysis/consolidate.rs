@@ -137,7 +137,11 @@ pub fn same_transaction(facts: &Facts, findings: &mut [Finding]) {
             if ended_between || !begun {
                 continue;
             }
-            for (from, rank, e) in [(i, rank_j, last_event), (j, rank_i, first_event)] {
+            // Each finding quotes the other's statement, whichever of the two came first.
+            let (Some(event_i), Some(event_j)) = (events.get(pi), events.get(pj)) else {
+                continue;
+            };
+            for (from, rank, e) in [(i, rank_j, event_j), (j, rank_i, event_i)] {
                 links.push((
                     from,
                     Link {
@@ -1027,6 +1031,18 @@ mod same_transaction_tests {
         };
         assert!(linked(truncate, delete.rank), "{:#?}", truncate.links);
         assert!(linked(delete, truncate.rank), "{:#?}", delete.links);
+        // Each quotes the other's statement, not its own (the later one quoted itself).
+        let quotes = |from: &crate::analysis::finding::Finding, text: &str| {
+            from.links
+                .iter()
+                .any(|l| l.relation == Relation::SameTransaction && l.text.contains(text))
+        };
+        assert!(
+            quotes(truncate, "DELETE FROM orders"),
+            "{:#?}",
+            truncate.links
+        );
+        assert!(quotes(delete, "TRUNCATE staging"), "{:#?}", delete.links);
         assert!(
             carts
                 .links
@@ -1034,6 +1050,51 @@ mod same_transaction_tests {
                 .all(|l| l.relation != Relation::SameTransaction),
             "another session's statement is another transaction"
         );
+    }
+    /// The other order: the DELETE first, the TRUNCATE (which ranks first) after it. The
+    /// TRUNCATE's link quoted its own statement before (the later event, whichever finding).
+    #[test]
+    fn each_linked_statement_quotes_the_other_one() {
+        let staging = truncated(table("staging", 16500, 400), 16600, at(14, 0, 2));
+        let orders = deleted(table("orders", 16501, 1000), 600);
+        let ev = with_log(
+            evidence(vec![staging, orders], vec![]),
+            vec![
+                event(EventKind::Begin, at(14, 0, 0), 10, "BEGIN", &[]),
+                event(
+                    EventKind::Delete,
+                    at(14, 0, 1),
+                    11,
+                    "DELETE FROM orders WHERE status = 'old'",
+                    &["orders"],
+                ),
+                event(
+                    EventKind::Truncate,
+                    at(14, 0, 2),
+                    12,
+                    "TRUNCATE staging",
+                    &["staging"],
+                ),
+                event(EventKind::Commit, at(14, 0, 3), 13, "COMMIT", &[]),
+            ],
+        );
+        let a = analyze(&ev);
+        let link_of = |kind: Kind| {
+            a.findings
+                .iter()
+                .find(|f| f.kind == kind)
+                .and_then(|f| {
+                    f.links
+                        .iter()
+                        .find(|l| l.relation == Relation::SameTransaction)
+                })
+                .map(|l| l.text.clone())
+                .unwrap_or_else(|| panic!("{kind:?} not linked: {:#?}", a.findings))
+        };
+        let truncate = link_of(Kind::Truncate);
+        let delete = link_of(Kind::Delete);
+        assert!(truncate.contains("DELETE FROM orders"), "{truncate}");
+        assert!(delete.contains("TRUNCATE staging"), "{delete}");
     }
 }
 

@@ -142,8 +142,25 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             // cannot account for. The file is the one the table had (a TRUNCATE swaps it) and
             // the table was not re-created (new oid): what removes rows and keeps both is a
             // DELETE, committed before the counters restarted.
+            // Linked ON DELETE CASCADE to another table that lost rows the same way: one DELETE
+            // cascaded, and the `cascade` hypothesis names it once for all of them.
+            let cascaded = facts.fk_edges().any(|(fk, child, parent)| {
+                let (Some(c), Some(p)) = (child, parent) else {
+                    return false;
+                };
+                let other = match (c == i, p == i) {
+                    (true, false) => p,
+                    (false, true) => c,
+                    _ => return false,
+                };
+                fk.on_delete == "cascade"
+                    && facts.tables.get(other).is_some_and(|o| {
+                        crate::analysis::signatures::deleted_before_restart(o) > 0
+                    })
+            });
             if let Some(counted) = t.counted
                 && crate::analysis::signatures::deleted_before_restart(t) > 0
+                && !cascaded
             {
                 let mut f = Finding::new(
                     Kind::Delete,
