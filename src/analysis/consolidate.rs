@@ -447,7 +447,10 @@ fn routine_deletes(facts: &Facts, findings: &mut [Finding]) {
                 if t.stats.relkind == "p" {
                     return true; // no rows of its own: its partitions decide
                 }
-                let k = committed_deletes(t);
+                // What it removed: the deletes the counters saw, or what a count finds under the
+                // estimate when the counters restarted since.
+                let k = committed_deletes(t)
+                    .max(crate::analysis::signatures::count_below_estimate(t).unwrap_or(0));
                 let had = (t.live() + k).max(t.expected.unwrap_or(0));
                 let small = k * ROUTINE_SHARE < had;
                 let rest_explained =

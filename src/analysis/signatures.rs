@@ -51,6 +51,17 @@ pub fn deleted_before_restart(t: &TableView) -> i64 {
     }
 }
 
+/// Rows a `count(*)` finds under the catalog's estimate by more than its noise but not by half
+/// (status `unknown` by count, `status::assess_counted`): routine deletes since the last
+/// VACUUM/ANALYZE or a loss, which the count alone cannot tell apart; a committed DELETE in the
+/// log can. `None` when the count is not short in that way.
+pub fn count_below_estimate(t: &TableView) -> Option<i64> {
+    let counted = t.counted?;
+    let expected = t.expected?;
+    (t.status == crate::analysis::status::TableStatus::Unknown && counted < expected)
+        .then_some(expected - counted)
+}
+
 /// Tables that lost rows with the storage signature of a TRUNCATE, grouped by the transaction
 /// that did it (shared catalog commit time, or one logged statement), as table indices.
 pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {

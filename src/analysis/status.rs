@@ -177,7 +177,7 @@ pub fn assess_restored(table: &TableStats, baseline: Option<&TableStats>) -> Tab
 /// rows a DELETE removed then are missing here, and the log or the WAL must say by what);
 /// after a restore the baseline's rows alone; without a baseline, the catalog's `reltuples` as
 /// its last VACUUM/ANALYZE left it — an estimate, so only a count under half of it (or zero) is
-/// called a loss.
+/// called a loss, and one short of it by more than its noise but not by half is `unknown`.
 pub fn assess_counted(
     table: &TableStats,
     baseline: Option<&TableStats>,
@@ -210,8 +210,15 @@ pub fn assess_counted(
         None if table.reltuples > 0.0 => (table.reltuples.round() as i64, true),
         None => ((ins - del).max(0), false),
     };
-    let status = if counted >= expected || (estimated && counted * 2 >= expected && counted > 0) {
+    // An estimate is as old as the last VACUUM/ANALYZE: a few rows short of it is its noise
+    // (intact); short by more but not by half may be routine deletes since the estimate or a
+    // loss, which the count cannot tell apart (unknown: a DELETE the log shows may explain it);
+    // under half, or nothing, is a loss.
+    let within_noise = |shortfall: i64| shortfall <= (expected / 20).max(2);
+    let status = if counted >= expected || (estimated && within_noise(expected - counted)) {
         TableStatus::Intact
+    } else if estimated && counted * 2 >= expected && counted > 0 {
+        TableStatus::Unknown
     } else if counted == 0 {
         TableStatus::Wiped
     } else {
@@ -656,6 +663,32 @@ mod counter_drift {
         let t = truncated(zeroed(table("events", 16400, 500)), 16500, at(12, 0, 0));
         let a = assess(&t, Some(&base));
         assert_eq!(a.status, TableStatus::Wiped);
+    }
+
+    /// Counted against the catalog's estimate (no baseline, counters zeroed): within its noise
+    /// (5 %, at least 2 rows) intact; short by more but not by half unknown (routine deletes
+    /// since the estimate and a loss look alike); under half partial; none wiped.
+    #[test]
+    fn a_count_against_the_estimate_allows_its_noise_only() {
+        let t = zeroed(table("events", 16400, 1000));
+        let unknown = assess(&t, None);
+        let status = |counted| assess_counted(&t, None, counted, false, unknown).status;
+        assert_eq!(status(1000), TableStatus::Intact);
+        assert_eq!(status(950), TableStatus::Intact);
+        assert_eq!(status(949), TableStatus::Unknown);
+        assert_eq!(status(500), TableStatus::Unknown);
+        assert_eq!(status(499), TableStatus::Partial);
+        assert_eq!(status(0), TableStatus::Wiped);
+        let small = zeroed(table("tags", 16401, 19));
+        let a = assess(&small, None);
+        assert_eq!(
+            assess_counted(&small, None, 17, false, a).status,
+            TableStatus::Intact
+        );
+        assert_eq!(
+            assess_counted(&small, None, 10, false, a).status,
+            TableStatus::Unknown
+        );
     }
 
     /// Counters that ran since the rows arrived are not restarted.

@@ -89,7 +89,8 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             {
                 // A count says what the counters could not: the rows expected are there, so the
                 // DELETE took no more than the table's ordinary traffic did.
-                if let Some(counted) = t.counted.filter(|_| !t.affected()) {
+                let short = crate::analysis::signatures::count_below_estimate(t);
+                if let Some(counted) = t.counted.filter(|_| !t.affected() && short.is_none()) {
                     verdict.ruled_out.push(RuledOut {
                         kind: Kind::Delete,
                         tables: vec![t.name.clone()],
@@ -103,14 +104,18 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     });
                     continue;
                 }
+                let how_many = match (short, t.counted) {
+                    (Some(fewer), Some(counted)) => format!(
+                        "a count(*) finds {counted} rows where {} gives {}: about {fewer} fewer",
+                        crate::analysis::signatures::expected_label(t),
+                        t.expected.unwrap_or(0)
+                    ),
+                    _ => "how many the counters cannot say (they restarted since)".to_string(),
+                };
                 let mut f = Finding::new(
                     Kind::Delete,
                     vec![t.name.clone()],
-                    format!(
-                        "{}: rows removed by `{}`; how many the counters cannot say (they restarted since)",
-                        t.name,
-                        e.text.trim()
-                    ),
+                    format!("{}: rows removed by `{}`; {how_many}", t.name, e.text.trim()),
                 );
                 f.note(Fact::against(
                     t.cite("n_tup_del"),

@@ -119,7 +119,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     // A count(*) taken because the counters restarted finds rows gone: the reset explains the
     // counters, not the rows.
     members.retain(|(_, t)| match t.counted {
-        Some(counted) if t.affected() => {
+        Some(counted)
+            if t.affected() || crate::analysis::signatures::count_below_estimate(t).is_some() =>
+        {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::StatsReset,
                 tables: vec![t.name.clone()],
@@ -135,18 +137,25 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         _ => true,
     });
     // Deletes counted since the restart that committed (their dead tuples and modifications
-    // are there too) and left no live row: the rows went after the reset, by DELETE.
+    // are there too) and left no live row, or — by a count(*) — fewer rows than they deleted:
+    // most rows went after the reset, by DELETE (a routine delete or two leaves most rows).
     members.retain(|(_, t)| {
         let k = crate::analysis::signatures::committed_deletes(t);
-        if t.live() == 0 && k > 0 {
+        if k > 0 && (t.live() == 0 || (t.counted.is_some() && k > t.live())) {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::StatsReset,
                 tables: vec![t.name.clone()],
                 reason: format!(
-                    "n_tup_del {} since the counters restarted, {k} of them committed (n_dead_tup {}, n_mod_since_analyze {}), and n_live_tup 0: the rows went after the reset",
+                    "n_tup_del {} since the counters restarted, {k} of them committed (n_dead_tup {}, n_mod_since_analyze {}), and {} {}: the rows went after the reset",
                     t.del(),
                     t.dead(),
-                    t.stats.n_mod_since_analyze.unwrap_or(0)
+                    t.stats.n_mod_since_analyze.unwrap_or(0),
+                    if t.counted.is_some() {
+                        "a count(*) finds"
+                    } else {
+                        "n_live_tup"
+                    },
+                    t.live()
                 ),
                 source: t.cite("n_tup_del"),
             });
