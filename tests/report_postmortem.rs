@@ -801,6 +801,58 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
     }
 }
 
+/// Incident 12: after alembic dropped `session`, better-auth's query failed with `relation
+/// "session" does not exist` until the table was created again. That error is the incident's
+/// impact as the application saw it: a story event linked to the DROP's finding, and the
+/// Impact's window of errors — not a routine event.
+#[test]
+fn incident_12_the_applications_errors_after_the_drop_are_its_impact() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/12-seed003-autogen-drop");
+    let (md, json) = report(&dir.join("evidence.json"), &[]);
+    let impact = section(&md, "Impact");
+    assert!(
+        impact.contains(
+            "- **Errors on the lost tables:** 1 after the loss, from better-auth on `public.session`, at 2026-11-23 15:25:28.325 UTC: relation \"session\" does not exist at character 35 (`log:postgresql.log:188`); public.session created again at 2026-11-23 15:25:29.424 UTC (`log:postgresql.log:194`) — 2.2 s from the loss to the re-creation."
+        ),
+        "{impact}"
+    );
+    // The loss cites the DROP TABLE session line itself (175), not the finding's first log
+    // line (176, DROP TABLE account).
+    assert!(
+        impact.contains("`DROP TABLE session` (`log:postgresql.log:175`)"),
+        "{impact}"
+    );
+    let errors = &json["impact"]["errors"];
+    assert_eq!(errors["count"], 1, "{errors}");
+    assert_eq!(errors["first"]["source"], "log:postgresql.log:188");
+    assert_eq!(errors["recreated"]["source"], "log:postgresql.log:194");
+    let timeline = section(&md, "Timeline (UTC)");
+    let (story, routine) = timeline.split_once("<details>").unwrap_or((timeline, ""));
+    let row = story
+        .lines()
+        .find(|l| l.starts_with("| ") && l.contains("relation \"session\" does not exist"))
+        .unwrap_or_else(|| panic!("the error is not in the story:\n{story}"));
+    assert!(
+        row.contains("→ #1") && row.contains("log:postgresql.log:188"),
+        "{row}"
+    );
+    assert!(!routine.contains("error"), "{routine}");
+    let entry = json["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["source"] == "log:postgresql.log:188")
+        .expect("the error in the JSON timeline");
+    assert_eq!(entry["story"], true, "{entry}");
+    assert_eq!(entry["findings"], serde_json::json!([1]), "{entry}");
+    // "What happened" tells it, with the statement that failed.
+    assert!(
+        section(&md, "What happened").contains("FROM session WHERE token = 'c4ca4238a0b923820dcc509a6f75849b';` failed: relation \"session\" does not exist"),
+        "{md}"
+    );
+}
+
 /// Incident 11 with one more logged write: a bulk load into migration.assets between the DELETE
 /// (16:07:01.467) and the TRUNCATE (16:07:02.485). A recovery to before the DELETE's cause would miss
 /// those rows, so the TRUNCATE keeps a plan of its own (and its target), and the DELETE's plan

@@ -18,6 +18,9 @@ pub struct Action {
     pub why: String,
     /// The exact command to run, when there is one.
     pub command: Option<String>,
+    /// What `command` is, as its code fence names it: `sql` (statements to run in psql) or `sh`
+    /// (a shell command line, such as psql with a heredoc); `None` without a command.
+    pub language: Option<&'static str>,
     pub source: String,
 }
 
@@ -111,6 +114,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 "a restore or failover replaced the data: the writes it lost exist only in the old primary's data directory{timeline}. Do not re-initialise, rejoin (pg_rewind) or delete it until the recovery plan has put the rows back"
             ),
             command: None,
+            language: None,
             source: "catalog:pg_control_checkpoint.timeline_id".into(),
         });
     }
@@ -159,6 +163,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                     .unwrap_or_default()
             ),
             command: None,
+            language: None,
             source: "stats:pg_stat_archiver.last_archived_wal".into(),
         });
     }
@@ -171,6 +176,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
             title: "Do not open tables on the paused recovery without a lock_timeout".into(),
             why: "the server is in recovery: the startup process may hold AccessExclusiveLock on the restored tables, and a plain SELECT then waits forever".into(),
             command: Some("SET lock_timeout = '3s';".into()),
+            language: Some("sql"),
             source: "catalog:pg_is_in_recovery".into(),
         });
     }
@@ -203,6 +209,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 "SELECT attnum, attisdropped FROM pg_attribute WHERE attrelid = '{}'::regclass AND attisdropped;",
                 sql_name(&table)
             )),
+            language: Some("sql"),
             source: format!("catalog:{table}.attnum_{}.attisdropped", dropped.attnum),
         });
     }
@@ -218,6 +225,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 title: note.title.into(),
                 why: note.why.into(),
                 command: note.command.map(str::to_string),
+                language: note.command.map(|_| "sql"),
                 source: f
                     .evidence
                     .first()
@@ -601,6 +609,7 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
             title: format!("Stop {name} before restoring"),
             why,
             command: Some(command),
+            language: Some("sql"),
             source: sources.join(", "),
         });
     }
@@ -745,6 +754,7 @@ fn dead_tuple_actions(
             why: format!(
                 "the deleted rows are still on disk and no vacuum has run since the delete; {when}{assumed}. An anti-wraparound vacuum runs even with autovacuum_enabled = false, and HOT pruning removes dead rows whenever a page is read, so every read of the table destroys evidence: read the dead rows once (next action) before anything else does, then re-enable"
             ),
+            language: Some("sql"),
             command: Some(format!(
                 "ALTER TABLE {qualified} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"
             )),
@@ -760,7 +770,9 @@ fn dead_tuple_actions(
                 ))
                 .unwrap_or_default()
             ),
+            // psql with the SQL in a heredoc: a shell command line.
             command: Some(dirtyread),
+            language: Some("sh"),
             source: t.cite("n_dead_tup"),
         },
     ]

@@ -77,11 +77,22 @@ fn hms(at: DateTime<Utc>) -> String {
 }
 
 /// The log (or WAL) source of a finding's statement, else its first supporting fact.
-fn statement_source(f: &Finding) -> Option<String> {
+pub(crate) fn statement_source(f: &Finding) -> Option<String> {
+    // The line of the statement itself first: a finding over several statements (five DROP
+    // TABLEs of one migration) cites each, and its `statement` is one of them.
+    let quoted = f.statement.as_deref().map(|s| format!("`{}`", s.trim()));
     f.evidence
         .iter()
         .filter(|e| e.supports)
-        .find(|e| e.source.starts_with("log:") || e.source.starts_with("wal:"))
+        .find(|e| {
+            e.source.starts_with("log:") && quoted.as_deref().is_some_and(|q| e.text.starts_with(q))
+        })
+        .or_else(|| {
+            f.evidence
+                .iter()
+                .filter(|e| e.supports)
+                .find(|e| e.source.starts_with("log:") || e.source.starts_with("wal:"))
+        })
         .or_else(|| f.evidence.iter().find(|e| e.supports))
         .map(|e| e.source.clone())
 }
@@ -103,25 +114,44 @@ pub fn failed_statement(e: &LogEvent) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Errors of the sessions a finding names, or on the tables it names.
-fn suspect_errors<'a>(facts: &Facts<'a>, analysis: &Analysis) -> Vec<&'a LogEvent> {
-    let pids: BTreeSet<i32> = explaining(analysis)
+/// Errors of the sessions an explaining finding names, or naming a table it lost once it was
+/// lost, each with the ranks of the findings it bears on.
+fn suspect_errors<'a>(facts: &Facts<'a>, analysis: &Analysis) -> Vec<(&'a LogEvent, Vec<usize>)> {
+    let explaining = explaining(analysis);
+    // A finding's tables as the catalog names them; the log may name them bare (`session` for
+    // `public.session`), so an error's names are resolved the same way.
+    let tables: Vec<BTreeSet<String>> = explaining
         .iter()
-        .filter_map(|f| f.session.as_ref().and_then(|s| s.pid))
+        .map(|f| f.tables.iter().cloned().collect())
         .collect();
-    let tables: BTreeSet<&str> = explaining(analysis)
-        .iter()
-        .flat_map(|f| f.tables.iter().map(String::as_str))
-        .collect();
+    let resolved = |name: &str| -> String {
+        facts
+            .table(name)
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| name.to_string())
+    };
     facts
         .evidence
         .timeline
         .iter()
         .flat_map(|tl| tl.events.iter())
         .filter(|e| e.kind == EventKind::Error)
-        .filter(|e| {
-            e.session.pid.is_some_and(|p| pids.contains(&p))
-                || e.tables.iter().any(|t| tables.contains(t.as_str()))
+        .filter_map(|e| {
+            let names: Vec<String> = e.tables.iter().map(|t| resolved(t)).collect();
+            let ranks: Vec<usize> = explaining
+                .iter()
+                .zip(&tables)
+                .filter(|(f, its_tables)| {
+                    let same_session = e.session.pid.is_some()
+                        && f.session.as_ref().and_then(|s| s.pid) == e.session.pid;
+                    // An error naming a table the finding lost, once it was lost: the
+                    // application failing on the missing table or rows is the impact.
+                    let after = f.at.is_none_or(|at| e.at >= at);
+                    same_session || (after && names.iter().any(|n| its_tables.contains(n)))
+                })
+                .map(|(f, _)| f.rank)
+                .collect();
+            (!ranks.is_empty()).then_some((e, ranks))
         })
         .collect()
 }
@@ -244,7 +274,7 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
         }
         out.push((at, Cited { text, sources }));
     }
-    for e in suspect_errors(facts, analysis) {
+    for (e, _) in suspect_errors(facts, analysis) {
         let text = match failed_statement(e) {
             Some(stmt) => format!("At {}, `{stmt}` failed: {}.", hms(e.at), e.text.trim()),
             None => format!("At {}, an error: {}.", hms(e.at), e.text.trim()),
@@ -754,14 +784,8 @@ impl TimelineLinks {
             })
             .collect();
         let mut extra: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for e in suspect_errors(facts, analysis) {
-            for f in &explaining {
-                let same_session = e.session.pid.is_some()
-                    && f.session.as_ref().and_then(|s| s.pid) == e.session.pid;
-                if same_session || e.tables.iter().any(|t| f.tables.contains(t)) {
-                    extra.entry(e.source.clone()).or_default().push(f.rank);
-                }
-            }
+        for (e, ranks) in suspect_errors(facts, analysis) {
+            extra.entry(e.source.clone()).or_default().extend(ranks);
         }
         // The last logged write to a loss finding's tables before it: one pass over the log.
         let events: Vec<&LogEvent> = facts
