@@ -256,7 +256,8 @@ fn the_story_timeline_links_events_to_findings_and_counts_the_routine_ones() {
     for listed in [
         "CREATE ROLE app LOGIN (`log:postgresql.log:8`)",
         "DELETE FROM migration.assets WHERE id > 48 (`log:postgresql.log:35`)",
-        "| vacuum ×5 |",
+        // Counted once, in the summary: a row names its kind without repeating the count.
+        "| vacuum | ",
     ] {
         assert!(
             routine.contains(listed),
@@ -662,16 +663,21 @@ fn verify_output_adds_recovery_verified_with_what_passed_and_what_still_fails() 
 /// plan for the two losses one PITR covers, one stop action for role app, the by-hand PITR and
 /// dump routes named in one line pointing to the JSON steps, no Table counters repeating the
 /// Impact rows, no Verification plan beside the plan's check step, key instants only in the
-/// gantt, the routine events collapsed in one <details> block). The goal of 150 is not reached:
-/// the fenced commands (immediate actions 18 lines, the plan's steps 12), the gantt (11), the
-/// story table (12) and every section's heading and blank line remain. The test checks that the
+/// gantt, the routine events collapsed in one <details> block; 184 with the report's later
+/// changes, 174 after the fourth trim: each forensic gap said once, in the action item that
+/// closes it, with its effect — "Forensic gaps" lists only the inputs the report was not given;
+/// the foreign-key blast radius only when a cascade bears on the incident (JSON always); the
+/// root causes cited by their "What happened" numbers, not their statements again). The
+/// issue's goal of 150 is not reached: the fenced commands (immediate actions 19 lines, the
+/// plan's steps 12), the gantt (11), the story table (12), the routine-events block (17) and
+/// every section's heading and the blank line before it remain. The test checks that the
 /// trim lost no fact a reader needs: every table that lost rows is still named in the Impact
 /// table, the routine events are counted, the one plan undoes both losses with the DELETE's 143
-/// rows, and every command of the immediate actions and of the plan's main route is printed
-/// exactly as the JSON has it (the other routes are named and pointed to).
+/// rows, every gap is said once, and every command of the immediate actions and of the plan's
+/// main route is printed exactly as the JSON has it (the other routes are named and pointed to).
 #[test]
 fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command() {
-    const BUDGET: usize = 186;
+    const BUDGET: usize = 175;
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/11-seed002-multi-cause");
     let (md, json) = report(&dir.join("evidence.json"), &[]);
@@ -709,7 +715,32 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
         findings.contains("relfilenode 16499/16507/16511/16503 ≠ oid 16445/16422/16459/16431"),
         "{findings}"
     );
+    // Each forensic gap is said once: in the action item that closes it (with what it hid), or,
+    // for an input the report was not given, in "Forensic gaps".
+    for gap in json["gaps"].as_array().into_iter().flatten() {
+        let what = gap["what"].as_str().unwrap_or_default();
+        assert_eq!(md.matches(what).count(), 1, "{what}:\n{md}");
+        let effect = gap["effect"].as_str().unwrap_or_default();
+        assert!(md.contains(effect), "{effect} not said:\n{md}");
+    }
+    assert!(!md.contains("## Forensic gaps"), "{md}");
+    // No cascade bears on seed 002 (its TRUNCATE named every table, no key cascades a DELETE):
+    // the blast radius is in the JSON only.
+    assert!(!md.contains("## Foreign-key blast radius"), "{md}");
+    assert_eq!(json["fk_blast_radius_matters"], false);
+    assert!(
+        json["fk_blast_radius"]
+            .as_array()
+            .is_some_and(|b| !b.is_empty())
+    );
     let causes = section(&md, "Root cause and contributing factors");
+    // The root causes are the story's sentences 3 and 2, cited by number.
+    assert!(
+        causes.contains(
+            "- **Root cause:** #1 truncate (What happened, 3); #2 delete (What happened, 2)."
+        ),
+        "{causes}"
+    );
     assert_eq!(
         causes
             .matches("ran with the credentials of role app")

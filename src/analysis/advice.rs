@@ -24,6 +24,10 @@ pub struct Action {
     pub source: String,
 }
 
+/// The prevention step that closes the "No baseline" gap (the action item says what the
+/// report lacked without one).
+pub const KEEP_A_BASELINE: &str = "Keep a recent baseline: `pgtriage collect --db … -o baseline.json` daily makes expected rows exact next time.";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Gap {
     pub what: String,
@@ -302,7 +306,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 what: format!("The log does not say the {}", missing.join(", ")),
                 setting: Some(format!("log_line_prefix = '{prefix}'")),
                 change_to: Some("log_line_prefix = '%m [%p] %q%u@%d/%a %h '".into()),
-                effect: "the session behind a statement cannot be fully named; '%m [%p] %q%u@%d/%a %h ' would".into(),
+                effect: "the session behind a statement cannot be fully named".into(),
             });
         }
     }
@@ -426,7 +430,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
     if !archive_on {
         advice.prevention.push("Turn on WAL archiving (archive_mode = on) with retention longer than the time it takes to notice a loss.".into());
     }
-    advice.prevention.push("Keep a recent baseline: `pgtriage collect --db … -o baseline.json` daily makes expected rows exact next time.".into());
+    advice.prevention.push(KEEP_A_BASELINE.into());
     advice
 }
 

@@ -25,6 +25,11 @@ pub struct Cited {
 pub struct Causes {
     pub root: Vec<Cited>,
     pub contributing: Vec<Cited>,
+    /// The root causes by the "What happened" sentences that tell them, when each is one
+    /// (`#1 truncate (What happened, 3); #2 delete (What happened, 2)`): the Markdown says this
+    /// rather than the statements again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_told: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,6 +37,10 @@ pub struct ActionItem {
     pub what: String,
     /// A suggested owner role (the incident commander assigns the person).
     pub owner: &'static str,
+    /// The forensic gap (`gaps[].what`) this item closes, said here with its effect and not
+    /// again in the report's list of gaps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes_gap: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -342,14 +351,33 @@ fn looks_like_script(app: &str) -> bool {
 }
 
 /// Root cause and contributing factors. `cascades` lists, per table, the tables a DELETE on it
-/// reaches through ON DELETE CASCADE (the report's blast radius).
-pub fn causes(facts: &Facts, analysis: &Analysis, cascades: &[(String, Vec<String>)]) -> Causes {
+/// reaches through ON DELETE CASCADE (the report's blast radius); `story` is "What happened".
+pub fn causes(
+    facts: &Facts,
+    analysis: &Analysis,
+    cascades: &[(String, Vec<String>)],
+    story: &[Cited],
+) -> Causes {
     let evidence = facts.evidence;
     let mut c = Causes::default();
     let losses: Vec<&Finding> = explaining(analysis)
         .into_iter()
         .filter(|f| f.loss)
         .collect();
+    // A loss finding's sentence in the story ends with its rank, `(#2).`, and cites its
+    // statement's line.
+    let told: Option<Vec<String>> = losses
+        .iter()
+        .map(|f| {
+            let marker = format!("(#{}).", f.rank);
+            let source = statement_source(f);
+            story
+                .iter()
+                .position(|s| s.text.contains(&marker) && s.sources.first() == source.as_ref())
+                .map(|i| format!("#{} {} (What happened, {})", f.rank, f.kind.as_str(), i + 1))
+        })
+        .collect();
+    c.root_told = told.filter(|t| !t.is_empty()).map(|t| t.join("; "));
     // What the statement did is in the impact and the story: the root cause names it and who.
     for f in &losses {
         let text = match &f.statement {
@@ -523,7 +551,7 @@ fn owner_of(text: &str) -> &'static str {
 pub fn action_items(
     plans: &[(usize, Vec<String>)],
     prevention: &[String],
-    gaps: &[(String, Option<String>, Option<String>)],
+    gaps: &[crate::analysis::advice::Gap],
     has_verification: bool,
 ) -> Vec<ActionItem> {
     let mut out = Vec::new();
@@ -534,17 +562,22 @@ pub fn action_items(
     } else {
         "; check them with `pgtriage verify` and attach its result to this postmortem (`pgtriage report … --verify` adds it to the report)"
     };
+    let item = |what: String, owner: &'static str| ActionItem {
+        what,
+        owner,
+        closes_gap: None,
+    };
     match plans {
         [] => {}
-        [(id, tables)] => out.push(ActionItem {
-            what: format!(
+        [(id, tables)] => out.push(item(
+            format!(
                 "Put back the missing rows of {} (recovery plan {id}){check}.",
                 tables.join(", ")
             ),
-            owner: "on-call DBA",
-        }),
-        _ => out.push(ActionItem {
-            what: format!(
+            "on-call DBA",
+        )),
+        _ => out.push(item(
+            format!(
                 "Put back the missing rows: {}{check}.",
                 plans
                     .iter()
@@ -552,28 +585,41 @@ pub fn action_items(
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            owner: "on-call DBA",
-        }),
+            "on-call DBA",
+        )),
     }
+    // A missing baseline is closed by keeping one: that item says what its absence cost.
+    let no_baseline = gaps
+        .iter()
+        .find(|g| g.setting.as_deref() == Some("--baseline"));
     for p in prevention {
-        out.push(ActionItem {
-            what: p.clone(),
-            owner: owner_of(p),
-        });
+        match no_baseline.filter(|_| p.as_str() == crate::analysis::advice::KEEP_A_BASELINE) {
+            Some(g) => out.push(ActionItem {
+                what: format!("{p} {}: {}.", g.what, g.effect),
+                owner: owner_of(p),
+                closes_gap: Some(g.what.clone()),
+            }),
+            None => out.push(item(p.clone(), owner_of(p))),
+        }
     }
-    for (what, setting, change_to) in gaps {
-        // A missing input (`--baseline`) is a prevention step already, not a setting to change.
-        if let Some(s) = setting.as_ref().filter(|s| !s.starts_with("--")) {
-            // Say what the setting should become, not only what it is now.
-            let to = change_to
+    for g in gaps {
+        // A missing input (`--repo`, `--log`) is this report's limit, not a setting to change:
+        // it stays in the list of gaps.
+        if let Some(s) = g.setting.as_ref().filter(|s| !s.starts_with("--")) {
+            // Say what the setting should become, not only what it is now, and what its
+            // absence hid.
+            let to = g
+                .change_to
                 .as_ref()
                 .map(|t| format!(" to {t}"))
                 .unwrap_or_default();
             out.push(ActionItem {
                 what: format!(
-                    "Close the forensic gap \"{what}\": change {s}{to} so the next incident is seen."
+                    "Close the forensic gap \"{}\" ({}): change {s}{to} so the next incident is seen.",
+                    g.what, g.effect
                 ),
                 owner: "DBA",
+                closes_gap: Some(g.what.clone()),
             });
         }
     }
