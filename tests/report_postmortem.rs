@@ -854,6 +854,20 @@ fn incident_12_the_applications_errors_after_the_drop_are_its_impact() {
         impact.contains("`DROP TABLE session` (`log:postgresql.log:175`)"),
         "{impact}"
     );
+    // So do the recovery target and the action that stops alembic.
+    assert!(
+        section(&md, "Recovery").contains(
+            "before the destructive statement at 2026-11-23 15:25:27.220 UTC (log:postgresql.log:175)"
+        ),
+        "{md}"
+    );
+    let stop = section(&md, "Immediate actions");
+    assert!(
+        stop.contains("**Stop alembic before restoring.**")
+            && stop.contains("(`log:postgresql.log:175`)")
+            && !stop.contains("log:postgresql.log:176"),
+        "{stop}"
+    );
     let errors = &json["impact"]["errors"];
     assert_eq!(errors["count"], 1, "{errors}");
     assert_eq!(errors["first"]["source"], "log:postgresql.log:188");

@@ -480,11 +480,15 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         if user.is_none() && app.is_none() {
             continue;
         }
-        let source = f
-            .evidence
-            .iter()
-            .find(|e| e.supports && e.source.starts_with("log:"))
-            .map(|e| e.source.clone())
+        // The statement's own line (a finding over five DROP TABLEs cites each).
+        let source = crate::analysis::narrative::statement_source(f)
+            .filter(|s| s.starts_with("log:"))
+            .or_else(|| {
+                f.evidence
+                    .iter()
+                    .find(|e| e.supports && e.source.starts_with("log:"))
+                    .map(|e| e.source.clone())
+            })
             .unwrap_or_default();
         let statement = f.statement.as_deref().unwrap_or(f.kind.title()).trim();
         let own = app == Some("pg_cron") || user.is_none();
