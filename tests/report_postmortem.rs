@@ -832,6 +832,29 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
     }
 }
 
+/// The README opens with the top of incident 11's report "unedited": its ````markdown block,
+/// less the closing `…`, is the start of what `report` writes, byte for byte.
+#[test]
+fn the_readme_excerpt_is_the_top_of_incident_11s_report_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let excerpt = readme
+        .split_once("````markdown\n")
+        .and_then(|(_, rest)| rest.split_once("\n````\n"))
+        .map(|(block, _)| block)
+        .expect("a ````markdown block in the README");
+    let top = excerpt.strip_suffix("…").expect("the excerpt ends with …");
+    let (md, _) = report(
+        &root.join("sample-logs/incidents/11-seed002-multi-cause/evidence.json"),
+        &[],
+    );
+    assert!(!top.trim().is_empty());
+    assert!(
+        md.starts_with(top),
+        "the README's excerpt is not the top of the report:\n{top}\n---\n{md}"
+    );
+}
+
 /// Incident 12: after alembic dropped `session`, better-auth's query failed with `relation
 /// "session" does not exist` until the table was created again. That error is the incident's
 /// impact as the application saw it: a story event linked to the DROP's finding, and the
