@@ -367,10 +367,9 @@ fn error_window(
     let mut errors: Vec<(&crate::evidence::LogEvent, &str)> = Vec::new();
     let mut created_again: std::collections::BTreeMap<&str, Instant> = Default::default();
     for r in rows {
-        let (Some(i), Some(lost_at)) = (facts.resolve(&r.table), r.at) else {
-            continue;
-        };
-        for e in facts.events_for(i, &[EventKind::Error]) {
+        let Some(lost_at) = r.at else { continue };
+        // A table gone since (dropped, not created again) still has its errors in the log.
+        for e in facts.events_named(&r.table, &[EventKind::Error]) {
             let syntax = e.sqlstate.as_deref() == Some("42601")
                 || e.text.trim_start().starts_with("syntax error");
             let remover = e.session.pid.is_some_and(|p| removers.contains(&p));
@@ -384,7 +383,7 @@ fn error_window(
         }
         if r.removed_by == "DROP TABLE" {
             let created = facts
-                .events_for(i, &[EventKind::Ddl])
+                .events_named(&r.table, &[EventKind::Ddl])
                 .into_iter()
                 .filter(|e| e.at >= lost_at)
                 .find(|e| {
@@ -849,6 +848,52 @@ mod tests {
             assert_eq!(row.story, told, "{row:?}");
             assert_eq!(row.findings.contains(&rank), told, "{row:?}");
         }
+    }
+
+    #[test]
+    fn errors_on_a_dropped_table_never_created_again_are_its_impact() {
+        // The log's DROP of a table the database no longer has, then the application's query.
+        let mut drop = event(
+            EventKind::DropTable,
+            at(12, 0, 0),
+            5,
+            "DROP TABLE session",
+            &["session"],
+        );
+        drop.session.application = Some("alembic".into());
+        let mut error = event(
+            EventKind::Error,
+            at(12, 0, 30),
+            9,
+            "relation \"session\" does not exist at character 35",
+            &["session"],
+        );
+        error.session.pid = Some(901);
+        error.session.application = Some("better-auth".into());
+        error.outcome = None;
+        let ev = with_log(
+            evidence(vec![table("users", 16400, 11)], vec![]),
+            vec![drop, error],
+        );
+        let analysis = analyze(&ev);
+        let impact = analysis.postmortem.impact.clone().expect("impact");
+        assert!(
+            impact.tables.iter().any(|r| r.table == "public.session"),
+            "{impact:?}"
+        );
+        let errors = impact.errors.expect("errors on the dropped table");
+        assert_eq!(errors.count, 1);
+        assert_eq!(errors.tables, ["public.session"]);
+        assert_eq!(errors.applications, ["better-auth"]);
+        assert_eq!(errors.recreated, None);
+        assert_eq!(errors.lasted, "30.0 s from the loss to the error");
+        let row = analysis
+            .postmortem
+            .timeline
+            .iter()
+            .find(|r| r.entry.source == "log:postgresql.log:9")
+            .expect("timeline row");
+        assert!(row.story && !row.findings.is_empty(), "{row:?}");
     }
 
     #[test]

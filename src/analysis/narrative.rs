@@ -127,18 +127,6 @@ pub fn failed_statement(e: &LogEvent) -> Option<&str> {
 /// lost, each with the ranks of the findings it bears on.
 fn suspect_errors<'a>(facts: &Facts<'a>, analysis: &Analysis) -> Vec<(&'a LogEvent, Vec<usize>)> {
     let explaining = explaining(analysis);
-    // A finding's tables as the catalog names them; the log may name them bare (`session` for
-    // `public.session`), so an error's names are resolved the same way.
-    let tables: Vec<BTreeSet<String>> = explaining
-        .iter()
-        .map(|f| f.tables.iter().cloned().collect())
-        .collect();
-    let resolved = |name: &str| -> String {
-        facts
-            .table(name)
-            .map(|t| t.name.clone())
-            .unwrap_or_else(|| name.to_string())
-    };
     facts
         .evidence
         .timeline
@@ -146,19 +134,22 @@ fn suspect_errors<'a>(facts: &Facts<'a>, analysis: &Analysis) -> Vec<(&'a LogEve
         .flat_map(|tl| tl.events.iter())
         .filter(|e| e.kind == EventKind::Error)
         .filter_map(|e| {
-            let names: Vec<String> = e.tables.iter().map(|t| resolved(t)).collect();
             let ranks: Vec<usize> = explaining
                 .iter()
-                .zip(&tables)
-                .filter(|(f, its_tables)| {
+                .filter(|f| {
                     let same_session = e.session.pid.is_some()
                         && f.session.as_ref().and_then(|s| s.pid) == e.session.pid;
                     // An error naming a table the finding lost, once it was lost: the
-                    // application failing on the missing table or rows is the impact.
+                    // application failing on the missing table or rows is the impact. The log
+                    // may name it bare (`session` for `public.session`), or it may be gone.
                     let after = f.at.is_none_or(|at| e.at >= at);
-                    same_session || (after && names.iter().any(|n| its_tables.contains(n)))
+                    let names_its_table = e
+                        .tables
+                        .iter()
+                        .any(|n| f.tables.iter().any(|t| facts.names_table(n, t)));
+                    same_session || (after && names_its_table)
                 })
-                .map(|(f, _)| f.rank)
+                .map(|f| f.rank)
                 .collect();
             (!ranks.is_empty()).then_some((e, ranks))
         })
