@@ -118,6 +118,20 @@ fn gfm_problems(md: &str) -> Vec<String> {
             {
                 problems.push(format!("a fence of unknown language {:?}", c.info))
             }
+            // A fence names what its command is: a shell line pasted into psql, or SQL pasted
+            // into a shell, fails at its first word.
+            NodeValue::CodeBlock(c)
+                if c.fenced
+                    && ["sql", "sh"].contains(&c.info.as_str())
+                    && command_language(&c.literal) != c.info =>
+            {
+                problems.push(format!(
+                    "a {} command in a ```{} fence: {}",
+                    command_language(&c.literal),
+                    c.info,
+                    c.literal.lines().next().unwrap_or_default()
+                ))
+            }
             NodeValue::Heading(h) if h.level == 1 && !std::ptr::eq(*n, first_heading(&nodes)) => {
                 problems.push("a second level-1 heading".into())
             }
@@ -136,6 +150,32 @@ fn gfm_problems(md: &str) -> Vec<String> {
         ));
     }
     problems
+}
+
+/// What a fenced command is, read from the command itself: SQL begins each statement with an
+/// upper-case keyword (`SELECT`, `ALTER`, `CREATE`…) or is a psql meta-command (`\gexec`);
+/// anything else — a program name (`psql`, `pgtriage`), a variable, a heredoc's `<<` — is a
+/// shell line. Lines inside a statement (`  WHERE …`) and `--` comments are not starts.
+fn command_language(body: &str) -> &'static str {
+    let mut at_start = true;
+    for line in body.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("--") {
+            continue;
+        }
+        if at_start {
+            let word: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic() || *c == '_')
+                .collect();
+            let keyword =
+                !word.is_empty() && word.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            if !(keyword || line.starts_with('\\')) || line.contains("<<") {
+                return "sh";
+            }
+        }
+        at_start = line.ends_with(';') || line.starts_with('\\');
+    }
+    "sql"
 }
 
 fn first_heading<'a>(nodes: &[&'a AstNode<'a>]) -> &'a AstNode<'a> {
@@ -163,6 +203,16 @@ fn the_gfm_check_finds_a_broken_table_and_a_broken_list() {
     let broken_list = "1. one\n\n```sql\nSELECT 1;\n```\n\n2. two\n";
     assert!(!gfm_problems(broken_list).is_empty());
     assert!(gfm_problems("1. one\n\n   ```sql\n   SELECT 1;\n   ```\n\n2. two\n").is_empty());
+    // A shell heredoc in a SQL fence, SQL in a shell fence (incident 11's pg_dirtyread action
+    // was printed in a ```sql fence).
+    let heredoc = "```sql\npsql 'postgresql:///db' -X <<'SQL'\nSELECT 1;\n\\gexec\nSQL\n```\n";
+    assert!(!gfm_problems(heredoc).is_empty());
+    assert!(gfm_problems(&heredoc.replacen("sql", "sh", 1)).is_empty());
+    assert!(
+        !gfm_problems("```sh\nALTER TABLE t SET (autovacuum_enabled = false);\n```\n").is_empty()
+    );
+    let cron = "```sql\nSELECT 1;\nSELECT jobid FROM cron.job\n WHERE strpos(command, 'x') > 0;\n\\gexec\n```\n";
+    assert!(gfm_problems(cron).is_empty(), "{:?}", gfm_problems(cron));
 }
 
 /// The mermaid-cli binary: `PGTRIAGE_MMDC`, scripts/test.sh's cached install, or `mmdc` on PATH.

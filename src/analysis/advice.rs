@@ -18,8 +18,15 @@ pub struct Action {
     pub why: String,
     /// The exact command to run, when there is one.
     pub command: Option<String>,
+    /// What `command` is, as its code fence names it: `sql` (statements to run in psql) or `sh`
+    /// (a shell command line, such as psql with a heredoc); `None` without a command.
+    pub language: Option<&'static str>,
     pub source: String,
 }
+
+/// The prevention step that closes the "No baseline" gap (the action item says what the
+/// report lacked without one).
+pub const KEEP_A_BASELINE: &str = "Keep a recent baseline: `pgtriage collect --db … -o baseline.json` daily makes expected rows exact next time.";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Gap {
@@ -111,6 +118,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 "a restore or failover replaced the data: the writes it lost exist only in the old primary's data directory{timeline}. Do not re-initialise, rejoin (pg_rewind) or delete it until the recovery plan has put the rows back"
             ),
             command: None,
+            language: None,
             source: "catalog:pg_control_checkpoint.timeline_id".into(),
         });
     }
@@ -159,6 +167,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                     .unwrap_or_default()
             ),
             command: None,
+            language: None,
             source: "stats:pg_stat_archiver.last_archived_wal".into(),
         });
     }
@@ -171,6 +180,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
             title: "Do not open tables on the paused recovery without a lock_timeout".into(),
             why: "the server is in recovery: the startup process may hold AccessExclusiveLock on the restored tables, and a plain SELECT then waits forever".into(),
             command: Some("SET lock_timeout = '3s';".into()),
+            language: Some("sql"),
             source: "catalog:pg_is_in_recovery".into(),
         });
     }
@@ -203,6 +213,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 "SELECT attnum, attisdropped FROM pg_attribute WHERE attrelid = '{}'::regclass AND attisdropped;",
                 sql_name(&table)
             )),
+            language: Some("sql"),
             source: format!("catalog:{table}.attnum_{}.attisdropped", dropped.attnum),
         });
     }
@@ -218,6 +229,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 title: note.title.into(),
                 why: note.why.into(),
                 command: note.command.map(str::to_string),
+                language: note.command.map(|_| "sql"),
                 source: f
                     .evidence
                     .first()
@@ -294,7 +306,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 what: format!("The log does not say the {}", missing.join(", ")),
                 setting: Some(format!("log_line_prefix = '{prefix}'")),
                 change_to: Some("log_line_prefix = '%m [%p] %q%u@%d/%a %h '".into()),
-                effect: "the session behind a statement cannot be fully named; '%m [%p] %q%u@%d/%a %h ' would".into(),
+                effect: "the session behind a statement cannot be fully named".into(),
             });
         }
     }
@@ -418,7 +430,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
     if !archive_on {
         advice.prevention.push("Turn on WAL archiving (archive_mode = on) with retention longer than the time it takes to notice a loss.".into());
     }
-    advice.prevention.push("Keep a recent baseline: `pgtriage collect --db … -o baseline.json` daily makes expected rows exact next time.".into());
+    advice.prevention.push(KEEP_A_BASELINE.into());
     advice
 }
 
@@ -468,11 +480,15 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         if user.is_none() && app.is_none() {
             continue;
         }
-        let source = f
-            .evidence
-            .iter()
-            .find(|e| e.supports && e.source.starts_with("log:"))
-            .map(|e| e.source.clone())
+        // The statement's own line (a finding over five DROP TABLEs cites each).
+        let source = crate::analysis::narrative::statement_source(f)
+            .filter(|s| s.starts_with("log:"))
+            .or_else(|| {
+                f.evidence
+                    .iter()
+                    .find(|e| e.supports && e.source.starts_with("log:"))
+                    .map(|e| e.source.clone())
+            })
             .unwrap_or_default();
         let statement = f.statement.as_deref().unwrap_or(f.kind.title()).trim();
         let own = app == Some("pg_cron") || user.is_none();
@@ -601,6 +617,7 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
             title: format!("Stop {name} before restoring"),
             why,
             command: Some(command),
+            language: Some("sql"),
             source: sources.join(", "),
         });
     }
@@ -745,6 +762,7 @@ fn dead_tuple_actions(
             why: format!(
                 "the deleted rows are still on disk and no vacuum has run since the delete; {when}{assumed}. An anti-wraparound vacuum runs even with autovacuum_enabled = false, and HOT pruning removes dead rows whenever a page is read, so every read of the table destroys evidence: read the dead rows once (next action) before anything else does, then re-enable"
             ),
+            language: Some("sql"),
             command: Some(format!(
                 "ALTER TABLE {qualified} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"
             )),
@@ -760,7 +778,9 @@ fn dead_tuple_actions(
                 ))
                 .unwrap_or_default()
             ),
+            // psql with the SQL in a heredoc: a shell command line.
             command: Some(dirtyread),
+            language: Some("sh"),
             source: t.cite("n_dead_tup"),
         },
     ]

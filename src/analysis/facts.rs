@@ -434,6 +434,40 @@ impl<'a> Facts<'a> {
             .unwrap_or_default()
     }
 
+    /// Log events of the given kinds naming the table called `name` (its catalog name), also
+    /// when the database no longer has it (a DROP not followed by a CREATE): the log's names
+    /// for such a table are kept as written, qualified or — for `public` — bare. In log order.
+    pub fn events_named(&self, name: &str, kinds: &[EventKind]) -> Vec<&'a LogEvent> {
+        if let Some(i) = self.resolve(name) {
+            return self.events_for(i, kinds);
+        }
+        let folded = fold_name(name);
+        let bare = folded.strip_prefix("public.");
+        let mut out: Vec<&'a LogEvent> = [Some(folded.as_str()), bare]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.unknown_table_events.get(k))
+            .flatten()
+            .filter(|e| kinds.contains(&e.kind))
+            .copied()
+            .collect();
+        out.sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
+        out.dedup_by(|a, b| a.source == b.source);
+        out
+    }
+
+    /// Whether a name the log wrote (`session`, `public."user"`) is the table whose catalog
+    /// name is `table`, also when the database no longer has that table.
+    pub fn names_table(&self, logged: &str, table: &str) -> bool {
+        match self.resolve(logged).and_then(|i| self.tables.get(i)) {
+            Some(t) => t.name == table,
+            None => {
+                let (logged, table) = (fold_name(logged), fold_name(table));
+                logged == table || format!("public.{logged}") == table
+            }
+        }
+    }
+
     /// Every log event of the given kinds, whatever it names.
     pub fn events_of(&self, kinds: &[EventKind]) -> Vec<&'a LogEvent> {
         self.evidence

@@ -29,6 +29,34 @@ pub struct Impact {
     pub window: LossWindow,
     /// What the verdict rests on that is an estimate or was not checked.
     pub caveats: Vec<String>,
+    /// The errors the log shows sessions hitting on the lost tables after the loss (the
+    /// application's side of the impact), when it shows any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ErrorWindow>,
+}
+
+/// Errors naming a lost table, logged after its loss by sessions other than the ones that
+/// removed the rows: `relation "session" does not exist` between a DROP and the re-creation.
+/// A syntax error is not one (the statement never reached the table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorWindow {
+    pub count: usize,
+    /// The applications (else users) the failing sessions logged, sorted.
+    pub applications: Vec<String>,
+    /// The lost tables the errors name, sorted.
+    pub tables: Vec<String>,
+    /// The first error: its time, its message and its log line.
+    pub first: Instant,
+    /// The last error, when there is more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<Instant>,
+    /// The first logged CREATE TABLE of a dropped table after the loss, which ends the errors a
+    /// missing table causes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recreated: Option<Instant>,
+    /// How long the errors could last, in words: from the loss to the re-creation, else to the
+    /// last error.
+    pub lasted: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -167,13 +195,7 @@ pub(crate) fn rows_lost(t: &TableView, f: &Finding) -> (Option<i64>, bool, Strin
 
 /// When a finding's loss took effect: its commit in the WAL, else its statement.
 fn loss_instant(f: &Finding) -> Option<Instant> {
-    let source = f
-        .evidence
-        .iter()
-        .find(|e| e.supports && (e.source.starts_with("log:") || e.source.starts_with("wal:")))
-        .or_else(|| f.evidence.iter().find(|e| e.supports))
-        .map(|e| e.source.clone())
-        .unwrap_or_default();
+    let source = crate::analysis::narrative::statement_source(f).unwrap_or_default();
     if let Some(tx) = &f.transaction
         && let Some(at) = tx.commit_at
     {
@@ -316,6 +338,7 @@ pub fn impact(facts: &Facts, analysis: &Analysis) -> Impact {
     let window = loss_window(facts, &losses, &rows);
     let title = title(analysis, &rows, verdict);
     let caveats = caveats(facts, verdict, &rows);
+    let errors = error_window(facts, &losses, &rows, &window);
     Impact {
         verdict,
         title,
@@ -324,7 +347,117 @@ pub fn impact(facts: &Facts, analysis: &Analysis) -> Impact {
         total_exact,
         window,
         caveats,
+        errors,
     }
+}
+
+/// The errors sessions hit on the lost tables after their loss (see `ErrorWindow`). A table's
+/// loss time is its row's; the sessions that removed rows are the loss findings'.
+fn error_window(
+    facts: &Facts,
+    losses: &[&Finding],
+    rows: &[ImpactRow],
+    window: &LossWindow,
+) -> Option<ErrorWindow> {
+    let loss = window.loss_at.as_ref()?;
+    let removers: BTreeSet<i32> = losses
+        .iter()
+        .filter_map(|f| f.session.as_ref().and_then(|s| s.pid))
+        .collect();
+    let mut errors: Vec<(&crate::evidence::LogEvent, &str)> = Vec::new();
+    let mut created_again: std::collections::BTreeMap<&str, Instant> = Default::default();
+    for r in rows {
+        let Some(lost_at) = r.at else { continue };
+        // A table gone since (dropped, not created again) still has its errors in the log.
+        for e in facts.events_named(&r.table, &[EventKind::Error]) {
+            let syntax = e.sqlstate.as_deref() == Some("42601")
+                || e.text.trim_start().starts_with("syntax error");
+            let remover = e.session.pid.is_some_and(|p| removers.contains(&p));
+            if e.at >= lost_at
+                && !syntax
+                && !remover
+                && !errors.iter().any(|(x, _)| x.source == e.source)
+            {
+                errors.push((e, r.table.as_str()));
+            }
+        }
+        if r.removed_by == "DROP TABLE" {
+            let created = facts
+                .events_named(&r.table, &[EventKind::Ddl])
+                .into_iter()
+                .filter(|e| e.at >= lost_at)
+                .find(|e| {
+                    e.text
+                        .trim_start()
+                        .get(..12)
+                        .is_some_and(|w| w.eq_ignore_ascii_case("CREATE TABLE"))
+                });
+            if let Some(e) = created {
+                created_again.insert(
+                    r.table.as_str(),
+                    Instant {
+                        at: e.at,
+                        what: format!("{} created again", r.table),
+                        source: e.source.clone(),
+                    },
+                );
+            }
+        }
+    }
+    errors.sort_by(|a, b| (a.0.at, &a.0.source).cmp(&(b.0.at, &b.0.source)));
+    let (first, _) = errors.first()?;
+    let instant = |e: &crate::evidence::LogEvent| Instant {
+        at: e.at,
+        what: e.text.trim().to_string(),
+        source: e.source.clone(),
+    };
+    let last = errors
+        .last()
+        .filter(|(e, _)| errors.len() > 1 && e.source != first.source)
+        .map(|(e, _)| instant(e));
+    let tables: BTreeSet<String> = errors.iter().map(|(_, t)| t.to_string()).collect();
+    // The errors a missing table causes end when it exists again (the last of the tables the
+    // errors name, when each was created again); else the log's last error is the end seen.
+    let recreated = tables
+        .iter()
+        .map(|t| created_again.get(t.as_str()).cloned())
+        .collect::<Option<Vec<Instant>>>()
+        .and_then(|all| all.into_iter().max_by_key(|c| c.at));
+    let end = recreated
+        .as_ref()
+        .map(|c| c.at)
+        .or(last.as_ref().map(|l| l.at))
+        .unwrap_or(first.at);
+    let lasted = format!(
+        "{} from the loss to {}",
+        span((end - loss.at).num_milliseconds() as f64 / 1000.0),
+        if recreated.is_some() {
+            "the re-creation"
+        } else if last.is_some() {
+            "the last error"
+        } else {
+            "the error"
+        }
+    );
+    let applications: BTreeSet<String> = errors
+        .iter()
+        .filter_map(|(e, _)| {
+            e.session
+                .application
+                .clone()
+                .filter(|a| !a.is_empty() && a != "[unknown]")
+                .or_else(|| e.session.user.clone())
+        })
+        .collect();
+    Some(ErrorWindow {
+        count: errors.len(),
+        applications: applications.into_iter().collect(),
+        tables: tables.into_iter().collect(),
+        first: instant(first),
+        last,
+        recreated,
+        lasted,
+    })
 }
 
 fn title(analysis: &Analysis, rows: &[ImpactRow], verdict: &str) -> String {
@@ -617,6 +750,150 @@ mod tests {
             ),
         ];
         with_log(evidence(tables, vec![]), events)
+    }
+
+    /// A DELETE empties `shop.orders` at 12:30:00; the log then shows errors naming it by its
+    /// bare name: the application's (its impact), a syntax error, the deleting session's own,
+    /// and one from before the loss.
+    fn delete_then_errors() -> Evidence {
+        let orders = deleted(table("shop.orders", 16500, 150), 150);
+        let error = |when, line, pid: i32, app: &str, text: &str| {
+            let mut e = event(EventKind::Error, when, line, text, &["orders"]);
+            e.session.pid = Some(pid);
+            e.session.application = Some(app.into());
+            e.severity = Some("ERROR".into());
+            e.outcome = None;
+            e
+        };
+        let mut delete = event(
+            EventKind::Delete,
+            at(12, 30, 0),
+            50,
+            "DELETE FROM shop.orders",
+            &["shop.orders"],
+        );
+        delete.session.pid = Some(700);
+        let events = vec![
+            error(
+                at(12, 0, 0),
+                10,
+                900,
+                "api",
+                "duplicate key value violates unique constraint \"orders_pkey\"",
+            ),
+            delete,
+            error(
+                at(12, 30, 5),
+                60,
+                700,
+                "psql",
+                "current transaction is aborted",
+            ),
+            error(
+                at(12, 30, 9),
+                70,
+                901,
+                "psql",
+                "syntax error at or near \"orders\"",
+            ),
+            error(
+                at(12, 31, 0),
+                80,
+                900,
+                "api",
+                "insert or update on table \"order_items\" violates foreign key constraint \"order_items_order_id_fkey\"",
+            ),
+            error(
+                at(12, 33, 0),
+                90,
+                902,
+                "billing",
+                "insert or update on table \"invoices\" violates foreign key constraint \"invoices_order_id_fkey\"",
+            ),
+        ];
+        with_log(evidence(vec![orders], vec![]), events)
+    }
+
+    #[test]
+    fn errors_naming_a_lost_table_after_its_loss_are_the_applications_impact() {
+        let ev = delete_then_errors();
+        let analysis = analyze(&ev);
+        let impact = analysis.postmortem.impact.clone().expect("impact");
+        let errors = impact.errors.expect("errors on the lost table");
+        // Not the error before the loss, the syntax error or the deleting session's own.
+        assert_eq!(errors.count, 2, "{errors:?}");
+        assert_eq!(errors.applications, ["api", "billing"]);
+        assert_eq!(errors.tables, ["shop.orders"]);
+        assert_eq!(errors.first.source, "log:postgresql.log:80");
+        assert_eq!(
+            errors.last.as_ref().map(|l| l.source.as_str()),
+            Some("log:postgresql.log:90")
+        );
+        assert_eq!(errors.recreated, None);
+        assert_eq!(errors.lasted, "3 min 0 s from the loss to the last error");
+        // In the story timeline, linked to the DELETE's finding; the error before the loss is
+        // routine.
+        let rank = analysis
+            .findings
+            .first()
+            .map(|f| f.rank)
+            .expect("a finding");
+        for (line, told) in [(10, false), (60, true), (80, true), (90, true)] {
+            let row = analysis
+                .postmortem
+                .timeline
+                .iter()
+                .find(|r| r.entry.source == format!("log:postgresql.log:{line}"))
+                .expect("timeline row");
+            assert_eq!(row.story, told, "{row:?}");
+            assert_eq!(row.findings.contains(&rank), told, "{row:?}");
+        }
+    }
+
+    #[test]
+    fn errors_on_a_dropped_table_never_created_again_are_its_impact() {
+        // The log's DROP of a table the database no longer has, then the application's query.
+        let mut drop = event(
+            EventKind::DropTable,
+            at(12, 0, 0),
+            5,
+            "DROP TABLE session",
+            &["session"],
+        );
+        drop.session.application = Some("alembic".into());
+        let mut error = event(
+            EventKind::Error,
+            at(12, 0, 30),
+            9,
+            "relation \"session\" does not exist at character 35",
+            &["session"],
+        );
+        error.session.pid = Some(901);
+        error.session.application = Some("better-auth".into());
+        error.outcome = None;
+        let ev = with_log(
+            evidence(vec![table("users", 16400, 11)], vec![]),
+            vec![drop, error],
+        );
+        let analysis = analyze(&ev);
+        let impact = analysis.postmortem.impact.clone().expect("impact");
+        assert!(
+            impact.tables.iter().any(|r| r.table == "public.session"),
+            "{impact:?}"
+        );
+        let errors = impact.errors.expect("errors on the dropped table");
+        assert_eq!(errors.count, 1);
+        assert_eq!(errors.tables, ["public.session"]);
+        assert_eq!(errors.applications, ["better-auth"]);
+        assert_eq!(errors.recreated, None);
+        assert_eq!(errors.lasted, "30.0 s from the loss to the error");
+        let row = analysis
+            .postmortem
+            .timeline
+            .iter()
+            .find(|r| r.entry.source == "log:postgresql.log:9")
+            .expect("timeline row");
+        assert!(row.story && !row.findings.is_empty(), "{row:?}");
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub struct Cited {
 pub struct Causes {
     pub root: Vec<Cited>,
     pub contributing: Vec<Cited>,
+    /// The root causes by the "What happened" sentences that tell them, when each is one
+    /// (`#1 truncate (What happened, 3); #2 delete (What happened, 2)`): the Markdown says this
+    /// rather than the statements again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_told: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,6 +37,10 @@ pub struct ActionItem {
     pub what: String,
     /// A suggested owner role (the incident commander assigns the person).
     pub owner: &'static str,
+    /// The forensic gap (`gaps[].what`) this item closes, said here with its effect and not
+    /// again in the report's list of gaps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes_gap: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,11 +86,22 @@ fn hms(at: DateTime<Utc>) -> String {
 }
 
 /// The log (or WAL) source of a finding's statement, else its first supporting fact.
-fn statement_source(f: &Finding) -> Option<String> {
+pub(crate) fn statement_source(f: &Finding) -> Option<String> {
+    // The line of the statement itself first: a finding over several statements (five DROP
+    // TABLEs of one migration) cites each, and its `statement` is one of them.
+    let quoted = f.statement.as_deref().map(|s| format!("`{}`", s.trim()));
     f.evidence
         .iter()
         .filter(|e| e.supports)
-        .find(|e| e.source.starts_with("log:") || e.source.starts_with("wal:"))
+        .find(|e| {
+            e.source.starts_with("log:") && quoted.as_deref().is_some_and(|q| e.text.starts_with(q))
+        })
+        .or_else(|| {
+            f.evidence
+                .iter()
+                .filter(|e| e.supports)
+                .find(|e| e.source.starts_with("log:") || e.source.starts_with("wal:"))
+        })
         .or_else(|| f.evidence.iter().find(|e| e.supports))
         .map(|e| e.source.clone())
 }
@@ -103,25 +123,35 @@ pub fn failed_statement(e: &LogEvent) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Errors of the sessions a finding names, or on the tables it names.
-fn suspect_errors<'a>(facts: &Facts<'a>, analysis: &Analysis) -> Vec<&'a LogEvent> {
-    let pids: BTreeSet<i32> = explaining(analysis)
-        .iter()
-        .filter_map(|f| f.session.as_ref().and_then(|s| s.pid))
-        .collect();
-    let tables: BTreeSet<&str> = explaining(analysis)
-        .iter()
-        .flat_map(|f| f.tables.iter().map(String::as_str))
-        .collect();
+/// Errors of the sessions an explaining finding names, or naming a table it lost once it was
+/// lost, each with the ranks of the findings it bears on.
+fn suspect_errors<'a>(facts: &Facts<'a>, analysis: &Analysis) -> Vec<(&'a LogEvent, Vec<usize>)> {
+    let explaining = explaining(analysis);
     facts
         .evidence
         .timeline
         .iter()
         .flat_map(|tl| tl.events.iter())
         .filter(|e| e.kind == EventKind::Error)
-        .filter(|e| {
-            e.session.pid.is_some_and(|p| pids.contains(&p))
-                || e.tables.iter().any(|t| tables.contains(t.as_str()))
+        .filter_map(|e| {
+            let ranks: Vec<usize> = explaining
+                .iter()
+                .filter(|f| {
+                    let same_session = e.session.pid.is_some()
+                        && f.session.as_ref().and_then(|s| s.pid) == e.session.pid;
+                    // An error naming a table the finding lost, once it was lost: the
+                    // application failing on the missing table or rows is the impact. The log
+                    // may name it bare (`session` for `public.session`), or it may be gone.
+                    let after = f.at.is_none_or(|at| e.at >= at);
+                    let names_its_table = e
+                        .tables
+                        .iter()
+                        .any(|n| f.tables.iter().any(|t| facts.names_table(n, t)));
+                    same_session || (after && names_its_table)
+                })
+                .map(|f| f.rank)
+                .collect();
+            (!ranks.is_empty()).then_some((e, ranks))
         })
         .collect()
 }
@@ -244,7 +274,7 @@ pub fn story(facts: &Facts, analysis: &Analysis, impact: &Impact) -> Vec<Cited> 
         }
         out.push((at, Cited { text, sources }));
     }
-    for e in suspect_errors(facts, analysis) {
+    for (e, _) in suspect_errors(facts, analysis) {
         let text = match failed_statement(e) {
             Some(stmt) => format!("At {}, `{stmt}` failed: {}.", hms(e.at), e.text.trim()),
             None => format!("At {}, an error: {}.", hms(e.at), e.text.trim()),
@@ -312,14 +342,33 @@ fn looks_like_script(app: &str) -> bool {
 }
 
 /// Root cause and contributing factors. `cascades` lists, per table, the tables a DELETE on it
-/// reaches through ON DELETE CASCADE (the report's blast radius).
-pub fn causes(facts: &Facts, analysis: &Analysis, cascades: &[(String, Vec<String>)]) -> Causes {
+/// reaches through ON DELETE CASCADE (the report's blast radius); `story` is "What happened".
+pub fn causes(
+    facts: &Facts,
+    analysis: &Analysis,
+    cascades: &[(String, Vec<String>)],
+    story: &[Cited],
+) -> Causes {
     let evidence = facts.evidence;
     let mut c = Causes::default();
     let losses: Vec<&Finding> = explaining(analysis)
         .into_iter()
         .filter(|f| f.loss)
         .collect();
+    // A loss finding's sentence in the story ends with its rank, `(#2).`, and cites its
+    // statement's line.
+    let told: Option<Vec<String>> = losses
+        .iter()
+        .map(|f| {
+            let marker = format!("(#{}).", f.rank);
+            let source = statement_source(f);
+            story
+                .iter()
+                .position(|s| s.text.contains(&marker) && s.sources.first() == source.as_ref())
+                .map(|i| format!("#{} {} (What happened, {})", f.rank, f.kind.as_str(), i + 1))
+        })
+        .collect();
+    c.root_told = told.filter(|t| !t.is_empty()).map(|t| t.join("; "));
     // What the statement did is in the impact and the story: the root cause names it and who.
     for f in &losses {
         let text = match &f.statement {
@@ -493,7 +542,7 @@ fn owner_of(text: &str) -> &'static str {
 pub fn action_items(
     plans: &[(usize, Vec<String>)],
     prevention: &[String],
-    gaps: &[(String, Option<String>, Option<String>)],
+    gaps: &[crate::analysis::advice::Gap],
     has_verification: bool,
 ) -> Vec<ActionItem> {
     let mut out = Vec::new();
@@ -504,17 +553,22 @@ pub fn action_items(
     } else {
         "; check them with `pgtriage verify` and attach its result to this postmortem (`pgtriage report … --verify` adds it to the report)"
     };
+    let item = |what: String, owner: &'static str| ActionItem {
+        what,
+        owner,
+        closes_gap: None,
+    };
     match plans {
         [] => {}
-        [(id, tables)] => out.push(ActionItem {
-            what: format!(
+        [(id, tables)] => out.push(item(
+            format!(
                 "Put back the missing rows of {} (recovery plan {id}){check}.",
                 tables.join(", ")
             ),
-            owner: "on-call DBA",
-        }),
-        _ => out.push(ActionItem {
-            what: format!(
+            "on-call DBA",
+        )),
+        _ => out.push(item(
+            format!(
                 "Put back the missing rows: {}{check}.",
                 plans
                     .iter()
@@ -522,28 +576,41 @@ pub fn action_items(
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            owner: "on-call DBA",
-        }),
+            "on-call DBA",
+        )),
     }
+    // A missing baseline is closed by keeping one: that item says what its absence cost.
+    let no_baseline = gaps
+        .iter()
+        .find(|g| g.setting.as_deref() == Some("--baseline"));
     for p in prevention {
-        out.push(ActionItem {
-            what: p.clone(),
-            owner: owner_of(p),
-        });
+        match no_baseline.filter(|_| p.as_str() == crate::analysis::advice::KEEP_A_BASELINE) {
+            Some(g) => out.push(ActionItem {
+                what: format!("{p} {}: {}.", g.what, g.effect),
+                owner: owner_of(p),
+                closes_gap: Some(g.what.clone()),
+            }),
+            None => out.push(item(p.clone(), owner_of(p))),
+        }
     }
-    for (what, setting, change_to) in gaps {
-        // A missing input (`--baseline`) is a prevention step already, not a setting to change.
-        if let Some(s) = setting.as_ref().filter(|s| !s.starts_with("--")) {
-            // Say what the setting should become, not only what it is now.
-            let to = change_to
+    for g in gaps {
+        // A missing input (`--repo`, `--log`) is this report's limit, not a setting to change:
+        // it stays in the list of gaps.
+        if let Some(s) = g.setting.as_ref().filter(|s| !s.starts_with("--")) {
+            // Say what the setting should become, not only what it is now, and what its
+            // absence hid.
+            let to = g
+                .change_to
                 .as_ref()
                 .map(|t| format!(" to {t}"))
                 .unwrap_or_default();
             out.push(ActionItem {
                 what: format!(
-                    "Close the forensic gap \"{what}\": change {s}{to} so the next incident is seen."
+                    "Close the forensic gap \"{}\" ({}): change {s}{to} so the next incident is seen.",
+                    g.what, g.effect
                 ),
                 owner: "DBA",
+                closes_gap: Some(g.what.clone()),
             });
         }
     }
@@ -754,14 +821,8 @@ impl TimelineLinks {
             })
             .collect();
         let mut extra: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for e in suspect_errors(facts, analysis) {
-            for f in &explaining {
-                let same_session = e.session.pid.is_some()
-                    && f.session.as_ref().and_then(|s| s.pid) == e.session.pid;
-                if same_session || e.tables.iter().any(|t| f.tables.contains(t)) {
-                    extra.entry(e.source.clone()).or_default().push(f.rank);
-                }
-            }
+        for (e, ranks) in suspect_errors(facts, analysis) {
+            extra.entry(e.source.clone()).or_default().extend(ranks);
         }
         // The last logged write to a loss finding's tables before it: one pass over the log.
         let events: Vec<&LogEvent> = facts

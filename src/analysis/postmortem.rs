@@ -74,6 +74,10 @@ pub struct Postmortem {
     pub timeline: Vec<TimelineRow>,
     pub routine_events: Vec<KindCount>,
     pub gantt: Vec<GanttSection>,
+    /// Whether the foreign-key blast radius bears on this incident: a cascade explains a loss,
+    /// or an ON DELETE CASCADE foreign key leads to or from a lost table. A TRUNCATE or DROP
+    /// of tables whose keys cascade nowhere says nothing through it (the JSON keeps it).
+    pub blast_radius_matters: bool,
 }
 
 /// The most instants the timeline diagram shows: a diagram of every event says less.
@@ -233,17 +237,27 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
             .map(|p| (p.id, p.tables.iter().map(|t| t.table.clone()).collect()))
             .collect::<Vec<_>>(),
         &analysis.advice.prevention,
-        &analysis
-            .advice
-            .gaps
-            .iter()
-            .map(|g| (g.what.clone(), g.setting.clone(), g.change_to.clone()))
-            .collect::<Vec<_>>(),
+        &analysis.advice.gaps,
         false,
     );
+    let lost: std::collections::BTreeSet<&str> =
+        impact.tables.iter().map(|r| r.table.as_str()).collect();
+    let blast_radius_matters = analysis
+        .findings
+        .iter()
+        .any(|f| f.kind == Kind::Cascade && analysis.explains_any(f))
+        || analysis.blast_radius.iter().any(|b| {
+            !b.delete_cascades_to.is_empty()
+                && (lost.contains(b.table.as_str())
+                    || b.delete_cascades_to
+                        .iter()
+                        .any(|t| lost.contains(t.as_str())))
+        });
+    let story = narrative::story(facts, analysis, &impact);
     Postmortem {
-        story: narrative::story(facts, analysis, &impact),
-        causes: narrative::causes(facts, analysis, &cascades),
+        blast_radius_matters,
+        causes: narrative::causes(facts, analysis, &cascades, &story),
+        story,
         action_items,
         lessons: point_to_actions(
             narrative::lessons(facts, analysis),

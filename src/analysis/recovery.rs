@@ -359,12 +359,18 @@ fn target_for(facts: &Facts, event: &Event, timeline_id: Option<i64>) -> Option<
         .iter()
         .find(|f| f.at.is_some() && f.at == event.at)
         .or(event.findings.first())?;
-    let source = first
-        .evidence
-        .iter()
-        .find(|e| e.supports && e.source.starts_with("log:"))
-        .or(first.evidence.first())
-        .map(|e| e.source.clone())
+    // The line of the statement the target is set before (a finding over five DROP TABLEs
+    // cites each, the first of them is its statement).
+    let source = crate::analysis::narrative::statement_source(first)
+        .filter(|s| s.starts_with("log:"))
+        .or_else(|| {
+            first
+                .evidence
+                .iter()
+                .find(|e| e.supports && e.source.starts_with("log:"))
+                .or(first.evidence.first())
+                .map(|e| e.source.clone())
+        })
         .unwrap_or_default();
     // A restore that switched timelines: the lost writes are on the old timeline, after the
     // restore's target. Replay that timeline to its end.

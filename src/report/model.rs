@@ -46,6 +46,9 @@ pub struct Report {
     pub timeline: Vec<TimelineRow>,
     pub migrations: Vec<MigrationRow>,
     pub fk_blast_radius: Vec<BlastRadius>,
+    /// Whether the blast radius bears on this incident (a cascade finding, an ON DELETE
+    /// CASCADE key to or from a lost table): the Markdown shows it only then.
+    pub fk_blast_radius_matters: bool,
     /// One recovery plan per independent loss event (see `analysis::recovery`).
     pub recovery: Vec<crate::analysis::recovery::Plan>,
     /// What to do for findings that lost no committed rows (re-run an import, ANALYZE).
@@ -166,6 +169,7 @@ pub fn build_from(evidence: &Evidence, analysis: &Analysis) -> Report {
         timeline: pm.timeline.clone(),
         migrations: analysis.migrations.clone(),
         fk_blast_radius: analysis.blast_radius.clone(),
+        fk_blast_radius_matters: pm.blast_radius_matters,
         recovery: analysis.recovery.clone(),
         recovery_notes: analysis.advice.recovery.clone(),
         gaps: analysis.advice.gaps.clone(),
