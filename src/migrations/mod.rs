@@ -169,6 +169,7 @@ pub fn scan_history(opts: &HistoryOptions) -> Result<MigrationHistory, UserError
         since: opts.since,
         detector: &detector,
         read_blobs: true,
+        exhaustive: false,
     })
     .map_err(UserError::new)?;
     Ok(assemble(&opts.repo.display().to_string(), walk))
@@ -185,6 +186,7 @@ pub fn walk_only(opts: &HistoryOptions) -> Result<(u64, usize, usize), UserError
         since: opts.since,
         detector: &detector,
         read_blobs: false,
+        exhaustive: false,
     })
     .map_err(UserError::new)?;
     Ok((walk.commits_walked, walk.commits.len(), walk.changes.len()))
