@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `pgtriage collect` on a database of 10,000 tables (5,000 foreign keys, 5,000
 # sequences), release build, throwaway cluster. Prints, for the runs after one warm-up:
-#   - the wall time of each run, their mean and its ratio to the 0.5 s goal (issue #16);
+#   - the wall time of each run, their mean and its ratio to the 0.5 s goal (issue #16), and
+#     pgtriage's own CPU time (user + system: decoding the rows, writing the evidence file);
 #   - the statements the server received from application_name=pgtriage per run (from its log,
 #     log_statement=all: the goal is the same number whatever the table count) and the
 #     connections they came on (the snapshot's slow statements run on sibling sessions);
@@ -34,13 +35,16 @@ before=$(pg_count_pgtriage_statements)
 sessions_before=$(grep -cE 'app=pgtriage .*LOG:  disconnection:' "$log" || true)
 log_from=$(($(wc -l < "$log") + 1))
 total=0
+cpu_total=0
 for r in $(seq 1 "$runs"); do
   t0=$(date +%s.%N)
-  "$bin" collect --db "$url" -o "$PG_DIR/run$r.json" 2>/dev/null
+  /usr/bin/time -f '%U %S' -o "$PG_DIR/cpu$r" "$bin" collect --db "$url" -o "$PG_DIR/run$r.json" 2>/dev/null
   t1=$(date +%s.%N)
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+  cpu=$(awk '{ print $1 + $2 }' "$PG_DIR/cpu$r")
   total=$(awk -v a="$total" -v b="$secs" 'BEGIN { print a + b }')
-  printf 'run %d: %.3f s\n' "$r" "$secs"
+  cpu_total=$(awk -v a="$cpu_total" -v b="$cpu" 'BEGIN { print a + b }')
+  printf 'run %d: %.3f s (pgtriage CPU %.3f s)\n' "$r" "$secs" "$cpu"
 done
 sleep 1
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -54,6 +58,7 @@ printf 'tables in evidence: %s, foreign keys: %s, evidence file: %s bytes\n' "$n
 printf 'mean wall time: %.3f s over %d runs = %.2f x the %s s goal (%s)\n' "$mean" "$runs" \
   "$(awk -v m="$mean" -v g="$goal" 'BEGIN { print m / g }')" "$goal" \
   "$(awk -v m="$mean" -v g="$goal" 'BEGIN { print (m < g) ? "met" : "NOT met" }')"
+printf 'pgtriage CPU (user + system) per collect: %.3f s\n' "$(awk -v a="$cpu_total" -v n="$runs" 'BEGIN { print a / n }')"
 printf 'statements per collect: %d, on %d connections\n' "$(( (after - before) / runs ))" \
   "$(( (sessions_after - sessions_before) / runs ))"
 printf 'load average (1, 5, 15 min): %s before, %s after, on %s cores\n' "$load_before" "$load_after" "$(nproc)"

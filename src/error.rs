@@ -1,8 +1,6 @@
 //! The one error type that reaches the user: a one-line message saying what failed and what to
 //! do, and exit code 2. Nothing else ever reaches the terminal (no panic, no backtrace).
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::fmt;
 
 /// An input or usage problem: unreadable file, unreachable database, bad flag value.

@@ -1,8 +1,6 @@
 //! Writing results: stdout that tolerates a closed pipe (`pgtriage … | head`), and files written
 //! whole or not at all.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::io::Write;
 use std::path::Path;
 

@@ -58,6 +58,17 @@ fn fails_with(run: &Run, expected: &[&str]) {
 
 /// Collects into an evidence file and returns its `connection` object.
 fn collect(home: &Path, work: &Path, url: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    collect_to(home, work, url, env).0
+}
+
+/// Collects and also returns the evidence file's path. The suffix counter is shared by every
+/// test thread of this binary, so a path is never rebuilt from it afterwards.
+fn collect_to(
+    home: &Path,
+    work: &Path,
+    url: &str,
+    env: &[(&str, &str)],
+) -> (serde_json::Value, PathBuf) {
     let out = work.join(format!("ev-{}.json", rand_suffix()));
     let run = pgtriage(
         home,
@@ -69,7 +80,7 @@ fn collect(home: &Path, work: &Path, url: &str, env: &[(&str, &str)]) -> serde_j
     assert!(!text.contains(SUPERUSER_PASSWORD), "password in evidence");
     assert!(!text.contains("PRIVATE KEY"), "a key in the evidence");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
-    v["connection"].clone()
+    (v["connection"].clone(), out)
 }
 
 fn rand_suffix() -> u64 {
@@ -149,7 +160,7 @@ fn every_sslmode_and_every_tls_error() {
     assert_eq!(c["certificate_checked"], "ca", "{c}");
     assert_eq!(c["root_certificate"], ca_path.as_str());
     // verify-full by the certificate's name.
-    let c = collect(
+    let (c, last) = collect_to(
         &home,
         work,
         &url(
@@ -162,7 +173,6 @@ fn every_sslmode_and_every_tls_error() {
     );
     assert_eq!(c["certificate_checked"], "full", "{c}");
     // The report says it too.
-    let last = work.join(format!("ev-{}.json", rand_suffix() - 1));
     let md = pgtriage(
         &home,
         &["report", last.to_str().unwrap(), "--format", "md"],

@@ -1,6 +1,7 @@
 //! The migration scanner's statement cache (`sql::split_statements` / `join_statements`, used
 //! by `migrations::assemble` across versions) must give exactly the scan of the whole text:
-//! same operations and lines, creates, canonical units and problems.
+//! same operations and lines, creates, canonical units and problems. So must its prefilter
+//! (`sql::Prefilter`: statements and bodies that cannot hold a finding are not walked).
 
 use pgtriage::migrations::sql;
 use proptest::prelude::*;
@@ -9,6 +10,16 @@ fn same_as_whole(text: &str) {
     assert_eq!(
         sql::scan_by_statement(text),
         sql::scan(text),
+        "text:\n{text}"
+    );
+    same_with_prefilter(text);
+}
+
+fn same_with_prefilter(text: &str) {
+    let prepared = sql::preprocess(text);
+    assert_eq!(
+        sql::scan_prepared_with(&prepared, sql::Prefilter::On),
+        sql::scan_prepared_with(&prepared, sql::Prefilter::Off),
         "text:\n{text}"
     );
 }
@@ -88,6 +99,22 @@ const FRAGMENTS: &[&str] = &[
     "${p}",
     "-- +goose Down",
     "CREATE RULE n AS ON DELETE TO o DO ALSO (DELETE FROM p; DELETE FROM q)",
+    // Bodies the prefilter reads as text: spelled in escapes, nested, computed, or harmless.
+    "CREATE FUNCTION r() RETURNS void LANGUAGE plpgsql AS E'BEGIN \\x44ELETE FROM s; END'",
+    "CREATE FUNCTION r2() RETURNS void LANGUAGE sql AS E'\\x54RUNCATE s'",
+    "CREATE FUNCTION u() RETURNS void LANGUAGE plpgsql AS U&'BEGIN \\0044ROP TABLE v; END'",
+    "CREATE FUNCTION u2() RETURNS void LANGUAGE plpgsql AS U&'BEGIN !0044ROP TABLE v; END' UESCAPE '!'",
+    "CREATE FUNCTION s() RETURNS void LANGUAGE plpgsql AS 'BEGIN EXECUTE ''TRUNCATE t''; END'",
+    "DO $$ BEGIN PERFORM 1; END $$",
+    "DO $$ BEGIN DO $x$ BEGIN DELETE FROM y; END $x$; END $$",
+    "DO $$ BEGIN EXECUTE format('DROP TABLE %I', t); END $$",
+    "CREATE PROCEDURE p() LANGUAGE sql AS $$ UPDATE z SET a = 1 $$",
+    "CREATE FUNCTION w() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+    "CREATE FUNCTION x() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TABLE made (a int); ALTER TABLE made DROP COLUMN a; END $$",
+    "CREATE OR REPLACE FUNCTION y() RETURNS void LANGUAGE plpgsql AS $$ BEGIN MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE; END $$",
+    "CREATE FUNCTION z() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END",
+    "CREATE SCHEMA sc CREATE TABLE inner_t (id int)",
+    "CREATE TEMP TABLE tmp AS SELECT 1",
 ];
 
 fn sql_text() -> impl Strategy<Value = String> {
@@ -110,6 +137,17 @@ proptest! {
     #[test]
     fn random_sql_scans_the_same_statement_by_statement(text in sql_text()) {
         prop_assert_eq!(sql::scan_by_statement(&text), sql::scan(&text), "text:\n{}", text);
+    }
+
+    #[test]
+    fn random_sql_scans_the_same_with_the_prefilter_off(text in sql_text()) {
+        let prepared = sql::preprocess(&text);
+        prop_assert_eq!(
+            sql::scan_prepared_with(&prepared, sql::Prefilter::On),
+            sql::scan_prepared_with(&prepared, sql::Prefilter::Off),
+            "text:\n{}",
+            text
+        );
     }
 }
 

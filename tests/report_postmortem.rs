@@ -765,8 +765,14 @@ fn incident_11_markdown_keeps_its_line_budget_and_every_lost_table_and_command()
         recovery.contains("`migration.collection_flows` 143") && recovery.contains("321 in all"),
         "{recovery}"
     );
-    // One action stops both scripts of role app: one ALTER ROLE.
-    assert_eq!(md.matches("ALTER ROLE app NOLOGIN;").count(), 1, "{md}");
+    // One action stops both scripts of role app; alembic and backend log in with role app
+    // too, so blocking the role would take the application down: no ALTER ROLE, the reason said.
+    assert_eq!(md.matches("pg_terminate_backend").count(), 2, "{md}");
+    assert!(!md.contains("ALTER ROLE app NOLOGIN"), "{md}");
+    assert!(
+        md.contains("do not block role app: the log shows alembic, backend logging in with it too"),
+        "{md}"
+    );
     // The main route's commands are printed verbatim; the alternatives ("Or by hand", "Or
     // from a dump") are named in one line pointing to the JSON steps.
     let steps: Vec<&Value> = plans[0]["steps"].as_array().into_iter().flatten().collect();

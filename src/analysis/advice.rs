@@ -26,6 +26,8 @@ pub struct Gap {
     pub what: String,
     /// The setting (or input) that would have shown it.
     pub setting: Option<String>,
+    /// What the setting should become (None for a missing input such as `--log`).
+    pub change_to: Option<String>,
     pub effect: String,
 }
 
@@ -233,6 +235,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 crate::analysis::recovery::provider_name(p)
             ),
             setting: None,
+            change_to: None,
             effect: format!(
                 "download the log files that cover the loss window and give them with --log: {}",
                 crate::analysis::recovery::provider_logs(p)
@@ -243,11 +246,13 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         Some("none") => advice.gaps.push(Gap {
             what: "No statement reaches the log".into(),
             setting: Some("log_statement = none".into()),
+            change_to: Some("log_statement = 'mod'".into()),
             effect: "a DELETE, TRUNCATE or DROP cannot be seen in the log: who did it and when rests on the catalog alone. log_statement = 'mod' would have shown it".into(),
         }),
         Some("ddl") => advice.gaps.push(Gap {
             what: "DELETE and TRUNCATE are not logged".into(),
             setting: Some("log_statement = ddl".into()),
+            change_to: Some("log_statement = 'mod'".into()),
             effect: "only DROP/CREATE/ALTER reach the log; TRUNCATE and DELETE are in the mod class. log_statement = 'mod' would have shown them".into(),
         }),
         _ => {}
@@ -256,6 +261,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what: "No commit times for catalog rows".into(),
             setting: Some("track_commit_timestamp = off".into()),
+            change_to: Some("track_commit_timestamp = on".into()),
             effect: "when a TRUNCATE or CREATE committed, and whether several tables changed in one transaction (a TRUNCATE … CASCADE), cannot be read from pg_class".into(),
         });
     }
@@ -263,6 +269,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what: "No WAL archive".into(),
             setting: Some(format!("archive_mode = {}", setting(evidence, "archive_mode").unwrap_or("unknown"))),
+            change_to: Some("archive_mode = on, with an archive_command or archive_library".into()),
             effect: "the WAL records of the loss (which xid, which relation) are gone once recycled, and point-in-time recovery is impossible".into(),
         });
     }
@@ -286,6 +293,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
             advice.gaps.push(Gap {
                 what: format!("The log does not say the {}", missing.join(", ")),
                 setting: Some(format!("log_line_prefix = '{prefix}'")),
+                change_to: Some("log_line_prefix = '%m [%p] %q%u@%d/%a %h '".into()),
                 effect: "the session behind a statement cannot be fully named; '%m [%p] %q%u@%d/%a %h ' would".into(),
             });
         }
@@ -294,6 +302,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what: "No database snapshot".into(),
             setting: Some("--db".into()),
+            change_to: None,
             effect: "row counts, counters and catalog signatures are unknown: hypotheses rest on the log and migrations alone".into(),
         });
     }
@@ -301,6 +310,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what: "No server log".into(),
             setting: Some("--log".into()),
+            change_to: None,
             effect: "statements, sessions and exact times are unknown: times come from the catalog, if at all".into(),
         });
     }
@@ -308,6 +318,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what: "No migration history".into(),
             setting: Some("--repo".into()),
+            change_to: None,
             effect: "a migration that drops or truncates tables cannot be cross-checked".into(),
         });
     }
@@ -315,6 +326,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what: "No baseline".into(),
             setting: Some("--baseline".into()),
+            change_to: None,
             effect: "expected rows are inferred from inserts − deletes (labelled as such), not known; a table dropped and re-created, or a restore, is harder to see".into(),
         });
     }
@@ -328,6 +340,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                 advice.gaps.push(Gap {
                     what: "The logs do not cover the loss".into(),
                     setting: Some("--log".into()),
+                    change_to: None,
                     effect: format!(
                         "no log file spans {}: give the rotated files around that time",
                         at.format("%Y-%m-%d %H:%M:%S UTC")
@@ -344,6 +357,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                     p.count
                 ),
                 setting: None,
+                change_to: None,
                 effect: p.message.clone(),
             });
         }
@@ -353,6 +367,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
             advice.gaps.push(Gap {
                 what: format!("{} not visible", nv.what),
                 setting: None,
+                change_to: None,
                 effect: nv.reason.clone(),
             });
         }
@@ -361,6 +376,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what,
             setting,
+            change_to: None,
             effect,
         });
     }
@@ -368,6 +384,7 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         advice.gaps.push(Gap {
             what: p.clone(),
             setting: None,
+            change_to: None,
             effect: "that source was not used".into(),
         });
     }
@@ -551,11 +568,21 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
             command.push_str(&pause_cron_jobs(first_statement));
             why.push_str(" and pause the pg_cron job that issued it");
         } else if let Some(u) = w.user.filter(|u| Some(*u) != live_user && *u != "postgres") {
-            command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
-            why.push_str(&format!(
-                ", then block role {u} from logging in (only if it is the job's own role, not the application's; ALTER ROLE … LOGIN undoes it), or pause {} scheduler",
-                if many { "their" } else { "its" }
-            ));
+            let their = if many { "their" } else { "its" };
+            let others = other_applications_of(evidence, u, &apps);
+            if others.is_empty() {
+                command.push_str(&format!("\nALTER ROLE {} NOLOGIN;", quote_ident(u)));
+                why.push_str(&format!(
+                    ", then block role {u} from logging in (only if it is the job's own role, not the application's; ALTER ROLE … LOGIN undoes it), or pause {their} scheduler"
+                ));
+            } else {
+                // Blocking a role the application also logs in with would take the application
+                // down: the log shows who else uses it, so the printed block leaves it out.
+                why.push_str(&format!(
+                    "; do not block role {u}: the log shows {} logging in with it too, so pause {their} scheduler instead",
+                    others.join(", ")
+                ));
+            }
         } else {
             why.push_str(", and pause its scheduler or script");
         }
@@ -578,6 +605,22 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
         });
     }
     out
+}
+
+/// The applications the log shows using role `user` besides `writers` (sorted, distinct).
+fn other_applications_of<'a>(evidence: &'a Evidence, user: &str, writers: &[&str]) -> Vec<&'a str> {
+    let Some(timeline) = &evidence.timeline else {
+        return Vec::new();
+    };
+    let others: BTreeSet<&str> = timeline
+        .events
+        .iter()
+        .map(|e| &e.session)
+        .filter(|s| s.user.as_deref() == Some(user))
+        .filter_map(|s| s.application.as_deref())
+        .filter(|a| !a.is_empty() && *a != "[unknown]" && !writers.contains(a))
+        .collect();
+    others.into_iter().collect()
 }
 
 /// `cron.job.command` or the logged statement as `;stmt;stmt;`: whitespace runs made one space,

@@ -95,30 +95,40 @@ pub fn same_transaction(facts: &Facts, findings: &mut [Finding]) {
             .iter()
             .position(|e| e.at == at && &e.text == statement && same_session(&e.session, session))
     };
-    let pinned: Vec<(usize, usize)> = findings
+    // (index in `findings`, its rank, its statement's position in the log).
+    let pinned: Vec<(usize, usize, usize)> = findings
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| position(f).map(|p| (i, p)))
+        .filter_map(|(i, f)| position(f).map(|p| (i, f.rank, p)))
         .collect();
     let ends = [EventKind::Commit, EventKind::Rollback];
     let mut links: Vec<(usize, Link)> = Vec::new();
-    for (n, &(i, pi)) in pinned.iter().enumerate() {
-        for &(j, pj) in &pinned[n + 1..] {
+    for (n, &(i, rank_i, pi)) in pinned.iter().enumerate() {
+        for &(j, rank_j, pj) in pinned.iter().skip(n + 1) {
             let (first, last) = (pi.min(pj), pi.max(pj));
-            if first == last {
+            // Both are positions `position` found in `events`, so these are always there.
+            let (Some(earlier), Some(span), Some(last_event)) = (
+                events.get(..first),
+                events.get(first..last),
+                events.get(last),
+            ) else {
                 continue;
-            }
-            let session = &events[first].session;
-            if !same_session(session, &events[last].session) {
+            };
+            // Empty when both findings are pinned to one statement.
+            let Some(first_event) = span.first() else {
+                continue;
+            };
+            let session = &first_event.session;
+            if !same_session(session, &last_event.session) {
                 continue;
             }
             let of_session = |e: &&crate::evidence::LogEvent| same_session(&e.session, session);
-            let ended_between = events[first..last]
+            let ended_between = span
                 .iter()
                 .filter(of_session)
                 .any(|e| ends.contains(&e.kind));
             // The transaction began before the first statement and did not end before it.
-            let begun = events[..first]
+            let begun = earlier
                 .iter()
                 .filter(of_session)
                 .rev()
@@ -127,17 +137,15 @@ pub fn same_transaction(facts: &Facts, findings: &mut [Finding]) {
             if ended_between || !begun {
                 continue;
             }
-            for (from, to, other) in [(i, j, last), (j, i, first)] {
-                let e = &events[other];
+            for (from, rank, e) in [(i, rank_j, last_event), (j, rank_i, first_event)] {
                 links.push((
                     from,
                     Link {
                         relation: Relation::SameTransaction,
-                        rank: Some(findings[to].rank),
+                        rank: Some(rank),
                         source: e.source.clone(),
                         text: format!(
-                            "same transaction as #{} (`{}`, pid {}): committed or rolled back together",
-                            findings[to].rank,
+                            "same transaction as #{rank} (`{}`, pid {}): committed or rolled back together",
                             e.text.trim(),
                             session.pid.unwrap_or_default()
                         ),
@@ -147,8 +155,10 @@ pub fn same_transaction(facts: &Facts, findings: &mut [Finding]) {
         }
     }
     for (i, link) in links {
-        if !findings[i].links.contains(&link) {
-            findings[i].links.push(link);
+        if let Some(f) = findings.get_mut(i)
+            && !f.links.contains(&link)
+        {
+            f.links.push(link);
         }
     }
 }
@@ -289,28 +299,25 @@ fn specificity(kind: Kind) -> usize {
 /// One finding per event: findings pinned to the same logged statement (or the same
 /// transaction) are one event; the best-supported one keeps the others' tables and says which
 /// other kinds also describe it.
-fn one_per_event(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::new();
-    let mut keys: Vec<Option<String>> = Vec::new();
-    let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_by(|a, b| {
-        let (fa, fb) = (&findings[*a], &findings[*b]);
+fn one_per_event(mut findings: Vec<Finding>) -> Vec<Finding> {
+    // Stable: findings equally supported and equally specific keep their order.
+    findings.sort_by(|fa, fb| {
         fb.points
             .cmp(&fa.points)
             .then(specificity(fa.kind).cmp(&specificity(fb.kind)))
     });
-    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
-    for i in order {
-        let Some(f) = slots[i].take() else { continue };
+    // Each kept finding with its event key.
+    let mut out: Vec<(Option<String>, Finding)> = Vec::new();
+    for f in findings {
         let key = event_key(&f);
         let same = key.as_ref().and_then(|k| {
-            keys.iter()
-                .position(|o| o.as_ref() == Some(k))
-                .filter(|j| out[*j].kind.is_loss() == f.kind.is_loss())
+            out.iter_mut()
+                .find(|(o, _)| o.as_ref() == Some(k))
+                .map(|(_, kept)| kept)
+                .filter(|kept| kept.kind.is_loss() == f.kind.is_loss())
         });
         match same {
-            Some(j) => {
-                let kept = &mut out[j];
+            Some(kept) => {
                 for t in &f.tables {
                     if !kept.tables.contains(t) {
                         kept.tables.push(t.clone());
@@ -338,13 +345,10 @@ fn one_per_event(findings: Vec<Finding>) -> Vec<Finding> {
                     ));
                 }
             }
-            None => {
-                keys.push(key);
-                out.push(f);
-            }
+            None => out.push((key, f)),
         }
     }
-    out
+    out.into_iter().map(|(_, f)| f).collect()
 }
 
 /// A restore re-creates every table it restores: the drop_recreate findings on tables a restore
@@ -359,11 +363,12 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
         return findings;
     }
     let mut kept = Vec::new();
-    let mut absorbed: Vec<(usize, String, String)> = Vec::new();
+    // (statement, source) of each re-creation a restore absorbed.
+    let mut absorbed: Vec<(String, String)> = Vec::new();
     for f in findings {
         let by = (f.kind == Kind::DropRecreate)
             .then(|| {
-                restores.iter().position(|(tables, at, _)| {
+                restores.iter().find(|(tables, at, _)| {
                     f.tables.iter().all(|t| tables.contains(t))
                         && match (f.at, at) {
                             (Some(d), Some(r)) => d + Duration::minutes(5) >= *r,
@@ -373,9 +378,8 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
             })
             .flatten();
         match by {
-            Some(r) => {
+            Some((_, _, restore)) => {
                 absorbed.push((
-                    r,
                     f.statement.clone().unwrap_or_else(|| f.summary.clone()),
                     f.score
                         .first()
@@ -387,7 +391,7 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
                     tables: f.tables.clone(),
                     reason: format!(
                         "the restore re-created it ({}): the re-creation is that restore, not a separate loss",
-                        restores[r].2
+                        restore
                     ),
                     source: f
                         .score
@@ -400,7 +404,7 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
         }
     }
     for f in kept.iter_mut().filter(|f| f.kind == Kind::Restore) {
-        for (_, what, source) in absorbed.iter() {
+        for (what, source) in absorbed.iter() {
             f.links.push(Link {
                 relation: Relation::RestoredOver,
                 rank: None,

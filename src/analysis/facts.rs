@@ -274,12 +274,16 @@ impl<'a> Facts<'a> {
                         Some(i) => {
                             // A statement on a partitioned table acts on its partitions, which
                             // hold the rows (and the counters).
-                            let parent = facts.tables[i].name.clone();
-                            let partitions: Vec<usize> = (0..facts.tables.len())
-                                .filter(|p| {
-                                    facts.tables[*p].stats.partition_parent.as_deref()
-                                        == Some(parent.as_str())
+                            let parent = facts.tables.get(i).map(|t| t.name.as_str());
+                            let partitions: Vec<usize> = facts
+                                .tables
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, t)| {
+                                    parent.is_some()
+                                        && t.stats.partition_parent.as_deref() == parent
                                 })
+                                .map(|(p, _)| p)
                                 .collect();
                             for p in partitions {
                                 facts.table_events.entry(p).or_default().push(event);
@@ -321,7 +325,11 @@ impl<'a> Facts<'a> {
                 .by_bare
                 .get(&written.name.to_lowercase())?
                 .iter()
-                .find(|i| self.tables[**i].stats.name == written.name)
+                .find(|i| {
+                    self.tables
+                        .get(**i)
+                        .is_some_and(|t| t.stats.name == written.name)
+                })
                 .copied();
         }
         let folded = fold_name(name);
@@ -331,13 +339,12 @@ impl<'a> Facts<'a> {
                 [only] => Some(*only),
                 several => several
                     .iter()
-                    .find(|i| self.tables[**i].name == folded)
+                    .find(|i| self.tables.get(**i).is_some_and(|t| t.name == folded))
                     .copied(),
             };
         }
         let candidates = self.by_bare.get(&folded)?;
-        let rank = |i: usize| {
-            let t = &self.tables[i];
+        let rank = |t: &TableView| {
             let spelling = if t.stats.name == name {
                 0
             } else if t.stats.name == folded {
@@ -347,11 +354,43 @@ impl<'a> Facts<'a> {
             };
             (spelling, t.stats.schema != "public")
         };
-        candidates.iter().copied().min_by_key(|i| rank(*i))
+        candidates
+            .iter()
+            .filter_map(|i| self.tables.get(*i).map(|t| (*i, t)))
+            .min_by_key(|(_, t)| rank(t))
+            .map(|(i, _)| i)
     }
 
     pub fn table(&self, name: &str) -> Option<&TableView<'a>> {
-        self.resolve(name).map(|i| &self.tables[i])
+        self.resolve(name).and_then(|i| self.tables.get(i))
+    }
+
+    /// The tables at `members` (indices this `Facts` handed out), in that order.
+    pub fn views<'s>(
+        &'s self,
+        members: &'s [usize],
+    ) -> impl Iterator<Item = &'s TableView<'a>> + 's {
+        members.iter().filter_map(|i| self.tables.get(*i))
+    }
+
+    /// The tables at `members` with their indices, in that order.
+    pub fn indexed_views<'s>(
+        &'s self,
+        members: &'s [usize],
+    ) -> impl Iterator<Item = (usize, &'s TableView<'a>)> + 's {
+        members
+            .iter()
+            .filter_map(|i| self.tables.get(*i).map(|t| (*i, t)))
+    }
+
+    /// `schema.name` of the tables at `members`, in that order.
+    pub fn names(&self, members: &[usize]) -> Vec<String> {
+        self.views(members).map(|t| t.name.clone()).collect()
+    }
+
+    /// Sorts table indices by `schema.name`.
+    pub fn sort_by_name(&self, members: &mut [usize]) {
+        members.sort_by_key(|i| self.tables.get(*i).map(|t| t.name.as_str()));
     }
 
     /// Log events of the given kinds naming table `i`, in log order.
@@ -410,7 +449,11 @@ impl<'a> Facts<'a> {
     pub fn fks_referencing(&self, i: usize) -> Vec<&'a ForeignKey> {
         self.referencing
             .get(&i)
-            .map(|ks| ks.iter().map(|k| &self.foreign_keys[*k]).collect())
+            .map(|ks| {
+                ks.iter()
+                    .filter_map(|k| self.foreign_keys.get(*k))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -436,9 +479,12 @@ impl<'a> Facts<'a> {
 
     /// Table indices that are affected (wiped or partial).
     pub fn affected(&self) -> Vec<usize> {
-        (0..self.tables.len())
-            .filter(|i| is_affected(self.tables[*i].status))
-            .collect()
+        self.affected_tables().map(|(i, _)| i).collect()
+    }
+
+    /// The affected tables (wiped or partial) with their indices.
+    pub fn affected_tables(&self) -> impl Iterator<Item = (usize, &TableView<'a>)> + '_ {
+        self.tables.iter().enumerate().filter(|(_, t)| t.affected())
     }
 
     /// Every table's counters are zero while the catalog shows rows in at least one: the
@@ -479,16 +525,18 @@ impl<'a> Facts<'a> {
     }
 
     pub fn stats_zeroed_tables(&self) -> Vec<usize> {
-        (0..self.tables.len())
+        self.tables
+            .iter()
+            .enumerate()
             // A partitioned table (relkind p) has no storage: its counters are always zero and
             // say nothing; its partitions carry the rows.
-            .filter(|i| {
-                let t = &self.tables[*i];
+            .filter(|(_, t)| {
                 t.counters_zero()
                     && t.catalog_rows()
                     && t.stats.relkind != "p"
                     && !crate::analysis::status::unlogged_file_emptied(t.stats)
             })
+            .map(|(i, _)| i)
             .collect()
     }
 }

@@ -189,23 +189,23 @@ impl Finding {
     /// many tables show it (a group of five tables is not five times as likely); the facts of the
     /// other tables stay in the evidence list.
     pub fn finish(mut self) -> Self {
-        let mut kept: Vec<ScoreLine> = Vec::new();
-        let mut extra: Vec<usize> = Vec::new();
+        // Each reason's first line, with how many more lines gave that reason.
+        let mut kept: Vec<(ScoreLine, usize)> = Vec::new();
         for line in std::mem::take(&mut self.score) {
-            match kept.iter().position(|k| k.reason == line.reason) {
-                Some(i) => extra[i] += 1,
-                None => {
-                    kept.push(line);
-                    extra.push(0);
+            match kept.iter_mut().find(|(k, _)| k.reason == line.reason) {
+                Some((_, extra)) => *extra += 1,
+                None => kept.push((line, 0)),
+            }
+        }
+        self.score = kept
+            .into_iter()
+            .map(|(mut line, n)| {
+                if n > 0 {
+                    line.text = format!("{} (and {n} more like it)", line.text);
                 }
-            }
-        }
-        for (line, n) in kept.iter_mut().zip(extra) {
-            if n > 0 {
-                line.text = format!("{} (and {n} more like it)", line.text);
-            }
-        }
-        self.score = kept;
+                line
+            })
+            .collect();
         self.confidence = crate::analysis::scoring::confidence(&self.score);
         self.points = self.score.iter().map(|l| l.points).sum();
         self

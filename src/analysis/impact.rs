@@ -507,7 +507,12 @@ fn caveats(facts: &Facts, verdict: &str, rows: &[ImpactRow]) -> Vec<String> {
             };
             out.push(format!(
                 "Unlogged (pg_class.relpersistence = 'u'): {}{more} — crash recovery empties them and no WAL archive or replica holds their rows{after_crash}.",
-                unlogged[..shown].join(", ")
+                unlogged
+                    .iter()
+                    .take(shown)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         let mut missing: Vec<&str> = Vec::new();

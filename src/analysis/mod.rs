@@ -68,7 +68,9 @@ pub struct Analysis {
 impl Analysis {
     /// A table's explanation: the first finding, in rank order, that lists it.
     pub fn explanation(&self, table: &str) -> Option<&Finding> {
-        self.explanations.get(table).map(|i| &self.findings[*i])
+        self.explanations
+            .get(table)
+            .and_then(|i| self.findings.get(*i))
     }
 
     /// Whether `finding` is the explanation of at least one of its tables.
@@ -195,24 +197,31 @@ fn rank(findings: &mut [Finding]) {
     for (i, f) in findings.iter_mut().enumerate() {
         f.rank = i + 1;
     }
-    // Ties: findings with equal points sharing a table.
-    let mut by_table: std::collections::HashMap<&str, Vec<usize>> =
+    // Ties: findings with equal points sharing a table. Per table: (index, points, rank) of
+    // the findings listing it.
+    let mut by_table: std::collections::HashMap<&str, Vec<(usize, i32, usize)>> =
         std::collections::HashMap::new();
     for (i, f) in findings.iter().enumerate() {
         for t in &f.tables {
-            by_table.entry(t.as_str()).or_default().push(i);
+            by_table
+                .entry(t.as_str())
+                .or_default()
+                .push((i, f.points, f.rank));
         }
     }
-    let mut ties: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); findings.len()];
-    for group in by_table.values() {
-        for &i in group {
-            for &j in group {
-                if i != j && findings[i].points == findings[j].points {
-                    ties[i].insert(findings[j].rank);
-                }
-            }
-        }
-    }
+    let ties: Vec<std::collections::BTreeSet<usize>> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            f.tables
+                .iter()
+                .filter_map(|t| by_table.get(t.as_str()))
+                .flatten()
+                .filter(|(j, points, _)| *j != i && *points == f.points)
+                .map(|(_, _, rank)| *rank)
+                .collect()
+        })
+        .collect();
     for (f, t) in findings.iter_mut().zip(ties) {
         f.ties_with = t.into_iter().collect();
     }

@@ -493,7 +493,7 @@ fn owner_of(text: &str) -> &'static str {
 pub fn action_items(
     plans: &[(usize, Vec<String>)],
     prevention: &[String],
-    gaps: &[(String, Option<String>)],
+    gaps: &[(String, Option<String>, Option<String>)],
     has_verification: bool,
 ) -> Vec<ActionItem> {
     let mut out = Vec::new();
@@ -531,12 +531,17 @@ pub fn action_items(
             owner: owner_of(p),
         });
     }
-    for (what, setting) in gaps {
+    for (what, setting, change_to) in gaps {
         // A missing input (`--baseline`) is a prevention step already, not a setting to change.
         if let Some(s) = setting.as_ref().filter(|s| !s.starts_with("--")) {
+            // Say what the setting should become, not only what it is now.
+            let to = change_to
+                .as_ref()
+                .map(|t| format!(" to {t}"))
+                .unwrap_or_default();
             out.push(ActionItem {
                 what: format!(
-                    "Close the forensic gap \"{what}\": change {s} so the next incident is seen."
+                    "Close the forensic gap \"{what}\": change {s}{to} so the next incident is seen."
                 ),
                 owner: "DBA",
             });

@@ -237,7 +237,7 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
             .advice
             .gaps
             .iter()
-            .map(|g| (g.what.clone(), g.setting.clone()))
+            .map(|g| (g.what.clone(), g.setting.clone(), g.change_to.clone()))
             .collect::<Vec<_>>(),
         false,
     );

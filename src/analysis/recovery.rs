@@ -239,18 +239,17 @@ pub fn archiver(archive_command: &str) -> (&'static str, Option<String>) {
         return ("wal-g", Some("wal-g wal-fetch %f %p".into()));
     }
     if cmd.contains("barman-wal-archive") {
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        let pos = words.iter().position(|w| w.ends_with("barman-wal-archive"));
-        if let Some(p) = pos {
-            let args: Vec<&str> = words[p + 1..]
-                .iter()
-                .filter(|w| !w.starts_with('-') && **w != "%p")
-                .copied()
+        let mut words = cmd
+            .split_whitespace()
+            .skip_while(|w| !w.ends_with("barman-wal-archive"));
+        if words.next().is_some() {
+            let args: Vec<&str> = words
+                .filter(|w| !w.starts_with('-') && *w != "%p")
                 .collect();
-            if args.len() >= 2 {
+            if let [host, server, ..] = args.as_slice() {
                 return (
                     "barman",
-                    Some(format!("barman-wal-restore {} {} %f %p", args[0], args[1])),
+                    Some(format!("barman-wal-restore {host} {server} %f %p")),
                 );
             }
         }
@@ -558,7 +557,10 @@ pub fn plans_from(facts: &Facts, analysis: &Analysis) -> Vec<Plan> {
     let mut out = Vec::new();
     for event in merge_covered(facts, events(analysis)) {
         let id = out.len() + 1;
-        let first = event.findings[0];
+        // An event holds at least the finding that made it.
+        let Some(&first) = event.findings.first() else {
+            continue;
+        };
         let tables: Vec<PlanTable> = event
             .tables
             .iter()
@@ -1017,12 +1019,12 @@ fn barman_server(archive_command: &str) -> Option<(String, Option<String>)> {
         .split_whitespace()
         .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
         .collect();
-    let p = words
+    let mut rest = words
         .iter()
-        .position(|w| w.ends_with("barman-wal-archive"))?;
+        .skip_while(|w| !w.ends_with("barman-wal-archive"));
+    rest.next()?;
     let mut config = None;
     let mut positional = Vec::new();
-    let mut rest = words[p + 1..].iter();
     while let Some(w) = rest.next() {
         if let Some(v) = w.strip_prefix("--config=") {
             config = Some(v.to_string());
@@ -1034,7 +1036,10 @@ fn barman_server(archive_command: &str) -> Option<(String, Option<String>)> {
             positional.push(*w);
         }
     }
-    (positional.len() >= 2).then(|| (positional[1].to_string(), config))
+    match positional.as_slice() {
+        [_host, server, ..] => Some((server.to_string(), config)),
+        _ => None,
+    }
 }
 
 /// Barman's own recovery of `$BACKUP_ID` into a new `$PITR_DIR`, run on the Barman server:

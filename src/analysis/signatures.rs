@@ -81,16 +81,19 @@ pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {
 /// `table:`): each joins the group of the logged CASCADE whose tables it references, directly
 /// or through other such tables.
 fn join_cascaded_children(facts: &Facts, groups: &mut Vec<(String, Vec<usize>)>) {
-    let cascading: Vec<usize> = (0..groups.len())
-        .filter(|g| {
-            groups[*g].0.starts_with("log:")
-                && groups[*g].1.iter().any(|i| {
+    let cascading: Vec<(usize, &[usize])> = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, (key, members))| {
+            key.starts_with("log:")
+                && members.iter().any(|i| {
                     facts
                         .events_for(*i, &[EventKind::Truncate])
                         .iter()
                         .any(|e| e.cascade && committed(e) != Some(false))
                 })
         })
+        .map(|(g, (_, members))| (g, members.as_slice()))
         .collect();
     if cascading.is_empty() {
         return;
@@ -98,14 +101,16 @@ fn join_cascaded_children(facts: &Facts, groups: &mut Vec<(String, Vec<usize>)>)
     let lone: BTreeMap<usize, usize> = groups
         .iter()
         .enumerate()
-        .filter(|(_, (key, members))| key.starts_with("table:") && members.len() == 1)
-        .map(|(g, (_, members))| (members[0], g))
+        .filter_map(|(g, (key, members))| match members.as_slice() {
+            [only] if key.starts_with("table:") => Some((*only, g)),
+            _ => None,
+        })
         .collect();
     let mut moved: Vec<(usize, usize)> = Vec::new();
-    for g in cascading {
+    for (g, members) in cascading {
         let reached = crate::analysis::fk_graph::referencing_closure(
             facts,
-            &groups[g].1,
+            members,
             |_| true,
             |c| lone.contains_key(&c),
         );
@@ -117,12 +122,16 @@ fn join_cascaded_children(facts: &Facts, groups: &mut Vec<(String, Vec<usize>)>)
             }
         }
     }
-    for (from, to) in &moved {
-        let members = std::mem::take(&mut groups[*from].1);
-        groups[*to].1.extend(members);
-        groups[*to]
-            .1
-            .sort_by(|a, b| facts.tables[*a].name.cmp(&facts.tables[*b].name));
+    // Both are positions in `groups`, which nothing has resized since.
+    for (from, to) in moved {
+        let members = groups
+            .get_mut(from)
+            .map(|(_, members)| std::mem::take(members))
+            .unwrap_or_default();
+        if let Some((_, into)) = groups.get_mut(to) {
+            into.extend(members);
+            facts.sort_by_name(into);
+        }
     }
     groups.retain(|(_, members)| !members.is_empty());
 }
@@ -152,8 +161,7 @@ pub fn oid_changed(t: &TableView) -> bool {
 
 /// Adds the per-table facts of the TRUNCATE signature to `f`.
 pub fn score_tables(facts: &Facts, members: &[usize], f: &mut Finding) {
-    for &i in members {
-        let t = &facts.tables[i];
+    for t in facts.views(members) {
         if t.dead() < t.missing() {
             f.scored(
                 Reason::StatsSignature,
@@ -222,22 +230,22 @@ pub fn score_tables(facts: &Facts, members: &[usize], f: &mut Finding) {
         }
     }
     // One transaction: the catalog rows share one commit time.
-    let times: Vec<_> = members
-        .iter()
-        .filter_map(|i| facts.tables[*i].stats.catalog_commit_time)
+    let times: Vec<_> = facts
+        .views(members)
+        .filter_map(|t| t.stats.catalog_commit_time)
         .collect();
-    if members.len() > 1 && times.len() == members.len() && times.windows(2).all(|w| w[0] == w[1]) {
-        let names: Vec<&str> = members
-            .iter()
-            .map(|i| facts.tables[*i].name.as_str())
-            .collect();
+    if let (Some(first_table), [first, rest @ ..]) = (facts.views(members).next(), times.as_slice())
+        && members.len() > 1
+        && times.len() == members.len()
+        && rest.iter().all(|t| t == first)
+    {
         f.scored(
             Reason::OneTransaction,
-            facts.tables[members[0]].cite_catalog("catalog_commit_time"),
+            first_table.cite_catalog("catalog_commit_time"),
             format!(
                 "{} share one pg_class commit time ({}): one transaction replaced their storage",
-                names.join(", "),
-                times[0].format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                facts.names(members).join(", "),
+                first.format("%Y-%m-%d %H:%M:%S%.3f UTC")
             ),
         );
     }

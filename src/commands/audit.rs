@@ -2,8 +2,6 @@
 //! what would a cascade empty? Exit 1 when any high-severity finding exists (for CI), 2 on usage
 //! or connection errors.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

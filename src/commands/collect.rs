@@ -1,8 +1,6 @@
 //! `pgtriage collect`: gather every source given into one evidence file (`gather` does the
 //! reading), optionally with exact row counts.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

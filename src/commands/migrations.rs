@@ -2,8 +2,6 @@
 //! migrations edited after commit, and — with `--db` — which version ran and the cross-check
 //! with the tables that exist now.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -1,8 +1,6 @@
 //! `pgtriage report`: load (or gather) the evidence, analyse it, render the report as
 //! Markdown, JSON or a terminal summary.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;

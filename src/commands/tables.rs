@@ -1,8 +1,6 @@
 //! `pgtriage tables`: per-table inserts, updates, deletes, live and dead rows, expected rows and
 //! status, from a live database or from a saved evidence file.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -4,8 +4,6 @@
 //! means that instant; a value without one is UTC — never the log's zone nor the machine's,
 //! so the same flag selects the same events whichever command reads it.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 
 use crate::error::{Result, UserError};

@@ -1,7 +1,5 @@
 //! `pgtriage timeline`: server logs as a forensic timeline (terminal table, JSON or JSON Lines).
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};

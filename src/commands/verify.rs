@@ -2,8 +2,6 @@
 //! database snapshot of a baseline evidence file. Exit 0 when every check passes, 1 when any
 //! fails (or could not be verified), 2 on usage or connection errors.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -4,8 +4,6 @@
 //! Exit codes: 0 stopped by SIGTERM/SIGINT (or `--once` saw nothing), 1 `--once` raised at
 //! least one event, 2 bad input or no first connection.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

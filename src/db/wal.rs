@@ -6,9 +6,6 @@
 //! `pg_get_wal_records_info(start, end)` is used: it exists in 15, 16 and 17 alike (16 dropped
 //! the `_till_end_of_wal` variants).
 
-// What the server returns is input too: no index or byte slice may panic on it.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use sqlx::FromRow;
 
 use super::Session;

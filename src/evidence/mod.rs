@@ -5,8 +5,6 @@
 //! these values, `analysis/` and `report/` consume them. Field names are a public contract: add
 //! fields (with `#[serde(default)]` so older files still load), never rename or remove them.
 
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 pub mod database;
 pub mod migrations;
 pub mod probes;

@@ -91,9 +91,9 @@ fn session_key(e: &Entry<'_>) -> Option<u64> {
 }
 
 fn verbose_sqlstate(msg: &str) -> Option<String> {
-    let b = msg.as_bytes();
-    (b.len() > 7 && b[5] == b':' && b[6] == b' ' && b[..5].iter().all(u8::is_ascii_alphanumeric))
-        .then(|| msg[..5].to_string())
+    let (code, rest) = msg.split_at_checked(5)?;
+    (rest.len() > 2 && rest.starts_with(": ") && code.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| code.to_string())
 }
 
 impl Assembler {
@@ -153,8 +153,10 @@ impl Assembler {
                 None => self.count_cache = Some((minute, Default::default())),
             }
         }
-        if let Some((_, maps)) = self.count_cache.as_mut() {
-            let tables = &mut maps[kind as usize];
+        // One map per `CountKind`, in declaration order (`flush_count_cache`'s KINDS).
+        if let Some((_, maps)) = self.count_cache.as_mut()
+            && let Some(tables) = maps.get_mut(kind as usize)
+        {
             let t = table.unwrap_or("");
             match tables.get_mut(t) {
                 Some(n) => *n += 1,
@@ -237,6 +239,7 @@ impl Assembler {
             rows: c.rows,
             migration: c.migration,
         };
+        let hostless = event.session.host.is_none();
         self.out.events.push(event);
         let index = self.out.events.len() - 1;
         if let Some(k) = key
@@ -247,7 +250,7 @@ impl Assembler {
         }
         if let Some(k) = key
             && self.host_before.contains_key(&k)
-            && self.out.events[index].session.host.is_none()
+            && hostless
         {
             self.out.host_from_before.push((index, k));
         }
@@ -274,8 +277,11 @@ impl Assembler {
                 self.out.first_at = Some(self.out.first_at.map_or(at, |f| f.min(at)));
                 self.out.last_at = Some(self.out.last_at.map_or(at, |l| l.max(at)));
                 if !self.timeless.is_empty() {
+                    // Indices `push` returned; the events only grow until `finish`.
                     for i in std::mem::take(&mut self.timeless) {
-                        self.out.events[i].at = at;
+                        if let Some(e) = self.out.events.get_mut(i) {
+                            e.at = at;
+                        }
                     }
                 }
                 at

@@ -232,24 +232,23 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
         return statements(stmt, detail);
     }
     if let Some(rest) = msg.strip_prefix("execute ") {
-        return match find(rest, ": ") {
-            Some(i) => statements(&rest[i + 2..], detail),
+        return match text_after(rest, ": ") {
+            Some(stmt) => statements(stmt, detail),
             None => Verdict::Ignore,
         };
     }
     if let Some(rest) = msg.strip_prefix("duration: ") {
         // Only a duration line that carries the text counts: with log_statement the text was
         // logged (and counted) already, and parse/bind are not executions.
-        let Some(i) = find(rest, " ms  ") else {
+        let Some(what) = text_after(rest, " ms  ") else {
             return Verdict::Ignore;
         };
-        let what = &rest[i + 5..];
         if let Some(stmt) = what.strip_prefix("statement: ") {
             return statements(stmt, detail);
         }
         if let Some(x) = what.strip_prefix("execute ") {
-            return match find(x, ": ") {
-                Some(j) => statements(&x[j + 2..], detail),
+            return match text_after(x, ": ") {
+                Some(stmt) => statements(stmt, detail),
                 None => Verdict::Ignore,
             };
         }
@@ -260,15 +259,15 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
     }
     if let Some(rest) = msg.strip_prefix("connection authorized: ") {
         let field = |key: &str| -> Option<String> {
-            let start = rest.find(key)? + key.len();
-            let v = &rest[start..];
+            let (_, v) = rest.split_once(key)?;
             // application_name is last and may hold spaces; the others end at a space.
             let end = if key == "application_name=" {
-                v.find(" SSL enabled").unwrap_or(v.len())
+                " SSL enabled"
             } else {
-                v.find(' ').unwrap_or(v.len())
+                " "
             };
-            Some(v[..end].to_string()).filter(|s| !s.is_empty())
+            let value = v.split_once(end).map_or(v, |(value, _)| value);
+            Some(value.to_string()).filter(|s| !s.is_empty())
         };
         return Verdict::Connection {
             user: field("user="),
@@ -295,7 +294,12 @@ fn classify_log<'a>(msg: &'a str, detail: Option<&str>) -> Verdict<'a> {
     }
 }
 
-/// Server lifecycle and other LOG messages worth a line on the timeline.
+/// The text after the first `needle` in `hay`, found with `find`'s searchers.
+fn text_after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
+    // A match of a whole UTF-8 needle in UTF-8 text ends on a char boundary.
+    hay.get(find(hay, needle)? + needle.len()..)
+}
+
 /// `str::find` builds a searcher per call; for these short needles memchr's is cheaper.
 fn find(hay: &str, needle: &str) -> Option<usize> {
     match needle {
@@ -329,12 +333,9 @@ pub fn is_ignored_duration(severity: &str, message: &[u8]) -> bool {
     let Some(rest) = message.strip_prefix(b"duration: ") else {
         return false;
     };
-    match MS.find(rest) {
+    match MS.find(rest).and_then(|i| rest.get(i + 5..)) {
         None => true,
-        Some(i) => {
-            let what = &rest[i + 5..];
-            !what.starts_with(b"statement: ") && !what.starts_with(b"execute ")
-        }
+        Some(what) => !what.starts_with(b"statement: ") && !what.starts_with(b"execute "),
     }
 }
 
@@ -438,11 +439,9 @@ fn maintenance(msg: &str) -> Option<Classified> {
             return None;
         };
         let mut c = Classified::new(kind);
-        let start = msg.find(" of table \"")? + 11;
-        let rest = &msg[start..];
-        let end = rest.find('"').unwrap_or(rest.len());
+        let (_, rest) = msg.split_once(" of table \"")?;
         // "db.schema.table": the database is the first part.
-        let full = &rest[..end];
+        let full = rest.split_once('"').map_or(rest, |(full, _)| full);
         let (db, table) = full.split_once('.').unwrap_or(("", full));
         // The catalogs' own maintenance is not evidence about the application's data.
         if ["pg_catalog.", "information_schema.", "pg_toast."]
@@ -453,11 +452,8 @@ fn maintenance(msg: &str) -> Option<Classified> {
         }
         c.tables.push(table.to_string());
         c.database = (!db.is_empty()).then(|| db.to_string());
-        if let Some(i) = msg.find("tuples: ") {
-            let n: String = msg[i + 8..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
+        if let Some((_, tuples)) = msg.split_once("tuples: ") {
+            let n: String = tuples.chars().take_while(char::is_ascii_digit).collect();
             c.rows = n.parse().ok();
         }
         return Some(c);
@@ -526,30 +522,31 @@ fn into_owned(v: StatementVerdict<'_>) -> StatementVerdict<'static> {
 
 fn first_word(s: &str) -> &str {
     // ASCII text (nearly always) is read on bytes; other text takes the Unicode path.
+    let s = s.trim_start_matches(ASCII_SPACES);
     let b = s.as_bytes();
-    let start = b.iter().take_while(|c| is_ascii_space(**c)).count();
-    if b.get(start).is_none_or(|c| c.is_ascii()) {
-        let len = b[start..]
+    if b.first().is_none_or(u8::is_ascii) {
+        let len = b
             .iter()
             .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
             .count();
-        return s.get(start..start + len).unwrap_or("");
+        return s.get(..len).unwrap_or("");
     }
-    let s = s.trim_start();
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(s.len());
-    &s[..end]
+    split_while(s.trim_start(), |c| c.is_ascii_alphanumeric() || c == '_').0
+}
+
+/// `s` cut where the first char failing `keep` starts.
+fn split_while(s: &str, keep: impl Fn(char) -> bool) -> (&str, &str) {
+    s.find(|c: char| !keep(c))
+        .and_then(|end| s.split_at_checked(end))
+        .unwrap_or((s, ""))
 }
 
 /// A fast name for the common case: an unquoted, unqualified-or-qualified plain name.
 fn plain_name_at(s: &str) -> Option<&str> {
-    let s = s.trim_start();
-    let end = s
-        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
-        .unwrap_or(s.len());
-    let name = &s[..end];
-    let next = s[end..].chars().next();
+    let (name, rest) = split_while(s.trim_start(), |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'
+    });
+    let next = rest.chars().next();
     (!name.is_empty() && next.is_none_or(|c| c.is_whitespace() || c == '(' || c == ';'))
         .then_some(name)
 }
@@ -559,13 +556,14 @@ pub fn classify_statement<'a>(stmt: &'a str, detail: Option<&str>) -> StatementV
     let word = first_word_after_comments(stmt);
     // Lower-cased into a stack buffer: no allocation per statement.
     let mut buf = [0u8; 16];
-    let n = word.len().min(16);
-    buf[..n].copy_from_slice(&word.as_bytes()[..n]);
-    buf[..n].make_ascii_lowercase();
-    let lower = if word.len() <= 16 {
-        std::str::from_utf8(&buf[..n]).unwrap_or("")
-    } else {
-        ""
+    let lower = match buf.get_mut(..word.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(word.as_bytes());
+            lower.make_ascii_lowercase();
+            std::str::from_utf8(lower).unwrap_or("")
+        }
+        // Longer than any keyword decided here.
+        None => "",
     };
     match lower {
         "select" => {
@@ -650,7 +648,7 @@ fn select_table(stmt: &str) -> Option<Cow<'_, str>> {
         (Some(a), Some(c)) => a.min(c),
         (a, c) => a.or(c)?,
     };
-    let rest = &stmt[i + 6..];
+    let rest = stmt.get(i + " from ".len()..)?;
     if let Some(n) = plain_name_at(rest) {
         return Some(Cow::Borrowed(n));
     }
@@ -659,6 +657,8 @@ fn select_table(stmt: &str) -> Option<Cow<'_, str>> {
 }
 
 /// The whitespace `str::trim_start` skips, of ASCII (`u8::is_ascii_whitespace` lacks `\x0B`).
+const ASCII_SPACES: [char; 6] = ['\t', '\n', '\x0B', '\x0C', '\r', ' '];
+
 fn is_ascii_space(c: u8) -> bool {
     matches!(c, b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r' | b' ')
 }
@@ -668,41 +668,32 @@ fn is_ascii_space(c: u8) -> bool {
 /// the end. `None` for anything else (comments, quotes, `ONLY`, upper case, other scripts): the
 /// lexer reads those. Gives what the lexer's reading gives for the text it accepts.
 fn name_after_plain<'a>(stmt: &'a str, keywords: &[&str]) -> Option<(&'a str, usize)> {
-    let b = stmt.as_bytes();
-    let mut i = 0;
-    // The blanks the lexer skips between tokens.
-    let skip = |mut i: usize| {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        i
-    };
+    // `trim_ascii_start` skips the blanks the lexer skips between tokens.
+    let mut rest = stmt.as_bytes();
     for kw in keywords {
-        i = skip(i);
-        let k = kw.as_bytes();
-        if b.len() - i <= k.len()
-            || !b[i..i + k.len()].eq_ignore_ascii_case(k)
-            || !b[i + k.len()].is_ascii_whitespace()
+        let (word, after) = rest.trim_ascii_start().split_at_checked(kw.len())?;
+        if !word.eq_ignore_ascii_case(kw.as_bytes())
+            || !after.first().is_some_and(u8::is_ascii_whitespace)
         {
             return None;
         }
-        i += k.len();
+        rest = after;
     }
-    let start = skip(i);
-    let len = b[start..]
+    let rest = rest.trim_ascii_start();
+    let len = rest
         .iter()
         .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || **c == b'_' || **c == b'.')
         .count();
-    let end = start + len;
-    let name = &b[start..end];
-    let next_ok = b
-        .get(end)
+    let (name, after) = rest.split_at_checked(len)?;
+    let next_ok = after
+        .first()
         .is_none_or(|c| is_ascii_space(*c) || *c == b'(' || *c == b';');
     // `only` (and `only.x`, which the lexer reads as ONLY then `.x`) is left to the lexer.
     if len == 0 || !next_ok || name.starts_with(b"only") {
         return None;
     }
-    Some((stmt.get(start..end)?, end))
+    let end = stmt.len() - after.len();
+    Some((stmt.get(end - len..end)?, end))
 }
 
 /// After `KEYWORD [ONLY]`: the table name, fast path first.
@@ -722,18 +713,19 @@ fn name_after_lexed<'a>(stmt: &'a str, keywords: &[&str]) -> (Option<Cow<'a, str
             _ => return (None, 0),
         }
     }
-    let mut off = lx.offset();
-    let mut peek = Lexer::new(&stmt[off..]);
+    let mut rest = lx.remaining();
+    let mut peek = Lexer::new(rest);
     if peek.next().is_some_and(|t| t.is_kw("only")) {
-        off += peek.offset();
+        rest = peek.remaining();
     }
-    if let Some(n) = plain_name_at(&stmt[off..])
+    let off = stmt.len() - rest.len();
+    if let Some(n) = plain_name_at(rest)
         && !n.eq_ignore_ascii_case("only")
     {
-        let start = off + (stmt[off..].len() - stmt[off..].trim_start().len());
+        let start = off + (rest.len() - rest.trim_start().len());
         return (Some(Cow::Borrowed(n)), start + n.len());
     }
-    let mut lx = Lexer::new(&stmt[off..]);
+    let mut lx = Lexer::new(rest);
     let name = lx.qualified_name();
     let end = off + lx.offset();
     (name.map(Cow::Owned), end)
@@ -759,15 +751,21 @@ fn top_level_plain(s: &str, kw: &str) -> Option<bool> {
     // Bytes before `plain_upto` were checked: none opens a nesting, a quote or a comment.
     let mut plain_upto = 0usize;
     for i in memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), b) {
-        if b.len() - i < k.len() || !b[i..i + k.len()].eq_ignore_ascii_case(k) {
+        if !b
+            .get(i..i + k.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(k))
+        {
             continue;
         }
         // A pair (`--`, `/*`, `$x`) may straddle the previous check's end.
-        if !plain_sql(&b[plain_upto.saturating_sub(1)..i]) {
+        if !b
+            .get(plain_upto.saturating_sub(1)..i)
+            .is_some_and(plain_sql)
+        {
             return None;
         }
         plain_upto = i;
-        let before = i.checked_sub(1).map(|j| b[j]);
+        let before = i.checked_sub(1).and_then(|j| b.get(j)).copied();
         let after = b.get(i + k.len()).copied();
         match before {
             // `1where` lexes as a number then a word, `$q$…$q$where` as a string then a word:
@@ -824,12 +822,13 @@ fn insert<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
     let (table, end) = name_after(stmt, &["insert", "into"]);
     if let Some(t) = &table
         && let Some((tool, col)) = migration_table(t)
-        && let Some(version) = inserted_value(&stmt[end..], col, detail)
+        && let Some(values) = stmt.get(end..)
+        && let Some(version) = inserted_value(values, col, detail)
     {
         let mut c = keep(EventKind::MigrationBookkeeping, stmt);
         c.tables.push(t.to_string());
         let version = if tool == "django" {
-            inserted_value(&stmt[end..], "app", detail)
+            inserted_value(values, "app", detail)
                 .map_or(version.clone(), |app| format!("{app}.{version}"))
         } else {
             version
@@ -854,20 +853,17 @@ fn insert<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
 /// The value inserted into `column`: `(cols) VALUES (vals)`, with `$n` looked up in the
 /// DETAIL's `parameters: $1 = '…'`.
 fn inserted_value(rest: &str, column: &str, detail: Option<&str>) -> Option<String> {
-    let toks: Vec<Token<'_>> = Lexer::new(rest).take(400).collect();
-    let mut i = 0;
+    let mut toks = Lexer::new(rest).take(400).peekable();
     let mut cols = Vec::new();
-    if toks.first() == Some(&Token::Punct(b'(')) {
-        i = 1;
-        while i < toks.len() && toks[i] != Token::Punct(b')') {
-            if let Some(n) = sql::name_part(&toks[i]) {
-                cols.push(n);
+    if toks.next_if_eq(&Token::Punct(b'(')).is_some() {
+        for t in toks.by_ref() {
+            if t == Token::Punct(b')') {
+                break;
             }
-            i += 1;
+            cols.extend(sql::name_part(&t));
         }
-        i += 1;
     }
-    if !toks.get(i).is_some_and(|t| t.is_kw("values")) {
+    if !toks.next().is_some_and(|t| t.is_kw("values")) {
         return None;
     }
     // Without a column list the version is the first column for every tool that has one.
@@ -878,7 +874,7 @@ fn inserted_value(rest: &str, column: &str, detail: Option<&str>) -> Option<Stri
     };
     let mut values = Vec::new();
     let mut depth = 0;
-    for t in &toks[i + 1..] {
+    for t in toks {
         match t {
             Token::Punct(b'(') => depth += 1,
             Token::Punct(b')') => {
@@ -888,7 +884,7 @@ fn inserted_value(rest: &str, column: &str, detail: Option<&str>) -> Option<Stri
                 }
             }
             Token::Punct(b',') => {}
-            other if depth == 1 => values.push(other.clone()),
+            other if depth == 1 => values.push(other),
             _ => {}
         }
     }
@@ -908,8 +904,7 @@ fn value_text(t: &Token<'_>, detail: Option<&str>) -> Option<String> {
 fn parameter(detail: &str, p: &str) -> Option<String> {
     let params = detail.strip_prefix("parameters: ")?;
     let key = format!("{p} = ");
-    let start = params.find(&key)? + key.len();
-    let rest = &params[start..];
+    let (_, rest) = params.split_once(&key)?;
     if let Some(q) = rest.strip_prefix('\'') {
         let mut out = String::new();
         let mut chars = q.chars().peekable();
@@ -926,22 +921,25 @@ fn parameter(detail: &str, p: &str) -> Option<String> {
         }
         return Some(out);
     }
-    let end = rest.find(',').unwrap_or(rest.len());
-    Some(rest[..end].trim().to_string()).filter(|v| v != "NULL")
+    let value = rest.split_once(',').map_or(rest, |(value, _)| value);
+    Some(value.trim().to_string()).filter(|v| v != "NULL")
 }
 
 fn update<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'a> {
     let (table, end) = name_after(stmt, &["update"]);
     if let Some(t) = &table
         && let Some(("alembic", col)) = migration_table(t)
+        && let Some(set) = stmt.get(end..)
     {
         // UPDATE alembic_version SET version_num='abc' WHERE …
-        let toks: Vec<Token<'_>> = Lexer::new(&stmt[end..]).take(200).collect();
-        let version = toks.windows(3).find_map(|w| {
-            (sql::name_part(&w[0]).is_some_and(|n| n.eq_ignore_ascii_case(col))
-                && w[1] == Token::Punct(b'='))
-            .then(|| value_text(&w[2], detail))
-            .flatten()
+        let toks: Vec<Token<'_>> = Lexer::new(set).take(200).collect();
+        let version = toks.windows(3).find_map(|w| match w {
+            [name, Token::Punct(b'='), value]
+                if sql::name_part(name).is_some_and(|n| n.eq_ignore_ascii_case(col)) =>
+            {
+                value_text(value, detail)
+            }
+            _ => None,
         });
         if let Some(version) = version {
             let mut c = keep(EventKind::MigrationBookkeeping, stmt);
@@ -1083,8 +1081,8 @@ fn alter(stmt: &str) -> StatementVerdict<'_> {
             Token::Punct(b')') => depth -= 1,
             t if depth == 0 && t.is_kw("drop") => {
                 let next = rest.get(i + 1);
-                let after_alter_column =
-                    i >= 2 && rest[..i].iter().rev().take(3).any(|p| p.is_kw("alter"));
+                let preceding = rest.get(i.saturating_sub(3)..i).unwrap_or_default();
+                let after_alter_column = i >= 2 && preceding.iter().any(|p| p.is_kw("alter"));
                 let not_column = next.is_none_or(|n| {
                     ["constraint", "default", "not", "identity", "expression"]
                         .iter()
@@ -1160,7 +1158,7 @@ fn with_statement<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'
     let mut lx = Lexer::new(stmt);
     let mut saw_close = false;
     loop {
-        let off = lx.offset();
+        let from_here = lx.remaining();
         let Some(t) = lx.next() else { break };
         match t {
             Token::Punct(b'(') => depth += 1,
@@ -1171,7 +1169,7 @@ fn with_statement<'a>(stmt: &'a str, detail: Option<&str>) -> StatementVerdict<'
             Token::Word(w) if depth == 0 && saw_close => {
                 let w = w.to_ascii_lowercase();
                 if matches!(w.as_str(), "delete" | "update" | "insert" | "select") {
-                    return classify_statement(&stmt[off..], detail);
+                    return classify_statement(from_here, detail);
                 }
             }
             _ => {}
@@ -1523,7 +1521,7 @@ mod fast_path_tests {
         let end = s
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(s.len());
-        &s[..end]
+        s.get(..end).unwrap()
     }
 
     #[test]

@@ -157,6 +157,23 @@ pub fn multiline_text<'a>(b: &'a [u8], line: u64, sink: &mut dyn EntrySink) -> C
     }
 }
 
+/// The lines of `block`: each one's offset in the block, its bytes without the `\n`, and whether
+/// a `\n` ended it (only the last line may lack one). A `\n` at the very end starts no line.
+pub fn lines(block: &[u8]) -> impl Iterator<Item = (usize, &[u8], bool)> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let rest = block.get(pos..).filter(|r| !r.is_empty())?;
+        let start = pos;
+        let (line, ended) =
+            match memchr::memchr(b'\n', rest).and_then(|nl| rest.split_at_checked(nl)) {
+                Some((line, _)) => (line, true),
+                None => (rest, false),
+            };
+        pos += line.len() + usize::from(ended);
+        Some((start, line, ended))
+    })
+}
+
 pub fn trim_cr(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
@@ -171,4 +188,28 @@ pub fn looks_binary(b: &[u8]) -> bool {
         .filter(|c| **c < 0x20 && !matches!(**c, b'\t' | b'\r' | b'\n' | 0x1b))
         .count();
     control > 0 && control * 8 > b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_give_offsets_and_whether_a_newline_ended_them() {
+        let got: Vec<_> = lines(b"a\r\n\nbc").collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, &b"a\r"[..], true),
+                (3, &b""[..], true),
+                (4, &b"bc"[..], false)
+            ]
+        );
+        // A final newline starts no empty line; an empty block has none.
+        assert_eq!(
+            lines(b"a\n").collect::<Vec<_>>(),
+            vec![(0, &b"a"[..], true)]
+        );
+        assert_eq!(lines(b"").count(), 0);
+    }
 }

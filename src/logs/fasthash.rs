@@ -28,7 +28,8 @@ impl Hasher for FxHasher {
         let rest = chunks.remainder();
         if !rest.is_empty() {
             let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
+            // The tail, zero-padded to a word: `rest` is shorter than 8, so `zip` copies it all.
+            w.iter_mut().zip(rest).for_each(|(to, from)| *to = *from);
             self.add(u64::from_le_bytes(w));
         }
     }

@@ -53,7 +53,7 @@ fn head_lines(sample: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .split(|c| *c == b'\n')
         .enumerate()
         .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-        .filter(|(_, l)| !l.is_empty() && l[0] != b'\t')
+        .filter(|(_, l)| l.first().is_some_and(|c| *c != b'\t'))
         .take(400)
 }
 
@@ -61,10 +61,9 @@ fn strip_leading_timestamp(line: &[u8], leading: bool) -> &[u8] {
     if !leading {
         return line;
     }
-    match memchr::memchr(b' ', line) {
-        Some(sp) => &line[sp + 1..],
-        None => line,
-    }
+    memchr::memchr(b' ', line)
+        .and_then(|sp| line.get(sp + 1..))
+        .unwrap_or(line)
 }
 
 /// Share of head lines the prefix matches, and the first line it does not match.
@@ -84,29 +83,29 @@ fn score(
         {
             hit += 1;
         } else if first_miss.is_none() && has_severity(line) {
-            first_miss = Some((
-                n,
-                String::from_utf8_lossy(&line[..line.len().min(160)]).into_owned(),
-            ));
+            first_miss = Some((n, String::from_utf8_lossy(quoted_head(line)).into_owned()));
         }
     }
     (hit, total, first_miss)
 }
 
+/// The part of a line quoted in an error: its first 160 bytes.
+fn quoted_head(line: &[u8]) -> &[u8] {
+    line.get(..160).unwrap_or(line)
+}
+
 /// Where a severity marker (`LOG:  `) is in a line, if any.
 fn severity_pos(line: &[u8]) -> Option<usize> {
     let finder = memchr::memmem::Finder::new(b":  ");
-    for i in finder.find_iter(line) {
-        if SEVERITIES.iter().any(|s| line[..i].ends_with(s)) {
-            let word = SEVERITIES
-                .iter()
-                .filter(|s| line[..i].ends_with(s))
-                .map(|s| s.len())
-                .max()?;
-            return Some(i - word);
-        }
-    }
-    None
+    finder.find_iter(line).find_map(|i| {
+        let before = line.get(..i)?;
+        let word = SEVERITIES
+            .iter()
+            .filter(|s| before.ends_with(s))
+            .map(|s| s.len())
+            .max()?;
+        Some(i - word)
+    })
 }
 
 fn has_severity(line: &[u8]) -> bool {
@@ -222,12 +221,13 @@ fn syslog_inner_sample(sample: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     for line in sample.split(|c| *c == b'\n') {
         let text = String::from_utf8_lossy(line);
-        if let Some(m) = re.find(&text) {
-            let rest = &text[m.end()..];
-            if !rest.starts_with("#011") && !rest.starts_with('\t') {
-                out.extend_from_slice(rest.as_bytes());
-                out.push(b'\n');
-            }
+        if let Some(m) = re.find(&text)
+            && let Some(rest) = text.get(m.end()..)
+            && !rest.starts_with("#011")
+            && !rest.starts_with('\t')
+        {
+            out.extend_from_slice(rest.as_bytes());
+            out.push(b'\n');
         }
     }
     out
@@ -302,7 +302,7 @@ fn prefix_for(
             match line {
                 Some((n, l)) => Err(UserError::new(format!(
                     "{display}: cannot infer the log_line_prefix: line {n} matches no known prefix: {:?}; {}; give --log-line-prefix with the server's setting (SHOW log_line_prefix) or --log-format",
-                    String::from_utf8_lossy(&l[..l.len().min(160)]),
+                    String::from_utf8_lossy(quoted_head(l)),
                     describe_line(l)
                 ))),
                 None => Err(UserError::new(format!(
@@ -335,7 +335,11 @@ fn pid_looks_like_a_counter(pids: &[Option<i64>]) -> bool {
     if pairs < 3 {
         return false;
     }
-    let plus_one = values.windows(2).filter(|w| w[1] == w[0] + 1).count();
+    let plus_one = values
+        .iter()
+        .zip(values.iter().skip(1))
+        .filter(|(a, b)| a.checked_add(1) == Some(**b))
+        .count();
     // Sessions with consecutive pids taking turns (100, 101, 102, 100, …) also go up by one:
     // what sets a counter apart is that it hardly ever repeats a value.
     let mut distinct = values.clone();
@@ -428,7 +432,9 @@ fn check_markers(p: &LinePrefix, sample: &[u8], leading: bool) -> MarkerCheck {
                 check.disagree += 1;
             }
         }
-        let rest = &l[m.rest..];
+        let Some(rest) = l.get(m.rest..) else {
+            continue;
+        };
         let Some(n) = crate::logs::prefix::severity_at(rest) else {
             continue;
         };
@@ -441,10 +447,9 @@ fn check_markers(p: &LinePrefix, sample: &[u8], leading: bool) -> MarkerCheck {
             ..Session::default()
         });
         if let Some(v) = m.get(l, Escape::VirtualXid)
-            && let Some(slash) = memchr::memchr(b'/', v)
+            && let Some((backend, _)) = memchr::memchr(b'/', v).and_then(|i| v.split_at_checked(i))
             && s.live
         {
-            let backend = &v[..slash];
             match &s.backend {
                 Some(b) if b.as_slice() != backend => check.disagree += 1,
                 Some(_) => {}
@@ -512,7 +517,26 @@ fn choose_prefix(
             kept.push((hit, p, pids));
         }
     }
-    let Some(top) = kept.iter().map(|k| k.0).max() else {
+    let top = kept.iter().map(|k| k.0).max();
+    // Among the readings that fit most lines, the one the session markers disagree with least
+    // (the first of equals: the list is in order of preference).
+    let markers: Vec<MarkerCheck> = kept
+        .iter()
+        .map(|(h, p, _)| {
+            if Some(*h) == top {
+                check_markers(p, sample, leading)
+            } else {
+                MarkerCheck::default()
+            }
+        })
+        .collect();
+    let best = kept
+        .iter()
+        .zip(&markers)
+        .enumerate()
+        .filter(|(_, (k, _))| Some(k.0) == top)
+        .min_by_key(|(i, (_, m))| (m.rank(), *i));
+    let Some((best_i, ((top, best_prefix, best_pids), &best_markers))) = best else {
         // Nothing plausible: fall back to the best match, and say its pid is doubtful.
         let best = rejected.into_iter().max_by_key(|r| r.0);
         if let Some((_, p)) = &best {
@@ -523,37 +547,17 @@ fn choose_prefix(
         }
         return (best, notes.pop());
     };
-    // Among the readings that fit most lines, the one the session markers disagree with least
-    // (the first of equals: the list is in order of preference).
-    let markers: Vec<MarkerCheck> = kept
-        .iter()
-        .map(|(h, p, _)| {
-            if *h == top {
-                check_markers(p, sample, leading)
-            } else {
-                MarkerCheck::default()
-            }
-        })
-        .collect();
-    let best_i = (0..kept.len())
-        .filter(|&i| kept[i].0 == top)
-        .min_by_key(|&i| (markers[i].rank(), i))
-        .unwrap_or(0);
-    let best_markers = markers[best_i];
-    for (i, (h, q, pids)) in kept.iter().enumerate() {
-        if i != best_i
-            && *h == top
-            && markers[i].rank() > best_markers.rank()
-            && *pids != kept[best_i].2
-        {
+    let top = *top;
+    for (i, ((h, q, pids), m)) in kept.iter().zip(&markers).enumerate() {
+        if i != best_i && *h == top && m.rank() > best_markers.rank() && pids != best_pids {
             notes.push(format!(
                 "log_line_prefix read as {:?}, not {:?}: the session markers (BEGIN and COMMIT/ROLLBACK in one session, connection lines, %c, %v) agree {} and disagree {} times with the former's process ids, {} and {} times with the latter's",
-                kept[best_i].1.text(),
+                best_prefix.text(),
                 q.text(),
                 best_markers.agree,
                 best_markers.disagree,
-                markers[i].agree,
-                markers[i].disagree
+                m.agree,
+                m.disagree
             ));
         }
     }
@@ -647,10 +651,11 @@ fn describe_line(line: &[u8]) -> String {
     let Some(pos) = severity_pos(line) else {
         return "no severity word (LOG:, ERROR:, …) found: is this a PostgreSQL log, with English lc_messages?".into();
     };
-    let head = &line[..pos];
+    let head = line.get(..pos).unwrap_or(line);
     let mut missing = Vec::new();
     let has_ts = (0..head.len().saturating_sub(18))
-        .any(|i| crate::logs::time::parse_civil(&head[i..]).is_some());
+        .filter_map(|i| head.get(i..))
+        .any(|from| crate::logs::time::parse_civil(from).is_some());
     if !has_ts {
         missing.push("a timestamp (%m, %t or %n): events cannot be placed in time");
     }
@@ -699,14 +704,15 @@ fn build_prefix(sample: &[u8], leading: bool, pid_slot: usize) -> Option<String>
         .map(|(n, l)| (n, strip_leading_timestamp(l, leading)))
         .filter(|(_, l)| has_severity(l))
         .max_by_key(|(_, l)| severity_pos(l).unwrap_or(0))?;
-    let head = String::from_utf8_lossy(&line[..severity_pos(line)?]).into_owned();
+    let head = String::from_utf8_lossy(line.get(..severity_pos(line)?)?).into_owned();
     let ts = Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?( [A-Za-z+\-][A-Za-z0-9+\-:]*)?")
         .ok()?;
     let mut out = String::new();
     let mut rest = head.as_str();
     if let Some(m) = ts.find(rest) {
         out.push_str(if m.as_str().contains('.') { "%m" } else { "%t" });
-        rest = &rest[m.end()..];
+        // The pattern is anchored: the match is where `rest` starts.
+        rest = rest.strip_prefix(m.as_str())?;
     }
     let token = Regex::new(
         r"^(?:\[(\d+)\]|\[(\d+)-(\d+)\]|(user|db|database|app|application|client|host|remote)=([^,\s]*)|([^\s@:,]+)@([^\s:,]+)|(\d+))",
@@ -755,15 +761,17 @@ fn build_prefix(sample: &[u8], leading: bool, pid_slot: usize) -> Option<String>
                 "%p".to_string()
             };
             out.push_str(&piece);
-            rest = &rest[whole.len()..];
+            // Anchored too.
+            rest = rest.strip_prefix(whole)?;
         } else {
-            let ch = rest.chars().next()?;
+            let mut chars = rest.chars();
+            let ch = chars.next()?;
             if ch == '%' {
                 out.push_str("%%");
             } else {
                 out.push(ch);
             }
-            rest = &rest[ch.len_utf8()..];
+            rest = chars.as_str();
         }
     }
     (pid_slot == 0 || (brackets > pid_slot && pid_seen)).then_some(out)
@@ -845,6 +853,28 @@ mod tests {
         assert!(!pid_looks_like_a_counter(&pids));
         let counter: Vec<Option<i64>> = (1..=40).map(Some).collect();
         assert!(pid_looks_like_a_counter(&counter));
+    }
+
+    #[test]
+    fn a_pid_at_the_top_of_i64_is_read_without_overflow() {
+        // The counter check computed `pid + 1` for each pid: `i64::MAX + 1` panicked in a debug
+        // build (and wrapped in release, taking MAX then MIN for a step of one).
+        let log: String = (0..8)
+            .map(|i| {
+                let pid = if i % 2 == 0 { i64::MAX } else { 4242 };
+                format!("2026-11-23 12:00:0{i} UTC [{pid}] LOG:  statement: SELECT 1\n")
+            })
+            .collect();
+        let d = detect(log.as_bytes(), "f.log", None, None).unwrap();
+        assert!(d.prefix.is_some_and(|p| p.has(Escape::Pid)));
+        let wrapping = [
+            Some(i64::MAX),
+            Some(i64::MIN),
+            Some(i64::MAX),
+            Some(i64::MIN),
+            Some(7),
+        ];
+        assert!(!pid_looks_like_a_counter(&wrapping));
     }
 
     #[test]

@@ -186,9 +186,12 @@ struct HashingReader<R> {
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let read = buf.get(..n).ok_or_else(|| {
+            std::io::Error::other("the reader claimed more bytes than it was given")
+        })?;
         if let Ok(mut d) = self.digest.lock() {
             if !d.hashed_elsewhere {
-                d.hasher.update(&buf[..n]);
+                d.hasher.update(read);
             }
             d.bytes += n as u64;
         }
@@ -226,23 +229,14 @@ pub fn open(file: &InputFile) -> Result<Opened, UserError> {
         inner: raw,
         digest: Arc::clone(&digest),
     };
-    let mut head = [0u8; 6];
-    let mut got = 0;
-    while got < head.len() {
-        match hashing.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(UserError::new(format!(
-                    "{}: cannot read: {e}",
-                    file.display
-                )));
-            }
-        }
-    }
-    let compression = Compression::detect(&head[..got]);
-    let stream = std::io::Cursor::new(head[..got].to_vec()).chain(hashing);
+    // The magic bytes (at most 6; fewer when the input is shorter), then put back in front.
+    let mut head = Vec::with_capacity(6);
+    (&mut hashing)
+        .take(6)
+        .read_to_end(&mut head)
+        .map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display)))?;
+    let compression = Compression::detect(&head);
+    let stream = std::io::Cursor::new(head).chain(hashing);
     let reader: Box<dyn Read + Send> = match compression {
         Compression::Plain => Box::new(stream),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),

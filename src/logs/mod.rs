@@ -230,35 +230,30 @@ fn dedupe_formats(read: &mut [(FileResult, bool)]) {
         "jsonlog" => 1,
         _ => 2,
     };
-    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, (r, in_dir)) in read.iter().enumerate() {
+    let mut groups: HashMap<String, Vec<&mut FileResult>> = HashMap::new();
+    for (r, in_dir) in read.iter_mut() {
         if *in_dir && matches!(r.source.format.as_str(), "stderr" | "csvlog" | "jsonlog") {
-            groups.entry(log_stem(&r.source.path)).or_default().push(i);
+            groups.entry(log_stem(&r.source.path)).or_default().push(r);
         }
     }
     for (_, members) in groups {
-        let formats: std::collections::BTreeSet<&str> = members
-            .iter()
-            .map(|&i| read[i].0.source.format.as_str())
-            .collect();
+        let formats: std::collections::BTreeSet<&str> =
+            members.iter().map(|r| r.source.format.as_str()).collect();
         if formats.len() < 2 {
             continue;
         }
-        let Some(&keep) = members.iter().min_by_key(|&&i| {
-            (
-                rank(&read[i].0.source.format),
-                read[i].0.source.path.clone(),
-            )
-        }) else {
+        let Some((kept_path, kept_format)) = members
+            .iter()
+            .map(|r| (r.source.path.clone(), r.source.format.clone()))
+            .min_by(|(p1, f1), (p2, f2)| (rank(f1), p1).cmp(&(rank(f2), p2)))
+        else {
             continue;
         };
-        let kept_path = read[keep].0.source.path.clone();
-        let kept_format = read[keep].0.source.format.clone();
-        for &i in &members {
-            if i == keep || read[i].0.source.format == kept_format {
+        // The files of the kept format stay (the kept one is among them).
+        for r in members {
+            if r.source.format == kept_format {
                 continue;
             }
-            let r = &mut read[i].0;
             r.events.clear();
             r.sessions.0.clear();
             r.counts.clear();

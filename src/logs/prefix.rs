@@ -152,16 +152,19 @@ pub struct PrefixMatch {
 }
 
 impl PrefixMatch {
+    // `values` has a slot per `Escape` (ESCAPES of them), so `get(escape as usize)` always hits.
     fn set(&mut self, escape: Escape, start: usize, end: usize) {
-        self.values[escape as usize] = match (u16::try_from(start), u16::try_from(end)) {
-            (Ok(s), Ok(e)) => (s, e),
-            _ => (0, 0),
-        };
+        if let Some(slot) = self.values.get_mut(escape as usize) {
+            *slot = match (u16::try_from(start), u16::try_from(end)) {
+                (Ok(s), Ok(e)) => (s, e),
+                _ => (0, 0),
+            };
+        }
     }
 
     /// The value of an escape, without its padding, when the prefix has it and the line filled it.
     pub fn get<'a>(&self, line: &'a [u8], escape: Escape) -> Option<&'a [u8]> {
-        let (s, e) = self.values[escape as usize];
+        let &(s, e) = self.values.get(escape as usize)?;
         let v = line.get(s as usize..e as usize)?;
         let v = trim_spaces(v);
         (!v.is_empty()).then_some(v)
@@ -236,42 +239,42 @@ pub fn severity_word_at(rest: &[u8]) -> Option<(usize, &'static str)> {
 impl LinePrefix {
     /// Compiles a `log_line_prefix`. Unknown escapes are an error naming them.
     pub fn compile(text: &str) -> Result<LinePrefix, UserError> {
-        let b = text.as_bytes();
         let mut pieces: Vec<Piece> = Vec::new();
         let mut literal = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] != b'%' {
-                literal.push(b[i]);
-                i += 1;
+        let mut rest = text.as_bytes();
+        while let [c, tail @ ..] = rest {
+            rest = tail;
+            if *c != b'%' {
+                literal.push(*c);
                 continue;
             }
-            i += 1;
-            let Some(&next) = b.get(i) else {
+            match rest {
                 // A trailing lone `%` is printed as nothing by PostgreSQL.
-                break;
-            };
-            if next == b'%' {
-                literal.push(b'%');
-                i += 1;
-                continue;
-            }
-            let mut padded = false;
-            if next == b'-' || next.is_ascii_digit() {
-                padded = true;
-                if b[i] == b'-' {
-                    i += 1;
+                [] => break,
+                [b'%', tail @ ..] => {
+                    literal.push(b'%');
+                    rest = tail;
+                    continue;
                 }
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
-                }
+                _ => {}
             }
-            let Some(&letter) = b.get(i) else {
+            // Padding: an optional `-`, then digits (`%-10u`, `%10p`).
+            let before_padding = rest.len();
+            if let [b'-', tail @ ..] = rest {
+                rest = tail;
+            }
+            while let [d, tail @ ..] = rest
+                && d.is_ascii_digit()
+            {
+                rest = tail;
+            }
+            let padded = rest.len() != before_padding;
+            let Some((&letter, tail)) = rest.split_first() else {
                 return Err(UserError::new(format!(
                     "log_line_prefix {text:?} ends inside an escape: finish it (e.g. %-10u) or remove it"
                 )));
             };
-            i += 1;
+            rest = tail;
             if !literal.is_empty() {
                 pieces.push(Piece::Literal(std::mem::take(&mut literal)));
             }
@@ -340,7 +343,7 @@ impl LinePrefix {
         let mut m = PrefixMatch::default();
         let rest = self.match_from(0, line, 0, &mut m)?;
         // Every reading `match_from` accepts ends before a severity.
-        let (len, name) = severity_word_at(&line[rest..])?;
+        let (len, name) = line.get(rest..).and_then(severity_word_at)?;
         m.rest = rest;
         m.severity_len = len;
         m.severity = name;
@@ -361,7 +364,7 @@ impl LinePrefix {
         for (idx, piece) in self.pieces.iter().enumerate() {
             match piece {
                 Piece::Literal(lit) => {
-                    let rest = &line[pos..];
+                    let rest = line.get(pos..)?;
                     if rest.len() >= lit.len() && lit.iter().zip(rest).all(|(a, b)| a == b) {
                         pos += lit.len();
                     } else {
@@ -369,22 +372,22 @@ impl LinePrefix {
                     }
                 }
                 Piece::SessionOnly => {
-                    if let Some(sev) = severity_word_at(&line[pos..]) {
+                    if let Some(sev) = line.get(pos..).and_then(severity_word_at) {
                         return Some((pos, sev));
                     }
                 }
                 Piece::Field { escape, padded } => {
                     let (escape, padded) = (*escape, *padded);
                     if escape.is_free_text() {
-                        let limit = line.len().min(pos + 512);
+                        let value = line.get(pos..line.len().min(pos + 512))?;
                         let found = match self.pieces.get(idx + 1) {
-                            Some(Piece::Literal(lit)) if lit.len() == 1 => {
-                                find_byte(lit[0], &line[pos..limit])?
+                            Some(Piece::Literal(lit)) => {
+                                match (lit.as_slice(), self.finders.get(idx + 1)) {
+                                    (&[sep], _) => find_byte(sep, value)?,
+                                    (_, Some(Some(finder))) => finder.find(value)?,
+                                    _ => return None,
+                                }
                             }
-                            Some(Piece::Literal(_)) => match self.finders.get(idx + 1) {
-                                Some(Some(finder)) => finder.find(&line[pos..limit])?,
-                                _ => return None,
-                            },
                             _ => return None,
                         };
                         m.set(escape, pos, pos + found);
@@ -393,16 +396,12 @@ impl LinePrefix {
                     }
                     let mut start = pos;
                     if padded {
-                        while start < line.len() && line[start] == b' ' {
-                            start += 1;
-                        }
+                        start += spaces_at(line, start);
                     }
-                    let len = fixed_value_len(escape, &line[start..])?;
+                    let len = fixed_value_len(escape, line.get(start..)?)?;
                     let mut end = start + len;
                     if padded {
-                        while end < line.len() && line[end] == b' ' {
-                            end += 1;
-                        }
+                        end += spaces_at(line, end);
                         if let Some(Piece::Literal(lit)) = self.pieces.get(idx + 1) {
                             let lead = lit.iter().take_while(|c| **c == b' ').count();
                             end = end.saturating_sub(lead).max(start + len);
@@ -413,7 +412,9 @@ impl LinePrefix {
                 }
             }
         }
-        severity_word_at(&line[pos..]).map(|sev| (pos, sev))
+        line.get(pos..)
+            .and_then(severity_word_at)
+            .map(|sev| (pos, sev))
     }
 
     fn match_from(
@@ -423,12 +424,12 @@ impl LinePrefix {
         pos: usize,
         m: &mut PrefixMatch,
     ) -> Option<usize> {
+        let rest = line.get(pos..)?;
         let Some(piece) = self.pieces.get(idx) else {
-            return severity_at(&line[pos..]).map(|_| pos);
+            return severity_at(rest).map(|_| pos);
         };
         match piece {
             Piece::Literal(lit) => {
-                let rest = &line[pos..];
                 // Literals are a few bytes: a plain loop beats a memcmp call.
                 if rest.len() >= lit.len() && lit.iter().zip(rest).all(|(a, b)| a == b) {
                     self.match_from(idx + 1, line, pos + lit.len(), m)
@@ -437,7 +438,7 @@ impl LinePrefix {
                 }
             }
             Piece::SessionOnly => {
-                if severity_at(&line[pos..]).is_some() {
+                if severity_at(rest).is_some() {
                     return Some(pos);
                 }
                 self.match_from(idx + 1, line, pos, m)
@@ -447,19 +448,15 @@ impl LinePrefix {
                 // Padding puts spaces before (right-aligned) or after the value.
                 let mut start = pos;
                 if padded {
-                    while start < line.len() && line[start] == b' ' {
-                        start += 1;
-                    }
+                    start += spaces_at(line, start);
                 }
                 if escape.is_free_text() {
                     return self.match_free_text(idx, escape, line, pos, m);
                 }
-                let len = fixed_value_len(escape, &line[start..])?;
+                let len = fixed_value_len(escape, line.get(start..)?)?;
                 let mut end = start + len;
                 if padded {
-                    while end < line.len() && line[end] == b' ' {
-                        end += 1;
-                    }
+                    end += spaces_at(line, end);
                     // The spaces may belong to the next literal: give back what it needs.
                     if let Some(Piece::Literal(lit)) = self.pieces.get(idx + 1) {
                         let lead = lit.iter().take_while(|c| **c == b' ').count();
@@ -481,10 +478,11 @@ impl LinePrefix {
         m: &mut PrefixMatch,
     ) -> Option<usize> {
         let limit = line.len().min(pos + 512);
+        let value = line.get(pos..limit)?;
         match self.pieces.get(idx + 1) {
-            Some(Piece::Literal(lit)) if lit.len() == 1 => {
+            Some(Piece::Literal(lit)) if let &[sep] = lit.as_slice() => {
                 // One-byte separators (`@`, ` `, `:`): memchr is fastest.
-                for found in memchr::memchr_iter(lit[0], &line[pos..limit]) {
+                for found in memchr::memchr_iter(sep, value) {
                     let end = pos + found;
                     m.set(escape, pos, end);
                     if let Some(r) = self.match_from(idx + 1, line, end, m) {
@@ -497,7 +495,7 @@ impl LinePrefix {
                 let Some(Some(finder)) = self.finders.get(idx + 1) else {
                     return None;
                 };
-                for found in finder.find_iter(&line[pos..limit]) {
+                for found in finder.find_iter(value) {
                     let end = pos + found;
                     m.set(escape, pos, end);
                     if let Some(r) = self.match_from(idx + 1, line, end, m) {
@@ -523,11 +521,17 @@ impl LinePrefix {
 /// The first `needle` in `hay`. Values such as a user or database name are a few bytes: a
 /// plain loop over the first ones beats a `memchr` call's setup; longer ones go to `memchr`.
 fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    let head = hay.len().min(24);
-    match hay[..head].iter().position(|c| *c == needle) {
+    let (head, tail) = hay.split_at_checked(24).unwrap_or((hay, &[]));
+    match head.iter().position(|c| *c == needle) {
         Some(i) => Some(i),
-        None => memchr::memchr(needle, &hay[head..]).map(|i| head + i),
+        None => memchr::memchr(needle, tail).map(|i| head.len() + i),
     }
+}
+
+/// How many spaces `line` has from `at` on (padding).
+fn spaces_at(line: &[u8], at: usize) -> usize {
+    line.get(at..)
+        .map_or(0, |r| r.iter().take_while(|c| **c == b' ').count())
 }
 
 /// Length of a value of fixed shape at the start of `b`: timestamps, numbers, ids.
@@ -535,32 +539,21 @@ fn fixed_value_len(escape: Escape, b: &[u8]) -> Option<usize> {
     let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
     match escape {
         Escape::Time | Escape::TimeMs | Escape::SessionStart => {
-            // The shape only (the calendar is checked when the time is read): `0000-00-00
-            // 00:00:00`, `T` allowed for the space. Byte by byte, unrolled: every line has one.
-            if b.len() < 19 {
-                return None;
-            }
-            let d = |i: usize| b[i].is_ascii_digit();
-            if !(d(0) && d(1) && d(2) && d(3) && b[4] == b'-' && d(5) && d(6) && b[7] == b'-')
-                || !(d(8) && d(9) && (b[10] == b' ' || b[10] == b'T') && d(11) && d(12))
-                || !(b[13] == b':' && d(14) && d(15) && b[16] == b':' && d(17) && d(18))
-            {
-                return None;
-            }
+            // The shape only: the calendar is checked when the time is read.
+            crate::logs::time::civil_shape(b)?;
             let mut n = 19;
-            if b.get(n) == Some(&b'.') {
-                n += 1 + digits(&b[n + 1..]);
+            if let Some([b'.', fraction @ ..]) = b.get(n..) {
+                n += 1 + digits(fraction);
             }
             // The zone: ` UTC`, ` CEST`, ` +02`, or none.
-            if b.get(n) == Some(&b' ') {
-                let tok = &b[n + 1..];
+            if let Some([b' ', tok @ ..]) = b.get(n..) {
                 // An abbreviation (`UTC`, `CEST`) or a numeric offset (`+02`, `-03:30`).
-                let len = match tok.first() {
-                    Some(c) if c.is_ascii_alphabetic() => {
+                let len = match tok {
+                    [c, ..] if c.is_ascii_alphabetic() => {
                         tok.iter().take_while(|c| c.is_ascii_alphabetic()).count()
                     }
-                    Some(b'+') | Some(b'-') => {
-                        1 + tok[1..]
+                    [b'+' | b'-', offset @ ..] => {
+                        1 + offset
                             .iter()
                             .take_while(|c| c.is_ascii_digit() || **c == b':')
                             .count()
@@ -578,10 +571,9 @@ fn fixed_value_len(escape: Escape, b: &[u8]) -> Option<usize> {
             if n == 0 {
                 return None;
             }
-            if b.get(n) == Some(&b'.') {
-                Some(n + 1 + digits(&b[n + 1..]))
-            } else {
-                Some(n)
+            match b.get(n..) {
+                Some([b'.', fraction @ ..]) => Some(n + 1 + digits(fraction)),
+                _ => Some(n),
             }
         }
         Escape::Pid | Escape::LineNumber | Escape::Xid => {
@@ -591,8 +583,11 @@ fn fixed_value_len(escape: Escape, b: &[u8]) -> Option<usize> {
         // Empty outside parallel workers.
         Escape::LeaderPid => Some(digits(b)),
         Escape::QueryId => {
-            let sign = usize::from(b.first() == Some(&b'-'));
-            let n = digits(&b[sign..]);
+            let (sign, unsigned) = match b {
+                [b'-', unsigned @ ..] => (1, unsigned),
+                _ => (0, b),
+            };
+            let n = digits(unsigned);
             (n > 0).then_some(sign + n)
         }
         Escape::SqlState => {
@@ -602,22 +597,19 @@ fn fixed_value_len(escape: Escape, b: &[u8]) -> Option<usize> {
         Escape::SessionId => {
             let hex = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_hexdigit()).count();
             let a = hex(b);
-            if a == 0 || b.get(a) != Some(&b'.') {
+            let Some([b'.', pid @ ..]) = b.get(a..).filter(|_| a > 0) else {
                 return None;
-            }
-            let c = hex(&b[a + 1..]);
+            };
+            let c = hex(pid);
             (c > 0).then_some(a + 1 + c)
         }
         Escape::VirtualXid => {
             // `3/12`, or empty for processes without one.
             let a = digits(b);
-            if a == 0 {
-                return Some(0);
+            match b.get(a..) {
+                Some([b'/', local @ ..]) if a > 0 => Some(a + 1 + digits(local)),
+                _ => Some(0),
             }
-            if b.get(a) != Some(&b'/') {
-                return Some(0);
-            }
-            Some(a + 1 + digits(&b[a + 1..]))
         }
         _ => None,
     }
@@ -638,7 +630,7 @@ mod tests {
         let p = LinePrefix::compile("%m [%p] %q%u@%d ").unwrap();
         let l = "2026-11-23 12:09:26.463 UTC [23485] postgres@s01 LOG:  statement: DELETE FROM t;";
         let m = p.matches(l.as_bytes()).unwrap();
-        assert_eq!(&l[m.rest..m.rest + 4], "LOG:");
+        assert_eq!(l.get(m.rest..m.rest + 4), Some("LOG:"));
         assert_eq!(get(&p, l, Escape::Pid), Some("23485"));
         assert_eq!(get(&p, l, Escape::User), Some("postgres"));
         assert_eq!(get(&p, l, Escape::Database), Some("s01"));

@@ -173,34 +173,34 @@ impl EntrySkip {
     /// Drops the entry's lines at the start of `buf`; true when the next entry's first line (or
     /// the end of the input) was reached, which is then left at the start of `buf`.
     fn drop_lines(&mut self, buf: &mut Vec<u8>, parser: &dyn FormatParser, eof: bool) -> bool {
-        let mut pos = 0;
+        let mut rest: &[u8] = buf;
         let done = loop {
             if self.mid_line {
-                match memchr::memchr(b'\n', &buf[pos..]) {
-                    Some(i) => {
-                        pos += i + 1;
+                match split_line(rest) {
+                    Some((_, next)) => {
+                        rest = next;
                         self.lines += 1;
                         self.mid_line = false;
                     }
                     None => {
-                        pos = buf.len();
+                        rest = &[];
                         break eof;
                     }
                 }
                 continue;
             }
-            match memchr::memchr(b'\n', &buf[pos..]) {
-                Some(i) => {
-                    if parser.starts_entry(&buf[pos..pos + i]) {
+            match split_line(rest) {
+                Some((line, next)) => {
+                    if parser.starts_entry(line) {
                         break true;
                     }
-                    pos += i + 1;
+                    rest = next;
                     self.lines += 1;
                 }
                 None if eof => {
                     // An unterminated last line: the parser reads it if it begins an entry.
-                    if pos < buf.len() && !parser.starts_entry(&buf[pos..]) {
-                        pos = buf.len();
+                    if !rest.is_empty() && !parser.starts_entry(rest) {
+                        rest = &[];
                         self.lines += 1;
                     }
                     break true;
@@ -208,17 +208,18 @@ impl EntrySkip {
                 None => {
                     // A partial line: kept for the next block unless it is too long to keep, in
                     // which case its head tells whether it begins an entry.
-                    if buf.len() - pos > MAX_LINE {
-                        if parser.starts_entry(&buf[pos..pos + 4096]) {
+                    if rest.len() > MAX_LINE {
+                        if parser.starts_entry(head(rest, 4096)) {
                             break true;
                         }
-                        pos = buf.len();
+                        rest = &[];
                         self.mid_line = true;
                     }
                     break false;
                 }
             }
         };
+        let pos = buf.len() - rest.len();
         self.bytes += pos as u64;
         buf.drain(..pos);
         done
@@ -257,23 +258,15 @@ fn drive(
     while !eof {
         let room = limit.map_or(BLOCK as u64, |l| (l - taken).min(BLOCK as u64)) as usize;
         let old = buf.len();
-        buf.resize(old + room, 0);
-        let mut got = 0;
-        while got < room {
-            match reader.read(&mut buf[old + got..old + room]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // The line the stream broke in, not the first line of the block.
-                    let at = line + lines_in(&buf[..old + got]);
-                    sink.problem(ProblemKind::CorruptStream, at);
-                    eof = true;
-                    break;
-                }
+        let got = match fill(reader, &mut buf, room) {
+            Ok(got) => got,
+            Err(got) => {
+                // The line the stream broke in, not the first line of the block.
+                sink.problem(ProblemKind::CorruptStream, line + lines_in(&buf));
+                eof = true;
+                got
             }
-        }
-        buf.truncate(old + got);
+        };
         taken += got as u64;
         if let Some(p) = progress {
             p.inc(got as u64);
@@ -296,7 +289,7 @@ fn drive(
             old = 0;
         }
         if let Some(dropped) = dropping {
-            match memchr::memchr(b'\n', &buf[old..]) {
+            match memchr::memchr(b'\n', tail(&buf, old)) {
                 None => {
                     dropping = Some(dropped + (buf.len() - old) as u64);
                     buf.truncate(old);
@@ -319,19 +312,22 @@ fn drive(
         let upto = if eof {
             buf.len()
         } else {
-            match memchr::memrchr(b'\n', &buf[fresh..]) {
+            match memchr::memrchr(b'\n', tail(&buf, fresh)) {
                 Some(i) => {
                     tail_start = fresh + i + 1;
                     tail_start
                 }
                 None => {
                     if buf.len() - tail_start > MAX_LINE {
-                        sink.problem(ProblemKind::LongLine, line + lines_in(&buf[..tail_start]));
+                        sink.problem(
+                            ProblemKind::LongLine,
+                            line + lines_in(head(&buf, tail_start)),
+                        );
                         let cut = tail_start + MAX_LINE;
                         // On a character boundary, so the head stays valid UTF-8.
                         let cut = (cut.saturating_sub(3)..=cut)
                             .rev()
-                            .find(|&c| c >= buf.len() || (buf[c] & 0xC0) != 0x80)
+                            .find(|&c| buf.get(c).is_none_or(|b| b & 0xC0 != 0x80))
                             .unwrap_or(cut);
                         dropping = Some((buf.len() - cut) as u64);
                         buf.truncate(cut);
@@ -340,8 +336,8 @@ fn drive(
                 }
             }
         };
-        let used = parser.parse(&buf[..upto], line, eof, sink);
-        let n = memchr::memchr_iter(b'\n', &buf[..used]).count() as u64;
+        let used = parser.parse(head(&buf, upto), line, eof, sink);
+        let n = lines_in(head(&buf, used));
         line += n;
         lines += n;
         if eof && used < buf.len() {
@@ -355,7 +351,7 @@ fn drive(
         // The parser keeps an entry of many lines whole until its end: past the cap its head
         // (whole lines) is set aside and the rest of its lines dropped as they come.
         if !eof && parser.caps_long_entries() && upto - used > MAX_LINE {
-            let kept = match memchr::memrchr(b'\n', &buf[..MAX_LINE]) {
+            let kept = match memchr::memrchr(b'\n', head(&buf, MAX_LINE)) {
                 Some(i) => i + 1,
                 None => memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1),
             };
@@ -381,6 +377,57 @@ fn lines_in(b: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', b).count() as u64
 }
 
+/// At most the first `n` bytes of `b`.
+fn head(b: &[u8], n: usize) -> &[u8] {
+    b.get(..n).unwrap_or(b)
+}
+
+/// The bytes of `b` from `at` on (none past its end).
+fn tail(b: &[u8], at: usize) -> &[u8] {
+    b.get(at..).unwrap_or_default()
+}
+
+/// `b` cut at its first line break: the line (without it) and what follows it.
+fn split_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (line, rest) = b.split_at_checked(memchr::memchr(b'\n', b)?)?;
+    Some((line, rest.strip_prefix(b"\n")?))
+}
+
+/// Appends up to `room` bytes read from `reader` to `buf` and says how many; `Err` with that
+/// number when the stream broke (what was read before stays).
+fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, room: usize) -> Result<usize, usize> {
+    let old = buf.len();
+    buf.resize(old + room, 0);
+    let mut got = 0;
+    let read = loop {
+        let Some(space) = buf.get_mut(old + got..).filter(|s| !s.is_empty()) else {
+            break Ok(got);
+        };
+        match reader.read(space) {
+            Ok(0) => break Ok(got),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break Err(got),
+        }
+    };
+    buf.truncate(old + got);
+    read
+}
+
+/// The next block of `f` read into `buf` (empty at the end), retried when interrupted.
+fn read_block<'b>(f: &mut impl Read, buf: &'b mut [u8]) -> std::io::Result<&'b [u8]> {
+    loop {
+        match f.read(buf) {
+            Ok(n) => {
+                let block: &'b [u8] = buf;
+                return Ok(head(block, n));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The first timestamp of an entry that starts in `bytes` (after its first line break).
 fn first_time_in(bytes: &[u8], d: &Detected, s: &ReadSettings) -> Option<DateTime<Utc>> {
     struct First(Option<DateTime<Utc>>);
@@ -392,10 +439,10 @@ fn first_time_in(bytes: &[u8], d: &Detected, s: &ReadSettings) -> Option<DateTim
         }
         fn problem(&mut self, _: ProblemKind, _: u64) {}
     }
-    let start = memchr::memchr(b'\n', bytes)? + 1;
+    let (_, entries) = split_line(bytes)?;
     let mut sink = First(None);
     let mut parser = make_parser(d, s);
-    parser.parse(&bytes[start..], 1, true, &mut sink);
+    parser.parse(entries, 1, true, &mut sink);
     sink.0
 }
 
@@ -415,24 +462,18 @@ fn boundary_after(
         if window.is_empty() {
             break;
         }
-        let mut i = match memchr::memchr(b'\n', &window) {
-            Some(i) => i + 1,
-            None => {
-                pos += window.len() as u64;
-                continue;
-            }
+        let Some((_, mut rest)) = split_line(&window) else {
+            pos += window.len() as u64;
+            continue;
         };
-        while i < window.len() {
-            let end = memchr::memchr(b'\n', &window[i..]).map_or(window.len(), |e| i + e);
-            if end == window.len() {
-                break;
+        // Whole lines only: an unterminated last one is read again at the next window's start.
+        while let Some((line, next)) = split_line(rest) {
+            if parser.starts_entry(line) {
+                return Ok(pos + (window.len() - rest.len()) as u64);
             }
-            if parser.starts_entry(&window[i..end]) {
-                return Ok(pos + i as u64);
-            }
-            i = end + 1;
+            rest = next;
         }
-        pos += i as u64;
+        pos += (window.len() - rest.len()) as u64;
     }
     Ok(size)
 }
@@ -519,18 +560,17 @@ pub fn read_file(
         result.problems = problems;
         return Ok(result);
     }
-    let cut = if sample.len() < SAMPLE {
-        sample.len()
-    } else {
-        memchr::memrchr(b'\n', &sample).map_or(sample.len(), |i| i + 1)
+    // A full sample may end inside a line: only its whole lines are read.
+    let sample_lines = match memchr::memrchr(b'\n', &sample) {
+        Some(i) if sample.len() >= SAMPLE => head(&sample, i + 1),
+        _ => &sample,
     };
-    let detected = match infer::detect(&sample[..cut], &file.display, s.format, s.prefix.as_deref())
-    {
+    let detected = match infer::detect(sample_lines, &file.display, s.format, s.prefix.as_deref()) {
         Ok(d) => d,
         // The database's own setting is a hint: a log from another server, or written before
         // the setting changed, is read by inference instead, and that is said.
         Err(e) if s.prefix_from_database => {
-            let d = infer::detect(&sample[..cut], &file.display, s.format, None).map_err(|_| e)?;
+            let d = infer::detect(sample_lines, &file.display, s.format, None).map_err(|_| e)?;
             problems.push(LogProblem {
                 path: file.display.clone(),
                 line: None,
@@ -714,7 +754,11 @@ fn plan_parts(
         }
     }
     cuts.push(hi);
-    Ok(cuts.windows(2).map(|w| (w[0], w[1])).collect())
+    Ok(cuts
+        .iter()
+        .copied()
+        .zip(cuts.iter().copied().skip(1))
+        .collect())
 }
 
 fn parse_part(
@@ -763,33 +807,32 @@ fn hash_and_count(path: &Path, mark: u64, range_end: Option<u64>) -> std::io::Re
     let (mut bytes, mut lines, mut before, mut in_range) = (0u64, 0u64, 0u64, 0u64);
     let mut last = b'\n';
     loop {
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        let block = read_block(&mut f, &mut buf)?;
+        let Some(&last_byte) = block.last() else {
+            break;
         };
-        let block = &buf[..n];
+        let n = block.len();
         h.update(block);
         let nl = memchr::memchr_iter(b'\n', block).count() as u64;
         if bytes + n as u64 <= mark {
             before += nl;
         } else if bytes < mark {
-            before += lines_in(&block[..(mark - bytes) as usize]);
+            before += lines_in(head(block, (mark - bytes) as usize));
         }
         if let Some(end) = range_end {
             // The overlap of this block with mark..end.
             let a = mark.clamp(bytes, bytes + n as u64) - bytes;
             let b = end.clamp(bytes, bytes + n as u64) - bytes;
-            if a < b {
-                let slice = &block[a as usize..b as usize];
+            if a < b
+                && let Some(slice) = block.get(a as usize..b as usize)
+            {
                 part.update(slice);
                 in_range += lines_in(slice);
             }
         }
         lines += nl;
         bytes += n as u64;
-        last = block[n - 1];
+        last = last_byte;
     }
     if last != b'\n' {
         lines += 1;
@@ -813,14 +856,12 @@ fn hash_range(path: &Path, start: u64, end: u64) -> std::io::Result<Counted> {
     let mut buf = vec![0u8; BLOCK];
     let mut lines = 0u64;
     loop {
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        h.update(&buf[..n]);
-        lines += lines_in(&buf[..n]);
+        let block = read_block(&mut f, &mut buf)?;
+        if block.is_empty() {
+            break;
+        }
+        h.update(block);
+        lines += lines_in(block);
     }
     Ok(Counted {
         sha256: None,

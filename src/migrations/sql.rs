@@ -8,6 +8,7 @@
 //!
 //! This module owns SQL text only; it knows nothing of git, files or frameworks.
 
+use rowan::{GreenNodeData, NodeOrToken};
 use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 
@@ -48,6 +49,21 @@ pub fn scan(text: &str) -> SqlScan {
 /// Scans a text `preprocess` already made parseable (preprocessing twice is not the same: a
 /// `COPY … FROM stdin` whose data lines are gone would blank the rest of the text).
 pub fn scan_prepared(prepared: &str) -> SqlScan {
+    scan_prepared_with(prepared, Prefilter::On)
+}
+
+/// Whether the scan skips, before walking them, the parts of a tree that cannot hold a finding:
+/// a subtree with no node the destructive-statement walk acts on, and a DO block or function
+/// body whose text names none of the statements that walk reports (so it is not parsed as
+/// PL/pgSQL). `Off` walks everything, as the scan did before; the tests compare both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefilter {
+    On,
+    Off,
+}
+
+/// `scan_prepared`, with the prefilter on or off (the same scan either way).
+pub fn scan_prepared_with(prepared: &str, prefilter: Prefilter) -> SqlScan {
     let lines = LineIndex::new(prepared);
     let parse = SourceFile::parse(prepared);
     let root = parse.tree();
@@ -57,16 +73,10 @@ pub fn scan_prepared(prepared: &str) -> SqlScan {
         lines: &lines,
         out: &mut scan.operations,
         creates: &mut scan.creates,
+        prefilter,
     };
     walker.walk(root.syntax(), &[], "sql");
-    for stmt in root.stmts() {
-        let c = canonical_tokens(stmt.syntax());
-        if !c.is_empty() {
-            scan.canonical.push(c);
-        }
-    }
-
-    commented_out(root.syntax(), &lines, &mut scan.operations);
+    canonical_and_commented_out(root.syntax(), &lines, &mut scan);
 
     let errors = parse.errors();
     if !errors.is_empty() {
@@ -233,44 +243,171 @@ pub fn scan_by_statement(text: &str) -> SqlScan {
     .unwrap_or_else(|| scan_prepared(&statements.prepared))
 }
 
-/// Destructive statements in SQL comments (`-- DROP TABLE users;`): listed inactive, because a
-/// reader searching with grep finds them and needs to know they never run.
-fn commented_out(root: &SyntaxNode, lines: &LineIndex, out: &mut Vec<FoundOperation>) {
-    for token in root
-        .descendants_with_tokens()
-        .filter_map(|e| e.into_token())
-    {
-        if token.kind() != SyntaxKind::COMMENT {
-            continue;
-        }
-        let text = token.text();
-        let inner = text
-            .strip_prefix("--")
-            .or_else(|| {
-                text.strip_prefix("/*")
-                    .map(|t| t.strip_suffix("*/").unwrap_or(t))
-            })
-            .unwrap_or(text);
-        let trimmed = inner.trim_start();
-        if trimmed.starts_with('+')
-            || trimmed.starts_with("migrate:")
-            || trimmed.starts_with("atlas:")
-        {
-            continue;
-        }
-        let (body, why) = match trimmed.strip_prefix("rollback") {
-            Some(rest) => (rest, "Liquibase --rollback: runs only on rollback"),
-            None => (inner, "commented out: never runs"),
-        };
-        let base = lines.line(u32::from(token.text_range().start())) - 1;
-        for mut op in keywords::scan(body) {
-            op.line += base;
-            op.active = false;
-            op.found_by = "keyword";
-            op.note = Some(why.to_string());
-            out.push(op);
+/// One pass over the tree's tokens (its green nodes: a cursor allocates for every node it
+/// visits): each statement's canonical form, and the destructive statements in SQL comments
+/// (`-- DROP TABLE users;`), listed inactive because a reader searching with grep finds them and
+/// needs to know they never run.
+fn canonical_and_commented_out(root: &SyntaxNode, lines: &LineIndex, scan: &mut SqlScan) {
+    let green = root.green();
+    let mut offset = u32::from(root.text_range().start());
+    for child in green.children() {
+        match child {
+            NodeOrToken::Node(node) => {
+                let is_statement = ast::Stmt::can_cast(kind_of(node.kind()));
+                let mut canonical = String::new();
+                for_each_token(node, offset, |kind, text, at| {
+                    if kind == SyntaxKind::COMMENT {
+                        commented_out(text, at, lines, &mut scan.operations);
+                    } else if is_statement {
+                        push_canonical(&mut canonical, kind, text);
+                    }
+                });
+                offset += u32::from(node.text_len());
+                if !canonical.is_empty() {
+                    scan.canonical.push(canonical);
+                }
+            }
+            NodeOrToken::Token(token) => {
+                if kind_of(token.kind()) == SyntaxKind::COMMENT {
+                    commented_out(token.text(), offset, lines, &mut scan.operations);
+                }
+                offset += u32::from(token.text_len());
+            }
         }
     }
+}
+
+/// The destructive statements in one comment token starting at byte `at`.
+fn commented_out(text: &str, at: u32, lines: &LineIndex, out: &mut Vec<FoundOperation>) {
+    let inner = text
+        .strip_prefix("--")
+        .or_else(|| {
+            text.strip_prefix("/*")
+                .map(|t| t.strip_suffix("*/").unwrap_or(t))
+        })
+        .unwrap_or(text);
+    let trimmed = inner.trim_start();
+    if trimmed.starts_with('+') || trimmed.starts_with("migrate:") || trimmed.starts_with("atlas:")
+    {
+        return;
+    }
+    let (body, why) = match trimmed.strip_prefix("rollback") {
+        Some(rest) => (rest, "Liquibase --rollback: runs only on rollback"),
+        None => (inner, "commented out: never runs"),
+    };
+    let base = lines.line(at) - 1;
+    for mut op in keywords::scan(body) {
+        op.line += base;
+        op.active = false;
+        op.found_by = "keyword";
+        op.note = Some(why.to_string());
+        out.push(op);
+    }
+}
+
+fn kind_of(raw: rowan::SyntaxKind) -> SyntaxKind {
+    SyntaxKind::from(raw.0)
+}
+
+/// Calls `f(kind, text, start)` for every token under `node` (which starts at byte `start`), in
+/// order. A loop with its own stack: nesting is the input's to choose.
+fn for_each_token(node: &GreenNodeData, start: u32, mut f: impl FnMut(SyntaxKind, &str, u32)) {
+    let mut at = start;
+    let mut stack = vec![node.children()];
+    while let Some(children) = stack.last_mut() {
+        match children.next() {
+            None => {
+                stack.pop();
+            }
+            Some(NodeOrToken::Node(n)) => stack.push(n.children()),
+            Some(NodeOrToken::Token(t)) => {
+                f(kind_of(t.kind()), t.text(), at);
+                at += u32::from(t.text_len());
+            }
+        }
+    }
+}
+
+/// Is `node`, or a node under it, of a kind `wanted` accepts?
+fn green_has_node(node: &GreenNodeData, wanted: fn(SyntaxKind) -> bool) -> bool {
+    if wanted(kind_of(node.kind())) {
+        return true;
+    }
+    let mut stack = vec![node.children()];
+    while let Some(children) = stack.last_mut() {
+        match children.next() {
+            None => {
+                stack.pop();
+            }
+            Some(NodeOrToken::Node(n)) => {
+                if wanted(kind_of(n.kind())) {
+                    return true;
+                }
+                stack.push(n.children());
+            }
+            Some(NodeOrToken::Token(_)) => {}
+        }
+    }
+    false
+}
+
+/// The node kinds `Walker::visit` acts on; every other node is only passed through.
+fn walked(kind: SyntaxKind) -> bool {
+    matches!(
+        kind,
+        SyntaxKind::DROP_TABLE
+            | SyntaxKind::DROP_SCHEMA
+            | SyntaxKind::DROP_TYPE
+            | SyntaxKind::DROP_DOMAIN
+            | SyntaxKind::DROP_DATABASE
+            | SyntaxKind::DROP_OWNED
+            | SyntaxKind::DROP_EXTENSION
+            | SyntaxKind::TRUNCATE
+            | SyntaxKind::DELETE
+            | SyntaxKind::UPDATE
+            | SyntaxKind::MERGE
+            | SyntaxKind::ALTER_TABLE
+            | SyntaxKind::CREATE_TABLE
+            | SyntaxKind::CREATE_TABLE_AS
+            | SyntaxKind::DO
+            | SyntaxKind::CREATE_FUNCTION
+            | SyntaxKind::CREATE_PROCEDURE
+            | SyntaxKind::PLPGSQL_DYN_EXECUTE_STMT
+    )
+}
+
+/// Could the body of this DO block or function hold a finding? Inside a body the walk reports
+/// only DROP, TRUNCATE, DELETE, UPDATE, MERGE, ALTER TABLE and EXECUTE (a CREATE TABLE there is
+/// no created table), so a body is worth parsing only if its text names one of them — or could
+/// spell one in escapes the parser decodes (a backslash in an `E'…'` body, a `UESCAPE`).
+/// Nested bodies are part of the text, so the test covers them too.
+fn body_may_hold_finding(node: &SyntaxNode) -> bool {
+    const WORDS: [&[u8]; 8] = [
+        b"drop",
+        b"truncate",
+        b"delete",
+        b"update",
+        b"merge",
+        b"alter",
+        b"execute",
+        b"uescape",
+    ];
+    let mut found = false;
+    for_each_token(&node.green(), 0, |_, text, _| {
+        if found {
+            return;
+        }
+        let bytes = text.as_bytes();
+        found = memchr::memchr(b'\\', bytes).is_some()
+            || (0..bytes.len()).any(|i| {
+                WORDS.iter().any(|w| {
+                    bytes
+                        .get(i..i + w.len())
+                        .is_some_and(|b| b.eq_ignore_ascii_case(w))
+                })
+            });
+    });
+    found
 }
 
 /// Makes a migration text parseable without moving any line: psql meta-commands and `COPY …
@@ -343,6 +480,7 @@ struct Walker<'a> {
     lines: &'a LineIndex,
     out: &'a mut Vec<FoundOperation>,
     creates: &'a mut Vec<String>,
+    prefilter: Prefilter,
 }
 
 impl Walker<'_> {
@@ -405,8 +543,25 @@ impl Walker<'_> {
 
     /// Visits every node under `root`: statements nested in CTEs, ALTER TABLE actions, MERGE
     /// actions and SQL-standard function bodies are all descendants.
+    /// With the prefilter on, a subtree holding no node of a kind `visit` acts on is not
+    /// entered (most of a migration: column lists, expressions, whole CREATE INDEX statements).
     fn walk(&mut self, root: &SyntaxNode, layers: &[Layer], context: &'static str) {
-        for node in root.descendants() {
+        let mut pending = vec![root.clone()];
+        while let Some(node) = pending.pop() {
+            let first_child = pending.len();
+            for child in node.children() {
+                if self.prefilter == Prefilter::Off || green_has_node(&child.green(), walked) {
+                    pending.push(child);
+                }
+            }
+            // Popped in the order of the text, as a preorder walk visits them.
+            if let Some(children) = pending.get_mut(first_child..) {
+                children.reverse();
+            }
+            // Only the kinds `visit` acts on: what to report is asked of those alone.
+            if !walked(node.kind()) {
+                continue;
+            }
             let ctx = if context == "sql"
                 && node
                     .ancestors()
@@ -502,12 +657,15 @@ impl Walker<'_> {
                     self.creates.push(compact(&name.text().to_string()));
                 }
             }
+            SyntaxKind::DO if self.skips_body(node) => {}
             SyntaxKind::DO => {
                 if let Some(body) = ast::Do::cast(node.clone()).and_then(|d| d.plpgsql()) {
                     let mut inner = layers.to_vec();
                     inner.push(Layer::Plpgsql(&body));
                     self.walk(&body.syntax(), &inner, "do_block");
                 }
+            }
+            SyntaxKind::CREATE_FUNCTION | SyntaxKind::CREATE_PROCEDURE if self.skips_body(node) => {
             }
             SyntaxKind::CREATE_FUNCTION | SyntaxKind::CREATE_PROCEDURE => {
                 let (plpgsql, sql_body) = match ast::CreateFunction::cast(node.clone()) {
@@ -531,6 +689,11 @@ impl Walker<'_> {
             SyntaxKind::PLPGSQL_DYN_EXECUTE_STMT => self.visit_execute(node, layers, ctx),
             _ => {}
         }
+    }
+
+    /// A body the prefilter need not parse (see `body_may_hold_finding`).
+    fn skips_body(&self, node: &SyntaxNode) -> bool {
+        self.prefilter == Prefilter::On && !body_may_hold_finding(node)
     }
 
     fn visit_alter_table(&mut self, node: &SyntaxNode, layers: &[Layer], ctx: &'static str) {
@@ -756,45 +919,43 @@ fn dollar_quoted_body(text: &str) -> Option<&str> {
     Some(body.strip_suffix(delimiter).unwrap_or(body))
 }
 
-/// A statement's meaning as tokens: whitespace and comments dropped, keywords and unquoted
-/// identifiers lower-cased, dollar-quoted bodies canonicalised recursively (formatters rewrite
-/// function bodies too).
-fn canonical_tokens(node: &SyntaxNode) -> String {
-    let mut out = String::new();
-    for token in node
-        .descendants_with_tokens()
-        .filter_map(|e| e.into_token())
+/// Appends one token to a statement's meaning as tokens: whitespace and comments dropped,
+/// keywords and unquoted identifiers lower-cased, dollar-quoted bodies canonicalised
+/// recursively (formatters rewrite function bodies too).
+fn push_canonical(out: &mut String, kind: SyntaxKind, text: &str) {
+    if matches!(
+        kind,
+        SyntaxKind::WHITESPACE | SyntaxKind::COMMENT | SyntaxKind::SEMICOLON
+    ) {
+        return;
+    }
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    // The body is re-read only when it is shorter than the token: an unclosed `$$` whose
+    // body were the token itself would be re-read for ever.
+    if kind == SyntaxKind::DOLLAR_QUOTED_STRING
+        && let Some(inner) = dollar_quoted_body(text)
     {
-        let kind = token.kind();
-        if matches!(
-            kind,
-            SyntaxKind::WHITESPACE | SyntaxKind::COMMENT | SyntaxKind::SEMICOLON
-        ) {
-            continue;
-        }
-        let text = token.text();
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        // The body is re-read only when it is shorter than the token: an unclosed `$$` whose
-        // body were the token itself would be re-read for ever.
-        if kind == SyntaxKind::DOLLAR_QUOTED_STRING
-            && let Some(inner) = dollar_quoted_body(text)
-        {
-            let parse = SourceFile::parse(inner);
-            let root = parse.syntax_node();
-            out.push_str("$$ ");
-            out.push_str(&canonical_tokens(&root));
-            out.push_str(" $$");
-        } else if kind == SyntaxKind::IDENT && text.starts_with('"')
-            || matches!(kind, SyntaxKind::STRING | SyntaxKind::ESC_STRING)
-        {
-            out.push_str(text);
-        } else {
-            out.push_str(&text.to_ascii_lowercase());
+        let parse = SourceFile::parse(inner);
+        out.push_str("$$ ");
+        let mut body = String::new();
+        for_each_token(&parse.syntax_node().green(), 0, |kind, text, _| {
+            push_canonical(&mut body, kind, text)
+        });
+        out.push_str(&body);
+        out.push_str(" $$");
+    } else if kind == SyntaxKind::IDENT && text.starts_with('"')
+        || matches!(kind, SyntaxKind::STRING | SyntaxKind::ESC_STRING)
+    {
+        out.push_str(text);
+    } else {
+        let from = out.len();
+        out.push_str(text);
+        if let Some(appended) = out.get_mut(from..) {
+            appended.make_ascii_lowercase();
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -901,6 +1062,109 @@ mod tests {
         let a = scan("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $é$ DELETE FROM s $é$;");
         let b = scan("create function f() returns void language sql as $é$delete  from s$é$;");
         assert_eq!(a.canonical, b.canonical);
+    }
+
+    /// How the scan read canonical forms and commented-out statements before it read green
+    /// nodes (through cursors): the reference the green reading must equal.
+    fn canonical_by_cursor(node: &SyntaxNode) -> String {
+        let mut out = String::new();
+        for token in node
+            .descendants_with_tokens()
+            .filter_map(|e| e.into_token())
+        {
+            let kind = token.kind();
+            if matches!(
+                kind,
+                SyntaxKind::WHITESPACE | SyntaxKind::COMMENT | SyntaxKind::SEMICOLON
+            ) {
+                continue;
+            }
+            let text = token.text();
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            if kind == SyntaxKind::DOLLAR_QUOTED_STRING
+                && let Some(inner) = dollar_quoted_body(text)
+            {
+                let parse = SourceFile::parse(inner);
+                out.push_str("$$ ");
+                out.push_str(&canonical_by_cursor(&parse.syntax_node()));
+                out.push_str(" $$");
+            } else if kind == SyntaxKind::IDENT && text.starts_with('"')
+                || matches!(kind, SyntaxKind::STRING | SyntaxKind::ESC_STRING)
+            {
+                out.push_str(text);
+            } else {
+                out.push_str(&text.to_ascii_lowercase());
+            }
+        }
+        out
+    }
+
+    fn by_cursor(prepared: &str) -> (Vec<String>, Vec<FoundOperation>) {
+        let lines = LineIndex::new(prepared);
+        let root = SourceFile::parse(prepared).tree();
+        let canonical = root
+            .stmts()
+            .map(|s| canonical_by_cursor(s.syntax()))
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut comments = Vec::new();
+        for token in root
+            .syntax()
+            .descendants_with_tokens()
+            .filter_map(|e| e.into_token())
+            .filter(|t| t.kind() == SyntaxKind::COMMENT)
+        {
+            commented_out(
+                token.text(),
+                u32::from(token.text_range().start()),
+                &lines,
+                &mut comments,
+            );
+        }
+        (canonical, comments)
+    }
+
+    #[test]
+    fn the_green_reading_is_the_cursor_reading() {
+        let texts = [
+            include_str!("../../tests/data/sql-cases.sql"),
+            "-- DROP TABLE a;\nCREATE TABLE \"Mixed\" (Id INT); /* TRUNCATE b; */ SELECT E'x', 'Y', $$ DROP $$;",
+            "DO $f$ BEGIN -- DELETE FROM c;\n PERFORM 1; END $f$; select 1 -- rollback DROP TABLE d;\n;",
+            "SELECT FROM WHERE; -- TRUNCATE e;\n((( DROP TABLE f",
+            "SELECT $$",
+            "",
+        ];
+        for text in texts {
+            let prepared = preprocess(text);
+            let lines = LineIndex::new(&prepared);
+            let root = SourceFile::parse(&prepared).tree();
+            let mut green = SqlScan::default();
+            canonical_and_commented_out(root.syntax(), &lines, &mut green);
+            let (canonical, mut comments) = by_cursor(&prepared);
+            assert_eq!(green.canonical, canonical, "{text}");
+            green.operations.sort();
+            comments.sort();
+            assert_eq!(green.operations, comments, "{text}");
+        }
+    }
+
+    /// The prefilter's escape guard is not idle: a body spelled in escapes is parsed and its
+    /// finding reported.
+    #[test]
+    fn a_body_spelled_in_escapes_is_still_read() {
+        for text in [
+            "CREATE FUNCTION r() RETURNS void LANGUAGE plpgsql AS E'BEGIN \\x44ELETE FROM s; END';",
+            "DO $$ BEGIN EXECUTE 'TRUNCATE t'; END $$;",
+        ] {
+            let prepared = preprocess(text);
+            let on = scan_prepared_with(&prepared, Prefilter::On);
+            assert_eq!(on, scan_prepared_with(&prepared, Prefilter::Off), "{text}");
+            assert_eq!(on.operations.len(), 1, "{text}: {:?}", on.operations);
+        }
+        let harmless = "DO $$ BEGIN PERFORM 1; END $$;";
+        assert!(scan(harmless).operations.is_empty());
     }
 
     #[test]

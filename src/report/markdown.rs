@@ -141,21 +141,25 @@ pub fn prose(text: &str) -> String {
     }
     let mut out = String::with_capacity(text.len() + 8);
     let mut rest = text;
-    while let Some(open) = rest.find('`') {
-        let run = rest[open..].chars().take_while(|c| *c == '`').count();
-        let fence = &rest[open..open + run];
-        let after = &rest[open + run..];
+    while let Some((before, from_open)) =
+        rest.find('`').and_then(|open| rest.split_at_checked(open))
+    {
+        let after = from_open.trim_start_matches('`');
+        let fence = from_open
+            .get(..from_open.len() - after.len())
+            .unwrap_or_default();
         // A code span closes with a run of exactly as many backticks.
-        let close = after
-            .match_indices(fence)
-            .find(|(i, _)| {
-                !after[i + run..].starts_with('`') && (*i == 0 || !after[..*i].ends_with('`'))
-            })
-            .map(|(i, _)| i);
-        let Some(close) = close else { break };
-        escape(&mut out, &rest[..open]);
-        out.push_str(&rest[open..open + run + close + run]);
-        rest = &after[close + run..];
+        let close = after.match_indices(fence).find_map(|(i, _)| {
+            let (inside, closing) = after.split_at_checked(i)?;
+            let tail = closing.get(fence.len()..)?;
+            (!tail.starts_with('`') && !inside.ends_with('`')).then_some((inside, tail))
+        });
+        let Some((inside, tail)) = close else { break };
+        escape(&mut out, before);
+        out.push_str(fence);
+        out.push_str(inside);
+        out.push_str(fence);
+        rest = tail;
     }
     escape(&mut out, rest);
     out
@@ -374,38 +378,50 @@ fn evidence_lines(evidence: minijinja::Value, tables: minijinja::Value) -> minij
 /// them, cited by the first operation's line and how many more (each is in the JSON's
 /// `timeline[]`). Every other row is kept as it is, with `more` 0.
 fn story_rows(rows: minijinja::Value) -> minijinja::Value {
-    let rows: Vec<serde_json::Value> = serde_json::to_value(&rows)
+    use serde_json::{Map, Value};
+    let rows: Vec<Value> = serde_json::to_value(&rows)
         .ok()
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
-    let text = |r: &serde_json::Value| r["text"].as_str().unwrap_or_default().to_string();
-    let mut out: Vec<serde_json::Value> = Vec::new();
-    for mut row in rows {
-        row["more"] = serde_json::Value::from(0);
+    let str_of = |r: &Map<String, Value>, key: &str| {
+        r.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut out: Vec<Map<String, Value>> = Vec::new();
+    for mut row in rows.into_iter().filter_map(|r| match r {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }) {
+        row.insert("more".into(), Value::from(0));
         let merged = out.last_mut().and_then(|last| {
-            let (kind, at) = (&row["kind"], &row["at"]);
-            if kind != "migration_commit" || last["kind"] != *kind || last["at"] != *at {
+            let (kind, at) = (row.get("kind"), row.get("at"));
+            if kind.and_then(Value::as_str) != Some("migration_commit")
+                || last.get("kind") != kind
+                || last.get("at") != at
+            {
                 return None;
             }
-            let (head, op) = text(&row)
-                .split_once(": ")
-                .map(|(h, o)| (h.to_string(), o.to_string()))?;
-            let last_text = text(last);
+            let text = str_of(&row, "text");
+            let (head, op) = text.split_once(": ")?;
+            let last_text = str_of(last, "text");
             if !last_text.starts_with(&format!("{head}: ")) {
                 return None;
             }
-            last["text"] = serde_json::Value::from(format!("{last_text}, {op}"));
-            let mut findings: Vec<u64> = last["findings"]
-                .as_array()
+            let mut findings: Vec<u64> = [last.get("findings"), row.get("findings")]
                 .into_iter()
-                .chain(row["findings"].as_array())
                 .flatten()
-                .filter_map(serde_json::Value::as_u64)
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(Value::as_u64)
                 .collect();
             findings.sort_unstable();
             findings.dedup();
-            last["findings"] = serde_json::Value::from(findings);
-            last["more"] = serde_json::Value::from(last["more"].as_u64().unwrap_or(0) + 1);
+            let more = last.get("more").and_then(Value::as_u64).unwrap_or(0) + 1;
+            last.insert("text".into(), Value::from(format!("{last_text}, {op}")));
+            last.insert("findings".into(), Value::from(findings));
+            last.insert("more".into(), Value::from(more));
             Some(())
         });
         if merged.is_none() {
@@ -426,18 +442,15 @@ fn skeleton(text: &str) -> String {
 /// Text and number runs in order (`true` for a number).
 fn number_split(text: &str) -> Vec<(&str, bool)> {
     let mut out = Vec::new();
-    let mut start = 0;
-    let mut in_number = false;
-    for (i, c) in text.char_indices() {
-        let digit = c.is_ascii_digit();
-        if digit != in_number && i > start {
-            out.push((&text[start..i], in_number));
-            start = i;
-        }
-        in_number = digit;
-    }
-    if start < text.len() {
-        out.push((&text[start..], in_number));
+    let mut rest = text;
+    while let Some(first) = rest.chars().next() {
+        let number = first.is_ascii_digit();
+        let end = rest
+            .find(|c: char| c.is_ascii_digit() != number)
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        out.push((run, number));
+        rest = tail;
     }
     out
 }
@@ -702,6 +715,50 @@ mod tests {
         let lines = lines_of(ev, &["s.a", "s.b"]);
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines.iter().all(|l| l["more"] == 0));
+    }
+
+    #[test]
+    fn story_rows_of_a_user_template_may_hold_anything() {
+        // `--template` may apply the filter to any list: a value that is not an event is left
+        // out (it used to panic on `row["more"] = …`).
+        let rows = json!([1, "x", null, {"kind": "delete", "text": "DELETE FROM t"}]);
+        let out = serde_json::to_value(story_rows(minijinja::Value::from(Serde(&rows))))
+            .unwrap_or_default();
+        assert_eq!(
+            out,
+            json!([{"kind": "delete", "text": "DELETE FROM t", "more": 0}])
+        );
+        let (env, _) = environment(None).expect("environment");
+        let rendered = env
+            .render_str("{{ [1, 2] | story_rows | length }}", context! {})
+            .expect("render");
+        assert_eq!(rendered, "0");
+    }
+
+    #[test]
+    fn number_runs_split_at_every_digit_boundary() {
+        assert_eq!(
+            number_split("n_live_tup 0 while 48 rows; é9"),
+            [
+                ("n_live_tup ", false),
+                ("0", true),
+                (" while ", false),
+                ("48", true),
+                (" rows; é", false),
+                ("9", true)
+            ]
+        );
+        assert!(number_split("").is_empty());
+        assert_eq!(skeleton("oid 16445 ≠ 16499"), "oid # ≠ #");
+    }
+
+    #[test]
+    fn prose_keeps_code_spans_and_escapes_the_rest() {
+        assert_eq!(prose("a [b] `x [y]` c"), "a \\[b\\] `x [y]` c");
+        // A span closes only with a run of as many backticks.
+        assert_eq!(prose("``a`b`` *"), "``a`b`` \\*");
+        // Unpaired backticks are escaped, multibyte text around them too.
+        assert_eq!(prose("é ` ≠"), "é \\` ≠");
     }
 
     #[test]

@@ -54,13 +54,15 @@ pub fn statement(sql: &str) -> String {
 fn prose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(open) = rest.find('`') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('`') else { break };
-        out.push_str(&rest[..=open]);
-        out.push_str(&statement(&after[..close]));
+    while let Some((before, after)) = rest.split_once('`') {
+        let Some((code, tail)) = after.split_once('`') else {
+            break;
+        };
+        out.push_str(before);
         out.push('`');
-        rest = &after[close + 1..];
+        out.push_str(&statement(code));
+        out.push('`');
+        rest = tail;
     }
     out.push_str(rest);
     out
@@ -117,29 +119,32 @@ fn walk(v: &mut Value, key: &str) {
     }
 }
 
-/// Whether `hay[at..at+len]` stands as a whole name (no identifier character either side).
-fn whole_word(hay: &str, at: usize, len: usize) -> bool {
+/// Whether a name found between `before` and `after` stands as a whole name (no identifier
+/// character either side).
+fn whole_word(before: &str, after: &str) -> bool {
     let word = |c: char| c.is_alphanumeric() || c == '_';
-    !hay[..at].chars().next_back().is_some_and(word)
-        && !hay[at + len..].chars().next().is_some_and(word)
+    !before.chars().next_back().is_some_and(word) && !after.chars().next().is_some_and(word)
 }
 
 fn replace_names(s: &str, names: &[(String, String)]) -> String {
     let mut out = s.to_string();
-    for (name, placeholder) in names {
+    for (name, placeholder) in names.iter().filter(|(n, _)| !n.is_empty()) {
         let mut result = String::with_capacity(out.len());
-        let mut i = 0;
-        while let Some(found) = out[i..].find(name.as_str()) {
-            let at = i + found;
-            result.push_str(&out[i..at]);
-            if whole_word(&out, at, name.len()) {
-                result.push_str(placeholder);
+        // `done` is the text already written; `rest` the text still to search.
+        let mut done = 0;
+        let mut rest = out.as_str();
+        while let Some((head, tail)) = rest.split_once(name.as_str()) {
+            result.push_str(head);
+            let before = out.get(..done + head.len()).unwrap_or_default();
+            result.push_str(if whole_word(before, tail) {
+                placeholder
             } else {
-                result.push_str(name);
-            }
-            i = at + name.len();
+                name
+            });
+            done += head.len() + name.len();
+            rest = tail;
         }
-        result.push_str(&out[i..]);
+        result.push_str(rest);
         out = result;
     }
     out
@@ -223,6 +228,15 @@ mod tests {
         assert_eq!(
             prose("48 rows: `DELETE FROM a WHERE id > 48` ran; migration.assets's rows"),
             "48 rows: `DELETE FROM a WHERE id > $1` ran; migration.assets's rows"
+        );
+    }
+
+    #[test]
+    fn names_next_to_multibyte_text_are_replaced_whole() {
+        let names = vec![("zoë".to_string(), "user_1".to_string())];
+        assert_eq!(
+            replace_names("zoë@db, zoëx, «zoë»", &names),
+            "user_1@db, zoëx, «user_1»"
         );
     }
 

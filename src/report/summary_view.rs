@@ -89,14 +89,11 @@ pub fn render(report: &Report) -> String {
             "statement",
         ]);
         for h in report.hypotheses.iter().take(15) {
-            let tables = if h.tables.len() > 4 {
-                format!(
-                    "{} and {} more",
-                    h.tables[..4].join(", "),
-                    h.tables.len() - 4
-                )
-            } else {
-                h.tables.join(", ")
+            let tables = match h.tables.get(..4) {
+                Some(first) if h.tables.len() > 4 => {
+                    format!("{} and {} more", first.join(", "), h.tables.len() - 4)
+                }
+                _ => h.tables.join(", "),
             };
             table.add_row(vec![
                 h.rank.to_string(),
@@ -177,7 +174,9 @@ mod tests {
             text.contains("public.invoices: 1000 rows lost by TRUNCATE (estimated)"),
             "{text}"
         );
-        let tail = &text[text.rfind("Full report:").expect("the closing lines")..];
+        let tail = text
+            .get(text.rfind("Full report:").expect("the closing lines")..)
+            .expect("a char boundary");
         assert!(
             tail.contains("Top recovery step: ") && tail.contains("(plan 1 for "),
             "the summary ends with the top recovery step: {text}"

@@ -108,7 +108,12 @@ pub fn render_table(t: &Timeline, all: bool) -> String {
                 .unwrap_or_default()
         })
         .collect();
-    let full_paths = (1..names.len()).any(|i| names[..i].contains(&names[i]));
+    // Two sources with one file name (two hosts' postgresql.log): their full paths tell them
+    // apart.
+    let full_paths = names
+        .iter()
+        .enumerate()
+        .any(|(i, n)| names.iter().skip(i + 1).any(|m| m == n));
     let mut table = new_table(&["at (UTC)", "kind", "session", "tables", "text", "line"]);
     let mut hidden = 0u64;
     for e in &t.events {

@@ -32,6 +32,11 @@ fn rows(v: &Value) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// A field of a JSON object, null when absent or when the value is not an object.
+fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key).unwrap_or(&Value::Null)
+}
+
 /// Reads verify's JSON output. A file that is not one is a one-line error naming it.
 pub fn read(path: &Path) -> Result<RecoveryVerified, UserError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -46,32 +51,32 @@ pub fn read(path: &Path) -> Result<RecoveryVerified, UserError> {
             path.display()
         ))
     })?;
-    if v["format"].as_str() != Some(crate::checks::verify::VERIFY_FORMAT) {
+    if field(&v, "format").as_str() != Some(crate::checks::verify::VERIFY_FORMAT) {
         return Err(UserError::new(format!(
             "--verify {}: not a verify result (format is {}, want {}); give the output of `pgtriage verify --format json`",
             path.display(),
-            v["format"],
+            field(&v, "format"),
             crate::checks::verify::VERIFY_FORMAT
         )));
     }
     let mut passed_checks = Vec::new();
     let mut still_failing = Vec::new();
-    for t in v["tables"].as_array().into_iter().flatten() {
+    for t in field(&v, "tables").as_array().into_iter().flatten() {
         let name = format!(
             "{}.{}",
-            t["schema"].as_str().unwrap_or("?"),
-            t["name"].as_str().unwrap_or("?")
+            field(t, "schema").as_str().unwrap_or("?"),
+            field(t, "name").as_str().unwrap_or("?")
         );
         let line = format!(
             "table {name}: {} rows now, {} in the baseline",
-            rows(&t["rows"]),
-            rows(&t["baseline_rows"])
+            rows(field(t, "rows")),
+            rows(field(t, "baseline_rows"))
         );
-        match t["status"].as_str() {
+        match field(t, "status").as_str() {
             Some("pass") => passed_checks.push(line),
             Some(status) => still_failing.push(format!(
                 "{line} — {status}{}",
-                t["note"]
+                field(t, "note")
                     .as_str()
                     .filter(|n| !n.is_empty())
                     .map(|n| format!(": {n}"))
@@ -80,22 +85,22 @@ pub fn read(path: &Path) -> Result<RecoveryVerified, UserError> {
             None => {}
         }
     }
-    for f in v["foreign_keys"].as_array().into_iter().flatten() {
+    for f in field(&v, "foreign_keys").as_array().into_iter().flatten() {
         let line = format!(
             "foreign key {} ({} → {})",
-            f["name"].as_str().unwrap_or("?"),
-            f["child"].as_str().unwrap_or("?"),
-            f["parent"].as_str().unwrap_or("?")
+            field(f, "name").as_str().unwrap_or("?"),
+            field(f, "child").as_str().unwrap_or("?"),
+            field(f, "parent").as_str().unwrap_or("?")
         );
-        match f["status"].as_str() {
+        match field(f, "status").as_str() {
             Some("pass") => passed_checks.push(line),
             Some(status) => still_failing.push(format!(
                 "{line} — {status}{}{}",
-                f["orphans"]
+                field(f, "orphans")
                     .as_u64()
                     .map(|n| format!(", {n} orphan rows"))
                     .unwrap_or_default(),
-                f["note"]
+                field(f, "note")
                     .as_str()
                     .filter(|n| !n.is_empty())
                     .map(|n| format!(": {n}"))
@@ -104,17 +109,17 @@ pub fn read(path: &Path) -> Result<RecoveryVerified, UserError> {
             None => {}
         }
     }
-    for s in v["sequences"].as_array().into_iter().flatten() {
+    for s in field(&v, "sequences").as_array().into_iter().flatten() {
         let line = format!(
             "sequence {} of {}",
-            s["sequence"].as_str().unwrap_or("?"),
-            s["column"].as_str().unwrap_or("?")
+            field(s, "sequence").as_str().unwrap_or("?"),
+            field(s, "column").as_str().unwrap_or("?")
         );
-        match s["status"].as_str() {
+        match field(s, "status").as_str() {
             Some("pass") => passed_checks.push(line),
             Some(status) => still_failing.push(format!(
                 "{line} — {status}{}",
-                s["fix"]
+                field(s, "fix")
                     .as_str()
                     .map(|f| format!("; fix: {f}"))
                     .unwrap_or_default()
@@ -124,10 +129,22 @@ pub fn read(path: &Path) -> Result<RecoveryVerified, UserError> {
     }
     Ok(RecoveryVerified {
         file: path.display().to_string(),
-        passed: v["passed"].as_bool().unwrap_or(false),
-        failures: v["failures"].as_u64().unwrap_or(still_failing.len() as u64),
-        baseline_at: v["baseline"]["taken_at"].as_str().unwrap_or("?").into(),
-        checked_at: v["current"]["taken_at"].as_str().unwrap_or("?").into(),
+        passed: field(&v, "passed").as_bool().unwrap_or(false),
+        failures: field(&v, "failures")
+            .as_u64()
+            .unwrap_or(still_failing.len() as u64),
+        baseline_at: v
+            .pointer("/baseline/taken_at")
+            .unwrap_or(&Value::Null)
+            .as_str()
+            .unwrap_or("?")
+            .into(),
+        checked_at: v
+            .pointer("/current/taken_at")
+            .unwrap_or(&Value::Null)
+            .as_str()
+            .unwrap_or("?")
+            .into(),
         passed_checks,
         still_failing,
     })

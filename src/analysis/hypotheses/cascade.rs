@@ -24,7 +24,12 @@ use crate::evidence::{EventKind, ForeignKey};
 
 /// The member no other member is referenced by: the table the cascade started from. Prefers a
 /// table a logged statement names.
-fn root(facts: &Facts, members: &[usize], edges: &[&ForeignKey], named: &[usize]) -> usize {
+fn root(
+    facts: &Facts,
+    members: &[usize],
+    edges: &[&ForeignKey],
+    named: &[usize],
+) -> Option<usize> {
     // Resolved once: per member it made a 10,000-deep chain quadratic.
     let children: std::collections::HashSet<usize> = edges
         .iter()
@@ -40,7 +45,7 @@ fn root(facts: &Facts, members: &[usize], edges: &[&ForeignKey], named: &[usize]
         .copied()
         .find(|i| named.contains(i))
         .or(roots.first().copied())
-        .unwrap_or(members[0])
+        .or(members.first().copied())
 }
 
 fn describe(fk: &ForeignKey) -> String {
@@ -111,27 +116,30 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
             .iter()
             .flat_map(|e| e.tables.iter().filter_map(|t| facts.resolve(t)))
             .collect();
-        let parent = root(facts, &members, &edges, &named);
+        // There are at least two members, so there is a root.
+        let Some(parent) = root(facts, &members, &edges, &named) else {
+            continue;
+        };
+        let Some(parent_table) = facts.tables.get(parent) else {
+            continue;
+        };
         // A cascade reaches every member from the parent through referencing tables.
         if reachable(facts, parent, &edges).len() + 1 < members.len() {
             continue;
         }
-        let names: Vec<String> = members
-            .iter()
-            .map(|i| facts.tables[*i].name.clone())
-            .collect();
-        let lost: i64 = members.iter().map(|i| facts.tables[*i].missing()).sum();
+        let names = facts.names(&members);
+        let lost: i64 = facts.views(&members).map(|t| t.missing()).sum();
         let mut f = Finding::new(
             Kind::Cascade,
             names.clone(),
             format!(
                 "TRUNCATE {} CASCADE emptied {} tables in one transaction ({} rows gone)",
-                facts.tables[parent].name,
+                parent_table.name,
                 members.len(),
                 lost
             ),
         );
-        f.parent = Some(facts.tables[parent].name.clone());
+        f.parent = Some(parent_table.name.clone());
         f.fk_path = path(facts, parent, &edges);
         truncate::score_tables(facts, &members, &mut f);
         // PostgreSQL refuses to TRUNCATE a referenced table without its referencing tables, so
@@ -143,17 +151,17 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
                 e.source.clone(),
                 format!(
                     "the statement says CASCADE, and foreign keys join the tables to {}: {}",
-                    facts.tables[parent].name,
+                    parent_table.name,
                     f.fk_path.join("; ")
                 ),
             );
-        } else if !edges.is_empty() {
+        } else if let Some(fk) = edges.first() {
             f.note(Fact::for_(
-                format!("catalog:pg_constraint.{}", edges[0].name),
-                format!("foreign keys join them to {}: {} — but a TRUNCATE naming every table leaves the same picture", facts.tables[parent].name, f.fk_path.join("; ")),
+                format!("catalog:pg_constraint.{}", fk.name),
+                format!("foreign keys join them to {}: {} — but a TRUNCATE naming every table leaves the same picture", parent_table.name, f.fk_path.join("; ")),
             ));
         }
-        if !edges.is_empty() {
+        if let Some(first_fk) = edges.first() {
             let no_action: Vec<String> = edges
                 .iter()
                 .filter(|fk| fk.on_delete != "cascade")
@@ -161,7 +169,7 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
                 .collect();
             if !no_action.is_empty() {
                 f.note(Fact::for_(
-                    format!("catalog:pg_constraint.{}", edges[0].name),
+                    format!("catalog:pg_constraint.{}", first_fk.name),
                     format!(
                         "{} reference it without ON DELETE CASCADE yet were emptied too: TRUNCATE … CASCADE ignores the ON DELETE action (a DELETE could not have done this)",
                         no_action.join(", ")
@@ -191,7 +199,7 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
         truncate::score_migrations(facts, &members, &["truncate"], &mut f);
         f.confirm.push(format!(
             "SELECT relname, pg_xact_commit_timestamp(xmin) FROM pg_class WHERE relname IN ({}) — one shared time confirms one TRUNCATE … CASCADE",
-            members.iter().map(|i| format!("'{}'", facts.tables[*i].stats.name)).collect::<Vec<_>>().join(", ")
+            facts.views(&members).map(|t| format!("'{}'", t.stats.name)).collect::<Vec<_>>().join(", ")
         ));
         f.confirm.push("the client output of the session had `NOTICE: truncate cascades to table …` for each child".into());
         f.refute
@@ -202,8 +210,12 @@ fn truncate_cascades(facts: &Facts, verdict: &mut Verdict) {
 
 fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
     // Parents whose committed deletes are echoed in ON DELETE CASCADE children.
-    let deleting: BTreeSet<usize> = (0..facts.tables.len())
-        .filter(|i| delete::committed_deletes(&facts.tables[*i]) > 0)
+    let deleting: BTreeSet<usize> = facts
+        .tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| delete::committed_deletes(t) > 0)
+        .map(|(i, _)| i)
         .collect();
     let mut used = BTreeSet::new();
     for &p in &deleting {
@@ -241,24 +253,22 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
             continue;
         }
         used.extend(members.iter().copied());
-        members.sort_by(|a, b| facts.tables[*a].name.cmp(&facts.tables[*b].name));
-        let names: Vec<String> = members
-            .iter()
-            .map(|i| facts.tables[*i].name.clone())
-            .collect();
+        let Some(parent_table) = facts.tables.get(p) else {
+            continue;
+        };
+        facts.sort_by_name(&mut members);
         let mut f = Finding::new(
             Kind::Cascade,
-            names,
+            facts.names(&members),
             format!(
                 "DELETE on {} cascaded along ON DELETE CASCADE to {} more tables",
-                facts.tables[p].name,
+                parent_table.name,
                 members.len() - 1
             ),
         );
-        f.parent = Some(facts.tables[p].name.clone());
+        f.parent = Some(parent_table.name.clone());
         f.fk_path = path(facts, p, &edges);
-        for &i in &members {
-            let t = &facts.tables[i];
+        for t in facts.views(&members) {
             f.scored(
                 Reason::StatsSignature,
                 t.cite("n_tup_del"),
@@ -270,11 +280,14 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
                 ),
             );
         }
-        f.scored(
-            Reason::FkLinked,
-            format!("catalog:pg_constraint.{}", edges[0].name),
-            format!("ON DELETE CASCADE path: {}", f.fk_path.join("; ")),
-        );
+        // Every member but `p` joined through an edge, and there are at least two.
+        if let Some(fk) = edges.first() {
+            f.scored(
+                Reason::FkLinked,
+                format!("catalog:pg_constraint.{}", fk.name),
+                format!("ON DELETE CASCADE path: {}", f.fk_path.join("; ")),
+            );
+        }
         let parent_events = facts.events_for(p, &[EventKind::Delete, EventKind::DeleteAll]);
         if let Some(e) = parent_events
             .iter()
@@ -290,7 +303,8 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
                         .events_for(**i, &[EventKind::Delete, EventKind::DeleteAll])
                         .is_empty()
                 })
-                .map(|i| facts.tables[*i].name.clone())
+                .filter_map(|i| facts.tables.get(*i))
+                .map(|t| t.name.clone())
                 .collect();
             if child_logged.is_empty() {
                 f.note(Fact::for_(
@@ -368,8 +382,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         .iter()
         .flat_map(|f| f.tables.iter())
         .collect();
-    for i in facts.affected() {
-        let t = &facts.tables[i];
+    for (i, t) in facts.affected_tables() {
         if claimed.contains(&t.name) {
             continue;
         }

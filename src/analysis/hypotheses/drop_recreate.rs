@@ -135,7 +135,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             burst.insert(name, first.clone());
         }
     }
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<(&String, &Dropped)>> = BTreeMap::new();
     for (name, d) in &dropped {
         let key = if let Some(first) = burst.get(name.as_str()) {
             format!("log:{first}")
@@ -144,11 +144,12 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         } else {
             format!("table:{name}")
         };
-        groups.entry(key).or_default().push(name.clone());
+        groups.entry(key).or_default().push((name, d));
     }
     let mut claimed = Vec::new();
-    for (_, names) in groups {
-        let recreated = names.iter().filter(|n| dropped[*n].now.is_some()).count();
+    for (_, members) in groups {
+        let names: Vec<String> = members.iter().map(|(n, _)| (*n).clone()).collect();
+        let recreated = members.iter().filter(|(_, d)| d.now.is_some()).count();
         let mut f = Finding::new(
             Kind::DropRecreate,
             names.clone(),
@@ -167,10 +168,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 )
             },
         );
-        for n in &names {
-            let d = &dropped[n];
-            if let (Some(i), Some(boid)) = (d.now, d.baseline_oid) {
-                let t = &facts.tables[i];
+        for (n, d) in &members {
+            let now = d.now.and_then(|i| facts.tables.get(i));
+            if let (Some(t), Some(boid)) = (now, d.baseline_oid) {
                 f.scored(
                     Reason::CatalogSignature,
                     t.cite_catalog("oid"),
@@ -196,8 +196,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     format!("{n}: the baseline counted {rows} rows"),
                 );
             }
-            if let Some(i) = d.now {
-                let t = &facts.tables[i];
+            if let Some(t) = now {
                 if t.never_maintained()
                     && t.del() == 0
                     && t.upd() == 0
@@ -218,9 +217,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 }
             }
         }
-        let mut events: Vec<_> = names
+        let mut events: Vec<_> = members
             .iter()
-            .flat_map(|n| dropped[n].events.iter().copied())
+            .flat_map(|(_, d)| d.events.iter().copied())
             .collect();
         events.sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
         events.dedup_by(|a, b| a.source == b.source);
@@ -248,9 +247,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 format!("`{}` failed", e.text),
             );
         }
-        let mut ops: Vec<_> = names
+        let mut ops: Vec<_> = members
             .iter()
-            .flat_map(|n| dropped[n].ops.iter().copied())
+            .flat_map(|(_, d)| d.ops.iter().copied())
             .collect();
         ops.sort_by(|a, b| a.source.cmp(&b.source));
         ops.dedup_by(|a, b| a.source == b.source);
@@ -292,8 +291,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         claimed.extend(names);
         verdict.findings.push(f.finish());
     }
-    for i in facts.affected() {
-        let t = &facts.tables[i];
+    for (_, t) in facts.affected_tables() {
         if claimed.contains(&t.name) {
             continue;
         }

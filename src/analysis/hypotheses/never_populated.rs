@@ -7,15 +7,14 @@
 //! looks the same, which the log, the migrations or a baseline with a different oid tell apart;
 //! so does a stats reset, whose tables keep `reltuples > 0`.
 
-use crate::analysis::facts::{Facts, Status};
+use crate::analysis::facts::{Facts, Status, TableView};
 use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RuledOut, Verdict};
 use crate::analysis::scoring::Reason;
 use crate::evidence::EventKind;
 
-/// A fact that shows table `i` held rows once: the baseline counted them, or the log shows it
-/// dropped or truncated. (reason, source)
-fn contradiction(facts: &Facts, i: usize) -> Option<(String, String)> {
-    let t = &facts.tables[i];
+/// A fact that shows table `t` (index `i`) held rows once: the baseline counted them, or the
+/// log shows it dropped or truncated. (reason, source)
+fn contradiction(facts: &Facts, i: usize, t: &TableView) -> Option<(String, String)> {
     if let Some(b) = t.baseline
         && (b.n_live_tup.unwrap_or(0) > 0 || b.reltuples > 0.0)
     {
@@ -64,62 +63,54 @@ pub const HYPOTHESIS: Hypothesis = Hypothesis {
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
-    let candidates: Vec<usize> = (0..facts.tables.len())
-        .filter(|i| {
-            let t = &facts.tables[*i];
-            t.counters_zero() && !t.catalog_rows() && t.stats.relkind != "p"
-        })
-        .collect();
+    let candidates = facts
+        .tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.counters_zero() && !t.catalog_rows() && t.stats.relkind != "p");
     // A fact this kind cannot produce rules a table out by itself, with that fact as the
     // reason, instead of dragging down the tables that did stay empty.
     let mut members = Vec::new();
-    for i in candidates {
-        match contradiction(facts, i) {
+    for (i, t) in candidates {
+        match contradiction(facts, i, t) {
             Some((reason, source)) => verdict.ruled_out.push(RuledOut {
                 kind: Kind::NeverPopulated,
-                tables: vec![facts.tables[i].name.clone()],
+                tables: vec![t.name.clone()],
                 reason,
                 source,
             }),
-            None => members.push(i),
+            None => members.push((i, t)),
         }
     }
-    if members.is_empty() {
+    let Some(&(_, first)) = members.first() else {
         return verdict;
-    }
-    let names: Vec<String> = members
-        .iter()
-        .map(|i| facts.tables[*i].name.clone())
-        .collect();
+    };
+    let names: Vec<String> = members.iter().map(|(_, t)| t.name.clone()).collect();
     let mut f = Finding::new(
         Kind::NeverPopulated,
         names.clone(),
-        if names.len() == 1 {
-            format!(
-                "{} is empty because nothing was ever inserted into it: nothing was lost",
-                names[0]
-            )
-        } else {
-            format!(
+        match names.as_slice() {
+            [only] => format!(
+                "{only} is empty because nothing was ever inserted into it: nothing was lost"
+            ),
+            _ => format!(
                 "{} tables are empty because nothing was ever inserted into them: nothing was lost",
                 names.len()
-            )
+            ),
         },
     );
-    let first = &facts.tables[members[0]];
     f.scored(
         Reason::StatsSignature,
         first.cite("n_tup_ins"),
         format!(
             "n_tup_ins, n_tup_upd, n_tup_del, n_live_tup and n_dead_tup are all 0 on {}",
-            if names.len() == 1 {
-                names[0].clone()
-            } else {
-                format!("all {} tables", names.len())
+            match names.as_slice() {
+                [only] => only.clone(),
+                _ => format!("all {} tables", names.len()),
             }
         ),
     );
-    let unrewritten = members.iter().all(|i| !facts.tables[*i].rewritten());
+    let unrewritten = members.iter().all(|(_, t)| !t.rewritten());
     if unrewritten {
         f.scored(
             Reason::CatalogSignature,
@@ -127,8 +118,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             "reltuples ≤ 0, relpages 0 and relfilenode = oid: never truncated, never analysed with rows in it",
         );
     }
-    for &i in &members {
-        let t = &facts.tables[i];
+    for &(i, t) in &members {
         if let Some(b) = t.baseline
             && (b.n_live_tup.unwrap_or(0) > 0 || b.reltuples > 0.0)
         {
@@ -166,8 +156,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         }
     }
     // The log of its creation, and no write into it since.
-    for &i in &members {
-        let t = &facts.tables[i];
+    for &(i, t) in &members {
         let created = facts
             .events_for(i, &[EventKind::Ddl])
             .into_iter()

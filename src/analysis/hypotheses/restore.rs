@@ -56,8 +56,12 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         })
         .collect();
     let zeroed = facts.stats_zeroed_tables();
-    let populated: Vec<usize> = (0..facts.tables.len())
-        .filter(|i| facts.tables[*i].live() > 0)
+    let populated: Vec<usize> = facts
+        .tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.live() > 0)
+        .map(|(i, _)| i)
         .collect();
     let dump_signature =
         !populated.is_empty()
@@ -70,11 +74,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     // freshly loaded counters, reltuples counted on tables no VACUUM or ANALYZE ever touched (on
     // most of them: a table without an index has none to build) is the load of a dump — with
     // no baseline and no log, the only trace of the restore.
-    let indexed_after_load: Vec<usize> = populated
-        .iter()
-        .copied()
-        .filter(|i| {
-            let t = &facts.tables[*i];
+    let indexed_after_load: Vec<_> = facts
+        .views(&populated)
+        .filter(|t| {
             // reltuples above n_live_tup with no delete counted: the counters started after
             // the rows were there (a reset, which also clears every last_*), not with the load.
             t.never_maintained()
@@ -144,9 +146,12 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         );
         f.pin(e);
     }
-    if reloaded && signals == 0 {
+    // Reloaded: at least two tables were indexed after their load.
+    if reloaded
+        && signals == 0
+        && let Some(first) = indexed_after_load.first()
+    {
         signals += 1;
-        let first = &facts.tables[indexed_after_load[0]];
         f.scored(
             Reason::CatalogSignature,
             first.cite_catalog("reltuples"),
@@ -166,7 +171,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             "stats:pg_stat_user_tables",
             "every table's counters start fresh with n_tup_ins = n_live_tup, no updates, no deletes and no vacuum or analyze: tables loaded in one go",
         );
-    } else if !zeroed.is_empty()
+    } else if let Some(first_zeroed) = facts.views(&zeroed).next()
         && (signals > 0 || (c.reset_at_start() && c.timeline_id.unwrap_or(1) > 1))
     {
         if signals == 0 {
@@ -179,7 +184,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         }
         f.scored(
             Reason::StatsSignature,
-            facts.tables[zeroed[0]].cite("n_live_tup"),
+            first_zeroed.cite("n_live_tup"),
             format!("{} tables have zeroed counters while pg_class still counts their rows, as after any recovery", zeroed.len()),
         );
     }
@@ -187,11 +192,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         if !facts.affected().is_empty() && facts.evidence.database.is_some() {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::Restore,
-                tables: facts
-                    .affected()
-                    .iter()
-                    .map(|i| facts.tables[*i].name.clone())
-                    .collect(),
+                tables: facts.names(&facts.affected()),
                 reason: format!(
                     "timeline {}{}, no recovery in the log{}: no restore happened",
                     c.timeline_id
@@ -222,22 +223,15 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     }
     members.sort_unstable();
     members.dedup();
-    f.tables = members
-        .iter()
-        .map(|i| facts.tables[*i].name.clone())
-        .collect();
+    f.tables = facts.names(&members);
     f.tables.sort();
     for t in &facts.gone {
         f.tables.push(t.qualified_name());
     }
-    let lost: i64 = members.iter().map(|i| facts.tables[*i].missing()).sum();
-    let baseline_rows: Option<i64> = members
-        .iter()
-        .map(|i| {
-            facts.tables[*i]
-                .expected
-                .filter(|_| facts.tables[*i].baseline.is_some())
-        })
+    let lost: i64 = facts.views(&members).map(|t| t.missing()).sum();
+    let baseline_rows: Option<i64> = facts
+        .views(&members)
+        .map(|t| t.expected.filter(|_| t.baseline.is_some()))
         .chain(facts.gone.iter().map(|t| t.n_live_tup))
         .sum();
     f.summary = match (facts.baseline_at(), baseline_rows) {
@@ -245,10 +239,10 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             "the database was restored to an earlier point: {lost} rows the baseline of {} counted are gone",
             at.format("%Y-%m-%d %H:%M:%S UTC")
         ),
-        (Some(at), Some(rows)) if members.iter().any(|i| !facts.tables[*i].rows_counted) => {
-            let estimate: f64 = members
-                .iter()
-                .map(|i| facts.tables[*i].stats.reltuples.max(0.0))
+        (Some(at), Some(rows)) if facts.views(&members).any(|t| !t.rows_counted) => {
+            let estimate: f64 = facts
+                .views(&members)
+                .map(|t| t.stats.reltuples.max(0.0))
                 .sum();
             format!(
                 "the database was restored to an earlier point: the baseline of {} counted {rows} rows in these tables; the recovery zeroed their counters, so how many are gone needs count(*) (pg_class estimates {estimate:.0} now, as of their last ANALYZE)",

@@ -79,23 +79,23 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     }
     members.sort_unstable();
     members.dedup();
+    let mut members: Vec<_> = facts.indexed_views(&members).collect();
     // "Nothing was lost" cannot hold for a table the log shows emptied by a committed
     // statement: that table is ruled out, with the statement as the reason. Nor for one a
     // committed DELETE (with a WHERE) touched after the baseline was taken: the reset hid how
     // many rows it removed, but they are rows the baseline counted. (Without a baseline such a
     // DELETE may be routine work of any age: the reset keeps the table.)
     let baseline_at = facts.baseline_at();
-    members.retain(|i| {
-        let t = &facts.tables[*i];
+    members.retain(|&(i, t)| {
         let since_baseline = || {
             let b = baseline_at.filter(|_| t.baseline.is_some())?;
             facts
-                .events_for(*i, &[EventKind::Delete])
+                .events_for(i, &[EventKind::Delete])
                 .into_iter()
                 .rev()
                 .find(|e| e.at > b && crate::analysis::facts::committed(e) == Some(true))
         };
-        match facts.logged_emptying(*i).first().copied().or_else(since_baseline) {
+        match facts.logged_emptying(i).first().copied().or_else(since_baseline) {
             Some(e) => {
                 verdict.ruled_out.push(RuledOut {
                     kind: Kind::StatsReset,
@@ -118,8 +118,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     });
     // Deletes counted since the restart that committed (their dead tuples and modifications
     // are there too) and left no live row: the rows went after the reset, by DELETE.
-    members.retain(|i| {
-        let t = &facts.tables[*i];
+    members.retain(|(_, t)| {
         let k = crate::analysis::signatures::committed_deletes(t);
         if t.live() == 0 && k > 0 {
             verdict.ruled_out.push(RuledOut {
@@ -141,8 +140,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     // "pg_class still counts them" is the claim: a table whose file was replaced since the
     // baseline (or ever, without one) with `reltuples` reset to −1 is the TRUNCATE signature,
     // and pg_class counts nothing there. The reset explains its counters, not its rows.
-    members.retain(|i| {
-        let t = &facts.tables[*i];
+    members.retain(|(_, t)| {
         let replaced_since = t
             .baseline
             .is_none_or(|b| b.oid == t.stats.oid && b.relfilenode != t.stats.relfilenode);
@@ -167,9 +165,8 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         }
     });
     let cluster = facts.cluster();
-    if members.is_empty() {
-        for i in facts.affected() {
-            let t = &facts.tables[i];
+    let Some(&(_, first)) = members.first() else {
+        for (_, t) in facts.affected_tables() {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::StatsReset,
                 tables: vec![t.name.clone()],
@@ -178,37 +175,34 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             });
         }
         return verdict;
-    }
-    let names: Vec<String> = members
-        .iter()
-        .map(|i| facts.tables[*i].name.clone())
-        .collect();
+    };
+    let names: Vec<String> = members.iter().map(|(_, t)| t.name.clone()).collect();
     let everywhere = facts.stats_zeroed_everywhere();
     let mut f = Finding::new(
         Kind::StatsReset,
         names.clone(),
         format!(
             "the statistics of {} were reset; the rows are still there (pg_class still counts them): nothing was lost",
-            if everywhere {
-                "every table".to_string()
-            } else if names.len() == 1 {
-                names[0].clone()
-            } else {
-                format!("{} tables", names.len())
+            match names.as_slice() {
+                _ if everywhere => "every table".to_string(),
+                [only] => only.clone(),
+                _ => format!("{} tables", names.len()),
             }
         ),
     );
-    let first = &facts.tables[members[0]];
     let catalog_rows: f64 = members
         .iter()
-        .map(|i| facts.tables[*i].stats.reltuples.max(0.0))
+        .map(|(_, t)| t.stats.reltuples.max(0.0))
         .sum();
     f.scored(
         Reason::StatsSignature,
         first.cite("n_live_tup"),
         format!(
             "counters at 0 (or below n_live_tup) on {} while pg_class.reltuples still adds up to {} rows",
-            if names.len() == 1 { names[0].clone() } else { format!("{} tables", names.len()) },
+            match names.as_slice() {
+                [only] => only.clone(),
+                _ => format!("{} tables", names.len()),
+            },
             catalog_rows
         ),
     );
@@ -273,8 +267,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             "the cluster went through archive recovery: the counters were zeroed by a restore, which may also have lost recent rows (see restore)",
         ));
     }
-    for &i in &members {
-        let t = &facts.tables[i];
+    for (_, t) in &members {
         if let Some(b) = t.baseline
             && b.oid != t.stats.oid
         {

@@ -27,13 +27,10 @@ pub const HYPOTHESIS: Hypothesis = Hypothesis {
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
     let groups = groups(facts);
-    let mut explained = vec![false; facts.tables.len()];
+    let mut explained = std::collections::HashSet::new();
     for members in groups {
-        let names: Vec<String> = members
-            .iter()
-            .map(|i| facts.tables[*i].name.clone())
-            .collect();
-        let lost: i64 = members.iter().map(|i| facts.tables[*i].missing()).sum();
+        let names = facts.names(&members);
+        let lost: i64 = facts.views(&members).map(|t| t.missing()).sum();
         let mut f = Finding::new(
             Kind::Truncate,
             names.clone(),
@@ -75,13 +72,11 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             "rows counted in n_tup_del / n_dead_tup for the missing rows mean DELETE instead"
                 .into(),
         );
-        for &i in &members {
-            explained[i] = true;
-        }
+        explained.extend(members.iter().copied());
         verdict.findings.push(f.finish());
     }
     for (i, t) in facts.tables.iter().enumerate() {
-        if !t.affected() || explained[i] {
+        if !t.affected() || explained.contains(&i) {
             continue;
         }
         let reason = if oid_changed(t) {

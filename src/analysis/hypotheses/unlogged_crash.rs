@@ -168,15 +168,17 @@ fn rows_before(t: &TableView) -> Option<(Option<i64>, String)> {
 
 pub fn hypothesize(facts: &Facts) -> Verdict {
     let mut verdict = Verdict::default();
-    let candidates: Vec<usize> = (0..facts.tables.len())
-        .filter(|i| unlogged(&facts.tables[*i]))
+    let candidates: Vec<_> = facts
+        .tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| unlogged(t))
         .collect();
     if candidates.is_empty() {
         return verdict;
     }
     let Some(reset) = reset(facts) else {
-        for &i in &candidates {
-            let t = &facts.tables[i];
+        for (_, t) in &candidates {
             if t.affected() {
                 verdict.ruled_out.push(RuledOut {
                     kind: Kind::UnloggedCrash,
@@ -189,9 +191,8 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         return verdict;
     };
     let baseline_at = facts.baseline_at();
-    let mut members: Vec<(usize, Option<i64>, String)> = Vec::new();
-    for &i in &candidates {
-        let t = &facts.tables[i];
+    let mut members: Vec<(usize, &TableView, Option<i64>, String)> = Vec::new();
+    for &(i, t) in &candidates {
         if !empty_now(t) {
             continue;
         }
@@ -216,16 +217,13 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             });
             continue;
         }
-        members.push((i, rows, how));
+        members.push((i, t, rows, how));
     }
     if members.is_empty() {
         return verdict;
     }
-    let names: Vec<String> = members
-        .iter()
-        .map(|(i, _, _)| facts.tables[*i].name.clone())
-        .collect();
-    let counted: Option<i64> = members.iter().map(|(_, n, _)| *n).sum();
+    let names: Vec<String> = members.iter().map(|(_, t, _, _)| t.name.clone()).collect();
+    let counted: Option<i64> = members.iter().map(|(_, _, n, _)| *n).sum();
     let lost = match counted {
         Some(n) => format!("{n} rows gone"),
         None => "rows lost unknown, estimated from the catalog".into(),
@@ -240,8 +238,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             reset.how
         ),
     );
-    for (i, _, how) in &members {
-        let t = &facts.tables[*i];
+    for (i, t, _, how) in &members {
         f.scored(
             Reason::CatalogSignature,
             t.cite_catalog("relpersistence"),

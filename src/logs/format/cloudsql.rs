@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::logs::entry::{EntrySink, ProblemKind, trim_cr};
+use crate::logs::entry::{self, EntrySink, ProblemKind, trim_cr};
 use crate::logs::format::stderr::StderrParser;
 use crate::logs::format::synthetic::Rewritten;
 use crate::logs::format::{FormatParser, LogFormat};
@@ -127,11 +127,8 @@ impl FormatParser for CloudSqlParser {
             return block.len();
         }
         let mut out = Rewritten::default();
-        let mut pos = 0;
-        let mut n = first_line;
-        while pos < block.len() {
-            let end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |i| pos + i);
-            let line = trim_cr(&block[pos..end]);
+        for ((pos, line, _), n) in entry::lines(block).zip(first_line..) {
+            let line = trim_cr(line);
             if !line.iter().all(u8::is_ascii_whitespace) {
                 match serde_json::from_slice::<Record>(line) {
                     Ok(Record {
@@ -142,8 +139,6 @@ impl FormatParser for CloudSqlParser {
                     Err(_) => sink.problem(ProblemKind::BadRecord, n),
                 }
             }
-            pos = end + 1;
-            n += 1;
         }
         self.parse_payloads(out, block.len(), last, sink)
     }

@@ -21,18 +21,19 @@ impl CsvParser {
     }
 }
 
-/// Where the last complete record of `b` ends (after its newline), by quote parity.
-fn last_record_end(b: &[u8]) -> usize {
+/// The complete records at the start of `b` (through the newline after the last one), by
+/// quote parity.
+fn complete_records(b: &[u8]) -> &[u8] {
     let mut in_quotes = false;
     let mut end = 0;
     for i in memchr::memchr2_iter(b'"', b'\n', b) {
-        if b[i] == b'"' {
+        if b.get(i) == Some(&b'"') {
             in_quotes = !in_quotes;
         } else if !in_quotes {
             end = i + 1;
         }
     }
-    end
+    b.get(..end).unwrap_or_default()
 }
 
 fn owned(rec: &csv::ByteRecord, i: usize) -> Option<Cow<'static, str>> {
@@ -51,15 +52,11 @@ impl FormatParser for CsvParser {
         last: bool,
         sink: &mut dyn EntrySink,
     ) -> usize {
-        let upto = if last {
-            block.len()
-        } else {
-            last_record_end(block)
-        };
+        let records = if last { block } else { complete_records(block) };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(&block[..upto]);
+            .from_reader(records);
         let mut rec = csv::ByteRecord::new();
         loop {
             let line = first_line + reader.position().line().saturating_sub(1);
@@ -114,7 +111,7 @@ impl FormatParser for CsvParser {
                 raw: false,
             });
         }
-        upto
+        records.len()
     }
 
     fn starts_entry(&self, _line: &[u8]) -> bool {

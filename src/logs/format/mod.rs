@@ -72,7 +72,7 @@ pub trait FormatParser: Send {
 
     /// Whether a line can begin an entry (a place to cut a file for parallel reading).
     fn starts_entry(&self, line: &[u8]) -> bool {
-        !line.is_empty() && line[0] != b'\t'
+        line.first().is_some_and(|c| *c != b'\t')
     }
 
     /// Whether an entry of many lines that grows past the cap may be cut at a line boundary

@@ -36,6 +36,30 @@ struct Pending {
     raw: bool,
 }
 
+impl Pending {
+    fn follow_ups(&self) -> &[(u8, usize, usize)] {
+        self.follow_ups.get(..self.n_follow_ups).unwrap_or_default()
+    }
+
+    fn last_follow_up(&mut self) -> Option<&mut (u8, usize, usize)> {
+        self.follow_ups.get_mut(..self.n_follow_ups)?.last_mut()
+    }
+
+    /// Adds a follow-up; one past `MAX_FOLLOW_UPS` is dropped (callers check for room first).
+    fn push_follow_up(&mut self, follow_up: (u8, usize, usize)) {
+        if let Some(slot) = self.follow_ups.get_mut(self.n_follow_ups) {
+            *slot = follow_up;
+            self.n_follow_ups += 1;
+        }
+    }
+}
+
+/// The bytes of a range of the block that `Pending` recorded (ranges of lines already read, so
+/// always inside it; an empty slice otherwise rather than a panic).
+fn span(block: &[u8], (start, end): (usize, usize)) -> &[u8] {
+    block.get(start..end).unwrap_or_default()
+}
+
 impl StderrParser {
     pub fn new(prefix: LinePrefix, zone: LogZone, leading_timestamp: bool) -> StderrParser {
         StderrParser {
@@ -46,20 +70,20 @@ impl StderrParser {
         }
     }
 
-    /// Where the prefix starts in a line (after a CloudWatch timestamp).
-    fn line_start(&self, line: &[u8]) -> usize {
+    /// The line from where the prefix starts (after a CloudWatch timestamp).
+    fn prefixed_part<'a>(&self, line: &'a [u8]) -> &'a [u8] {
         if !self.leading_timestamp {
-            return 0;
+            return line;
         }
-        match memchr::memchr(b' ', line) {
-            Some(sp) if sp >= 19 && crate::logs::time::parse_civil(line).is_some() => sp + 1,
-            _ => 0,
+        match memchr::memchr(b' ', line).and_then(|sp| Some((sp, line.get(sp + 1..)?))) {
+            Some((sp, rest)) if sp >= 19 && crate::logs::time::parse_civil(line).is_some() => rest,
+            _ => line,
         }
     }
 
     fn emit(&mut self, block: &[u8], p: &Pending, sink: &mut dyn EntrySink) {
         if p.raw {
-            let t = entry::text(trim_cr(&block[p.head.0..p.head.1]), p.line, sink);
+            let t = entry::text(trim_cr(span(block, p.head)), p.line, sink);
             sink.entry(Entry {
                 line: p.line,
                 message: t,
@@ -68,9 +92,9 @@ impl StderrParser {
             });
             return;
         }
-        let line = &block[p.head.0..p.head.1];
+        let line = span(block, p.head);
         let m = &p.m;
-        if p.n_follow_ups == 0 && !sink.wants(p.severity, &block[p.message.0..p.message.1]) {
+        if p.n_follow_ups == 0 && !sink.wants(p.severity, span(block, p.message)) {
             let at = match m.get(line, Escape::TimeMs).or(m.get(line, Escape::Time)) {
                 Some(ts) => self.times.parse(ts, self.zone),
                 None => m.get(line, Escape::Epoch).and_then(parse_epoch),
@@ -94,9 +118,11 @@ impl StderrParser {
         }
         let host = field(Escape::RemoteHost, sink).or_else(|| {
             // `%r` is `host(port)`.
-            field(Escape::RemoteHostPort, sink).map(|hp| match hp.rfind('(') {
-                Some(i) if hp.ends_with(')') => Cow::Owned(hp[..i].to_string()),
-                _ => hp,
+            field(Escape::RemoteHostPort, sink).map(|hp| {
+                match hp.strip_suffix(')').and_then(|h| h.rsplit_once('(')) {
+                    Some((host, _port)) => Cow::Owned(host.to_string()),
+                    None => hp,
+                }
             })
         });
         let mut e = Entry {
@@ -111,11 +137,11 @@ impl StderrParser {
             backend_type: field(Escape::BackendType, sink),
             severity: p.severity,
             sqlstate: field(Escape::SqlState, sink).filter(|s| s != "00000"),
-            message: multiline_text(&block[p.message.0..p.message.1], p.line, sink),
+            message: multiline_text(span(block, p.message), p.line, sink),
             ..Entry::default()
         };
-        for &(kind, s, end) in &p.follow_ups[..p.n_follow_ups] {
-            let t = multiline_text(&block[s..end], p.line, sink);
+        for &(kind, start, end) in p.follow_ups() {
+            let t = multiline_text(span(block, (start, end)), p.line, sink);
             let slot = match kind {
                 1 => &mut e.detail,
                 2 => &mut e.hint,
@@ -145,7 +171,7 @@ impl StderrParser {
         line: &[u8],
         sink: &mut dyn EntrySink,
     ) -> bool {
-        let message = &block[p.message.0..p.message.1];
+        let message = span(block, p.message);
         if memchr::memchr(b'\n', message).is_some() || !sink.ignores(p.severity, trim_cr(message)) {
             return false;
         }
@@ -167,9 +193,10 @@ impl StderrParser {
         .all(|e| m.get(line, e).is_none_or(utf8));
         if !fields_ok
             || !utf8(message)
-            || !p.follow_ups[..p.n_follow_ups]
+            || !p
+                .follow_ups()
                 .iter()
-                .all(|&(_, s, end)| utf8(&block[s..end]))
+                .all(|&(_, start, end)| utf8(span(block, (start, end))))
         {
             return false;
         }
@@ -212,11 +239,10 @@ fn parse_pid(b: Option<&[u8]>) -> Option<i32> {
 impl FormatParser for StderrParser {
     fn starts_entry(&self, line: &[u8]) -> bool {
         let line = trim_cr(line);
-        if line.is_empty() || line[0] == b'\t' {
+        if line.first().is_none_or(|c| *c == b'\t') {
             return false;
         }
-        let skip = self.line_start(line);
-        match self.prefix.matches(&line[skip..]) {
+        match self.prefix.matches(self.prefixed_part(line)) {
             Some(m) => !is_follow_up(m.severity),
             None => true,
         }
@@ -233,24 +259,16 @@ impl FormatParser for StderrParser {
         last: bool,
         sink: &mut dyn EntrySink,
     ) -> usize {
-        let mut pos = 0;
-        let mut line_no = first_line;
         let mut cur: Option<Pending> = None;
-        while pos < block.len() {
-            let nl = memchr::memchr(b'\n', &block[pos..]).map(|i| pos + i);
-            let end = nl.unwrap_or(block.len());
-            let next = nl.map_or(block.len(), |i| i + 1);
-            let line = trim_cr(&block[pos..end]);
+        for ((pos, line, ended), line_no) in entry::lines(block).zip(first_line..) {
+            let line = trim_cr(line);
             let line_end = pos + line.len();
             if line.first() == Some(&b'\t') {
                 match cur.as_mut() {
-                    Some(p) if !p.raw => {
-                        if p.n_follow_ups > 0 {
-                            p.follow_ups[p.n_follow_ups - 1].2 = line_end;
-                        } else {
-                            p.message.1 = line_end;
-                        }
-                    }
+                    Some(p) if !p.raw => match p.last_follow_up() {
+                        Some(f) => f.2 = line_end,
+                        None => p.message.1 = line_end,
+                    },
                     _ => {
                         if let Some(p) = cur.as_ref() {
                             self.emit(block, p, sink);
@@ -262,14 +280,14 @@ impl FormatParser for StderrParser {
             } else if line.is_empty() {
                 // Blank lines carry nothing.
             } else {
-                let skip = self.line_start(line);
-                match self.prefix.matches(&line[skip..]) {
+                let prefixed = self.prefixed_part(line);
+                match self.prefix.matches(prefixed) {
                     Some(m) => {
                         // Ranges relative to the block.
-                        let base = pos + skip;
+                        let base = pos + (line.len() - prefixed.len());
                         let (sev_len, severity) = (m.severity_len, m.severity);
                         let msg_start = base + m.rest + sev_len + 3;
-                        let pid = parse_pid(m.get(&line[skip..], Escape::Pid));
+                        let pid = parse_pid(m.get(prefixed, Escape::Pid));
                         let attach = is_follow_up(severity)
                             && cur.as_ref().is_some_and(|p| {
                                 !p.raw
@@ -278,9 +296,7 @@ impl FormatParser for StderrParser {
                             });
                         if attach {
                             if let Some(p) = cur.as_mut() {
-                                p.follow_ups[p.n_follow_ups] =
-                                    (follow_up_index(severity), msg_start, line_end);
-                                p.n_follow_ups += 1;
+                                p.push_follow_up((follow_up_index(severity), msg_start, line_end));
                             }
                         } else {
                             if let Some(p) = cur.as_ref() {
@@ -314,11 +330,9 @@ impl FormatParser for StderrParser {
                     }
                 }
             }
-            if nl.is_none() && last && !line.is_empty() {
+            if !ended && last && !line.is_empty() {
                 sink.problem(ProblemKind::TruncatedLastLine, line_no);
             }
-            pos = next;
-            line_no += 1;
         }
         match cur {
             Some(p) if !last => p.start,
@@ -406,6 +420,6 @@ mod tests {
         let mut c = Collect::default();
         let used = p.parse(log.as_bytes(), 1, false, &mut c);
         assert_eq!(c.entries.len(), 3);
-        assert_eq!(&log[used..used + 10], "2026-11-23");
+        assert_eq!(log.get(used..used + 10), Some("2026-11-23"));
     }
 }

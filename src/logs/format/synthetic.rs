@@ -51,10 +51,14 @@ impl Rewritten {
             sink,
         };
         let used = inner.parse(&self.text, 1, last, &mut remap);
-        if used >= self.text.len() {
-            return block_len;
+        match self.text.get(..used) {
+            // The inner parser left lines for the next call: so does the block, from the
+            // original line the first of them came from.
+            Some(done) if used < self.text.len() => {
+                let lines_used = memchr::memchr_iter(b'\n', done).count();
+                self.origin.get(lines_used).map_or(block_len, |o| o.0)
+            }
+            _ => block_len,
         }
-        let lines_used = memchr::memchr_iter(b'\n', &self.text[..used]).count();
-        self.origin.get(lines_used).map_or(block_len, |o| o.0)
     }
 }

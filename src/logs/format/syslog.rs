@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use regex::bytes::Regex;
 
-use crate::logs::entry::{EntrySink, ProblemKind, trim_cr};
+use crate::logs::entry::{self, EntrySink, ProblemKind, trim_cr};
 use crate::logs::format::FormatParser;
 use crate::logs::format::stderr::StderrParser;
 use crate::logs::format::synthetic::Rewritten;
@@ -55,13 +55,10 @@ impl FormatParser for SyslogParser {
         sink: &mut dyn EntrySink,
     ) -> usize {
         let mut out = Rewritten::default();
-        let mut pos = 0;
-        let mut n = first_line;
-        while pos < block.len() {
-            let end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |i| pos + i);
-            let line = trim_cr(&block[pos..end]);
+        for ((pos, line, _), n) in entry::lines(block).zip(first_line..) {
+            let line = trim_cr(line);
             if let Some(c) = self.header.captures(line) {
-                let rest = &line[c.get(0).map_or(0, |m| m.end())..];
+                let rest = c.get(0).and_then(|h| line.get(h.end()..)).unwrap_or(line);
                 let chunk = c.name("chunk").map_or(1, |m| {
                     std::str::from_utf8(m.as_bytes())
                         .ok()
@@ -122,8 +119,6 @@ impl FormatParser for SyslogParser {
                     .extend_from_slice(line.strip_prefix(b"\t").unwrap_or(line));
                 out.text.push(b'\n');
             }
-            pos = end + 1;
-            n += 1;
         }
         out.parse_with(&mut self.inner, block.len(), last, sink)
     }
@@ -141,14 +136,14 @@ fn replace_tabs(b: &[u8]) -> Vec<u8> {
         return b.to_vec();
     }
     let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i..].starts_with(b"#011") {
+    let mut rest = b;
+    while let [c, tail @ ..] = rest {
+        if let Some(after) = rest.strip_prefix(b"#011") {
             out.push(b'\t');
-            i += 4;
+            rest = after;
         } else {
-            out.push(b[i]);
-            i += 1;
+            out.push(*c);
+            rest = tail;
         }
     }
     out
