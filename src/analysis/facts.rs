@@ -20,6 +20,9 @@ pub enum ExpectedFrom {
     BaselineRows,
     /// Inferred: inserts − deletes of the current counters.
     Counters,
+    /// The catalog's `reltuples` (its last VACUUM/ANALYZE's estimate): the counters restarted,
+    /// there is no baseline, and a count gave the rows now.
+    Catalog,
     None,
 }
 
@@ -28,6 +31,7 @@ impl ExpectedFrom {
         match self {
             ExpectedFrom::Baseline | ExpectedFrom::BaselineRows => "baseline",
             ExpectedFrom::Counters => "counters",
+            ExpectedFrom::Catalog => "catalog",
             ExpectedFrom::None => "none",
         }
     }
@@ -55,6 +59,9 @@ pub struct TableView<'a> {
     pub counters_restarted: bool,
     /// `n_live_tup` counts the table's rows (see `status::TableAssessment::rows_counted`).
     pub rows_counted: bool,
+    /// The rows a `count(*)` found right after the snapshot, when the counters could not say
+    /// (`status::assess_counted`): what `live()` reads instead of `n_live_tup`.
+    pub counted: Option<i64>,
 }
 
 impl<'a> TableView<'a> {
@@ -68,7 +75,8 @@ impl<'a> TableView<'a> {
         self.stats.n_tup_del.unwrap_or(0)
     }
     pub fn live(&self) -> i64 {
-        self.stats.n_live_tup.unwrap_or(0)
+        self.counted
+            .unwrap_or_else(|| self.stats.n_live_tup.unwrap_or(0))
     }
     pub fn dead(&self) -> i64 {
         self.stats.n_dead_tup.unwrap_or(0)
@@ -198,10 +206,29 @@ impl<'a> Facts<'a> {
                 } else {
                     crate::analysis::status::assess(t, baseline)
                 };
+                // A count taken because the counters could not say (or by --exact-counts)
+                // settles what the table holds.
+                let count = evidence
+                    .exact_counts
+                    .as_ref()
+                    .and_then(|c| c.counted.get(&name).copied())
+                    .filter(|_| {
+                        assessment.counters_restarted
+                            || assessment.status == crate::analysis::status::TableStatus::Unknown
+                    });
+                let assessment = match count {
+                    Some(n) => crate::analysis::status::assess_counted(
+                        t, baseline, n, restored, assessment,
+                    ),
+                    None => assessment,
+                };
                 let expected = assessment.expected_rows;
                 let status = assessment.status;
                 let expected_from = match (expected, baseline) {
                     (None, _) => ExpectedFrom::None,
+                    (Some(_), None) if count.is_some() && t.reltuples > 0.0 => {
+                        ExpectedFrom::Catalog
+                    }
                     (Some(_), Some(b)) if b.n_live_tup.is_some() && restored => {
                         ExpectedFrom::BaselineRows
                     }
@@ -217,6 +244,7 @@ impl<'a> Facts<'a> {
                     status,
                     counters_restarted: assessment.counters_restarted,
                     rows_counted: assessment.rows_counted,
+                    counted: count,
                 }
             })
             .collect();

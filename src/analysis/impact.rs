@@ -107,11 +107,23 @@ pub(crate) fn rows_lost(t: &TableView, f: &Finding) -> (Option<i64>, bool, Strin
         );
     }
     if t.expected.is_some() && t.missing() > 0 {
-        let how = match t.expected_from {
-            ExpectedFrom::Baseline => "baseline n_live_tup and counters since, less n_live_tup now",
-            ExpectedFrom::BaselineRows => {
+        let how = match (t.expected_from, t.counted.is_some()) {
+            (ExpectedFrom::Baseline, false) => {
+                "baseline n_live_tup and counters since, less n_live_tup now"
+            }
+            (ExpectedFrom::Baseline, true) => {
+                "baseline n_live_tup and counters since, less a count(*) now (the counters restarted)"
+            }
+            (ExpectedFrom::BaselineRows, false) => {
                 "baseline n_live_tup less n_live_tup now (a restore reset the counters)"
             }
+            (ExpectedFrom::BaselineRows, true) => {
+                "baseline n_live_tup less a count(*) now (a restore reset the counters)"
+            }
+            (ExpectedFrom::Catalog, _) => {
+                "reltuples (the catalog's estimate) less a count(*) now (the counters restarted)"
+            }
+            (_, true) => "n_tup_ins − n_tup_del less a count(*) now",
             _ => "n_tup_ins − n_tup_del − n_live_tup",
         };
         return (Some(t.missing()), false, how.into());

@@ -37,6 +37,20 @@ pub fn committed_deletes(t: &TableView) -> i64 {
     del.min(gone).max(unvacuumed).max(0)
 }
 
+/// Rows a `count(*)` finds gone from a table whose counters restarted since, its file and oid
+/// kept: only a DELETE removes rows and keeps both, and it ran before the counters restarted
+/// (so `n_tup_del` never counted it).
+pub fn deleted_before_restart(t: &TableView) -> i64 {
+    match t.counted {
+        Some(_)
+            if t.counters_restarted && t.affected() && !storage_signature(t) && !oid_changed(t) =>
+        {
+            t.missing()
+        }
+        _ => 0,
+    }
+}
+
 /// Tables that lost rows with the storage signature of a TRUNCATE, grouped by the transaction
 /// that did it (shared catalog commit time, or one logged statement), as table indices.
 pub fn groups(facts: &Facts) -> Vec<Vec<usize>> {
@@ -149,6 +163,9 @@ pub fn expected_label(t: &TableView) -> &'static str {
         crate::analysis::facts::ExpectedFrom::Baseline => "baseline rows + inserts − deletes since",
         crate::analysis::facts::ExpectedFrom::BaselineRows => {
             "the baseline's live rows: a restore resets the counters"
+        }
+        crate::analysis::facts::ExpectedFrom::Catalog => {
+            "the catalog's reltuples (an estimate; the counters restarted)"
         }
         _ => "inserts − deletes",
     }

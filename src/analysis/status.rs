@@ -169,6 +169,98 @@ pub fn assess_restored(table: &TableStats, baseline: Option<&TableStats>) -> Tab
     }
 }
 
+/// Judges a table by a `count(*)` taken right after the snapshot, for a table whose counters
+/// could not say what it holds (`assessment` restarted or `unknown`: a crash, `pg_stat_reset()`
+/// or a restore zeroed them, or they are not visible). What is expected is, with a baseline,
+/// its live rows plus what the counters saw since (since their restart when they went
+/// backwards: what happened between the baseline and the restart is not counted anywhere, so
+/// rows a DELETE removed then are missing here, and the log or the WAL must say by what);
+/// after a restore the baseline's rows alone; without a baseline, the catalog's `reltuples` as
+/// its last VACUUM/ANALYZE left it — an estimate, so only a count under half of it (or zero) is
+/// called a loss.
+pub fn assess_counted(
+    table: &TableStats,
+    baseline: Option<&TableStats>,
+    counted: i64,
+    restored: bool,
+    assessment: TableAssessment,
+) -> TableAssessment {
+    if !(assessment.counters_restarted || assessment.status == TableStatus::Unknown) {
+        return assessment;
+    }
+    let (ins, del) = (table.n_tup_ins.unwrap_or(0), table.n_tup_del.unwrap_or(0));
+    // The baseline's rows are estimates too (`n_live_tup` double-counts an INSERT and VACUUM
+    // of one session on 15; a rolled-back DELETE can leave it off): a count is held to the
+    // lower of its `n_live_tup` and, where VACUUM/ANALYZE measured pages, its `reltuples`, so
+    // that what is called missing is at least missing.
+    let from_baseline = baseline.and_then(|b| {
+        let live = b.n_live_tup?;
+        let catalog = (b.relpages > 0 && b.reltuples >= 0.0).then(|| b.reltuples.round() as i64);
+        Some((b, catalog.map_or(live, |c| c.min(live))))
+    });
+    let (expected, estimated) = match from_baseline {
+        Some((_, live)) if restored => (live, false),
+        Some((b, live)) => {
+            let since = match (b.oid == table.oid, b.n_tup_ins, b.n_tup_del) {
+                (true, Some(bi), Some(bd)) if ins >= bi && del >= bd => (ins - bi) - (del - bd),
+                _ => ins - del,
+            };
+            ((live + since).max(0), false)
+        }
+        None if table.reltuples > 0.0 => (table.reltuples.round() as i64, true),
+        None => ((ins - del).max(0), false),
+    };
+    let status = if counted >= expected || (estimated && counted * 2 >= expected && counted > 0) {
+        TableStatus::Intact
+    } else if counted == 0 {
+        TableStatus::Wiped
+    } else {
+        TableStatus::Partial
+    };
+    TableAssessment {
+        expected_rows: Some(expected),
+        status,
+        counters_restarted: assessment.counters_restarted,
+        rows_counted: true,
+    }
+}
+
+/// The tables whose counters cannot say what they hold (restarted, zeroed or not visible), the
+/// ones a `count(*)` settles, smallest (by pages) first so that a time budget too small for all
+/// of them still counts most. Partitioned tables hold no rows (their partitions are counted).
+pub fn tables_to_count(
+    snapshot: &DatabaseSnapshot,
+    baseline: Option<&DatabaseSnapshot>,
+) -> Vec<(String, String)> {
+    let base_index: std::collections::HashMap<(&str, &str), &TableStats> = baseline
+        .map(|b| {
+            b.tables
+                .iter()
+                .map(|t| ((t.schema.as_str(), t.name.as_str()), t))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut tables: Vec<(i64, &str, &str)> = snapshot
+        .tables
+        .iter()
+        .filter(|t| t.relkind != "p")
+        .filter(|t| {
+            let base = base_index
+                .get(&(t.schema.as_str(), t.name.as_str()))
+                .copied();
+            let a = assess(t, base);
+            (a.counters_restarted || a.status == TableStatus::Unknown)
+                && a.status != TableStatus::NeverPopulated
+        })
+        .map(|t| (t.relpages.max(0), t.schema.as_str(), t.name.as_str()))
+        .collect();
+    tables.sort();
+    tables
+        .into_iter()
+        .map(|(_, schema, name)| (schema.to_string(), name.to_string()))
+        .collect()
+}
+
 /// Rule 3b: the counters restarted and counted new activity since.
 fn counters_restarted(
     table: &TableStats,

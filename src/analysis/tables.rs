@@ -18,9 +18,14 @@ pub struct TableRow {
     pub updates: Option<i64>,
     pub deletes: Option<i64>,
     pub live_rows: Option<i64>,
+    /// The rows a `count(*)` right after the snapshot found, when the counters could not say
+    /// (they restarted or are not visible): the status and `missing_rows` rest on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counted_rows: Option<i64>,
     pub dead_rows: Option<i64>,
     pub expected_rows: Option<i64>,
-    /// `baseline` (exact), `counters` (inferred: inserts − deletes) or `none`.
+    /// `baseline` (exact), `counters` (inferred: inserts − deletes), `catalog` (reltuples, an
+    /// estimate: counters restarted, no baseline, rows counted) or `none`.
     pub expected_from: &'static str,
     /// Expected − live, when positive.
     pub missing_rows: Option<i64>,
@@ -49,6 +54,7 @@ pub fn table_rows(facts: &Facts, analysis: &Analysis) -> Vec<TableRow> {
                 updates: t.stats.n_tup_upd,
                 deletes: t.stats.n_tup_del,
                 live_rows: t.stats.n_live_tup,
+                counted_rows: t.counted,
                 dead_rows: t.stats.n_dead_tup,
                 expected_rows: t.expected,
                 expected_from: t.expected_from.as_str(),
@@ -75,6 +81,7 @@ pub fn table_rows(facts: &Facts, analysis: &Analysis) -> Vec<TableRow> {
             updates: None,
             deletes: None,
             live_rows: None,
+            counted_rows: None,
             dead_rows: None,
             expected_rows: t.n_live_tup,
             expected_from: "baseline",

@@ -49,9 +49,10 @@ pub struct CollectArgs {
     /// `verify` can trust (n_live_tup is an estimate).
     #[arg(long)]
     pub exact_counts: bool,
-    /// Seconds --exact-counts may spend counting.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub exact_budget: u64,
+    /// Seconds counting may take: --exact-counts (default 60), else the count of the tables
+    /// whose counters restarted (default 10; 0 counts none).
+    #[arg(long, value_name = "SECONDS")]
+    pub exact_budget: Option<u64>,
 }
 
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
@@ -62,6 +63,13 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         args.baseline.as_deref(),
     );
     sources.tables_only = args.tables_only;
+    // --exact-counts counts every table after the snapshot; otherwise only the tables whose
+    // counters cannot say what they hold are counted, during it.
+    sources.count_budget = match (args.exact_counts, args.exact_budget) {
+        (true, _) => std::time::Duration::ZERO,
+        (false, Some(secs)) => std::time::Duration::from_secs(secs),
+        (false, None) => crate::gather::COUNT_BUDGET,
+    };
     if args.wal.is_some() {
         // The WAL is a source of its own: the database only when one is named.
         sources.database = database_wanted(&args.db, true).then(|| args.db.settings());
@@ -111,7 +119,7 @@ fn exact_counts(
     let mut session = Session::connect(&args.db.settings())?;
     let counts = session.exact_counts(
         &tables,
-        std::time::Duration::from_secs(args.exact_budget),
+        std::time::Duration::from_secs(args.exact_budget.unwrap_or(60)),
         args.db.statement_timeout,
     )?;
     Ok(crate::evidence::ExactRowCounts {

@@ -33,7 +33,14 @@ pub struct Sources {
     /// The incident window the `--wal` read is bounded by (`--since/--until`).
     pub wal_since: Option<chrono::DateTime<Utc>>,
     pub wal_until: Option<chrono::DateTime<Utc>>,
+    /// How long `count(*)` may run on the tables whose counters cannot say what they hold
+    /// (`status::tables_to_count`); zero counts none.
+    pub count_budget: std::time::Duration,
 }
+
+/// The default of [`Sources::count_budget`]: enough for tables of a few million rows, short
+/// enough not to load a production server in the hour of an incident.
+pub const COUNT_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Sources {
     /// The sources named on a command line (`collect` and `report` share them).
@@ -53,6 +60,7 @@ impl Sources {
             wal: None,
             wal_since: None,
             wal_until: None,
+            count_budget: COUNT_BUDGET,
         }
     }
 }
@@ -78,6 +86,13 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         && sources.logs.is_some()
         && sources.wal_since.is_none()
         && sources.wal_until.is_none();
+    // The baseline is read first (the database thread uses it to choose which tables to count);
+    // its error, if any, is still reported last, in the sequential order.
+    let baseline = sources.baseline.as_ref().map(|path| read_baseline(path));
+    let baseline_snapshot = baseline
+        .as_ref()
+        .and_then(|b| b.as_ref().ok())
+        .map(|(_, snapshot)| snapshot);
     let (database, logs, history) = std::thread::scope(|scope| {
         let repo = sources.repo.as_ref().map(|repo| {
             scope.spawn(move || {
@@ -98,7 +113,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
             .filter(|_| !logs_need_settings)
             .map(|logs| scope.spawn(move || clock.phase("logs", || read_logs(logs, None))));
         let database = clock.phase("database", || {
-            gather_database(sources, window_from_logs, clock)
+            gather_database(sources, baseline_snapshot, window_from_logs, clock)
         });
         let logs = match (early_logs, &sources.logs) {
             (Some(handle), _) => Some(join(handle)),
@@ -125,6 +140,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
     evidence.problems.extend(part.problems);
     evidence.wal = part.wal;
     evidence.wal_unavailable = part.wal_unavailable;
+    evidence.exact_counts = part.exact_counts;
     if let Some(logs) = logs {
         let logs = logs?;
         evidence.inputs.extend(logs.inputs);
@@ -158,8 +174,8 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
         });
         evidence.migrations = Some(history);
     }
-    if let Some(path) = &sources.baseline {
-        let (input, baseline) = read_baseline(path)?;
+    if let Some(baseline) = baseline {
+        let (input, baseline) = baseline?;
         evidence.inputs.push(input);
         evidence.baseline = Some(baseline);
     }
@@ -211,13 +227,14 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
 type Tracking = Result<(Vec<crate::evidence::AppliedMigration>, Vec<String>)>;
 
 struct DatabasePart {
-    /// Only `inputs`, `database`, `connection`, `problems` and `wal` are filled.
+    /// Only `inputs`, `database`, `connection`, `problems`, `wal` and `exact_counts` are filled.
     evidence: Evidence,
     tracking: Option<Tracking>,
 }
 
 fn gather_database(
     sources: &Sources,
+    baseline: Option<&crate::evidence::DatabaseSnapshot>,
     wal_later: bool,
     clock: timing::Clock,
 ) -> Result<DatabasePart> {
@@ -239,6 +256,29 @@ fn gather_database(
             bytes: None,
             revision: None,
         });
+        // Counters that restarted (a crash, pg_stat_reset(), a restore) say nothing of the rows
+        // a table holds: count those tables, as an engineer would, within the budget. A count
+        // that cannot run is recorded (`not_counted`), never a failure of the collect.
+        let to_count = crate::analysis::status::tables_to_count(&snapshot, baseline);
+        if !to_count.is_empty() && !sources.count_budget.is_zero() {
+            let timeout = settings.statement_timeout_ms;
+            match clock.phase(
+                "database: count the tables whose counters restarted",
+                || s.exact_counts(&to_count, sources.count_budget, timeout),
+            ) {
+                Ok(counts) => {
+                    evidence.exact_counts = Some(crate::evidence::ExactRowCounts {
+                        budget_ms: counts.budget_ms,
+                        spent_ms: counts.spent_ms,
+                        counted: counts.counted,
+                        not_counted: counts.not_counted,
+                    })
+                }
+                Err(e) => evidence.problems.push(format!(
+                    "the tables whose counters restarted were not counted: {e}"
+                )),
+            }
+        }
         evidence.database = Some(snapshot);
         evidence.connection = Some(s.security().clone());
         if sources.tables_only {

@@ -214,7 +214,10 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
         .tables
         .iter()
         .enumerate()
-        .filter(|(_, t)| delete::committed_deletes(t) > 0)
+        .filter(|(_, t)| {
+            delete::committed_deletes(t) > 0
+                || crate::analysis::signatures::deleted_before_restart(t) > 0
+        })
         .map(|(i, _)| i)
         .collect();
     let mut used = BTreeSet::new();
@@ -269,16 +272,27 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
         f.parent = Some(parent_table.name.clone());
         f.fk_path = path(facts, p, &edges);
         for t in facts.views(&members) {
-            f.scored(
-                Reason::StatsSignature,
-                t.cite("n_tup_del"),
-                format!(
-                    "{}: n_tup_del {} with n_live_tup {} = n_tup_ins − n_tup_del: the deletes committed",
-                    t.name,
-                    t.del(),
-                    t.live()
+            match t.counted {
+                Some(counted) if delete::committed_deletes(t) == 0 => f.scored(
+                    Reason::StatsSignature,
+                    format!("evidence:exact_counts.counted.{}", t.name),
+                    format!(
+                        "{}: a count(*) finds {counted} rows of {} expected, file and oid kept: deleted before the counters restarted",
+                        t.name,
+                        t.expected.unwrap_or(0)
+                    ),
                 ),
-            );
+                _ => f.scored(
+                    Reason::StatsSignature,
+                    t.cite("n_tup_del"),
+                    format!(
+                        "{}: n_tup_del {} with n_live_tup {} = n_tup_ins − n_tup_del: the deletes committed",
+                        t.name,
+                        t.del(),
+                        t.live()
+                    ),
+                ),
+            }
         }
         // Every member but `p` joined through an edge, and there are at least two.
         if let Some(fk) = edges.first() {

@@ -87,6 +87,22 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 .filter(since_baseline)
                 .find(|e| committed(e) == Some(true))
             {
+                // A count says what the counters could not: the rows expected are there, so the
+                // DELETE took no more than the table's ordinary traffic did.
+                if let Some(counted) = t.counted.filter(|_| !t.affected()) {
+                    verdict.ruled_out.push(RuledOut {
+                        kind: Kind::Delete,
+                        tables: vec![t.name.clone()],
+                        reason: format!(
+                            "`{}` committed, but a count(*) after the snapshot finds {counted} rows where {} gives {}: no rows are missing",
+                            e.text.trim(),
+                            crate::analysis::signatures::expected_label(t),
+                            t.expected.unwrap_or(0)
+                        ),
+                        source: format!("evidence:exact_counts.counted.{}", t.name),
+                    });
+                    continue;
+                }
                 let mut f = Finding::new(
                     Kind::Delete,
                     vec![t.name.clone()],
@@ -118,6 +134,57 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                         ),
                     );
                 }
+                f.confirm.push(wal_confirm(t));
+                verdict.findings.push(f.finish());
+                continue;
+            }
+            // Nothing logged, but a count(*) finds rows gone that the counters, restarted since,
+            // cannot account for. The file is the one the table had (a TRUNCATE swaps it) and
+            // the table was not re-created (new oid): what removes rows and keeps both is a
+            // DELETE, committed before the counters restarted.
+            if let Some(counted) = t.counted
+                && crate::analysis::signatures::deleted_before_restart(t) > 0
+            {
+                let mut f = Finding::new(
+                    Kind::Delete,
+                    vec![t.name.clone()],
+                    format!(
+                        "{}: {} rows gone without a trace in the counters (they restarted since): a count finds {counted}, {} {}",
+                        t.name,
+                        t.missing(),
+                        crate::analysis::signatures::expected_label(t),
+                        t.expected.unwrap_or(0)
+                    ),
+                );
+                f.scored(
+                    Reason::StatsSignature,
+                    format!("evidence:exact_counts.counted.{}", t.name),
+                    format!(
+                        "count(*) {counted} after the snapshot, {} expected; relfilenode {} and oid {} kept: no TRUNCATE, no re-creation — the rows went by DELETE before the counters restarted",
+                        t.expected.unwrap_or(0),
+                        t.stats.relfilenode,
+                        t.stats.oid
+                    ),
+                );
+                if let Some(b) = t.baseline
+                    && b.n_live_tup.unwrap_or(0) > counted
+                {
+                    f.scored(
+                        Reason::BaselineConfirms,
+                        t.cite_baseline("n_live_tup"),
+                        format!(
+                            "the baseline counted {} rows",
+                            b.n_live_tup.unwrap_or(0)
+                        ),
+                    );
+                }
+                f.note(Fact::against(
+                    t.cite("n_tup_del"),
+                    format!(
+                        "n_tup_del {}: counters since a restart, not since the DELETE; which statement and when is for the log (log_statement = mod) or the WAL to say",
+                        t.del()
+                    ),
+                ));
                 f.confirm.push(wal_confirm(t));
                 verdict.findings.push(f.finish());
                 continue;

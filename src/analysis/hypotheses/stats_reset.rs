@@ -116,6 +116,24 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             None => true,
         }
     });
+    // A count(*) taken because the counters restarted finds rows gone: the reset explains the
+    // counters, not the rows.
+    members.retain(|(_, t)| match t.counted {
+        Some(counted) if t.affected() => {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::StatsReset,
+                tables: vec![t.name.clone()],
+                reason: format!(
+                    "a count(*) after the snapshot finds {counted} rows where {} gives {}: the counters restarted, and rows are gone too",
+                    crate::analysis::signatures::expected_label(t),
+                    t.expected.unwrap_or(0)
+                ),
+                source: format!("evidence:exact_counts.counted.{}", t.name),
+            });
+            false
+        }
+        _ => true,
+    });
     // Deletes counted since the restart that committed (their dead tuples and modifications
     // are there too) and left no live row: the rows went after the reset, by DELETE.
     members.retain(|(_, t)| {
