@@ -19,6 +19,8 @@ import sys
 # code is edited in every commit so that most commits change no migration, as in the real ones.
 # Figures marked "assumed" are not published and were chosen to match the issue's measurements
 # (git log time relative to the walk), not taken from the real repository.
+# `--shape NAME --commits N` writes N commits of the same shape (files scaled with the commits),
+# for tests that need the shape in seconds (tests/migrations_walk_scope.rs).
 SHAPES = {
     # saleor/saleor: 22.6k commits, 1.9k Django migration files (issue #16) in ~45 apps
     # (saleor/<app>/migrations/NNNN_name.py); black reformatted every Python file once (2018);
@@ -49,8 +51,13 @@ DJANGO_APPS = ["account", "app", "attribute", "channel", "checkout", "core", "cs
                "translations", "loyalty"]
 
 
-def shaped(name):
-    cfg = SHAPES[name]
+def shaped(name, commits=None):
+    cfg = dict(SHAPES[name])
+    if commits is not None:
+        # A smaller history of the same shape (tests): migration files scale with the commits,
+        # so the per-commit rates, the shares and the rewrite points stay those of the full one.
+        cfg["files"] = max(20, round(cfg["files"] * commits / cfg["commits"]))
+        cfg["commits"] = commits
     rng = random.Random(f"pgtriage-{name}")
     out = sys.stdout.buffer
     commits = cfg["commits"]
@@ -349,7 +356,13 @@ def shaped(name):
 if len(sys.argv) > 2 and sys.argv[1] == "--shape":
     if sys.argv[2] not in SHAPES:
         sys.exit(f"--shape {sys.argv[2]}: unknown; one of {', '.join(SHAPES)}")
-    shaped(sys.argv[2])
+    # `--shape NAME --commits N`: N commits instead of the repository's own count.
+    shape_commits = None
+    if len(sys.argv) > 4 and sys.argv[3] == "--commits":
+        shape_commits = int(sys.argv[4])
+        if shape_commits < 10:
+            sys.exit("--commits: at least 10")
+    shaped(sys.argv[2], shape_commits)
     sys.exit(0)
 
 

@@ -100,6 +100,7 @@ fn walk_changes(repo: &Path) -> (history::Walk, BTreeSet<(String, String, char)>
         since: None,
         detector: &detector,
         read_blobs: true,
+        exhaustive: false,
     })
     .unwrap();
     let mut set = BTreeSet::new();

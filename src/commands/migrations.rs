@@ -48,6 +48,10 @@ pub struct MigrationsArgs {
     /// Walk the history only (no parsing) and print counts: for the benchmark script.
     #[arg(long, hide = true)]
     pub walk_only: bool,
+    /// Read every changed folder of every commit instead of the folders that can hold
+    /// migrations (slower): for the equivalence tests and the benchmark.
+    #[arg(long, hide = true)]
+    pub exhaustive_walk: bool,
     /// Cancel any single query after this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub statement_timeout: u64,
@@ -65,6 +69,7 @@ pub fn run(args: MigrationsArgs) -> Result<ExitCode> {
         since,
         paths: args.paths.clone(),
         no_conventions: args.no_conventions,
+        exhaustive: args.exhaustive_walk,
     };
     if args.walk_only {
         let (walked, commits, changes) = migrations::walk_only(&opts)?;

@@ -103,6 +103,7 @@ pub fn build_evidence(sources: &Sources) -> Result<Evidence> {
                         since: None,
                         paths: Vec::new(),
                         no_conventions: false,
+                        exhaustive: false,
                     })
                 })
             })

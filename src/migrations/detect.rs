@@ -72,6 +72,32 @@ pub fn prune_dir(name: &[u8]) -> bool {
     VENDORED.iter().any(|v| v.as_bytes() == name)
 }
 
+/// True for a directory name the layouts of `layout_of` put on the way to a migration file
+/// (`migrations`, `db/migrate`, `alembic/versions`, `priv/repo/migrations`, `database/migrations`,
+/// `sql`, `changelog` …): the history walk reads everything below such a directory, so a migration
+/// folder created there mid-history is seen whatever the commits sampled before the walk held.
+/// Keep in step with `layout_of`: a layout that needs a new directory name needs it here too.
+pub fn layout_dir(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"migrations"
+            | b"migration"
+            | b"migrate"
+            | b"schema"
+            | b"db"
+            | b"sql"
+            | b"alembic"
+            | b"changelog"
+            | b"drizzle"
+            | b"supabase"
+            | b"priv"
+            | b"database"
+            | b"prisma"
+    ) || name.ends_with(b"_migrate")
+        || name.ends_with(b"_migrations")
+        || name.ends_with(b"-migrations")
+}
+
 /// Options for detection: globs given with `--path`, and whether the built-in conventions apply.
 #[derive(Debug, Clone, Default)]
 pub struct Detector {
@@ -414,6 +440,47 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(framework_of(path), want, "{path}");
         }
+    }
+
+    #[test]
+    fn every_directory_layout_passes_a_layout_directory() {
+        // The walk reads a folder below a layout directory whatever it found before: each layout
+        // that depends on directory names must have one of them on its path.
+        let by_directory = [
+            "backend/alembic/versions/82233f5589d3_add_fields.py",
+            "shop/orders/migrations/0003_remove_field.py",
+            "db/migrate/20240101000000_drop_users.rb",
+            "db/secondary_migrate/20240101000000_x.rb",
+            "src/main/resources/db/migration/V1_2__init.sql",
+            "prisma/migrations/20240101_init/migration.sql",
+            "migrations/2024-01-01-000000_init/up.sql",
+            "supabase/migrations/20240101_x.sql",
+            "priv/repo/migrations/20240101_x.exs",
+            "database/migrations/2024_01_01_000000_x.php",
+            "drizzle/0001_brave_hulk.sql",
+            "config/changelog/changes.xml",
+            "src/migrations/20240101_init.js",
+            "ops/sql/cleanup.sql",
+            "billing-migrations/007_x.go",
+        ];
+        for path in by_directory {
+            assert!(framework_of(path).is_some(), "{path}");
+            let (_, dirs) = path.rsplit_once('/').unwrap();
+            assert!(
+                dirs.split('/').any(|d| layout_dir(d.as_bytes())),
+                "{path}: no layout directory on the way"
+            );
+        }
+        // Names alone make these migrations, wherever they are: the walk finds them in the
+        // folders its survey of sampled commits marked.
+        for path in [
+            "scripts/aurora_ticker_unification_migration.py",
+            "deploy/V3__x.sql",
+            "x/001_a.up.sql",
+        ] {
+            assert!(framework_of(path).is_some(), "{path}");
+        }
+        assert!(!layout_dir(b"app") && !layout_dir(b"models") && !layout_dir(b"spec"));
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct HistoryOptions {
     pub paths: Vec<String>,
     /// When false, only `paths` select files (the built-in conventions are off).
     pub no_conventions: bool,
+    /// Read every changed folder of every commit, not only those `history::Scope` marks
+    /// (`--exhaustive-walk`): slower; what the limited walk is tested against.
+    pub exhaustive: bool,
 }
 
 /// What one version of one file says.
@@ -165,6 +168,7 @@ pub fn scan_history(opts: &HistoryOptions) -> Result<MigrationHistory, UserError
         since: opts.since,
         detector: &detector,
         read_blobs: true,
+        exhaustive: opts.exhaustive,
     })
     .map_err(UserError::new)?;
     Ok(assemble(&opts.repo.display().to_string(), walk))
@@ -181,6 +185,7 @@ pub fn walk_only(opts: &HistoryOptions) -> Result<(u64, usize, usize), UserError
         since: opts.since,
         detector: &detector,
         read_blobs: false,
+        exhaustive: opts.exhaustive,
     })
     .map_err(UserError::new)?;
     Ok((walk.commits_walked, walk.commits.len(), walk.changes.len()))
