@@ -48,9 +48,10 @@ pub struct MigrationsArgs {
     /// Walk the history only (no parsing) and print counts: for the benchmark script.
     #[arg(long, hide = true)]
     pub walk_only: bool,
-    /// Read every changed folder of every commit instead of the folders that can hold
-    /// migrations (slower): for the equivalence tests and the benchmark.
-    #[arg(long, hide = true)]
+    /// Read every changed folder of every commit, not only the folders that can hold
+    /// migrations (2–3× slower): also finds a migration that lived only between two sampled
+    /// commits in a folder outside the frameworks' layouts (README, "Which history").
+    #[arg(long)]
     pub exhaustive_walk: bool,
     /// Cancel any single query after this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
