@@ -10,7 +10,9 @@
 # PGTRIAGE_PG_BINDIR (server binaries), RANDOM_INCIDENTS_KEEP=DIR (keep each missed incident's
 # evidence, report and truth there; RANDOM_INCIDENTS_KEEP_ALL=1 keeps every incident's),
 # RANDOM_INCIDENTS_JSON=FILE (write the summary as JSON),
-# RANDOM_INCIDENTS_ONLY=i (stage incident i alone), RANDOM_INCIDENTS_FROM=i (stage i..N-1).
+# RANDOM_INCIDENTS_ONLY=i (stage incident i alone), RANDOM_INCIDENTS_FROM=i (stage i..N-1),
+# RANDOM_INCIDENTS_KINDS=k1,k2 (draw the events from those kinds only, e.g.
+# rolled_back_delete,rolled_back_truncate,delete,crash).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [[ $# -lt 1 ]]; then

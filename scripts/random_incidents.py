@@ -17,7 +17,9 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    ANALYZE and a baseline (`pgtriage collect`);
 4. stages one or two events drawn from every hypothesis kind (truncate, cascade, rollback,
    restore, delete, drop_recreate) and the false alarms (crash, pg_stat_reset, never
-   populated), each on its own tables, and records per table what happened;
+   populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
+   records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
+   only);
 5. runs `pgtriage collect` (with --baseline when there is one) and `pgtriage report --format
    json`, and judges every table.
 
@@ -31,8 +33,8 @@ A table is explained correctly when:
   the counters that showed it);
 - it was never written: its first hypothesis is `never_populated`, or no loss explains it and its
   status is `never_populated`;
-- its counters restarted (crash, pg_stat_reset) or nothing happened to it: no loss hypothesis is
-  its first explanation and its status is not `wiped`.
+- its counters restarted (crash, pg_stat_reset), its DELETE or TRUNCATE rolled back, or nothing
+  happened to it: no loss hypothesis is its first explanation and its status is not `wiped`.
 
 Prints per-kind accuracy, the number of incidents that only had false alarms where a "data loss"
 hypothesis is some table's first explanation (and, stricter, those with any finding counted as a
@@ -98,11 +100,24 @@ PREFIXES = [
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore"}
-FALSE_ALARMS = {"crash", "stats_reset", "never_populated"}
+# A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
+# removed nothing; with log_statement = mod the log shows the statement and not how its
+# transaction ended, so only the tables tell.
+ROLLED_BACK_KINDS = {"rolled_back_delete", "rolled_back_truncate"}
+FALSE_ALARMS = {"crash", "stats_reset", "never_populated"} | ROLLED_BACK_KINDS
 EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
-    "crash", "stats_reset", "never_populated",
+    "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
 ]
+
+
+def drawn_kinds():
+    """The kinds events are drawn from: RANDOM_INCIDENTS_KINDS (comma-separated) narrows them."""
+    wanted = [k for k in os.environ.get("RANDOM_INCIDENTS_KINDS", "").split(",") if k]
+    unknown = [k for k in wanted if k not in EVENT_KINDS]
+    if unknown:
+        sys.exit(f"RANDOM_INCIDENTS_KINDS: unknown kind(s) {', '.join(unknown)}")
+    return wanted or EVENT_KINDS
 
 
 def ident(name):
@@ -333,10 +348,12 @@ class Incident:
     # ---- events -------------------------------------------------------------------------
     def plan_events(self):
         rng = self.rng
-        first = rng.choice(EVENT_KINDS)
+        pool = drawn_kinds()
+        first = rng.choice(pool)
         kinds = [first]
-        if first != "restore" and rng.random() < 0.4:
-            second = rng.choice([k for k in EVENT_KINDS if k not in ("restore", first)])
+        others = [k for k in pool if k not in ("restore", first)]
+        if first != "restore" and others and rng.random() < 0.4:
+            second = rng.choice(others)
             if {first, second} & {"crash", "stats_reset"} and {first, second} <= {"crash", "stats_reset"}:
                 second = "truncate"
             kinds.append(second)
@@ -434,6 +451,20 @@ class Incident:
             return {"kind": kind, "label": label}
         if kind == "never_populated":
             return {"kind": kind, "label": label}  # staged at schema time (see stage)
+        if kind in ROLLED_BACK_KINDS:
+            # Tables nothing references: a TRUNCATE of a referenced table fails without
+            # CASCADE, and a DELETE would reach its children.
+            cands = self.standalone(free)
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            # Nothing was removed: judged as a false alarm (no loss first, never `wiped`).
+            self.mark(t, kind, set(), label)
+            statement = (f"DELETE FROM {self.ref(t)};" if kind == "rolled_back_delete"
+                         else f"TRUNCATE {self.ref(t)};")
+            end = rng.choice(["ROLLBACK;", "SELECT 1/0;\nCOMMIT;"])
+            return {"kind": kind, "label": label, "sql": f"BEGIN;\n{statement}\n{end}\n",
+                    "allow_errors": True}
         raise ValueError(kind)
 
     def delete_reach(self, root):
@@ -537,7 +568,8 @@ class Incident:
         c, db = self.cluster, self.db
         start = utc_now()
         kind = p["kind"]
-        if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback"):
+        if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback") \
+                or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
             c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
         elif kind == "restore":
@@ -609,6 +641,29 @@ def judge(truth, report):
     return out
 
 
+def read_as_committed(truth, report):
+    """Tables whose DELETE or TRUNCATE rolled back that the report still says committed: a
+    timeline entry of the statement with outcome `committed`, or a ruled-out reason saying the
+    statement committed. (The judge above only asks that no loss explain them.)"""
+    out = []
+    for table, t in sorted(truth["tables"].items()):
+        if t["kind"] not in ROLLED_BACK_KINDS:
+            continue
+        schema, name = table.split(".", 1)
+        names = {name.lower(), table.lower()}
+
+        def names_it(logged):
+            return logged.replace('"', "").lower() in names
+
+        timeline = any(e.get("kind") in ("delete_all", "truncate") and e.get("outcome") == "committed"
+                       and any(names_it(n) for n in e.get("tables", []))
+                       for e in report.get("timeline", []))
+        reasons = any(table in r.get("tables", []) and "committed on it" in r.get("reason", "")
+                      for r in report.get("ruled_out", []))
+        out.append((table, timeline or reasons))
+    return out
+
+
 def main():
     # A test runner's SIGTERM (timeout) unwinds through the `finally`s: no cluster left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -632,6 +687,7 @@ def main():
     false_loss = 0
     any_loss = 0
     false_alarm_incidents = 0
+    rolled_back_tables = rolled_back_said_committed = 0
     total = right = 0
     failures = 0
     started = time.time()
@@ -654,6 +710,9 @@ def main():
                 truth = inc.truth_doc()
                 report = {}
             verdicts = judge(truth, report)
+            committed_reads = read_as_committed(truth, report)
+            rolled_back_tables += len(committed_reads)
+            rolled_back_said_committed += sum(1 for _, c in committed_reads if c)
             kinds = sorted({e["kind"] for e in inc.events})
             only_false = bool(kinds) and all(k in FALSE_ALARMS for k in kinds)
             lossy = []
@@ -686,10 +745,13 @@ def main():
             print(line, flush=True)
             for m in misses:
                 print(f"    miss {m}", flush=True)
+            for table, c in committed_reads:
+                if c:
+                    print(f"    rolled back, read as committed: {table}", flush=True)
             for h in lossy:
                 print(f"    loss finding on a false alarm: #{h.get('rank')} {h.get('kind')} "
                       f"{', '.join(h.get('tables', [])[:4])} ({h.get('confidence')})", flush=True)
-            if misses or keep_all:
+            if misses or keep_all or any(c for _, c in committed_reads):
                 dest = os.path.join(keep, f"{i:03d}")
                 shutil.rmtree(dest, ignore_errors=True)
                 shutil.copytree(work, dest, ignore=shutil.ignore_patterns("*.dump"))
@@ -708,10 +770,14 @@ def main():
             print(f"{kind:16} {ok:4}/{all_:<4} {100.0 * ok / all_:5.1f} %")
     print(f"false data loss on false-alarm-only incidents: {false_loss}/{false_alarm_incidents}")
     print(f"  (any loss finding at all, whatever its rank: {any_loss}/{false_alarm_incidents})")
+    print(f"rolled-back DELETE/TRUNCATE read as committed: "
+          f"{rolled_back_said_committed}/{rolled_back_tables} tables")
     summary = {"seed": seed, "incidents": len(indexes), "tables": total, "right": right,
                "per_kind": {k: {"right": v[0], "tables": v[1]} for k, v in per_kind.items()},
                "false_loss": false_loss, "any_loss_finding": any_loss,
                "false_alarm_incidents": false_alarm_incidents,
+               "rolled_back_read_as_committed": {"tables": rolled_back_tables,
+                                                 "read_as_committed": rolled_back_said_committed},
                "failures": failures}
     if os.environ.get("RANDOM_INCIDENTS_JSON"):
         with open(os.environ["RANDOM_INCIDENTS_JSON"], "w") as f:

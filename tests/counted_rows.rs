@@ -295,7 +295,13 @@ fn a_logged_delete_then_a_crash_is_judged_by_the_count_against_the_estimate() {
     assert_eq!(orders["counted_rows"], 500, "{orders}");
     assert_eq!(orders["status"], "unknown", "{orders}");
     let why = explanation(&report, "orders");
-    assert_eq!(why["kind"], "delete", "{why}");
+    assert_eq!(
+        why["kind"],
+        "delete",
+        "{}",
+        serde_json::to_string_pretty(&(&report["hypotheses"], &report["ruled_out"]))
+            .unwrap_or_default()
+    );
     assert_eq!(why["loss"], true, "{why}");
     assert!(
         why["summary"]

@@ -570,8 +570,9 @@ impl<'a> Facts<'a> {
         c.database_stats_reset.is_some() || c.reset_at_start()
     }
 
-    /// The committed statements the log shows emptying table `i` whole (TRUNCATE, DELETE
-    /// without WHERE, DROP TABLE): facts no statistics artefact explains.
+    /// The statements the log shows emptying table `i` whole (TRUNCATE, DELETE without WHERE,
+    /// DROP TABLE), seen to commit or of an outcome the log does not show that the table does not
+    /// show undone (`signatures::undone`): facts no statistics artefact explains.
     pub fn logged_emptying(&self, i: usize) -> Vec<&'a LogEvent> {
         self.events_for(
             i,
@@ -582,7 +583,7 @@ impl<'a> Facts<'a> {
             ],
         )
         .into_iter()
-        .filter(|e| committed(e) == Some(true))
+        .filter(|e| crate::analysis::signatures::may_have_committed(self, i, e))
         .collect()
     }
 
@@ -621,6 +622,62 @@ fn is_table_event(kind: EventKind) -> bool {
             | EventKind::Autoanalyze
             | EventKind::Audit
     )
+}
+
+/// Whether the server log can show how a transaction ended. `log_statement` `none`, `ddl` and
+/// `mod` log neither `BEGIN` nor `COMMIT` nor `ROLLBACK` (they are in no class but `all`), so a
+/// statement of a transaction that rolled back reads exactly like one that committed in
+/// autocommit — unless `log_min_duration_statement = 0` logs every statement, these included.
+/// `None` when the evidence does not say (no snapshot, or the setting was not visible).
+pub fn transaction_ends_logged(evidence: &Evidence) -> Option<bool> {
+    let settings = &evidence.database.as_ref()?.settings;
+    let statement = settings.get("log_statement")?;
+    let every_duration = settings
+        .get("log_min_duration_statement")
+        .is_some_and(|v| v.trim() == "0" || v.trim() == "0ms");
+    Some(statement.as_str() == "all" || every_duration)
+}
+
+/// The evidence with the outcomes the log cannot show said as unknown: when the server did not
+/// log transaction control (`transaction_ends_logged`), the log reader's "committed" for a
+/// statement of a session whose BEGIN/COMMIT/ROLLBACK no line shows is an assumption
+/// (autocommit), not a seen COMMIT — a `BEGIN; DELETE FROM t; ROLLBACK;` under
+/// `log_statement = mod` logs `DELETE FROM t` alone. Those become `unknown`; what the tables
+/// still show decides them (`signatures::undone`). Borrowed unchanged when nothing is assumed.
+pub fn with_unseen_outcomes(evidence: &Evidence) -> std::borrow::Cow<'_, Evidence> {
+    use std::borrow::Cow;
+    let Some(timeline) = evidence.timeline.as_ref() else {
+        return Cow::Borrowed(evidence);
+    };
+    if transaction_ends_logged(evidence) != Some(false) {
+        return Cow::Borrowed(evidence);
+    }
+    // Sessions whose transaction control the log does show (a BEGIN logged another way, say
+    // by a setting changed since): their outcomes were seen.
+    let key = |e: &LogEvent| (e.session.pid, e.session.session_id.clone());
+    let controlled: std::collections::HashSet<_> = timeline
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::Begin | EventKind::Commit | EventKind::Rollback
+            )
+        })
+        .map(key)
+        .collect();
+    let assumed =
+        |e: &LogEvent| e.outcome == Some(TxOutcome::Committed) && !controlled.contains(&key(e));
+    if !timeline.events.iter().any(assumed) {
+        return Cow::Borrowed(evidence);
+    }
+    let mut settled = evidence.clone();
+    if let Some(t) = settled.timeline.as_mut() {
+        for e in t.events.iter_mut().filter(|e| assumed(e)) {
+            e.outcome = Some(TxOutcome::Unknown);
+        }
+    }
+    Cow::Owned(settled)
 }
 
 /// Whether a logged statement's transaction is known to have committed; `None` when unknown.

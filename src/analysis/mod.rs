@@ -90,7 +90,8 @@ pub fn analyze(evidence: &Evidence) -> Analysis {
 /// Runs every hypothesis, consolidates what they found (`consolidate`: one finding per event,
 /// contradictions rule out, losses outside `window` are not losses) and ranks it.
 pub fn analyze_within(evidence: &Evidence, window: &IncidentWindow) -> Analysis {
-    let facts = Facts::new(evidence);
+    let evidence = facts::with_unseen_outcomes(evidence);
+    let facts = Facts::new(&evidence);
     let mut analysis = rank_findings(&facts, window);
     analysis.tables = tables::table_rows(&facts, &analysis);
     analysis.affected = tables::affected(&analysis.tables);

@@ -497,7 +497,16 @@ pub fn causes(
     // Statements without a WHERE clause.
     for e in events
         .iter()
-        .filter(|e| e.kind == EventKind::DeleteAll && committed(e) == Some(true))
+        .filter(|e| e.kind == EventKind::DeleteAll)
+        // Seen to commit, or of an outcome the log does not show (log_statement = mod) that a
+        // loss finding rests on: its table showed the rows gone.
+        .filter(|e| {
+            committed(e) == Some(true)
+                || (committed(e).is_none()
+                    && losses
+                        .iter()
+                        .any(|f| f.at == Some(e.at) && f.statement.as_deref() == Some(&e.text)))
+        })
     {
         c.contributing.push(Cited {
             text: format!(

@@ -7,13 +7,141 @@
 //! no deleted row counted; tables truncated in one statement share one `pg_class` commit time.
 //! DELETE (scenarios 1, 2, 5b, 6c): `n_tup_del` counts attempts; only what `n_live_tup` (or the
 //! dead tuples counted as committed modifications) also lost can have committed.
+//! Undone statements (`undone`): `log_statement` `mod` logs a DELETE or TRUNCATE but not the
+//! ROLLBACK that undid it, so what the table still shows decides — a rolled-back DELETE adds to
+//! `n_tup_del` while `n_live_tup` does not fall and no dead tuple appears (pgstat counts the
+//! attempt, live/dead move only at commit), its rows are still there for a `count(*)`; a
+//! rolled-back TRUNCATE leaves the table on its file (a committed one swaps it); either adds
+//! one to `pg_stat_database.xact_rollback`.
 
 use std::collections::BTreeMap;
 
 use crate::analysis::facts::{Facts, TableView, committed};
 use crate::analysis::finding::{Fact, Finding};
 use crate::analysis::scoring::Reason;
-use crate::evidence::EventKind;
+use crate::evidence::{EventKind, LogEvent};
+
+/// What a table shows against a logged statement having taken effect: the fact and its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undone {
+    pub reason: String,
+    pub source: String,
+}
+
+/// Why table `i` shows that the logged DELETE or TRUNCATE `e` did not take effect (rolled back,
+/// or failed), from the table alone; `None` when it may have. Meant for a statement whose
+/// outcome the log does not show (`committed(e) == None`): the database decides it.
+pub fn undone(facts: &Facts, i: usize, e: &LogEvent) -> Option<Undone> {
+    let t = facts.tables.get(i)?;
+    // A partitioned table holds no rows and has no file: its partitions say.
+    if t.stats.relkind == "p" {
+        return None;
+    }
+    // The baseline can only speak of a statement that came after it.
+    let baseline = t
+        .baseline
+        .filter(|b| b.oid == t.stats.oid)
+        .filter(|_| facts.baseline_at().is_some_and(|at| at < e.at));
+    let fact = match e.kind {
+        EventKind::Truncate => match baseline {
+            Some(b) if b.relfilenode == t.stats.relfilenode => Undone {
+                reason: format!(
+                    "relfilenode {} is the baseline's: a committed TRUNCATE gives the table a new file",
+                    t.stats.relfilenode
+                ),
+                source: t.cite_catalog("relfilenode"),
+            },
+            _ if !t.rewritten() => Undone {
+                reason: format!(
+                    "relfilenode = oid ({}): the table is still on its first file, and a committed TRUNCATE gives it a new one",
+                    t.stats.oid
+                ),
+                source: t.cite_catalog("relfilenode"),
+            },
+            _ => return None,
+        },
+        EventKind::Delete | EventKind::DeleteAll => {
+            if let Some(counted) = t.counted {
+                // A count cannot size a DELETE … WHERE against an estimate: only a DELETE of
+                // every row is told by rows that are still there.
+                if e.kind != EventKind::DeleteAll || counted == 0 || t.affected() {
+                    return None;
+                }
+                Undone {
+                    reason: format!(
+                        "a count(*) after the snapshot finds {counted} rows where {} gives {}: the rows it would have removed are there",
+                        expected_label(t),
+                        t.expected.unwrap_or(0)
+                    ),
+                    source: format!("evidence:exact_counts.counted.{}", t.name),
+                }
+            } else if t.counters_restarted || !t.has_counters() {
+                return None;
+            } else {
+                // Deletes counted since the statement's side of the baseline (attempts:
+                // rolled-back ones too), and how many of them can have committed.
+                let attempted = match baseline {
+                    Some(b) if b.n_tup_del.is_some_and(|d| d <= t.del()) => {
+                        t.del() - b.n_tup_del.unwrap_or(0)
+                    }
+                    _ => t.del(),
+                };
+                if committed_deletes(t) > 0 || (e.kind == EventKind::Delete && attempted == 0) {
+                    return None;
+                }
+                Undone {
+                    reason: format!(
+                        "n_tup_del counted {attempted} deletes{}, but n_live_tup {} did not fall by them and n_dead_tup is {}: deletes that commit leave dead tuples, rolled-back ones are only counted",
+                        if baseline.is_some() {
+                            " since the baseline"
+                        } else {
+                            ""
+                        },
+                        t.live(),
+                        t.dead()
+                    ),
+                    source: t.cite("n_tup_del"),
+                }
+            }
+        }
+        _ => return None,
+    };
+    let rollbacks = facts
+        .evidence
+        .database
+        .as_ref()
+        .and_then(|d| d.database_stats.as_ref())
+        .map(|s| s.xact_rollback);
+    let before = facts
+        .evidence
+        .baseline
+        .as_ref()
+        .and_then(|b| b.database_stats.as_ref())
+        .map(|s| s.xact_rollback);
+    let reason = match (rollbacks, before) {
+        (Some(now), Some(then)) if now > then => format!(
+            "{}; pg_stat_database.xact_rollback rose from {then} to {now} since the baseline",
+            fact.reason
+        ),
+        _ => fact.reason,
+    };
+    Some(Undone {
+        reason: format!(
+            "`{}` did not take effect (it rolled back or failed; the log does not show how its transaction ended): {reason}",
+            e.text.trim()
+        ),
+        source: fact.source,
+    })
+}
+
+/// A logged statement that may have taken effect on table `i`: seen to commit, or of an
+/// outcome the log does not show that the table does not show undone.
+pub fn may_have_committed(facts: &Facts, i: usize, e: &LogEvent) -> bool {
+    match committed(e) {
+        Some(seen) => seen,
+        None => undone(facts, i, e).is_none(),
+    }
+}
 
 /// How many of the counted deletes can have committed: the deletes the live count also lost,
 /// or those still visible as dead tuples counted as committed modifications.
@@ -344,5 +472,173 @@ pub fn score_migrations(facts: &Facts, members: &[usize], kinds: &[&str], f: &mu
                 format!("migration {}: `{}`", op.path, op.statement),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::analyze;
+    use crate::analysis::finding::Kind;
+    use crate::analysis::fixtures::*;
+    use crate::evidence::{Evidence, TxOutcome};
+
+    /// As `log_statement = mod` logs it: the statements, no BEGIN, COMMIT or ROLLBACK (the
+    /// reader takes them as autocommit, committed).
+    fn logged_as_mod(mut ev: Evidence, events: Vec<LogEvent>) -> Evidence {
+        if let Some(d) = ev.database.as_mut() {
+            d.settings.insert("log_statement".into(), "mod".into());
+        }
+        with_log(ev, events)
+    }
+
+    /// Measured on PostgreSQL 15 (tests/log_mod_rollbacks.rs): `BEGIN; DELETE FROM ledger;
+    /// ROLLBACK;` counts 500 deletes while n_live_tup stays 500 and no dead tuple appears;
+    /// `BEGIN; TRUNCATE notes; ROLLBACK;` leaves relfilenode = oid. A committed `DELETE FROM
+    /// audit` in the same run is the control.
+    fn mod_run() -> Evidence {
+        let mut ledger = table("ledger", 16385, 500);
+        ledger.n_tup_del = Some(500);
+        let notes = table("notes", 16392, 300);
+        let audit = deleted(table("audit", 16406, 400), 400);
+        logged_as_mod(
+            evidence(vec![ledger, notes, audit], vec![]),
+            vec![
+                event(
+                    EventKind::DeleteAll,
+                    at(12, 10, 0),
+                    40,
+                    "DELETE FROM ledger",
+                    &["ledger"],
+                ),
+                event(
+                    EventKind::Truncate,
+                    at(12, 10, 1),
+                    41,
+                    "TRUNCATE notes",
+                    &["notes"],
+                ),
+                event(
+                    EventKind::DeleteAll,
+                    at(12, 10, 2),
+                    42,
+                    "DELETE FROM audit",
+                    &["audit"],
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn under_log_statement_mod_a_rolled_back_delete_and_truncate_are_ruled_out_by_the_tables() {
+        let a = analyze(&mod_run());
+        let ruled = |kind: Kind, table: &str| {
+            a.ruled_out
+                .iter()
+                .find(|r| r.kind == kind && r.tables.iter().any(|t| t == table))
+                .unwrap_or_else(|| panic!("{kind:?} on {table} ruled out: {:#?}", a.ruled_out))
+        };
+        let ledger = ruled(Kind::Delete, "public.ledger");
+        assert!(ledger.reason.contains("did not take effect"), "{ledger:?}");
+        assert!(
+            ledger.reason.contains("n_live_tup 500 did not fall"),
+            "{ledger:?}"
+        );
+        assert_eq!(ledger.source, "stats:public.ledger.n_tup_del");
+        let notes = ruled(Kind::Truncate, "public.notes");
+        assert!(
+            notes.reason.contains("relfilenode = oid (16392)"),
+            "{notes:?}"
+        );
+        assert!(a.explanation("public.ledger").is_none());
+        assert!(a.explanation("public.notes").is_none());
+        // The control: the committed DELETE is still the loss, pinned to its statement.
+        let audit = a.explanation("public.audit").expect("audit explained");
+        assert_eq!(audit.kind, Kind::Delete);
+        assert_eq!(audit.statement.as_deref(), Some("DELETE FROM audit"));
+        // The log cannot show the commit: the timeline says so.
+        let outcomes: Vec<_> = a
+            .timeline
+            .iter()
+            .filter(|e| e.kind == "delete_all" || e.kind == "truncate")
+            .map(|e| e.outcome)
+            .collect();
+        assert!(
+            outcomes.iter().all(|o| *o == Some(TxOutcome::Unknown)),
+            "{outcomes:?}"
+        );
+    }
+
+    /// The same log read as `log_statement = all` writes it would show the ROLLBACK; a log that
+    /// does show transaction control keeps the reader's outcomes.
+    #[test]
+    fn outcomes_are_kept_when_the_log_shows_transaction_control() {
+        let mut ev = mod_run();
+        if let Some(d) = ev.database.as_mut() {
+            d.settings.insert("log_statement".into(), "all".into());
+        }
+        assert!(matches!(
+            crate::analysis::facts::with_unseen_outcomes(&ev),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let ev = mod_run();
+        let settled = crate::analysis::facts::with_unseen_outcomes(&ev);
+        assert!(
+            settled
+                .timeline
+                .iter()
+                .flat_map(|t| &t.events)
+                .all(|e| e.outcome == Some(TxOutcome::Unknown))
+        );
+    }
+
+    /// After a crash every counter is zero; the count(*) collect takes then decides: the rows
+    /// of a rolled-back `DELETE FROM t` are all there, those of the committed one are gone.
+    #[test]
+    fn after_a_crash_the_count_decides_a_delete_of_unknown_outcome() {
+        let counted = |rows: i64| {
+            let mut t = zeroed(table("ledger", 16385, rows));
+            t.reltuples = 500.0;
+            t
+        };
+        let mut ev = logged_as_mod(
+            evidence(vec![counted(500)], vec![]),
+            vec![event(
+                EventKind::DeleteAll,
+                at(12, 10, 0),
+                40,
+                "DELETE FROM ledger",
+                &["ledger"],
+            )],
+        );
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(at(12, 13, 7));
+            d.bgwriter_stats_reset = Some(at(12, 13, 9));
+        }
+        let with_count = |ev: &Evidence, rows: i64| {
+            let mut ev = ev.clone();
+            ev.exact_counts = Some(crate::evidence::ExactRowCounts {
+                budget_ms: 10_000,
+                spent_ms: 3,
+                counted: [("public.ledger".to_string(), rows)].into_iter().collect(),
+                not_counted: Default::default(),
+            });
+            analyze(&ev)
+        };
+        let rolled_back = with_count(&ev, 500);
+        assert!(
+            rolled_back
+                .explanation("public.ledger")
+                .is_none_or(|f| !f.loss),
+            "{:#?}",
+            rolled_back.findings
+        );
+        assert!(rolled_back.ruled_out.iter().any(|r| r.kind == Kind::Delete
+            && r.reason.contains("did not take effect")
+            && r.source == "evidence:exact_counts.counted.public.ledger"));
+        let committed = with_count(&ev, 0);
+        let f = committed.explanation("public.ledger").expect("explained");
+        assert_eq!(f.kind, Kind::Delete, "{:#?}", committed.findings);
+        assert_eq!(f.statement.as_deref(), Some("DELETE FROM ledger"));
     }
 }

@@ -465,7 +465,7 @@ mod tests {
         ];
         for path in by_directory {
             assert!(framework_of(path).is_some(), "{path}");
-            let (_, dirs) = path.rsplit_once('/').unwrap();
+            let (dirs, _) = path.rsplit_once('/').unwrap();
             assert!(
                 dirs.split('/').any(|d| layout_dir(d.as_bytes())),
                 "{path}: no layout directory on the way"

@@ -8,6 +8,9 @@
 //! deletes that `n_live_tup` also lost (`min(n_tup_del, n_tup_ins − n_live_tup)`) can have
 //! committed. The dead tuples stay on disk until a (auto)vacuum: until then the rows can still
 //! be read with a dirty-read tool. `log_statement = ddl` does not log DELETE (`mod` does).
+//! `mod` logs no COMMIT or ROLLBACK either: a logged DELETE of unknown outcome that its table
+//! shows undone (`signatures::undone`: deletes counted, n_live_tup kept, no dead tuples; or
+//! its rows all there by count(*)) is ruled out with that fact, and no finding rests on it.
 
 use crate::analysis::facts::{Facts, TableView, committed};
 use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RuledOut, Verdict};
@@ -67,6 +70,28 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 source: e.source.clone(),
             });
         }
+        // A statement whose outcome the log does not show (log_statement = mod logs no COMMIT
+        // or ROLLBACK) that the table shows undone is ruled out by that fact, and no finding
+        // rests on it.
+        let undone: Vec<(String, crate::analysis::signatures::Undone)> = events
+            .iter()
+            .filter(|e| committed(e).is_none())
+            .filter_map(|e| {
+                crate::analysis::signatures::undone(facts, i, e).map(|u| (e.source.clone(), u))
+            })
+            .collect();
+        for (_, u) in &undone {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::Delete,
+                tables: vec![t.name.clone()],
+                reason: u.reason.clone(),
+                source: u.source.clone(),
+            });
+        }
+        let events: Vec<_> = events
+            .into_iter()
+            .filter(|e| !undone.iter().any(|(source, _)| *source == e.source))
+            .collect();
         // A partitioned table holds no rows: its partitions carry the deletes (and get the
         // parent's logged statements).
         if !t.has_counters() || t.stats.relkind == "p" {
@@ -81,15 +106,20 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 Some(b) if t.baseline.is_some() => e.at > b,
                 _ => true,
             };
-            if let Some(e) = events
+            // A statement of unknown outcome the table does not show undone: with a count, the
+            // count tells what it did (below, or here when the count is short of the estimate by
+            // more than its noise); without one it is all there is.
+            let logged = events
                 .iter()
                 .rev()
                 .filter(since_baseline)
-                .find(|e| committed(e) == Some(true))
-            {
+                .find(|e| committed(e) != Some(false));
+            let short = crate::analysis::signatures::count_below_estimate(t);
+            if let Some(e) = logged.filter(|e| {
+                committed(e) == Some(true) || t.counted.is_none() || short.is_some()
+            }) {
                 // A count says what the counters could not: the rows expected are there, so the
                 // DELETE took no more than the table's ordinary traffic did.
-                let short = crate::analysis::signatures::count_below_estimate(t);
                 if let Some(counted) = t.counted.filter(|_| !t.affected() && short.is_none()) {
                     verdict.ruled_out.push(RuledOut {
                         kind: Kind::Delete,
@@ -126,6 +156,22 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     ),
                 ));
                 f.cite_logged(e);
+                // The count is the measurement the restarted counters are not: rows are fewer
+                // than the estimate by more than its noise, and this statement is what the log
+                // shows removing rows from the table.
+                if let (Some(fewer), Some(counted)) = (short, t.counted) {
+                    f.scored(
+                        Reason::StatsSignature,
+                        format!("evidence:exact_counts.counted.{}", t.name),
+                        format!(
+                            "count(*) {counted} after the snapshot, {} {}: {fewer} fewer, more than the estimate's noise; relfilenode {} and oid {} kept: no TRUNCATE, no re-creation",
+                            crate::analysis::signatures::expected_label(t),
+                            t.expected.unwrap_or(0),
+                            t.stats.relfilenode,
+                            t.stats.oid
+                        ),
+                    );
+                }
                 if e.kind == EventKind::DeleteAll
                     && let Some(b) = t.baseline
                     && b.n_live_tup.unwrap_or(0) > 0
@@ -200,13 +246,16 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                         ),
                     );
                 }
-                f.note(Fact::against(
-                    t.cite("n_tup_del"),
-                    format!(
-                        "n_tup_del {}: counters since a restart, not since the DELETE; which statement and when is for the log (log_statement = mod) or the WAL to say",
-                        t.del()
-                    ),
-                ));
+                match logged {
+                    Some(e) => f.cite_logged(e),
+                    None => f.note(Fact::against(
+                        t.cite("n_tup_del"),
+                        format!(
+                            "n_tup_del {}: counters since a restart, not since the DELETE; which statement and when is for the log (log_statement = mod) or the WAL to say",
+                            t.del()
+                        ),
+                    )),
+                }
                 f.confirm.push(wal_confirm(t));
                 verdict.findings.push(f.finish());
                 continue;
@@ -226,7 +275,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             || recent
             || large;
         if k == 0 {
-            if t.del() > 0 && (relevant || !events.is_empty()) {
+            if !undone.is_empty() {
+                // Ruled out above, by the same counters.
+            } else if t.del() > 0 && (relevant || !events.is_empty()) {
                 verdict.ruled_out.push(RuledOut {
                     kind: Kind::Delete,
                     tables: vec![t.name.clone()],

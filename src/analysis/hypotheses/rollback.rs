@@ -8,7 +8,9 @@
 //! and `xact_rollback` +1 per transaction. The storage is not replaced (relfilenode = oid) and
 //! `reltuples` keeps its value. Autovacuum later removes the dead tuples (`tuples: N removed` in
 //! the log with `log_autovacuum_min_duration`), after which only `n_tup_ins` stays inflated:
-//! `n_tup_ins − n_tup_del > n_live_tup` with rfn = oid is the lasting trace.
+//! `n_tup_ins − n_tup_del > n_live_tup` with rfn = oid is the lasting trace. With
+//! `log_statement = mod` the INSERT is logged and its ROLLBACK is not: such an INSERT of unknown
+//! outcome is named by the finding its dead tuples make, never read as a committed load.
 
 use crate::analysis::facts::{Facts, committed};
 use crate::analysis::finding::{Fact, Finding, Hypothesis, Kind, RecoveryNote, RuledOut, Verdict};
@@ -247,6 +249,23 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 ),
             );
             f.pin(e);
+        } else if (dead_cover || insv_cover)
+            && let Some(e) = facts
+                .events_for(i, &[EventKind::BulkLoad])
+                .into_iter()
+                .rev()
+                .find(|e| committed(e).is_none())
+        {
+            // log_statement = mod logs the INSERT but not the ROLLBACK: the dead tuples say how
+            // it ended. Its outcome is not seen, so it earns no log points; it names the work.
+            f.note(Fact::for_(
+                e.source.clone(),
+                format!(
+                    "`{}` — the log does not show how its transaction ended; the dead tuples above show it never committed",
+                    e.text
+                ),
+            ));
+            f.pin(e);
         }
         f.confirm.push(
             "in WAL: Heap/INSERT records followed by Transaction/ABORT for the same xid".into(),
@@ -318,6 +337,25 @@ mod tests {
         t.n_dead_tup = Some(5000);
         t.n_ins_since_vacuum = Some(5000);
         t
+    }
+
+    /// log_statement = mod: the INSERT is logged, its ROLLBACK is not (outcome unknown). The
+    /// dead tuples tell the rollback; the finding names the INSERT and scores nothing for it.
+    #[test]
+    fn an_insert_of_unknown_outcome_is_named_by_the_rollback_its_dead_tuples_show() {
+        let mut insert = event(
+            EventKind::BulkLoad,
+            at(12, 10, 0),
+            40,
+            "INSERT INTO parent SELECT …",
+            &["parent"],
+        );
+        insert.outcome = Some(TxOutcome::Unknown);
+        let ev = with_log(evidence(vec![aborted_inserts()], vec![]), vec![insert]);
+        let v = hypothesize(&Facts::new(&ev));
+        let f = v.findings.first().expect("the rollback is found");
+        assert_eq!(f.statement.as_deref(), Some("INSERT INTO parent SELECT …"));
+        assert!(f.score.iter().all(|s| s.reason != Reason::LogStatement));
     }
 
     #[test]

@@ -101,8 +101,13 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     kind: Kind::StatsReset,
                     tables: vec![t.name.clone()],
                     reason: format!(
-                        "the log shows `{}` committed on it{}: its counters restarted, but rows went by that statement",
+                        "the log shows `{}` {} on it{}: its counters restarted, but rows went by that statement",
                         e.text.trim(),
+                        if crate::analysis::facts::committed(e) == Some(true) {
+                            "committed"
+                        } else {
+                            "(how its transaction ended is not in the log, and the table does not show it undone)"
+                        },
                         if e.kind == EventKind::Delete {
                             " after the baseline"
                         } else {

@@ -8,10 +8,15 @@
 //! is the TRUNCATE's commit time; tables truncated in one statement share that time. The oid is
 //! kept (DROP+CREATE gives a new one). After the next VACUUM `reltuples` becomes 0; the new
 //! relfilenode stays. `log_statement = ddl` does not log TRUNCATE (it is in the `mod` class).
+//! `mod` logs no COMMIT or ROLLBACK: a logged TRUNCATE of unknown outcome whose table is still
+//! on its file (relfilenode = oid, or the baseline's) rolled back, and is ruled out by that.
 
-use crate::analysis::facts::Facts;
+use crate::analysis::facts::{Facts, committed};
 use crate::analysis::finding::{Finding, Hypothesis, Kind, RuledOut, Verdict};
-use crate::analysis::signatures::{groups, oid_changed, score_log, score_migrations, score_tables};
+use crate::analysis::signatures::{
+    groups, oid_changed, score_log, score_migrations, score_tables, undone,
+};
+use crate::evidence::EventKind;
 
 /// This hypothesis in the registry (`ALL` of the hypotheses module), with its advice.
 pub const HYPOTHESIS: Hypothesis = Hypothesis {
@@ -76,7 +81,28 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         verdict.findings.push(f.finish());
     }
     for (i, t) in facts.tables.iter().enumerate() {
-        if !t.affected() || explained.contains(&i) {
+        if explained.contains(&i) {
+            continue;
+        }
+        // A logged TRUNCATE whose outcome the log does not show (log_statement = mod logs no
+        // COMMIT or ROLLBACK) that the table shows undone — still on its file — is ruled out by
+        // that fact, whatever else happened to the table.
+        let undone: Vec<_> = facts
+            .events_for(i, &[EventKind::Truncate])
+            .into_iter()
+            .filter(|e| committed(e).is_none())
+            .filter_map(|e| undone(facts, i, e))
+            .collect();
+        let told = !undone.is_empty();
+        for u in undone {
+            verdict.ruled_out.push(RuledOut {
+                kind: Kind::Truncate,
+                tables: vec![t.name.clone()],
+                reason: u.reason,
+                source: u.source,
+            });
+        }
+        if !t.affected() || told {
             continue;
         }
         let reason = if oid_changed(t) {
@@ -106,7 +132,6 @@ mod tests {
     use super::*;
     use crate::analysis::fixtures::*;
     use crate::analysis::scoring::Reason;
-    use crate::evidence::EventKind;
 
     #[test]
     fn a_truncated_leaf_is_found_with_the_storage_signature() {
