@@ -146,22 +146,31 @@ pub fn may_have_committed(facts: &Facts, i: usize, e: &LogEvent) -> bool {
 /// How many of the counted deletes can have committed: the deletes the live count also lost,
 /// or those still visible as dead tuples counted as committed modifications.
 pub fn committed_deletes(t: &TableView) -> i64 {
-    let (del, gone) = match t.baseline {
+    let mod_since_analyze = t.stats.n_mod_since_analyze.unwrap_or(0);
+    // What a counter gained since the baseline; all of it when it fell since (a vacuum or an
+    // analyze restarted it, so it counts from then).
+    let gained = |now: i64, then: Option<i64>| match then {
+        Some(b) if now >= b => now - b,
+        _ => now,
+    };
+    let (del, gone, dead, modified) = match t.baseline {
         Some(b) if b.oid == t.stats.oid && b.n_tup_del.is_some_and(|d| d <= t.del()) => {
             let b_live = b.n_live_tup.unwrap_or(0);
             (
                 t.del() - b.n_tup_del.unwrap_or(0),
                 b_live + (t.ins() - b.n_tup_ins.unwrap_or(0)) - t.live(),
+                // Dead tuples and modifications the baseline already counted are older work
+                // (an update, a routine delete), not the deletes counted since.
+                gained(t.dead(), b.n_dead_tup),
+                gained(mod_since_analyze, b.n_mod_since_analyze),
             )
         }
-        _ => (t.del(), t.ins() - t.live()),
+        _ => (t.del(), t.ins() - t.live(), t.dead(), mod_since_analyze),
     };
     // Committed deletes also leave dead tuples and count in n_mod_since_analyze (until the next
     // vacuum/analyze); rolled-back ones do neither. This holds when n_live_tup is off, e.g. an
     // ANALYZE that ran before the inserting session flushed its counts.
-    let unvacuumed = del
-        .min(t.stats.n_mod_since_analyze.unwrap_or(0))
-        .min(t.dead());
+    let unvacuumed = del.min(modified).min(dead);
     del.min(gone).max(unvacuumed).max(0)
 }
 
@@ -589,6 +598,49 @@ mod tests {
                 .iter()
                 .flat_map(|t| &t.events)
                 .all(|e| e.outcome == Some(TxOutcome::Unknown))
+        );
+    }
+
+    /// Random incident (seed logmod, #23): 14 updates and a routine one-row DELETE left 15 dead
+    /// tuples and n_mod_since_analyze 108 before the baseline; then `BEGIN; DELETE FROM
+    /// billing.customers; ROLLBACK;` under log_statement = mod added 92 to n_tup_del and nothing
+    /// else. The baseline's dead tuples are not the DELETE's: no delete committed since.
+    #[test]
+    fn dead_tuples_the_baseline_already_counted_are_no_committed_deletes() {
+        let mut before = table("billing.customers", 16394, 92);
+        before.n_tup_ins = Some(93);
+        before.n_tup_upd = Some(14);
+        before.n_tup_del = Some(1);
+        before.n_dead_tup = Some(15);
+        before.n_mod_since_analyze = Some(108);
+        let mut now = before.clone();
+        now.n_tup_del = Some(93);
+        let mut ev = logged_as_mod(
+            evidence(vec![now], vec![]),
+            vec![event(
+                EventKind::DeleteAll,
+                at(12, 10, 0),
+                40,
+                "DELETE FROM billing.customers",
+                &["billing.customers"],
+            )],
+        );
+        let mut baseline = snapshot(vec![before], vec![]);
+        baseline.server.server_time = at(12, 5, 0);
+        ev.baseline = Some(baseline);
+        let facts = crate::analysis::facts::Facts::new(&ev);
+        let t = facts.table("billing.customers").expect("table");
+        assert_eq!(committed_deletes(t), 0);
+        let a = analyze(&ev);
+        assert!(
+            a.explanation("billing.customers").is_none_or(|f| !f.loss),
+            "{:#?}",
+            a.findings
+        );
+        assert!(
+            a.ruled_out
+                .iter()
+                .any(|r| r.kind == Kind::Delete && r.reason.contains("did not take effect"))
         );
     }
 
