@@ -1145,3 +1145,48 @@ mod rollback_after_reset {
         assert!(a.findings.iter().all(|f| !f.loss));
     }
 }
+
+#[cfg(test)]
+mod truncate_before_restart {
+    use crate::analysis::analyze;
+    use crate::analysis::finding::Kind;
+    use crate::analysis::fixtures::*;
+
+    /// Generator miss (seed 1796277461 #32): `TRUNCATE "user"."order"` unlogged
+    /// (log_statement = ddl), then a crash — here `pg_stat_reset()` — and 13 inserts since, no
+    /// baseline. The counters count only the 13 (`intact` before); the file was replaced before
+    /// they restarted and nothing says what it held: `unknown`, explained by the TRUNCATE the
+    /// file swap shows. A table whose file was replaced after the restart stays `intact`.
+    #[test]
+    fn a_file_replaced_before_the_counters_restarted_is_not_intact() {
+        let mut order = truncated(zeroed(table("order", 16430, 200)), 16457, at(12, 0, 0));
+        order.n_tup_ins = Some(13);
+        order.n_live_tup = Some(13);
+        let mut later = truncated(zeroed(table("staging", 16440, 50)), 16460, at(12, 45, 0));
+        later.n_tup_ins = Some(5);
+        later.n_live_tup = Some(5);
+        let quiet = zeroed(table("events", 16420, 300));
+        let mut ev = evidence(vec![order, later, quiet], vec![]);
+        if let Some(d) = ev.database.as_mut()
+            && let Some(s) = d.database_stats.as_mut()
+        {
+            s.stats_reset = Some(at(12, 30, 0));
+        }
+        let a = analyze(&ev);
+        let status = |name: &str| {
+            a.tables
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.status)
+                .unwrap_or_else(|| panic!("{name}: {:#?}", a.tables))
+        };
+        assert_eq!(status("order"), "unknown");
+        assert_eq!(
+            a.explanation("public.order").map(|f| f.kind),
+            Some(Kind::Truncate),
+            "{:#?}",
+            a.findings
+        );
+        assert_eq!(status("staging"), "intact");
+    }
+}

@@ -194,6 +194,7 @@ impl<'a> Facts<'a> {
         // A database restored since the baseline: its counters count the restore, so tables are
         // compared with the baseline's rows (`status::assess_restored`).
         let restored = Cluster::of(evidence).restored_since_baseline();
+        let restarted_at = Cluster::of(evidence).counters_restarted_at();
         let mut tables: Vec<TableView> = evidence
             .database
             .iter()
@@ -222,6 +223,14 @@ impl<'a> Facts<'a> {
                     ),
                     None => assessment,
                 };
+                let mut assessment = assessment;
+                if count.is_none()
+                    && assessment.status == crate::analysis::status::TableStatus::Intact
+                    && crate::analysis::status::replaced_before_restart(t, restarted_at)
+                {
+                    assessment.status = crate::analysis::status::TableStatus::Unknown;
+                    assessment.counters_restarted = true;
+                }
                 let expected = assessment.expected_rows;
                 let status = assessment.status;
                 let expected_from = match (expected, baseline) {
@@ -768,6 +777,13 @@ impl Cluster {
     /// The bgwriter's stats were reset when this postmaster started (within five minutes):
     /// what crash recovery and archive recovery do. On a cluster that never crashed the reset
     /// is the initdb time, before the first start.
+    /// When the cluster's counters restarted, if they did: `pg_stat_reset()` (the database's
+    /// stats_reset) or crash/archive recovery (the postmaster start that reset them).
+    pub fn counters_restarted_at(&self) -> Option<DateTime<Utc>> {
+        let recovery = self.postmaster_start.filter(|_| self.reset_at_start());
+        self.database_stats_reset.max(recovery)
+    }
+
     pub fn reset_at_start(&self) -> bool {
         match (self.bgwriter_stats_reset, self.postmaster_start) {
             (Some(r), Some(s)) => r >= s && r - s <= chrono::Duration::minutes(5),

@@ -413,6 +413,20 @@ pub struct TableRow {
     pub last_analyze: Option<DateTime<Utc>>,
 }
 
+/// A table whose file was replaced (TRUNCATE, or a rewrite) and not analysed since
+/// (`reltuples` −1), the replacement committed before the cluster's counters restarted at
+/// `restarted_at` (crash recovery, `pg_stat_reset()`): what the counters counted since is only
+/// what came after, and nothing is left that says what the old file held. Its counters cannot
+/// vouch for it: not `intact` but `unknown` (the `truncate` hypothesis reads the file's swap).
+pub fn replaced_before_restart(t: &TableStats, restarted_at: Option<DateTime<Utc>>) -> bool {
+    t.relkind != "p"
+        && t.relfilenode != t.oid
+        && t.reltuples < 0.0
+        && t.catalog_commit_time
+            .zip(restarted_at)
+            .is_some_and(|(replaced, restarted)| replaced < restarted)
+}
+
 /// When a snapshot's counters restarted last: the later of the database's `stats_reset` and the
 /// postmaster start (a crash or a restore starts the counters afresh; a clean restart keeps
 /// them, which is why this is only shown for tables whose counters did restart).
