@@ -86,16 +86,26 @@ pub fn undone(facts: &Facts, i: usize, e: &LogEvent) -> Option<Undone> {
                     }
                     _ => t.del(),
                 };
-                if committed_deletes(t) > 0 || (e.kind == EventKind::Delete && attempted == 0) {
+                let k = committed_deletes(t);
+                // A DELETE of every row that committed leaves none of the rows before it: when
+                // the deletes that cannot have committed are at least the rows still live, that
+                // statement is among them, whatever routine deletes committed beside it.
+                let all_undone = e.kind == EventKind::DeleteAll && attempted - k >= t.live().max(1);
+                if (k > 0 && !all_undone) || (e.kind == EventKind::Delete && attempted == 0) {
                     return None;
                 }
                 Undone {
                     reason: format!(
-                        "n_tup_del counted {attempted} deletes{}, but n_live_tup {} did not fall by them and n_dead_tup is {}: deletes that commit leave dead tuples, rolled-back ones are only counted",
+                        "n_tup_del counted {attempted} deletes{}{}, but n_live_tup {} did not fall by them and n_dead_tup is {}: deletes that commit leave dead tuples, rolled-back ones are only counted",
                         if baseline.is_some() {
                             " since the baseline"
                         } else {
                             ""
+                        },
+                        if k > 0 {
+                            format!(" ({k} of them can have committed)")
+                        } else {
+                            String::new()
                         },
                         t.live(),
                         t.dead()
@@ -575,6 +585,47 @@ mod tests {
         assert!(
             outcomes.iter().all(|o| *o == Some(TxOutcome::Unknown)),
             "{outcomes:?}"
+        );
+    }
+
+    /// Random-incident seed 1796281310 #3: a routine `DELETE … WHERE id = 65` committed, then
+    /// `BEGIN; DELETE FROM "Products"; ROLLBACK;` under log_statement = mod. n_tup_del 382,
+    /// n_live_tup 381, no dead tuples: one delete can have committed, and the 381 that cannot
+    /// are the rows still there — the DELETE of every row is undone, not the routine one's
+    /// statement (it was pinned to the one-row finding, which its missing WHERE made a loss).
+    #[test]
+    fn a_rolled_back_delete_of_every_row_beside_a_routine_one_is_undone() {
+        let mut products = table("products", 16448, 381);
+        products.n_tup_ins = Some(382);
+        products.n_tup_del = Some(382);
+        products.n_dead_tup = Some(0);
+        products.n_mod_since_analyze = Some(0);
+        let ev = logged_as_mod(
+            evidence(vec![products], vec![]),
+            vec![
+                event(
+                    EventKind::Delete,
+                    at(12, 0, 0),
+                    40,
+                    "DELETE FROM products WHERE id = 65",
+                    &["products"],
+                ),
+                event(
+                    EventKind::DeleteAll,
+                    at(12, 10, 0),
+                    47,
+                    "DELETE FROM products",
+                    &["products"],
+                ),
+            ],
+        );
+        let a = analyze(&ev);
+        assert!(
+            a.findings
+                .iter()
+                .all(|f| !f.loss && f.statement.as_deref() != Some("DELETE FROM products")),
+            "{:#?}",
+            a.findings
         );
     }
 
