@@ -588,7 +588,7 @@ mod tests {
         );
     }
 
-    /// Random-incident seed 1796281310 #3: a routine `DELETE … WHERE id = 65` committed, then
+    /// Random-incident seed 1796281520 #3: a routine `DELETE … WHERE id = 65` committed, then
     /// `BEGIN; DELETE FROM "Products"; ROLLBACK;` under log_statement = mod. n_tup_del 382,
     /// n_live_tup 381, no dead tuples: one delete can have committed, and the 381 that cannot
     /// are the rows still there — the DELETE of every row is undone, not the routine one's
