@@ -452,7 +452,9 @@ fn routine_deletes(facts: &Facts, findings: &mut [Finding]) {
                 let k = committed_deletes(t)
                     .max(crate::analysis::signatures::count_below_estimate(t).unwrap_or(0));
                 let had = (t.live() + k).max(t.expected.unwrap_or(0));
-                let small = k * ROUTINE_SHARE < had;
+                // One row, from a table that still holds the rest, is routine-sized whatever
+                // the table's size (a 19-row table's one-row DELETE … WHERE id = 12 is 5 %).
+                let small = k * ROUTINE_SHARE < had || (k == 1 && had > 1);
                 let rest_explained =
                     !t.affected() || explained_by_other.iter().any(|(n, _)| n == name);
                 small && rest_explained
@@ -707,6 +709,28 @@ mod tests {
         let f = a.explanation("public.orders").expect("kept as a finding");
         assert_eq!(f.kind, Kind::Delete);
         assert!(!f.loss);
+    }
+
+    /// One row of a small table (19, random-incident seed 1796281520 #195) is routine too; the
+    /// one row of a one-row table, which it empties, is not.
+    #[test]
+    fn a_one_row_delete_from_a_small_table_is_routine_unless_it_empties_it() {
+        let delete_one = |name: &str, rows: i64| {
+            with_log(
+                evidence(vec![deleted(table(name, 16385, rows), 1)], vec![]),
+                vec![event(
+                    EventKind::Delete,
+                    at(12, 30, 0),
+                    52,
+                    &format!("DELETE FROM {name} WHERE id = 12"),
+                    &[&format!("public.{name}")],
+                )],
+            )
+        };
+        let a = analyze(&delete_one("limits", 19));
+        assert!(!a.explanation("public.limits").expect("kept").loss);
+        let a = analyze(&delete_one("settings", 1));
+        assert!(a.explanation("public.settings").expect("explained").loss);
     }
 
     /// Findings outside the incident window are not losses: with --since after a DELETE, the
