@@ -40,6 +40,23 @@ fn read(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
 }
 
+/// `pgtriage collect --db URL EXTRA… -o DIR/evidence.json`, the evidence file's path.
+fn collect(pg: &PgCluster, db: &str, dir: &Path, extra: &[&str]) -> std::path::PathBuf {
+    let evidence = dir.join("evidence.json");
+    let url = pg.url(db);
+    let mut args = vec!["collect", "--db", url.as_str()];
+    args.extend_from_slice(extra);
+    args.extend(["-o", path(&evidence)]);
+    pgtriage(&args);
+    evidence
+}
+
+/// `pgtriage report EVIDENCE --format json`, parsed.
+fn report_of(evidence: &Path) -> Value {
+    serde_json::from_slice(&pgtriage(&["report", path(evidence), "--format", "json"]))
+        .expect("report json")
+}
+
 fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["tables"]
         .as_array()
@@ -108,25 +125,14 @@ fn deletes_hidden_by_a_stats_reset_are_counted_and_reported() {
     pg.psql(&db, "SELECT pg_stat_reset()");
     pg.flush_stats(&db);
 
-    let evidence = work.path().join("evidence.json");
-    pgtriage(&[
-        "collect",
-        "--db",
-        &pg.url(&db),
-        "--baseline",
-        path(&baseline),
-        "-o",
-        path(&evidence),
-    ]);
+    let evidence = collect(&pg, &db, work.path(), &["--baseline", path(&baseline)]);
     let ev = read(&evidence);
     let counted = &ev["exact_counts"]["counted"];
     assert_eq!(counted["public.products"], 0, "{}", ev["exact_counts"]);
     assert_eq!(counted["public.orders"], 500);
     assert_eq!(counted["public.customers"], 300);
 
-    let report: Value =
-        serde_json::from_slice(&pgtriage(&["report", path(&evidence), "--format", "json"]))
-            .expect("report json");
+    let report = report_of(&evidence);
     let products = table(&report, "products");
     assert_eq!(products["status"], "wiped", "{products}");
     assert_eq!(products["counted_rows"], 0);
@@ -176,9 +182,7 @@ fn a_crash_alone_reads_intact_by_the_counts() {
     let work = tempfile::tempdir().expect("tempdir");
     let evidence = work.path().join("evidence.json");
     pgtriage(&["collect", "--db", &pg.url(&db), "-o", path(&evidence)]);
-    let report: Value =
-        serde_json::from_slice(&pgtriage(&["report", path(&evidence), "--format", "json"]))
-            .expect("report json");
+    let report = report_of(&evidence);
     for (name, rows) in [("products", 400), ("orders", 1000), ("customers", 300)] {
         let t = table(&report, name);
         assert_eq!(t["status"], "intact", "{t}");
@@ -221,19 +225,8 @@ fn a_cascade_then_a_crash_is_one_cascade_by_the_counts() {
     pg.psql(&db, "DELETE FROM accounts");
     pg.stop_server("immediate");
     pg.start_server();
-    let evidence = work.path().join("evidence.json");
-    pgtriage(&[
-        "collect",
-        "--db",
-        &pg.url(&db),
-        "--baseline",
-        path(&baseline),
-        "-o",
-        path(&evidence),
-    ]);
-    let report: Value =
-        serde_json::from_slice(&pgtriage(&["report", path(&evidence), "--format", "json"]))
-            .expect("report json");
+    let evidence = collect(&pg, &db, work.path(), &["--baseline", path(&baseline)]);
+    let report = report_of(&evidence);
     for (name, lost) in [("accounts", 50), ("invoices", 200), ("lines", 600)] {
         let t = table(&report, name);
         assert_eq!(t["status"], "wiped", "{t}");
@@ -278,19 +271,8 @@ fn a_logged_delete_then_a_crash_is_judged_by_the_count_against_the_estimate() {
     pg.stop_server("immediate");
     pg.start_server();
     let work = tempfile::tempdir().expect("tempdir");
-    let evidence = work.path().join("evidence.json");
-    pgtriage(&[
-        "collect",
-        "--db",
-        &pg.url(&db),
-        "--log",
-        path(&pg.log_dir()),
-        "-o",
-        path(&evidence),
-    ]);
-    let report: Value =
-        serde_json::from_slice(&pgtriage(&["report", path(&evidence), "--format", "json"]))
-            .expect("report json");
+    let evidence = collect(&pg, &db, work.path(), &["--log", path(&pg.log_dir())]);
+    let report = report_of(&evidence);
     let orders = table(&report, "orders");
     assert_eq!(orders["counted_rows"], 500, "{orders}");
     assert_eq!(orders["status"], "unknown", "{orders}");
@@ -331,19 +313,8 @@ fn a_delete_after_a_crash_is_not_explained_by_the_reset() {
     pg.start_server();
     pg.psql(&db, "DELETE FROM products WHERE id > 1");
     pg.flush_stats(&db);
-    let evidence = work.path().join("evidence.json");
-    pgtriage(&[
-        "collect",
-        "--db",
-        &pg.url(&db),
-        "--baseline",
-        path(&baseline),
-        "-o",
-        path(&evidence),
-    ]);
-    let report: Value =
-        serde_json::from_slice(&pgtriage(&["report", path(&evidence), "--format", "json"]))
-            .expect("report json");
+    let evidence = collect(&pg, &db, work.path(), &["--baseline", path(&baseline)]);
+    let report = report_of(&evidence);
     let products = table(&report, "products");
     assert_eq!(products["counted_rows"], 1, "{products}");
     let why = explanation(&report, "products");
