@@ -227,6 +227,9 @@ impl<'a> Facts<'a> {
                 if count.is_none()
                     && assessment.status == crate::analysis::status::TableStatus::Intact
                     && crate::analysis::status::replaced_before_restart(t, restarted_at)
+                    // A baseline already on this file was taken after the swap: the swap is
+                    // older history, and the baseline's rows are what is expected.
+                    && baseline.is_none_or(|b| b.relfilenode != t.relfilenode)
                 {
                     assessment.status = crate::analysis::status::TableStatus::Unknown;
                     assessment.counters_restarted = true;
