@@ -728,7 +728,14 @@ mod tests {
             )
         };
         let a = analyze(&delete_one("limits", 19));
-        assert!(!a.explanation("public.limits").expect("kept").loss);
+        let limits = a.explanation("public.limits").expect("kept");
+        assert!(!limits.loss);
+        // Issue #14's "1 rows".
+        assert!(
+            limits.summary.contains(": 1 row removed"),
+            "{}",
+            limits.summary
+        );
         let a = analyze(&delete_one("settings", 1));
         assert!(a.explanation("public.settings").expect("explained").loss);
     }

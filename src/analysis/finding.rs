@@ -267,3 +267,12 @@ impl Finding {
         self.pin(event);
     }
 }
+
+/// "1 row", "N rows": a count of rows as a sentence says it.
+pub fn rows(n: i64) -> String {
+    if n == 1 {
+        "1 row".to_string()
+    } else {
+        format!("{n} rows")
+    }
+}

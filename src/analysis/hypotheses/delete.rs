@@ -304,8 +304,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             Kind::Delete,
             vec![t.name.clone()],
             format!(
-                "{}: {} rows removed by committed DELETE statements",
-                t.name, k
+                "{}: {} removed by committed DELETE statements",
+                t.name,
+                crate::analysis::finding::rows(k)
             ),
         );
         f.scored(

@@ -41,9 +41,9 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
             names.clone(),
             if lost > 0 {
                 format!(
-                    "{} emptied by TRUNCATE ({} rows gone, none of them counted as deleted)",
+                    "{} emptied by TRUNCATE ({} gone, none of them counted as deleted)",
                     names.join(", "),
-                    lost
+                    crate::analysis::finding::rows(lost)
                 )
             } else {
                 format!(
