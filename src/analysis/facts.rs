@@ -95,6 +95,10 @@ impl<'a> TableView<'a> {
     pub fn cite_baseline(&self, column: &str) -> String {
         format!("baseline:{}.{column}", self.name)
     }
+    /// `evidence:exact_counts.counted.SCHEMA.TABLE`: the count(*) collect took.
+    pub fn cite_count(&self) -> String {
+        format!("evidence:exact_counts.counted.{}", self.name)
+    }
     /// Wiped or partial.
     pub fn affected(&self) -> bool {
         is_affected(self.status)

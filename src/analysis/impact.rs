@@ -243,8 +243,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 fn rows_text(n: Option<i64>) -> String {
     match n {
-        Some(1) => "1 row".into(),
-        Some(n) => format!("{n} rows"),
+        Some(n) => crate::analysis::finding::rows(n),
         None => "an uncounted number of rows".into(),
     }
 }

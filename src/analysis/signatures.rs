@@ -73,7 +73,7 @@ pub fn undone(facts: &Facts, i: usize, e: &LogEvent) -> Option<Undone> {
                         expected_label(t),
                         t.expected.unwrap_or(0)
                     ),
-                    source: format!("evidence:exact_counts.counted.{}", t.name),
+                    source: t.cite_count(),
                 }
             } else if t.counters_restarted || !t.has_counters() {
                 return None;

@@ -275,7 +275,7 @@ fn delete_cascades(facts: &Facts, verdict: &mut Verdict) {
             match t.counted {
                 Some(counted) if delete::committed_deletes(t) == 0 => f.scored(
                     Reason::StatsSignature,
-                    format!("evidence:exact_counts.counted.{}", t.name),
+                    t.cite_count(),
                     format!(
                         "{}: a count(*) finds {counted} rows of {} expected, file and oid kept: deleted before the counters restarted",
                         t.name,

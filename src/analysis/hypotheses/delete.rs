@@ -130,7 +130,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                             crate::analysis::signatures::expected_label(t),
                             t.expected.unwrap_or(0)
                         ),
-                        source: format!("evidence:exact_counts.counted.{}", t.name),
+                        source: t.cite_count(),
                     });
                     continue;
                 }
@@ -162,7 +162,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 if let (Some(fewer), Some(counted)) = (short, t.counted) {
                     f.scored(
                         Reason::StatsSignature,
-                        format!("evidence:exact_counts.counted.{}", t.name),
+                        t.cite_count(),
                         format!(
                             "count(*) {counted} after the snapshot, {} {}: {fewer} fewer, more than the estimate's noise; relfilenode {} and oid {} kept: no TRUNCATE, no re-creation",
                             crate::analysis::signatures::expected_label(t),
@@ -226,7 +226,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                 );
                 f.scored(
                     Reason::StatsSignature,
-                    format!("evidence:exact_counts.counted.{}", t.name),
+                    t.cite_count(),
                     format!(
                         "count(*) {counted} after the snapshot, {} expected; relfilenode {} and oid {} kept: no TRUNCATE, no re-creation — the rows went by DELETE before the counters restarted",
                         t.expected.unwrap_or(0),

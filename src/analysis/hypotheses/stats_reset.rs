@@ -135,7 +135,7 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     crate::analysis::signatures::expected_label(t),
                     t.expected.unwrap_or(0)
                 ),
-                source: format!("evidence:exact_counts.counted.{}", t.name),
+                source: t.cite_count(),
             });
             false
         }
