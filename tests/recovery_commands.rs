@@ -482,3 +482,113 @@ fn a_restore_that_switched_timelines_gets_its_lost_writes_back() {
         "1500"
     );
 }
+
+/// Two scripts of one role empty a table each and keep their sessions open; a third
+/// application of the same role only reads. The stop action is one line for both scripts
+/// (`application_name IN (…)`), run as printed: both sessions end, the reader's does not, and
+/// the role is not blocked (the log shows the reader logging in with it).
+#[test]
+fn one_stop_line_ends_every_script_of_the_role_and_spares_its_other_applications() {
+    let cluster = PgCluster::start(ClusterOptions::default());
+    let db = cluster.fresh_database("stop_role");
+    cluster.psql(&db, "CREATE ROLE cleaner LOGIN");
+    cluster.psql_script(
+        &db,
+        "CREATE TABLE public.jobs (id int PRIMARY KEY);
+         CREATE TABLE public.events (id int PRIMARY KEY);
+         INSERT INTO public.jobs SELECT generate_series(1, 50);
+         INSERT INTO public.events SELECT generate_series(1, 70);
+         GRANT SELECT, DELETE ON public.jobs, public.events TO cleaner;",
+        false,
+    );
+    cluster.flush_stats(&db);
+    let work = cluster.dir.join("work-stop-role");
+    std::fs::create_dir_all(&work).expect("workdir");
+    collect(&cluster, &db, &work, "baseline.json", &[]);
+    let session = |app: &str, sql: &str| {
+        let mut child = Command::new(cluster.bindir.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+            .arg("-d")
+            .arg(format!(
+                "postgresql:///{db}?host={}&port={}&user=cleaner&application_name={app}",
+                cluster.dir.display(),
+                cluster.port
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psql");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(sql.as_bytes()).expect("write");
+        stdin.flush().expect("flush");
+        (child, stdin)
+    };
+    let purge = session(
+        "nightly-purge",
+        "DELETE FROM public.jobs;\nSELECT pg_stat_force_next_flush();\n",
+    );
+    let reset = session(
+        "reset-script",
+        "DELETE FROM public.events;\nSELECT pg_stat_force_next_flush();\n",
+    );
+    let reader = session("dashboard", "SELECT count(*) FROM public.jobs;\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while cluster.psql(
+        &db,
+        "SELECT sum(n_tup_del) FROM pg_stat_user_tables WHERE relname IN ('jobs', 'events')",
+    ) != "120"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the DELETEs never ran"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cluster.flush_stats(&db);
+    let log = cluster.log_dir().join("postgresql.log");
+    collect(
+        &cluster,
+        &db,
+        &work,
+        "evidence.json",
+        &[
+            "--log",
+            &log.display().to_string(),
+            "--baseline",
+            "baseline.json",
+        ],
+    );
+    let report = report_json(&work);
+    let stop = action(&report, "Stop ");
+    assert_eq!(
+        stop.matches("pg_terminate_backend").count(),
+        1,
+        "one line for the role: {stop}"
+    );
+    assert!(
+        stop.contains("application_name IN ('nightly-purge', 'reset-script')")
+            || stop.contains("application_name IN ('reset-script', 'nightly-purge')"),
+        "{stop}"
+    );
+    assert!(
+        !stop.contains("ALTER ROLE"),
+        "the reader uses the role too: {stop}"
+    );
+    let o = run_sql(&cluster, &db, stop);
+    assert!(o.status.success(), "{stop}: {}", text(&o));
+    let apps = "SELECT string_agg(application_name, ',' ORDER BY application_name) FROM pg_stat_activity WHERE usename = 'cleaner'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cluster.psql("postgres", apps) != "dashboard" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scripts' sessions were not ended, or the reader's was: {}",
+            cluster.psql("postgres", apps)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (mut child, stdin) in [purge, reset, reader] {
+        drop(stdin);
+        child.wait_timeout_or_kill(Duration::from_secs(5));
+    }
+}

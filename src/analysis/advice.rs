@@ -209,11 +209,9 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
                     .map(|(text, source)| format!(". The drop matches `{text}` ({source})"))
                     .unwrap_or_default()
             ),
-            command: Some(format!(
-                "SELECT attnum, attisdropped FROM pg_attribute WHERE attrelid = '{}'::regclass AND attisdropped;",
-                sql_name(&table)
-            )),
-            language: Some("sql"),
+            // A "do not" has nothing to run; the catalog row it rests on is the citation.
+            command: None,
+            language: None,
             source: format!("catalog:{table}.attnum_{}.attisdropped", dropped.attnum),
         });
     }
@@ -458,8 +456,8 @@ fn dropped_column_cause(
 
 /// Stop the session, role or job that removed the rows before restoring anything: a cron job,
 /// a janitor or a reset script runs again. One action per role seen doing it, naming every
-/// application of that role that removed rows, with one SQL block: a pg_terminate_backend line
-/// per application and one ALTER ROLE (two actions for one role would block it twice). A
+/// application of that role that removed rows, with one SQL block: one pg_terminate_backend line
+/// for all of them (an IN list) and one ALTER ROLE (two actions for one role would block it twice). A
 /// pg_cron job, or a writer without a role, is an action of its own.
 fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
     struct Writer<'a> {
@@ -523,25 +521,32 @@ fn stop_the_writer(evidence: &Evidence, analysis: &Analysis) -> Vec<Action> {
             .filter_map(|r| r.0)
             .filter(|a| !a.is_empty() && *a != "[unknown]")
             .collect();
-        let mut lines = Vec::new();
-        for (app, _, _, _) in &w.runs {
-            let mut filter = Vec::new();
-            if let Some(u) = w.user {
-                filter.push(format!("usename = {}", quote_literal(u)));
-            }
-            if let Some(a) = app.filter(|a| !a.is_empty() && *a != "[unknown]") {
-                filter.push(format!("application_name = {}", quote_literal(a)));
-            }
-            filter.push("pid <> pg_backend_pid()".into());
-            let line = format!(
-                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {};",
-                filter.join(" AND ")
-            );
-            if !lines.contains(&line) {
-                lines.push(line);
-            }
+        // One line for the role: its applications in one IN list (a run whose application
+        // the log does not name leaves the filter at the role alone).
+        let mut filter = Vec::new();
+        if let Some(u) = w.user {
+            filter.push(format!("usename = {}", quote_literal(u)));
         }
-        let mut command = lines.join("\n");
+        let named = w
+            .runs
+            .iter()
+            .all(|r| r.0.is_some_and(|a| !a.is_empty() && a != "[unknown]"));
+        match apps.as_slice() {
+            [one] if named => filter.push(format!("application_name = {}", quote_literal(one))),
+            [_, _, ..] if named => filter.push(format!(
+                "application_name IN ({})",
+                apps.iter()
+                    .map(|a| quote_literal(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => {}
+        }
+        filter.push("pid <> pg_backend_pid()".into());
+        let mut command = format!(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {};",
+            filter.join(" AND ")
+        );
         let ran: Vec<String> = w
             .runs
             .iter()
