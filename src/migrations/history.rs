@@ -14,6 +14,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{ObjectType, Oid, Repository, Sort, Tree};
 
+use super::commit_graph::CommitGraph;
 use super::detect::{self, Detector};
 
 /// Files bigger than this are not read (a data dump named like a migration).
@@ -125,6 +126,8 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
     revwalk
         .set_sorting(Sort::TOPOLOGICAL | Sort::TIME | Sort::REVERSE)
         .map_err(|e| e.message().to_string())?;
+    // The one commit pushed (None for a range, whose hidden side only libgit2 walks).
+    let mut tip: Option<Oid> = None;
     match opts.rev {
         Some(spec) if spec.contains("..") => revwalk.push_range(spec).map_err(|e| {
             format!(
@@ -140,6 +143,7 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
             revwalk
                 .push(commit.id())
                 .map_err(|e| e.message().to_string())?;
+            tip = Some(commit.id());
         }
         None => {
             let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| {
@@ -152,9 +156,12 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
             revwalk
                 .push(head.id())
                 .map_err(|e| e.message().to_string())?;
+            tip = Some(head.id());
         }
     }
+    let mut head_oid = None;
     if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
+        head_oid = Some(head.id());
         out.head = Some(head.id().to_string());
         out.rust_repo = head
             .tree()
@@ -163,17 +170,33 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
     }
 
     // The commits first (ids only, 20 bytes each): the survey samples them before the walk.
+    // From the commit graph when it holds the whole history (the same order, see
+    // `CommitGraph::topo_order`), else from libgit2's revwalk.
+    let graph = open_graph(&repo);
     let mut stopped: Option<String> = None;
-    let mut oids: Vec<Oid> = Vec::new();
-    for oid in revwalk {
-        match oid {
-            Ok(o) => oids.push(o),
-            Err(e) => {
-                stopped = Some(e.message().to_string());
-                break;
+    let from_graph = tip.zip(graph.as_ref()).and_then(|(t, g)| {
+        let order = g.topo_order(t.as_bytes().try_into().ok()?)?;
+        order
+            .iter()
+            .map(|o| Oid::from_bytes(o).ok())
+            .collect::<Option<Vec<Oid>>>()
+    });
+    let oids: Vec<Oid> = match from_graph {
+        Some(oids) => oids,
+        None => {
+            let mut oids = Vec::new();
+            for oid in revwalk {
+                match oid {
+                    Ok(o) => oids.push(o),
+                    Err(e) => {
+                        stopped = Some(e.message().to_string());
+                        break;
+                    }
+                }
             }
+            oids
         }
-    }
+    };
 
     let mut ctx = DiffContext {
         repo: &repo,
@@ -184,15 +207,16 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         trees: HashMap::new(),
         previous_trees: HashMap::new(),
         tree_of_commit: HashMap::new(),
+        graph,
     };
     ctx.survey_history(&oids);
     let mut head_walked = false;
     for oid in oids {
-        if out.head.as_deref() == Some(oid.to_string().as_str()) {
+        if head_oid == Some(oid) {
             head_walked = true;
         }
-        let commit = match repo.find_commit(oid) {
-            Ok(c) => c,
+        let header = match ctx.header(oid) {
+            Ok(h) => h,
             Err(e) => {
                 out.problems
                     .push(format!("commit {oid} unreadable: {}", e.message()));
@@ -200,38 +224,28 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
             }
         };
         out.commits_walked += 1;
-        let time = Utc
-            .timestamp_opt(commit.time().seconds(), 0)
-            .single()
-            .unwrap_or_default();
+        let time = Utc.timestamp_opt(header.time, 0).single().unwrap_or_default();
         if opts.since.is_some_and(|s| time < s) {
             continue;
         }
         // The trees this commit's diff reads become the "previous" generation: the next commit
         // (usually a child) finds its parent's trees there instead of reading them again.
         ctx.previous_trees = std::mem::take(&mut ctx.trees);
-        ctx.tree_of_commit.insert(oid, commit.tree_id());
-        let Ok(tree) = ctx.tree(commit.tree_id()) else {
+        ctx.tree_of_commit.insert(oid, header.tree);
+        let Ok(tree) = ctx.tree(header.tree) else {
             out.problems.push(format!("commit {oid}: tree missing"));
             continue;
         };
         let mut parents: Vec<Tree> = Vec::new();
-        for i in 0..commit.parent_count() {
-            let parent_tree = match commit.parent_id(i) {
-                Ok(pid) => match ctx.tree_of_commit.get(&pid).copied() {
-                    Some(tid) => ctx.tree(tid),
-                    None => repo.find_commit(pid).and_then(|p| ctx.tree(p.tree_id())),
-                },
-                Err(e) => Err(e),
+        for pid in &header.parents {
+            let parent_tree = match ctx.tree_of_commit.get(pid).copied() {
+                Some(tid) => ctx.tree(tid),
+                None => ctx.header(*pid).and_then(|p| ctx.tree(p.tree)),
             };
             match parent_tree {
                 Ok(t) => parents.push(t),
                 Err(e) => out.problems.push(format!(
-                    "history incomplete: commit {oid}: parent {} cannot be read ({}); its changes are read against an empty tree; run `git fsck` or clone again",
-                    commit
-                        .parent_id(i)
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|_| "?".into()),
+                    "history incomplete: commit {oid}: parent {pid} cannot be read ({}); its changes are read against an empty tree; run `git fsck` or clone again",
                     e.message()
                 )),
             }
@@ -251,6 +265,15 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         if raw.is_empty() {
             continue;
         }
+        // Author and message only for the commits that changed a migration path.
+        let commit = match repo.find_commit(oid) {
+            Ok(c) => c,
+            Err(e) => {
+                out.problems
+                    .push(format!("commit {oid} unreadable: {}", e.message()));
+                continue;
+            }
+        };
         let index = out.commits.len();
         let author = commit.author();
         out.commits.push(CommitMeta {
@@ -500,6 +523,26 @@ struct DiffContext<'r> {
     /// Root tree of each walked commit (40 bytes a commit), so a parent's tree is found without
     /// reading the parent commit again.
     tree_of_commit: HashMap<Oid, Oid>,
+    /// git's commit-graph file, when the repository has one: trees, parents and times of the
+    /// commits it holds without inflating them.
+    graph: Option<CommitGraph>,
+}
+
+/// What the walk needs of a commit before it knows whether the commit changed a migration.
+struct Header {
+    tree: Oid,
+    parents: Vec<Oid>,
+    /// Committer time, seconds since the epoch.
+    time: i64,
+}
+
+/// The commit graph, unless parents may differ from what it recorded: a shallow clone or
+/// grafts change a commit's parents, and git itself ignores the graph then.
+fn open_graph(repo: &Repository) -> Option<CommitGraph> {
+    if repo.is_shallow() || repo.commondir().join("info/grafts").exists() {
+        return None;
+    }
+    CommitGraph::open(&repo.commondir().join("objects"))
 }
 
 impl<'r> DiffContext<'r> {
@@ -511,12 +554,12 @@ impl<'r> DiffContext<'r> {
             return;
         }
         let repo = self.repo;
-        let tree_of = |oid: Oid| {
-            repo.find_commit(oid)
-                .and_then(|c| repo.find_tree(c.tree_id()))
+        let tree_of = |ctx: &Self, oid: Oid| {
+            ctx.header(oid)
+                .and_then(|h| repo.find_tree(h.tree))
                 .ok()
         };
-        let Some(tip) = oids.last().and_then(|o| tree_of(*o)) else {
+        let Some(tip) = oids.last().and_then(|o| tree_of(self, *o)) else {
             return;
         };
         let budget = survey_budget(oids.len());
@@ -531,7 +574,7 @@ impl<'r> DiffContext<'r> {
                 break;
             }
             let at = k * oids.len().saturating_sub(1) / samples.max(1);
-            if let Some(tree) = oids.get(at).and_then(|o| tree_of(*o)) {
+            if let Some(tree) = oids.get(at).and_then(|o| tree_of(self, *o)) {
                 self.survey(Some(&previous), &tree, &mut prefix, &mut reads);
                 previous = tree;
             }
@@ -593,6 +636,32 @@ impl<'r> DiffContext<'r> {
             }
             prefix.truncate(len);
         }
+    }
+
+    /// A commit's tree, parents and time: from the commit graph when it holds the commit (git
+    /// trusts it the same way), else from the commit object.
+    fn header(&self, oid: Oid) -> Result<Header, git2::Error> {
+        let from_graph = self.graph.as_ref().and_then(|g| {
+            let c = g.commit(oid.as_bytes().try_into().ok()?)?;
+            Some(Header {
+                tree: Oid::from_bytes(&c.tree).ok()?,
+                parents: c
+                    .parents
+                    .iter()
+                    .map(|p| Oid::from_bytes(p).ok())
+                    .collect::<Option<Vec<_>>>()?,
+                time: c.time,
+            })
+        });
+        if let Some(h) = from_graph {
+            return Ok(h);
+        }
+        let c = self.repo.find_commit(oid)?;
+        Ok(Header {
+            tree: c.tree_id(),
+            parents: c.parent_ids().collect(),
+            time: c.time().seconds(),
+        })
     }
 
     /// A tree by id, from the last two commits' trees or read from the object database.

@@ -9,6 +9,7 @@
 //! / [`scan_text`] for a single text.
 
 pub mod checksum;
+pub mod commit_graph;
 pub mod detect;
 pub mod found;
 pub mod frameworks;
