@@ -136,7 +136,11 @@ fn walk_json(bin: &Path, repo: &Path) -> Vec<u8> {
         .args(["--format", "json"])
         .output()
         .expect("pgtriage");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -150,15 +154,20 @@ fn the_graphs_order_trees_parents_and_times_are_libgit2s() {
     let mut heads = Vec::new();
     // A first part, its graph as one layer of a split chain.
     import(&repo, &history(0, 700, 7, &mut heads), &marks);
-    git(&repo, &["commit-graph", "write", "--reachable", "--split=no-merge"]);
+    git(
+        &repo,
+        &["commit-graph", "write", "--reachable", "--split=no-merge"],
+    );
     // More history on top (the octopus merges every head left), a second layer.
     heads = vec![700];
     import(&repo, &history(700, 900, 11, &mut heads), &marks);
-    git(&repo, &["commit-graph", "write", "--reachable", "--split=no-merge"]);
-    let chain = std::fs::read_to_string(
-        repo.join(".git/objects/info/commit-graphs/commit-graph-chain"),
-    )
-    .expect("a split commit-graph chain");
+    git(
+        &repo,
+        &["commit-graph", "write", "--reachable", "--split=no-merge"],
+    );
+    let chain =
+        std::fs::read_to_string(repo.join(".git/objects/info/commit-graphs/commit-graph-chain"))
+            .expect("a split commit-graph chain");
     assert_eq!(chain.lines().count(), 2, "{chain}");
     check_graph_against_libgit2(&repo, 2);
 
@@ -195,7 +204,11 @@ fn commits_written_after_the_graph_fall_back_to_the_objects() {
     let graph = CommitGraph::open(&repo.join(".git/objects")).expect("graph");
     let r = Repository::open(&repo).expect("open");
     let tip = r.head().expect("head").target().expect("tip");
-    assert!(graph.topo_order(tip.as_bytes().try_into().expect("20")).is_none());
+    assert!(
+        graph
+            .topo_order(tip.as_bytes().try_into().expect("20"))
+            .is_none()
+    );
     let with = walk_json(&bin, &repo);
     std::fs::remove_file(repo.join(".git/objects/info/commit-graph")).expect("rm graph");
     assert_eq!(with, walk_json(&bin, &repo));

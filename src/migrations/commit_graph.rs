@@ -129,8 +129,8 @@ impl CommitGraph {
         let files: Vec<std::path::PathBuf> = match single.is_file() {
             true => vec![single],
             false => {
-                let chain = std::fs::read_to_string(info.join("commit-graphs/commit-graph-chain"))
-                    .ok()?;
+                let chain =
+                    std::fs::read_to_string(info.join("commit-graphs/commit-graph-chain")).ok()?;
                 chain
                     .lines()
                     .map(str::trim)

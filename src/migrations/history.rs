@@ -208,6 +208,8 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
         previous_trees: HashMap::new(),
         tree_of_commit: HashMap::new(),
         graph,
+        sampled: HashMap::new(),
+        sampled_before: HashMap::new(),
     };
     ctx.survey_history(&oids);
     let mut head_walked = false;
@@ -224,7 +226,10 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, String> {
             }
         };
         out.commits_walked += 1;
-        let time = Utc.timestamp_opt(header.time, 0).single().unwrap_or_default();
+        let time = Utc
+            .timestamp_opt(header.time, 0)
+            .single()
+            .unwrap_or_default();
         if opts.since.is_some_and(|s| time < s) {
             continue;
         }
@@ -526,6 +531,10 @@ struct DiffContext<'r> {
     /// git's commit-graph file, when the repository has one: trees, parents and times of the
     /// commits it holds without inflating them.
     graph: Option<CommitGraph>,
+    /// The survey's trees below the root of the sample it is reading, and of the sample before
+    /// (each sample is compared with the one before: its trees are read once, not twice).
+    sampled: HashMap<Oid, Tree<'r>>,
+    sampled_before: HashMap<Oid, Tree<'r>>,
 }
 
 /// What the walk needs of a commit before it knows whether the commit changed a migration.
@@ -554,11 +563,8 @@ impl<'r> DiffContext<'r> {
             return;
         }
         let repo = self.repo;
-        let tree_of = |ctx: &Self, oid: Oid| {
-            ctx.header(oid)
-                .and_then(|h| repo.find_tree(h.tree))
-                .ok()
-        };
+        let tree_of =
+            |ctx: &Self, oid: Oid| ctx.header(oid).and_then(|h| repo.find_tree(h.tree)).ok();
         let Some(tip) = oids.last().and_then(|o| tree_of(self, *o)) else {
             return;
         };
@@ -570,6 +576,7 @@ impl<'r> DiffContext<'r> {
         let samples = (budget.saturating_sub(reads) / (2 * reads.max(1))).min(oids.len());
         let mut previous = tip;
         for k in 0..samples {
+            self.sampled_before = std::mem::take(&mut self.sampled);
             if reads > 2 * budget {
                 break;
             }
@@ -579,6 +586,8 @@ impl<'r> DiffContext<'r> {
                 previous = tree;
             }
         }
+        self.sampled = HashMap::new();
+        self.sampled_before = HashMap::new();
     }
 
     /// Judges the names of `new` that `old` does not have, in folders whose id differs, and marks
@@ -614,9 +623,14 @@ impl<'r> DiffContext<'r> {
             match b.kind() {
                 Some(ObjectType::Tree) if !detect::prune_dir(b.name_bytes()) => {
                     if let Ok(tree) = self.repo.find_tree(b.id()) {
-                        let before = a
-                            .filter(|a| a.kind() == Some(ObjectType::Tree))
-                            .and_then(|a| self.repo.find_tree(a.id()).ok());
+                        self.sampled.insert(b.id(), tree.clone());
+                        // The folder as the sample before had it: read then, kept since.
+                        let before = a.filter(|a| a.kind() == Some(ObjectType::Tree)).and_then(
+                            |a| match self.sampled_before.get(&a.id()) {
+                                Some(t) => Some(t.clone()),
+                                None => self.repo.find_tree(a.id()).ok(),
+                            },
+                        );
                         *reads += usize::from(before.is_some());
                         prefix.push(b'/');
                         self.survey(before.as_ref(), &tree, prefix, reads);
