@@ -7,6 +7,8 @@
 //! with the same id holds the same files. `--full-history` semantics: every commit is looked at,
 //! none is simplified away; a merge reports only what differs from every parent (a conflict
 //! resolution or an "evil merge"), since what it brings in was already reported on its branch.
+//! The commit order and each commit's tree and parents come from git's commit-graph file when
+//! it holds the history (`commit_graph.rs`: libgit2 cannot read the one git ≥ 2.34 writes).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
