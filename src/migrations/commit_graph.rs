@@ -9,6 +9,7 @@
 //! and the graph is not used: the walk reads commits as before. A commit the graph does not
 //! hold (written after it) is read from the object database too.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 const HASH: usize = 20;
@@ -43,8 +44,8 @@ pub struct CommitGraph {
 }
 
 fn be32(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
 }
 
 fn be64(bytes: &[u8], at: usize) -> Option<u64> {
@@ -239,19 +240,17 @@ impl CommitGraph {
     /// this reads 36 bytes a commit. None when a reachable commit is not in the graph.
     pub fn topo_order(&self, tip: &[u8; HASH]) -> Option<Vec<[u8; HASH]>> {
         let start = self.position(tip)?;
-        let total = self.layers.last().map_or(0, |l| l.below + l.count);
         // In-degree within the reachable set, as sort_in_topological_order counts it: 1 for
         // being in the list, plus one per child edge (0: not reachable, or already emitted).
-        let mut degree = vec![0u32; total];
-        let mut parents_of: std::collections::HashMap<usize, (Vec<usize>, i64)> =
-            std::collections::HashMap::new();
+        let mut degree: HashMap<usize, u32> = HashMap::new();
+        let mut parents_of: HashMap<usize, (Vec<usize>, i64)> = HashMap::new();
         let mut stack = vec![start];
-        degree[start] = 1;
+        degree.insert(start, 1);
         while let Some(c) = stack.pop() {
             let (_, parents, time) = self.entry(c)?;
             for p in &parents {
-                if degree[*p] == 0 {
-                    degree[*p] = 1;
+                if let std::collections::hash_map::Entry::Vacant(e) = degree.entry(*p) {
+                    e.insert(1);
                     stack.push(*p);
                 }
             }
@@ -259,30 +258,39 @@ impl CommitGraph {
         }
         for (parents, _) in parents_of.values() {
             for p in parents {
-                degree[*p] += 1;
+                *degree.entry(*p).or_insert(0) += 1;
             }
         }
-        if degree[start] != 1 {
+        if degree.get(&start) != Some(&1) {
             return None; // the tip is its own ancestor: not a real history
         }
         let time = |c: usize| parents_of.get(&c).map_or(0, |e| e.1);
         // git_commit_list_time_cmp: the later commit sorts first.
         let cmp = |a: usize, b: usize| time(b).cmp(&time(a));
+        let set = |heap: &mut [usize], el: usize, item: usize| {
+            if let Some(slot) = heap.get_mut(el) {
+                *slot = item;
+            }
+        };
         let mut heap: Vec<usize> = Vec::new();
+        // git_pqueue_insert: append, then sift up while the parent sorts after the item.
         let push = |heap: &mut Vec<usize>, item: usize| {
             heap.push(item);
-            let mut el = heap.len() - 1;
+            let mut el = heap.len().saturating_sub(1);
             while el > 0 {
                 let parent_el = (el - 1) >> 1;
-                let parent = heap[parent_el];
+                let Some(parent) = heap.get(parent_el).copied() else {
+                    break;
+                };
                 if cmp(parent, item) != std::cmp::Ordering::Greater {
                     break;
                 }
-                heap[el] = parent;
+                set(heap, el, parent);
                 el = parent_el;
             }
-            heap[el] = item;
+            set(heap, el, item);
         };
+        // git_pqueue_pop: take the top, move the last item there, sift it down.
         let pop = |heap: &mut Vec<usize>| -> Option<usize> {
             let top = *heap.first()?;
             let last = heap.pop()?;
@@ -302,10 +310,10 @@ impl CommitGraph {
                     if cmp(last, kid) != std::cmp::Ordering::Greater {
                         break;
                     }
-                    heap[el] = kid;
+                    set(heap, el, kid);
                     el = kid_el;
                 }
-                heap[el] = last;
+                set(heap, el, last);
             }
             Some(top)
         };
@@ -314,16 +322,16 @@ impl CommitGraph {
         while let Some(next) = pop(&mut heap) {
             if let Some((parents, _)) = parents_of.get(&next) {
                 for p in parents {
-                    if degree[*p] == 0 {
+                    let Some(d) = degree.get_mut(p).filter(|d| **d != 0) else {
                         continue;
-                    }
-                    degree[*p] -= 1;
-                    if degree[*p] == 1 {
+                    };
+                    *d -= 1;
+                    if *d == 1 {
                         push(&mut heap, *p);
                     }
                 }
             }
-            degree[next] = 0;
+            degree.insert(next, 0);
             order.push(next);
         }
         if order.len() != parents_of.len() {
