@@ -509,6 +509,9 @@ impl Scope {
     }
 }
 
+/// Trees of one survey sample kept for the comparison with the next (a few MB at most).
+const SAMPLED_TREES_MAX: usize = 4096;
+
 /// Tree reads the survey may spend: a quarter of a tree a commit, plus a floor that samples every
 /// commit of a small history (then nothing is missed).
 fn survey_budget(commits: usize) -> usize {
@@ -625,7 +628,11 @@ impl<'r> DiffContext<'r> {
             match b.kind() {
                 Some(ObjectType::Tree) if !detect::prune_dir(b.name_bytes()) => {
                     if let Ok(tree) = self.repo.find_tree(b.id()) {
-                        self.sampled.insert(b.id(), tree.clone());
+                        // Bounded: the tip's whole tree is surveyed first, and a monorepo's can
+                        // hold tens of thousands of folders.
+                        if self.sampled.len() < SAMPLED_TREES_MAX {
+                            self.sampled.insert(b.id(), tree.clone());
+                        }
                         // The folder as the sample before had it: read then, kept since.
                         let before = a.filter(|a| a.kind() == Some(ObjectType::Tree)).and_then(
                             |a| match self.sampled_before.get(&a.id()) {
