@@ -431,6 +431,114 @@ fn story_rows(rows: minijinja::Value) -> minijinja::Value {
     minijinja::Value::from(Serde(&out))
 }
 
+/// The report's migration rows (`migrations[]`, one per destructive operation) as the Markdown
+/// tells them: one row per migration file version (same path, commit, active or not), with its
+/// operations' kinds, statements and lost tables together; an operation that would not run (a
+/// down migration, a comment) and names no lost table is only counted (`hidden`: it cannot bear
+/// on the loss, and each is in the JSON). Returns `{groups, hidden}`. `contributing` is
+/// `causes.contributing`: a group a factor cites (by source or in its text) gets `told`, that
+/// factor's index, and is said there instead of in the cross-check.
+fn migration_groups(rows: minijinja::Value, contributing: minijinja::Value) -> minijinja::Value {
+    use serde_json::{Map, Value};
+    let list = |v: &minijinja::Value| -> Vec<Map<String, Value>> {
+        serde_json::to_value(v)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Vec<Value>>(v).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| match r {
+                Value::Object(map) => Some(map),
+                _ => None,
+            })
+            .collect()
+    };
+    let str_of = |r: &Map<String, Value>, key: &str| {
+        r.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let strs_of = |r: &Map<String, Value>, key: &str| -> Vec<String> {
+        r.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let factors = list(&contributing);
+    let mut groups: Vec<Map<String, Value>> = Vec::new();
+    let mut hidden = 0usize;
+    for row in list(&rows) {
+        let active = row.get("active").and_then(Value::as_bool).unwrap_or(true);
+        let tables = strs_of(&row, "affected_tables");
+        if !active && tables.is_empty() {
+            hidden += 1;
+            continue;
+        }
+        let key = |r: &Map<String, Value>| {
+            (
+                str_of(r, "path"),
+                str_of(r, "commit"),
+                r.get("active").cloned(),
+                str_of(r, "note"),
+            )
+        };
+        let (kind, statement, source, ran) = (
+            str_of(&row, "kind"),
+            str_of(&row, "statement"),
+            str_of(&row, "source"),
+            str_of(&row, "ran"),
+        );
+        match groups.iter_mut().find(|g| key(g) == key(&row)) {
+            Some(g) => {
+                let mut push = |field: &str, value: String| {
+                    if let Some(Value::Array(a)) = g.get_mut(field)
+                        && !value.is_empty()
+                        && !a.contains(&Value::from(value.clone()))
+                    {
+                        a.push(Value::from(value));
+                    }
+                };
+                push("kinds", kind);
+                push("statements", statement);
+                push("sources", source);
+                push("rans", ran);
+                for t in tables {
+                    push("affected_tables", t);
+                }
+            }
+            None => {
+                let mut g = row.clone();
+                let one = |v: String| Value::from(if v.is_empty() { vec![] } else { vec![v] });
+                g.insert("kinds".into(), one(kind));
+                g.insert("statements".into(), one(statement));
+                g.insert("sources".into(), one(source));
+                g.insert("rans".into(), one(ran));
+                groups.push(g);
+            }
+        }
+    }
+    for g in groups.iter_mut() {
+        let sources = strs_of(g, "sources");
+        let told = factors.iter().position(|f| {
+            let text = str_of(f, "text");
+            let cited = strs_of(f, "sources");
+            sources
+                .iter()
+                .any(|s| cited.contains(s) || text.contains(s.as_str()))
+        });
+        g.insert("told".into(), told.map_or(Value::Null, Value::from));
+        let rans = strs_of(g, "rans");
+        g.insert("ran".into(), Value::from(rans.join("; ")));
+    }
+    let mut out = Map::new();
+    out.insert("groups".into(), Value::from(groups));
+    out.insert("hidden".into(), Value::from(hidden));
+    minijinja::Value::from(Serde(&out))
+}
+
 /// A text with every run of digits (and a leading minus) as `#`: the shape facts share.
 fn skeleton(text: &str) -> String {
     number_split(text)
@@ -523,6 +631,7 @@ pub fn environment(
     env.add_filter("score_line", score_line);
     env.add_filter("evidence_lines", evidence_lines);
     env.add_filter("story_rows", story_rows);
+    env.add_filter("migration_groups", migration_groups);
     let (user_dir, main) = match user_template {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -664,6 +773,81 @@ fn tighten(markdown: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// One row per file version; a down-migration operation naming no lost table is counted;
+    /// a factor citing a file's operation (by source or in its text) marks the file told; a
+    /// down migration that names a lost table stays listed (a rollback may have run it).
+    #[test]
+    fn migration_groups_join_a_files_operations_and_count_what_cannot_bear_on_the_loss() {
+        let op =
+            |path: &str, commit: &str, stmt: &str, active: bool, tables: &[&str], line: u32| {
+                json!({"path": path, "commit": commit, "kind": "drop_table", "statement": stmt,
+                   "source": format!("git:{commit}:{path}:{line}"), "active": active,
+                   "affected_tables": tables, "ran": "recorded as applied", "note": null,
+                   "committed_at": "2026-11-23T13:25:20Z", "author": "A"})
+            };
+        let rows = json!([
+            op(
+                "m/2.py",
+                "bbb",
+                "op.drop_table(\"a\")",
+                true,
+                &["public.a"],
+                3
+            ),
+            op(
+                "m/2.py",
+                "bbb",
+                "op.drop_table(\"b\")",
+                true,
+                &["public.b"],
+                4
+            ),
+            op("m/1.py", "aaa", "op.drop_table(\"x\")", false, &[], 9),
+            op(
+                "m/1.py",
+                "aaa",
+                "op.drop_table(\"a\")",
+                false,
+                &["public.a"],
+                10
+            ),
+            op("m/3.py", "ccc", "DROP TABLE c", true, &[], 1),
+        ]);
+        let run = |contributing: serde_json::Value| -> serde_json::Value {
+            serde_json::to_value(migration_groups(
+                minijinja::Value::from(Serde(&rows)),
+                minijinja::Value::from(Serde(&contributing)),
+            ))
+            .unwrap_or_default()
+        };
+        let out = run(json!([]));
+        assert_eq!(out["hidden"], 1, "{out}");
+        let groups = out["groups"].as_array().cloned().unwrap_or_default();
+        assert_eq!(groups.len(), 3, "{out}");
+        assert_eq!(groups[0]["statements"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            groups[0]["affected_tables"],
+            json!(["public.a", "public.b"])
+        );
+        assert_eq!(groups[0]["sources"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            groups[1]["active"], false,
+            "the rollback that names a lost table stays"
+        );
+        assert!(groups.iter().all(|g| g["told"].is_null()), "{out}");
+        let out = run(json!([
+            {"text": "runs `DROP TABLE c` (git:ccc:m/3.py:1)", "sources": []},
+            {"text": "b", "sources": ["git:bbb:m/2.py:4"]},
+        ]));
+        let told: Vec<serde_json::Value> = out["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| g["told"].clone())
+            .collect();
+        assert_eq!(told, vec![json!(1), json!(null), json!(0)], "{out}");
+    }
 
     fn lines_of(evidence: serde_json::Value, tables: &[&str]) -> Vec<serde_json::Value> {
         let v = evidence_lines(
