@@ -960,6 +960,19 @@ fn incident_12_one_migrations_operations_are_told_once_and_its_down_operations_c
         "{causes}"
     );
     assert!(!md.contains("Migration cross-check"), "{md}");
+    // The four other logged DROP TABLEs of the migration are one evidence line; the first one,
+    // whose transaction the log shows committing, keeps its own.
+    let findings = section(&md, "Findings, ranked");
+    assert!(
+        findings.contains("- ✔ `DROP TABLE account`, `DROP TABLE verification`, `DROP TABLE pinned_stocks`, `DROP TABLE \"user\"` — `log:postgresql.log:176` and 3 more"),
+        "{findings}"
+    );
+    assert!(
+        findings.contains(
+            "- ✔ `DROP TABLE session`; its transaction committed — `log:postgresql.log:175`"
+        ),
+        "{findings}"
+    );
     let rows = json["migrations"].as_array().cloned().unwrap_or_default();
     let hidden = rows
         .iter()

@@ -370,7 +370,54 @@ fn evidence_lines(evidence: minijinja::Value, tables: minijinja::Value) -> minij
             }),
         }
     }
-    minijinja::Value::from(Serde(&lines))
+    // Statements alone in a row, from one kind of source (a migration's logged DROP TABLEs):
+    // one line listing them, cited by the first and how many more. A statement with more said
+    // about it (`; its transaction committed`) keeps its own line.
+    let mut joined: Vec<Line> = Vec::new();
+    for line in lines {
+        match joined.last_mut() {
+            Some(last)
+                if is_statement(&last.text)
+                    && is_statement(&line.text)
+                    && last.supports == line.supports
+                    && source_kind(&last.source) == source_kind(&line.source) =>
+            {
+                last.text = format!("{}, {}", last.text, line.text);
+                last.more += 1 + line.more;
+            }
+            _ => joined.push(line),
+        }
+    }
+    minijinja::Value::from(Serde(&joined))
+}
+
+/// A fact that is one SQL statement that writes or changes a table and nothing else
+/// (`` `DROP TABLE a` ``), or a list of them; a quoted log message or a `ROLLBACK` is not.
+fn is_statement(text: &str) -> bool {
+    const WRITES: [&str; 7] = [
+        "DROP", "DELETE", "TRUNCATE", "ALTER", "UPDATE", "INSERT", "CREATE",
+    ];
+    let parts: Vec<&str> = text.split('`').collect();
+    parts.len() >= 3
+        && parts.len() % 2 == 1
+        && parts.iter().enumerate().all(|(i, part)| {
+            if i % 2 == 0 {
+                let (first, last) = (i == 0, i + 1 == parts.len());
+                if first || last {
+                    part.is_empty()
+                } else {
+                    *part == ", "
+                }
+            } else {
+                let word = part.split_whitespace().next().unwrap_or_default();
+                WRITES.iter().any(|w| word.eq_ignore_ascii_case(w))
+            }
+        })
+}
+
+/// `log` of `log:postgresql.log:175`: which kind of source a citation is.
+fn source_kind(source: &str) -> &str {
+    source.split(':').next().unwrap_or_default()
 }
 
 /// The story timeline's rows, with one migration commit's operations (same file, same commit,
@@ -899,6 +946,37 @@ mod tests {
         let lines = lines_of(ev, &["s.a", "s.b"]);
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines.iter().all(|l| l["more"] == 0));
+    }
+
+    /// A migration's logged DROP TABLEs are one line; the statement whose transaction is known
+    /// keeps its own line, and so do quoted log messages and a ROLLBACK.
+    #[test]
+    fn logged_statements_in_a_row_are_one_line_and_log_messages_stay_apart() {
+        let ev = json!([
+            {"supports": true, "source": "log:p.log:176", "text": "`DROP TABLE account`"},
+            {"supports": true, "source": "log:p.log:177", "text": "`DROP TABLE \"user\"`"},
+            {"supports": true, "source": "log:p.log:175", "text": "`DROP TABLE session`"},
+            {"supports": true, "source": "log:p.log:175", "text": "its transaction committed"},
+            {"supports": true, "source": "log:p.log:180", "text": "`insert or update on table \"t\" violates foreign key constraint`"},
+            {"supports": true, "source": "log:p.log:181", "text": "`ROLLBACK`"},
+            {"supports": false, "source": "log:p.log:182", "text": "`DELETE FROM t`"},
+            {"supports": true, "source": "git:abc:m.sql:3", "text": "`DROP TABLE x`"},
+        ]);
+        let lines = lines_of(ev, &[]);
+        let texts: Vec<&str> = lines.iter().filter_map(|l| l["text"].as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "`DROP TABLE account`, `DROP TABLE \"user\"`",
+                "`DROP TABLE session`; its transaction committed",
+                "`insert or update on table \"t\" violates foreign key constraint`",
+                "`ROLLBACK`",
+                "`DELETE FROM t`",
+                "`DROP TABLE x`",
+            ]
+        );
+        assert_eq!(lines[0]["more"], 1);
+        assert_eq!(lines[0]["source"], "log:p.log:176");
     }
 
     #[test]
