@@ -287,6 +287,111 @@ fn immediate_actions_run_as_printed() {
     assert_eq!(o.status.code(), Some(1), "{verify}: {}", text(&o));
 }
 
+/// A DELETE that cascades to two child tables: the actions for the three tables' dead rows are
+/// one ALTER block and one pg_dirtyread session, and both run as printed — autovacuum off on
+/// each table and its TOAST table, and every table's deleted rows read back.
+#[test]
+fn a_cascades_dead_rows_are_one_autovacuum_block_and_one_dirtyread_session_run_as_printed() {
+    let cluster = PgCluster::start(ClusterOptions {
+        extra_conf: vec![],
+        archive: true,
+    });
+    let db = cluster.fresh_database("cascade_actions");
+    cluster.psql_script(
+        &db,
+        r#"CREATE TABLE tenants (id int PRIMARY KEY, name text);
+           CREATE TABLE projects (id int PRIMARY KEY, tenant_id int REFERENCES tenants ON DELETE CASCADE, name text);
+           CREATE TABLE tasks (id int PRIMARY KEY, project_id int REFERENCES projects ON DELETE CASCADE, title text);
+           INSERT INTO tenants SELECT g, 'tenant ' || g FROM generate_series(1, 10) g;
+           INSERT INTO projects SELECT g, 1 + (g - 1) % 10, 'project ' || g FROM generate_series(1, 50) g;
+           INSERT INTO tasks SELECT g, 1 + (g - 1) % 50, 'task ' || g FROM generate_series(1, 500) g;"#,
+        false,
+    );
+    cluster.flush_stats(&db);
+    cluster.psql(&db, "ANALYZE");
+    let work = cluster.dir.join("work-cascade-actions");
+    std::fs::create_dir_all(&work).expect("workdir");
+    collect(&cluster, &db, &work, "baseline.json", &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    // Tenant 3 owns projects 3, 13, 23, 33, 43 and their 50 tasks.
+    cluster.psql(&db, "DELETE FROM tenants WHERE id = 3");
+    cluster.flush_stats(&db);
+    let log = cluster.log_dir().join("postgresql.log");
+    collect(
+        &cluster,
+        &db,
+        &work,
+        "evidence.json",
+        &[
+            "--log",
+            &log.display().to_string(),
+            "--baseline",
+            "baseline.json",
+        ],
+    );
+    let report = report_json(&work);
+    let titles: Vec<&str> = report["immediate_actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    let off_titles: Vec<&&str> = titles
+        .iter()
+        .filter(|t| t.starts_with("Turn autovacuum off"))
+        .collect();
+    assert_eq!(off_titles.len(), 1, "{titles:#?}");
+    for table in ["public.tenants", "public.projects", "public.tasks"] {
+        assert!(off_titles[0].contains(table), "{titles:#?}");
+    }
+
+    let off = action(&report, "Turn autovacuum off");
+    assert_eq!(off.lines().count(), 3, "{off}");
+    let o = run_sql(&cluster, &db, off);
+    assert!(o.status.success(), "{off}: {}", text(&o));
+    for table in ["tenants", "projects", "tasks"] {
+        let opts = cluster.psql(
+            &db,
+            &format!(
+                "SELECT array_to_string(c.reloptions, ',') || ' ' || array_to_string(t.reloptions, ',') FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = 'public.{table}'::regclass"
+            ),
+        );
+        assert_eq!(
+            opts, "autovacuum_enabled=false autovacuum_enabled=false",
+            "{table}"
+        );
+    }
+
+    let read = action(&report, "Read the deleted rows");
+    assert_eq!(read.matches("CREATE EXTENSION").count(), 1, "{read}");
+    let o = run_sh(read, &work, &cluster, &[]);
+    assert!(o.status.success(), "{read}: {}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // One result per table, each with its own columns. Rows the foreign-key checks locked carry
+    // a locker's xmax too (the action says so); the deleted ones carry the DELETE's: tenant 3,
+    // its 5 projects and their 50 tasks.
+    for column in ["name", "tenant_id", "project_id", "title"] {
+        assert!(out.contains(column), "{column}: {out}");
+    }
+    let xmax_of = |line: &str| line.split('|').next().unwrap_or("").trim().to_string();
+    let delete_xmax = out
+        .lines()
+        .find(|l| l.trim_end().ends_with("| tenant 3"))
+        .map(xmax_of)
+        .unwrap_or_else(|| panic!("tenant 3 not read back: {out}"));
+    let deleted: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains('|') && xmax_of(l) == delete_xmax)
+        .collect();
+    assert_eq!(deleted.len(), 1 + 5 + 50, "{out}");
+    for name in ["| project 3", "| project 43", "| task 3", "| task 453"] {
+        assert!(
+            deleted.iter().any(|l| l.trim_end().ends_with(name)),
+            "{name}: {out}"
+        );
+    }
+}
+
 trait WaitTimeout {
     fn wait_timeout_or_kill(&mut self, timeout: Duration) -> bool;
 }

@@ -123,13 +123,15 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
         });
     }
 
-    // Dead tuples of deleted rows still on disk: stop autovacuum before it removes them.
+    // Dead tuples of deleted rows still on disk: stop autovacuum before it removes them. One
+    // pair of actions per finding: a cascade's tables are one ALTER block and one psql session.
     let mut seen = BTreeSet::new();
     for f in analysis
         .findings
         .iter()
         .filter(|f| matches!(f.kind, Kind::Delete | Kind::Cascade))
     {
+        let mut kept: Vec<(&str, &crate::analysis::facts::TableView)> = Vec::new();
         for name in &f.tables {
             if analysis.explanation(name).map(|e| e.rank) != Some(f.rank)
                 || !seen.insert(name.clone())
@@ -147,9 +149,12 @@ pub fn advise(facts: &Facts, analysis: &Analysis) -> Advice {
             if vacuumed_after {
                 continue;
             }
+            kept.push((name.as_str(), t));
+        }
+        if !kept.is_empty() {
             advice
                 .immediate_actions
-                .extend(dead_tuple_actions(evidence, name, t, f));
+                .extend(dead_tuple_actions(evidence, &kept, f));
         }
     }
     if !losses.is_empty() && archive_on {
@@ -674,15 +679,9 @@ fn number(evidence: &Evidence, name: &str, default: f64) -> (f64, bool) {
     }
 }
 
-/// The deleted rows of `name` are still on disk: keep autovacuum away (saying how long is
-/// left), and read them with pg_dirtyread, the column list taken from the catalog.
-fn dead_tuple_actions(
-    evidence: &Evidence,
-    name: &str,
-    t: &crate::analysis::facts::TableView,
-    f: &crate::analysis::finding::Finding,
-) -> Vec<Action> {
-    let qualified = crate::analysis::quote::qualified(name);
+/// How soon autovacuum reaches one table's dead rows (its reloptions and the server's settings,
+/// or PostgreSQL's defaults, said so), and what would vacuum it anyway.
+fn autovacuum_outlook(evidence: &Evidence, t: &crate::analysis::facts::TableView) -> String {
     // A table's own reloptions override the server's settings (pg_class.reloptions, collected
     // beside the statistics); `toast.` ones are its TOAST table's.
     let option = |key: &str| {
@@ -755,38 +754,85 @@ fn dead_tuple_actions(
             "; an anti-wraparound vacuum also comes once its oldest transaction id is older than autovacuum_freeze_max_age = {freeze_max_age:.0}"
         ));
     }
+    format!("{when}{assumed}")
+}
+
+/// The deleted rows of a finding's tables are still on disk: keep autovacuum away (saying how
+/// long is left for each), and read them with pg_dirtyread, each column list taken from the
+/// catalog. Several tables (a cascade) are one ALTER block and one psql session.
+fn dead_tuple_actions(
+    evidence: &Evidence,
+    tables: &[(&str, &crate::analysis::facts::TableView)],
+    f: &crate::analysis::finding::Finding,
+) -> Vec<Action> {
+    let names: Vec<&str> = tables.iter().map(|(n, _)| *n).collect();
+    let name = names.join(", ");
+    let qualified: Vec<String> = names
+        .iter()
+        .map(|n| crate::analysis::quote::qualified(n))
+        .collect();
+    let outlook = match tables {
+        [(_, t)] => autovacuum_outlook(evidence, t),
+        _ => tables
+            .iter()
+            .map(|(n, t)| format!("{n}: {}", autovacuum_outlook(evidence, t)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    let source = tables
+        .iter()
+        .map(|(_, t)| t.cite("n_dead_tup"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let url = crate::analysis::recovery::live_url(evidence).unwrap_or_default();
-    let reg = quote_literal(&qualified);
+    let regs: Vec<String> = qualified.iter().map(|q| quote_literal(q)).collect();
+    let reads: String = regs
+        .iter()
+        .map(|reg| format!("SELECT format('SELECT * FROM pg_dirtyread(%L::regclass) AS t(xmax xid, %s) WHERE xmax <> ''0''', {reg}, string_agg(CASE WHEN a.attisdropped THEN format('dropped_%s %s', a.attnum, CASE a.attlen WHEN 1 THEN '\"char\"' WHEN 2 THEN 'smallint' WHEN 4 THEN 'integer' WHEN 8 THEN 'bigint' ELSE 'text' END) ELSE format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)) END, ', ' ORDER BY a.attnum)) FROM pg_attribute a WHERE a.attrelid = {reg}::regclass AND a.attnum > 0\n\\gexec\n"))
+        .collect();
     let dirtyread = format!(
-        "psql {} -X -v ON_ERROR_STOP=1 <<'SQL'\nCREATE EXTENSION IF NOT EXISTS pg_dirtyread;\nSELECT format('SELECT * FROM pg_dirtyread(%L::regclass) AS t(xmax xid, %s) WHERE xmax <> ''0''', {reg}, string_agg(CASE WHEN a.attisdropped THEN format('dropped_%s %s', a.attnum, CASE a.attlen WHEN 1 THEN '\"char\"' WHEN 2 THEN 'smallint' WHEN 4 THEN 'integer' WHEN 8 THEN 'bigint' ELSE 'text' END) ELSE format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)) END, ', ' ORDER BY a.attnum)) FROM pg_attribute a WHERE a.attrelid = {reg}::regclass AND a.attnum > 0\n\\gexec\nSQL",
+        "psql {} -X -v ON_ERROR_STOP=1 <<'SQL'\nCREATE EXTENSION IF NOT EXISTS pg_dirtyread;\n{reads}SQL",
         crate::analysis::quote::shell(&url)
     );
+    let first_reg = regs.first().cloned().unwrap_or_default();
+    let several = tables.len() > 1;
+    let the_table = if several { "the tables" } else { "the table" };
     vec![
         Action {
             title: format!("Turn autovacuum off for {name} now"),
             why: format!(
-                "the deleted rows are still on disk and no vacuum has run since the delete; {when}{assumed}. An anti-wraparound vacuum runs even with autovacuum_enabled = false, and HOT pruning removes dead rows whenever a page is read, so every read of the table destroys evidence: read the dead rows once (next action) before anything else does, then re-enable"
+                "the deleted rows are still on disk and no vacuum has run since the delete; {outlook}. An anti-wraparound vacuum runs even with autovacuum_enabled = false, and HOT pruning removes dead rows whenever a page is read, so every read of {the_table} destroys evidence: read the dead rows once (next action) before anything else does, then re-enable"
             ),
             language: Some("sql"),
-            command: Some(format!(
-                "ALTER TABLE {qualified} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"
-            )),
-            source: t.cite("n_dead_tup"),
+            command: Some(
+                qualified
+                    .iter()
+                    .map(|q| {
+                        format!(
+                            "ALTER TABLE {q} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);"
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            source: source.clone(),
         },
         Action {
             title: format!("Read the deleted rows of {name} with pg_dirtyread"),
             why: format!(
-                "pg_dirtyread returns the dead rows with the table's full column list, taken from pg_attribute (a dropped column as dropped_N); rows with a non-zero xmax are the deleted ones — and old versions of updated or locked rows, told apart by their key still being in the table (pg_dirtyread's `dead` flag needs hint bits a fresh DELETE has not set yet){}. Save the output (psql \\o FILE) and re-insert from it. Without the extension, pageinspect's heap_page_item_attrs(get_raw_page({reg}, N), {reg}::regclass) shows the same tuples page by page. CREATE EXTENSION is the one write this makes",
+                "pg_dirtyread returns the dead rows{} with the table's full column list, taken from pg_attribute (a dropped column as dropped_N); rows with a non-zero xmax are the deleted ones — and old versions of updated or locked rows, told apart by their key still being in the table (pg_dirtyread's `dead` flag needs hint bits a fresh DELETE has not set yet){}. Save the output (psql \\o FILE) and re-insert from it. Without the extension, pageinspect's heap_page_item_attrs(get_raw_page({first_reg}, N), {first_reg}::regclass) shows the same tuples page by page{}. CREATE EXTENSION is the one write this makes",
+                if several { " (one query per table)" } else { "" },
                 f.at.map(|at| format!(
                     "; the DELETE ran at {}: when the log names its transaction, add AND xmax = 'XID'",
                     at.format("%H:%M:%S%.3f UTC")
                 ))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+                if several { " (for the first table; the others alike)" } else { "" }
             ),
             // psql with the SQL in a heredoc: a shell command line.
             command: Some(dirtyread),
             language: Some("sh"),
-            source: t.cite("n_dead_tup"),
+            source,
         },
     ]
 }
