@@ -55,6 +55,10 @@ const TRICKY: &[&str] = &[
     "drop table users;\nCREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM s; END $$;",
     ")); DROP TABLE after_close;",
     "((( DROP TABLE inside_open;",
+    // CREATE SCHEMA's elements: the grammar reads the next statement as one more element.
+    "CREATE SCHEMA sc CREATE TABLE inner_t (id int);\nDROP TABLE after_schema;",
+    "CREATE SCHEMA sc;\nCREATE TABLE sc.t (id int);\nDROP TABLE sc.t;",
+    "CREATE SCHEMA sc CREATE TABLE inner_t (id int);CREATE FUNCTION r() RETURNS void LANGUAGE plpgsql AS E'BEGIN \\x44ELETE FROM s; END';",
 ];
 
 #[test]

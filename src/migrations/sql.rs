@@ -168,6 +168,10 @@ pub fn split_statements(text: &str) -> Option<Statements> {
     let mut line = 1u32;
     let mut start: Option<(usize, u32)> = None;
     let mut depth = 0i64;
+    // The statement's first words, to find `CREATE SCHEMA s CREATE TABLE …`: the grammar reads
+    // the statement after such a one as one more schema element (across the semicolon).
+    let mut words = 0u8;
+    let mut schema_statement = false;
     for token in squawk_lexer::tokenize(&prepared) {
         let end = pos + token.len as usize;
         let piece = prepared.get(pos..end)?;
@@ -186,8 +190,24 @@ pub fn split_statements(text: &str) -> Option<Statements> {
                             pieces.push((from..end, at));
                         }
                         depth = 0;
+                        words = 0;
+                        schema_statement = false;
                     }
                     _ => {}
+                }
+                if token.kind == TokenKind::Ident {
+                    words = words.saturating_add(1);
+                    match words {
+                        1 => schema_statement = piece.eq_ignore_ascii_case("create"),
+                        2 => schema_statement &= piece.eq_ignore_ascii_case("schema"),
+                        _ if schema_statement
+                            && (piece.eq_ignore_ascii_case("create")
+                                || piece.eq_ignore_ascii_case("grant")) =>
+                        {
+                            return None;
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
