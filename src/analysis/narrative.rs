@@ -656,9 +656,13 @@ pub fn lessons(facts: &Facts, analysis: &Analysis) -> Vec<Lesson> {
             out.push(Lesson {
                 lucky: true,
                 text: format!(
-                    "{}: {} dead tuples are still on disk and no vacuum has run since the loss — the deleted rows can be read back.",
+                    "{}: {} still on disk and no vacuum has run since the loss — the deleted rows can be read back.",
                     t.name,
-                    t.dead()
+                    if t.dead() == 1 {
+                        "1 dead tuple is".to_string()
+                    } else {
+                        format!("{} dead tuples are", t.dead())
+                    }
                 ),
                 source: t.cite("n_dead_tup"),
             });

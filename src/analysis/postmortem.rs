@@ -137,6 +137,29 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
             e.story = false;
         }
     }
+    // A table's catalog commit time within a second after a logged destructive statement of
+    // the same finding is that statement's commit, seen again in pg_class: the finding's
+    // evidence says it; the story tells the statement once.
+    let logged_losses: Vec<(DateTime<Utc>, Vec<usize>)> = timeline
+        .iter()
+        .filter(|e| {
+            e.entry.source.starts_with("log:")
+                && crate::evidence::EventKind::is_destructive_name(&e.entry.kind)
+        })
+        .map(|e| (e.entry.at, e.findings.clone()))
+        .collect();
+    for e in timeline
+        .iter_mut()
+        .filter(|e| e.story && e.entry.kind == "catalog_change")
+    {
+        let committed = |(at, findings): &(DateTime<Utc>, Vec<usize>)| {
+            let after = (e.entry.at - *at).num_milliseconds();
+            (0..1000).contains(&after) && findings.iter().any(|f| e.findings.contains(f))
+        };
+        if logged_losses.iter().any(committed) {
+            e.story = false;
+        }
+    }
     // Migration bookkeeping (a version table's INSERT or UPDATE) is told for the migrations the
     // cross-check lists: the row naming one of their revisions, quoted. Another revision's
     // bookkeeping is routine. Without a cross-checked migration every bookkeeping row is told.
@@ -272,8 +295,9 @@ pub fn postmortem(facts: &Facts, analysis: &Analysis) -> Postmortem {
 }
 
 /// A lucky break an immediate action already acts on (the dead rows to read, the archive to
-/// keep, the dropped column's values) is one short line pointing to that action, not its
-/// reasons again.
+/// keep, the dropped column's values) is said short with the number of that action, not its
+/// reasons again; two or more such breaks are one lesson ("still there, each kept by the immediate action in brackets:
+/// …"), citing each break's source, in the place of the first.
 fn point_to_actions(
     lessons: Vec<Lesson>,
     actions: &[crate::analysis::advice::Action],
@@ -281,27 +305,81 @@ fn point_to_actions(
     let archive = |source: &str| {
         source == "setting:archive_mode" || source.starts_with("stats:pg_stat_archiver.")
     };
-    lessons
-        .into_iter()
-        .map(|mut l| {
-            if !l.lucky {
-                return l;
-            }
-            let acted = actions.iter().position(|a| {
-                a.source.split(", ").any(|s| s == l.source)
-                    || (archive(&l.source) && a.title.starts_with("Keep the WAL archive"))
-            });
-            if let Some(i) = acted {
-                let short = l
-                    .text
-                    .split(" — ")
-                    .next()
-                    .unwrap_or(&l.text)
-                    .trim_end_matches('.')
-                    .to_string();
-                l.text = format!("{short} — immediate action {}.", i + 1);
-            }
-            l
+    let acted_on = |l: &Lesson| {
+        if !l.lucky {
+            return None;
+        }
+        actions.iter().position(|a| {
+            a.source.split(", ").any(|s| s == l.source)
+                || (archive(&l.source) && a.title.starts_with("Keep the WAL archive"))
         })
-        .collect()
+    };
+    let short = |l: &Lesson| {
+        l.text
+            .split(" — ")
+            .next()
+            .unwrap_or(&l.text)
+            .trim_end_matches('.')
+            .to_string()
+    };
+    let pointed: Vec<(usize, String, String)> = lessons
+        .iter()
+        .filter_map(|l| acted_on(l).map(|i| (i + 1, short(l), l.source.clone())))
+        .collect();
+    let mut out = Vec::with_capacity(lessons.len());
+    let mut told = false;
+    for l in lessons {
+        let Some(i) = acted_on(&l) else {
+            out.push(l);
+            continue;
+        };
+        if pointed.len() == 1 {
+            out.push(Lesson {
+                text: format!("{} — immediate action {i}.", short(&l)),
+                ..l
+            });
+        } else if !told {
+            told = true;
+            let parts: Vec<String> = pointed
+                .iter()
+                .enumerate()
+                .map(|(n, (action, text, _))| {
+                    // Each part after the first continues the sentence.
+                    let text = if n == 0 {
+                        text.clone()
+                    } else {
+                        lower_first(text)
+                    };
+                    format!("{text} ({action})")
+                })
+                .collect();
+            out.push(Lesson {
+                lucky: true,
+                text: format!(
+                    "Still there, each kept by the immediate action in brackets: {}.",
+                    parts.join("; ")
+                ),
+                source: pointed
+                    .iter()
+                    .map(|(_, _, source)| source.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    out
+}
+
+/// "The WAL archive…" → "the WAL archive…"; a sentence starting with a table name or an
+/// acronym ("WAL", "n_dead_tup") keeps its case.
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => first
+            .to_lowercase()
+            .chain(std::iter::once(second))
+            .chain(chars)
+            .collect(),
+        _ => text.to_string(),
+    }
 }

@@ -478,6 +478,82 @@ fn story_rows(rows: minijinja::Value) -> minijinja::Value {
     minijinja::Value::from(Serde(&out))
 }
 
+/// What part of the database's life a routine timeline event belongs to: the collapsed
+/// routine block is one line per part, not per kind, so eleven kinds of setup noise read as
+/// five lines.
+fn routine_group(kind: &str) -> &'static str {
+    match kind {
+        "server_start"
+        | "ready_to_accept_connections"
+        | "shutdown_request"
+        | "server_shutdown"
+        | "crash"
+        | "crash_recovery"
+        | "recovery_start"
+        | "recovery_stop"
+        | "last_completed_transaction"
+        | "new_timeline"
+        | "promotion"
+        | "stats_reset"
+        | "checkpoint" => "server life",
+        "ddl" | "catalog_change" | "migration_commit" => "schema",
+        "vacuum" | "analyze" | "autovacuum" | "autoanalyze" => "maintenance",
+        "connection" | "disconnection" | "tool_session" | "audit" => "sessions",
+        k if crate::evidence::EventKind::is_destructive_name(k)
+            || k.starts_with("wal_")
+            || matches!(
+                k,
+                "bulk_load" | "migration_bookkeeping" | "begin" | "commit" | "rollback"
+            ) =>
+        {
+            if k.starts_with("drop_") {
+                "schema"
+            } else {
+                "writes"
+            }
+        }
+        _ => "other",
+    }
+}
+
+/// The routine (non-story) timeline rows as the collapsed block lists them: one group per
+/// part of the database's life (`routine_group`), in the order of its first event, with its
+/// first and last time and every event's text and citation. Each event is in the JSON.
+fn routine_groups(rows: minijinja::Value) -> minijinja::Value {
+    use serde_json::{Map, Value};
+    let rows: Vec<Map<String, Value>> = serde_json::to_value(&rows)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let mut groups: Vec<Map<String, Value>> = Vec::new();
+    for row in rows {
+        let kind = row.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let name = routine_group(kind);
+        let at = row.get("at").cloned().unwrap_or(Value::Null);
+        if !groups
+            .iter()
+            .any(|g| g.get("group").and_then(Value::as_str) == Some(name))
+        {
+            let mut g = Map::new();
+            g.insert("group".into(), Value::from(name));
+            g.insert("first".into(), at.clone());
+            g.insert("events".into(), Value::Array(Vec::new()));
+            groups.push(g);
+        }
+        let Some(g) = groups
+            .iter_mut()
+            .find(|g| g.get("group").and_then(Value::as_str) == Some(name))
+        else {
+            continue;
+        };
+        g.insert("last".into(), at);
+        if let Some(Value::Array(events)) = g.get_mut("events") {
+            events.push(Value::Object(row));
+        }
+    }
+    minijinja::Value::from(Serde(&groups))
+}
+
 /// The report's migration rows (`migrations[]`, one per destructive operation) as the Markdown
 /// tells them: one row per migration file version (same path, commit, active or not), with its
 /// operations' kinds, statements and lost tables together; an operation that would not run (a
@@ -678,6 +754,7 @@ pub fn environment(
     env.add_filter("score_line", score_line);
     env.add_filter("evidence_lines", evidence_lines);
     env.add_filter("story_rows", story_rows);
+    env.add_filter("routine_groups", routine_groups);
     env.add_filter("migration_groups", migration_groups);
     let (user_dir, main) = match user_template {
         Some(path) => {
@@ -977,6 +1054,51 @@ mod tests {
         );
         assert_eq!(lines[0]["more"], 1);
         assert_eq!(lines[0]["source"], "log:p.log:176");
+    }
+
+    #[test]
+    fn routine_events_are_one_group_per_part_of_the_databases_life_in_order_of_first_event() {
+        let rows: Vec<serde_json::Value> = [
+            ("stats_reset", "t0"),
+            ("ddl", "t1"),
+            ("vacuum", "t2"),
+            ("server_start", "t3"),
+            ("analyze", "t4"),
+            ("drop_table", "t5"),
+            ("tool_session", "t6"),
+            ("bulk_load", "t7"),
+            ("raw", "t8"),
+        ]
+        .iter()
+        .map(|(kind, at)| serde_json::json!({"kind": kind, "at": at, "text": kind}))
+        .collect();
+        let groups = serde_json::to_value(routine_groups(minijinja::Value::from(Serde(&rows))))
+            .unwrap_or_default();
+        let summary: Vec<(String, String, String, usize)> = groups
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| {
+                (
+                    g["group"].as_str().unwrap_or_default().to_string(),
+                    g["first"].as_str().unwrap_or_default().to_string(),
+                    g["last"].as_str().unwrap_or_default().to_string(),
+                    g["events"].as_array().map_or(0, Vec::len),
+                )
+            })
+            .collect();
+        let want = [
+            ("server life", "t0", "t3", 2),
+            ("schema", "t1", "t5", 2),
+            ("maintenance", "t2", "t4", 2),
+            ("sessions", "t6", "t6", 1),
+            ("writes", "t7", "t7", 1),
+            ("other", "t8", "t8", 1),
+        ];
+        assert_eq!(
+            summary,
+            want.map(|(g, f, l, n)| (g.to_string(), f.to_string(), l.to_string(), n))
+        );
     }
 
     #[test]
