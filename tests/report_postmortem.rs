@@ -1088,3 +1088,52 @@ fn a_loss_whose_tables_were_written_after_the_earlier_loss_keeps_its_own_plan() 
     assert_eq!(delete["tables"][0]["table"], "migration.collection_flows");
     assert_eq!(delete["tables"][0]["rows_expected_back"], 143);
 }
+
+/// Seed 003's story ends where the outage did: the dropped tables' re-creation is linked to the
+/// drop finding, and the migration's five DROP TABLEs (one session, within a second) are one
+/// story row citing the first line "and 4 more", each line still in the JSON timeline.
+#[test]
+fn a_drops_story_tells_the_re_creation_and_one_row_for_the_migrations_drops() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incidents/12-seed003-autogen-drop");
+    let (md, json) = report(&dir.join("evidence.json"), &[]);
+    let entry = |source: &str| {
+        json["timeline"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["source"] == source)
+            .cloned()
+            .unwrap_or_else(|| panic!("{source} not in the JSON timeline"))
+    };
+    let recreated = entry("log:postgresql.log:194");
+    assert!(
+        recreated["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("CREATE TABLE session")),
+        "{recreated}"
+    );
+    assert_eq!(recreated["findings"], serde_json::json!([1]));
+    assert_eq!(recreated["story"], true);
+    for line in 175..=179 {
+        assert_eq!(
+            entry(&format!("log:postgresql.log:{line}"))["findings"],
+            serde_json::json!([1])
+        );
+    }
+    let story = section(&md, "Timeline (UTC)")
+        .split("<details>")
+        .next()
+        .unwrap_or_default();
+    let drops: Vec<&str> = story
+        .lines()
+        .filter(|l| l.contains("| drop_table |"))
+        .collect();
+    assert_eq!(drops.len(), 1, "{story}");
+    assert!(
+        drops[0].contains("DROP TABLE session; DROP TABLE account;")
+            && drops[0].contains("`log:postgresql.log:175` and 4 more"),
+        "{story}"
+    );
+    assert!(story.contains("CREATE TABLE session ("), "{story}");
+}

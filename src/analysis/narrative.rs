@@ -855,6 +855,29 @@ impl TimelineLinks {
                 extra.entry(e.source.clone()).or_default().push(f.rank);
             }
         }
+        // A dropped table's first CREATE TABLE after the DROP ends what the loss broke (the
+        // errors of the application that needed it): part of the drop's story.
+        for f in explaining
+            .iter()
+            .filter(|f| f.loss && f.kind == Kind::DropRecreate)
+        {
+            let Some(fa) = f.at else { continue };
+            for t in &f.tables {
+                let created = facts
+                    .events_named(t, &[EventKind::Ddl])
+                    .into_iter()
+                    .filter(|e| e.at >= fa)
+                    .find(|e| {
+                        e.text
+                            .trim_start()
+                            .get(..12)
+                            .is_some_and(|w| w.eq_ignore_ascii_case("CREATE TABLE"))
+                    });
+                if let Some(e) = created {
+                    extra.entry(e.source.clone()).or_default().push(f.rank);
+                }
+            }
+        }
         TimelineLinks { findings, extra }
     }
 

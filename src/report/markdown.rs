@@ -471,11 +471,70 @@ fn story_rows(rows: minijinja::Value) -> minijinja::Value {
             last.insert("more".into(), Value::from(more));
             Some(())
         });
+        let merged = merged.or_else(|| {
+            let last = out.last_mut()?;
+            same_statement_run(last, &row).then(|| {
+                let text = format!("{}; {}", str_of(last, "text"), str_of(&row, "text"));
+                let more = last.get("more").and_then(Value::as_u64).unwrap_or(0) + 1;
+                last.insert("text".into(), Value::from(text));
+                last.insert("more".into(), Value::from(more));
+                last.insert(
+                    "until".into(),
+                    row.get("at").cloned().unwrap_or(Value::Null),
+                );
+            })
+        });
         if merged.is_none() {
             out.push(row);
         }
     }
+    for row in &mut out {
+        row.remove("until");
+    }
     minijinja::Value::from(Serde(&out))
+}
+
+/// Whether a story row continues the row before it as one run of statements: logged
+/// statements of one kind (DROP TABLE, CREATE TABLE, DELETE…, not errors, each with its own
+/// message), from one session, with one outcome, supporting the same findings, each within a
+/// second of the one before — a migration's five DROP TABLEs, a script's re-creations.
+fn same_statement_run(
+    last: &serde_json::Map<String, serde_json::Value>,
+    row: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    use serde_json::Value;
+    let text = |r: &serde_json::Map<String, Value>, key: &str| {
+        r.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let kind = text(row, "kind");
+    let statement = kind == "ddl"
+        || kind == "bulk_load"
+        || crate::evidence::EventKind::is_destructive_name(&kind);
+    let time = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let close = match (
+        time(last.get("until").or(last.get("at"))),
+        time(row.get("at")),
+    ) {
+        (Some(a), Some(b)) => (0..1000).contains(&(b - a).num_milliseconds()),
+        _ => false,
+    };
+    let findings = row.get("findings").and_then(Value::as_array);
+    statement
+        && close
+        && text(last, "kind") == kind
+        && text(last, "source").starts_with("log:")
+        && text(row, "source").starts_with("log:")
+        && findings.is_some_and(|f| !f.is_empty())
+        && last.get("findings").and_then(Value::as_array) == findings
+        && last.get("session").is_some_and(|s| !s.is_null())
+        && last.get("session") == row.get("session")
+        && last.get("outcome") == row.get("outcome")
 }
 
 /// What part of the database's life a routine timeline event belongs to: the collapsed
@@ -1178,5 +1237,91 @@ mod tests {
         assert_eq!(out[0]["more"], 1);
         assert_eq!(out[0]["findings"], json!([1]));
         assert_eq!(out[1]["more"], 0);
+    }
+
+    #[test]
+    fn a_sessions_statements_within_a_second_of_each_other_are_one_story_row() {
+        let session = json!({"pid": 7, "user": "app"});
+        let row = |at: &str, kind: &str, text: &str, line: u32, pid: u32| {
+            json!({"at": at, "kind": kind, "text": text, "findings": [1], "outcome": "committed",
+                   "source": format!("log:p.log:{line}"),
+                   "session": if pid == 7 { session.clone() } else { json!({"pid": pid}) }})
+        };
+        let rows = json!([
+            row(
+                "2026-11-23T15:25:27.220Z",
+                "drop_table",
+                "DROP TABLE a",
+                1,
+                7
+            ),
+            row(
+                "2026-11-23T15:25:27.900Z",
+                "drop_table",
+                "DROP TABLE b",
+                2,
+                7
+            ),
+            // Within a second of the one before, not of the first: still the same run.
+            row(
+                "2026-11-23T15:25:28.700Z",
+                "drop_table",
+                "DROP TABLE c",
+                3,
+                7
+            ),
+            // Another session, another kind, a gap of a second, an error: rows of their own.
+            row(
+                "2026-11-23T15:25:28.800Z",
+                "drop_table",
+                "DROP TABLE d",
+                4,
+                8
+            ),
+            row("2026-11-23T15:25:28.900Z", "ddl", "CREATE TABLE a ()", 5, 8),
+            row("2026-11-23T15:25:29.900Z", "ddl", "CREATE TABLE b ()", 6, 8),
+            row(
+                "2026-11-23T15:25:30.000Z",
+                "error",
+                "relation \"a\" does not exist",
+                7,
+                8
+            ),
+            row(
+                "2026-11-23T15:25:30.100Z",
+                "error",
+                "relation \"b\" does not exist",
+                8,
+                8
+            ),
+        ]);
+        let out: Vec<serde_json::Value> =
+            serde_json::to_value(story_rows(minijinja::Value::from(Serde(&rows))))
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+        let texts: Vec<(&str, u64)> = out
+            .iter()
+            .map(|r| {
+                (
+                    r["text"].as_str().unwrap_or_default(),
+                    r["more"].as_u64().unwrap_or(9),
+                )
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("DROP TABLE a; DROP TABLE b; DROP TABLE c", 2),
+                ("DROP TABLE d", 0),
+                ("CREATE TABLE a ()", 0),
+                ("CREATE TABLE b ()", 0),
+                ("relation \"a\" does not exist", 0),
+                ("relation \"b\" does not exist", 0),
+            ]
+        );
+        assert_eq!(out[0]["at"], "2026-11-23T15:25:27.220Z");
+        assert_eq!(out[0]["source"], "log:p.log:1");
+        assert!(out.iter().all(|r| r.get("until").is_none()));
     }
 }
