@@ -16,7 +16,9 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 3. runs a background workload (inserts, updates, a few routine deletes), optionally VACUUM
    ANALYZE and a baseline (`pgtriage collect`);
 4. stages one or two events drawn from every hypothesis kind (truncate, cascade, rollback,
-   restore, delete, drop_recreate) and the false alarms (crash, pg_stat_reset, never
+   restore, delete, drop_recreate; and ways of doing them a bundled incident does not show: a
+   DROP never followed by a CREATE, a purge job deleting in batches, a DELETE inside a SQL or
+   PL/pgSQL function the log shows only as its CREATE FUNCTION and SELECT) and the false alarms (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
    only);
@@ -24,10 +26,12 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    json`, and judges every table.
 
 A table is explained correctly when:
-- it lost rows (truncate, cascade, delete, drop_recreate, restore): the first hypothesis in rank
+- it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
+  function_delete): the first hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
-  table named in the statement);
+  table named in the statement; a DROP as `drop_recreate`, left out when there is neither a
+  baseline nor a logged DROP to see it by; the batched and in-function DELETEs as `delete`);
 - it only had a rolled-back insert: its first hypothesis is `rollback` and it is not `wiped`
   (`stats_reset` is as true when a crash or `pg_stat_reset()` came after the insert: it zeroed
   the counters that showed it);
@@ -99,7 +103,8 @@ PREFIXES = [
 ]
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
-LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore"}
+LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
+              "function_delete"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -108,6 +113,7 @@ FALSE_ALARMS = {"crash", "stats_reset", "never_populated"} | ROLLED_BACK_KINDS
 EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
+    "drop", "batched_delete", "function_delete",
 ]
 
 
@@ -423,6 +429,44 @@ class Incident:
             if rng.random() < 0.5:
                 sql += t.insert(1, 3) + "\n"
             return {"kind": kind, "label": label, "sql": sql}
+        if kind == "drop":
+            # DROP TABLE, never created again: only the baseline or a logged DROP can tell (the
+            # judge leaves it out when neither is there). Not a partitioned table: a logged DROP
+            # names the parent alone, and its partitions' names are nowhere else.
+            cands = [t for t in self.standalone(free) if not t.partitioned]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "drop", {"drop_recreate"}, label)
+            return {"kind": kind, "label": label, "sql": f"DROP TABLE {self.ref(t)};"}
+        if kind == "batched_delete":
+            # A purge job deleting in batches, one statement (and transaction) per batch, until
+            # the table is empty: many small DELETEs that add up to the loss.
+            cands = self.standalone(free)
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "batched_delete", {"delete"}, label)
+            batch = rng.choice([50, 100, 250, 400])
+            n = max(1, (t.rows if t.rows else 1500) // batch + 2)
+            stmt = f"DELETE FROM {t.q} WHERE id IN (SELECT id FROM {t.q} ORDER BY id LIMIT {batch});"
+            return {"kind": kind, "label": label, "sql": "\n".join([stmt] * n), "batched": True}
+        if kind == "function_delete":
+            # The DELETE runs inside a function: log_statement = mod/ddl logs the CREATE
+            # FUNCTION (whose body holds the DELETE's text) but not the SELECT that ran it.
+            cands = self.standalone(free)
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "function_delete", {"delete"}, label)
+            fn = f"purge_{t.name.lower().replace(' ', '_')[:20]}_{len(self.events)}"
+            fn = re.sub(r"[^a-z0-9_]", "_", fn)
+            lang = rng.choice(["sql", "plpgsql"])
+            body = (f"DELETE FROM {t.q};" if lang == "sql"
+                    else f"BEGIN DELETE FROM {t.q}; END;")
+            sql = (f"CREATE FUNCTION public.{fn}() RETURNS void LANGUAGE {lang} AS $fn$ {body} $fn$;\n"
+                   f"SELECT public.{fn}();\n")
+            return {"kind": kind, "label": label, "sql": sql}
         if kind == "rollback":
             cands = [t for t in free if not t.children]
             if not cands:
@@ -568,8 +612,8 @@ class Incident:
         c, db = self.cluster, self.db
         start = utc_now()
         kind = p["kind"]
-        if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback") \
-                or kind in ROLLED_BACK_KINDS:
+        if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback", "drop",
+                    "batched_delete", "function_delete") or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
             c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
         elif kind == "restore":
@@ -625,6 +669,8 @@ def judge(truth, report):
         top_loss = bool(top and top.get("loss", top_kind in LOSS_KINDS))
         status = rows.get(table, {}).get("status")
         kind = t["kind"]
+        if kind == "drop" and not truth["baseline"] and truth["settings"]["log_statement"] == "none":
+            continue  # nothing left to see: no baseline row, no logged DROP
         if kind in LOSS_KINDS:
             ok = top_kind in t["accept"]
         elif kind == "rollback":

@@ -171,7 +171,8 @@ pub struct Facts<'a> {
     fk_ends: Vec<(Option<usize>, Option<usize>)>,
     /// Parent table index → indices of the foreign keys referencing it.
     referencing: HashMap<usize, Vec<usize>>,
-    /// Log events naming tables that do not exist now, by lower-case name as logged.
+    /// Log events naming tables that do not exist now, by name as logged (the catalog's
+    /// spelling, `schema.name` or bare: the log classifier folds unquoted names already).
     pub unknown_table_events: BTreeMap<String, Vec<&'a LogEvent>>,
     /// The database was restored since the baseline (`Cluster::restored_since_baseline`).
     pub restored: bool,
@@ -336,7 +337,7 @@ impl<'a> Facts<'a> {
                         }
                         None => facts
                             .unknown_table_events
-                            .entry(fold_name(name))
+                            .entry(name.trim().to_string())
                             .or_default()
                             .push(event),
                     }
@@ -457,11 +458,28 @@ impl<'a> Facts<'a> {
         if let Some(i) = self.resolve(name) {
             return self.events_for(i, kinds);
         }
-        let folded = fold_name(name);
-        let bare = folded.strip_prefix("public.");
-        let mut out: Vec<&'a LogEvent> = [Some(folded.as_str()), bare]
+        // The exact spelling first; a source that did not fold (a hand-written name) by case.
+        let name = name.trim();
+        let bare = name.strip_prefix("public.");
+        let mut keys: Vec<&String> = self
+            .unknown_table_events
+            .keys()
+            .filter(|k| k.as_str() == name || Some(k.as_str()) == bare)
+            .collect();
+        if keys.is_empty() {
+            let folded = fold_name(name);
+            let bare = folded.strip_prefix("public.");
+            keys = self
+                .unknown_table_events
+                .keys()
+                .filter(|k| {
+                    let k = fold_name(k);
+                    k == folded || Some(k.as_str()) == bare
+                })
+                .collect();
+        }
+        let mut out: Vec<&'a LogEvent> = keys
             .into_iter()
-            .flatten()
             .filter_map(|k| self.unknown_table_events.get(k))
             .flatten()
             .filter(|e| kinds.contains(&e.kind))
@@ -478,6 +496,10 @@ impl<'a> Facts<'a> {
         match self.resolve(logged).and_then(|i| self.tables.get(i)) {
             Some(t) => t.name == table,
             None => {
+                let (logged, table) = (logged.trim(), table.trim());
+                if logged == table || format!("public.{logged}") == table {
+                    return true;
+                }
                 let (logged, table) = (fold_name(logged), fold_name(table));
                 logged == table || format!("public.{logged}") == table
             }

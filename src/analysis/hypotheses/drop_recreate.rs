@@ -24,6 +24,8 @@ struct Dropped<'a> {
     baseline_rows: Option<i64>,
     baseline_oid: Option<u32>,
     gone: bool,
+    /// A logged event other than a DROP named the table before it was dropped: it existed.
+    named_before_drop: bool,
     events: Vec<&'a LogEvent>,
     ops: Vec<&'a DestructiveOperation>,
 }
@@ -82,8 +84,12 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         } else {
             format!("public.{name}")
         };
+        let first_drop = drops.iter().map(|e| e.at).min();
         let d = dropped.entry(key).or_default();
         d.gone = true;
+        d.named_before_drop |= events
+            .iter()
+            .any(|e| e.kind != EventKind::DropTable && Some(e.at) < first_drop);
         d.events.extend(drops);
     }
     // Migration drops of tables that do not exist any more.
@@ -95,11 +101,13 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
         {
             for o in &op.objects {
                 if facts.resolve(o).is_none() {
-                    let n = fold_name(o);
-                    let key = if n.contains('.') {
-                        n
-                    } else {
-                        format!("public.{n}")
+                    // As PostgreSQL reads the migration's SQL: quoted parts keep their case.
+                    let key = match crate::evidence::relation::WrittenName::parse(o) {
+                        Some(w) => format!("{}.{}", w.schema.as_deref().unwrap_or("public"), w.name),
+                        None => {
+                            let n = fold_name(o);
+                            if n.contains('.') { n } else { format!("public.{n}") }
+                        }
                     };
                     let d = dropped.entry(key).or_default();
                     d.gone = true;
@@ -186,6 +194,17 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     format!(
                         "{n}: in the baseline (oid {}), absent now",
                         d.baseline_oid.unwrap_or(0)
+                    ),
+                );
+            } else if d.gone
+                && let Some(e) = absent_now(facts, d)
+            {
+                f.scored(
+                    Reason::CatalogSignature,
+                    "catalog:pg_class".to_string(),
+                    format!(
+                        "{n}: no relation of that name in pg_class now: `{}` took it (its transaction committed, or a later one dropped it again)",
+                        e.text.trim()
                     ),
                 );
             }
@@ -323,6 +342,37 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     verdict
 }
 
+/// The logged DROP a table's absence from the catalog now confirms, when the log cannot say how
+/// its transaction ended (`log_statement = ddl`/`mod`, no COMMIT logged): the catalog was read
+/// (a snapshot of this database), the DROP ran in this database (a DROP in another one leaves
+/// this catalog alone), and the table existed: a baseline row, an earlier logged statement
+/// naming it, or a DROP without IF EXISTS (which fails on a missing table). A `DROP TABLE IF
+/// EXISTS` of a name nothing else mentions may have dropped nothing.
+fn absent_now<'a>(facts: &Facts, d: &Dropped<'a>) -> Option<&'a LogEvent> {
+    let snapshot = facts.evidence.database.as_ref()?;
+    if d.baseline_oid.is_some() || d.now.is_some() {
+        return None;
+    }
+    d.events.iter().copied().find(|e| {
+        committed(e).is_none()
+            && e.session
+                .database
+                .as_deref()
+                .is_none_or(|db| db == snapshot.server.database)
+            && (d.named_before_drop || !if_exists(&e.text))
+    })
+}
+
+/// `DROP TABLE IF EXISTS …`, whatever the case and spacing.
+fn if_exists(statement: &str) -> bool {
+    let words: Vec<String> = statement
+        .split_whitespace()
+        .take(5)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    words.windows(2).any(|w| w == ["IF", "EXISTS"])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +447,63 @@ mod tests {
                 "{t}"
             );
         }
+    }
+
+    /// A logged DROP whose transaction's end the log does not show (`log_statement = ddl`).
+    fn drop_of_unknown_outcome(text: &str, table: &str, database: &str) -> LogEvent {
+        let mut e = event(EventKind::DropTable, at(12, 30, 0), 40, text, &[table]);
+        e.outcome = None;
+        e.session.database = Some(database.into());
+        e
+    }
+
+    #[test]
+    fn a_table_missing_from_the_catalog_confirms_its_logged_drop_in_its_own_spelling() {
+        // Random incident seed 4242: `DROP TABLE app_data."UserAccounts"` under
+        // log_statement = ddl, no baseline, no re-creation: it was ruled out with no points,
+        // and the finding named `app_data.useraccounts`, a table that never existed.
+        let e = drop_of_unknown_outcome(
+            r#"DROP TABLE app_data."UserAccounts";"#,
+            "app_data.UserAccounts",
+            "app",
+        );
+        let ev = with_log(evidence(vec![table("users", 16400, 11)], vec![]), vec![e]);
+        let v = hypothesize(&Facts::new(&ev));
+        let f = &v.findings[0];
+        assert_eq!(f.tables, vec!["app_data.UserAccounts"]);
+        assert!(
+            f.score
+                .iter()
+                .any(|s| s.reason == Reason::CatalogSignature && s.source == "catalog:pg_class"),
+            "{:?}",
+            f.score
+        );
+        assert!(f.confidence > 0.0);
+    }
+
+    #[test]
+    fn absence_does_not_confirm_a_drop_in_another_database_or_an_if_exists_of_an_unknown_name() {
+        for e in [
+            drop_of_unknown_outcome("DROP TABLE scratch;", "scratch", "other_db"),
+            drop_of_unknown_outcome("drop table if exists scratch;", "scratch", "app"),
+        ] {
+            let ev = with_log(evidence(vec![table("users", 16400, 11)], vec![]), vec![e]);
+            let v = hypothesize(&Facts::new(&ev));
+            assert!(
+                v.findings
+                    .iter()
+                    .all(|f| f.score.iter().all(|s| s.reason != Reason::CatalogSignature)),
+                "{:?}",
+                v.findings
+            );
+        }
+        // An IF EXISTS of a table the log saw written to before is confirmed.
+        let mut insert = event(EventKind::BulkLoad, at(12, 0, 0), 10, "COPY scratch FROM STDIN", &["scratch"]);
+        insert.outcome = None;
+        let drop = drop_of_unknown_outcome("DROP TABLE IF EXISTS scratch;", "scratch", "app");
+        let ev = with_log(evidence(vec![table("users", 16400, 11)], vec![]), vec![insert, drop]);
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(v.findings[0].confidence > 0.0, "{:?}", v.findings);
     }
 
     #[test]
