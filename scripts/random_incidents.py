@@ -18,7 +18,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 4. stages one or two events drawn from every hypothesis kind (truncate, cascade, rollback,
    restore, delete, drop_recreate; and ways of doing them a bundled incident does not show: a
    DROP never followed by a CREATE, a purge job deleting in batches, a DELETE inside a SQL or
-   PL/pgSQL function the log shows only as its CREATE FUNCTION and SELECT) and the false alarms (crash, pg_stat_reset, never
+   PL/pgSQL function the log shows only as its CREATE FUNCTION and SELECT, a DELETE in a
+   data-modifying WITH) and the false alarms (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
    only);
@@ -27,11 +28,12 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 
 A table is explained correctly when:
 - it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
-  function_delete): the first hypothesis in rank
+  function_delete, cte_delete): the first hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
   table named in the statement; a DROP as `drop_recreate`, left out when there is neither a
-  baseline nor a logged DROP to see it by; the batched and in-function DELETEs as `delete`);
+  baseline nor a logged DROP to see it by; the batched, in-function and WITH DELETEs as
+  `delete`);
 - it only had a rolled-back insert: its first hypothesis is `rollback` and it is not `wiped`
   (`stats_reset` is as true when a crash or `pg_stat_reset()` came after the insert: it zeroed
   the counters that showed it);
@@ -104,7 +106,7 @@ PREFIXES = [
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
-              "function_delete"}
+              "function_delete", "cte_delete"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -113,7 +115,7 @@ FALSE_ALARMS = {"crash", "stats_reset", "never_populated"} | ROLLED_BACK_KINDS
 EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
-    "drop", "batched_delete", "function_delete",
+    "drop", "batched_delete", "function_delete", "cte_delete",
 ]
 
 
@@ -467,6 +469,18 @@ class Incident:
             sql = (f"CREATE FUNCTION public.{fn}() RETURNS void LANGUAGE {lang} AS $fn$ {body} $fn$;\n"
                    f"SELECT public.{fn}();\n")
             return {"kind": kind, "label": label, "sql": sql}
+        if kind == "cte_delete":
+            # A DELETE in a data-modifying WITH (logged under log_statement = mod, as a SELECT
+            # would not be), its rows archived to nowhere or counted.
+            cands = self.standalone(free)
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "cte_delete", {"delete"}, label)
+            where = rng.choice(["", " WHERE id > 3", " WHERE payload IS NOT NULL"])
+            tail = rng.choice(["SELECT count(*) FROM gone;", "SELECT id FROM gone ORDER BY id LIMIT 1;"])
+            return {"kind": kind, "label": label,
+                    "sql": f"WITH gone AS (DELETE FROM {self.ref(t)}{where} RETURNING id) {tail}"}
         if kind == "rollback":
             cands = [t for t in free if not t.children]
             if not cands:
@@ -613,7 +627,7 @@ class Incident:
         start = utc_now()
         kind = p["kind"]
         if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback", "drop",
-                    "batched_delete", "function_delete") or kind in ROLLED_BACK_KINDS:
+                    "batched_delete", "function_delete", "cte_delete") or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
             c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
         elif kind == "restore":
