@@ -106,7 +106,7 @@ PREFIXES = [
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
-              "function_delete", "cte_delete"}
+              "function_delete", "cte_delete", "search_path_delete"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -115,7 +115,7 @@ FALSE_ALARMS = {"crash", "stats_reset", "never_populated"} | ROLLED_BACK_KINDS
 EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
-    "drop", "batched_delete", "function_delete", "cte_delete",
+    "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
 ]
 
 
@@ -481,6 +481,20 @@ class Incident:
             tail = rng.choice(["SELECT count(*) FROM gone;", "SELECT id FROM gone ORDER BY id LIMIT 1;"])
             return {"kind": kind, "label": label,
                     "sql": f"WITH gone AS (DELETE FROM {self.ref(t)}{where} RETURNING id) {tail}"}
+        if kind == "search_path_delete":
+            # A session that set its search_path, then named the table bare: the log's
+            # `DELETE FROM name` may match a table of the same name in public that lost nothing.
+            cands = [t for t in self.standalone(free) if t.schema != "public"]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "search_path_delete", {"delete"}, label)
+            if rng.random() < 0.5 and not any(o.schema == "public" and o.name == t.name for o in self.tables):
+                # Its twin in public, which the DELETE did not touch.
+                self.tables.append(Table("public", t.name, pk=True))
+            path = ident(t.schema) + rng.choice(["", ", public"])
+            return {"kind": kind, "label": label,
+                    "sql": f"SET search_path TO {path};\nDELETE FROM {ident(t.name)};"}
         if kind == "rollback":
             cands = [t for t in free if not t.children]
             if not cands:
@@ -627,7 +641,8 @@ class Incident:
         start = utc_now()
         kind = p["kind"]
         if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback", "drop",
-                    "batched_delete", "function_delete", "cte_delete") or kind in ROLLED_BACK_KINDS:
+                    "batched_delete", "function_delete", "cte_delete", "search_path_delete") \
+                or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
             c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
         elif kind == "restore":

@@ -315,7 +315,7 @@ impl<'a> Facts<'a> {
                     continue;
                 }
                 for name in &event.tables {
-                    match facts.resolve(name) {
+                    match facts.resolve_logged(name, event) {
                         Some(i) => {
                             // A statement on a partitioned table acts on its partitions, which
                             // hold the rows (and the counters).
@@ -404,6 +404,53 @@ impl<'a> Facts<'a> {
             .filter_map(|i| self.tables.get(*i).map(|t| (*i, t)))
             .min_by_key(|(_, t)| rank(t))
             .map(|(i, _)| i)
+    }
+
+    /// The table a logged statement acted on. A bare name several schemas have is read the way
+    /// the default search_path reads it (`resolve`), unless that table's counters show the
+    /// statement never reached it and exactly one namesake's show it did: the session had set
+    /// its search_path (`SET search_path` is logged under `log_statement = all` only), and a
+    /// `DELETE FROM orders` pinned to the public table that lost nothing would be a false loss
+    /// there and a missing statement on the table that lost the rows (random incidents seed
+    /// 6161).
+    fn resolve_logged(&self, name: &str, event: &LogEvent) -> Option<usize> {
+        let default = self.resolve(name)?;
+        if name.contains('.') || name.contains('"') {
+            return Some(default);
+        }
+        // Whether table `t`'s counters show this kind of statement took effect on it.
+        let reached = |t: &TableView| match event.kind {
+            EventKind::Truncate => t.rewritten(),
+            EventKind::DeleteAll => t.del() > 0 && t.del().saturating_mul(2) >= t.ins().max(1),
+            EventKind::Delete => t.del() > 0,
+            _ => true,
+        };
+        let Some(d) = self.tables.get(default) else {
+            return Some(default);
+        };
+        if !d.has_counters() || d.counters_restarted || reached(d) {
+            return Some(default);
+        }
+        let namesakes: Vec<usize> = self
+            .by_bare
+            .get(&fold_name(name))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|i| *i != default)
+            .filter(|i| {
+                self.tables.get(*i).is_some_and(|t| {
+                    t.stats.name == d.stats.name
+                        && t.has_counters()
+                        && !t.counters_restarted
+                        && reached(t)
+                })
+            })
+            .collect();
+        match namesakes.as_slice() {
+            [only] => Some(*only),
+            _ => Some(default),
+        }
     }
 
     pub fn table(&self, name: &str) -> Option<&TableView<'a>> {

@@ -395,6 +395,38 @@ mod tests {
     use crate::analysis::fixtures::*;
     use crate::evidence::TxOutcome;
 
+    /// Random incidents seed 6161 #20: `SET search_path TO inventory; DELETE FROM shipments;`
+    /// under log_statement = mod (the SET is not logged), with an untouched `public.shipments`
+    /// beside it. The bare name was read as the public table, which lost nothing, so a DELETE of
+    /// every row was pinned there as a loss, and the table that lost its 798 rows had no
+    /// statement.
+    #[test]
+    fn a_bare_delete_goes_to_the_namesake_whose_counters_show_it() {
+        let public = deleted(table("shipments", 16400, 1417), 1);
+        let other = deleted(table("inventory.shipments", 16410, 798), 798);
+        let mut e = event(EventKind::DeleteAll, at(12, 30, 0), 64, "DELETE FROM shipments", &["shipments"]);
+        e.outcome = None;
+        let ev = with_log(evidence(vec![public, other], vec![]), vec![e]);
+        let facts = Facts::new(&ev);
+        let v = hypothesize(&facts);
+        let on = |table: &str| v.findings.iter().find(|f| f.tables == vec![table.to_string()]);
+        let lost = on("inventory.shipments").expect("a finding on inventory.shipments");
+        assert_eq!(lost.statement.as_deref(), Some("DELETE FROM shipments"));
+        assert!(
+            on("public.shipments").is_none_or(|f| f.statement.as_deref() != Some("DELETE FROM shipments")),
+            "{:?}",
+            v.findings
+        );
+        // Without a namesake that shows it, the default search_path's reading stands.
+        let alone = deleted(table("shipments", 16400, 1417), 1);
+        let mut e = event(EventKind::DeleteAll, at(12, 30, 0), 64, "DELETE FROM shipments", &["shipments"]);
+        e.outcome = None;
+        let ev = with_log(evidence(vec![alone, table("inventory.shipments", 16410, 798)], vec![]), vec![e]);
+        let facts = Facts::new(&ev);
+        let i = facts.resolve("public.shipments");
+        assert_eq!(facts.events_for(i.unwrap_or(usize::MAX), &[EventKind::DeleteAll]).len(), 1);
+    }
+
     /// Generator false alarm (seed 1796226280, stricter count): a routine `DELETE … WHERE id =
     /// 66`, VACUUM ANALYZE, a baseline, then `pg_stat_reset()`. The counters cannot size the
     /// DELETE, but the baseline was taken after it: whatever it removed, the baseline already
