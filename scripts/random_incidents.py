@@ -19,7 +19,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    restore, delete, drop_recreate; and ways of doing them a bundled incident does not show: a
    DROP never followed by a CREATE, a purge job deleting in batches, a DELETE inside a SQL or
    PL/pgSQL function the log shows only as its CREATE FUNCTION and SELECT, a DELETE in a
-   data-modifying WITH) and the false alarms (crash, pg_stat_reset, never
+   data-modifying WITH, a bare DELETE after SET search_path beside a namesake in public, a
+   parameterised DELETE over the extended protocol) and the false alarms (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
    only);
@@ -28,12 +29,11 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 
 A table is explained correctly when:
 - it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
-  function_delete, cte_delete): the first hypothesis in rank
+  function_delete, cte_delete, search_path_delete, extended_delete): the first hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
   table named in the statement; a DROP as `drop_recreate`, left out when there is neither a
-  baseline nor a logged DROP to see it by; the batched, in-function and WITH DELETEs as
-  `delete`);
+  baseline nor a logged DROP to see it by; the other DELETEs as `delete`);
 - it only had a rolled-back insert: its first hypothesis is `rollback` and it is not `wiped`
   (`stats_reset` is as true when a crash or `pg_stat_reset()` came after the insert: it zeroed
   the counters that showed it);
@@ -106,7 +106,7 @@ PREFIXES = [
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
-              "function_delete", "cte_delete", "search_path_delete"}
+              "function_delete", "cte_delete", "search_path_delete", "extended_delete"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -116,6 +116,7 @@ EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
     "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
+    "extended_delete",
 ]
 
 
@@ -495,6 +496,19 @@ class Incident:
             path = ident(t.schema) + rng.choice(["", ", public"])
             return {"kind": kind, "label": label,
                     "sql": f"SET search_path TO {path};\nDELETE FROM {ident(t.name)};"}
+        if kind == "extended_delete":
+            # An application's DELETE over the extended protocol (pgbench -M extended/prepared):
+            # logged as `execute <unnamed>:` / `execute P0_0:` with `$1` and a DETAIL line
+            # giving the parameters.
+            cands = self.standalone(free)
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "extended_delete", {"delete"}, label)
+            where = rng.choice(["WHERE id > :low", "WHERE id >= :low AND payload IS NOT NULL"])
+            script = f"\\set low {rng.randint(1, 4)}\nDELETE FROM {self.ref(t)} {where};\n"
+            return {"kind": kind, "label": label, "script": script,
+                    "mode": rng.choice(["extended", "prepared"])}
         if kind == "rollback":
             cands = [t for t in free if not t.children]
             if not cands:
@@ -645,6 +659,13 @@ class Incident:
                 or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
             c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
+        elif kind == "extended_delete":
+            path = f"{workdir}/delete.pgbench"
+            with open(path, "w") as f:
+                f.write(p["script"])
+            os.chmod(path, 0o644)
+            c.tool("pgbench", None, "-n", "-M", p["mode"], "-t", "1", "-f", path, db)
+            time.sleep(0.15)
         elif kind == "restore":
             c.tool("dropdb", None, db)
             c.tool("createdb", None, db)

@@ -72,6 +72,10 @@ pub struct Finding {
     pub session: Option<SessionInfo>,
     /// The statement, when the log shows it.
     pub statement: Option<String>,
+    /// The bind parameters the log's DETAIL gave a statement sent over the extended protocol
+    /// (`$1 = '3'`): without them `WHERE id > $1` does not say which rows went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<String>,
     pub evidence: Vec<Fact>,
     /// What would confirm it: the next query, file or setting to look at.
     pub confirm: Vec<String>,
@@ -158,6 +162,7 @@ impl Finding {
             at: None,
             session: None,
             statement: None,
+            parameters: None,
             evidence: Vec::new(),
             confirm: Vec::new(),
             refute: Vec::new(),
@@ -238,6 +243,7 @@ impl Finding {
             s.user.is_some() || s.database.is_some() || s.application.is_some() || s.host.is_some();
         self.session = client.then(|| event.session.clone());
         self.statement = Some(event.text.clone());
+        self.parameters = event.detail.as_deref().and_then(bind_parameters);
     }
 
     /// Cites a logged statement that did not fail and pins the finding to it. Only a statement
@@ -268,11 +274,44 @@ impl Finding {
     }
 }
 
+/// `$1 = '3', $2 = 'x'` from an event's attached lines (`DETAIL: parameters: $1 = '3', …`,
+/// one per line as the log assembler joins them).
+fn bind_parameters(detail: &str) -> Option<String> {
+    detail.lines().find_map(|line| {
+        let line = line.trim();
+        let line = line.strip_prefix("DETAIL:").map_or(line, str::trim_start);
+        line.strip_prefix("parameters:")
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+    })
+}
+
 /// "1 row", "N rows": a count of rows as a sentence says it.
 pub fn rows(n: i64) -> String {
     if n == 1 {
         "1 row".to_string()
     } else {
         format!("{n} rows")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bind_parameters;
+
+    #[test]
+    fn bind_parameters_come_from_the_detail_line_that_gives_them() {
+        assert_eq!(
+            bind_parameters("DETAIL: parameters: $1 = '7', $2 = 'x'").as_deref(),
+            Some("$1 = '7', $2 = 'x'")
+        );
+        assert_eq!(
+            bind_parameters("HINT: something\nDETAIL: parameters: $1 = '7'").as_deref(),
+            Some("$1 = '7'")
+        );
+        assert_eq!(
+            bind_parameters("DETAIL: Key (id)=(1) is still referenced"),
+            None
+        );
     }
 }

@@ -50,6 +50,25 @@ pub fn statement(sql: &str) -> String {
     out
 }
 
+/// Bind parameters (`$1 = '3', $2 = 'x'`) with every value replaced by `…`: the names stay,
+/// so the redacted statement's `$1` is still told apart from `$2`.
+fn values(params: &str) -> String {
+    let mut out = String::with_capacity(params.len());
+    let mut lexer = Lexer::new(params);
+    let mut copied = 0;
+    loop {
+        let start = lexer.offset();
+        let Some(tok) = lexer.next() else { break };
+        if matches!(tok, Token::Str(_) | Token::Number(_)) {
+            out.push_str(params.get(copied..start).unwrap_or(""));
+            out.push('…');
+            copied = lexer.position();
+        }
+    }
+    out.push_str(params.get(copied..).unwrap_or(""));
+    out
+}
+
 /// Prose with every inline code span (`` `…` ``) read as a statement.
 fn prose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -93,7 +112,19 @@ fn walk(v: &mut Value, key: &str) {
     match v {
         Value::String(s) => {
             *s = match key {
-                "statement" | "detail" => statement(s),
+                "statement" => statement(s),
+                "detail" => s
+                    .split('\n')
+                    .map(|line| {
+                        if line.contains("parameters:") {
+                            values(line)
+                        } else {
+                            statement(line)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                "parameters" => values(s),
                 // pgtriage's own commands, citations and digests hold no data of the incident.
                 "command" | "source" | "sha256" | "revision" | "format" => return,
                 _ => prose(s),
@@ -220,6 +251,14 @@ mod tests {
         assert_eq!(
             statement("SELECT t1.c2 FROM s3.t1"),
             "SELECT t1.c2 FROM s3.t1"
+        );
+    }
+
+    #[test]
+    fn bind_parameters_keep_their_names_and_lose_their_values() {
+        assert_eq!(
+            values("$1 = '3', $2 = 'it''s', $3 = NULL, $4 = 12"),
+            "$1 = …, $2 = …, $3 = NULL, $4 = …"
         );
     }
 
