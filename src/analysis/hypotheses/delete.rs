@@ -395,6 +395,38 @@ mod tests {
     use crate::analysis::fixtures::*;
     use crate::evidence::TxOutcome;
 
+    /// Random incidents seed 90517 #163: 13 updates, then `BEGIN; DELETE FROM "order".orders;`
+    /// and an error before COMMIT, under log_statement = ddl (nothing logged), no baseline. The
+    /// 211 attempted deletes are counted, n_live_tup kept, and the 13 dead tuples are the
+    /// updates' old versions: no delete can have committed, so no loss.
+    #[test]
+    fn dead_tuples_the_updates_left_are_not_committed_deletes() {
+        let mut t = table("order.orders", 16400, 211);
+        t.n_tup_upd = Some(13);
+        t.n_tup_del = Some(211);
+        t.n_dead_tup = Some(13);
+        t.n_mod_since_analyze = Some(224);
+        (t.last_vacuum, t.last_analyze, t.vacuum_count, t.analyze_count) = (None, None, Some(0), Some(0));
+        (t.reltuples, t.relpages) = (-1.0, 2);
+        let ev = evidence(vec![t], vec![]);
+        let facts = Facts::new(&ev);
+        let view = facts.table("order.orders").expect("table");
+        assert_eq!(crate::analysis::signatures::committed_deletes(view), 0);
+        let v = hypothesize(&facts);
+        assert!(v.findings.iter().all(|f| !f.loss), "{:?}", v.findings);
+        // The same dead tuples after a vacuum are deletes' (n_dead_tup restarted then).
+        let mut t = table("order.orders", 16400, 211);
+        t.n_tup_upd = Some(13);
+        t.n_tup_del = Some(211);
+        t.n_dead_tup = Some(13);
+        t.n_mod_since_analyze = Some(224);
+        t.last_analyze = None;
+        let ev = evidence(vec![t], vec![]);
+        let facts = Facts::new(&ev);
+        let view = facts.table("order.orders").expect("table");
+        assert_eq!(crate::analysis::signatures::committed_deletes(view), 13);
+    }
+
     /// Random incidents seed 6161 #20: `SET search_path TO inventory; DELETE FROM shipments;`
     /// under log_statement = mod (the SET is not logged), with an untouched `public.shipments`
     /// beside it. The bare name was read as the public table, which lost nothing, so a DELETE of
