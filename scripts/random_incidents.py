@@ -20,7 +20,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    DROP never followed by a CREATE, a purge job deleting in batches, a DELETE inside a SQL or
    PL/pgSQL function the log shows only as its CREATE FUNCTION and SELECT, a DELETE in a
    data-modifying WITH, a bare DELETE after SET search_path beside a namesake in public, a
-   parameterised DELETE over the extended protocol) and the false alarms (crash, pg_stat_reset, never
+   parameterised DELETE over the extended protocol, `TRUNCATE a; DELETE FROM b` sent as one
+   query, a partition dropped) and the false alarms (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
    only);
@@ -29,10 +30,12 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 
 A table is explained correctly when:
 - it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
-  function_delete, cte_delete, search_path_delete, extended_delete): the first hypothesis in rank
+  function_delete, cte_delete, search_path_delete, extended_delete, multi_statement,
+  partition_drop): the first hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
-  table named in the statement; a DROP as `drop_recreate`, left out when there is neither a
+  table named in the statement; a DROP (of a table or a partition) as `drop_recreate`, left
+  out when there is neither a
   baseline nor a logged DROP to see it by; the other DELETEs as `delete`);
 - it only had a rolled-back insert: its first hypothesis is `rollback` and it is not `wiped`
   (`stats_reset` is as true when a crash or `pg_stat_reset()` came after the insert: it zeroed
@@ -106,7 +109,8 @@ PREFIXES = [
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
-              "function_delete", "cte_delete", "search_path_delete", "extended_delete"}
+              "function_delete", "cte_delete", "search_path_delete", "extended_delete",
+              "multi_statement", "partition_drop"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -116,7 +120,7 @@ EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
     "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
-    "extended_delete",
+    "extended_delete", "multi_statement", "partition_drop",
 ]
 
 
@@ -202,6 +206,12 @@ class Cluster:
         p = run([f"{BIN}/psql", "-X", "-q", "-At", "-v", f"ON_ERROR_STOP={0 if allow_errors else 1}",
                  "-d", db, "-f", "-"], input=sql, env=self.env(app), check=not allow_errors)
         time.sleep(0.15)  # the backend flushes its statistics as it exits
+        return p.stdout
+
+    def psql_command(self, db, sql, app="setup"):
+        """`psql -c SQL`: the whole text is one simple-protocol query, logged as one line."""
+        p = run([f"{BIN}/psql", "-X", "-q", "-At", "-d", db, "-c", sql], env=self.env(app))
+        time.sleep(0.15)
         return p.stdout
 
     def tool(self, cmd, db, *args):
@@ -496,6 +506,39 @@ class Incident:
             path = ident(t.schema) + rng.choice(["", ", public"])
             return {"kind": kind, "label": label,
                     "sql": f"SET search_path TO {path};\nDELETE FROM {ident(t.name)};"}
+        if kind == "multi_statement":
+            # `psql -c "TRUNCATE a; DELETE FROM b"`: one simple-protocol query, so the log has
+            # one `statement:` line holding both.
+            cands = self.standalone(free)
+            if not cands:
+                return None
+            picked = rng.sample(cands, min(len(cands), 2))
+            parts = []
+            if len(picked) == 2:
+                a, b = picked
+                self.mark(a, "multi_statement", {"truncate"}, label)
+                parts.append(f"TRUNCATE {self.ref(a)}")
+            else:
+                b = picked[0]
+            self.mark(b, "multi_statement", {"delete"}, label)
+            parts.append(f"DELETE FROM {self.ref(b)}")
+            if rng.random() < 0.5:
+                parts.reverse()
+            return {"kind": kind, "label": label, "sql": "; ".join(parts), "one_query": True}
+        if kind == "partition_drop":
+            # A partition dropped (detached first, or not): its rows leave the partitioned table.
+            cands = [t for t in free if t.partitioned and t not in self.busy]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            s2, n2 = t.partitions[1]
+            self.truth[f"{s2}.{n2}"] = {"kind": "partition_drop", "accept": ["drop_recreate"],
+                                        "event": label}
+            self.busy.add(t)
+            sql = f"DROP TABLE {qname(s2, n2)};"
+            if rng.random() < 0.5:
+                sql = f"ALTER TABLE {t.q} DETACH PARTITION {qname(s2, n2)};\n" + sql
+            return {"kind": kind, "label": label, "sql": sql}
         if kind == "extended_delete":
             # An application's DELETE over the extended protocol (pgbench -M extended/prepared):
             # logged as `execute <unnamed>:` / `execute P0_0:` with `$1` and a DETAIL line
@@ -655,10 +698,14 @@ class Incident:
         start = utc_now()
         kind = p["kind"]
         if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback", "drop",
-                    "batched_delete", "function_delete", "cte_delete", "search_path_delete") \
+                    "batched_delete", "function_delete", "cte_delete", "search_path_delete",
+                    "multi_statement", "partition_drop") \
                 or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
-            c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
+            if p.get("one_query"):
+                c.psql_command(db, p["sql"], app=app)
+            else:
+                c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
         elif kind == "extended_delete":
             path = f"{workdir}/delete.pgbench"
             with open(path, "w") as f:
@@ -719,7 +766,8 @@ def judge(truth, report):
         top_loss = bool(top and top.get("loss", top_kind in LOSS_KINDS))
         status = rows.get(table, {}).get("status")
         kind = t["kind"]
-        if kind == "drop" and not truth["baseline"] and truth["settings"]["log_statement"] == "none":
+        if kind in ("drop", "partition_drop") and not truth["baseline"] \
+                and truth["settings"]["log_statement"] == "none":
             continue  # nothing left to see: no baseline row, no logged DROP
         if kind in LOSS_KINDS:
             ok = top_kind in t["accept"]

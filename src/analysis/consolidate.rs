@@ -280,8 +280,11 @@ fn event_key(f: &Finding) -> Option<String> {
                     .map(|e| e.source.clone())
             })
         });
-    if let (Some(source), true) = (logged, f.statement.is_some()) {
-        return Some(format!("log:{source}"));
+    // The statement too: one log line can hold several (`psql -c "TRUNCATE a; DELETE FROM b"`
+    // is one query, logged once), each its own event (random incidents seed 8181: the DELETE's
+    // table was folded into the TRUNCATE's finding as one event).
+    if let (Some(source), Some(statement)) = (logged, f.statement.as_ref()) {
+        return Some(format!("log:{source}:{}", statement.trim()));
     }
     let one_tx = f.score.iter().any(|l| l.reason == Reason::OneTransaction);
     match (f.at, one_tx) {
@@ -581,6 +584,47 @@ mod tests {
         for t in ["public.Accounts", "public.Contacts", "public.activity_log"] {
             assert_eq!(a.explanation(t).map(|e| e.rank), Some(f.rank), "{t}");
         }
+    }
+
+    /// `psql -c "DELETE FROM notes; TRUNCATE refunds"` is one query, logged on one line: two
+    /// statements, two events, each table told by its own statement.
+    #[test]
+    fn two_statements_on_one_log_line_are_two_findings() {
+        let when = at(12, 30, 0);
+        let refunds = truncated(table("refunds", 16385, 197), 16425, when);
+        let notes = deleted(table("notes", 16392, 1383), 1383);
+        let mut events = vec![
+            event(
+                EventKind::DeleteAll,
+                when,
+                54,
+                "DELETE FROM notes",
+                &["notes"],
+            ),
+            event(
+                EventKind::Truncate,
+                when,
+                54,
+                "TRUNCATE refunds",
+                &["refunds"],
+            ),
+        ];
+        for e in &mut events {
+            e.outcome = Some(TxOutcome::Committed);
+        }
+        let ev = with_log(evidence(vec![refunds, notes], vec![]), events);
+        let a = analyze(&ev);
+        let by = |t: &str| a.explanation(t).map(|f| (f.kind, f.statement.clone()));
+        assert_eq!(
+            by("public.notes"),
+            Some((Kind::Delete, Some("DELETE FROM notes".into()))),
+            "{:#?}",
+            a.findings
+        );
+        assert_eq!(
+            by("public.refunds"),
+            Some((Kind::Truncate, Some("TRUNCATE refunds".into())))
+        );
     }
 
     /// One statement, one finding: `TRUNCATE accounts CASCADE` fits both `cascade` and
