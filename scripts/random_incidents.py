@@ -21,7 +21,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    PL/pgSQL function the log shows only as its CREATE FUNCTION and SELECT, a DELETE in a
    data-modifying WITH, a bare DELETE after SET search_path beside a namesake in public, a
    parameterised DELETE over the extended protocol, `TRUNCATE a; DELETE FROM b` sent as one
-   query, a partition dropped) and the false alarms (crash, pg_stat_reset, never
+   query, a partition dropped, a DELETE … WHERE cascading down its children, a TRUNCATE inside
+   a function) and the false alarms (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
    only);
@@ -31,7 +32,7 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 A table is explained correctly when:
 - it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
   function_delete, cte_delete, search_path_delete, extended_delete, multi_statement,
-  partition_drop): the first hypothesis in rank
+  partition_drop, partial_cascade, function_truncate): the first hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
   table named in the statement; a DROP (of a table or a partition) as `drop_recreate`, left
@@ -110,7 +111,7 @@ ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
               "function_delete", "cte_delete", "search_path_delete", "extended_delete",
-              "multi_statement", "partition_drop"}
+              "multi_statement", "partition_drop", "partial_cascade", "function_truncate"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -120,7 +121,7 @@ EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
     "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
-    "extended_delete", "multi_statement", "partition_drop",
+    "extended_delete", "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
 ]
 
 
@@ -506,6 +507,32 @@ class Incident:
             path = ident(t.schema) + rng.choice(["", ", public"])
             return {"kind": kind, "label": label,
                     "sql": f"SET search_path TO {path};\nDELETE FROM {ident(t.name)};"}
+        if kind == "partial_cascade":
+            # DELETE … WHERE on a parent whose children are ON DELETE CASCADE all the way down:
+            # about half of every table in the chain goes, the children's rows by the cascade.
+            roots = [t for t in free if t.children and not (set(self.descendants(t)) & self.busy)]
+            roots = [t for t in roots if (r := self.delete_reach(t)) is not None
+                     and set(r) == set(self.descendants(t))]
+            if not roots:
+                return None
+            root = rng.choice(roots)
+            self.mark(root, "partial_cascade", {"delete", "cascade"}, label)
+            for t in self.descendants(root):
+                self.mark(t, "partial_cascade", {"cascade", "delete"}, label)
+            return {"kind": kind, "label": label,
+                    "sql": f"DELETE FROM {self.ref(root)} WHERE id % 2 = 0;"}
+        if kind == "function_truncate":
+            # TRUNCATE inside a PL/pgSQL function run by SELECT: the log (ddl/mod) shows the
+            # CREATE FUNCTION, `all` the SELECT too, never the TRUNCATE as a statement.
+            cands = self.standalone(free)
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "function_truncate", {"truncate"}, label)
+            fn = re.sub(r"[^a-z0-9_]", "_", f"reset_{t.name.lower()[:20]}_{len(self.events)}")
+            sql = (f"CREATE FUNCTION public.{fn}() RETURNS void LANGUAGE plpgsql AS "
+                   f"$fn$ BEGIN TRUNCATE {t.q}; END; $fn$;\nSELECT public.{fn}();\n")
+            return {"kind": kind, "label": label, "sql": sql}
         if kind == "multi_statement":
             # `psql -c "TRUNCATE a; DELETE FROM b"`: one simple-protocol query, so the log has
             # one `statement:` line holding both.
@@ -699,7 +726,7 @@ class Incident:
         kind = p["kind"]
         if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback", "drop",
                     "batched_delete", "function_delete", "cte_delete", "search_path_delete",
-                    "multi_statement", "partition_drop") \
+                    "multi_statement", "partition_drop", "partial_cascade", "function_truncate") \
                 or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
             if p.get("one_query"):
