@@ -22,7 +22,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    data-modifying WITH, a bare DELETE after SET search_path beside a namesake in public, a
    parameterised DELETE over the extended protocol, `TRUNCATE a; DELETE FROM b` sent as one
    query, a partition dropped, a DELETE … WHERE cascading down its children, a TRUNCATE inside
-   a function) and the false alarms (crash, pg_stat_reset, never
+   a function) and the false alarms (among them a DELETE or TRUNCATE of a same-named table in
+   another database of the cluster) (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
    only);
@@ -116,12 +117,15 @@ LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
 ROLLED_BACK_KINDS = {"rolled_back_delete", "rolled_back_truncate"}
-FALSE_ALARMS = {"crash", "stats_reset", "never_populated"} | ROLLED_BACK_KINDS
+# A DELETE of every row of a same-named table in another database of the cluster: the log
+# shows it beside this database's statements; this database lost nothing.
+FALSE_ALARMS = {"crash", "stats_reset", "never_populated", "other_database"} | ROLLED_BACK_KINDS
 EVENT_KINDS = [
     "truncate", "cascade", "rollback", "restore", "delete", "drop_recreate",
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
     "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
     "extended_delete", "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
+    "other_database",
 ]
 
 
@@ -507,6 +511,14 @@ class Incident:
             path = ident(t.schema) + rng.choice(["", ", public"])
             return {"kind": kind, "label": label,
                     "sql": f"SET search_path TO {path};\nDELETE FROM {ident(t.name)};"}
+        if kind == "other_database":
+            cands = [t for t in self.standalone(free) if t.parent is None and not t.partitioned]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "other_database", set(), label)
+            statement = rng.choice([f"DELETE FROM {self.ref(t)};", f"TRUNCATE {self.ref(t)};"])
+            return {"kind": kind, "label": label, "table": t, "sql": statement}
         if kind == "partial_cascade":
             # DELETE … WHERE on a parent whose children are ON DELETE CASCADE all the way down:
             # about half of every table in the chain goes, the children's rows by the cascade.
@@ -733,6 +745,14 @@ class Incident:
                 c.psql_command(db, p["sql"], app=app)
             else:
                 c.psql(db, p["sql"], app=app, allow_errors=p.get("allow_errors", False))
+        elif kind == "other_database":
+            t = p["table"]
+            other = f"{db.lower()}_staging"
+            c.psql("postgres", f"CREATE DATABASE {ident(other)};")
+            setup = [f"CREATE SCHEMA {ident(t.schema)};"] if t.schema != "public" else []
+            setup += [t.ddl(), t.insert(1, self.rng.randint(30, 500))]
+            c.psql(other, "\n".join(setup), app="staging-seed")
+            c.psql(other, p["sql"], app=self.rng.choice(["psql", "reset-staging"]))
         elif kind == "extended_delete":
             path = f"{workdir}/delete.pgbench"
             with open(path, "w") as f:

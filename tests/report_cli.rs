@@ -86,6 +86,7 @@ fn truncate_cascade() -> Evidence {
             port: 5432,
             database: "shop".into(),
             user: "postgres".into(),
+            current_database: None,
             datid: Some(16606),
             system_identifier: Some("7711338868751096573".into()),
             timeline_id: Some(1),

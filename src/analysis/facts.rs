@@ -309,9 +309,37 @@ impl<'a> Facts<'a> {
                 facts.referencing.entry(p).or_default().push(k);
             }
         }
+        // The server log is the cluster's: a statement another database ran names that
+        // database's tables, whatever their names (random incidents seed 1212: `DELETE FROM
+        // app_data."Reviews"` in shop_staging pinned to shop's untouched table as a loss). A
+        // line without the database (no %d in the prefix) may be this one's. The name is the
+        // server's (`current_database()`); evidence older than that field has the connection's,
+        // which through a pooler may be an alias the log never shows: then nothing is set aside.
+        let this_database = evidence
+            .database
+            .as_ref()
+            .map(|d| {
+                d.server
+                    .current_database
+                    .as_deref()
+                    .unwrap_or(d.server.database.as_str())
+            })
+            .filter(|here| {
+                evidence
+                    .timeline
+                    .iter()
+                    .flat_map(|t| t.events.iter())
+                    .any(|e| e.session.database.as_deref() == Some(*here))
+            });
         if let Some(timeline) = &evidence.timeline {
             for event in &timeline.events {
                 if !is_table_event(event.kind) {
+                    continue;
+                }
+                if let (Some(here), Some(there)) =
+                    (this_database, event.session.database.as_deref())
+                    && here != there
+                {
                     continue;
                 }
                 for name in &event.tables {

@@ -127,6 +127,7 @@ pub fn server() -> ServerInfo {
         port: 5432,
         database: "app".into(),
         user: "postgres".into(),
+        current_database: None,
         datid: Some(16390),
         system_identifier: Some("7711338868751096573".into()),
         timeline_id: Some(1),

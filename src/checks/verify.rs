@@ -962,6 +962,7 @@ mod tests {
                 port: 5432,
                 database: "shop".into(),
                 user: "postgres".into(),
+                current_database: None,
                 datid: Some(16390),
                 system_identifier: Some("7711338868751096573".into()),
                 timeline_id: Some(1),

@@ -303,6 +303,7 @@ impl Session {
                     port: endpoint.port,
                     database: endpoint.database.clone(),
                     user: endpoint.user.clone(),
+                    current_database: None,
                     datid: s.datid.map(as_u32),
                     system_identifier: control.as_ref().and_then(|c| c.system_identifier.clone()),
                     timeline_id: control.as_ref().and_then(|c| c.timeline_id),

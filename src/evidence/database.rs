@@ -50,8 +50,13 @@ pub struct ServerInfo {
     pub version: String,
     pub host: String,
     pub port: u16,
+    /// The database as the connection named it (a pooler's alias, when through one).
     pub database: String,
     pub user: String,
+    /// `current_database()`: the name the server and its log use for it, which a pooler's
+    /// alias need not be. Absent in evidence written before it was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_database: Option<String>,
     /// The database's oid (`pg_database.oid`): a new one means the database was dropped and
     /// re-created (a dump/restore).
     #[serde(default)]

@@ -475,6 +475,7 @@ mod tests {
                 port: 5432,
                 database: "app".into(),
                 user: "u".into(),
+                current_database: None,
                 datid: Some(16384),
                 system_identifier: Some("7000".into()),
                 timeline_id: Some(1),

@@ -260,7 +260,13 @@ impl Watcher {
             .clone()
             .or_else(|| first.settings.get("log_line_prefix").cloned());
         let own = self.scanner_own_pid();
-        self.scanner = StatementScanner::new(prefix.as_deref(), Some(&first.server.database));
+        // The server's name for the database, which the log uses (not a pooler's alias).
+        let database = first
+            .server
+            .current_database
+            .as_deref()
+            .unwrap_or(&first.server.database);
+        self.scanner = StatementScanner::new(prefix.as_deref(), Some(database));
         self.scanner.set_own_pid(own);
         self.baselines.write(&self.target, first)?;
         self.next_baseline = Instant::now() + self.config.baseline_every;
@@ -540,6 +546,11 @@ pub fn merge_into(full: &DatabaseSnapshot, poll: &DatabaseSnapshot) -> DatabaseS
             .clone()
             .or_else(|| full.server.system_identifier.clone()),
         timeline_id: poll.server.timeline_id.or(full.server.timeline_id),
+        current_database: poll
+            .server
+            .current_database
+            .clone()
+            .or_else(|| full.server.current_database.clone()),
         ..poll.server.clone()
     };
     if let (Some(m), Some(p)) = (merged.database_stats.as_mut(), poll.database_stats.as_ref()) {

@@ -344,22 +344,17 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
 
 /// The logged DROP a table's absence from the catalog now confirms, when the log cannot say how
 /// its transaction ended (`log_statement = ddl`/`mod`, no COMMIT logged): the catalog was read
-/// (a snapshot of this database), the DROP ran in this database (a DROP in another one leaves
-/// this catalog alone), and the table existed: a baseline row, an earlier logged statement
-/// naming it, or a DROP without IF EXISTS (which fails on a missing table). A `DROP TABLE IF
-/// EXISTS` of a name nothing else mentions may have dropped nothing.
+/// (a snapshot of this database; `Facts` has set aside the DROPs other databases ran), and the
+/// table existed: a baseline row, an earlier logged statement naming it, or a DROP without IF
+/// EXISTS (which fails on a missing table). A `DROP TABLE IF EXISTS` of a name nothing else
+/// mentions may have dropped nothing.
 fn absent_now<'a>(facts: &Facts, d: &Dropped<'a>) -> Option<&'a LogEvent> {
-    let snapshot = facts.evidence.database.as_ref()?;
+    facts.evidence.database.as_ref()?;
     if d.baseline_oid.is_some() || d.now.is_some() {
         return None;
     }
     d.events.iter().copied().find(|e| {
-        committed(e).is_none()
-            && e.session
-                .database
-                .as_deref()
-                .is_none_or(|db| db == snapshot.server.database)
-            && (d.named_before_drop || !if_exists(&e.text))
+        committed(e).is_none() && (d.named_before_drop || !if_exists(&e.text))
     })
 }
 
@@ -483,11 +478,17 @@ mod tests {
 
     #[test]
     fn absence_does_not_confirm_a_drop_in_another_database_or_an_if_exists_of_an_unknown_name() {
+        // A statement of this database's ("app") in the log: the name is the log's, not a
+        // pooler's alias, so the other database's DROP is set aside.
+        let here = event(EventKind::Delete, at(12, 0, 0), 5, "DELETE FROM users WHERE id = 1", &["users"]);
         for e in [
             drop_of_unknown_outcome("DROP TABLE scratch;", "scratch", "other_db"),
             drop_of_unknown_outcome("drop table if exists scratch;", "scratch", "app"),
         ] {
-            let ev = with_log(evidence(vec![table("users", 16400, 11)], vec![]), vec![e]);
+            let ev = with_log(
+                evidence(vec![table("users", 16400, 11)], vec![]),
+                vec![here.clone(), e],
+            );
             let v = hypothesize(&Facts::new(&ev));
             assert!(
                 v.findings
