@@ -144,14 +144,23 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
     // Deletes counted since the restart that committed (their dead tuples and modifications
     // are there too) and left no live row, or — by a count(*) — fewer rows than they deleted:
     // most rows went after the reset, by DELETE (a routine delete or two leaves most rows).
+    // With a baseline of the same table, a count short of the baseline's rows by more than
+    // routine work, and deletes committed since the restart, say the same (random incidents
+    // seed 31337 #162: a crash, then a logged DELETE of half of 504 rows of unknown outcome).
     members.retain(|(_, t)| {
         let k = crate::analysis::signatures::committed_deletes(t);
-        if k > 0 && (t.live() == 0 || (t.counted.is_some() && k > t.live())) {
+        let short_of_baseline = match (t.counted, t.baseline) {
+            (Some(counted), Some(b)) if b.oid == t.stats.oid => b
+                .n_live_tup
+                .is_some_and(|before| before - counted > (before / 20).max(2)),
+            _ => false,
+        };
+        if k > 0 && (t.live() == 0 || (t.counted.is_some() && (k > t.live() || short_of_baseline))) {
             verdict.ruled_out.push(RuledOut {
                 kind: Kind::StatsReset,
                 tables: vec![t.name.clone()],
                 reason: format!(
-                    "n_tup_del {} since the counters restarted, {k} of them committed (n_dead_tup {}, n_mod_since_analyze {}), and {} {}: the rows went after the reset",
+                    "n_tup_del {} since the counters restarted, {k} of them committed (n_dead_tup {}, n_mod_since_analyze {}), and {} {}{}: the rows went after the reset",
                     t.del(),
                     t.dead(),
                     t.stats.n_mod_since_analyze.unwrap_or(0),
@@ -160,7 +169,11 @@ pub fn hypothesize(facts: &Facts) -> Verdict {
                     } else {
                         "n_live_tup"
                     },
-                    t.live()
+                    t.live(),
+                    match t.baseline.and_then(|b| b.n_live_tup) {
+                        Some(before) if short_of_baseline => format!(" where the baseline counted {before}"),
+                        _ => String::new(),
+                    }
                 ),
                 source: t.cite("n_tup_del"),
             });
@@ -454,6 +467,46 @@ mod tests {
         let v = hypothesize(&Facts::new(&ev));
         assert_eq!(v.findings.len(), 1);
         assert_eq!(v.findings[0].tables, vec!["public.shipments"]);
+    }
+
+    /// Random incidents seed 31337 #162: a baseline of 504 rows, a crash, then `DELETE FROM
+    /// comments WHERE id % 2 = 0` under log_statement = mod (its outcome not logged). A count
+    /// finds 252, the 252 deletes counted since the restart committed (dead tuples, mods): the
+    /// reset's "the rows are still there" is not true of this table.
+    #[test]
+    fn a_count_short_of_the_baseline_after_deletes_since_the_restart_is_not_a_reset() {
+        let mut half = zeroed(table("comments", 16448, 504));
+        half.n_tup_del = Some(252);
+        half.n_dead_tup = Some(252);
+        half.n_mod_since_analyze = Some(252);
+        let quiet = zeroed(table("shipments", 16386, 697));
+        let mut ev = evidence(vec![half, quiet], vec![]);
+        ev.baseline = Some(snapshot(
+            vec![table("comments", 16448, 504), table("shipments", 16386, 697)],
+            vec![],
+        ));
+        let mut counts = crate::evidence::ExactRowCounts {
+            budget_ms: 1000,
+            spent_ms: 1,
+            counted: Default::default(),
+            not_counted: Default::default(),
+        };
+        counts.counted.insert("public.comments".into(), 252);
+        counts.counted.insert("public.shipments".into(), 697);
+        ev.exact_counts = Some(counts);
+        let v = hypothesize(&Facts::new(&ev));
+        assert!(
+            v.findings.iter().all(|f| !f.tables.contains(&"public.comments".to_string())),
+            "{:?}",
+            v.findings
+        );
+        assert!(
+            v.ruled_out
+                .iter()
+                .any(|r| r.tables == ["public.comments"] && r.reason.contains("the baseline counted 504")),
+            "{:?}",
+            v.ruled_out
+        );
     }
 
     /// Generator miss (seed 1796226280, incident 277): a baseline, then `DELETE FROM
