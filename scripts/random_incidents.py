@@ -22,7 +22,7 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    data-modifying WITH, a bare DELETE after SET search_path beside a namesake in public, a
    parameterised DELETE over the extended protocol, `TRUNCATE a; DELETE FROM b` sent as one
    query, a partition dropped, a DELETE … WHERE cascading down its children, a TRUNCATE inside
-   a function) and the false alarms (among them a DELETE or TRUNCATE of a same-named table in
+   a function, a DELETE whose WHERE reads another table) and the false alarms (among them a DELETE or TRUNCATE of a same-named table in
    another database of the cluster) (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
@@ -33,7 +33,7 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 A table is explained correctly when:
 - it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
   function_delete, cte_delete, search_path_delete, extended_delete, multi_statement,
-  partition_drop, partial_cascade, function_truncate): the first hypothesis in rank
+  partition_drop, partial_cascade, function_truncate, join_delete): the first hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
   table named in the statement; a DROP (of a table or a partition) as `drop_recreate`, left
@@ -112,7 +112,8 @@ ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/
 DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog": "postgresql.json"}
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
               "function_delete", "cte_delete", "search_path_delete", "extended_delete",
-              "multi_statement", "partition_drop", "partial_cascade", "function_truncate"}
+              "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
+              "join_delete"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -125,7 +126,7 @@ EVENT_KINDS = [
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
     "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
     "extended_delete", "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
-    "other_database",
+    "other_database", "join_delete",
 ]
 
 
@@ -511,6 +512,22 @@ class Incident:
             path = ident(t.schema) + rng.choice(["", ", public"])
             return {"kind": kind, "label": label,
                     "sql": f"SET search_path TO {path};\nDELETE FROM {ident(t.name)};"}
+        if kind == "join_delete":
+            # A DELETE whose WHERE reads another table (USING, or a subquery): only the table
+            # after DELETE FROM loses rows; the one it reads is untouched.
+            cands = [t for t in self.standalone(free) if t.parent is not None
+                     and t.parent not in self.busy and not t.partitioned]
+            if not cands:
+                return None
+            t = rng.choice(cands)
+            self.mark(t, "join_delete", {"delete"}, label)
+            self.busy.add(t.parent)  # read, not written: judged as untouched
+            p_ = t.parent
+            sql = rng.choice([
+                f"DELETE FROM {self.ref(t)} c USING {self.ref(p_)} p WHERE c.parent_id = p.id AND p.id % 2 = 0;",
+                f"DELETE FROM {self.ref(t)} WHERE parent_id IN (SELECT id FROM {self.ref(p_)} WHERE id % 3 <> 0);",
+            ])
+            return {"kind": kind, "label": label, "sql": sql}
         if kind == "other_database":
             cands = [t for t in self.standalone(free) if t.parent is None and not t.partitioned]
             if not cands:
@@ -738,7 +755,8 @@ class Incident:
         kind = p["kind"]
         if kind in ("truncate", "cascade", "delete", "drop_recreate", "rollback", "drop",
                     "batched_delete", "function_delete", "cte_delete", "search_path_delete",
-                    "multi_statement", "partition_drop", "partial_cascade", "function_truncate") \
+                    "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
+                    "join_delete") \
                 or kind in ROLLED_BACK_KINDS:
             app = self.rng.choice(["psql", "janitor", "admin-console", "cron"])
             if p.get("one_query"):
