@@ -22,7 +22,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    data-modifying WITH, a bare DELETE after SET search_path beside a namesake in public, a
    parameterised DELETE over the extended protocol, `TRUNCATE a; DELETE FROM b` sent as one
    query, a partition dropped, a DELETE … WHERE cascading down its children, a TRUNCATE inside
-   a function, a DELETE whose WHERE reads another table) and the false alarms (among them a DELETE or TRUNCATE of a same-named table in
+   a function, a DELETE whose WHERE reads another table, `pg_restore --clean` into the same
+   database) and the false alarms (among them a DELETE or TRUNCATE of a same-named table in
    another database of the cluster) (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
@@ -33,7 +34,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 A table is explained correctly when:
 - it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
   function_delete, cte_delete, search_path_delete, extended_delete, multi_statement,
-  partition_drop, partial_cascade, function_truncate, join_delete): the first hypothesis in rank
+  partition_drop, partial_cascade, function_truncate, join_delete, restore_clean): the first
+  hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
   table named in the statement; a DROP (of a table or a partition) as `drop_recreate`, left
@@ -113,7 +115,7 @@ DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
               "function_delete", "cte_delete", "search_path_delete", "extended_delete",
               "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
-              "join_delete"}
+              "join_delete", "restore_clean"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -126,7 +128,7 @@ EVENT_KINDS = [
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
     "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
     "extended_delete", "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
-    "other_database", "join_delete",
+    "other_database", "join_delete", "restore_clean",
 ]
 
 
@@ -376,8 +378,8 @@ class Incident:
         pool = drawn_kinds()
         first = rng.choice(pool)
         kinds = [first]
-        others = [k for k in pool if k not in ("restore", first)]
-        if first != "restore" and others and rng.random() < 0.4:
+        others = [k for k in pool if k not in ("restore", "restore_clean", first)]
+        if first not in ("restore", "restore_clean") and others and rng.random() < 0.4:
             second = rng.choice(others)
             if {first, second} & {"crash", "stats_reset"} and {first, second} <= {"crash", "stats_reset"}:
                 second = "truncate"
@@ -624,10 +626,12 @@ class Incident:
             ins = t.insert(100000, 100000 + n)
             end = rng.choice(["ROLLBACK;", "SELECT 1/0;\nCOMMIT;"])
             return {"kind": kind, "label": label, "sql": f"BEGIN;\n{ins}\n{end}\n", "allow_errors": True}
-        if kind == "restore":
+        if kind in ("restore", "restore_clean"):
+            # restore_clean: `pg_restore --clean --if-exists` into the same database (its oid
+            # kept; every table dropped and created again by the restore).
             for t in self.tables:
                 if not t.never_written:
-                    self.mark(t, "restore", {"restore"}, label)
+                    self.mark(t, kind, {"restore"}, label)
             return {"kind": kind, "label": label}
         if kind in ("crash", "stats_reset"):
             for t in self.tables:
@@ -724,7 +728,7 @@ class Incident:
             c.psql(db, "\n".join(work), app="web")
             if self.vacuum:
                 c.psql(db, "VACUUM ANALYZE;", app="maintenance")
-            restore = next((p for p in self.plans if p["kind"] == "restore"), None)
+            restore = next((p for p in self.plans if p["kind"] in ("restore", "restore_clean")), None)
             if restore is not None:
                 dump = f"{workdir}/db.dump"
                 c.tool("pg_dump", db, "-Fc", "-f", dump)
@@ -778,6 +782,13 @@ class Incident:
             os.chmod(path, 0o644)
             c.tool("pgbench", None, "-n", "-M", p["mode"], "-t", "1", "-f", path, db)
             time.sleep(0.15)
+        elif kind == "restore_clean":
+            # pg_restore --clean exits 1 on a partitioned table (it drops each partition's
+            # inherited constraints first, which fails) and restores everything all the same,
+            # as an operator running it sees.
+            run([f"{BIN}/pg_restore", "-U", "postgres", "-d", db, "--clean", "--if-exists",
+                 f"{workdir}/db.dump"], check=False, env=c.env("pg_restore"))
+            c.psql(db, "SELECT 1;")
         elif kind == "restore":
             c.tool("dropdb", None, db)
             c.tool("createdb", None, db)

@@ -361,10 +361,23 @@ fn one_per_event(mut findings: Vec<Finding>) -> Vec<Finding> {
 /// A restore re-creates every table it restores: the drop_recreate findings on tables a restore
 /// finding covers are that restore, not separate losses.
 fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec<Finding> {
-    let restores: Vec<(Vec<String>, Option<DateTime<Utc>>, String)> = findings
+    /// What a restore finding says about the tables it put back.
+    struct Restored {
+        tables: Vec<String>,
+        at: Option<DateTime<Utc>>,
+        summary: String,
+        /// The restoring session's pid, when the log pinned one.
+        pid: Option<i32>,
+    }
+    let restores: Vec<Restored> = findings
         .iter()
         .filter(|f| f.kind == Kind::Restore)
-        .map(|f| (f.tables.clone(), f.at, f.summary.clone()))
+        .map(|f| Restored {
+            tables: f.tables.clone(),
+            at: f.at,
+            summary: f.summary.clone(),
+            pid: f.session.as_ref().and_then(|s| s.pid),
+        })
         .collect();
     if restores.is_empty() {
         return findings;
@@ -375,17 +388,26 @@ fn restore_absorbs(findings: Vec<Finding>, ruled_out: &mut Vec<RuledOut>) -> Vec
     for f in findings {
         let by = (f.kind == Kind::DropRecreate)
             .then(|| {
-                restores.iter().find(|(tables, at, _)| {
-                    f.tables.iter().all(|t| tables.contains(t))
-                        && match (f.at, at) {
-                            (Some(d), Some(r)) => d + Duration::minutes(5) >= *r,
+                restores.iter().find(|r| {
+                    // The restoring session's own DROPs (`pg_restore --clean`) are the restore,
+                    // empty tables it re-created included (random incidents seed 3434: one
+                    // empty table left the DROPs a loss of their own, ranked above the restore).
+                    let by_the_restore = r.pid.is_some()
+                        && f.session.as_ref().and_then(|s| s.pid) == r.pid
+                        && f.session.as_ref().and_then(|s| s.application.as_deref())
+                            == Some("pg_restore");
+                    (by_the_restore || f.tables.iter().all(|t| r.tables.contains(t)))
+                        && match (f.at, r.at) {
+                            (Some(d), Some(at)) => d + Duration::minutes(5) >= at,
                             _ => true,
                         }
                 })
             })
             .flatten();
         match by {
-            Some((_, _, restore)) => {
+            Some(Restored {
+                summary: restore, ..
+            }) => {
                 absorbed.push((
                     f.statement.clone().unwrap_or_else(|| f.summary.clone()),
                     f.score

@@ -199,6 +199,23 @@ impl<'a> Facts<'a> {
         // A database restored since the baseline: its counters count the restore, so tables are
         // compared with the baseline's rows (`status::assess_restored`).
         let restored = Cluster::of(evidence).restored_since_baseline();
+        // `pg_restore --clean` into the same database keeps its oid: the log's pg_restore
+        // session after the baseline says so, and each table it re-created and loaded (a new
+        // oid, counters of a load alone) is judged as restored too, not as the baseline's rows
+        // plus the dump's (random incidents seed 3434: 11,144 rows "lost" that the dump put
+        // back).
+        let restored_in_place = !restored
+            && evidence.baseline.as_ref().is_some_and(|b| {
+                evidence
+                    .timeline
+                    .iter()
+                    .flat_map(|t| t.events.iter())
+                    .any(|e| {
+                        e.kind == EventKind::ToolSession
+                            && e.at > b.server.server_time
+                            && e.session.application.as_deref() == Some("pg_restore")
+                    })
+            });
         let restarted_at = Cluster::of(evidence).counters_restarted_at();
         let mut tables: Vec<TableView> = evidence
             .database
@@ -207,7 +224,11 @@ impl<'a> Facts<'a> {
             .map(|t| {
                 let name = t.qualified_name();
                 let baseline = baseline_by_name.get(&t.relation()).copied();
-                let assessment = if restored {
+                let loaded_by_restore = restored_in_place
+                    && baseline.is_some_and(|b| b.oid != t.oid)
+                    && t.n_tup_upd == Some(0)
+                    && t.n_tup_del == Some(0);
+                let assessment = if restored || loaded_by_restore {
                     crate::analysis::status::assess_restored(t, baseline)
                 } else {
                     crate::analysis::status::assess(t, baseline)
@@ -246,7 +267,9 @@ impl<'a> Facts<'a> {
                     (Some(_), None) if count.is_some() && t.reltuples > 0.0 => {
                         ExpectedFrom::Catalog
                     }
-                    (Some(_), Some(b)) if b.n_live_tup.is_some() && restored => {
+                    (Some(_), Some(b))
+                        if b.n_live_tup.is_some() && (restored || loaded_by_restore) =>
+                    {
                         ExpectedFrom::BaselineRows
                     }
                     (Some(_), Some(b)) if b.n_live_tup.is_some() => ExpectedFrom::Baseline,
