@@ -414,17 +414,19 @@ pub struct TableRow {
 }
 
 /// A table whose file was replaced (TRUNCATE, or a rewrite) and not analysed since
-/// (`reltuples` −1), the replacement committed before the cluster's counters restarted at
-/// `restarted_at` (crash recovery, `pg_stat_reset()`): what the counters counted since is only
-/// what came after, and nothing is left that says what the old file held. Its counters cannot
-/// vouch for it: not `intact` but `unknown` (the `truncate` hypothesis reads the file's swap).
+/// (`reltuples` −1), on a cluster whose counters restarted at `restarted_at` (crash recovery,
+/// `pg_stat_reset()`), the replacement's commit time known. Replaced before the restart, what
+/// the counters counted since is only what came after; replaced after it, the rows the old file
+/// held were inserted before the restart, which the counters never saw (random incidents seed
+/// 777001 #128: a crash, then a TRUNCATE under log_statement = ddl, 11 rows inserted since, read
+/// `intact`). Either way nothing is left that says what the old file held, and its counters
+/// cannot vouch for it: not `intact` but `unknown` (the `truncate` hypothesis reads the swap).
 pub fn replaced_before_restart(t: &TableStats, restarted_at: Option<DateTime<Utc>>) -> bool {
     t.relkind != "p"
         && t.relfilenode != t.oid
         && t.reltuples < 0.0
-        && t.catalog_commit_time
-            .zip(restarted_at)
-            .is_some_and(|(replaced, restarted)| replaced < restarted)
+        && t.catalog_commit_time.is_some()
+        && restarted_at.is_some()
 }
 
 /// When a snapshot's counters restarted last: the later of the database's `stats_reset` and the
