@@ -23,7 +23,7 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
    parameterised DELETE over the extended protocol, `TRUNCATE a; DELETE FROM b` sent as one
    query, a partition dropped, a DELETE … WHERE cascading down its children, a TRUNCATE inside
    a function, a DELETE whose WHERE reads another table, `pg_restore --clean` into the same
-   database) and the false alarms (among them a DELETE or TRUNCATE of a same-named table in
+   database, an UNLOGGED table emptied by crash recovery) and the false alarms (among them a DELETE or TRUNCATE of a same-named table in
    another database of the cluster) (crash, pg_stat_reset, never
    populated, a DELETE or TRUNCATE whose transaction rolled back), each on its own tables, and
    records per table what happened (RANDOM_INCIDENTS_KINDS=k1,k2,… draws from those kinds
@@ -34,8 +34,8 @@ re-staged by itself (RANDOM_INCIDENTS_ONLY=i), and a larger N run in parts
 A table is explained correctly when:
 - it lost rows (truncate, cascade, delete, drop_recreate, restore, drop, batched_delete,
   function_delete, cte_delete, search_path_delete, extended_delete, multi_statement,
-  partition_drop, partial_cascade, function_truncate, join_delete, restore_clean): the first
-  hypothesis in rank
+  partition_drop, partial_cascade, function_truncate, join_delete, restore_clean,
+  unlogged_crash): the first hypothesis in rank
   order listing it (the report's contract) has an accepted kind (a TRUNCATE … CASCADE may be
   told as `cascade` or `truncate`; a DELETE whose FKs cascaded as `delete` or `cascade` for the
   table named in the statement; a DROP (of a table or a partition) as `drop_recreate`, left
@@ -115,7 +115,7 @@ DESTINATIONS = {"stderr": "postgresql.log", "csvlog": "postgresql.csv", "jsonlog
 LOSS_KINDS = {"truncate", "cascade", "delete", "drop_recreate", "restore", "drop", "batched_delete",
               "function_delete", "cte_delete", "search_path_delete", "extended_delete",
               "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
-              "join_delete", "restore_clean"}
+              "join_delete", "restore_clean", "unlogged_crash"}
 # A DELETE or TRUNCATE whose transaction rolled back (ROLLBACK, or an error before COMMIT)
 # removed nothing; with log_statement = mod the log shows the statement and not how its
 # transaction ended, so only the tables tell.
@@ -128,7 +128,7 @@ EVENT_KINDS = [
     "crash", "stats_reset", "never_populated", "rolled_back_delete", "rolled_back_truncate",
     "drop", "batched_delete", "function_delete", "cte_delete", "search_path_delete",
     "extended_delete", "multi_statement", "partition_drop", "partial_cascade", "function_truncate",
-    "other_database", "join_delete", "restore_clean",
+    "other_database", "join_delete", "restore_clean", "unlogged_crash",
 ]
 
 
@@ -242,6 +242,7 @@ class Table:
         self.children = []
         self.rows = 0
         self.never_written = False
+        self.unlogged = False
 
     @property
     def q(self):
@@ -264,7 +265,8 @@ class Table:
         if self.pk:
             cols.append("PRIMARY KEY (id)")
         part = " PARTITION BY RANGE (id)" if self.partitioned else ""
-        out = [f"CREATE TABLE {self.q} ({', '.join(cols)}){part};"]
+        kind = "UNLOGGED TABLE" if self.unlogged else "TABLE"
+        out = [f"CREATE {kind} {self.q} ({', '.join(cols)}){part};"]
         for i, (s, n) in enumerate(self.partitions):
             # Split at 20 so both partitions hold rows whatever the row count.
             lo, hi = (("MINVALUE", "20") if i == 0 else ("20", "MAXVALUE"))
@@ -633,6 +635,20 @@ class Incident:
                 if not t.never_written:
                     self.mark(t, kind, {"restore"}, label)
             return {"kind": kind, "label": label}
+        if kind == "unlogged_crash":
+            # An UNLOGGED table (a cache, a queue, a table someone made unlogged for a bulk load)
+            # with rows, then a crash: recovery resets it to empty; every other table only has
+            # its counters zeroed.
+            if any(t.unlogged for t in self.tables):
+                return None
+            t = Table(rng.choice(self.schemas), f"cache_{self.index}", pk=rng.random() < 0.7)
+            t.unlogged = True
+            self.tables.append(t)
+            self.mark(t, "unlogged_crash", {"unlogged_crash"}, label)
+            for other in self.tables:
+                for leaf in other.leaves():
+                    self.truth.setdefault(leaf, {"kind": "crash", "accept": [], "event": label})
+            return {"kind": kind, "label": label}
         if kind in ("crash", "stats_reset"):
             for t in self.tables:
                 for leaf in t.leaves():
@@ -794,7 +810,7 @@ class Incident:
             c.tool("createdb", None, db)
             c.tool("pg_restore", db, f"{workdir}/db.dump")
             c.psql(db, "SELECT 1;")
-        elif kind == "crash":
+        elif kind in ("crash", "unlogged_crash"):
             c.stop("immediate")
             c.start()
             c.psql(db, "SELECT 1;")
@@ -834,7 +850,7 @@ def judge(truth, report):
     rows = {f"{r.get('schema')}.{r.get('name')}": r for r in report.get("tables", [])}
     order = [e["label"] for e in truth["events"]]
     # Events after which every counter restarted (crash recovery, pg_stat_reset()).
-    resets = [i for i, e in enumerate(truth["events"]) if e["kind"] in ("crash", "stats_reset")]
+    resets = [i for i, e in enumerate(truth["events"]) if e["kind"] in ("crash", "stats_reset", "unlogged_crash")]
     out = []
     for table, t in sorted(truth["tables"].items()):
         top = next((h for h in hyps if table in h.get("tables", [])), None)

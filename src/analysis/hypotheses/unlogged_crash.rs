@@ -113,10 +113,19 @@ fn reset<'a>(facts: &Facts<'a>) -> Option<Reset<'a>> {
     if logged.is_none() && cluster.is_none() {
         return None;
     }
+    // The log's time of the recovery may be to the second (`%t`); the postmaster's start, when
+    // it is this recovery's (the stats reset at it, the logged line within the second before),
+    // is to the microsecond. A baseline taken in that second is before or after the crash by
+    // the precise time, not the rounded one (random incidents seed 8787: a baseline 0.74 s into
+    // the second of the crash read as taken after it, and the crash's emptying was ruled out).
+    let start = c.postmaster_start.filter(|_| cluster.is_some());
+    let at = match (logged.map(|e| e.at), start) {
+        (Some(l), Some(s)) if l <= s && s - l < chrono::Duration::seconds(1) => Some(s),
+        (Some(l), _) => Some(l),
+        (None, s) => s,
+    };
     Some(Reset {
-        at: logged
-            .map(|e| e.at)
-            .or(c.postmaster_start.filter(|_| cluster.is_some())),
+        at,
         what: "crash recovery",
         how: "emptied by crash recovery",
         cluster,
@@ -486,6 +495,40 @@ mod tests {
         let v = hypothesize(&Facts::new(&ev));
         assert!(v.findings.is_empty(), "{v:?}");
         assert!(v.ruled_out[0].reason.contains("something later emptied it"));
+    }
+
+    /// Random incidents seed 8787 #8: the log (`%t`) has the recovery at 19:45:51, the baseline
+    /// was taken at 19:45:51.743 and the postmaster started at 19:45:51.905: the baseline came
+    /// before the crash, and the crash emptied the table.
+    #[test]
+    fn a_baseline_in_the_second_of_a_logged_crash_is_ordered_by_the_postmasters_start() {
+        let when = |ms: i64| at(12, 13, 7) + chrono::Duration::milliseconds(ms);
+        let mut before = table("sessions", 16400, 150);
+        before.persistence = Some("u".into());
+        let mut ev = evidence(vec![reset_unlogged(table("sessions", 16400, 150))], vec![]);
+        if let Some(d) = ev.database.as_mut() {
+            d.server.postmaster_start_time = Some(when(905));
+            d.bgwriter_stats_reset = Some(when(907));
+        }
+        let mut base = snapshot(vec![before], vec![]);
+        base.server.server_time = when(743);
+        ev.baseline = Some(base);
+        let ev = with_log(
+            ev,
+            vec![event(
+                EventKind::CrashRecovery,
+                at(12, 13, 7),
+                18,
+                "database system was not properly shut down; automatic recovery in progress",
+                &[],
+            )],
+        );
+        let v = hypothesize(&Facts::new(&ev));
+        assert_eq!(
+            v.findings.first().map(|f| f.tables.clone()),
+            Some(vec!["public.sessions".to_string()]),
+            "{v:?}"
+        );
     }
 
     /// A TRUNCATE after the crash, in the log, is what emptied it.
