@@ -14,27 +14,8 @@ mod support;
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
-use support::{ClusterOptions, PgCluster};
-
-fn pgtriage(args: &[&str]) -> Vec<u8> {
-    let out = Command::cargo_bin("pgtriage")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "pgtriage {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use support::{ClusterOptions, PgCluster, path_str as path, pgtriage_stdout as pgtriage};
 
 fn read(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")

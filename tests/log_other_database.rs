@@ -6,29 +6,8 @@
 
 mod support;
 
-use std::path::Path;
-
-use assert_cmd::Command;
 use serde_json::Value;
-use support::{ClusterOptions, PgCluster};
-
-fn pgtriage(args: &[&str]) -> Vec<u8> {
-    let out = Command::cargo_bin("pgtriage")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "pgtriage {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use support::{ClusterOptions, PgCluster, path_str as path, pgtriage_stdout as pgtriage};
 
 #[test]
 fn another_databases_delete_of_a_same_named_table_is_not_this_ones_loss() {

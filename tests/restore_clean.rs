@@ -7,29 +7,10 @@
 
 mod support;
 
-use std::path::Path;
-
-use assert_cmd::Command;
 use serde_json::Value;
-use support::{ClusterOptions, PgCluster, client_tool};
-
-fn pgtriage(args: &[&str]) -> Vec<u8> {
-    let out = Command::cargo_bin("pgtriage")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "pgtriage {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use support::{
+    ClusterOptions, PgCluster, client_tool, path_str as path, pgtriage_stdout as pgtriage,
+};
 
 fn tool(pg: &PgCluster, name: &str, args: &[&str]) {
     let out = std::process::Command::new(client_tool(&pg.bindir, name))

@@ -607,6 +607,25 @@ impl Drop for PgCluster {
     }
 }
 
+/// Runs the pgtriage binary with `args`; panics with its stderr unless it exits 0. Returns stdout.
+pub fn pgtriage_stdout(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("pgtriage"))
+        .args(args)
+        .output()
+        .expect("run pgtriage");
+    assert!(
+        out.status.success(),
+        "pgtriage {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A test's temp path as the `&str` a command line takes.
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
 /// Runs `git -C repo ARGS…` for a test repository; panics with git's stderr on failure.
 pub fn git(repo: &Path, args: &[&str]) {
     let out = Command::new("git")
