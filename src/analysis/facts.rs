@@ -559,10 +559,10 @@ impl<'a> Facts<'a> {
         // The exact spelling first; a source that did not fold (a hand-written name) by case.
         let name = name.trim();
         let bare = name.strip_prefix("public.");
-        let mut keys: Vec<&String> = self
-            .unknown_table_events
-            .keys()
-            .filter(|k| k.as_str() == name || Some(k.as_str()) == bare)
+        let mut keys: Vec<&String> = [Some(name), bare]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.unknown_table_events.get_key_value(k).map(|(k, _)| k))
             .collect();
         if keys.is_empty() {
             let folded = fold_name(name);
