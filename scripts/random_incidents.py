@@ -473,7 +473,7 @@ class Incident:
             batch = rng.choice([50, 100, 250, 400])
             n = max(1, (t.rows if t.rows else 1500) // batch + 2)
             stmt = f"DELETE FROM {t.q} WHERE id IN (SELECT id FROM {t.q} ORDER BY id LIMIT {batch});"
-            return {"kind": kind, "label": label, "sql": "\n".join([stmt] * n), "batched": True}
+            return {"kind": kind, "label": label, "sql": "\n".join([stmt] * n)}
         if kind == "function_delete":
             # The DELETE runs inside a function: log_statement = mod/ddl logs the CREATE
             # FUNCTION (whose body holds the DELETE's text) but not the SELECT that ran it.
